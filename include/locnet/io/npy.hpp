@@ -1,0 +1,22 @@
+// NumPy .npy files (format versions 1.0, 2.0 and 3.0 on read; 1.0, or 2.0 for long headers, on write).
+// dtypes: '<f4' (f32), '<f8' (f64), '<f2' (f16), and bf16 as ml_dtypes writes it ('<V2' is not
+// self-describing, so bf16 is written and read as descr 'bfloat16'). Little-endian, C order only: Fortran
+// order, big-endian or any other dtype is a FormatError. Readers check magic, header length, the header
+// dictionary, the shape (overflow) and the data size before touching data: a corrupt or truncated file is a
+// FormatError, never a crash. write_npy writes to a temporary file and renames it into place.
+#pragma once
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "locnet/core/tensor.hpp"
+
+namespace locnet {
+
+Tensor read_npy(const std::string& path);
+Tensor parse_npy(std::span<const std::byte> bytes);  // the whole file's bytes
+void write_npy(const std::string& path, const Tensor& t);
+std::vector<std::byte> serialize_npy(const Tensor& t);
+
+}  // namespace locnet

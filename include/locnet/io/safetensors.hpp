@@ -1,0 +1,30 @@
+// safetensors files: 8-byte little-endian header length N, N bytes of JSON
+// {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}},
+// then the raw little-endian data. dtypes F32, F64, BF16, F16. The reader checks the header length against the
+// file size, the JSON, every dtype, shape (overflow), offset pair (in range, ordered, size = numel * itemsize)
+// before it copies anything: a corrupt or truncated file is a FormatError. The writer keeps insertion order,
+// aligns data to 8 bytes by padding the header with spaces, writes a temporary file and renames it.
+#pragma once
+#include <cstddef>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "locnet/core/tensor.hpp"
+
+namespace locnet {
+
+struct TensorFile {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
+  std::map<std::string, std::string> metadata;
+  const Tensor* find(std::string_view name) const;
+};
+
+TensorFile read_safetensors(const std::string& path);
+TensorFile parse_safetensors(std::span<const std::byte> bytes);
+void write_safetensors(const std::string& path, const TensorFile& file);
+std::vector<std::byte> serialize_safetensors(const TensorFile& file);
+
+}  // namespace locnet

@@ -1,0 +1,90 @@
+// Activation functions by Keras name, and the Activation and Flatten layers.
+//   linear    y = x
+//   relu      y = max(x, 0)                 (gradient 0 at x = 0, as TensorFlow)
+//   leaky_relu y = x > 0 ? x : 0.2 x         (Keras/TensorFlow negative_slope = 0.2)
+//   elu       y = x > 0 ? x : exp(x) - 1     (alpha = 1)
+//   sigmoid   y = 1 / (1 + exp(-x))
+//   tanh      y = tanh(x)
+//   softmax   y = exp(x - max) / sum exp(x - max) over the last axis
+//   softplus  y = log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
+//   gelu      y = x/2 (1 + erf(x / sqrt 2))  (exact form, Keras approximate=False)
+// An unknown name is a ConfigError listing the known ones.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "locnet/layers/layer.hpp"
+
+namespace locnet {
+
+enum class ActivationKind { linear, relu, leaky_relu, elu, sigmoid, tanh, softmax, softplus, gelu };
+
+struct ActivationFn {
+  ActivationKind kind = ActivationKind::linear;
+  static ActivationFn by_name(std::string_view name, std::string_view where = "activation");
+  std::string_view name() const;
+  bool is_linear() const { return kind == ActivationKind::linear; }
+  // y = f(z), elementwise except softmax, which runs over rows of length `last` (the last axis).
+  void forward(const Tensor& z, Tensor& y) const;
+  // dz = dy * f'(z), given z and y = f(z).
+  void backward(const Tensor& z, const Tensor& y, const Tensor& dy, Tensor& dz) const;
+};
+std::vector<std::string> activation_names();
+
+struct ActivationConfig {
+  std::string activation = "linear";
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.activation, Field{"activation", "Name of the activation function.", Field::required});
+  }
+  void validate() const;
+};
+
+class Activation : public Layer {
+ public:
+  using Config = ActivationConfig;
+  explicit Activation(Config cfg, std::string name = {});
+  explicit Activation(std::string activation, std::string name = {});
+  std::string type() const override { return "Activation"; }
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  Call config() const override { return make_call(config_values(cfg_)); }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+
+ protected:
+  void do_build(const Shape&, Rng&) override {}
+
+ private:
+  Config cfg_;
+  ActivationFn fn_;
+  Tensor z_, y_;
+};
+
+struct FlattenConfig {
+  template <class Self, class V>
+  static void fields(Self&, V&&) {}
+  void validate() const {}
+};
+
+// Flatten: (N, d1, ..., dk) -> (N, d1*...*dk), a view in row-major (channels_last) order as Keras.
+class Flatten : public Layer {
+ public:
+  using Config = FlattenConfig;
+  explicit Flatten(Config = {}, std::string name = {});
+  explicit Flatten(std::string name) : Flatten(Config{}, std::move(name)) {}
+  std::string type() const override { return "Flatten"; }
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  Call config() const override { return make_call({}); }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+
+ protected:
+  void do_build(const Shape&, Rng&) override {}
+
+ private:
+  Shape last_in_;
+};
+
+}  // namespace locnet

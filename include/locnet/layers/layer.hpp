@@ -1,0 +1,91 @@
+// The layer interface.
+//
+// Life cycle: construct (config validated -> ConfigError) -> output_shape(in) (pure, ShapeError) ->
+// build(in, rng, dtype) (allocates parameters, chooses kernels) -> forward/backward.
+// Shapes include the batch dimension, which may be Shape::kUnknown before data arrives.
+//
+// Gradient contract: backward(dy) returns dx (a fresh tensor, assigned) and ADDS to the gradients of params();
+// zero_grad() (or an optimizer) clears them. backward uses what the last forward(x, Mode::Training) cached;
+// calling it after an inference forward is a ConfigError. forward never modifies x.
+// Mode is explicit: Training may use batch statistics and caches for backward, Inference never does.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "locnet/core/config.hpp"
+#include "locnet/core/rng.hpp"
+#include "locnet/core/tensor.hpp"
+
+namespace locnet {
+
+enum class Mode { Training, Inference };
+
+// A named tensor owned by a layer: a trainable parameter (with its gradient) or a buffer such as a running
+// statistic (trainable = false, no gradient), saved with the weights either way.
+struct Param {
+  std::string name;
+  Tensor value;
+  Tensor grad;
+  bool trainable = true;
+};
+
+class Layer {
+ public:
+  explicit Layer(std::string name_pattern = {}) : name_pattern_(std::move(name_pattern)) {}
+  virtual ~Layer() = default;
+
+  virtual std::string type() const = 0;
+  // The resolved name (unique within a model); before the layer joins a model, the pattern filled with 1.
+  const std::string& name() const { return name_; }
+  const std::string& name_pattern() const { return name_pattern_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  virtual Shape output_shape(const Shape& in) const = 0;
+
+  // Checks the shape (output_shape), records it, then allocates parameters in `dtype` (f32 or f64).
+  void build(const Shape& in, Rng& rng, DType dtype = DType::f32);
+  bool built() const { return built_; }
+  const Shape& input_shape() const { return input_shape_; }
+  DType dtype() const { return dtype_; }
+
+  virtual Tensor forward(const Tensor& x, Mode mode) = 0;
+  virtual Tensor backward(const Tensor& dy) = 0;
+
+  virtual std::vector<Param*> params() { return {}; }   // trainable parameters
+  virtual std::vector<Param*> buffers() { return {}; }  // non-trainable state saved with the weights
+  std::vector<const Param*> params() const;
+  std::vector<const Param*> buffers() const;
+  int64_t param_count() const;                          // trainable
+  int64_t buffer_count() const;                         // non-trainable
+  void zero_grad();
+
+  // The layer as a spec-language call, including name="...": make_layer(config()) rebuilds an equal layer.
+  virtual Call config() const = 0;
+  virtual std::unique_ptr<Layer> clone() const = 0;
+
+ protected:
+  virtual void do_build(const Shape& in, Rng& rng) = 0;
+  // clone() of a layer type L: a copy whose parameters and buffers own fresh storage.
+  template <class L>
+  static std::unique_ptr<Layer> clone_of(const L& self) {
+    auto c = std::make_unique<L>(self);
+    c->detach_storage();
+    return c;
+  }
+  void detach_storage();
+  // ShapeError unless x has the built shape (any batch size) and dtype; returns the batch size.
+  int64_t check_input(const Tensor& x) const;
+  void check_grad_output(const Tensor& dy, const Shape& expected) const;
+  Call make_call(std::vector<std::pair<std::string, Value>> kwargs) const;
+  std::string where() const;  // "name (Type)" for messages
+
+ private:
+  std::string name_pattern_;
+  std::string name_;
+  Shape input_shape_;
+  DType dtype_ = DType::f32;
+  bool built_ = false;
+};
+
+}  // namespace locnet

@@ -1,0 +1,22 @@
+// locnet: Local Response Normalization, LocallyConnected and Batch Normalization layers with the framework
+// around them. This umbrella header includes the whole public API.
+#pragma once
+#include "locnet/core/config.hpp"
+#include "locnet/core/dtype.hpp"
+#include "locnet/core/error.hpp"
+#include "locnet/core/parallel.hpp"
+#include "locnet/core/rng.hpp"
+#include "locnet/core/shape.hpp"
+#include "locnet/core/tensor.hpp"
+#include "locnet/core/value.hpp"
+#include "locnet/io/file.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/io/safetensors.hpp"
+#include "locnet/io/spec.hpp"
+#include "locnet/layers/activations.hpp"
+#include "locnet/layers/dense.hpp"
+#include "locnet/layers/layer.hpp"
+#include "locnet/layers/registry.hpp"
+#include "locnet/model/sequential.hpp"
+#include "locnet/model/weights.hpp"
+#include "locnet/train/initializers.hpp"

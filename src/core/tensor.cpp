@@ -1,0 +1,182 @@
+#include "locnet/core/tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace locnet {
+namespace {
+
+std::shared_ptr<std::byte[]> allocate(size_t bytes) {
+  size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (!p) raise<ShapeError>("Tensor: cannot allocate {} bytes", bytes);
+  std::memset(p, 0, rounded);
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+}
+
+std::vector<int64_t> contiguous_strides(const Shape& s) {
+  std::vector<int64_t> st(s.rank());
+  int64_t acc = 1;
+  for (size_t i = s.rank(); i-- > 0;) {
+    st[i] = acc;
+    acc *= std::max<int64_t>(s[i], 1);
+  }
+  return st;
+}
+
+template <class F>
+auto visit_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    case DType::bf16: return f(bf16{});
+    case DType::f16: return f(f16{});
+  }
+  return f(float{});
+}
+
+template <class T>
+double load(const T& v) {
+  if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>)
+    return to_float(v);
+  else
+    return double(v);
+}
+template <class T>
+T store(double v) {
+  if constexpr (std::is_same_v<T, bf16>)
+    return to_bf16(float(v));
+  else if constexpr (std::is_same_v<T, f16>)
+    return to_f16(float(v));
+  else
+    return T(v);
+}
+
+}  // namespace
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+  numel_ = shape_.numel();
+  if (size_t(numel_) > SIZE_MAX / 16) raise<ShapeError>("Tensor {}: too many elements", shape_.str());
+  strides_ = contiguous_strides(shape_);
+  storage_ = allocate(nbytes());
+}
+
+bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+
+void Tensor::check_dtype(DType want) const {
+  if (!defined()) raise<ShapeError>("Tensor: must be defined before access, got an empty tensor");
+  if (want != dtype_)
+    raise<ShapeError>("Tensor {}: dtype must be {}, got {}", shape_.str(), dtype_name(want), dtype_name(dtype_));
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  std::vector<int64_t> d = shape.dims();
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == -1) {
+      if (infer >= 0) raise<ShapeError>("reshape {} -> {}: at most one dimension may be -1", shape_.str(), shape.str());
+      infer = int(i);
+    } else if (d[i] < 0) {
+      raise<ShapeError>("reshape {} -> {}: dimensions must be >= 0 or -1", shape_.str(), shape.str());
+    } else {
+      known = Shape({known, d[i]}).numel();
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel_ % known != 0)
+      raise<ShapeError>("reshape {} -> {}: cannot infer -1 from {} elements", shape_.str(), shape.str(), numel_);
+    d[size_t(infer)] = numel_ / known;
+  }
+  Shape target(d);
+  if (target.numel() != numel_)
+    raise<ShapeError>("reshape {} -> {}: number of elements must be {}, got {}", shape_.str(), target.str(), numel_,
+                      target.numel());
+  Tensor v = *this;
+  v.shape_ = target;
+  v.strides_ = contiguous_strides(target);
+  return v;
+}
+
+Tensor Tensor::flatten(size_t start_dim) const {
+  if (start_dim > rank()) raise<ShapeError>("flatten {}: start_dim must be <= {}, got {}", shape_.str(), rank(), start_dim);
+  std::vector<int64_t> d(shape_.dims().begin(), shape_.dims().begin() + long(start_dim));
+  int64_t rest = 1;
+  for (size_t i = start_dim; i < rank(); ++i) rest *= shape_[i];
+  d.push_back(rest);
+  return reshape(Shape(d));
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return {};
+  Tensor t(shape_, dtype_);
+  std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return clone();
+  Tensor out(shape_, dtype);
+  visit_dtype(dtype_, [&](auto s) {
+    using S = decltype(s);
+    visit_dtype(dtype, [&](auto d) {
+      using D = decltype(d);
+      const S* src = reinterpret_cast<const S*>(raw());
+      D* dst = reinterpret_cast<D*>(out.raw());
+      for (int64_t i = 0; i < numel_; ++i) dst[i] = store<D>(load(src[i]));
+    });
+  });
+  return out;
+}
+
+double Tensor::item(int64_t i) const {
+  if (i < 0 || i >= numel_) raise<ShapeError>("Tensor {}: index must be in [0, {}), got {}", shape_.str(), numel_, i);
+  return visit_dtype(dtype_, [&](auto s) { return load(reinterpret_cast<const decltype(s)*>(raw())[i]); });
+}
+
+void Tensor::set(int64_t i, double v) {
+  if (i < 0 || i >= numel_) raise<ShapeError>("Tensor {}: index must be in [0, {}), got {}", shape_.str(), numel_, i);
+  visit_dtype(dtype_, [&](auto s) {
+    using S = decltype(s);
+    reinterpret_cast<S*>(raw())[i] = store<S>(v);
+  });
+}
+
+void Tensor::fill(double v) {
+  visit_dtype(dtype_, [&](auto s) {
+    using S = decltype(s);
+    S x = store<S>(v);
+    std::fill_n(reinterpret_cast<S*>(raw()), numel_, x);
+  });
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> out(static_cast<size_t>(numel_));
+  for (int64_t i = 0; i < numel_; ++i) out[size_t(i)] = item(i);
+  return out;
+}
+
+bool Tensor::equal(const Tensor& o) const {
+  return dtype_ == o.dtype_ && shape_ == o.shape_ && std::memcmp(raw(), o.raw(), nbytes()) == 0;
+}
+
+double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (a.shape() != b.shape())
+    raise<ShapeError>("max_scaled_error: shapes must match, got {} and {}", a.shape().str(), b.shape().str());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    double x = a.item(i), y = b.item(i);
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y)) return INFINITY;
+      continue;
+    }
+    if (x == y) continue;
+    worst = std::max(worst, std::abs(x - y) / (atol + rtol * std::abs(y)));
+  }
+  return worst;
+}
+
+}  // namespace locnet

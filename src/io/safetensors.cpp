@@ -1,0 +1,238 @@
+#include "locnet/io/safetensors.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "locnet/io/file.hpp"
+
+namespace locnet {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is read and written as little-endian");
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr uint64_t kMaxHeader = 100'000'000;  // the limit of the reference implementation
+
+std::string_view st_name(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::bf16: return "BF16";
+    case DType::f16: return "F16";
+  }
+  raise<FormatError>("safetensors: unknown dtype {}", int(t));
+}
+
+// The header with duplicate keys rejected at every level: nlohmann would silently keep one of them.
+json parse_header(std::string_view text) {
+  std::vector<std::set<std::string>> keys;
+  std::string dup;
+  auto cb = [&](int, json::parse_event_t ev, json& parsed) {
+    if (ev == json::parse_event_t::object_start) keys.emplace_back();
+    if (ev == json::parse_event_t::object_end) keys.pop_back();
+    if (ev == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second && dup.empty())
+      dup = parsed.get<std::string>();
+    return true;
+  };
+  json h;
+  try {
+    h = json::parse(text.begin(), text.end(), cb);
+  } catch (const json::exception& e) {
+    raise<FormatError>("safetensors: header must be valid JSON, got error: {}", e.what());
+  }
+  if (!dup.empty()) raise<FormatError>("safetensors: header has duplicate key '{}'", dup);
+  if (!h.is_object()) raise<FormatError>("safetensors: header must be a JSON object, got {}", h.type_name());
+  return h;
+}
+
+// A short description for messages: dump() of a deeply nested value would recurse and could be huge.
+std::string brief(const json& v) {
+  if (v.is_array()) return fmt::format("an array of {}", v.size());
+  if (v.is_object()) return fmt::format("an object of {}", v.size());
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 40 ? s.substr(0, 40) + "..." : s;
+}
+
+uint64_t as_u64(const json& v, std::string_view what) {
+  // Parsed non-negative integers are number_unsigned; negative ones number_integer, too large ones float.
+  if (!v.is_number_unsigned())
+    raise<FormatError>("safetensors: {} must be a non-negative integer, got {}", what, brief(v));
+  return v.get<uint64_t>();
+}
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
+  const std::string where = fmt::format("tensor '{}'", name);
+  if (!v.is_object()) raise<FormatError>("safetensors: {} must be a JSON object, got {}", where, brief(v));
+  for (const auto& [key, _] : v.items())
+    if (key != "dtype" && key != "shape" && key != "data_offsets")
+      raise<FormatError>("safetensors: {} has unknown key '{}'; expected dtype, shape, data_offsets", where, key);
+  for (const char* key : {"dtype", "shape", "data_offsets"})
+    if (!v.contains(key)) raise<FormatError>("safetensors: {} must have key '{}'", where, key);
+
+  Entry e{name, DType::f32, {}, 0, 0};
+  const json& dt = v["dtype"];
+  const std::string dn = dt.is_string() ? dt.get<std::string>() : std::string();
+  if (dn == "F32") e.dtype = DType::f32;
+  else if (dn == "F64") e.dtype = DType::f64;
+  else if (dn == "BF16") e.dtype = DType::bf16;
+  else if (dn == "F16") e.dtype = DType::f16;
+  else raise<FormatError>("safetensors: {} dtype must be F32, F64, BF16 or F16, got {}", where, brief(dt));
+
+  const json& sh = v["shape"];
+  if (!sh.is_array()) raise<FormatError>("safetensors: {} shape must be an array, got {}", where, brief(sh));
+  std::vector<int64_t> dims;
+  for (const json& x : sh) {
+    uint64_t d64 = as_u64(x, where + " shape dimension");
+    if (d64 > uint64_t(INT64_MAX)) raise<FormatError>("safetensors: {} shape dimension {} exceeds int64", where, d64);
+    dims.push_back(int64_t(d64));
+  }
+  e.shape = Shape(std::move(dims));
+
+  const uint64_t itemsize = dtype_size(e.dtype);
+  uint64_t bytes = itemsize;
+  for (int64_t dim : e.shape.dims()) {
+    if (dim != 0 && bytes > uint64_t(INT64_MAX) / uint64_t(dim))
+      raise<FormatError>("safetensors: {} shape {} of {} is more bytes than fit in int64", where, e.shape,
+                         st_name(e.dtype));
+    bytes *= uint64_t(dim);
+  }
+
+  const json& off = v["data_offsets"];
+  if (!off.is_array() || off.size() != 2)
+    raise<FormatError>("safetensors: {} data_offsets must be [begin, end], got {}", where, brief(off));
+  e.begin = as_u64(off[0], where + " data_offsets begin");
+  e.end = as_u64(off[1], where + " data_offsets end");
+  if (e.begin > e.end)
+    raise<FormatError>("safetensors: {} data_offsets [{}, {}] must have begin <= end", where, e.begin, e.end);
+  if (e.end > data_size)
+    raise<FormatError>("safetensors: {} data_offsets [{}, {}] must end within the {} data bytes", where, e.begin,
+                       e.end, data_size);
+  if (e.end - e.begin != bytes)
+    raise<FormatError>("safetensors: {} data_offsets [{}, {}] must span {} bytes (shape {}, {}), got {}", where,
+                       e.begin, e.end, bytes, e.shape, st_name(e.dtype), e.end - e.begin);
+  return e;
+}
+
+}  // namespace
+
+const Tensor* TensorFile::find(std::string_view name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+TensorFile parse_safetensors(std::span<const std::byte> bytes) {
+  const uint64_t size = bytes.size();
+  if (size < 8) raise<FormatError>("safetensors: file must be at least 8 bytes, got {}", size);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[size_t(i)]) << (8 * i);
+  if (n > kMaxHeader) raise<FormatError>("safetensors: header length {} exceeds the limit of {}", n, kMaxHeader);
+  if (n > size - 8) raise<FormatError>("safetensors: header length {} exceeds file size {}", n, size);
+
+  const json h = parse_header({reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n)});
+  const std::span<const std::byte> data = bytes.subspan(8 + size_t(n));
+
+  TensorFile out;
+  std::vector<Entry> entries;
+  for (const auto& [name, v] : h.items()) {
+    if (name == "__metadata__") {
+      if (v.is_null()) continue;
+      if (!v.is_object()) raise<FormatError>("safetensors: __metadata__ must be an object, got {}", brief(v));
+      for (const auto& [k, s] : v.items()) {
+        if (!s.is_string())
+          raise<FormatError>("safetensors: __metadata__ value of '{}' must be a string, got {}", k, brief(s));
+        out.metadata[k] = s.get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(name, v, data.size()));
+  }
+
+  // As the reference implementation does, require the tensors to tile the data exactly: no overlap, no gap,
+  // no trailing bytes.
+  std::vector<const Entry*> order;
+  for (const Entry& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [](const Entry* a, const Entry* b) { return std::tie(a->begin, a->end) < std::tie(b->begin, b->end); });
+  uint64_t at = 0;
+  const Entry* prev = nullptr;
+  for (const Entry* e : order) {
+    if (e->begin < at)
+      raise<FormatError>("safetensors: tensor '{}' data_offsets [{}, {}] overlap tensor '{}' [{}, {}]", e->name,
+                         e->begin, e->end, prev->name, prev->begin, prev->end);
+    if (e->begin > at)
+      raise<FormatError>("safetensors: data bytes [{}, {}] are not covered by any tensor (before tensor '{}')", at,
+                         e->begin, e->name);
+    at = e->end;
+    prev = e;
+  }
+  if (at != data.size())
+    raise<FormatError>("safetensors: data must be {} bytes as the tensors' offsets say, got {}", at, data.size());
+
+  for (const Entry& e : entries) {
+    Tensor t(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.raw(), data.data() + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+  return out;
+}
+
+std::vector<std::byte> serialize_safetensors(const TensorFile& file) {
+  json h = json::object();
+  if (!file.metadata.empty()) h["__metadata__"] = file.metadata;
+  std::vector<Tensor> contiguous;
+  uint64_t at = 0;
+  for (const auto& [name, t] : file.tensors) {
+    if (name == "__metadata__") raise<FormatError>("safetensors: tensor name must not be '__metadata__'");
+    if (h.contains(name)) raise<FormatError>("safetensors: tensor names must be unique, got '{}' twice", name);
+    if (!t.defined()) raise<FormatError>("safetensors: tensor '{}' must be defined, got an empty Tensor", name);
+    contiguous.push_back(t.is_contiguous() ? t : t.clone());
+    h[name] = {{"dtype", st_name(t.dtype())}, {"shape", t.shape().dims()}, {"data_offsets", {at, at + t.nbytes()}}};
+    at += t.nbytes();
+  }
+  std::string header;
+  try {
+    header = h.dump();
+  } catch (const json::exception& e) {
+    raise<FormatError>("safetensors: header cannot be written as JSON: {}", e.what());
+  }
+  header.append((8 - header.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+
+  std::vector<std::byte> out(8 + header.size() + at);
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = std::byte((header.size() >> (8 * i)) & 0xff);
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  std::byte* p = out.data() + 8 + header.size();
+  for (const Tensor& t : contiguous) {
+    if (t.nbytes()) std::memcpy(p, t.raw(), t.nbytes());
+    p += t.nbytes();
+  }
+  return out;
+}
+
+TensorFile read_safetensors(const std::string& path) {
+  std::vector<std::byte> bytes = read_file(path);
+  try {
+    return parse_safetensors(bytes);
+  } catch (const FormatError& e) {
+    raise<FormatError>("{}: {}", path, e.what());
+  }
+}
+
+void write_safetensors(const std::string& path, const TensorFile& file) {
+  write_file_atomic(path, serialize_safetensors(file));
+}
+
+}  // namespace locnet

@@ -1,0 +1,249 @@
+#include "locnet/io/spec.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "locnet/core/error.hpp"
+#include "locnet/layers/registry.hpp"
+
+namespace locnet {
+namespace {
+
+constexpr int kMaxDepth = 64;  // nesting of tuples and calls; deeper text is rejected, not recursed into
+
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : s_(text) {}
+
+  std::vector<Call> chain() {
+    std::vector<Call> calls;
+    skip_space();
+    if (at_end()) fail("a layer call such as Dense(10)", "the end of the text");
+    for (;;) {
+      Value v = value(0);
+      if (v.kind() != Value::Kind::Call) fail_at(v.column, "a layer call such as Dense(10)", v.kind_name() + " " + v.repr());
+      calls.push_back(v.call());
+      skip_space();
+      if (at_end()) break;
+      if (!consume(">>")) fail("'>>' or the end of the text", describe_here());
+    }
+    return calls;
+  }
+
+  Value single() {
+    Value v = value(0);
+    skip_space();
+    if (!at_end()) fail("the end of the text", describe_here());
+    return v;
+  }
+
+ private:
+  bool at_end() const { return pos_ >= s_.size(); }
+  int column() const { return int(pos_) + 1; }
+  void skip_space() {
+    while (!at_end() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  bool consume(std::string_view tok) {
+    skip_space();
+    if (s_.substr(pos_, tok.size()) == tok) {
+      pos_ += tok.size();
+      return true;
+    }
+    return false;
+  }
+  std::string describe_here() const {
+    if (at_end()) return "the end of the text";
+    return fmt::format("'{}'", s_.substr(pos_, std::min<size_t>(12, s_.size() - pos_)));
+  }
+  [[noreturn]] void fail(std::string_view expected, std::string_view got) const { fail_at(column(), expected, got); }
+  [[noreturn]] void fail_at(int col, std::string_view expected, std::string_view got) const {
+    raise<ConfigError>("spec column {}: expected {}, got {}", col, expected, got);
+  }
+
+  Value value(int depth) {
+    if (depth > kMaxDepth) fail(fmt::format("at most {} levels of nesting", kMaxDepth), "deeper nesting");
+    skip_space();
+    if (at_end()) fail("a value", "the end of the text");
+    int col = column();
+    char c = s_[pos_];
+    Value v;
+    if (c == '(' || c == '[') {
+      v = sequence(depth, c == '(' ? ')' : ']');
+    } else if (c == '"' || c == '\'') {
+      v = Value(string_literal());
+    } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
+      v = number();
+    } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      std::string id = identifier();
+      if (id == "None")
+        v = Value();
+      else if (id == "True")
+        v = Value(true);
+      else if (id == "False")
+        v = Value(false);
+      else if (consume("("))
+        v = Value(call_args(std::move(id), col, depth));
+      else
+        fail_at(col, "a value (number, string, tuple, None, True, False or a call)", fmt::format("name '{}'", id));
+    } else {
+      fail("a value", describe_here());
+    }
+    v.column = col;
+    return v;
+  }
+
+  Value sequence(int depth, char close) {
+    ++pos_;
+    std::vector<Value> items;
+    bool trailing_comma = false;
+    for (;;) {
+      skip_space();
+      if (!at_end() && s_[pos_] == close) {
+        ++pos_;
+        break;
+      }
+      items.push_back(value(depth + 1));
+      trailing_comma = false;
+      skip_space();
+      if (consume(",")) {
+        trailing_comma = true;
+        continue;
+      }
+      if (!at_end() && s_[pos_] == close) {
+        ++pos_;
+        break;
+      }
+      fail(fmt::format("',' or '{}'", close), describe_here());
+    }
+    // (x) is a parenthesised value in Python, (x,) a tuple.
+    if (close == ')' && items.size() == 1 && !trailing_comma) return items[0];
+    return Value::tuple(std::move(items));
+  }
+
+  Call call_args(std::string type, int col, int depth) {
+    Call call{std::move(type), {}, {}, col};
+    for (;;) {
+      skip_space();
+      if (consume(")")) break;
+      // keyword argument?
+      size_t save = pos_;
+      if (!at_end() && (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) {
+        std::string key = identifier();
+        skip_space();
+        if (!at_end() && s_[pos_] == '=' && s_.substr(pos_, 2) != "==") {
+          ++pos_;
+          if (call.kwarg(key)) fail_at(int(save) + 1, "each keyword argument once", fmt::format("'{}' twice", key));
+          call.kwargs.emplace_back(key, value(depth + 1));
+          goto next;
+        }
+        pos_ = save;
+      }
+      if (!call.kwargs.empty()) fail("a keyword argument (positional arguments come first)", describe_here());
+      call.args.push_back(value(depth + 1));
+    next:
+      skip_space();
+      if (consume(",")) continue;
+      if (consume(")")) break;
+      fail("',' or ')'", describe_here());
+    }
+    return call;
+  }
+
+  std::string identifier() {
+    size_t b = pos_;
+    while (!at_end() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || s_[pos_] == '.'))
+      ++pos_;
+    return std::string(s_.substr(b, pos_ - b));
+  }
+
+  std::string string_literal() {
+    char q = s_[pos_++];
+    std::string out;
+    for (;;) {
+      if (at_end()) fail(fmt::format("a closing {}", q), "the end of the text");
+      char c = s_[pos_++];
+      if (c == q) break;
+      if (c == '\\') {
+        if (at_end()) fail("an escaped character", "the end of the text");
+        char e = s_[pos_++];
+        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  }
+
+  Value number() {
+    size_t b = pos_;
+    if (s_[pos_] == '+' || s_[pos_] == '-') ++pos_;
+    bool is_float = false;
+    while (!at_end()) {
+      char c = s_[pos_];
+      if (std::isdigit(static_cast<unsigned char>(c)) || c == '_') {
+        ++pos_;
+      } else if (c == '.' || c == 'e' || c == 'E') {
+        is_float = true;
+        ++pos_;
+        if ((c == 'e' || c == 'E') && !at_end() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+      } else {
+        break;
+      }
+    }
+    std::string text;
+    for (char c : s_.substr(b, pos_ - b))
+      if (c != '_') text += c;
+    if (!is_float) {
+      int64_t v = 0;
+      const char* first = text.data() + (text[0] == '+');
+      auto [p, ec] = std::from_chars(first, text.data() + text.size(), v);
+      if (ec == std::errc::result_out_of_range) fail_at(int(b) + 1, "an integer that fits in 64 bits", text);
+      if (ec != std::errc() || p != text.data() + text.size()) fail_at(int(b) + 1, "a number", fmt::format("'{}'", text));
+      return Value(v);
+    }
+    char* end = nullptr;
+    double d = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || text == "." || text == "-." || text == "+.")
+      fail_at(int(b) + 1, "a number", fmt::format("'{}'", text));
+    if (!std::isfinite(d)) fail_at(int(b) + 1, "a finite number", text);
+    return Value(d);
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Value parse_value(std::string_view text) { return Parser(text).single(); }
+
+std::vector<Call> parse_chain(std::string_view text) { return Parser(text).chain(); }
+
+Sequential parse_model(std::string_view text) {
+  std::vector<Call> calls = parse_chain(text);
+  Sequential model;
+  size_t first = 0;
+  if (!calls.empty() && calls[0].type == "Input") {
+    const Call& in = calls[0];
+    std::string where = detail::where("Input", in.column);
+    if (in.args.size() + in.kwargs.size() != 1 || (in.kwargs.size() == 1 && in.kwargs[0].first != "shape"))
+      raise<ConfigError>("{}: takes exactly one argument, shape (a tuple of positive ints), got {}", where, in.repr());
+    const Value& v = in.args.empty() ? in.kwargs[0].second : in.args[0];
+    std::vector<int64_t> dims;
+    if (!detail::from_value(v, dims)) detail::bad_argument_type(where, "shape", "a tuple of positive ints", v);
+    for (int64_t d : dims)
+      if (d <= 0) raise<ConfigError>("{}: argument 'shape' must contain positive ints, got {}", where, v.repr());
+    model = Sequential(Input(Shape(dims)));
+    first = 1;
+  }
+  for (size_t i = first; i < calls.size(); ++i) {
+    if (calls[i].type == "Input")
+      raise<ConfigError>("{}: Input must come first in the chain", detail::where("Input", calls[i].column));
+    model.add(make_layer(calls[i]));
+  }
+  return model;
+}
+
+}  // namespace locnet

@@ -1,0 +1,100 @@
+// Reference activation kernels; formulas in include/locnet/layers/activations.hpp.
+// Derivatives (z: input, y = f(z)):
+//   relu' = [z > 0]   leaky_relu' = z > 0 ? 1 : 0.2   elu' = z > 0 ? 1 : y + 1   sigmoid' = y (1 - y)
+//   tanh' = 1 - y^2   softplus' = sigmoid(z)   gelu' = Phi(z) + z phi(z)
+//   softmax: dz = y * (dy - sum(dy * y)) per row
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/activation/problem.hpp"
+#include "locnet/core/parallel.hpp"
+
+namespace locnet::kernels {
+namespace {
+constexpr double kLeakySlope = 0.2;
+template <class T>
+T sigmoid(T z) {
+  // Branches keep exp() from overflowing for large |z|.
+  return z >= 0 ? T(1) / (T(1) + std::exp(-z)) : std::exp(z) / (T(1) + std::exp(z));
+}
+}  // namespace
+
+template <class T>
+void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
+  using K = ActivationKind;
+  if (p.kind == K::softmax) {
+    parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* zr = z + r * p.last;
+        T* yr = y + r * p.last;
+        T mx = *std::max_element(zr, zr + p.last);
+        T sum = 0;
+        for (int64_t i = 0; i < p.last; ++i) sum += yr[i] = std::exp(zr[i] - mx);
+        for (int64_t i = 0; i < p.last; ++i) yr[i] /= sum;
+      }
+    });
+    return;
+  }
+  parallel_for(0, p.n, 1 << 14, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T v = z[i];
+      switch (p.kind) {
+        case K::linear: y[i] = v; break;
+        case K::relu: y[i] = v > 0 ? v : T(0); break;
+        case K::leaky_relu: y[i] = v > 0 ? v : T(kLeakySlope) * v; break;
+        case K::elu: y[i] = v > 0 ? v : std::expm1(v); break;
+        case K::sigmoid: y[i] = sigmoid(v); break;
+        case K::tanh: y[i] = std::tanh(v); break;
+        case K::softplus: y[i] = std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); break;
+        case K::gelu: y[i] = T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))); break;
+        case K::softmax: break;
+      }
+    }
+  });
+}
+
+template <class T>
+void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y, const T* dy, T* dz) {
+  using K = ActivationKind;
+  if (p.kind == K::softmax) {
+    parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t o = r * p.last;
+        T dot = 0;
+        for (int64_t i = 0; i < p.last; ++i) dot += dy[o + i] * y[o + i];
+        for (int64_t i = 0; i < p.last; ++i) dz[o + i] = y[o + i] * (dy[o + i] - dot);
+      }
+    });
+    return;
+  }
+  parallel_for(0, p.n, 1 << 14, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T v = z[i], g = dy[i];
+      switch (p.kind) {
+        case K::linear: dz[i] = g; break;
+        case K::relu: dz[i] = v > 0 ? g : T(0); break;
+        case K::leaky_relu: dz[i] = v > 0 ? g : T(kLeakySlope) * g; break;
+        case K::elu: dz[i] = v > 0 ? g : g * (y[i] + T(1)); break;
+        case K::sigmoid: dz[i] = g * y[i] * (T(1) - y[i]); break;
+        case K::tanh: dz[i] = g * (T(1) - y[i] * y[i]); break;
+        case K::softplus: dz[i] = g * sigmoid(v); break;
+        case K::gelu: {
+          T cdf = T(0.5) * (T(1) + std::erf(v * T(M_SQRT1_2)));
+          T pdf = std::exp(T(-0.5) * v * v) * T(0.3989422804014327);
+          dz[i] = g * (cdf + v * pdf);
+          break;
+        }
+        case K::softmax: break;
+      }
+    }
+  });
+}
+
+template void activation_forward_ref<float>(const ActivationProblem&, const float*, float*);
+template void activation_forward_ref<double>(const ActivationProblem&, const double*, double*);
+template void activation_backward_ref<float>(const ActivationProblem&, const float*, const float*, const float*,
+                                             float*);
+template void activation_backward_ref<double>(const ActivationProblem&, const double*, const double*, const double*,
+                                              double*);
+
+}  // namespace locnet::kernels

@@ -1,0 +1,78 @@
+// Dense through CBLAS (OpenBLAS): one GEMM per product, the bias broadcast into y first (beta = 1).
+#include <cblas.h>
+
+#include "kernels/dense/problem.hpp"
+
+namespace locnet::kernels {
+namespace {
+
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b, blasint(ldb),
+                beta, c, blasint(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b, blasint(ldb),
+                beta, c, blasint(ldc));
+}
+
+template <class T>
+void forward_t(const DenseProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
+  auto y = static_cast<T*>(yv);
+  if (p.has_bias) {
+    auto b = static_cast<const T*>(bv);
+    for (int64_t i = 0; i < p.m; ++i) std::copy(b, b + p.n, y + i * p.n);
+  }
+  if (p.k == 0) {
+    if (!p.has_bias) std::fill(y, y + p.m * p.n, T(0));
+    return;
+  }
+  gemm<T>(CblasNoTrans, CblasNoTrans, p.m, p.n, p.k, static_cast<const T*>(xv), p.k, static_cast<const T*>(wv), p.n,
+          p.has_bias ? T(1) : T(0), y, p.n);
+}
+
+template <class T>
+void backward_t(const DenseProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
+                void* dbv) {
+  auto dy = static_cast<const T*>(dyv);
+  gemm<T>(CblasNoTrans, CblasTrans, p.m, p.k, p.n, dy, p.n, static_cast<const T*>(wv), p.n, T(0),
+          static_cast<T*>(dxv), p.k);
+  gemm<T>(CblasTrans, CblasNoTrans, p.k, p.n, p.m, static_cast<const T*>(xv), p.k, dy, p.n, T(1),
+          static_cast<T*>(dwv), p.n);
+  if (p.has_bias) {
+    auto db = static_cast<T*>(dbv);
+    for (int64_t i = 0; i < p.m; ++i)
+      for (int64_t j = 0; j < p.n; ++j) db[j] += dy[i * p.n + j];
+  }
+}
+
+bool applicable(const DenseProblem& p, std::string* why) {
+  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
+    *why = "dtype must be f32 or f64";
+    return false;
+  }
+  constexpr int64_t kMax = int64_t(1) << 31;
+  if (p.m >= kMax || p.n >= kMax || p.k >= kMax || p.m * p.n >= kMax || p.m * p.k >= kMax || p.k * p.n >= kMax) {
+    *why = "matrix dimensions exceed the 32-bit BLAS interface";
+    return false;
+  }
+  if (p.m == 0 || p.n == 0 || p.k == 0) {
+    *why = "empty problem";
+    return false;
+  }
+  return true;
+}
+
+void forward(const DenseProblem& p, const void* x, const void* w, const void* b, void* y) {
+  p.dtype == DType::f64 ? forward_t<double>(p, x, w, b, y) : forward_t<float>(p, x, w, b, y);
+}
+void backward(const DenseProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
+  p.dtype == DType::f64 ? backward_t<double>(p, dy, x, w, dx, dw, db) : backward_t<float>(p, dy, x, w, dx, dw, db);
+}
+
+}  // namespace
+
+extern const DenseKernel kDenseBlas{"blas", applicable, forward, backward};
+
+}  // namespace locnet::kernels

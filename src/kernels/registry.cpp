@@ -1,0 +1,38 @@
+#include "kernels/registry.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace locnet::kernels {
+
+std::string forced_impl(std::string_view op) {
+  const char* env = std::getenv("LOCNET_IMPL");
+  if (!env || !*env) return {};
+  std::string_view spec(env);
+  std::string plain;
+  while (!spec.empty()) {
+    size_t comma = spec.find(',');
+    std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos)
+      plain = std::string(item);
+    else if (item.substr(0, colon) == op)
+      return std::string(item.substr(colon + 1));
+  }
+  return plain;
+}
+
+bool verbose() {
+  const char* env = std::getenv("LOCNET_VERBOSE");
+  return env && *env && std::string_view(env) != "0";
+}
+
+void log_choice(std::string_view op, std::string_view chosen, std::string_view reason) {
+  if (!verbose()) return;
+  std::string line = fmt::format("locnet: {}: using '{}'{}\n", op, chosen,
+                                 reason.empty() ? std::string() : fmt::format(" ({})", reason));
+  std::fputs(line.c_str(), stderr);
+}
+
+}  // namespace locnet::kernels

@@ -1,0 +1,80 @@
+#include "locnet/layers/layer.hpp"
+
+namespace locnet {
+
+void Layer::build(const Shape& in, Rng& rng, DType dtype) {
+  if (dtype != DType::f32 && dtype != DType::f64)
+    raise<NotSupported>("{}: parameter dtype must be f32 or f64, got {}", where(), dtype_name(dtype));
+  (void)output_shape(in);  // the pure shape check, ShapeError with the layer's own message
+  input_shape_ = in;
+  dtype_ = dtype;
+  do_build(in, rng);
+  built_ = true;
+}
+
+std::vector<const Param*> Layer::params() const {
+  auto ps = const_cast<Layer*>(this)->params();
+  return {ps.begin(), ps.end()};
+}
+std::vector<const Param*> Layer::buffers() const {
+  auto bs = const_cast<Layer*>(this)->buffers();
+  return {bs.begin(), bs.end()};
+}
+
+int64_t Layer::param_count() const {
+  int64_t n = 0;
+  for (const Param* p : params()) n += p->value.numel();
+  return n;
+}
+int64_t Layer::buffer_count() const {
+  int64_t n = 0;
+  for (const Param* p : buffers()) n += p->value.numel();
+  return n;
+}
+
+void Layer::detach_storage() {
+  auto all = params();
+  for (Param* b : buffers()) all.push_back(b);
+  for (Param* p : all) {
+    p->value = p->value.clone();
+    p->grad = p->grad.clone();
+  }
+}
+
+void Layer::zero_grad() {
+  for (Param* p : params())
+    if (p->grad.defined()) p->grad.fill(0.0);
+}
+
+int64_t Layer::check_input(const Tensor& x) const {
+  if (!built_) raise<ConfigError>("{}: layer must be built before forward, got an unbuilt layer", where());
+  if (!x.defined()) raise<ShapeError>("{}: input must be a tensor, got an empty tensor", where());
+  const Shape& want = input_shape_;
+  bool ok = x.rank() == want.rank();
+  for (size_t i = 1; ok && i < want.rank(); ++i) ok = want[i] < 0 || want[i] == x.shape()[i];
+  if (!ok)
+    raise<ShapeError>("{}: input shape must be {} (as built), got {}", where(), want.str(), x.shape().str());
+  if (x.dtype() != dtype_)
+    raise<ShapeError>("{}: input dtype must be {} (as built), got {}", where(), dtype_name(dtype_),
+                      dtype_name(x.dtype()));
+  return x.rank() ? x.shape()[0] : 1;
+}
+
+void Layer::check_grad_output(const Tensor& dy, const Shape& expected) const {
+  if (!dy.defined() || dy.shape() != expected)
+    raise<ShapeError>("{}: output gradient shape must be {}, got {}", where(), expected.str(),
+                      dy.defined() ? dy.shape().str() : std::string("an empty tensor"));
+  if (dy.dtype() != dtype_)
+    raise<ShapeError>("{}: output gradient dtype must be {}, got {}", where(), dtype_name(dtype_),
+                      dtype_name(dy.dtype()));
+}
+
+Call Layer::make_call(std::vector<std::pair<std::string, Value>> kwargs) const {
+  Call c{type(), {}, std::move(kwargs), -1};
+  c.kwargs.emplace_back("name", Value(name_));
+  return c;
+}
+
+std::string Layer::where() const { return fmt::format("{} ({})", name_.empty() ? "?" : name_, type()); }
+
+}  // namespace locnet

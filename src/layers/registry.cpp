@@ -1,0 +1,60 @@
+#include "locnet/layers/registry.hpp"
+
+#include <map>
+#include <mutex>
+
+#include "locnet/layers/activations.hpp"
+#include "locnet/layers/dense.hpp"
+
+namespace locnet {
+namespace {
+
+std::map<std::string, LayerType, std::less<>>& table() {
+  static std::map<std::string, LayerType, std::less<>> t;
+  return t;
+}
+
+// One line per layer family; keeps registration explicit (static-library linking drops self-registering objects).
+void register_builtin() {
+  register_layer_type(layer_type<Dense>("Dense", "Fully connected layer: activation(x @ kernel + bias)."));
+  register_layer_type(layer_type<Activation>("Activation", "Applies an activation function elementwise."));
+  register_layer_type(layer_type<Flatten>("Flatten", "Flattens every axis but the batch, in row-major order."));
+}
+
+void ensure_builtin() {
+  static std::once_flag once;
+  std::call_once(once, register_builtin);
+}
+
+}  // namespace
+
+void register_layer_type(LayerType t) {
+  std::string key = t.type;
+  table().insert_or_assign(std::move(key), std::move(t));
+}
+
+const LayerType& find_layer_type(std::string_view type) {
+  ensure_builtin();
+  auto it = table().find(type);
+  if (it == table().end())
+    raise<ConfigError>("unknown layer type '{}'; expected one of: {}", type, fmt::join(layer_type_names(), ", "));
+  return it->second;
+}
+
+std::vector<std::string> layer_type_names() {
+  ensure_builtin();
+  std::vector<std::string> names;
+  for (const auto& [k, v] : table()) names.push_back(k);
+  return names;
+}
+
+std::unique_ptr<Layer> make_layer(const Call& call) {
+  ensure_builtin();
+  auto it = table().find(call.type);
+  if (it == table().end())
+    raise<ConfigError>("{}: unknown layer type '{}'; expected one of: {}", detail::where("spec", call.column),
+                       call.type, fmt::join(layer_type_names(), ", "));
+  return it->second.make(call);
+}
+
+}  // namespace locnet

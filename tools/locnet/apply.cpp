@@ -1,0 +1,74 @@
+#include <cstdio>
+
+#include "commands.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/io/spec.hpp"
+#include "locnet/model/weights.hpp"
+
+namespace locnet::cli {
+namespace {
+struct ApplyArgs {
+  std::string spec, input, output, mode, weights, save_weights, grad_output, grad_input, grad_params;
+  uint64_t seed = 0;
+};
+
+// bf16/f16 inputs compute in f32 and are written back in their own dtype.
+DType compute_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
+
+int run_apply(const ApplyArgs& a) {
+  bool want_grad = !a.grad_output.empty();
+  Mode mode = a.mode.empty() ? (want_grad ? Mode::Training : Mode::Inference)
+                             : (a.mode == "training" ? Mode::Training : Mode::Inference);
+  if (want_grad && mode == Mode::Inference)
+    raise<ConfigError>("--grad-output needs --mode training (backward uses what a training forward caches), got "
+                       "--mode inference");
+  if (!want_grad && (!a.grad_input.empty() || !a.grad_params.empty()))
+    raise<ConfigError>("--grad-input and --grad-params need --grad-output");
+  if (want_grad && a.grad_input.empty())
+    raise<ConfigError>("--grad-output needs --grad-input FILE to write dx to");
+
+  Sequential model = parse_model(a.spec);
+  Tensor x = read_npy(a.input);
+  if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis (rank >= 1), got shape {}", x.shape().str());
+  DType dt = compute_dtype(x.dtype());
+  model.build(x.shape().with_dim(0, Shape::kUnknown), a.seed, dt);
+  if (!a.weights.empty()) load_weights(model, a.weights);
+  if (!a.save_weights.empty()) save_weights(model, a.save_weights, {{"spec", model.spec()}});
+
+  Tensor y = model.forward(x.to(dt), mode);
+  write_npy(a.output, y.to(x.dtype()));
+  if (!want_grad) return 0;
+
+  Tensor dy = read_npy(a.grad_output);
+  if (dy.shape() != y.shape())
+    raise<ShapeError>("--grad-output: dy shape must be {} (the output's), got {}", y.shape().str(), dy.shape().str());
+  model.zero_grad();
+  Tensor dx = model.backward(dy.to(dt));
+  write_npy(a.grad_input, dx.to(x.dtype()));
+  if (!a.grad_params.empty()) {
+    TensorFile g;
+    for (auto& [key, p] : model.named_params(false)) g.tensors.emplace_back(key, p->grad.to(x.dtype()));
+    write_safetensors(a.grad_params, g);
+  }
+  return 0;
+}
+}  // namespace
+
+void add_apply(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("apply", "Run a network on an .npy input (forward, and backward with --grad-output)");
+  auto a = std::make_shared<ApplyArgs>();
+  cmd->add_option("spec", a->spec, "Network spec, e.g. 'Dense(3, name=\"d\")'")->required();
+  cmd->add_option("--input", a->input, "Input x (.npy); axis 0 is the batch")->required();
+  cmd->add_option("--output", a->output, "Output y (.npy), written in x's dtype")->required();
+  cmd->add_option("--mode", a->mode, "inference (default) or training (default with --grad-output)")
+      ->check(CLI::IsMember({"inference", "training"}));
+  cmd->add_option("--weights", a->weights, "Load parameters from safetensors (keys <layer>.<param>)");
+  cmd->add_option("--save-weights", a->save_weights, "Write the parameters used to safetensors");
+  cmd->add_option("--seed", a->seed, "Seed of the parameter initializers")->default_val(0);
+  cmd->add_option("--grad-output", a->grad_output, "dL/dy (.npy): run backward");
+  cmd->add_option("--grad-input", a->grad_input, "Where to write dL/dx (.npy)");
+  cmd->add_option("--grad-params", a->grad_params, "Where to write the parameter gradients (safetensors)");
+  cmd->callback([&action, a] { action = [a] { return run_apply(*a); }; });
+}
+
+}  // namespace locnet::cli

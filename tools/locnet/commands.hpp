@@ -1,0 +1,14 @@
+// Subcommands of the `locnet` tool. Each add_* registers its options on the app and sets the action to run.
+// Errors propagate as locnet exceptions; main() turns them into one stderr line and an exit status.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace locnet::cli {
+
+using Action = std::function<int()>;
+void add_summary(CLI::App& app, Action& action);
+void add_info(CLI::App& app, Action& action);
+void add_apply(CLI::App& app, Action& action);
+
+}  // namespace locnet::cli
