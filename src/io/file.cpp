@@ -36,7 +36,6 @@ std::vector<std::byte> read_file(const std::string& path) {
   std::byte chunk[65536];
   while (size_t n = std::fread(chunk, 1, sizeof chunk, f.get())) bytes.insert(bytes.end(), chunk, chunk + n);
   if (std::ferror(f.get())) raise<FormatError>("{}: read failed: {}", path, std::strerror(errno));
-  bytes.resize(got);
   return bytes;
 }
 
