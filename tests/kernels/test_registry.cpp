@@ -1,0 +1,90 @@
+// The implementation registry: order, LOCNET_IMPL forcing, LOCNET_VERBOSE reporting.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "expect_error.hpp"
+#include "kernels/registry.hpp"
+#include "locnet/layers/dense.hpp"
+
+using namespace locnet;
+
+namespace {
+struct Problem {
+  int size;
+};
+struct Kernel {
+  const char* name;
+  bool (*applicable)(const Problem&, std::string* why);
+};
+bool only_even(const Problem& p, std::string* why) {
+  if (p.size % 2 == 0) return true;
+  *why = "size must be even";
+  return false;
+}
+bool always(const Problem&, std::string*) { return true; }
+const Kernel kList[] = {{"fast", only_even}, {"ref", always}};
+
+struct EnvGuard {
+  EnvGuard(const char* impl, const char* verbose) {
+    impl ? setenv("LOCNET_IMPL", impl, 1) : unsetenv("LOCNET_IMPL");
+    verbose ? setenv("LOCNET_VERBOSE", verbose, 1) : unsetenv("LOCNET_VERBOSE");
+  }
+  ~EnvGuard() {
+    unsetenv("LOCNET_IMPL");
+    unsetenv("LOCNET_VERBOSE");
+  }
+};
+std::string choose_name(int size) {
+  return kernels::choose<Kernel>("toy", std::span<const Kernel>(kList), Problem{size}).name;
+}
+}  // namespace
+
+TEST(Registry, FirstApplicableInOrder) {
+  EnvGuard env(nullptr, nullptr);
+  EXPECT_EQ(choose_name(4), "fast");
+  EXPECT_EQ(choose_name(3), "ref");
+}
+
+TEST(Registry, ForcedByName) {
+  EnvGuard env("ref", nullptr);
+  EXPECT_EQ(choose_name(4), "ref");
+}
+
+TEST(Registry, ForcedPerOpAndOtherOpsIgnored) {
+  {
+    EnvGuard env("other:fast,toy:ref", nullptr);
+    EXPECT_EQ(choose_name(4), "ref");
+  }
+  {
+    EnvGuard env("other:ref", nullptr);
+    EXPECT_EQ(choose_name(4), "fast");
+  }
+  {
+    EnvGuard env("avx9000", nullptr);  // a name this op does not have
+    EXPECT_EQ(choose_name(4), "fast");
+  }
+}
+
+TEST(Registry, ForcedButNotApplicableIsNotSupported) {
+  EnvGuard env("fast", nullptr);
+  EXPECT_THROW_MSG(choose_name(3), NotSupported, "'fast' forced by LOCNET_IMPL does not apply: size must be even");
+}
+
+TEST(Registry, VerboseExplainsTheChoice) {
+  EnvGuard env(nullptr, "1");
+  ::testing::internal::CaptureStderr();
+  choose_name(3);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("toy: using 'ref' (skipped 'fast': size must be even)"), std::string::npos) << err;
+}
+
+TEST(Registry, DenseHonoursLocnetImpl) {
+  EnvGuard env("dense:ref", "1");
+  ::testing::internal::CaptureStderr();
+  Rng rng(0);
+  Dense d(2);
+  d.build(Shape{1, 3}, rng);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("dense: using 'ref' (forced by LOCNET_IMPL)"), std::string::npos) << err;
+}
