@@ -176,8 +176,7 @@ Tensor parse_npy(std::span<const std::byte> bytes) {
   const size_t prefix = 8 + len_bytes;
   if (size < prefix) raise<FormatError>("npy: file must be at least {} bytes, got {}", prefix, size);
   const size_t header_len = load_le(bytes.data() + 8, len_bytes);
-  if (header_len > size - prefix)
-    raise<FormatError>("npy: header length {} exceeds file size {}", header_len, size);
+  if (header_len > size - prefix) raise<FormatError>("npy: header length {} exceeds file size {}", header_len, size);
 
   auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + prefix, header_len}).parse();
   const DType dtype = dtype_from_descr(*h.descr);

@@ -15,8 +15,11 @@ static_assert(std::endian::native == std::endian::little, "safetensors data is r
 
 namespace {
 
-using json = nlohmann::ordered_json;
+// std::map-backed json, not ordered_json, whose linear lookups make a header with many tensors quadratic: the
+// file order is taken from the parser instead.
+using json = nlohmann::json;
 
+constexpr DType kDtypes[] = {DType::f32, DType::f64, DType::bf16, DType::f16};
 constexpr uint64_t kMaxHeader = 100'000'000;  // the limit of the reference implementation
 
 std::string_view st_name(DType t) {
@@ -29,25 +32,33 @@ std::string_view st_name(DType t) {
   raise<FormatError>("safetensors: unknown dtype {}", int(t));
 }
 
-// The header with duplicate keys rejected at every level: nlohmann would silently keep one of them.
-json parse_header(std::string_view text) {
+struct Header {
+  json value;
+  std::vector<std::string> order;  // top-level keys as they appear in the file
+};
+
+// Duplicate keys are rejected at every level: nlohmann would silently keep one of them.
+Header parse_header(std::string_view text) {
+  Header h;
   std::vector<std::set<std::string>> keys;
   std::string dup;
   auto cb = [&](int, json::parse_event_t ev, json& parsed) {
     if (ev == json::parse_event_t::object_start) keys.emplace_back();
     if (ev == json::parse_event_t::object_end) keys.pop_back();
-    if (ev == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second && dup.empty())
-      dup = parsed.get<std::string>();
+    if (ev == json::parse_event_t::key) {
+      if (!keys.back().insert(parsed.get<std::string>()).second && dup.empty()) dup = parsed.get<std::string>();
+      if (keys.size() == 1) h.order.push_back(parsed.get<std::string>());
+    }
     return true;
   };
-  json h;
   try {
-    h = json::parse(text.begin(), text.end(), cb);
+    h.value = json::parse(text.begin(), text.end(), cb);
   } catch (const json::exception& e) {
     raise<FormatError>("safetensors: header must be valid JSON, got error: {}", e.what());
   }
   if (!dup.empty()) raise<FormatError>("safetensors: header has duplicate key '{}'", dup);
-  if (!h.is_object()) raise<FormatError>("safetensors: header must be a JSON object, got {}", h.type_name());
+  if (!h.value.is_object())
+    raise<FormatError>("safetensors: header must be a JSON object, got {}", h.value.type_name());
   return h;
 }
 
@@ -85,11 +96,10 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
   Entry e{name, DType::f32, {}, 0, 0};
   const json& dt = v["dtype"];
   const std::string dn = dt.is_string() ? dt.get<std::string>() : std::string();
-  if (dn == "F32") e.dtype = DType::f32;
-  else if (dn == "F64") e.dtype = DType::f64;
-  else if (dn == "BF16") e.dtype = DType::bf16;
-  else if (dn == "F16") e.dtype = DType::f16;
-  else raise<FormatError>("safetensors: {} dtype must be F32, F64, BF16 or F16, got {}", where, brief(dt));
+  const DType* t = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](DType x) { return st_name(x) == dn; });
+  if (t == std::end(kDtypes))
+    raise<FormatError>("safetensors: {} dtype must be F32, F64, BF16 or F16, got {}", where, brief(dt));
+  e.dtype = *t;
 
   const json& sh = v["shape"];
   if (!sh.is_array()) raise<FormatError>("safetensors: {} shape must be an array, got {}", where, brief(sh));
@@ -118,8 +128,8 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
   if (e.begin > e.end)
     raise<FormatError>("safetensors: {} data_offsets [{}, {}] must have begin <= end", where, e.begin, e.end);
   if (e.end > data_size)
-    raise<FormatError>("safetensors: {} data_offsets [{}, {}] must end within the {} data bytes", where, e.begin,
-                       e.end, data_size);
+    raise<FormatError>("safetensors: {} data_offsets [{}, {}] must end within the {} data bytes", where, e.begin, e.end,
+                       data_size);
   if (e.end - e.begin != bytes)
     raise<FormatError>("safetensors: {} data_offsets [{}, {}] must span {} bytes (shape {}, {}), got {}", where,
                        e.begin, e.end, bytes, e.shape, st_name(e.dtype), e.end - e.begin);
@@ -142,12 +152,13 @@ TensorFile parse_safetensors(std::span<const std::byte> bytes) {
   if (n > kMaxHeader) raise<FormatError>("safetensors: header length {} exceeds the limit of {}", n, kMaxHeader);
   if (n > size - 8) raise<FormatError>("safetensors: header length {} exceeds file size {}", n, size);
 
-  const json h = parse_header({reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n)});
+  const Header h = parse_header({reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n)});
   const std::span<const std::byte> data = bytes.subspan(8 + size_t(n));
 
   TensorFile out;
   std::vector<Entry> entries;
-  for (const auto& [name, v] : h.items()) {
+  for (const std::string& name : h.order) {
+    const json& v = h.value.at(name);
     if (name == "__metadata__") {
       if (v.is_null()) continue;
       if (!v.is_object()) raise<FormatError>("safetensors: __metadata__ must be an object, got {}", brief(v));
@@ -191,24 +202,30 @@ TensorFile parse_safetensors(std::span<const std::byte> bytes) {
 }
 
 std::vector<std::byte> serialize_safetensors(const TensorFile& file) {
-  json h = json::object();
-  if (!file.metadata.empty()) h["__metadata__"] = file.metadata;
+  // The header object is written entry by entry, in insertion order, with "__metadata__" first.
+  std::string header = "{";
+  auto add = [&](const std::string& key, const nlohmann::ordered_json& value) {  // keeps dtype, shape, offsets
+    if (header.size() > 1) header += ',';
+    try {
+      header += json(key).dump() + ':' + value.dump();
+    } catch (const json::exception& e) {
+      raise<FormatError>("safetensors: header cannot be written as JSON: {}", e.what());
+    }
+  };
+  if (!file.metadata.empty()) add("__metadata__", file.metadata);
+  std::set<std::string_view> names;
   std::vector<Tensor> contiguous;
   uint64_t at = 0;
   for (const auto& [name, t] : file.tensors) {
     if (name == "__metadata__") raise<FormatError>("safetensors: tensor name must not be '__metadata__'");
-    if (h.contains(name)) raise<FormatError>("safetensors: tensor names must be unique, got '{}' twice", name);
+    if (!names.insert(name).second)
+      raise<FormatError>("safetensors: tensor names must be unique, got '{}' twice", name);
     if (!t.defined()) raise<FormatError>("safetensors: tensor '{}' must be defined, got an empty Tensor", name);
     contiguous.push_back(t.is_contiguous() ? t : t.clone());
-    h[name] = {{"dtype", st_name(t.dtype())}, {"shape", t.shape().dims()}, {"data_offsets", {at, at + t.nbytes()}}};
+    add(name, {{"dtype", st_name(t.dtype())}, {"shape", t.shape().dims()}, {"data_offsets", {at, at + t.nbytes()}}});
     at += t.nbytes();
   }
-  std::string header;
-  try {
-    header = h.dump();
-  } catch (const json::exception& e) {
-    raise<FormatError>("safetensors: header cannot be written as JSON: {}", e.what());
-  }
+  header += '}';
   header.append((8 - header.size() % 8) % 8, ' ');  // data starts 8-byte aligned
 
   std::vector<std::byte> out(8 + header.size() + at);

@@ -29,6 +29,7 @@ Shape Dense::output_shape(const Shape& in) const {
 }
 
 void Dense::do_build(const Shape& in, Rng& rng) {
+  require_float_dtype();
   int64_t fan_in = in.dim(-1);
   kernel_.value = Tensor(Shape{fan_in, cfg_.units}, dtype());
   kernel_.grad = Tensor(Shape{fan_in, cfg_.units}, dtype());

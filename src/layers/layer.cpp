@@ -3,8 +3,6 @@
 namespace locnet {
 
 void Layer::build(const Shape& in, Rng& rng, DType dtype) {
-  if (dtype != DType::f32 && dtype != DType::f64)
-    raise<NotSupported>("{}: parameter dtype must be f32 or f64, got {}", where(), dtype_name(dtype));
   (void)output_shape(in);  // the pure shape check, ShapeError with the layer's own message
   input_shape_ = in;
   dtype_ = dtype;
@@ -44,6 +42,11 @@ void Layer::detach_storage() {
 void Layer::zero_grad() {
   for (Param* p : params())
     if (p->grad.defined()) p->grad.fill(0.0);
+}
+
+void Layer::require_float_dtype() const {
+  if (dtype_ != DType::f32 && dtype_ != DType::f64)
+    raise<NotSupported>("{}: dtype must be f32 or f64, got {}", where(), dtype_name(dtype_));
 }
 
 int64_t Layer::check_input(const Tensor& x) const {

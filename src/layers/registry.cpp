@@ -5,6 +5,7 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/dense.hpp"
+#include "locnet/layers/lrn.hpp"
 
 namespace locnet {
 namespace {
@@ -19,6 +20,18 @@ void register_builtin() {
   register_layer_type(layer_type<Dense>("Dense", "Fully connected layer: activation(x @ kernel + bias)."));
   register_layer_type(layer_type<Activation>("Activation", "Applies an activation function elementwise."));
   register_layer_type(layer_type<Flatten>("Flatten", "Flattens every axis but the batch, in row-major order."));
+  auto lrn = [](auto layer) {
+    using L = decltype(layer);
+    register_layer_type(layer_type<L>(L::Config::kType, L::Config::kDoc));
+  };
+  lrn(LocalResponseNorm());
+  lrn(TensorFlowLocalResponseNorm());
+  lrn(PyTorchLocalResponseNorm({.size = 5}));
+  lrn(CaffeLocalResponseNorm());
+  lrn(WolframLocalResponseNorm());
+  lrn(OnnxLocalResponseNorm({.size = 5}));
+  lrn(OneDnnLocalResponseNorm());
+  lrn(MxnetLocalResponseNorm({.nsize = 5}));
 }
 
 void ensure_builtin() {

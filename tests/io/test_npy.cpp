@@ -86,8 +86,7 @@ TEST(NpyTest, SerializeMatchesHandBuiltBytes) {
   };
   EXPECT_EQ(header_of(Tensor(Shape{}, DType::f64)), "{'descr': '<f8', 'fortran_order': False, 'shape': (), }");
   EXPECT_EQ(header_of(Tensor(Shape{2, 3}, DType::f16)), "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }");
-  EXPECT_EQ(header_of(Tensor(Shape{4}, DType::bf16)),
-            "{'descr': 'bfloat16', 'fortran_order': False, 'shape': (4,), }");
+  EXPECT_EQ(header_of(Tensor(Shape{4}, DType::bf16)), "{'descr': 'bfloat16', 'fortran_order': False, 'shape': (4,), }");
 }
 
 TEST(NpyTest, ReadsHandBuiltFloat32) {

@@ -195,7 +195,8 @@ TEST(SafetensorsTest, RejectsBadJson) {
                    FormatError, "duplicate key 'dtype'");
   // Deep nesting must not overflow the stack.
   std::string deep = "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
-  EXPECT_THROW_MSG(parse(st(deep, "")), FormatError, "safetensors: tensor 'x' must be a JSON object, got an array of 1");
+  EXPECT_THROW_MSG(parse(st(deep, "")), FormatError,
+                   "safetensors: tensor 'x' must be a JSON object, got an array of 1");
 }
 
 TEST(SafetensorsTest, RejectsBadEntries) {
@@ -220,7 +221,8 @@ TEST(SafetensorsTest, RejectsBadEntries) {
       {R"({"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 24]})",
        "tensor 'x' shape (4294967296, 4294967296) of F32 is more bytes than fit in int64"},
       {R"({"dtype": "F64", "shape": [1152921504606846976], "data_offsets": [0, 24]})", "more bytes than fit in int64"},
-      {R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0]})", "data_offsets must be [begin, end], got an array of 1"},
+      {R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0]})",
+       "data_offsets must be [begin, end], got an array of 1"},
       {R"({"dtype": "F32", "shape": [2, 3], "data_offsets": {"begin": 0}})", "data_offsets must be [begin, end]"},
       {R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [-1, 24]})",
        "data_offsets begin must be a non-negative integer, got -1"},
@@ -245,7 +247,8 @@ TEST(SafetensorsTest, RejectsBadEntries) {
   // The example from the contract: offsets that cover the data but disagree with shape and dtype.
   EXPECT_THROW_MSG(
       parse(st(R"({"fc.kernel": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 48]}})", kSix + kSix)),
-      FormatError, "safetensors: tensor 'fc.kernel' data_offsets [0, 48] must span 24 bytes (shape (2, 3), F32), got 48");
+      FormatError,
+      "safetensors: tensor 'fc.kernel' data_offsets [0, 48] must span 24 bytes (shape (2, 3), F32), got 48");
 }
 
 TEST(SafetensorsTest, RejectsOverlapGapAndTrailingBytes) {
@@ -255,8 +258,7 @@ TEST(SafetensorsTest, RejectsOverlapGapAndTrailingBytes) {
                            "b": {{"dtype": "F32", "shape": [2], "data_offsets": [{}, {}]}}}})",
                        a0, a1, b0, b1);
   };
-  EXPECT_EQ(parse(st(two(8, 16, 0, 8), kSix.substr(0, 16))).tensors[0].second.to_vector(),
-            (std::vector<double>{3, 4}));
+  EXPECT_EQ(parse(st(two(8, 16, 0, 8), kSix.substr(0, 16))).tensors[0].second.to_vector(), (std::vector<double>{3, 4}));
   EXPECT_THROW_MSG(parse(st(two(0, 8, 4, 12), kSix.substr(0, 12))), FormatError,
                    "safetensors: tensor 'b' data_offsets [4, 12] overlap tensor 'a' [0, 8]");
   EXPECT_THROW_MSG(parse(st(two(0, 8, 0, 8), kSix.substr(0, 8))), FormatError, "overlap tensor");
@@ -314,4 +316,16 @@ TEST(SafetensorsTest, FileRoundTripAndErrorsNamePath) {
   EXPECT_THROW_MSG(read_safetensors((dir / "missing").string()), FormatError,
                    (dir / "missing").string() + ": cannot open for reading");
   std::filesystem::remove_all(dir);
+}
+
+TEST(SafetensorsTest, ManyTensorsKeepFileOrder) {
+  TensorFile f;
+  for (int i = 0; i < 20000; ++i)
+    f.tensors.emplace_back(fmt::format("t{}", 19999 - i), Tensor::from<float>({float(i)}, {1}));
+  TensorFile back = parse_safetensors(serialize_safetensors(f));
+  ASSERT_EQ(back.tensors.size(), f.tensors.size());
+  for (size_t i = 0; i < f.tensors.size(); i += 997) {
+    EXPECT_EQ(back.tensors[i].first, f.tensors[i].first);
+    EXPECT_EQ(back.tensors[i].second.item(0), double(i));
+  }
 }

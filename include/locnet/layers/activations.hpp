@@ -53,7 +53,7 @@ class Activation : public Layer {
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
 
  protected:
-  void do_build(const Shape&, Rng&) override {}
+  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
 
  private:
   Config cfg_;

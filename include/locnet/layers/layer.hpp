@@ -43,7 +43,8 @@ class Layer {
 
   virtual Shape output_shape(const Shape& in) const = 0;
 
-  // Checks the shape (output_shape), records it, then allocates parameters in `dtype` (f32 or f64).
+  // Checks the shape (output_shape), records it, then allocates parameters in `dtype`. Layers with parameters
+  // compute in f32 or f64 (NotSupported otherwise); parameter-free layers may also take bf16/f16 storage.
   void build(const Shape& in, Rng& rng, DType dtype = DType::f32);
   bool built() const { return built_; }
   const Shape& input_shape() const { return input_shape_; }
@@ -74,6 +75,7 @@ class Layer {
     return c;
   }
   void detach_storage();
+  void require_float_dtype() const;  // NotSupported unless f32 or f64
   // ShapeError unless x has the built shape (any batch size) and dtype; returns the batch size.
   int64_t check_input(const Tensor& x) const;
   void check_grad_output(const Tensor& dy, const Shape& expected) const;
