@@ -32,31 +32,62 @@ std::string_view st_name(DType t) {
   raise<FormatError>("safetensors: unknown dtype {}", int(t));
 }
 
+constexpr size_t kMaxDepth = 16;  // a valid header nests 3 deep
+
+// Checks syntax, nesting depth and duplicate keys (nlohmann would silently keep one of them) and records the
+// top-level keys in file order, without building a DOM. nlohmann's callback parser would do this too, but its
+// end_object scans the parent object, which is quadratic in the number of tensors.
+struct KeyScan : nlohmann::json_sax<json> {
+  std::vector<std::set<std::string>> keys;  // one per open object
+  size_t depth = 0;
+  std::vector<std::string> order;
+  std::string dup;
+
+  bool open() {
+    if (++depth > kMaxDepth) raise<FormatError>("safetensors: header must nest at most {} levels deep", kMaxDepth);
+    return true;
+  }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    keys.emplace_back();
+    return open();
+  }
+  bool key(string_t& k) override {
+    if (!keys.back().insert(k).second && dup.empty()) dup = k;
+    if (keys.size() == 1) order.push_back(k);
+    return true;
+  }
+  bool end_object() override {
+    keys.pop_back();
+    --depth;
+    return true;
+  }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override {
+    --depth;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    raise<FormatError>("safetensors: header must be valid JSON, got error: {}", e.what());
+  }
+};
+
 struct Header {
   json value;
   std::vector<std::string> order;  // top-level keys as they appear in the file
 };
 
-// Duplicate keys are rejected at every level: nlohmann would silently keep one of them.
 Header parse_header(std::string_view text) {
-  Header h;
-  std::vector<std::set<std::string>> keys;
-  std::string dup;
-  auto cb = [&](int, json::parse_event_t ev, json& parsed) {
-    if (ev == json::parse_event_t::object_start) keys.emplace_back();
-    if (ev == json::parse_event_t::object_end) keys.pop_back();
-    if (ev == json::parse_event_t::key) {
-      if (!keys.back().insert(parsed.get<std::string>()).second && dup.empty()) dup = parsed.get<std::string>();
-      if (keys.size() == 1) h.order.push_back(parsed.get<std::string>());
-    }
-    return true;
-  };
-  try {
-    h.value = json::parse(text.begin(), text.end(), cb);
-  } catch (const json::exception& e) {
-    raise<FormatError>("safetensors: header must be valid JSON, got error: {}", e.what());
-  }
-  if (!dup.empty()) raise<FormatError>("safetensors: header has duplicate key '{}'", dup);
+  KeyScan scan;
+  json::sax_parse(text.begin(), text.end(), &scan);
+  if (!scan.dup.empty()) raise<FormatError>("safetensors: header has duplicate key '{}'", scan.dup);
+  Header h{json::parse(text.begin(), text.end()), std::move(scan.order)};  // cannot fail after the scan
   if (!h.value.is_object())
     raise<FormatError>("safetensors: header must be a JSON object, got {}", h.value.type_name());
   return h;
