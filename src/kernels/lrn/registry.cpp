@@ -2,10 +2,10 @@
 
 namespace locnet::kernels {
 
-extern const LrnKernel kLrnRef;
+extern const LrnKernel kLrnHwy, kLrnRef;
 
 std::span<const LrnKernel> lrn_kernels() {
-  static const LrnKernel list[] = {kLrnRef};
+  static const LrnKernel list[] = {kLrnHwy, kLrnRef};
   return list;
 }
 

@@ -1,0 +1,505 @@
+// Optimized across-channel LRN: Highway SIMD with runtime dispatch (one binary, best instruction set of the
+// machine), OpenMP over pixel blocks. Formulas as in ref.cpp; storage f32/f64/bf16/f16, arithmetic in f32
+// (f64 for f64). Forward needs no workspace; backward recomputes N from x in one pass over memory.
+//   channels_first: vectors run across pixels; the window sum over channels is a running sum (add the channel
+//     entering, subtract the one leaving: O(1) per element), re-anchored every kAnchor channels so rounding
+//     drift stays bounded.
+//   channels_last: vectors run across the contiguous channels of one pixel; the window sum adds n shifted
+//     loads of the squares from an L1 buffer (n <= kMaxDirect), else a running sum in double per pixel.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/lrn/lrn_hwy.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first
+#include <cmath>
+#include <vector>
+
+#include "hwy/aligned_allocator.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "kernels/lrn/problem.hpp"
+#include "locnet/core/parallel.hpp"
+
+#ifndef LOCNET_LRN_HWY_COMMON
+#define LOCNET_LRN_HWY_COMMON
+namespace locnet::kernels::lrn_detail {
+constexpr int64_t kAnchor = 32;      // channels between exact recomputations of the running sum
+constexpr int64_t kMaxDirect = 32;   // channels_last: largest window summed by shifted loads
+constexpr int64_t kBlockFwd = 512;   // channels_first forward: pixels per block
+constexpr int64_t kBlockBwd = 64;    // channels_first backward: pixels per block (scratch is C x block)
+enum PowKind { kPow0, kPowHalf, kPow34, kPow1, kPowGeneral };
+inline PowKind pow_kind(double beta) {
+  return beta == 0 ? kPow0 : beta == 0.5 ? kPowHalf : beta == 0.75 ? kPow34 : beta == 1 ? kPow1 : kPowGeneral;
+}
+}  // namespace locnet::kernels::lrn_detail
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace locnet::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using namespace lrn_detail;
+
+// ---- storage <-> compute conversions -------------------------------------------------------------------------
+template <class D>
+HWY_INLINE hn::Vec<D> LoadT(D d, const hn::TFromD<D>* p) {
+  return hn::LoadU(d, p);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadT(D d, const hwy::bfloat16_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::bfloat16_t, D>(), p));
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadT(D d, const hwy::float16_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, D>(), p));
+}
+template <class D>
+HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
+  hn::StoreU(v, d, p);
+}
+template <class D>
+HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
+  // Round to nearest even (as the reference does); NaN stays a quiet NaN.
+  const hn::RebindToUnsigned<D> du;
+  auto bits = hn::BitCast(du, v);
+  auto rounded = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
+  rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
+  const hn::Rebind<uint16_t, D> d16;
+  const hn::RebindToSigned<D> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
+  hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(rounded))), d16, reinterpret_cast<uint16_t*>(p));
+}
+template <class D>
+HWY_INLINE void StoreT(hn::Vec<D> v, D d, hwy::float16_t* p) {
+  (void)d;
+  hn::StoreU(hn::DemoteTo(hn::Rebind<hwy::float16_t, D>(), v), hn::Rebind<hwy::float16_t, D>(), p);
+}
+
+template <class TC>
+HWY_INLINE TC LoadS(const TC* p) {
+  return *p;
+}
+HWY_INLINE float LoadS(const hwy::bfloat16_t* p) { return to_float(*reinterpret_cast<const bf16*>(p)); }
+HWY_INLINE float LoadS(const hwy::float16_t* p) { return to_float(*reinterpret_cast<const f16*>(p)); }
+template <class TC>
+HWY_INLINE void StoreS(TC v, TC* p) {
+  *p = v;
+}
+HWY_INLINE void StoreS(float v, hwy::bfloat16_t* p) { *reinterpret_cast<bf16*>(p) = to_bf16(v); }
+HWY_INLINE void StoreS(float v, hwy::float16_t* p) { *reinterpret_cast<f16*>(p) = to_f16(v); }
+
+// N^-beta, specialised for the betas frameworks use.
+template <int K, class D, class V>
+HWY_INLINE V NegPow(D d, V n, V negbeta) {
+  if constexpr (K == kPow0) {
+    (void)n;
+    (void)negbeta;
+    return hn::Set(d, 1);
+  } else if constexpr (K == kPowHalf) {
+    return hn::Div(hn::Set(d, 1), hn::Sqrt(n));
+  } else if constexpr (K == kPow34) {
+    return hn::Div(hn::Set(d, 1), hn::Sqrt(hn::Mul(n, hn::Sqrt(n))));
+  } else if constexpr (K == kPow1) {
+    return hn::Div(hn::Set(d, 1), n);
+  } else {
+    V r = hn::Exp(d, hn::Mul(negbeta, hn::Log(d, n)));
+    return hn::IfThenElse(hn::IsNaN(n), n, hn::IfThenElse(hn::IsInf(n), hn::Zero(d), r));
+  }
+}
+template <int K, class TC>
+HWY_INLINE TC NegPowS(TC n, TC negbeta) {
+  if constexpr (K == kPow0) return TC(1);
+  else if constexpr (K == kPowHalf) return TC(1) / std::sqrt(n);
+  else if constexpr (K == kPow34) return TC(1) / std::sqrt(n * std::sqrt(n));
+  else if constexpr (K == kPow1) return TC(1) / n;
+  else return std::pow(n, negbeta);
+}
+
+template <class T>
+using ComputeT = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// ---- channels_first --------------------------------------------------------------------------------------------
+// A running sum that met Inf or NaN cannot subtract it again (Inf - Inf = NaN): such vectors are recomputed
+// exactly, so non-finite values reach only the outputs whose window holds them, as IEEE arithmetic would.
+template <class D, class T>
+HWY_NOINLINE hn::Vec<D> ExactSquares(D d, const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
+                                     int64_t i) {
+  auto s = hn::Zero(d);
+  for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j) {
+    auto v = LoadT(d, xb + j * S + i);
+    s = hn::MulAdd(v, v, s);
+  }
+  return s;
+}
+template <class TC, class T>
+TC ExactSquaresS(const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C, int64_t i) {
+  TC s = 0;
+  for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j)
+    s += TC(LoadS(xb + j * S + i)) * TC(LoadS(xb + j * S + i));
+  return s;
+}
+template <class D>
+HWY_NOINLINE hn::Vec<D> ExactSums(D d, const hn::TFromD<D>* t, int64_t W, int64_t c, int64_t A, int64_t B, int64_t C,
+                                  int64_t i) {
+  auto s = hn::Zero(d);
+  for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j) s = hn::Add(s, hn::Load(d, t + j * W + i));
+  return s;
+}
+
+template <int K, class T>
+void ForwardCF(const LrnProblem& p, const T* x, T* y) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead;
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta);
+  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb);
+  const int64_t blocks = (S + kBlockFwd - 1) / kBlockFwd;
+  parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
+    auto sum = hwy::AllocateAligned<TC>(size_t(kBlockFwd));
+    for (int64_t job = lo; job < hi; ++job) {
+      const int64_t b = job / blocks, s0 = (job % blocks) * kBlockFwd, P = std::min(kBlockFwd, S - s0);
+      const T* xb = x + b * C * S + s0;
+      T* yb = y + b * C * S + s0;
+      auto exact = [&](int64_t c) {  // sum[:] = window sum of channel c from scratch
+        std::fill(sum.get(), sum.get() + P, TC(0));
+        for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j) {
+          const T* r = xb + j * S;
+          int64_t i = 0;
+          for (; i + L <= P; i += L) {
+            auto v = LoadT(d, r + i);
+            hn::Store(hn::MulAdd(v, v, hn::Load(d, sum.get() + i)), d, sum.get() + i);
+          }
+          for (; i < P; ++i) sum[size_t(i)] += LoadS(r + i) * LoadS(r + i);
+        }
+      };
+      for (int64_t c = 0; c < C; ++c) {
+        const T* in = c + A < C && c > 0 && c % kAnchor ? xb + (c + A) * S : nullptr;
+        const T* out = c - B - 1 >= 0 && c % kAnchor ? xb + (c - B - 1) * S : nullptr;
+        if (c % kAnchor == 0) exact(c);
+        const T* xr = xb + c * S;
+        T* yr = yb + c * S;
+        int64_t i = 0;
+        for (; i + L <= P; i += L) {
+          auto s = hn::Load(d, sum.get() + i);
+          if (in) {
+            auto v = LoadT(d, in + i);
+            s = hn::MulAdd(v, v, s);
+          }
+          if (out) {
+            auto u = LoadT(d, out + i);
+            s = hn::NegMulAdd(u, u, s);
+          }
+          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSquares(d, xb, S, c, B, A, C, i);
+          hn::Store(s, d, sum.get() + i);
+          StoreT(hn::Mul(LoadT(d, xr + i), NegPow<K>(d, hn::MulAdd(s, va, vk), vnb)), d, yr + i);
+        }
+        for (; i < P; ++i) {
+          TC s = sum[size_t(i)];
+          if (in) s += LoadS(in + i) * LoadS(in + i);
+          if (out) s -= LoadS(out + i) * LoadS(out + i);
+          if (HWY_UNLIKELY(!std::isfinite(s))) s = ExactSquaresS<TC>(xb, S, c, B, A, C, i);
+          sum[size_t(i)] = s;
+          StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
+        }
+      }
+    }
+  });
+}
+
+template <int K, class T>
+void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead;
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
+  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
+  const int64_t W = kBlockBwd, blocks = (S + W - 1) / W;
+  parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
+    auto sum = hwy::AllocateAligned<TC>(size_t(W));
+    auto t = hwy::AllocateAligned<TC>(size_t(C * W));    // g x N^(-beta-1)
+    auto npow = hwy::AllocateAligned<TC>(size_t(C * W));  // N^-beta
+    for (int64_t job = lo; job < hi; ++job) {
+      const int64_t b = job / blocks, s0 = (job % blocks) * W, P = std::min(W, S - s0);
+      const T* xb = x + b * C * S + s0;
+      const T* gb = g + b * C * S + s0;
+      T* db = dx + b * C * S + s0;
+      // Pass 1: N from the running sum of squares over W(c), then npow and t.
+      auto exact = [&](int64_t c, auto row_value) {
+        std::fill(sum.get(), sum.get() + P, TC(0));
+        for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j)
+          for (int64_t i = 0; i < P; ++i) sum[size_t(i)] += row_value(j, i);
+      };
+      auto sq = [&](int64_t j, int64_t i) {
+        TC v = LoadS(xb + j * S + i);
+        return v * v;
+      };
+      for (int64_t c = 0; c < C; ++c) {
+        const T* in = c + A < C && c > 0 && c % kAnchor ? xb + (c + A) * S : nullptr;
+        const T* out = c - B - 1 >= 0 && c % kAnchor ? xb + (c - B - 1) * S : nullptr;
+        if (c % kAnchor == 0) exact(c, sq);
+        const T* xr = xb + c * S;
+        const T* gr = gb + c * S;
+        TC* tr = t.get() + c * W;
+        TC* pr = npow.get() + c * W;
+        int64_t i = 0;
+        for (; i + L <= P; i += L) {
+          auto s = hn::Load(d, sum.get() + i);
+          if (in) {
+            auto v = LoadT(d, in + i);
+            s = hn::MulAdd(v, v, s);
+          }
+          if (out) {
+            auto u = LoadT(d, out + i);
+            s = hn::NegMulAdd(u, u, s);
+          }
+          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSquares(d, xb, S, c, B, A, C, i);
+          hn::Store(s, d, sum.get() + i);
+          auto n = hn::MulAdd(s, va, vk);
+          auto np = NegPow<K>(d, n, vnb);
+          hn::Store(np, d, pr + i);
+          hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + i), LoadT(d, xr + i)), np), n), d, tr + i);
+        }
+        for (; i < P; ++i) {
+          TC s = sum[size_t(i)];
+          if (in) s += LoadS(in + i) * LoadS(in + i);
+          if (out) s -= LoadS(out + i) * LoadS(out + i);
+          if (HWY_UNLIKELY(!std::isfinite(s))) s = ExactSquaresS<TC>(xb, S, c, B, A, C, i);
+          sum[size_t(i)] = s;
+          TC n = s * a + kk, np = NegPowS<K>(n, nb);
+          pr[i] = np;
+          tr[i] = LoadS(gr + i) * LoadS(xr + i) * np / n;
+        }
+      }
+      // Pass 2: running sum of t over the transposed window [i - A, i + B].
+      auto tv = [&](int64_t j, int64_t i) { return t[size_t(j * W + i)]; };
+      for (int64_t c = 0; c < C; ++c) {
+        const TC* in = c + B < C && c > 0 && c % kAnchor ? t.get() + (c + B) * W : nullptr;
+        const TC* out = c - A - 1 >= 0 && c % kAnchor ? t.get() + (c - A - 1) * W : nullptr;
+        if (c % kAnchor == 0) {
+          std::fill(sum.get(), sum.get() + P, TC(0));
+          for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j)
+            for (int64_t i = 0; i < P; ++i) sum[size_t(i)] += tv(j, i);
+        }
+        const T* xr = xb + c * S;
+        const T* gr = gb + c * S;
+        const TC* pr = npow.get() + c * W;
+        T* dr = db + c * S;
+        int64_t i = 0;
+        for (; i + L <= P; i += L) {
+          auto s = hn::Load(d, sum.get() + i);
+          if (in) s = hn::Add(s, hn::Load(d, in + i));
+          if (out) s = hn::Sub(s, hn::Load(d, out + i));
+          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSums(d, t.get(), W, c, A, B, C, i);
+          hn::Store(s, d, sum.get() + i);
+          auto gx = hn::Mul(LoadT(d, gr + i), hn::Load(d, pr + i));
+          StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + i)), s, gx), d, dr + i);
+        }
+        for (; i < P; ++i) {
+          TC s = sum[size_t(i)];
+          if (in) s += in[i];
+          if (out) s -= out[i];
+          if (HWY_UNLIKELY(!std::isfinite(s))) {
+            s = 0;
+            for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j) s += tv(j, i);
+          }
+          sum[size_t(i)] = s;
+          StoreS(TC(LoadS(gr + i) * pr[i] - coef * LoadS(xr + i) * s), dr + i);
+        }
+      }
+    }
+  });
+}
+
+// ---- channels_last ---------------------------------------------------------------------------------------------
+// Window sums of `src` (length C, zero outside) over [c - before, c + after] into `out`, using `pad` (length
+// before + C + after + L, zero-initialised outside [before, before + C)).
+template <class D, class TC>
+HWY_INLINE void WindowSums(D d, const TC* src, TC* pad, TC* out, int64_t C, int64_t before, int64_t after) {
+  const int64_t L = int64_t(hn::Lanes(d)), n = before + after + 1;
+  std::copy(src, src + C, pad + before);
+  if (n <= kMaxDirect) {
+    int64_t c = 0;
+    for (; c + L <= C; c += L) {
+      auto s = hn::LoadU(d, pad + c);
+      for (int64_t j = 1; j < n; ++j) s = hn::Add(s, hn::LoadU(d, pad + c + j));
+      hn::Store(s, d, out + c);
+    }
+    for (; c < C; ++c) {
+      TC s = 0;
+      for (int64_t j = 0; j < n; ++j) s += pad[c + j];
+      out[c] = s;
+    }
+  } else {  // wide windows: O(1) running sum in double
+    double s = 0;
+    for (int64_t j = 0; j <= std::min(after, C - 1); ++j) s += double(src[j]);
+    for (int64_t c = 0; c < C; ++c) {
+      if (c > 0 && c + after < C) s += double(src[c + after]);
+      if (c > 0 && c - before - 1 >= 0) s -= double(src[c - before - 1]);
+      if ((c % kAnchor == 0 && c > 0) || !std::isfinite(s)) {
+        s = 0;
+        for (int64_t j = std::max<int64_t>(0, c - before); j <= std::min(C - 1, c + after); ++j) s += double(src[j]);
+      }
+      out[c] = TC(s);
+    }
+  }
+}
+
+template <int K, class T>
+void ForwardCL(const LrnProblem& p, const T* x, T* y) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead;
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta);
+  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb);
+  const int64_t pixels = p.n * p.spatial();
+  parallel_for(0, pixels, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+    auto sq = hwy::AllocateAligned<TC>(size_t(C + L));
+    auto pad = hwy::AllocateAligned<TC>(size_t(B + C + A + 2 * L));
+    auto sums = hwy::AllocateAligned<TC>(size_t(C + L));
+    std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+    for (int64_t px = lo; px < hi; ++px) {
+      const T* xr = x + px * C;
+      T* yr = y + px * C;
+      int64_t c = 0;
+      for (; c + L <= C; c += L) {
+        auto v = LoadT(d, xr + c);
+        hn::Store(hn::Mul(v, v), d, sq.get() + c);
+      }
+      for (; c < C; ++c) sq[size_t(c)] = LoadS(xr + c) * LoadS(xr + c);
+      WindowSums(d, sq.get(), pad.get(), sums.get(), C, B, A);
+      c = 0;
+      for (; c + L <= C; c += L)
+        StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(hn::Load(d, sums.get() + c), va, vk), vnb)), d,
+               yr + c);
+      for (; c < C; ++c) StoreS(TC(LoadS(xr + c) * NegPowS<K>(sums[size_t(c)] * a + kk, nb)), yr + c);
+    }
+  });
+}
+
+template <int K, class T>
+void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead;
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
+  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
+  const int64_t pixels = p.n * p.spatial();
+  parallel_for(0, pixels, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+    auto sq = hwy::AllocateAligned<TC>(size_t(C + L));
+    auto pad = hwy::AllocateAligned<TC>(size_t(B + C + A + 2 * L));
+    auto sums = hwy::AllocateAligned<TC>(size_t(C + L));
+    auto npow = hwy::AllocateAligned<TC>(size_t(C + L));
+    std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+    for (int64_t px = lo; px < hi; ++px) {
+      const T* xr = x + px * C;
+      const T* gr = g + px * C;
+      T* dr = dx + px * C;
+      int64_t c = 0;
+      for (; c + L <= C; c += L) {
+        auto v = LoadT(d, xr + c);
+        hn::Store(hn::Mul(v, v), d, sq.get() + c);
+      }
+      for (; c < C; ++c) sq[size_t(c)] = LoadS(xr + c) * LoadS(xr + c);
+      WindowSums(d, sq.get(), pad.get(), sums.get(), C, B, A);
+      // sq <- t = g x N^(-beta-1); npow <- N^-beta
+      c = 0;
+      for (; c + L <= C; c += L) {
+        auto n = hn::MulAdd(hn::Load(d, sums.get() + c), va, vk);
+        auto np = NegPow<K>(d, n, vnb);
+        hn::Store(np, d, npow.get() + c);
+        hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), np), n), d, sq.get() + c);
+      }
+      for (; c < C; ++c) {
+        TC n = sums[size_t(c)] * a + kk, np = NegPowS<K>(n, nb);
+        npow[size_t(c)] = np;
+        sq[size_t(c)] = LoadS(gr + c) * LoadS(xr + c) * np / n;
+      }
+      // The transposed window: behind A, ahead B. Re-zero pad's edges sized for the swapped window.
+      std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+      WindowSums(d, sq.get(), pad.get(), sums.get(), C, A, B);
+      std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+      c = 0;
+      for (; c + L <= C; c += L) {
+        auto gx = hn::Mul(LoadT(d, gr + c), hn::Load(d, npow.get() + c));
+        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), hn::Load(d, sums.get() + c), gx), d, dr + c);
+      }
+      for (; c < C; ++c) StoreS(TC(LoadS(gr + c) * npow[size_t(c)] - coef * LoadS(xr + c) * sums[size_t(c)]), dr + c);
+    }
+  });
+}
+
+// ---- dispatch on dtype, layout and beta --------------------------------------------------------------------------
+template <class T>
+void ForwardT(const LrnProblem& p, const void* x, void* y) {
+  auto run = [&](auto k) {
+    constexpr int K = decltype(k)::value;
+    p.channels_last ? ForwardCL<K>(p, static_cast<const T*>(x), static_cast<T*>(y))
+                    : ForwardCF<K>(p, static_cast<const T*>(x), static_cast<T*>(y));
+  };
+  switch (pow_kind(p.beta)) {
+    case kPow0: return run(std::integral_constant<int, kPow0>());
+    case kPowHalf: return run(std::integral_constant<int, kPowHalf>());
+    case kPow34: return run(std::integral_constant<int, kPow34>());
+    case kPow1: return run(std::integral_constant<int, kPow1>());
+    default: return run(std::integral_constant<int, kPowGeneral>());
+  }
+}
+
+template <class T>
+void BackwardT(const LrnProblem& p, const void* x, const void* g, void* dx) {
+  auto run = [&](auto k) {
+    constexpr int K = decltype(k)::value;
+    auto xt = static_cast<const T*>(x);
+    auto gt = static_cast<const T*>(g);
+    auto dt = static_cast<T*>(dx);
+    p.channels_last ? BackwardCL<K>(p, xt, gt, dt) : BackwardCF<K>(p, xt, gt, dt);
+  };
+  switch (pow_kind(p.beta)) {
+    case kPow0: return run(std::integral_constant<int, kPow0>());
+    case kPowHalf: return run(std::integral_constant<int, kPowHalf>());
+    case kPow34: return run(std::integral_constant<int, kPow34>());
+    case kPow1: return run(std::integral_constant<int, kPow1>());
+    default: return run(std::integral_constant<int, kPowGeneral>());
+  }
+}
+
+void Forward(const LrnProblem& p, const void* x, void* y) {
+  switch (p.dtype) {
+    case DType::f32: return ForwardT<float>(p, x, y);
+    case DType::f64: return ForwardT<double>(p, x, y);
+    case DType::bf16: return ForwardT<hwy::bfloat16_t>(p, x, y);
+    case DType::f16: return ForwardT<hwy::float16_t>(p, x, y);
+  }
+}
+
+void Backward(const LrnProblem& p, const void* x, const void* g, void* dx) {
+  switch (p.dtype) {
+    case DType::f32: return BackwardT<float>(p, x, g, dx);
+    case DType::f64: return BackwardT<double>(p, x, g, dx);
+    case DType::bf16: return BackwardT<hwy::bfloat16_t>(p, x, g, dx);
+    case DType::f16: return BackwardT<hwy::float16_t>(p, x, g, dx);
+  }
+}
+
+}  // namespace locnet::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace locnet::kernels {
+HWY_EXPORT(Forward);
+HWY_EXPORT(Backward);
+
+namespace {
+bool applicable(const LrnProblem& p, std::string* why) {
+  if (p.within) {
+    *why = "within-channel mode";
+    return false;
+  }
+  return true;
+}
+void forward(const LrnProblem& p, const void* x, void* y) { HWY_DYNAMIC_DISPATCH(Forward)(p, x, y); }
+void backward(const LrnProblem& p, const void* x, const void* dy, void* dx) {
+  HWY_DYNAMIC_DISPATCH(Backward)(p, x, dy, dx);
+}
+}  // namespace
+
+extern const LrnKernel kLrnHwy{"hwy", applicable, forward, backward};
+}  // namespace locnet::kernels
+#endif

@@ -1,0 +1,149 @@
+// Every LRN kernel against the reference, over the shapes that hit every edge: channel counts around SIMD widths,
+// windows from 1 to wider than C (even and uneven), 0 to 3 spatial axes, both layouts, every dtype, batch 1, and
+// guard elements around the outputs to catch out-of-bounds writes.
+#include <gtest/gtest.h>
+
+#include "gradcheck.hpp"
+#include "kernels/lrn/problem.hpp"
+
+using namespace locnet;
+using namespace locnet::kernels;
+
+namespace {
+
+const LrnKernel& ref_kernel() {
+  for (const auto& k : lrn_kernels())
+    if (std::string(k.name) == "ref") return k;
+  throw std::logic_error("no ref");
+}
+
+constexpr int64_t kGuard = 32;
+constexpr double kSentinel = -1024.0;  // exact in every dtype
+
+struct Guarded {
+  Tensor t;
+  int64_t n;
+  Guarded(int64_t n, DType dt) : t(Shape{n + 2 * kGuard}, dt), n(n) { t.fill(kSentinel); }
+  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
+  Tensor inner() const {
+    Tensor out(Shape{n}, t.dtype());
+    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
+    return out;
+  }
+  bool guards_intact() const {
+    for (int64_t g = 0; g < kGuard; ++g)
+      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
+    return true;
+  }
+};
+
+double tolerance(DType dt) {
+  switch (dt) {
+    case DType::f64: return 1e-11;
+    case DType::f32: return 3e-5;
+    case DType::f16: return 2e-3;
+    case DType::bf16: return 1.6e-2;
+  }
+  return 0;
+}
+
+void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
+  const LrnKernel& ref = ref_kernel();
+  int64_t count = p.n * p.c * p.spatial();
+  Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, seed, scale).to(p.dtype);
+  Tensor g = locnet::testing::random_tensor(Shape{count}, DType::f64, seed + 1).to(p.dtype);
+  for (const LrnKernel& k : lrn_kernels()) {
+    std::string why;
+    if (&k == &ref || !k.applicable(p, &why)) continue;
+    SCOPED_TRACE(k.name);
+    Guarded y1(count, p.dtype), y2(count, p.dtype), d1(count, p.dtype), d2(count, p.dtype);
+    k.forward(p, x.raw(), y1.data());
+    ref.forward(p, x.raw(), y2.data());
+    double tol = tolerance(p.dtype);
+    EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
+    k.backward(p, x.raw(), g.raw(), d1.data());
+    ref.backward(p, x.raw(), g.raw(), d2.data());
+    EXPECT_LE(max_scaled_error(d1.inner(), d2.inner(), tol, 4 * tol), 1.0);
+    EXPECT_TRUE(y1.guards_intact() && d1.guards_intact()) << "write outside the output";
+  }
+}
+
+}  // namespace
+
+TEST(LrnKernels, MatchReferenceOverEdges) {
+  const std::vector<std::pair<int64_t, int64_t>> windows = {{0, 0}, {1, 0}, {1, 1}, {2, 1}, {1, 2},
+                                                            {2, 2}, {3, 3}, {5, 5}, {20, 19}, {40, 40}};
+  const std::vector<std::vector<int64_t>> spatial = {{}, {5}, {3, 4}, {2, 2, 3}};
+  const double betas[] = {0.75, 0.5, 1.0, 0.0, 0.6, 1.7};
+  int combo = 0;
+  for (bool last : {true, false})
+    for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16})
+      for (int64_t c : {1, 3, 15, 17, 63, 65, 257})
+        for (auto [b, a] : windows) {
+          LrnProblem p;
+          p.n = 1 + combo % 2;
+          p.c = c;
+          const auto& sp = spatial[size_t(combo % 4)];
+          p.nsp = int(sp.size());
+          for (size_t i = 0; i < sp.size(); ++i) p.sp[3 - sp.size() + i] = sp[i];
+          p.channels_last = last;
+          p.behind = b;
+          p.ahead = a;
+          p.divisor = double(a + b + 1);
+          p.alpha = 0.7;
+          p.beta = betas[combo % 6];
+          p.k = 1.3;
+          p.dtype = dt;
+          SCOPED_TRACE(fmt::format("last={} {} C={} B={} A={} spatial={} n={} beta={}", last, dtype_name(dt), c, b, a,
+                                   p.spatial(), p.n, p.beta));
+          compare(p, uint64_t(combo));
+          ++combo;
+        }
+}
+
+TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {
+  // More pixels than one channels-first block, a tail that is not a SIMD multiple, and values near 1e3 whose
+  // squares dominate the running sums.
+  for (bool last : {true, false})
+    for (double scale : {1.0, 1e3}) {
+      LrnProblem p;
+      p.n = 2;
+      p.c = 37;
+      p.nsp = 2;
+      p.sp[1] = 23;
+      p.sp[2] = 29;
+      p.channels_last = last;
+      p.behind = p.ahead = 2;
+      p.divisor = 5;
+      p.alpha = 1e-4;
+      p.beta = 0.75;
+      p.k = 2;
+      SCOPED_TRACE(fmt::format("last={} scale={}", last, scale));
+      compare(p, 99, scale);
+    }
+}
+
+TEST(LrnKernels, NanPropagatesInEveryPath) {
+  for (bool last : {true, false})
+    for (double beta : {0.75, 0.6}) {
+      LrnProblem p;
+      p.c = 20;
+      p.nsp = 1;
+      p.sp[2] = 16;
+      p.channels_last = last;
+      p.behind = p.ahead = 1;
+      p.alpha = 1;
+      p.beta = beta;
+      p.dtype = DType::f32;
+      Tensor x = locnet::testing::random_tensor(Shape{320}, DType::f32, 5);
+      x.set(37, NAN);
+      for (const LrnKernel& k : lrn_kernels()) {
+        Tensor y(Shape{320}, DType::f32);
+        k.forward(p, x.raw(), y.raw());
+        EXPECT_TRUE(std::isnan(y.item(37))) << k.name;
+        int nans = 0;
+        for (int64_t i = 0; i < 320; ++i) nans += std::isnan(y.item(i));
+        EXPECT_EQ(nans, 3) << k.name << ": exactly the window around the NaN";
+      }
+    }
+}
