@@ -2,6 +2,8 @@
 
 #include "locnet/core/error.hpp"
 
+#include <ostream>
+
 namespace locnet {
 
 int64_t Shape::dim(int64_t i) const {
@@ -55,5 +57,6 @@ std::string Shape::str() const {
 }
 
 std::string to_string(const Shape& s) { return s.str(); }
+std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
 
 }  // namespace locnet

@@ -9,11 +9,11 @@
 namespace locnet {
 namespace {
 
-std::shared_ptr<std::byte[]> allocate(size_t bytes) {
+std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zero = true) {
   size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (!p) raise<ShapeError>("Tensor: cannot allocate {} bytes", bytes);
-  std::memset(p, 0, rounded);
+  if (zero) std::memset(p, 0, rounded);
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
 }
 
@@ -62,6 +62,17 @@ Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtyp
   if (size_t(numel_) > SIZE_MAX / 16) raise<ShapeError>("Tensor {}: too many elements", shape_.str());
   strides_ = contiguous_strides(shape_);
   storage_ = allocate(nbytes());
+}
+
+Tensor Tensor::empty(Shape shape, DType dtype) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.numel_ = t.shape_.numel();
+  if (size_t(t.numel_) > SIZE_MAX / 16) raise<ShapeError>("Tensor {}: too many elements", t.shape_.str());
+  t.strides_ = contiguous_strides(t.shape_);
+  t.storage_ = allocate(t.nbytes(), false);
+  return t;
 }
 
 bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }

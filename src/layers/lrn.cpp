@@ -172,7 +172,7 @@ void LrnBase::do_build(const Shape& in, Rng&) {
 
 Tensor LrnBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   if (x.numel() > 0) impl_->forward(problem(c_, x.shape(), x.dtype()), x.raw(), y.raw());
   x_cache_ = mode == Mode::Training ? x : Tensor();
   return y;
@@ -181,7 +181,7 @@ Tensor LrnBase::forward(const Tensor& x, Mode mode) {
 Tensor LrnBase::backward(const Tensor& dy) {
   if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, x_cache_.shape());
-  Tensor dx(dy.shape(), dy.dtype());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
   if (dy.numel() > 0) impl_->backward(problem(c_, dy.shape(), dy.dtype()), x_cache_.raw(), dy.raw(), dx.raw());
   return dx;
 }

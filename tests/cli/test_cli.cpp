@@ -192,3 +192,39 @@ TEST_F(Cli, ErrorsAreOneLineWithStatus) {
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_FALSE(fs::exists(path("y.npy"))) << "no output is written after an error";
 }
+
+// Every LRN convention through the CLI, forward and backward, against the library's reference kernel.
+TEST_F(Cli, ApplyLrnEveryConvention) {
+  Tensor x = locnet::testing::random_tensor(Shape{2, 6, 3, 4}, DType::f32, 1);
+  Tensor dy = locnet::testing::random_tensor(Shape{2, 6, 3, 4}, DType::f32, 2);
+  write_npy(path("x.npy"), x);
+  write_npy(path("dy.npy"), dy);
+  for (const char* spec :
+       {"LocalResponseNorm()", "LocalResponseNorm.tensorflow(depth_radius=2)", "LocalResponseNorm.pytorch(size=4)",
+        "LocalResponseNorm.caffe()", "LocalResponseNorm.caffe(norm_region='WITHIN_CHANNEL')",
+        "LocalResponseNorm.wolfram(ChannelWindowSize=1)", "LocalResponseNorm.onnx(size=2)",
+        "LocalResponseNorm.onednn(local_size=4)", "LocalResponseNorm.onednn(alg_kind='lrn_within_channel')",
+        "LocalResponseNorm.mxnet(nsize=3)"}) {
+    SCOPED_TRACE(spec);
+    CliRun r = run({"apply", spec, "--input", path("x.npy"), "--output", path("y.npy")});
+    ASSERT_EQ(r.status, 0) << r.out;
+    CliRun g = run({"apply", spec, "--input", path("x.npy"), "--output", path("y2.npy"), "--grad-output",
+                    path("dy.npy"), "--grad-input", path("dx.npy")});
+    ASSERT_EQ(g.status, 0) << g.out;
+    Tensor y = read_npy(path("y.npy")), y2 = read_npy(path("y2.npy")), dx = read_npy(path("dx.npy"));
+    EXPECT_TRUE(y.equal(y2)) << "training and inference forward agree for LRN";
+    EXPECT_EQ(dx.shape(), x.shape());
+    // Same numbers as the library's reference kernel.
+    setenv("LOCNET_IMPL", "lrn:ref", 1);
+    CliRun ref = run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
+                      path("dy.npy"), "--grad-input", path("dxr.npy")});
+    unsetenv("LOCNET_IMPL");
+    ASSERT_EQ(ref.status, 0) << ref.out;
+    EXPECT_LE(max_scaled_error(y, read_npy(path("yr.npy")), 1e-5, 1e-6), 1.0);
+    EXPECT_LE(max_scaled_error(dx, read_npy(path("dxr.npy")), 1e-4, 1e-5), 1.0);
+  }
+  CliRun info = run({"info", "LocalResponseNorm"});
+  EXPECT_EQ(info.status, 0);
+  for (const char* s : {"alpha", "0.0001", "beta", "0.75", "k", "2.0", "depth_radius", "5", "data_format"})
+    EXPECT_NE(info.out.find(s), std::string::npos) << s << "\n" << info.out;
+}

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ class Shape {
 };
 
 std::string to_string(const Shape& s);
+std::ostream& operator<<(std::ostream& os, const Shape& s);  // readable test failures
 
 }  // namespace locnet
 

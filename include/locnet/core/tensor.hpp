@@ -20,6 +20,8 @@ class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(Shape shape, DType dtype = DType::f32);
+  // Uninitialised storage, for outputs a kernel overwrites entirely (saves a pass over memory).
+  static Tensor empty(Shape shape, DType dtype = DType::f32);
 
   template <class T>
   static Tensor from(const std::vector<T>& values, Shape shape) {

@@ -1,7 +1,7 @@
 // safetensors files: 8-byte little-endian header length N, N bytes of JSON
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}},
 // then the raw little-endian data. dtypes F32, F64, BF16, F16. The reader checks the header length against the
-// file size, the JSON, every dtype, shape (overflow), offset pair (in range, ordered, size = numel * itemsize)
+// file size, the JSON, every dtype, shape (overflow), offset pair (in range, size = numel * itemsize, the pairs tiling the data exactly with no gap or overlap)
 // before it copies anything: a corrupt or truncated file is a FormatError. The writer keeps insertion order,
 // aligns data to 8 bytes by padding the header with spaces, writes a temporary file and renames it.
 #pragma once
