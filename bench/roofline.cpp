@@ -1,0 +1,198 @@
+// Measures the machine's limits once per process and provides the rows that show them (see roofline.hpp).
+#include "roofline.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace locnet::bench {
+namespace {
+
+constexpr size_t kCopyBytes = size_t(256) << 20;  // 256 MiB per buffer: far beyond any last-level cache
+constexpr int kCopyReps = 10;
+constexpr int kGemmN = 2048;
+constexpr int kGemmReps = 7;
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// A limit is what the machine can do, and other processes only ever slow a run down: take the best run.
+double best(const std::vector<double>& rates) { return *std::max_element(rates.begin(), rates.end()); }
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<std::byte[], FreeDeleter>;
+
+Buffer allocate(size_t bytes) {
+  constexpr size_t kAlign = size_t(2) << 20;  // 2 MiB, so transparent huge pages can back it
+  void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  if (!p) throw std::bad_alloc();
+  return Buffer(static_cast<std::byte*>(p));
+}
+
+// Every OpenMP thread copies (or fills) its own contiguous, cache-line aligned slice.
+template <class Fn>
+void for_each_slice(size_t bytes, Fn fn) {
+#pragma omp parallel
+  {
+    size_t t = size_t(omp_get_thread_num()), nt = size_t(omp_get_num_threads());
+    size_t lo = bytes * t / nt / 64 * 64, hi = t + 1 == nt ? bytes : bytes * (t + 1) / nt / 64 * 64;
+    fn(lo, hi);
+  }
+}
+
+// Two buffers, first touched by the threads that will copy them (page placement follows the first touch).
+struct CopyBuffers {
+  Buffer src = allocate(kCopyBytes), dst = allocate(kCopyBytes);
+  CopyBuffers() {
+    for_each_slice(kCopyBytes, [&](size_t lo, size_t hi) {
+      std::memset(src.get() + lo, 1, hi - lo);
+      std::memset(dst.get() + lo, 0, hi - lo);
+    });
+  }
+  void copy() {
+    for_each_slice(kCopyBytes, [&](size_t lo, size_t hi) { std::memcpy(dst.get() + lo, src.get() + lo, hi - lo); });
+    benchmark::ClobberMemory();
+  }
+};
+
+template <class T>
+struct Gemm {
+  std::vector<T> a, b, c;
+  Gemm() : a(size_t(kGemmN) * kGemmN), b(a.size()), c(a.size()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = T(int(i % 17) - 8) / T(16);
+      b[i] = T(int(i % 13) - 6) / T(16);
+    }
+  }
+  void run() {
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kGemmN, kGemmN, kGemmN, 1.0f, a.data(), kGemmN, b.data(),
+                  kGemmN, 0.0f, c.data(), kGemmN);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kGemmN, kGemmN, kGemmN, 1.0, a.data(), kGemmN, b.data(),
+                  kGemmN, 0.0, c.data(), kGemmN);
+    benchmark::ClobberMemory();
+  }
+  static constexpr double flops() { return 2.0 * kGemmN * kGemmN * kGemmN; }
+};
+
+double measure_memcpy() {
+  CopyBuffers buf;
+  buf.copy();  // warm-up
+  std::vector<double> rates;
+  for (int r = 0; r < kCopyReps; ++r) {
+    double t0 = now();
+    buf.copy();
+    rates.push_back(2.0 * double(kCopyBytes) / (now() - t0));
+  }
+  return best(rates);
+}
+
+template <class T>
+double measure_gemm() {
+  Gemm<T> g;
+  g.run();  // warm-up: OpenBLAS starts its threads and allocates its buffers on the first call
+  std::vector<double> rates;
+  for (int r = 0; r < kGemmReps; ++r) {
+    double t0 = now();
+    g.run();
+    rates.push_back(Gemm<T>::flops() / (now() - t0));
+  }
+  return best(rates);
+}
+
+// The bandwidth is measured before any GEMM has run: OpenBLAS's pthread workers keep spinning for a while
+// after each call and would take cores away from the OpenMP copy threads.
+struct Limits {
+  double bandwidth = measure_memcpy();
+  double sgemm = measure_gemm<float>();
+};
+
+const Limits& limits() {
+  static const Limits l;
+  return l;
+}
+
+// Context lines at the top of every report (cheap: nothing is measured here).
+const bool kContextAdded = [] {
+  const char* parallel[] = {"sequential", "pthreads", "openmp"};
+  int p = openblas_get_parallel();
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  benchmark::AddCustomContext("openblas_parallel", p >= 0 && p <= 2 ? parallel[p] : std::to_string(p));
+  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+  return true;
+}();
+
+}  // namespace
+
+double memcpy_bandwidth() { return limits().bandwidth; }
+double sgemm_peak_flops() { return limits().sgemm; }
+double dgemm_peak_flops() {
+  memcpy_bandwidth();  // keep the order: bandwidth first (see Limits)
+  static const double peak = measure_gemm<double>();
+  return peak;
+}
+
+double roofline_seconds(double bytes_per_iter, double flops_per_iter, Limit which) {
+  double t = bytes_per_iter / memcpy_bandwidth();
+  if (which == Limit::Sgemm) t = std::max(t, flops_per_iter / sgemm_peak_flops());
+  if (which == Limit::Dgemm) t = std::max(t, flops_per_iter / dgemm_peak_flops());
+  return t;
+}
+
+void report_roofline(benchmark::State& state, double bytes_per_iter, double flops_per_iter, Limit which) {
+  double iters = double(state.iterations());
+  state.SetBytesProcessed(int64_t(iters * bytes_per_iter));
+  if (flops_per_iter > 0) state.SetItemsProcessed(int64_t(iters * flops_per_iter));
+  // kIsRate divides by the elapsed (real, with UseRealTime) seconds: iterations * t_min / elapsed.
+  state.counters["roofline"] =
+      benchmark::Counter(iters * roofline_seconds(bytes_per_iter, flops_per_iter, which), benchmark::Counter::kIsRate);
+}
+
+namespace {
+
+// The limits themselves, as rows: "limit" is the cached figure the roofline counters divide by (GB/s or
+// GFLOP/s), and "roofline" of these rows should be close to 1 (how far from 1 shows the run-to-run noise).
+void BM_memcpy(benchmark::State& state) {
+  double limit = memcpy_bandwidth();
+  CopyBuffers buf;
+  for (auto _ : state) buf.copy();
+  report_roofline(state, 2.0 * double(kCopyBytes), 0, Limit::Memory);
+  state.counters["limit_GB/s"] = limit / 1e9;
+  state.SetLabel("256 MiB, all OpenMP threads, read+write bytes");
+}
+
+template <class T>
+void BM_gemm_peak(benchmark::State& state) {
+  const bool f32 = std::is_same_v<T, float>;
+  double limit = f32 ? sgemm_peak_flops() : dgemm_peak_flops();
+  Gemm<T> g;
+  for (auto _ : state) g.run();
+  double n = kGemmN;
+  report_roofline(state, double(sizeof(T)) * 3 * n * n, Gemm<T>::flops(), f32 ? Limit::Sgemm : Limit::Dgemm);
+  state.counters["limit_GFLOP/s"] = limit / 1e9;
+  state.SetLabel(f32 ? "cblas_sgemm 2048^3" : "cblas_dgemm 2048^3");
+}
+
+}  // namespace
+
+bool register_limit_rows(bool with_dgemm) {
+  benchmark::RegisterBenchmark("BM_memcpy", BM_memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_sgemm_peak", BM_gemm_peak<float>)->UseRealTime()->Unit(benchmark::kMillisecond);
+  if (with_dgemm)
+    benchmark::RegisterBenchmark("BM_dgemm_peak", BM_gemm_peak<double>)->UseRealTime()->Unit(benchmark::kMillisecond);
+  return true;
+}
+
+}  // namespace locnet::bench
