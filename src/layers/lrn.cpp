@@ -154,8 +154,9 @@ kernels::LrnProblem problem(const LrnCanonical& c, const Shape& s, DType dt) {
   size_t first = c.channels_last ? 1 : 2;
   for (int d = 0; d < p.nsp; ++d) p.sp[3 - p.nsp + d] = s[first + size_t(d)];
   p.within = c.within;
-  p.behind = c.behind;
-  p.ahead = c.ahead;
+  // Windows are clipped to [0, C) anyway; clamping keeps index arithmetic far from overflow.
+  p.behind = std::min(c.behind, p.c);
+  p.ahead = std::min(c.ahead, p.c);
   p.half = (c.within_size - 1) / 2;
   p.divisor = c.within ? std::pow(double(c.within_size), p.nsp) : c.divisor;
   p.alpha = c.alpha;

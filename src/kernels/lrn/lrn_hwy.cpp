@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/lrn/problem.hpp"
@@ -24,7 +25,8 @@
 namespace locnet::kernels::lrn_detail {
 constexpr int64_t kAnchor = 32;      // channels between exact recomputations of the running sum
 constexpr int64_t kMaxDirect = 32;   // channels_last: largest window summed by shifted loads
-constexpr int64_t kBlockFwd = 512;   // channels_first forward: pixels per block
+constexpr int64_t kPrefetchRows = 3; // channels_first: rows ahead of the entering one to prefetch
+constexpr int64_t kBlockFwd = 1024;  // channels_first forward: pixels per block
 constexpr int64_t kBlockBwd = 64;    // channels_first backward: pixels per block (scratch is C x block)
 enum PowKind { kPow0, kPowHalf, kPow34, kPow1, kPowGeneral };
 inline PowKind pow_kind(double beta) {
@@ -86,14 +88,13 @@ HWY_INLINE void StoreS(float v, hwy::bfloat16_t* p) { *reinterpret_cast<bf16*>(p
 HWY_INLINE void StoreS(float v, hwy::float16_t* p) { *reinterpret_cast<f16*>(p) = to_f16(v); }
 
 // 1/sqrt(x) for f32 from the hardware estimate plus one Newton step (relative error ~1e-7, a few times cheaper
-// than sqrt + div); exact sqrt + div for f64. x = +Inf gives 0 as 1/sqrt does.
+// than sqrt + div); exact sqrt + div for f64. The f32 form gives NaN for x = +Inf: NegPow maps that to 0.
 template <class D, class V>
 HWY_INLINE V Rsqrt(D d, V x) {
   if constexpr (sizeof(hn::TFromD<D>) == 4) {
     V y = hn::ApproximateReciprocalSqrt(x);
     V half_x = hn::Mul(hn::Set(d, 0.5f), x);
-    y = hn::Mul(y, hn::NegMulAdd(hn::Mul(half_x, y), y, hn::Set(d, 1.5f)));
-    return hn::IfThenZeroElse(hn::IsInf(x), y);
+    return hn::Mul(y, hn::NegMulAdd(hn::Mul(half_x, y), y, hn::Set(d, 1.5f)));
   } else {
     return hn::Div(hn::Set(d, 1), hn::Sqrt(x));
   }
@@ -107,7 +108,7 @@ HWY_INLINE V NegPow(D d, V n, V negbeta) {
     (void)negbeta;
     return hn::Set(d, 1);
   } else if constexpr (K == kPowHalf) {
-    return Rsqrt(d, n);
+    return hn::IfThenZeroElse(hn::IsInf(n), Rsqrt(d, n));
   } else if constexpr (K == kPow34) {
     V r = Rsqrt(d, n);  // N^-1/2, and N^-3/4 = r^2 * r^-1/2
     return hn::IfThenZeroElse(hn::IsInf(n), hn::Mul(hn::Mul(r, r), Rsqrt(d, r)));
@@ -190,8 +191,11 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
         if (c % kAnchor == 0) exact(c);
         const T* xr = xb + c * S;
         T* yr = yb + c * S;
+        // Each channel row is a separate DRAM stream; prefetch the rows that enter the window soon.
+        const T* ahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
         int64_t i = 0;
         for (; i + L <= P; i += L) {
+          if (ahead) hwy::Prefetch(ahead + i);
           auto s = hn::Load(d, sum.get() + i);
           if (in) {
             auto v = LoadT(d, in + i);
@@ -253,8 +257,12 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
         const T* gr = gb + c * S;
         TC* tr = t.get() + c * W;
         TC* pr = npow.get() + c * W;
+        const T* xahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
+        const T* gahead = c + kPrefetchRows < C ? gb + (c + kPrefetchRows) * S : nullptr;
         int64_t i = 0;
         for (; i + L <= P; i += L) {
+          if (xahead) hwy::Prefetch(xahead + i);
+          if (gahead) hwy::Prefetch(gahead + i);
           auto s = hn::Load(d, sum.get() + i);
           if (in) {
             auto v = LoadT(d, in + i);
@@ -323,67 +331,92 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
 }
 
 // ---- channels_last ---------------------------------------------------------------------------------------------
-// Window sums of `src` (length C, zero outside) over [c - before, c + after] into `out`, using `pad` (length
-// before + C + after + L, zero-initialised outside [before, before + C)).
-template <class D, class TC>
-HWY_INLINE void WindowSums(D d, const TC* src, TC* pad, TC* out, int64_t C, int64_t before, int64_t after) {
-  const int64_t L = int64_t(hn::Lanes(d)), n = before + after + 1;
-  std::copy(src, src + C, pad + before);
-  if (n <= kMaxDirect) {
-    int64_t c = 0;
-    for (; c + L <= C; c += L) {
-      auto s = hn::LoadU(d, pad + c);
-      for (int64_t j = 1; j < n; ++j) s = hn::Add(s, hn::LoadU(d, pad + c + j));
-      hn::Store(s, d, out + c);
+// Sum of n consecutive vectors starting at p, with four independent accumulators so that the adds of one
+// output vector do not form one long dependency chain.
+template <class D>
+HWY_INLINE hn::Vec<D> WindowSum(D d, const hn::TFromD<D>* p, int64_t n) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  (void)L;
+  auto a0 = hn::LoadU(d, p), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  int64_t j = 1;
+  for (; j + 3 <= n; j += 3) {
+    a1 = hn::Add(a1, hn::LoadU(d, p + j));
+    a2 = hn::Add(a2, hn::LoadU(d, p + j + 1));
+    a3 = hn::Add(a3, hn::LoadU(d, p + j + 2));
+  }
+  for (; j < n; ++j) a0 = hn::Add(a0, hn::LoadU(d, p + j));
+  return hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+}
+
+// Running window sums over [c - before, c + after] of `src` (C values) in double, for windows too wide for
+// WindowSum: O(1) per element, re-anchored exactly every kAnchor channels and after non-finite values.
+template <class TC>
+void RunningSums(const TC* src, TC* out, int64_t C, int64_t before, int64_t after) {
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    if (c > 0 && c + after < C) s += double(src[c + after]);
+    if (c > 0 && c - before - 1 >= 0) s -= double(src[c - before - 1]);
+    if (c % kAnchor == 0 || !std::isfinite(s)) {
+      s = 0;
+      for (int64_t j = std::max<int64_t>(0, c - before); j <= std::min(C - 1, c + after); ++j) s += double(src[j]);
     }
-    for (; c < C; ++c) {
-      TC s = 0;
-      for (int64_t j = 0; j < n; ++j) s += pad[c + j];
-      out[c] = s;
-    }
-  } else {  // wide windows: O(1) running sum in double
-    double s = 0;
-    for (int64_t j = 0; j <= std::min(after, C - 1); ++j) s += double(src[j]);
-    for (int64_t c = 0; c < C; ++c) {
-      if (c > 0 && c + after < C) s += double(src[c + after]);
-      if (c > 0 && c - before - 1 >= 0) s -= double(src[c - before - 1]);
-      if ((c % kAnchor == 0 && c > 0) || !std::isfinite(s)) {
-        s = 0;
-        for (int64_t j = std::max<int64_t>(0, c - before); j <= std::min(C - 1, c + after); ++j) s += double(src[j]);
-      }
-      out[c] = TC(s);
-    }
+    out[c] = TC(s);
   }
 }
+
+// Per-thread buffers for one pixel: `pad` holds a channel row between zero margins so window loads never
+// leave it; `aux` holds N^-beta (backward) or the wide-window sums.
+template <class TC>
+struct PixelScratch {
+  int64_t margin, C;
+  hwy::AlignedFreeUniquePtr<TC[]> pad, pad2, aux;
+  PixelScratch(int64_t C, int64_t margin, int64_t L)
+      : margin(margin),
+        C(C),
+        pad(hwy::AllocateAligned<TC>(size_t(C + 2 * margin + L))),
+        pad2(hwy::AllocateAligned<TC>(size_t(C + 2 * margin + L))),
+        aux(hwy::AllocateAligned<TC>(size_t(C + L))) {
+    std::fill(pad.get(), pad.get() + C + 2 * margin + L, TC(0));
+    std::fill(pad2.get(), pad2.get() + C + 2 * margin + L, TC(0));
+  }
+  TC* row() { return pad.get() + margin; }
+  TC* row2() { return pad2.get() + margin; }
+};
 
 template <int K, class T>
 void ForwardCL(const LrnProblem& p, const T* x, T* y) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
+  const bool direct = n <= kMaxDirect;
   const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta);
   const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb);
-  const int64_t pixels = p.n * p.spatial();
-  parallel_for(0, pixels, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    auto sq = hwy::AllocateAligned<TC>(size_t(C + L));
-    auto pad = hwy::AllocateAligned<TC>(size_t(B + C + A + 2 * L));
-    auto sums = hwy::AllocateAligned<TC>(size_t(C + L));
-    std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+    PixelScratch<TC> buf(C, direct ? std::max(A, B) + 1 : 1, L);
+    TC* sq = buf.row();
     for (int64_t px = lo; px < hi; ++px) {
       const T* xr = x + px * C;
       T* yr = y + px * C;
       int64_t c = 0;
       for (; c + L <= C; c += L) {
         auto v = LoadT(d, xr + c);
-        hn::Store(hn::Mul(v, v), d, sq.get() + c);
+        hn::StoreU(hn::Mul(v, v), d, sq + c);
       }
-      for (; c < C; ++c) sq[size_t(c)] = LoadS(xr + c) * LoadS(xr + c);
-      WindowSums(d, sq.get(), pad.get(), sums.get(), C, B, A);
+      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
+      if (!direct) RunningSums(sq, buf.aux.get(), C, B, A);
       c = 0;
-      for (; c + L <= C; c += L)
-        StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(hn::Load(d, sums.get() + c), va, vk), vnb)), d,
-               yr + c);
-      for (; c < C; ++c) StoreS(TC(LoadS(xr + c) * NegPowS<K>(sums[size_t(c)] * a + kk, nb)), yr + c);
+      for (; c + L <= C; c += L) {
+        auto s = direct ? WindowSum(d, sq + c - B, n) : hn::LoadU(d, buf.aux.get() + c);
+        StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(s, va, vk), vnb)), d, yr + c);
+      }
+      for (; c < C; ++c) {
+        TC s = 0;
+        if (direct)
+          for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
+        else
+          s = buf.aux[size_t(c)];
+        StoreS(TC(LoadS(xr + c) * NegPowS<K>(s * a + kk, nb)), yr + c);
+      }
     }
   });
 }
@@ -392,16 +425,15 @@ template <int K, class T>
 void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
+  const bool direct = n <= kMaxDirect;
   const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
   const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
-  const int64_t pixels = p.n * p.spatial();
-  parallel_for(0, pixels, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    auto sq = hwy::AllocateAligned<TC>(size_t(C + L));
-    auto pad = hwy::AllocateAligned<TC>(size_t(B + C + A + 2 * L));
-    auto sums = hwy::AllocateAligned<TC>(size_t(C + L));
+  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+    PixelScratch<TC> buf(C, direct ? std::max(A, B) + 1 : 1, L);
     auto npow = hwy::AllocateAligned<TC>(size_t(C + L));
-    std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+    TC* sq = buf.row();
+    TC* t = buf.row2();  // g x N^(-beta-1), summed over the transposed window [i - A, i + B]
     for (int64_t px = lo; px < hi; ++px) {
       const T* xr = x + px * C;
       const T* gr = g + px * C;
@@ -409,33 +441,43 @@ void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
       int64_t c = 0;
       for (; c + L <= C; c += L) {
         auto v = LoadT(d, xr + c);
-        hn::Store(hn::Mul(v, v), d, sq.get() + c);
+        hn::StoreU(hn::Mul(v, v), d, sq + c);
       }
-      for (; c < C; ++c) sq[size_t(c)] = LoadS(xr + c) * LoadS(xr + c);
-      WindowSums(d, sq.get(), pad.get(), sums.get(), C, B, A);
-      // sq <- t = g x N^(-beta-1); npow <- N^-beta
+      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
+      if (!direct) RunningSums(sq, buf.aux.get(), C, B, A);
       c = 0;
       for (; c + L <= C; c += L) {
-        auto n = hn::MulAdd(hn::Load(d, sums.get() + c), va, vk);
-        auto np = NegPow<K>(d, n, vnb);
+        auto s = direct ? WindowSum(d, sq + c - B, n) : hn::LoadU(d, buf.aux.get() + c);
+        auto nn = hn::MulAdd(s, va, vk);
+        auto np = NegPow<K>(d, nn, vnb);
         hn::Store(np, d, npow.get() + c);
-        hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), np), n), d, sq.get() + c);
+        hn::StoreU(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), np), nn), d, t + c);
       }
       for (; c < C; ++c) {
-        TC n = sums[size_t(c)] * a + kk, np = NegPowS<K>(n, nb);
+        TC s = 0;
+        if (direct)
+          for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
+        else
+          s = buf.aux[size_t(c)];
+        TC nn = s * a + kk, np = NegPowS<K>(nn, nb);
         npow[size_t(c)] = np;
-        sq[size_t(c)] = LoadS(gr + c) * LoadS(xr + c) * np / n;
+        t[c] = LoadS(gr + c) * LoadS(xr + c) * np / nn;
       }
-      // The transposed window: behind A, ahead B. Re-zero pad's edges sized for the swapped window.
-      std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
-      WindowSums(d, sq.get(), pad.get(), sums.get(), C, A, B);
-      std::fill(pad.get(), pad.get() + B + C + A + 2 * L, TC(0));
+      if (!direct) RunningSums(t, buf.aux.get(), C, A, B);
       c = 0;
       for (; c + L <= C; c += L) {
+        auto s = direct ? WindowSum(d, t + c - A, n) : hn::LoadU(d, buf.aux.get() + c);
         auto gx = hn::Mul(LoadT(d, gr + c), hn::Load(d, npow.get() + c));
-        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), hn::Load(d, sums.get() + c), gx), d, dr + c);
+        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), s, gx), d, dr + c);
       }
-      for (; c < C; ++c) StoreS(TC(LoadS(gr + c) * npow[size_t(c)] - coef * LoadS(xr + c) * sums[size_t(c)]), dr + c);
+      for (; c < C; ++c) {
+        TC s = 0;
+        if (direct)
+          for (int64_t j = -A; j <= B; ++j) s += t[c + j];
+        else
+          s = buf.aux[size_t(c)];
+        StoreS(TC(LoadS(gr + c) * npow[size_t(c)] - coef * LoadS(xr + c) * s), dr + c);
+      }
     }
   });
 }
