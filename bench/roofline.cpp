@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,8 +35,12 @@ using Buffer = std::unique_ptr<std::byte[], FreeDeleter>;
 
 Buffer allocate(size_t bytes) {
   constexpr size_t kAlign = size_t(2) << 20;  // 2 MiB, so transparent huge pages can back it
-  void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  size_t size = (bytes + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, size);
   if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, size, MADV_HUGEPAGE);  // THP is often "madvise" only; fewer TLB misses, steadier bandwidth
+#endif
   return Buffer(static_cast<std::byte*>(p));
 }
 

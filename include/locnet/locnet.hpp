@@ -16,6 +16,7 @@
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/lrn.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"

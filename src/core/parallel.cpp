@@ -19,7 +19,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function
   if (end <= begin) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t n = end - begin;
-  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, omp_get_max_threads());
+  int64_t chunks = std::min<int64_t>(n / grain, omp_get_max_threads());  // every chunk >= grain
   if (chunks <= 1 || omp_in_parallel()) {
     fn(begin, end);
     return;

@@ -45,12 +45,22 @@ double load(const T& v) {
   else
     return double(v);
 }
+// double -> f32 rounding to odd keeps the information a second rounding to 16 bits needs, so
+// double -> f32 -> bf16/f16 rounds once to nearest even (a plain f32 round could create a false tie).
+float to_f32_round_to_odd(double v) {
+  float f = float(v);
+  if (!std::isfinite(f) || double(f) == v) return f;
+  uint32_t u = float_to_bits(f);
+  if (std::fabs(double(f)) > std::fabs(v)) --u;  // truncate the magnitude
+  return bits_to_float(u | 1u);
+}
+
 template <class T>
 T store(double v) {
   if constexpr (std::is_same_v<T, bf16>)
-    return to_bf16(float(v));
+    return to_bf16(to_f32_round_to_odd(v));
   else if constexpr (std::is_same_v<T, f16>)
-    return to_f16(float(v));
+    return to_f16(to_f32_round_to_odd(v));
   else
     return T(v);
 }

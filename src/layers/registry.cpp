@@ -5,6 +5,7 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/dense.hpp"
+#include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/lrn.hpp"
 
 namespace locnet {
@@ -32,6 +33,8 @@ void register_builtin() {
   lrn(OnnxLocalResponseNorm({.size = 5}));
   lrn(OneDnnLocalResponseNorm());
   lrn(MxnetLocalResponseNorm({.nsize = 5}));
+  register_layer_type(layer_type<LocallyConnected1D>("LocallyConnected1D", LocallyConnected1D::Config::kDoc));
+  register_layer_type(layer_type<LocallyConnected2D>("LocallyConnected2D", LocallyConnected2D::Config::kDoc));
 }
 
 void ensure_builtin() {

@@ -90,7 +90,7 @@ TEST(Spec, EveryRegisteredTypeRoundTripsThroughConfig) {
     // Build from the documented defaults, filling required ints with 3 and required strings with a valid value.
     Call call{type, {}, {}, -1};
     for (const FieldDoc& f : find_layer_type(type).options())
-      if (f.required) call.kwargs.emplace_back(f.name, f.type == "int" ? Value(3) : Value("relu"));
+      if (f.required) call.kwargs.emplace_back(f.name, f.type.starts_with("int") ? Value(3) : Value("relu"));
     auto layer = make_layer(call);
     layer->set_name("x");
     Call c = layer->config();

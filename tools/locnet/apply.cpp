@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/layers/locally_connected.hpp"
 #include "locnet/model/weights.hpp"
 
 namespace locnet::cli {
@@ -10,6 +11,7 @@ namespace {
 struct ApplyArgs {
   std::string spec, input, output, mode, weights, save_weights, grad_output, grad_input, grad_params;
   uint64_t seed = 0;
+  int keras_implementation = 1;
 };
 
 // bf16/f16 inputs compute in f32 and are written back in their own dtype.
@@ -32,7 +34,10 @@ int run_apply(const ApplyArgs& a) {
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis (rank >= 1), got shape {}", x.shape().str());
   DType dt = compute_dtype(x.dtype());
   model.build(x.shape().with_dim(0, Shape::kUnknown), a.seed, dt);
-  if (!a.weights.empty()) load_weights(model, a.weights);
+  if (a.keras_implementation != 1 && a.weights.empty())
+    raise<ConfigError>("--keras-implementation needs --weights (the file it describes)");
+  if (!a.weights.empty())
+    load_weights(model, keras_weights_to_impl1(model, read_safetensors(a.weights), a.keras_implementation));
   if (!a.save_weights.empty()) save_weights(model, a.save_weights, {{"spec", model.spec()}});
 
   Tensor y = model.forward(x.to(dt), mode);
@@ -63,6 +68,10 @@ void add_apply(CLI::App& app, Action& action) {
   cmd->add_option("--mode", a->mode, "inference (default) or training (default with --grad-output)")
       ->check(CLI::IsMember({"inference", "training"}));
   cmd->add_option("--weights", a->weights, "Load parameters from safetensors (keys <layer>.<param>)");
+  cmd->add_option("--keras-implementation", a->keras_implementation,
+                  "Keras LocallyConnected implementation (1, 2 or 3) the --weights were saved with; their kernels "
+                  "are converted to implementation 1")
+      ->default_val(1);
   cmd->add_option("--save-weights", a->save_weights, "Write the parameters used to safetensors");
   cmd->add_option("--seed", a->seed, "Seed of the parameter initializers")->default_val(0);
   cmd->add_option("--grad-output", a->grad_output, "dL/dy (.npy): run backward");

@@ -59,7 +59,8 @@ struct Call {
 
   const Value* kwarg(std::string_view key) const;
   std::string repr() const;
-  bool operator==(const Call& o) const = default;
+  // Where a call was parsed is not part of what it is (as for Value).
+  bool operator==(const Call& o) const { return type == o.type && args == o.args && kwargs == o.kwargs; }
 };
 
 }  // namespace locnet

@@ -1,0 +1,194 @@
+// LocallyConnected1D / LocallyConnected2D (Keras): a convolution whose filter differs at every output position.
+//   filters             required, > 0
+//   kernel_size         required: int or tuple of 1 (1D) / 2 (2D) ints > 0
+//   strides             1 / (1, 1): int or tuple, > 0
+//   padding             "valid" (default), "same", "causal" (1D only), or explicit zeros as in ZeroPadding1D/2D:
+//                       p (every side), 1D (left, right), 2D (rows, cols) symmetric or ((top, bottom), (left, right))
+//   data_format         None (= "channels_last"), "channels_last" or "channels_first"
+//   activation          None/"linear" or a name from activations.hpp
+//   use_bias            True
+//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (names from initializers.hpp)
+//   kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+//                       None (anything else is NotSupported until regularizers and constraints exist)
+//   dilation_rate       1 / (1, 1): int or tuple, > 0 (beyond Keras)
+// Input (N, steps, C) / (N, rows, cols, C), or (N, C, steps) / (N, C, rows, cols) for channels_first; the
+// spatial size and C are fixed at build (every position owns its weights).
+//
+// Per axis, with input length n, kernel k, stride s, dilation d and dilated extent e = (k - 1) d + 1, tap j of
+// output o reads input o*s + j*d - before, and taps outside [0, n) read nothing (their weights get no gradient):
+//   valid       before = 0,          out = floor((n - e) / s) + 1      (ShapeError if n < e)
+//   same        before = floor(e/2), out = ceil(n / s)                 (Keras's locally-connected rule: window
+//                                      [o*s - floor(k/2), o*s + ceil(k/2)) clipped; NOT TensorFlow's SAME)
+//   causal      before = e - 1,      out = ceil(n / s)                 (1D)
+//   explicit    before, after given, out = floor((n + before + after - e) / s) + 1
+// A "same"/"causal" window may hold no tap inside the input (large dilation): that output is the bias alone.
+//
+// Parameters exactly as Keras implementation=1 stores them, so Keras weights load unchanged:
+//   kernel (P, K, F): P = out positions (row-major p = r*OW + c), K = kh*kw*C in the order (dy, dx, c) for
+//                     channels_last and (c, dy, dx) for channels_first (1D: kh = 1)
+//   bias   (OL, F) / (OH, OW, F), added as a flat buffer in the output's own memory order: element p*F + f for
+//                     channels_last, f*P + p for channels_first (Keras's bias_add reshapes, never transposes)
+//   y = activation(sum over valid taps of x * kernel[p] + bias)
+// Initializers use Keras's fans for the (P, K, F) kernel: fan_in = K*P, fan_out = F*P. The position axis counts
+// as receptive field, so glorot_uniform's limit sqrt(6 / (P (K + F))) shrinks as 1/sqrt(P): 8.6e-3 for the
+// 32x32x3 -> 64 filters 3x3 example, against 0.1 for the equivalent Conv2D.
+// Errors: ConfigError for sizes <= 0, a kernel_size/strides/dilation_rate tuple of the wrong length, unknown
+// padding/data_format/activation/initializer, negative explicit padding, "causal" in 2D; NotSupported for a
+// regularizer or constraint; ShapeError for an input rank other than 3 (1D) / 4 (2D), unknown or zero spatial
+// size or channels, a dilated kernel longer than the padded input, and an input whose shape differs from the
+// built one. Loading mis-shaped weights is a FormatError (model/weights.hpp).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locnet/layers/activations.hpp"
+#include "locnet/layers/layer.hpp"
+
+namespace locnet {
+
+class Sequential;
+struct TensorFile;
+namespace kernels {
+struct LcKernel;
+}
+
+// A validated configuration, the same for both ranks (1D is 2D with one row: kernel, stride and dilation 1).
+struct LocallyConnectedSpec {
+  int rank = 2;
+  int64_t filters = 0;
+  int64_t kernel[2] = {1, 1}, strides[2] = {1, 1}, dilation[2] = {1, 1};  // (rows, cols)
+  std::string padding = "valid";                                            // valid, same, causal or explicit
+  int64_t pad[2][2] = {{0, 0}, {0, 0}};                                     // explicit (before, after) per axis
+  bool channels_last = true;
+  std::string activation = "linear";
+  bool use_bias = true;
+  std::string kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
+};
+
+// The geometry of a built layer (1D: h = oh = kh = 1). Tap j of output o along an axis reads input
+// o*s + j*d - pad_before; outside the input it reads nothing.
+struct LocallyConnectedGeometry {
+  int rank = 2;
+  bool channels_last = true;
+  int64_t h = 1, w = 1, c = 1, f = 1;
+  int64_t oh = 1, ow = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pad_top = 0, pad_left = 0;
+  int64_t positions() const { return oh * ow; }
+  int64_t patch() const { return kh * kw * c; }
+};
+
+template <int R>
+struct LocallyConnectedConfig {
+  static_assert(R == 1 || R == 2);
+  static constexpr const char* kType = R == 1 ? "LocallyConnected1D" : "LocallyConnected2D";
+  static constexpr const char* kDoc = R == 1 ? "Locally connected 1D layer (Keras): unshared weights per step."
+                                             : "Locally connected 2D layer (Keras): unshared weights per position.";
+  int64_t filters = 0;
+  std::vector<int64_t> kernel_size;
+  std::vector<int64_t> strides = std::vector<int64_t>(R, 1);
+  Value padding = "valid";
+  std::optional<std::string> data_format;
+  std::optional<std::string> activation;
+  bool use_bias = true;
+  std::string kernel_initializer = "glorot_uniform";
+  std::string bias_initializer = "zeros";
+  Value kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint;
+  std::vector<int64_t> dilation_rate = std::vector<int64_t>(R, 1);
+
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.filters, Field{"filters", "Number of output filters (the channel axis of the output).", Field::required});
+    v(s.kernel_size, Field{"kernel_size", "Window size: an int or a tuple with one int per spatial axis.",
+                           Field::required});
+    v(s.strides, Field{"strides", "Step between windows: an int or one per spatial axis."});
+    v(s.padding, Field{"padding", "\"valid\", \"same\" (Keras locally-connected window rule), \"causal\" (1D) "
+                                  "or explicit zeros: p, (before, after), 2D (rows, cols) or ((t, b), (l, r))."});
+    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+    v(s.activation, Field{"activation", "Activation applied to the output; None means linear."});
+    v(s.use_bias, Field{"use_bias", "Whether the layer adds a bias per output position and filter."});
+    v(s.kernel_initializer, Field{"kernel_initializer", "Initializer of the kernel (P, K, F); fans K*P, F*P."});
+    v(s.bias_initializer, Field{"bias_initializer", "Initializer of the bias (OL, F) / (OH, OW, F)."});
+    v(s.kernel_regularizer, Field{"kernel_regularizer", "Must be None (regularizers are not supported yet)."});
+    v(s.bias_regularizer, Field{"bias_regularizer", "Must be None (regularizers are not supported yet)."});
+    v(s.activity_regularizer, Field{"activity_regularizer", "Must be None (regularizers are not supported yet)."});
+    v(s.kernel_constraint, Field{"kernel_constraint", "Must be None (constraints are not supported yet)."});
+    v(s.bias_constraint, Field{"bias_constraint", "Must be None (constraints are not supported yet)."});
+    v(s.dilation_rate, Field{"dilation_rate", "Spacing between taps: an int or one per spatial axis."});
+  }
+  LocallyConnectedSpec spec() const;  // validates (ConfigError / NotSupported)
+  void validate() const { (void)spec(); }
+};
+
+// The machinery shared by both ranks.
+class LocallyConnectedBase : public Layer {
+ public:
+  LocallyConnectedBase(LocallyConnectedSpec spec, std::string name);
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Param*> params() override;
+  const LocallyConnectedSpec& spec() const { return spec_; }
+  // The geometry for an input shape (ShapeError as output_shape), or of the built layer.
+  LocallyConnectedGeometry geometry(const Shape& in) const;
+  const LocallyConnectedGeometry& geometry() const;  // ConfigError before build
+
+ protected:
+  void do_build(const Shape& in, Rng& rng) override;
+
+ private:
+  LocallyConnectedSpec spec_;
+  ActivationFn act_;
+  LocallyConnectedGeometry geo_;
+  Param kernel_{"kernel", {}, {}}, bias_{"bias", {}, {}};
+  Tensor x_cache_, z_cache_, y_cache_;
+  const kernels::LcKernel* impl_ = nullptr;
+};
+
+template <int R>
+class LocallyConnected : public LocallyConnectedBase {
+ public:
+  using Config = LocallyConnectedConfig<R>;
+  explicit LocallyConnected(Config cfg, std::string name = {})
+      : LocallyConnectedBase(cfg.spec(), std::move(name)), cfg_(std::move(cfg)) {}
+  // LocallyConnected2D(64, {3, 3}): the seed's positional form.
+  LocallyConnected(int64_t filters, std::vector<int64_t> kernel_size, std::string name = {})
+      : LocallyConnected(Config{.filters = filters, .kernel_size = std::move(kernel_size)}, std::move(name)) {}
+  std::string type() const override { return Config::kType; }
+  Call config() const override { return make_call(config_values(cfg_)); }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+  const Config& cfg() const { return cfg_; }
+
+ private:
+  Config cfg_;
+};
+
+using LocallyConnected1D = LocallyConnected<1>;
+using LocallyConnected2D = LocallyConnected<2>;
+
+// Keras's other weight layouts (reference/locally_connected.md §1.7, §1.8), for a layer's geometry. The bias is
+// the same (OL, F) / (OH, OW, F) in every implementation and needs no conversion.
+//   implementation 2 (dense, masked): 2D channels_last (H, W, C, OH, OW, F), channels_first (C, H, W, F, OH, OW);
+//     1D channels_last (L, C, OL, F), channels_first (C, L, F, OL). Entry [input (iy, ix, c), output (oy, ox, f)]
+//     is the weight of that tap when the input lies in the window; Keras keeps (and initialises) the masked-out
+//     entries, which are ignored here and written as zeros by impl1_to_impl2.
+//   implementation 3 (sparse): a vector (nnz,) in the sorted order of (output index, input index), both raveled
+//     in the data format's order: channels_last [p][f][dy][dx][c], channels_first [f][p][c][dy][dx], over the
+//     taps inside the input only (nnz = P*K*F for valid padding; fewer when "same" windows are clipped).
+// Weights of taps that read nothing (outside the input) have no place in implementations 2 and 3: converting to
+// implementation 1 gives them 0, and impl1 -> impl2/3 drops them. dtype is kept (f32, f64; others become f32).
+// ShapeError if the tensor's shape is not the one the geometry needs.
+Shape keras_kernel_shape(const LocallyConnectedGeometry& g, int implementation);  // ConfigError unless 1, 2, 3
+Tensor keras_impl2_to_impl1(const LocallyConnectedGeometry& g, const Tensor& kernel2);
+Tensor keras_impl1_to_impl2(const LocallyConnectedGeometry& g, const Tensor& kernel1);
+Tensor keras_impl3_to_impl1(const LocallyConnectedGeometry& g, const Tensor& kernel3);
+Tensor keras_impl1_to_impl3(const LocallyConnectedGeometry& g, const Tensor& kernel1);
+
+// A weight file saved from Keras with the given implementation, with the "<layer>.kernel" of every
+// LocallyConnected layer of the (built) model converted to implementation 1; other entries are unchanged, and
+// a kernel that is absent is left for load_weights to report. implementation 1 returns the file as it is.
+// ConfigError for an implementation other than 1, 2, 3; FormatError naming the key for a mis-shaped kernel.
+TensorFile keras_weights_to_impl1(Sequential& model, TensorFile file, int implementation);
+
+}  // namespace locnet

@@ -1,0 +1,326 @@
+// Locally connected through CBLAS (OpenBLAS): a batched GEMM over output positions,
+//   Y[:, p, :] (N x F) = Xpatch[:, p, :] (N x K) @ W[p] (K x F),
+// OpenMP over positions with BLAS single-threaded inside, never an im2col of the whole batch.
+//
+// Reading the patch of position p:
+//   direct  (channels_last, runs of >= kMinDirectRun elements): row dy of the window is one contiguous run of
+//           (valid dx) * C values per sample (dw = 1; C values per tap when dilated), H*W*C apart between
+//           samples, so A_{p,dy} is an N x run matrix read in place with lda = H*W*C, and
+//           Y_p = sum_dy A_{p,dy} W[p][rows of dy] is kh GEMMs (beta = 1) writing straight into y (ldc = P*F).
+//           Taps outside the input are simply left out of the runs.
+//   gather  (channels_first, or short runs where BLAS would run at tiny k): the position's patch for every
+//           sample is copied into a per-thread N x K buffer (zeros for taps outside), then one GEMM.
+// channels_first outputs are computed position-major (N, P, F) into one output-sized buffer and transposed per
+// sample, the bias added on the way (Keras's flat bias is in output memory order).
+// Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
+// (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
+// neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
+// G = ceil(dilated kernel extent / stride): two positions of one phase never touch the same dx element, and
+// positions within a phase run in parallel with no atomics and no per-thread copies of dx.
+// Batch 1 turns the GEMMs into GEMV/GER (OpenBLAS 0.3.21's gemm packs all of W[p] even for one row, which
+// would double the weight traffic that bounds batch-1 inference).
+#include <cblas.h>
+
+#include <memory>
+#include <vector>
+
+#include "kernels/locally_connected/problem.hpp"
+#include "locnet/core/parallel.hpp"
+
+namespace locnet::kernels {
+namespace {
+
+// Shorter runs are gathered: one GEMM at k = K beats kh GEMMs at a tiny k (measured: C = 3, kw = 3).
+constexpr int64_t kMinDirectRun = 32;
+
+// C (m x n) = beta C + op(A) (m x k) op(B) (k x n), row-major; m == 1 -> gemv, k == 1 with beta == 1 -> ger.
+template <class T>
+void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+        T* c, int64_t ldc) {
+  constexpr bool f32 = std::is_same_v<T, float>;
+  auto bi = [](int64_t v) { return blasint(v); };
+  if (m == 1) {
+    // c[0, :] = beta c + op(B)^T a[0, :]
+    int64_t inca = ta ? lda : 1;
+    CBLAS_TRANSPOSE t = tb ? CblasNoTrans : CblasTrans;
+    int64_t rows = tb ? n : k, cols = tb ? k : n;
+    if constexpr (f32)
+      cblas_sgemv(CblasRowMajor, t, bi(rows), bi(cols), 1.0f, b, bi(ldb), a, bi(inca), beta, c, 1);
+    else
+      cblas_dgemv(CblasRowMajor, t, bi(rows), bi(cols), 1.0, b, bi(ldb), a, bi(inca), beta, c, 1);
+    return;
+  }
+  if (k == 1 && beta == T(1)) {
+    int64_t incu = ta ? 1 : lda, incv = tb ? ldb : 1;
+    if constexpr (f32)
+      cblas_sger(CblasRowMajor, bi(m), bi(n), 1.0f, a, bi(incu), b, bi(incv), c, bi(ldc));
+    else
+      cblas_dger(CblasRowMajor, bi(m), bi(n), 1.0, a, bi(incu), b, bi(incv), c, bi(ldc));
+    return;
+  }
+  CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (f32)
+    cblas_sgemm(CblasRowMajor, opa, opb, bi(m), bi(n), bi(k), 1.0f, a, bi(lda), b, bi(ldb), beta, c, bi(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, opa, opb, bi(m), bi(n), bi(k), 1.0, a, bi(lda), b, bi(ldb), beta, c, bi(ldc));
+}
+
+// OpenBLAS's pthread build would start its own threads inside each of ours: make it single-threaded while our
+// parallel loop runs (a process-wide setting, restored afterwards). Its OpenMP build already runs single-threaded
+// inside a parallel region, and there openblas_set_num_threads would also change OpenMP's own thread count.
+struct BlasSingleThreaded {
+  int saved = 0;
+  BlasSingleThreaded() {
+    if (openblas_get_parallel() == 1 && (saved = openblas_get_num_threads()) > 1) openblas_set_num_threads(1);
+  }
+  ~BlasSingleThreaded() {
+    if (saved > 1) openblas_set_num_threads(saved);
+  }
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+};
+
+// fn(lo, hi) over [0, count): in parallel with BLAS single-threaded when there are enough items for every
+// thread; otherwise on this thread, leaving BLAS its own threads (few positions, large GEMMs).
+template <class Fn>
+void for_items(int64_t count, Fn&& fn) {
+  if (count >= num_threads() && num_threads() > 1) {
+    BlasSingleThreaded guard;
+    parallel_for(0, count, 1, fn);
+  } else if (count > 0) {
+    fn(0, count);
+  }
+}
+
+template <class T>
+std::unique_ptr<T[]> buffer(int64_t count) {
+  return std::unique_ptr<T[]>(new T[size_t(count)]);
+}
+
+// dst (Cc x R) = src (R x Cc)^T (+ bias, laid out like dst) for each of n samples, in 32 x 32 tiles.
+template <class T>
+void transpose(const T* src, T* dst, const T* bias, int64_t n, int64_t R, int64_t Cc) {
+  constexpr int64_t kTile = 32;
+  int64_t tiles = (R + kTile - 1) / kTile;
+  parallel_for(0, n * tiles, 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t s = t / tiles, r0 = t % tiles * kTile, r1 = std::min(R, r0 + kTile);
+      const T* in = src + s * R * Cc;
+      T* out = dst + s * R * Cc;
+      for (int64_t c0 = 0; c0 < Cc; c0 += kTile)
+        for (int64_t c = c0; c < std::min(Cc, c0 + kTile); ++c)
+          for (int64_t r = r0; r < r1; ++r) out[c * R + r] = in[r * Cc + c] + (bias ? bias[c * R + r] : T(0));
+    }
+  });
+}
+
+template <class T>
+struct Lc {
+  const LcProblem& p;
+  const int64_t P = p.positions(), K = p.patch(), F = p.f, N = p.n, in = p.in_sample();
+  // Direct reads need channels_last and runs long enough for BLAS (see kMinDirectRun).
+  const bool direct = p.channels_last && (p.dw == 1 ? p.kw * p.c : p.c) >= kMinDirectRun;
+
+  struct Window {
+    int64_t oy, ox, y0, y1, x0, x1;
+  };
+  Window window(int64_t pos) const {
+    Window w{pos / p.ow, pos % p.ow, 0, 0, 0, 0};
+    p.row_taps(w.oy, w.y0, w.y1);
+    p.col_taps(w.ox, w.x0, w.x1);
+    return w;
+  }
+
+  // Calls fn(input offset within a sample, patch row q, run length) for each contiguous run of valid taps
+  // (channels_last): one per kernel row when dw == 1, one per tap otherwise.
+  template <class Fn>
+  void runs(const Window& w, Fn&& fn) const {
+    if (w.x1 <= w.x0) return;
+    for (int64_t dy = w.y0; dy < w.y1; ++dy) {
+      int64_t iy = w.oy * p.sh + dy * p.dh - p.pt;
+      if (p.dw == 1) {
+        int64_t ix = w.ox * p.sw + w.x0 - p.pl;
+        fn((iy * p.w + ix) * p.c, (dy * p.kw + w.x0) * p.c, (w.x1 - w.x0) * p.c);
+      } else {
+        for (int64_t dx = w.x0; dx < w.x1; ++dx)
+          fn((iy * p.w + w.ox * p.sw + dx * p.dw - p.pl) * p.c, (dy * p.kw + dx) * p.c, p.c);
+      }
+    }
+  }
+
+  // buf (N x K) = the patch of every sample, zeros for taps outside the input.
+  void gather(const Window& w, const T* x, T* buf) const {
+    for (int64_t s = 0; s < N; ++s) {
+      const T* xs = x + s * in;
+      T* row = buf + s * K;
+      if (p.channels_last) {
+        std::fill(row, row + K, T(0));
+        runs(w, [&](int64_t i, int64_t q, int64_t len) { std::copy(xs + i, xs + i + len, row + q); });
+      } else {
+        for (int64_t ch = 0; ch < p.c; ++ch)
+          for (int64_t dy = 0; dy < p.kh; ++dy) {
+            T* dst = row + (ch * p.kh + dy) * p.kw;
+            std::fill(dst, dst + p.kw, T(0));
+            if (dy < w.y0 || dy >= w.y1) continue;
+            int64_t base = (ch * p.h + w.oy * p.sh + dy * p.dh - p.pt) * p.w + w.ox * p.sw - p.pl;
+            for (int64_t dx = w.x0; dx < w.x1; ++dx) dst[dx] = xs[base + dx * p.dw];
+          }
+      }
+    }
+  }
+
+  // dx += the patch gradient buf (N x K), valid taps only.
+  void scatter_add(const Window& w, const T* buf, T* dx) const {
+    for (int64_t s = 0; s < N; ++s) {
+      T* xs = dx + s * in;
+      const T* row = buf + s * K;
+      if (p.channels_last) {
+        runs(w, [&](int64_t i, int64_t q, int64_t len) {
+          for (int64_t e = 0; e < len; ++e) xs[i + e] += row[q + e];
+        });
+      } else {
+        for (int64_t ch = 0; ch < p.c; ++ch)
+          for (int64_t dy = w.y0; dy < w.y1; ++dy) {
+            const T* src = row + (ch * p.kh + dy) * p.kw;
+            int64_t base = (ch * p.h + w.oy * p.sh + dy * p.dh - p.pt) * p.w + w.ox * p.sw - p.pl;
+            for (int64_t dx = w.x0; dx < w.x1; ++dx) xs[base + dx * p.dw] += src[dx];
+          }
+      }
+    }
+  }
+
+  // out is (N, P, F): y itself for channels_last, the position-major buffer for channels_first.
+  void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* out, T* buf) const {
+    const int64_t ldc = P * F;
+    T* c = out + pos * F;
+    const T* wp = wt + pos * K * F;
+    T beta = 0;
+    if (p.has_bias && p.channels_last) {
+      for (int64_t s = 0; s < N; ++s) std::copy(b + pos * F, b + pos * F + F, c + s * ldc);
+      beta = 1;
+    }
+    Window w = window(pos);
+    if (direct) {
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        mm<T>(false, false, N, F, len, x + i, in, wp + q * F, F, beta, c, ldc);
+        beta = 1;
+      });
+      if (beta == T(0))  // no tap inside the input: the output is 0 (or the bias, copied above)
+        for (int64_t s = 0; s < N; ++s) std::fill(c + s * ldc, c + s * ldc + F, T(0));
+    } else {
+      gather(w, x, buf);
+      mm<T>(false, false, N, F, K, buf, K, wp, F, beta, c, ldc);
+    }
+  }
+
+  // g is dY position-major (N, P, F).
+  void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
+                         T* dbuf) const {
+    const int64_t ldg = P * F;
+    const T* gp = g + pos * F;
+    const T* wp = wt + pos * K * F;
+    T* dwp = dw + pos * K * F;
+    if (p.has_bias)
+      for (int64_t s = 0; s < N; ++s)
+        for (int64_t f = 0; f < F; ++f) db[p.channels_last ? pos * F + f : f * P + pos] += gp[s * ldg + f];
+    Window w = window(pos);
+    if (direct) {
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        mm<T>(true, false, len, F, N, x + i, in, gp, ldg, T(1), dwp + q * F, F);
+        mm<T>(false, true, N, len, F, gp, ldg, wp + q * F, F, T(1), dx + i, in);
+      });
+    } else {
+      gather(w, x, buf);
+      mm<T>(true, false, K, F, N, buf, K, gp, ldg, T(1), dwp, F);
+      mm<T>(false, true, N, K, F, gp, ldg, wp, F, T(0), dbuf, K);
+      scatter_add(w, dbuf, dx);
+    }
+  }
+};
+
+template <class T>
+void forward_t(const LcProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
+  Lc<T> lc{p};
+  auto x = static_cast<const T*>(xv);
+  auto w = static_cast<const T*>(wv);
+  auto b = static_cast<const T*>(bv);
+  auto y = static_cast<T*>(yv);
+  std::unique_ptr<T[]> tmp;
+  T* out = y;
+  if (!p.channels_last) {
+    tmp = buffer<T>(lc.N * lc.P * lc.F);
+    out = tmp.get();
+  }
+  for_items(lc.P, [&](int64_t lo, int64_t hi) {
+    auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
+    for (int64_t pos = lo; pos < hi; ++pos) lc.forward_position(pos, x, w, b, out, buf.get());
+  });
+  if (!p.channels_last) transpose<T>(out, y, p.has_bias ? b : nullptr, lc.N, lc.P, lc.F);
+}
+
+template <class T>
+void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
+                void* dbv) {
+  Lc<T> lc{p};
+  auto x = static_cast<const T*>(xv);
+  auto w = static_cast<const T*>(wv);
+  auto dx = static_cast<T*>(dxv);
+  auto dw = static_cast<T*>(dwv);
+  auto db = static_cast<T*>(dbv);
+  const T* g = static_cast<const T*>(dyv);
+  std::unique_ptr<T[]> tmp;
+  if (!p.channels_last) {
+    tmp = buffer<T>(lc.N * lc.P * lc.F);
+    transpose<T>(g, tmp.get(), nullptr, lc.N, lc.F, lc.P);
+    g = tmp.get();
+  }
+  parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dx + lo, dx + hi, T(0)); });
+  // Phases: positions whose oy (ox) differ by a multiple of Gh (Gw) have disjoint input windows.
+  auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  const int64_t gh = std::min(p.oh, ceil_div((p.kh - 1) * p.dh + 1, p.sh));
+  const int64_t gw = std::min(p.ow, ceil_div((p.kw - 1) * p.dw + 1, p.sw));
+  std::vector<int64_t> phase;
+  for (int64_t a = 0; a < gh; ++a)
+    for (int64_t c = 0; c < gw; ++c) {
+      phase.clear();
+      for (int64_t oy = a; oy < p.oh; oy += gh)
+        for (int64_t ox = c; ox < p.ow; ox += gw) phase.push_back(oy * p.ow + ox);
+      for_items(int64_t(phase.size()), [&](int64_t lo, int64_t hi) {
+        auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
+        auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
+        for (int64_t i = lo; i < hi; ++i)
+          lc.backward_position(phase[size_t(i)], x, w, g, dx, dw, db, buf.get(), dbuf.get());
+      });
+    }
+}
+
+bool applicable(const LcProblem& p, std::string* why) {
+  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
+    *why = "dtype must be f32 or f64";
+    return false;
+  }
+  constexpr int64_t kMax = int64_t(1) << 31;
+  for (int64_t v : {p.n, p.f, p.patch(), p.in_sample(), p.positions() * p.f, p.n * p.patch()})
+    if (v >= kMax) {
+      *why = "dimensions exceed the 32-bit BLAS interface";
+      return false;
+    }
+  if (p.n == 0) {
+    *why = "empty batch";
+    return false;
+  }
+  return true;
+}
+
+void forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
+  p.dtype == DType::f64 ? forward_t<double>(p, x, w, b, y) : forward_t<float>(p, x, w, b, y);
+}
+void backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
+  p.dtype == DType::f64 ? backward_t<double>(p, dy, x, w, dx, dw, db) : backward_t<float>(p, dy, x, w, dx, dw, db);
+}
+
+}  // namespace
+
+extern const LcKernel kLcBlas{"blas", applicable, forward, backward};
+
+}  // namespace locnet::kernels

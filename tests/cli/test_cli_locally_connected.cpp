@@ -1,0 +1,191 @@
+// `locnet` with LocallyConnected layers: summary of the seed's example, apply with --weights (Keras
+// implementations 1, 2 and 3) and --grad-output, and the error statuses.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "gradcheck.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/io/safetensors.hpp"
+
+using namespace locnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int status;
+  std::string out;
+};
+
+CliRun run(const std::vector<std::string>& args) {
+  std::string cmd = std::string("'") + LOCNET_CLI_PATH + "'";
+  for (const auto& a : args) {
+    cmd += " '";
+    for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += "'";
+  }
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
+}
+
+class CliLc : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_lc_{}_{}", getpid(),
+                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// x (2, 4, 5, 3) -> LocallyConnected2D(2, (2, 3)), valid, channels_last: OH = 3, OW = 3, P = 9, K = 18, F = 2.
+constexpr int64_t N = 2, H = 4, W = 5, C = 3, F = 2, KH = 2, KW = 3, OH = 3, OW = 3, P = 9, K = 18;
+const char* kSpec = "LocallyConnected2D(2, (2, 3), name='lc')";
+
+// Keras implementation 1, §1.6: y[n, r, c, f] = b[(r*OW + c)*F + f] + sum x[n, r+dy, c+dx, ch] W1[p, (dy*KW+dx)*C+ch, f]
+double expected(const Tensor& x, const Tensor& k, const Tensor& b, int64_t n, int64_t r, int64_t c, int64_t f) {
+  int64_t p = r * OW + c;
+  double acc = b.item(p * F + f);
+  for (int64_t dy = 0; dy < KH; ++dy)
+    for (int64_t dx = 0; dx < KW; ++dx)
+      for (int64_t ch = 0; ch < C; ++ch)
+        acc += x.item(((n * H + r + dy) * W + c + dx) * C + ch) * k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
+  return acc;
+}
+
+}  // namespace
+
+TEST_F(CliLc, SummaryOfTheSeedExample) {
+  CliRun r = run({"summary", "Input((32, 32, 3)) >> LocallyConnected2D(64, (3, 3)) >> LocallyConnected2D(32, (3, 3))"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"(None, 30, 30, 64)", "1,612,800", "(None, 28, 28, 32)", "14,475,776",
+                        "Total params: 16,088,576"})
+    EXPECT_TRUE(contains(r.out, s)) << s << "\n" << r.out;
+  CliRun info = run({"info", "LocallyConnected1D"});
+  ASSERT_EQ(info.status, 0) << info.out;
+  for (const char* s : {"filters", "kernel_size", "padding", "\"valid\"", "data_format", "dilation_rate",
+                        "kernel_regularizer", "\"glorot_uniform\""})
+    EXPECT_TRUE(contains(info.out, s)) << s << "\n" << info.out;
+}
+
+TEST_F(CliLc, ApplyWithWeightsOfEveryKerasImplementation) {
+  Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
+  Tensor k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
+  Tensor b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
+  // The same kernel in implementation 2 (H, W, C, OH, OW, F), §1.7, with masked-out entries set to garbage as
+  // Keras leaves them, and implementation 3, §1.8, order [p][f][dy][dx][ch].
+  Tensor k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
+  Tensor k3(Shape{P * K * F}, DType::f32);
+  for (int64_t r = 0; r < OH; ++r)
+    for (int64_t c = 0; c < OW; ++c)
+      for (int64_t dy = 0; dy < KH; ++dy)
+        for (int64_t dx = 0; dx < KW; ++dx)
+          for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t f = 0; f < F; ++f) {
+              int64_t p = r * OW + c;
+              double v = k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
+              k2.set((((((r + dy) * W + c + dx) * C + ch) * OH + r) * OW + c) * F + f, v);
+              k3.set((((p * F + f) * KH + dy) * KW + dx) * C + ch, v);
+            }
+  write_npy(path("x.npy"), x);
+  write_safetensors(path("w1.safetensors"), TensorFile{{{"lc.kernel", k}, {"lc.bias", b}}, {}});
+  write_safetensors(path("w2.safetensors"), TensorFile{{{"lc.kernel", k2}, {"lc.bias", b}}, {}});
+  write_safetensors(path("w3.safetensors"), TensorFile{{{"lc.kernel", k3}, {"lc.bias", b}}, {}});
+  for (int impl : {1, 2, 3}) {
+    SCOPED_TRACE(impl);
+    CliRun r = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path(fmt::format("w{}.safetensors", impl)),
+                    "--keras-implementation", std::to_string(impl), "--output", path("y.npy")});
+    ASSERT_EQ(r.status, 0) << r.out;
+    Tensor y = read_npy(path("y.npy"));
+    ASSERT_EQ(y.shape(), (Shape{N, OH, OW, F}));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j)
+          for (int64_t f = 0; f < F; ++f)
+            EXPECT_NEAR(y.item(((n * OH + i) * OW + j) * F + f), expected(x, k, b, n, i, j, f), 1e-5);
+  }
+}
+
+TEST_F(CliLc, ApplyBackwardBothLayersMatchesReference) {
+  for (const char* spec : {"LocallyConnected1D(3, 2, strides=2, padding='causal', data_format='channels_first', "
+                           "dilation_rate=2, name='lc')",
+                           "LocallyConnected2D(3, (3, 2), padding='same', strides=(2, 1), name='lc')"}) {
+    SCOPED_TRACE(spec);
+    bool one = contains(spec, "1D");
+    Shape in = one ? Shape{3, 4, 7} : Shape{3, 5, 4, 4};
+    Shape out = one ? Shape{3, 3, 4} : Shape{3, 3, 4, 3};
+    Tensor x = locnet::testing::random_tensor(in, DType::f64, 1);
+    Tensor dy = locnet::testing::random_tensor(out, DType::f64, 2);
+    write_npy(path("x.npy"), x);
+    write_npy(path("dy.npy"), dy);
+    CliRun r = run({"apply", spec, "--input", path("x.npy"), "--output", path("y.npy"), "--grad-output",
+                    path("dy.npy"), "--grad-input", path("dx.npy"), "--grad-params", path("g.safetensors")});
+    ASSERT_EQ(r.status, 0) << r.out;
+    setenv("LOCNET_IMPL", "locally_connected:ref", 1);
+    CliRun ref = run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
+                      path("dy.npy"), "--grad-input", path("dxr.npy"), "--grad-params", path("gr.safetensors")});
+    unsetenv("LOCNET_IMPL");
+    ASSERT_EQ(ref.status, 0) << ref.out;
+    Tensor y = read_npy(path("y.npy")), dx = read_npy(path("dx.npy"));
+    EXPECT_EQ(y.shape(), out);
+    EXPECT_EQ(dx.shape(), in);
+    EXPECT_LE(max_scaled_error(y, read_npy(path("yr.npy")), 1e-12, 1e-12), 1.0);
+    EXPECT_LE(max_scaled_error(dx, read_npy(path("dxr.npy")), 1e-12, 1e-12), 1.0);
+    TensorFile g = read_safetensors(path("g.safetensors")), gr = read_safetensors(path("gr.safetensors"));
+    ASSERT_NE(g.find("lc.kernel"), nullptr);
+    EXPECT_LE(max_scaled_error(*g.find("lc.kernel"), *gr.find("lc.kernel"), 1e-12, 1e-12), 1.0);
+    // db = dy summed over the batch, in the output's memory order (§1.9), whatever the format.
+    const Tensor* db = g.find("lc.bias");
+    ASSERT_NE(db, nullptr);
+    int64_t block = dy.numel() / 3;
+    for (int64_t i = 0; i < block; ++i)
+      EXPECT_NEAR(db->item(i), dy.item(i) + dy.item(block + i) + dy.item(2 * block + i), 1e-12);
+  }
+}
+
+TEST_F(CliLc, Errors) {
+  Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
+  write_npy(path("x.npy"), x);
+  write_safetensors(path("bad.safetensors"),
+                    TensorFile{{{"lc.kernel", Tensor(Shape{P, K, 3})}, {"lc.bias", Tensor(Shape{OH, OW, F})}}, {}});
+  CliRun r = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path("bad.safetensors"), "--output",
+                  path("y.npy")});
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "weights: key 'lc.kernel' must have shape (9, 18, 2), got (9, 18, 3)")) << r.out;
+  r = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path("bad.safetensors"), "--keras-implementation",
+           "2", "--output", path("y.npy")});
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "key 'lc.kernel' (Keras implementation 2) must have shape (4, 5, 3, 3, 3, 2), got "
+                              "(9, 18, 3)"))
+      << r.out;
+  r = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path("bad.safetensors"), "--keras-implementation",
+           "4", "--output", path("y.npy")});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "implementation must be 1, 2 or 3, got 4")) << r.out;
+  r = run({"apply", kSpec, "--input", path("x.npy"), "--keras-implementation", "2", "--output", path("y.npy")});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "--keras-implementation needs --weights")) << r.out;
+  r = run({"apply", "LocallyConnected2D(2, 5)", "--input", path("x.npy"), "--output", path("y.npy")});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "the kernel extent along rows ((kernel - 1) * dilation + 1 = 5) must be <= the input "
+                              "length (4)"))
+      << r.out;
+  r = run({"summary", "Input((8, 3)) >> LocallyConnected1D(2, 3, padding='reflect')"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "padding must be \"valid\", \"same\", \"causal\" or explicit zeros, got \"reflect\""))
+      << r.out;
+  EXPECT_FALSE(fs::exists(path("y.npy")));
+}
