@@ -19,15 +19,22 @@
 
 namespace locnet {
 
+class Regularizer;  // train/regularizers.hpp
+class Constraint;   // train/constraints.hpp
+
 enum class Mode { Training, Inference };
 
 // A named tensor owned by a layer: a trainable parameter (with its gradient) or a buffer such as a running
 // statistic (trainable = false, no gradient), saved with the weights either way.
+// A parameter may carry a regularizer (its loss and gradient are added by the model, not by backward, so gradient
+// checks see the layer's own function) and a constraint (applied to value after each optimizer step).
 struct Param {
   std::string name;
   Tensor value;
   Tensor grad;
   bool trainable = true;
+  std::shared_ptr<const Regularizer> regularizer = nullptr;
+  std::shared_ptr<const Constraint> constraint = nullptr;
 };
 
 class Layer {
