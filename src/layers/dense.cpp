@@ -11,11 +11,21 @@ void DenseConfig::validate() const {
   if (activation) (void)ActivationFn::by_name(*activation, "Dense");
   check_initializer(kernel_initializer, "Dense: kernel_initializer");
   check_initializer(bias_initializer, "Dense: bias_initializer");
+  (void)make_regularizer(kernel_regularizer, "Dense: kernel_regularizer");
+  (void)make_regularizer(bias_regularizer, "Dense: bias_regularizer");
+  (void)make_regularizer(activity_regularizer, "Dense: activity_regularizer");
+  (void)make_constraint(kernel_constraint, "Dense: kernel_constraint");
+  (void)make_constraint(bias_constraint, "Dense: bias_constraint");
 }
 
 Dense::Dense(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
   cfg_.validate();
   act_ = ActivationFn::by_name(cfg_.activation.value_or("linear"), "Dense");
+  kernel_.regularizer = make_regularizer(cfg_.kernel_regularizer, "Dense: kernel_regularizer");
+  bias_.regularizer = make_regularizer(cfg_.bias_regularizer, "Dense: bias_regularizer");
+  activity_.reg = make_regularizer(cfg_.activity_regularizer, "Dense: activity_regularizer");
+  kernel_.constraint = make_constraint(cfg_.kernel_constraint, "Dense: kernel_constraint");
+  bias_.constraint = make_constraint(cfg_.bias_constraint, "Dense: bias_constraint");
 }
 
 Dense::Dense(int64_t units, std::optional<std::string> activation, std::string name)
@@ -34,10 +44,12 @@ void Dense::do_build(const Shape& in, Rng& rng) {
   kernel_.value = Tensor(Shape{fan_in, cfg_.units}, dtype());
   kernel_.grad = Tensor(Shape{fan_in, cfg_.units}, dtype());
   initialize(cfg_.kernel_initializer, kernel_.value, fan_in, cfg_.units, rng);
+  if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
   if (cfg_.use_bias) {
     bias_.value = Tensor(Shape{cfg_.units}, dtype());
     bias_.grad = Tensor(Shape{cfg_.units}, dtype());
     initialize(cfg_.bias_initializer, bias_.value, fan_in, cfg_.units, rng);
+    if (bias_.constraint) bias_.constraint->check(bias_.value.shape(), where() + " bias_constraint");
   }
   kernels::DenseProblem p{1, fan_in, cfg_.units, dtype(), cfg_.use_bias};
   kernel_impl_ = &kernels::choose<kernels::DenseKernel>("dense", kernels::dense_kernels(), p);
@@ -60,6 +72,7 @@ Tensor Dense::forward(const Tensor& x, Mode mode) {
     y = Tensor(z.shape(), dtype());
     act_.forward(z, y);
   }
+  activity_.record(y, mode == Mode::Training);
   if (mode == Mode::Training) {
     x_cache_ = x;
     z_cache_ = z;
@@ -73,10 +86,11 @@ Tensor Dense::forward(const Tensor& x, Mode mode) {
 Tensor Dense::backward(const Tensor& dy) {
   if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, y_cache_.shape());
-  Tensor dz = dy;
+  Tensor dyr = activity_.add_grad(y_cache_, dy);  // the activity penalty's gradient joins dy here
+  Tensor dz = dyr;
   if (!act_.is_linear()) {
     dz = Tensor(dy.shape(), dtype());
-    act_.backward(z_cache_, y_cache_, dy, dz);
+    act_.backward(z_cache_, y_cache_, dyr, dz);
   }
   int64_t k = x_cache_.dim(-1), m = x_cache_.numel() / k;
   Tensor dx(x_cache_.shape(), dtype());

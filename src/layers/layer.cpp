@@ -1,5 +1,7 @@
 #include "locnet/layers/layer.hpp"
 
+#include "locnet/train/optimizers.hpp"
+
 namespace locnet {
 
 void Layer::build(const Shape& in, Rng& rng, DType dtype) {
@@ -75,7 +77,13 @@ void Layer::check_grad_output(const Tensor& dy, const Shape& expected) const {
 Call Layer::make_call(std::vector<std::pair<std::string, Value>> kwargs) const {
   Call c{type(), {}, std::move(kwargs), -1};
   c.kwargs.emplace_back("name", Value(name_));
+  if (!optimizer_.is_none()) c.kwargs.emplace_back("optimizer", optimizer_);
   return c;
+}
+
+void Layer::set_optimizer(Value spec) {
+  if (!spec.is_none()) (void)make_optimizer(spec, where() + " optimizer");
+  optimizer_ = std::move(spec);
 }
 
 std::string Layer::where() const { return fmt::format("{} ({})", name_.empty() ? "?" : name_, type()); }

@@ -122,14 +122,12 @@ LocallyConnectedSpec LocallyConnectedConfig<R>::spec() const {
   check_initializer(bias_initializer, fmt::format("{}: bias_initializer", type));
   s.kernel_initializer = kernel_initializer;
   s.bias_initializer = bias_initializer;
-  const std::pair<const char*, const Value*> unsupported[] = {
-      {"kernel_regularizer", &kernel_regularizer}, {"bias_regularizer", &bias_regularizer},
-      {"activity_regularizer", &activity_regularizer}, {"kernel_constraint", &kernel_constraint},
-      {"bias_constraint", &bias_constraint}};
-  for (auto [name, v] : unsupported)
-    if (!v->is_none())
-      raise<NotSupported>("{}: {} must be None (regularizers and constraints are not supported yet), got {}", type,
-                          name, v->repr());
+  auto arg = [&](const char* name) { return fmt::format("{}: {}", type, name); };
+  s.kernel_regularizer = make_regularizer(kernel_regularizer, arg("kernel_regularizer"));
+  s.bias_regularizer = make_regularizer(bias_regularizer, arg("bias_regularizer"));
+  s.activity_regularizer = make_regularizer(activity_regularizer, arg("activity_regularizer"));
+  s.kernel_constraint = make_constraint(kernel_constraint, arg("kernel_constraint"));
+  s.bias_constraint = make_constraint(bias_constraint, arg("bias_constraint"));
   return s;
 }
 
@@ -137,7 +135,10 @@ template struct LocallyConnectedConfig<1>;
 template struct LocallyConnectedConfig<2>;
 
 LocallyConnectedBase::LocallyConnectedBase(LocallyConnectedSpec spec, std::string name)
-    : Layer(std::move(name)), spec_(std::move(spec)), act_(ActivationFn::by_name(spec_.activation, "activation")) {}
+    : Layer(std::move(name)),
+      spec_(std::move(spec)),
+      act_(ActivationFn::by_name(spec_.activation, "activation")),
+      activity_{spec_.activity_regularizer} {}
 
 LocallyConnectedGeometry LocallyConnectedBase::geometry(const Shape& in) const {
   const int R = spec_.rank;
@@ -213,12 +214,18 @@ void LocallyConnectedBase::do_build(const Shape& in, Rng& rng) {
   kernel_.grad = Tensor(Shape{P, K, F}, dtype());
   // Keras's _compute_fans: receptive field = product of all but the last two axes.
   initialize(spec_.kernel_initializer, kernel_.value, K * P, F * P, rng);
+  kernel_.regularizer = spec_.kernel_regularizer;
+  kernel_.constraint = spec_.kernel_constraint;
+  if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
   if (spec_.use_bias) {
     Shape bs = geo_.rank == 1 ? Shape{geo_.ow, F} : Shape{geo_.oh, geo_.ow, F};
     bias_.value = Tensor(bs, dtype());
     bias_.grad = Tensor(bs, dtype());
     int64_t fi = geo_.rank == 1 ? geo_.ow : geo_.oh * geo_.ow, fo = geo_.rank == 1 ? F : F * geo_.oh;
     initialize(spec_.bias_initializer, bias_.value, fi, fo, rng);
+    bias_.regularizer = spec_.bias_regularizer;
+    bias_.constraint = spec_.bias_constraint;
+    if (bias_.constraint) bias_.constraint->check(bs, where() + " bias_constraint");
   } else {
     bias_ = Param{"bias", {}, {}};
   }
@@ -243,6 +250,7 @@ Tensor LocallyConnectedBase::forward(const Tensor& x, Mode mode) {
     y = Tensor::empty(z.shape(), dtype());
     act_.forward(z, y);
   }
+  activity_.record(y, mode == Mode::Training);
   if (mode == Mode::Training) {
     x_cache_ = x;
     z_cache_ = z;
@@ -256,10 +264,11 @@ Tensor LocallyConnectedBase::forward(const Tensor& x, Mode mode) {
 Tensor LocallyConnectedBase::backward(const Tensor& dy) {
   if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, y_cache_.shape());
-  Tensor dz = dy;
+  Tensor dyr = activity_.add_grad(y_cache_, dy);  // the activity penalty's gradient joins dy here
+  Tensor dz = dyr;
   if (!act_.is_linear()) {
     dz = Tensor::empty(dy.shape(), dtype());
-    act_.backward(z_cache_, y_cache_, dy, dz);
+    act_.backward(z_cache_, y_cache_, dyr, dz);
   }
   Tensor dx = Tensor::empty(x_cache_.shape(), dtype());
   int64_t n = x_cache_.dim(0);

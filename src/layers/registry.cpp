@@ -4,9 +4,14 @@
 #include <mutex>
 
 #include "locnet/layers/activations.hpp"
+#include "locnet/layers/batch_norm.hpp"
+#include "locnet/layers/conv.hpp"
 #include "locnet/layers/dense.hpp"
+#include "locnet/layers/dropout.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/lrn.hpp"
+#include "locnet/layers/pooling.hpp"
+#include "locnet/layers/reshape.hpp"
 
 namespace locnet {
 namespace {
@@ -35,6 +40,21 @@ void register_builtin() {
   lrn(MxnetLocalResponseNorm({.nsize = 5}));
   register_layer_type(layer_type<LocallyConnected1D>("LocallyConnected1D", LocallyConnected1D::Config::kDoc));
   register_layer_type(layer_type<LocallyConnected2D>("LocallyConnected2D", LocallyConnected2D::Config::kDoc));
+  auto bn = [](auto... layer) {
+    (register_layer_type(layer_type<decltype(layer)>(decltype(layer)::Config::kType, decltype(layer)::Config::kDoc)),
+     ...);
+  };
+  bn(BatchNorm1D(), BatchNorm2D(), BatchNorm3D(), PyTorchBatchNorm1D({.num_features = 1}),
+     PyTorchBatchNorm2D({.num_features = 1}), PyTorchBatchNorm3D({.num_features = 1}), KerasBatchNorm1D(),
+     KerasBatchNorm2D(), KerasBatchNorm3D(), CaffeBatchNorm1D(), CaffeBatchNorm2D(), CaffeBatchNorm3D());
+  register_layer_type(layer_type<Conv2D>("Conv2D", Conv2D::Config::kDoc));
+  register_layer_type(layer_type<MaxPooling2D>("MaxPooling2D", "Max over 2D windows (Keras; TensorFlow 'same')."));
+  register_layer_type(layer_type<AveragePooling2D>(
+      "AveragePooling2D", "Mean over 2D windows (Keras; 'same' leaves padding out of the count)."));
+  register_layer_type(layer_type<GlobalAveragePooling2D>("GlobalAveragePooling2D",
+                                                         "Mean over rows and cols per channel (Keras)."));
+  register_layer_type(layer_type<Dropout>("Dropout", "Inverted dropout in training, identity in inference (Keras)."));
+  register_layer_type(layer_type<Reshape>("Reshape", "Reshapes every axis but the batch; one entry may be -1."));
 }
 
 void ensure_builtin() {

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "locnet/layers/registry.hpp"
+#include "locnet/train/constraints.hpp"
+#include "locnet/train/regularizers.hpp"
 
 namespace locnet {
 namespace {
@@ -148,6 +151,28 @@ Tensor Sequential::backward(const Tensor& dy) {
 
 void Sequential::zero_grad() {
   for (auto& l : layers_) l->zero_grad();
+}
+
+double Sequential::regularization_loss() const {
+  double total = 0.0;
+  for (const auto& l : layers_) {
+    total += l->activity_loss();
+    for (const Param* p : std::as_const(*l).params())
+      if (p->regularizer) total += p->regularizer->loss(p->value);
+  }
+  return total;
+}
+
+void Sequential::add_regularization_grads() {
+  for (auto& l : layers_)
+    for (Param* p : l->params())
+      if (p->regularizer) p->regularizer->add_grad(p->value, p->grad);
+}
+
+void Sequential::apply_constraints() {
+  for (auto& l : layers_)
+    for (Param* p : l->params())
+      if (p->constraint) p->constraint->apply(p->value);
 }
 
 std::vector<std::pair<std::string, Param*>> Sequential::named_params(bool include_buffers) {

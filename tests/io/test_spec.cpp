@@ -70,8 +70,11 @@ TEST(Spec, LayerErrorsNameLayerArgumentColumnAndExpectation) {
   EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(10, activaton='relu')"), ConfigError,
                    "Dense (column 16): unknown argument 'activaton'; expected one of: units, activation");
   EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense()"), ConfigError, "argument 'units' is required");
+  EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(1, None, True, 'zeros', 'zeros', None, None, None, None, None, 7)"),
+                   ConfigError, "at most 10 positional arguments, got 11");
+  // Keras's positional order: the sixth argument is kernel_regularizer.
   EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(1, None, True, 'zeros', 'zeros', 7)"), ConfigError,
-                   "at most 5 positional arguments, got 6");
+                   "Dense: kernel_regularizer must be None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or L1L2(l1, l2), got 7");
   EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(0)"), ConfigError, "units must be a positive integer, got 0");
   EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(3, activation='swish')"), ConfigError,
                    "activation must be one of");
@@ -87,10 +90,13 @@ TEST(Spec, LayerErrorsNameLayerArgumentColumnAndExpectation) {
 TEST(Spec, EveryRegisteredTypeRoundTripsThroughConfig) {
   for (const std::string& type : layer_type_names()) {
     SCOPED_TRACE(type);
-    // Build from the documented defaults, filling required ints with 3 and required strings with a valid value.
+    // Build from the documented defaults, filling required ints with 3, floats with 0.5 and strings with a valid value.
     Call call{type, {}, {}, -1};
     for (const FieldDoc& f : find_layer_type(type).options())
-      if (f.required) call.kwargs.emplace_back(f.name, f.type.starts_with("int") ? Value(3) : Value("relu"));
+      if (f.required)
+        call.kwargs.emplace_back(f.name, f.type.starts_with("int") ? Value(3)
+                                         : f.type == "float"       ? Value(0.5)
+                                                                   : Value("relu"));
     auto layer = make_layer(call);
     layer->set_name("x");
     Call c = layer->config();

@@ -137,5 +137,9 @@ TEST(LocallyConnectedKernels, EdgeShapes) {
       compare(make(1, 6, 5, 32, 9, 2, 2, 1, 1, 2, 2, Pad::same, last, true, dt), 5);
       compare(make(1, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 6);
       compare(make(3, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 7);
+      // The "hwy" register tile's edges: 13 samples (two 6-row blocks and one row), 37 filters (2-vector tiles,
+      // then single columns), gathered K = 27 (padded rows) and direct runs of 80 values.
+      compare(make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
+      compare(make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
     }
 }

@@ -123,6 +123,46 @@ TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {
     }
 }
 
+// Inf, NaN and huge values, in vector bodies and tails, across anchors of the running sums: every kernel
+// gives the reference's non-finite pattern and values (N = Inf gives N^-beta = 0, as IEEE pow does).
+TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
+  const LrnKernel& ref = ref_kernel();
+  for (bool last : {true, false})
+    for (double beta : {0.5, 0.75, 1.0, 0.6})
+      for (int64_t c : {5, 40}) {
+        LrnProblem p;
+        p.c = c;
+        p.nsp = 1;
+        p.sp[2] = 37;
+        p.channels_last = last;
+        p.behind = 2;
+        p.ahead = 1;
+        p.alpha = 1e-2;
+        p.beta = beta;
+        p.dtype = DType::f32;
+        const int64_t count = c * 37;
+        Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 11);
+        x.set(3, INFINITY);
+        x.set(count / 2, -INFINITY);
+        x.set(count / 3, NAN);
+        x.set(count - 20, 1e18);  // its square is near the top of f32
+        for (const LrnKernel& k : lrn_kernels()) {
+          SCOPED_TRACE(fmt::format("{} last={} beta={} c={}", k.name, last, beta, c));
+          Tensor y(Shape{count}, DType::f32), yr(Shape{count}, DType::f32);
+          k.forward(p, x.raw(), y.raw());
+          ref.forward(p, x.raw(), yr.raw());
+          for (int64_t i = 0; i < count; ++i) {
+            double a = y.item(i), b = yr.item(i);
+            if (std::isnan(b)) {
+              EXPECT_TRUE(std::isnan(a)) << "at " << i;
+            } else {
+              EXPECT_NEAR(a, b, 1e-5 * (1 + std::fabs(b))) << "at " << i;
+            }
+          }
+        }
+      }
+}
+
 TEST(LrnKernels, NanPropagatesInEveryPath) {
   for (bool last : {true, false})
     for (double beta : {0.75, 0.6}) {

@@ -97,7 +97,8 @@ TEST(Dense, ConfigRoundTripsThroughRegistry) {
   Call c = d.config();
   EXPECT_EQ(c.repr(),
             "Dense(units=6, activation=\"tanh\", use_bias=False, kernel_initializer=\"he_normal\", "
-            "bias_initializer=\"zeros\", name=\"fc\")");
+            "bias_initializer=\"zeros\", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, "
+            "kernel_constraint=None, bias_constraint=None, name=\"fc\")");
   auto again = make_layer(c);
   again->set_name(again->name_pattern());
   EXPECT_EQ(again->config(), c);

@@ -463,11 +463,11 @@ TEST(LocallyConnected, ConfigErrors) {
                    "LocallyConnected2D: kernel_initializer must be one of");
   EXPECT_THROW_MSG(make_layer(parse_chain("LocallyConnected2D(4, 3, paddin='same')")[0]), ConfigError,
                    "unknown argument 'paddin'");
-  EXPECT_THROW_MSG(make_layer(parse_chain("LocallyConnected2D(4, 3, kernel_regularizer=L2(1e-4))")[0]), NotSupported,
-                   "LocallyConnected2D: kernel_regularizer must be None (regularizers and constraints are not "
-                   "supported yet), got L2(0.0001)");
-  EXPECT_THROW_MSG(make_layer(parse_chain("LocallyConnected1D(4, 3, bias_constraint='non_neg')")[0]), NotSupported,
-                   "bias_constraint must be None");
+  EXPECT_THROW_MSG(make_layer(parse_chain("LocallyConnected2D(4, 3, kernel_regularizer=L3(1e-4))")[0]), ConfigError,
+                   "LocallyConnected2D: kernel_regularizer must be None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or "
+                   "L1L2(l1, l2), got L3(0.0001)");
+  EXPECT_THROW_MSG(make_layer(parse_chain("LocallyConnected1D(4, 3, bias_constraint='nonneg')")[0]), ConfigError,
+                   "LocallyConnected1D: bias_constraint must be None, \"max_norm\", \"non_neg\"");
 }
 
 TEST(LocallyConnected, ShapeErrors) {

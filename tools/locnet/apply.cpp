@@ -38,10 +38,11 @@ int run_apply(const ApplyArgs& a) {
     raise<ConfigError>("--keras-implementation needs --weights (the file it describes)");
   if (!a.weights.empty())
     load_weights(model, keras_weights_to_impl1(model, read_safetensors(a.weights), a.keras_implementation));
-  if (!a.save_weights.empty()) save_weights(model, a.save_weights, {{"spec", model.spec()}});
 
   Tensor y = model.forward(x.to(dt), mode);
   write_npy(a.output, y.to(x.dtype()));
+  // After forward: a training forward updates buffers such as BatchNorm's running statistics.
+  if (!a.save_weights.empty()) save_weights(model, a.save_weights, {{"spec", model.spec()}});
   if (!want_grad) return 0;
 
   Tensor dy = read_npy(a.grad_output);
@@ -72,7 +73,9 @@ void add_apply(CLI::App& app, Action& action) {
                   "Keras LocallyConnected implementation (1, 2 or 3) the --weights were saved with; their kernels "
                   "are converted to implementation 1")
       ->default_val(1);
-  cmd->add_option("--save-weights", a->save_weights, "Write the parameters used to safetensors");
+  cmd->add_option("--save-weights", a->save_weights,
+                  "Write the parameters and buffers to safetensors after the forward pass (running statistics "
+                  "updated in training mode)");
   cmd->add_option("--seed", a->seed, "Seed of the parameter initializers")->default_val(0);
   cmd->add_option("--grad-output", a->grad_output, "dL/dy (.npy): run backward");
   cmd->add_option("--grad-input", a->grad_input, "Where to write dL/dx (.npy)");

@@ -3,14 +3,20 @@
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
 //   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"  (names from initializers.hpp)
+//   kernel_regularizer, bias_regularizer, activity_regularizer   None or as train/regularizers.hpp
+//                       (the activity regularizer acts on the output y, after the activation)
+//   kernel_constraint, bias_constraint                           None or as train/constraints.hpp (Keras's
+//                       axis=0 on the (in, units) kernel: the norm of each unit's incoming weights)
 // Parameters: kernel (in, units), bias (units,), exactly Keras's layout. Input rank >= 2; the last axis is
-// fixed at build. Errors: ConfigError for units <= 0 or unknown names; ShapeError for rank < 2 or a last axis
-// that differs from the built one.
+// fixed at build. Errors: ConfigError for units <= 0 or unknown names, regularizers or constraints; ShapeError
+// for rank < 2, a last axis that differs from the built one, or a constraint axis the parameter lacks (build).
 #pragma once
 #include <optional>
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/train/constraints.hpp"
+#include "locnet/train/regularizers.hpp"
 
 namespace locnet {
 namespace kernels {
@@ -23,6 +29,7 @@ struct DenseConfig {
   bool use_bias = true;
   std::string kernel_initializer = "glorot_uniform";
   std::string bias_initializer = "zeros";
+  Value kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint;
 
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
@@ -31,6 +38,15 @@ struct DenseConfig {
     v(s.use_bias, Field{"use_bias", "Whether the layer adds a bias vector."});
     v(s.kernel_initializer, Field{"kernel_initializer", "Initializer of the kernel (in, units)."});
     v(s.bias_initializer, Field{"bias_initializer", "Initializer of the bias (units,)."});
+    v(s.kernel_regularizer, Field{"kernel_regularizer", "None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or "
+                                                        "L1L2(l1, l2): penalty on the kernel added to the loss."});
+    v(s.bias_regularizer, Field{"bias_regularizer", "As kernel_regularizer, for the bias."});
+    v(s.activity_regularizer, Field{"activity_regularizer", "As kernel_regularizer, on the output (divided by the "
+                                                            "batch size, as Keras)."});
+    v(s.kernel_constraint, Field{"kernel_constraint", "None, \"max_norm\", \"non_neg\", \"unit_norm\", "
+                                                      "\"min_max_norm\" or a call such as MaxNorm(2); axis 0 "
+                                                      "norms each unit's incoming weights."});
+    v(s.bias_constraint, Field{"bias_constraint", "As kernel_constraint, for the bias (units,)."});
   }
   void validate() const;
 };
@@ -46,6 +62,7 @@ class Dense : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
+  double activity_loss() const override { return activity_.loss; }
   Call config() const override { return make_call(config_values(cfg_)); }
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
   const Config& cfg() const { return cfg_; }
@@ -57,6 +74,7 @@ class Dense : public Layer {
   Config cfg_;
   ActivationFn act_;
   Param kernel_{"kernel", {}, {}}, bias_{"bias", {}, {}};
+  ActivityRegularization activity_;
   Tensor x_cache_, z_cache_, y_cache_;
   const kernels::DenseKernel* kernel_impl_ = nullptr;
 };

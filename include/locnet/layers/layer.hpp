@@ -67,6 +67,13 @@ class Layer {
   int64_t param_count() const;                          // trainable
   int64_t buffer_count() const;                         // non-trainable
   void zero_grad();
+  // The activity-regularization loss recorded by the last training forward (train/regularizers.hpp), else 0.
+  virtual double activity_loss() const { return 0.0; }
+
+  // Per-layer optimizer override (train/optimizers.hpp, numpy-ml's optimizer=): None, or an optimizer spec such as
+  // SGD(0.1) or "adam" that Optimizer::step(model) uses for this layer's parameters. ConfigError for a bad spec.
+  const Value& optimizer() const { return optimizer_; }
+  void set_optimizer(Value spec);
 
   // The layer as a spec-language call, including name="...": make_layer(config()) rebuilds an equal layer.
   virtual Call config() const = 0;
@@ -92,6 +99,7 @@ class Layer {
  private:
   std::string name_pattern_;
   std::string name_;
+  Value optimizer_;
   Shape input_shape_;
   DType dtype_ = DType::f32;
   bool built_ = false;

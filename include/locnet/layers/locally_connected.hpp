@@ -8,8 +8,13 @@
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
 //   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (names from initializers.hpp)
-//   kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
-//                       None (anything else is NotSupported until regularizers and constraints exist)
+//   kernel_regularizer, bias_regularizer, activity_regularizer
+//                       None, "l1", "l2", "l1_l2" or L1(..)/L2(..)/L1L2(..) (train/regularizers.hpp); the
+//                       activity regularizer acts on the output y (after the activation)
+//   kernel_constraint, bias_constraint
+//                       None, "max_norm", "non_neg", "unit_norm", "min_max_norm" or a call (train/constraints.hpp);
+//                       Keras's axis=0 is the position axis of the (P, K, F) kernel: axis=1 gives one norm
+//                       per position and filter
 //   dilation_rate       1 / (1, 1): int or tuple, > 0 (beyond Keras)
 // Input (N, steps, C) / (N, rows, cols, C), or (N, C, steps) / (N, C, rows, cols) for channels_first; the
 // spatial size and C are fixed at build (every position owns its weights).
@@ -33,8 +38,8 @@
 // as receptive field, so glorot_uniform's limit sqrt(6 / (P (K + F))) shrinks as 1/sqrt(P): 8.6e-3 for the
 // 32x32x3 -> 64 filters 3x3 example, against 0.1 for the equivalent Conv2D.
 // Errors: ConfigError for sizes <= 0, a kernel_size/strides/dilation_rate tuple of the wrong length, unknown
-// padding/data_format/activation/initializer, negative explicit padding, "causal" in 2D; NotSupported for a
-// regularizer or constraint; ShapeError for an input rank other than 3 (1D) / 4 (2D), unknown or zero spatial
+// padding/data_format/activation/initializer/regularizer/constraint, negative explicit padding, "causal" in 2D;
+// ShapeError for a constraint axis the parameter lacks (at build), for an input rank other than 3 (1D) / 4 (2D), unknown or zero spatial
 // size or channels, a dilated kernel longer than the padded input, and an input whose shape differs from the
 // built one. Loading mis-shaped weights is a FormatError (model/weights.hpp).
 #pragma once
@@ -44,6 +49,8 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/train/constraints.hpp"
+#include "locnet/train/regularizers.hpp"
 
 namespace locnet {
 
@@ -64,6 +71,8 @@ struct LocallyConnectedSpec {
   std::string activation = "linear";
   bool use_bias = true;
   std::string kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
+  std::shared_ptr<const Regularizer> kernel_regularizer, bias_regularizer, activity_regularizer;
+  std::shared_ptr<const Constraint> kernel_constraint, bias_constraint;
 };
 
 // The geometry of a built layer (1D: h = oh = kh = 1). Tap j of output o along an axis reads input
@@ -110,11 +119,15 @@ struct LocallyConnectedConfig {
     v(s.use_bias, Field{"use_bias", "Whether the layer adds a bias per output position and filter."});
     v(s.kernel_initializer, Field{"kernel_initializer", "Initializer of the kernel (P, K, F); fans K*P, F*P."});
     v(s.bias_initializer, Field{"bias_initializer", "Initializer of the bias (OL, F) / (OH, OW, F)."});
-    v(s.kernel_regularizer, Field{"kernel_regularizer", "Must be None (regularizers are not supported yet)."});
-    v(s.bias_regularizer, Field{"bias_regularizer", "Must be None (regularizers are not supported yet)."});
-    v(s.activity_regularizer, Field{"activity_regularizer", "Must be None (regularizers are not supported yet)."});
-    v(s.kernel_constraint, Field{"kernel_constraint", "Must be None (constraints are not supported yet)."});
-    v(s.bias_constraint, Field{"bias_constraint", "Must be None (constraints are not supported yet)."});
+    v(s.kernel_regularizer, Field{"kernel_regularizer", "None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or "
+                                                        "L1L2(l1, l2): penalty on the kernel added to the loss."});
+    v(s.bias_regularizer, Field{"bias_regularizer", "As kernel_regularizer, for the bias."});
+    v(s.activity_regularizer, Field{"activity_regularizer", "As kernel_regularizer, on the output (divided by the "
+                                                            "batch size, as Keras)."});
+    v(s.kernel_constraint, Field{"kernel_constraint", "None, \"max_norm\", \"non_neg\", \"unit_norm\", "
+                                                      "\"min_max_norm\" or a call such as MaxNorm(2, axis=1); axis 0 "
+                                                      "is the position axis, 1 the patch."});
+    v(s.bias_constraint, Field{"bias_constraint", "As kernel_constraint, for the bias (OL, F) / (OH, OW, F)."});
     v(s.dilation_rate, Field{"dilation_rate", "Spacing between taps: an int or one per spatial axis."});
   }
   LocallyConnectedSpec spec() const;  // validates (ConfigError / NotSupported)
@@ -129,6 +142,7 @@ class LocallyConnectedBase : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
+  double activity_loss() const override { return activity_.loss; }
   const LocallyConnectedSpec& spec() const { return spec_; }
   // The geometry for an input shape (ShapeError as output_shape), or of the built layer.
   LocallyConnectedGeometry geometry(const Shape& in) const;
@@ -142,6 +156,7 @@ class LocallyConnectedBase : public Layer {
   ActivationFn act_;
   LocallyConnectedGeometry geo_;
   Param kernel_{"kernel", {}, {}}, bias_{"bias", {}, {}};
+  ActivityRegularization activity_;
   Tensor x_cache_, z_cache_, y_cache_;
   const kernels::LcKernel* impl_ = nullptr;
 };

@@ -29,7 +29,7 @@ LayerType layer_type(std::string type, std::string doc) {
   return LayerType{type, std::move(doc),
                    [](const Call& call) -> std::unique_ptr<Layer> {
                      typename L::Config cfg{};
-                     assign_config(cfg, call);
+                     assign_config(cfg, call, {"name", "optimizer"});
                      std::string name;
                      if (const Value* v = call.kwarg("name"); v && !v->is_none()) {
                        if (v->kind() != Value::Kind::Str)
@@ -37,13 +37,19 @@ LayerType layer_type(std::string type, std::string doc) {
                                                    *v);
                        name = v->as_str();
                      }
-                     return std::make_unique<L>(cfg, name);
+                     auto layer = std::make_unique<L>(cfg, name);
+                     if (const Value* v = call.kwarg("optimizer")) layer->set_optimizer(*v);
+                     return layer;
                    },
                    [] {
                      auto opts = describe_config<typename L::Config>();
                      opts.push_back({"name", "string or None", "None",
                                      "Layer name: a string, a format string such as \"fc{}\" (filled with the "
                                      "layer's index), or None for <type>_<n>.",
+                                     false});
+                     opts.push_back({"optimizer", "optimizer spec or None", "None",
+                                     "This layer's own optimizer, e.g. SGD(0.1) (numpy-ml's optimizer=); None uses "
+                                     "the model's.",
                                      false});
                      return opts;
                    }};

@@ -56,6 +56,12 @@ class Sequential {
   Tensor forward(const Tensor& x, Mode mode);  // builds on first use (seed 0) when not built
   Tensor backward(const Tensor& dy);
   void zero_grad();
+  // Regularization (train/regularizers.hpp): the sum of every parameter regularizer's loss and every layer's
+  // activity loss; adding each parameter regularizer's gradient to its grad (backward does not); applying
+  // every parameter constraint (optimizers call it after each step).
+  double regularization_loss() const;
+  void add_regularization_grads();
+  void apply_constraints();
 
   // "<layer>.<param>" -> parameter, for trainable parameters and buffers.
   std::vector<std::pair<std::string, Param*>> named_params(bool include_buffers = true);

@@ -19,11 +19,18 @@
 // positions within a phase run in parallel with no atomics and no per-thread copies of dx.
 // Batch 1 turns the GEMMs into GEMV/GER (OpenBLAS 0.3.21's gemm packs all of W[p] even for one row, which
 // would double the weight traffic that bounds batch-1 inference).
+//
+// Two kernels share this algorithm and differ only in the per-position GEMM: "blas" (f32, f64) calls CBLAS;
+// "hwy" (f32) calls the Highway register-tiled GEMM of gemm.hpp, which costs nothing per call and reads the
+// patches in place, where BLAS spends most of the time of these small products packing and dispatching
+// (measured in docs/locally_connected.md). "hwy" computes dx = dY_p W[p]^T from a per-thread transposed copy
+// of W[p] (F x K; batch 1 uses BLAS's GEMV instead), and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
 #include <cblas.h>
 
 #include <memory>
 #include <vector>
 
+#include "kernels/locally_connected/gemm.hpp"
 #include "kernels/locally_connected/problem.hpp"
 #include "locnet/core/parallel.hpp"
 
@@ -114,12 +121,24 @@ void transpose(const T* src, T* dst, const T* bias, int64_t n, int64_t R, int64_
   });
 }
 
-template <class T>
+template <class T, bool kHwy>
 struct Lc {
+  static_assert(!kHwy || std::is_same_v<T, float>);
   const LcProblem& p;
   const int64_t P = p.positions(), K = p.patch(), F = p.f, N = p.n, in = p.in_sample();
   // Direct reads need channels_last and runs long enough for BLAS (see kMinDirectRun).
   const bool direct = p.channels_last && (p.dw == 1 ? p.kw * p.c : p.c) >= kMinDirectRun;
+  // Leading dimension of the per-thread patch buffers (N x kd) and of the transposed W[p] (F x kd).
+  const int64_t kd = kHwy ? (K + kLcGemmPad - 1) / kLcGemmPad * kLcGemmPad : K;
+
+  // C (m x n) = beta C + op(A) B, row-major; op(A) = A (m x k, lda) or, with ta, A^T for A (k x m, lda).
+  static void gemm(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                   T beta, T* c, int64_t ldc, bool padded = false) {
+    if constexpr (kHwy)
+      lc_sgemm(m, n, k, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta != T(0), c, ldc, padded);
+    else
+      mm<T>(ta, false, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  }
 
   struct Window {
     int64_t oy, ox, y0, y1, x0, x1;
@@ -148,11 +167,11 @@ struct Lc {
     }
   }
 
-  // buf (N x K) = the patch of every sample, zeros for taps outside the input.
+  // buf (N x K, rows kd apart) = the patch of every sample, zeros for taps outside the input.
   void gather(const Window& w, const T* x, T* buf) const {
     for (int64_t s = 0; s < N; ++s) {
       const T* xs = x + s * in;
-      T* row = buf + s * K;
+      T* row = buf + s * kd;
       if (p.channels_last) {
         std::fill(row, row + K, T(0));
         runs(w, [&](int64_t i, int64_t q, int64_t len) { std::copy(xs + i, xs + i + len, row + q); });
@@ -169,11 +188,11 @@ struct Lc {
     }
   }
 
-  // dx += the patch gradient buf (N x K), valid taps only.
+  // dx += the patch gradient buf (N x K, rows kd apart), valid taps only.
   void scatter_add(const Window& w, const T* buf, T* dx) const {
     for (int64_t s = 0; s < N; ++s) {
       T* xs = dx + s * in;
-      const T* row = buf + s * K;
+      const T* row = buf + s * kd;
       if (p.channels_last) {
         runs(w, [&](int64_t i, int64_t q, int64_t len) {
           for (int64_t e = 0; e < len; ++e) xs[i + e] += row[q + e];
@@ -202,20 +221,20 @@ struct Lc {
     Window w = window(pos);
     if (direct) {
       runs(w, [&](int64_t i, int64_t q, int64_t len) {
-        mm<T>(false, false, N, F, len, x + i, in, wp + q * F, F, beta, c, ldc);
+        gemm(false, N, F, len, x + i, in, wp + q * F, F, beta, c, ldc);
         beta = 1;
       });
       if (beta == T(0))  // no tap inside the input: the output is 0 (or the bias, copied above)
         for (int64_t s = 0; s < N; ++s) std::fill(c + s * ldc, c + s * ldc + F, T(0));
     } else {
       gather(w, x, buf);
-      mm<T>(false, false, N, F, K, buf, K, wp, F, beta, c, ldc);
+      gemm(false, N, F, K, buf, kd, wp, F, beta, c, ldc);
     }
   }
 
-  // g is dY position-major (N, P, F).
+  // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf) const {
+                         T* dbuf, T* wtr) const {
     const int64_t ldg = P * F;
     const T* gp = g + pos * F;
     const T* wp = wt + pos * K * F;
@@ -224,23 +243,36 @@ struct Lc {
       for (int64_t s = 0; s < N; ++s)
         for (int64_t f = 0; f < F; ++f) db[p.channels_last ? pos * F + f : f * P + pos] += gp[s * ldg + f];
     Window w = window(pos);
+    // hwy: W[p]^T, so that dX_p = dY_p W[p]^T is a plain product. Batch 1 keeps BLAS's GEMV, which reads W[p]
+    // once where the transposition would read it and write a copy.
+    const bool transposed = kHwy && N > 1;
+    if (transposed)
+      for (int64_t q = 0; q < K; ++q)
+        for (int64_t f = 0; f < F; ++f) wtr[f * kd + q] = wp[q * F + f];
+    // dX_p (columns q .. q + n of the patch) = dY_p W[p]^T
+    auto dxp = [&](int64_t q, int64_t n, T beta, T* c, int64_t ldc, bool padded) {
+      if (transposed)
+        gemm(false, N, n, F, gp, ldg, wtr + q, kd, beta, c, ldc, padded);
+      else
+        mm<T>(false, true, N, n, F, gp, ldg, wp + q * F, F, beta, c, ldc);
+    };
     if (direct) {
       runs(w, [&](int64_t i, int64_t q, int64_t len) {
-        mm<T>(true, false, len, F, N, x + i, in, gp, ldg, T(1), dwp + q * F, F);
-        mm<T>(false, true, N, len, F, gp, ldg, wp + q * F, F, T(1), dx + i, in);
+        gemm(true, len, F, N, x + i, in, gp, ldg, T(1), dwp + q * F, F);
+        dxp(q, len, T(1), dx + i, in, false);
       });
     } else {
       gather(w, x, buf);
-      mm<T>(true, false, K, F, N, buf, K, gp, ldg, T(1), dwp, F);
-      mm<T>(false, true, N, K, F, gp, ldg, wp, F, T(0), dbuf, K);
+      gemm(true, K, F, N, buf, kd, gp, ldg, T(1), dwp, F);
+      dxp(0, K, T(0), dbuf, kd, true);
       scatter_add(w, dbuf, dx);
     }
   }
 };
 
-template <class T>
+template <class T, bool kHwy>
 void forward_t(const LcProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
-  Lc<T> lc{p};
+  Lc<T, kHwy> lc{p};
   auto x = static_cast<const T*>(xv);
   auto w = static_cast<const T*>(wv);
   auto b = static_cast<const T*>(bv);
@@ -252,16 +284,16 @@ void forward_t(const LcProblem& p, const void* xv, const void* wv, const void* b
     out = tmp.get();
   }
   for_items(lc.P, [&](int64_t lo, int64_t hi) {
-    auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
+    auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
     for (int64_t pos = lo; pos < hi; ++pos) lc.forward_position(pos, x, w, b, out, buf.get());
   });
   if (!p.channels_last) transpose<T>(out, y, p.has_bias ? b : nullptr, lc.N, lc.P, lc.F);
 }
 
-template <class T>
+template <class T, bool kHwy>
 void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
                 void* dbv) {
-  Lc<T> lc{p};
+  Lc<T, kHwy> lc{p};
   auto x = static_cast<const T*>(xv);
   auto w = static_cast<const T*>(wv);
   auto dx = static_cast<T*>(dxv);
@@ -286,10 +318,11 @@ void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void*
       for (int64_t oy = a; oy < p.oh; oy += gh)
         for (int64_t ox = c; ox < p.ow; ox += gw) phase.push_back(oy * p.ow + ox);
       for_items(int64_t(phase.size()), [&](int64_t lo, int64_t hi) {
-        auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
-        auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.K);
+        auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+        auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+        std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
         for (int64_t i = lo; i < hi; ++i)
-          lc.backward_position(phase[size_t(i)], x, w, g, dx, dw, db, buf.get(), dbuf.get());
+          lc.backward_position(phase[size_t(i)], x, w, g, dx, dw, db, buf.get(), dbuf.get(), wtr.get());
       });
     }
 }
@@ -313,14 +346,30 @@ bool applicable(const LcProblem& p, std::string* why) {
 }
 
 void forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
-  p.dtype == DType::f64 ? forward_t<double>(p, x, w, b, y) : forward_t<float>(p, x, w, b, y);
+  p.dtype == DType::f64 ? forward_t<double, false>(p, x, w, b, y) : forward_t<float, false>(p, x, w, b, y);
 }
 void backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  p.dtype == DType::f64 ? backward_t<double>(p, dy, x, w, dx, dw, db) : backward_t<float>(p, dy, x, w, dx, dw, db);
+  p.dtype == DType::f64 ? backward_t<double, false>(p, dy, x, w, dx, dw, db)
+                        : backward_t<float, false>(p, dy, x, w, dx, dw, db);
+}
+
+bool hwy_applicable(const LcProblem& p, std::string* why) {
+  if (p.dtype != DType::f32) {
+    *why = "dtype must be f32";
+    return false;
+  }
+  return applicable(p, why);
+}
+void hwy_forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
+  forward_t<float, true>(p, x, w, b, y);
+}
+void hwy_backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
+  backward_t<float, true>(p, dy, x, w, dx, dw, db);
 }
 
 }  // namespace
 
 extern const LcKernel kLcBlas{"blas", applicable, forward, backward};
+extern const LcKernel kLcHwy{"hwy", hwy_applicable, hwy_forward, hwy_backward};
 
 }  // namespace locnet::kernels

@@ -2,10 +2,10 @@
 
 namespace locnet::kernels {
 
-extern const LcKernel kLcBlas, kLcRef;
+extern const LcKernel kLcHwy, kLcBlas, kLcRef;
 
 std::span<const LcKernel> lc_kernels() {
-  static const LcKernel list[] = {kLcBlas, kLcRef};
+  static const LcKernel list[] = {kLcHwy, kLcBlas, kLcRef};
   return list;
 }
 

@@ -119,6 +119,24 @@ HWY_INLINE V NegPow(D d, V n, V negbeta) {
     return hn::IfThenElse(hn::IsNaN(n), n, hn::IfThenElse(hn::IsInf(n), hn::Zero(d), r));
   }
 }
+// N^-beta for finite N > 0 only (no Inf/NaN handling: callers check N and redo the few vectors that are not
+// finite with NegPow). N^-3/4 in f32: estimates of N^-1/2 and (N^-1/2)^-1/2 give y0 = N^-3/4 (1 + e), then one
+// Newton step on y^4 N^3 = 1 leaves 2.5 e^2 (< 1e-7 with AVX-512's 14-bit estimates).
+template <int K, class D, class V>
+HWY_INLINE V NegPowFinite(D d, V n, V negbeta) {
+  if constexpr (K == kPowHalf) {
+    return Rsqrt(d, n);
+  } else if constexpr (K == kPow34 && sizeof(hn::TFromD<D>) == 4) {
+    V e1 = hn::ApproximateReciprocalSqrt(n);
+    V y0 = hn::Mul(hn::Mul(e1, e1), hn::ApproximateReciprocalSqrt(e1));
+    V t = hn::Mul(y0, n);
+    V h = hn::Mul(hn::Mul(t, t), hn::Mul(t, y0));
+    return hn::Mul(y0, hn::NegMulAdd(hn::Set(d, 0.25f), h, hn::Set(d, 1.25f)));
+  } else {
+    return NegPow<K>(d, n, negbeta);
+  }
+}
+
 template <int K, class TC>
 HWY_INLINE TC NegPowS(TC n, TC negbeta) {
   if constexpr (K == kPow0) return TC(1);
@@ -159,13 +177,86 @@ HWY_NOINLINE hn::Vec<D> ExactSums(D d, const hn::TFromD<D>* t, int64_t W, int64_
   return s;
 }
 
+// sum[:P] = the window sum of squares of channel c from scratch (bounds the running sum's drift).
+template <class D, class T>
+HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
+                           hn::TFromD<D>* sum) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  std::fill(sum, sum + P, hn::TFromD<D>(0));
+  for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j) {
+    const T* r = xb + j * S;
+    int64_t i = 0;
+    for (; i + L <= P; i += L) {
+      auto v = LoadT(d, r + i);
+      hn::Store(hn::MulAdd(v, v, hn::Load(d, sum + i)), d, sum + i);
+    }
+    for (; i < P; ++i) sum[i] += LoadS(r + i) * LoadS(r + i);
+  }
+}
+
+// One channel row of the channels_first forward: updates the running sum (sum[i] becomes the window sum of
+// channel c at pixel i) and writes y. Returns false if some N was not finite; the row is then redone exactly.
+template <int K, class D, class T>
+HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T* xr, const T* ahead,
+                             hn::TFromD<D>* sum, T* yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
+  using TC = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d));
+  auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN (N * 0 is NaN then)
+  int64_t i = 0;
+  for (; i + L <= P; i += L) {
+    if (ahead) hwy::Prefetch(ahead + i);
+    auto s = hn::Load(d, sum + i);
+    if (in) {
+      auto v = LoadT(d, in + i);
+      s = hn::MulAdd(v, v, s);
+    }
+    if (out) {
+      auto u = LoadT(d, out + i);
+      s = hn::NegMulAdd(u, u, s);
+    }
+    hn::Store(s, d, sum + i);
+    auto n = hn::MulAdd(s, va, vk);
+    nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
+    StoreT(hn::Mul(LoadT(d, xr + i), NegPowFinite<K>(d, n, vnb)), d, yr + i);
+  }
+  bool finite = hn::AllFalse(d, hn::IsNaN(nonfinite));
+  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
+  for (; i < P; ++i) {
+    TC s = sum[i];
+    if (in) s += LoadS(in + i) * LoadS(in + i);
+    if (out) s -= LoadS(out + i) * LoadS(out + i);
+    sum[i] = s;
+    finite = finite && std::isfinite(s * a + kk);
+    StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
+  }
+  return finite;
+}
+
+// The exact recomputation of a row whose running sum met Inf or NaN: sums from scratch, IEEE semantics.
+template <int K, class D, class T>
+HWY_NOINLINE void ExactRowCF(D d, int64_t P, const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
+                             hn::TFromD<D>* sum, T* yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
+  using TC = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d));
+  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
+  int64_t i = 0;
+  for (; i + L <= P; i += L) {
+    auto s = ExactSquares(d, xb, S, c, B, A, C, i);
+    hn::Store(s, d, sum + i);
+    StoreT(hn::Mul(LoadT(d, xb + c * S + i), NegPow<K>(d, hn::MulAdd(s, va, vk), vnb)), d, yr + i);
+  }
+  for (; i < P; ++i) {
+    sum[i] = ExactSquaresS<TC>(xb, S, c, B, A, C, i);
+    StoreS(TC(LoadS(xb + c * S + i) * NegPowS<K>(sum[i] * a + kk, nb)), yr + i);
+  }
+}
+
 template <int K, class T>
 void ForwardCF(const LrnProblem& p, const T* x, T* y) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead;
-  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta);
-  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb);
+  const int64_t C = p.c, S = p.spatial(), B = p.behind, A = p.ahead;
+  const auto va = hn::Set(d, TC(p.alpha / p.divisor)), vk = hn::Set(d, TC(p.k)), vnb = hn::Set(d, TC(-p.beta));
   const int64_t blocks = (S + kBlockFwd - 1) / kBlockFwd;
   parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
     auto sum = hwy::AllocateAligned<TC>(size_t(kBlockFwd));
@@ -173,50 +264,15 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
       const int64_t b = job / blocks, s0 = (job % blocks) * kBlockFwd, P = std::min(kBlockFwd, S - s0);
       const T* xb = x + b * C * S + s0;
       T* yb = y + b * C * S + s0;
-      auto exact = [&](int64_t c) {  // sum[:] = window sum of channel c from scratch
-        std::fill(sum.get(), sum.get() + P, TC(0));
-        for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j) {
-          const T* r = xb + j * S;
-          int64_t i = 0;
-          for (; i + L <= P; i += L) {
-            auto v = LoadT(d, r + i);
-            hn::Store(hn::MulAdd(v, v, hn::Load(d, sum.get() + i)), d, sum.get() + i);
-          }
-          for (; i < P; ++i) sum[size_t(i)] += LoadS(r + i) * LoadS(r + i);
-        }
-      };
       for (int64_t c = 0; c < C; ++c) {
-        const T* in = c + A < C && c > 0 && c % kAnchor ? xb + (c + A) * S : nullptr;
-        const T* out = c - B - 1 >= 0 && c % kAnchor ? xb + (c - B - 1) * S : nullptr;
-        if (c % kAnchor == 0) exact(c);
-        const T* xr = xb + c * S;
-        T* yr = yb + c * S;
+        const bool anchor = c % kAnchor == 0;
+        const T* in = c + A < C && !anchor ? xb + (c + A) * S : nullptr;
+        const T* out = c - B - 1 >= 0 && !anchor ? xb + (c - B - 1) * S : nullptr;
+        if (anchor) AnchorSums(d, P, xb, S, c, B, A, C, sum.get());
         // Each channel row is a separate DRAM stream; prefetch the rows that enter the window soon.
         const T* ahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
-        int64_t i = 0;
-        for (; i + L <= P; i += L) {
-          if (ahead) hwy::Prefetch(ahead + i);
-          auto s = hn::Load(d, sum.get() + i);
-          if (in) {
-            auto v = LoadT(d, in + i);
-            s = hn::MulAdd(v, v, s);
-          }
-          if (out) {
-            auto u = LoadT(d, out + i);
-            s = hn::NegMulAdd(u, u, s);
-          }
-          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSquares(d, xb, S, c, B, A, C, i);
-          hn::Store(s, d, sum.get() + i);
-          StoreT(hn::Mul(LoadT(d, xr + i), NegPow<K>(d, hn::MulAdd(s, va, vk), vnb)), d, yr + i);
-        }
-        for (; i < P; ++i) {
-          TC s = sum[size_t(i)];
-          if (in) s += LoadS(in + i) * LoadS(in + i);
-          if (out) s -= LoadS(out + i) * LoadS(out + i);
-          if (HWY_UNLIKELY(!std::isfinite(s))) s = ExactSquaresS<TC>(xb, S, c, B, A, C, i);
-          sum[size_t(i)] = s;
-          StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
-        }
+        if (!ForwardRowCF<K>(d, P, in, out, xb + c * S, ahead, sum.get(), yb + c * S, va, vk, vnb))
+          ExactRowCF<K>(d, P, xb, S, c, B, A, C, sum.get(), yb + c * S, va, vk, vnb);
       }
     }
   });
@@ -348,6 +404,24 @@ HWY_INLINE hn::Vec<D> WindowSum(D d, const hn::TFromD<D>* p, int64_t n) {
   return hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
 }
 
+// Sum of the squares of n consecutive values starting at p (inside the pixel).
+template <class D, class T>
+HWY_INLINE hn::Vec<D> WindowSquares(D d, const T* p, int64_t n) {
+  auto v0 = LoadT(d, p);
+  auto a0 = hn::Mul(v0, v0), a1 = hn::Zero(d);
+  int64_t j = 1;
+  for (; j + 2 <= n; j += 2) {
+    auto u = LoadT(d, p + j), w = LoadT(d, p + j + 1);
+    a0 = hn::MulAdd(u, u, a0);
+    a1 = hn::MulAdd(w, w, a1);
+  }
+  if (j < n) {
+    auto u = LoadT(d, p + j);
+    a0 = hn::MulAdd(u, u, a0);
+  }
+  return hn::Add(a0, a1);
+}
+
 // Running window sums over [c - before, c + after] of `src` (C values) in double, for windows too wide for
 // WindowSum: O(1) per element, re-anchored exactly every kAnchor channels and after non-finite values.
 template <class TC>
@@ -404,11 +478,29 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
       }
       for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
       if (!direct) RunningSums(sq, buf.aux.get(), C, B, A);
-      c = 0;
-      for (; c + L <= C; c += L) {
-        auto s = direct ? WindowSum(d, sq + c - B, n) : hn::LoadU(d, buf.aux.get() + c);
-        StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(s, va, vk), vnb)), d, yr + c);
-      }
+      // Window sums of vectors whose window lies inside the pixel come straight from x; the others read the
+      // zero-padded squares, last, so that their stores have left the store buffer (a load spanning two
+      // recent stores cannot be forwarded and stalls).
+      auto window = [&](int64_t c0) {
+        if (!direct) return hn::LoadU(d, buf.aux.get() + c0);
+        if (c0 >= B && c0 + L + A <= C) return WindowSquares(d, xr + c0 - B, n);
+        return WindowSum(d, sq + c0 - B, n);
+      };
+      auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN
+      auto out = [&](int64_t c0) {
+        auto nn = hn::MulAdd(window(c0), va, vk);
+        nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+        StoreT(hn::Mul(LoadT(d, xr + c0), NegPowFinite<K>(d, nn, vnb)), d, yr + c0);
+      };
+      const int64_t vecs = C / L * L, first = std::min(vecs, (B + L - 1) / L * L);
+      const int64_t last = C - A - L >= 0 ? std::max(first, std::min(vecs, (C - A - L) / L * L + L)) : first;
+      for (c = first; c < last; c += L) out(c);
+      for (c = 0; c < first; c += L) out(c);
+      for (c = last; c < vecs; c += L) out(c);
+      if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
+        for (c = 0; c < vecs; c += L)
+          StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(window(c), va, vk), vnb)), d, yr + c);
+      c = vecs;
       for (; c < C; ++c) {
         TC s = 0;
         if (direct)

@@ -1,0 +1,48 @@
+// IDX files (the MNIST format), plain or gzip-compressed (detected from the content, not the name):
+//   bytes 0-1  0x00 0x00
+//   byte  2    element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+//   byte  3    number of dimensions d (>= 1)
+//   then d big-endian uint32 sizes, then the elements, big-endian, row-major; nothing after them.
+// Data sets: images (N, rows, cols) uint8 -> f32 (N, rows, cols, 1) scaled by 1/255, labels (N,) uint8 -> int64.
+// load_mnist(dir) reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte, each with or without ".gz" — MNIST and Fashion-MNIST alike. Debian's
+// dataset-fashion-mnist package installs them in kFashionMnistDir.
+// Errors (FormatError, naming the file): unreadable or missing files, a wrong magic or element type, sizes that
+// disagree with the file size (short or trailing data), a truncated or corrupt gzip stream, images that are not
+// uint8 (N, rows, cols), labels that are not uint8 (N,), image and label counts that differ.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "locnet/core/tensor.hpp"
+
+namespace locnet {
+
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+struct IdxArray {
+  uint8_t type = 0x08;                // element type code (see above)
+  std::vector<int64_t> dims;
+  std::vector<unsigned char> data;    // the elements, converted to host byte order
+  size_t element_size() const;
+  double at(int64_t i) const;         // element i as a double, any type
+};
+
+IdxArray read_idx(const std::string& path);
+// The bytes of an IDX file (plain or gzip) written to path, for tests and tools; write_idx(path, a, true)
+// compresses with gzip.
+void write_idx(const std::string& path, const IdxArray& a, bool gzip = false);
+
+struct LabeledImages {
+  Tensor images;                // (N, rows, cols, 1) f32 in [0, 1]
+  std::vector<int64_t> labels;  // (N,)
+};
+LabeledImages load_idx_images(const std::string& images_path, const std::string& labels_path);
+
+struct MnistData {
+  LabeledImages train, test;
+};
+MnistData load_mnist(const std::string& dir = kFashionMnistDir);
+
+}  // namespace locnet

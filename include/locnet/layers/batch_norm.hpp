@@ -1,0 +1,266 @@
+// Batch Normalization (BatchNorm1D/2D/3D), with the exact semantics of each framework (reference/batchnorm.md).
+//
+// Per channel c over the m = N * spatial elements of the batch (two-pass statistics, double accumulators):
+//   mean = (1/m) sum x,  var = (1/m) sum (x - mean)^2  (biased: what every framework normalizes with)
+//   training:  y = act(gamma (x - mean) / sqrt(var + eps) + beta)             (batch statistics)
+//   inference: y = act(gamma (x - moving_mean) / sqrt(moving_variance + eps) + beta)
+// act is None or "relu" (fused into the same pass, forward and backward). Backward (g = dy * act'(y)):
+//   training:  dx = gamma inv (g - mean(g) - xhat mean(g xhat)),  inv = 1/sqrt(var + eps), xhat = (x - mean) inv
+//   frozen:    dx = gamma g / sqrt(moving_variance + eps)      (statistics are constants)
+//   dgamma = sum g xhat, dbeta = sum g (accumulated, not when frozen).
+// Running statistics after a training forward, with the stored variance s_var = var (biased) or var m/(m-1):
+//   old-weight momentum (numpy-ml, Keras):  r = momentum r + (1 - momentum) s
+//   new-weight momentum (PyTorch):          r = (1 - momentum) r + momentum s; momentum=None: r = mean of all
+//                                           batches so far (weight 1/t, t = num_batches_tracked)
+//   Caffe:                                  Z = maf Z + 1, r = (maf Z_old r + s) / Z: the bias-corrected EMA that
+//                                           Caffe's sums S/Z give (Z = 0 reads as mean 0, variance 0)
+//
+// Conventions (spec name: arguments with defaults), see docs/batch_norm.md; R = 1, 2, 3:
+//   BatchNorm<R>D(momentum=0.9, epsilon=1e-5, activation=None, data_format="channels_last")
+//        numpy-ml: old-weight momentum, biased running variance, gamma ~ U[0, 1), beta 0. numpy-ml's optimizer=
+//        is the per-layer optimizer every layer takes (layer.hpp).
+//   BatchNorm<R>D.pytorch(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+//        activation=None, data_format="channels_first")
+//        new-weight momentum (None = cumulative), unbiased running variance, buffer num_batches_tracked;
+//        track_running_stats=False uses batch statistics in both modes and keeps no running statistics.
+//   BatchNorm<R>D.keras(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+//        gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+//        beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+//        activation=None, data_format=None)
+//        old-weight momentum, biased moving variance; axis -1 (or the last axis) = channels_last, 1 =
+//        channels_first; data_format, when given, must agree with a non-default axis.
+//   BatchNorm<R>D.caffe(use_global_stats=None, moving_average_fraction=0.999, eps=1e-5, activation=None,
+//        data_format="channels_first")
+//        no gamma/beta (Caffe puts them in a Scale layer); unbiased variance (factor 1 when m = 1); buffers
+//        moving_mean, moving_variance (normalized: Caffe's blobs 0 and 1 divided by blob 2) and normalizer
+//        (blob 2). use_global_stats None follows the mode; True always uses the running statistics; False always
+//        the batch statistics (updating the running ones only in training mode).
+// Inputs: 1D (N, C) or (N, L, C); 2D (N, H, W, C); 3D (N, D, H, W, C); or the channels_first forms.
+// Parameters gamma, beta (C,) trainable; buffers moving_mean, moving_variance (C,) (+ num_batches_tracked (1,)
+// for PyTorch, normalizer (1,) for Caffe), saved with the weights. freeze(): inference statistics in every mode,
+// nothing trained (gamma and beta move to buffers()); unfreeze() undoes it.
+// Errors: ConfigError for epsilon <= 0 or not finite, momentum outside [0, 1], an unknown data_format/axis/
+// activation/initializer, a bad regularizer/constraint; ShapeError for a wrong rank,
+// unknown or zero channels or spatial size, a channel count different from num_features or from the built
+// one; at forward, ConfigError for one value per channel where PyTorch computes batch statistics (as
+// PyTorch's "Expected more than 1 value per channel when training") and for non-finite batch statistics in
+// training mode (raised before the running statistics change). Loading mis-shaped running statistics is a
+// FormatError (model/weights.hpp).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locnet/layers/layer.hpp"
+
+namespace locnet {
+
+namespace kernels {
+struct BatchNormKernel;
+}
+
+// Every convention maps to this.
+struct BatchNormCanonical {
+  enum class Update { ema, cumulative, caffe };
+  int rank = 2;  // spatial axes: 1D takes 0 or 1
+  double epsilon = 1e-5;
+  Update update = Update::ema;
+  double old_weight = 0.9, new_weight = 0.1;  // ema: r = old r + new s (Caffe: old = moving_average_fraction)
+  bool unbiased = false;                      // stored variance var m/(m-1)
+  bool single_value_error = false;            // PyTorch: m = 1 with batch statistics raises
+  bool channels_last = true;
+  bool has_gamma = true, has_beta = true;
+  bool running_stats = true;             // false: batch statistics in both modes (PyTorch)
+  std::optional<bool> use_global_stats;  // Caffe
+  bool batches_tracked = false;          // PyTorch's num_batches_tracked buffer
+  bool gamma_uniform01 = false;          // numpy-ml: gamma ~ U[0, 1)
+  std::string gamma_initializer = "ones", beta_initializer = "zeros";
+  std::string moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
+  std::shared_ptr<const Regularizer> gamma_regularizer, beta_regularizer;
+  std::shared_ptr<const Constraint> gamma_constraint, beta_constraint;
+  int64_t num_features = -1;  // -1: any
+  bool relu = false;
+};
+
+#define LOCNET_BN_ACTIVATION_FIELD \
+  v(s.activation, Field{"activation", "None or \"relu\" (fused into the normalization, forward and backward)."})
+
+template <int R>
+struct NumpyMlBatchNormConfig {
+  static constexpr const char* kType = R == 1 ? "BatchNorm1D" : R == 2 ? "BatchNorm2D" : "BatchNorm3D";
+  static constexpr const char* kDoc =
+      "numpy-ml BatchNorm: old-value momentum, biased running variance, gamma ~ U[0,1).";
+  double momentum = 0.9, epsilon = 1e-5;
+  std::optional<std::string> activation;
+  std::string data_format = "channels_last";
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.momentum, Field{"momentum", "Weight of the OLD running value: r = momentum r + (1 - momentum) batch."});
+    v(s.epsilon, Field{"epsilon", "Added to the variance inside the square root, > 0."});
+    LOCNET_BN_ACTIVATION_FIELD;
+    v(s.data_format, Field{"data_format", "\"channels_last\" (numpy-ml's layout) or \"channels_first\"."});
+  }
+  BatchNormCanonical canonical() const;
+};
+
+template <int R>
+struct PyTorchBatchNormConfig {
+  static constexpr const char* kType = R == 1   ? "BatchNorm1D.pytorch"
+                                       : R == 2 ? "BatchNorm2D.pytorch"
+                                                : "BatchNorm3D.pytorch";
+  static constexpr const char* kDoc =
+      "torch.nn.BatchNorm1d/2d/3d: new-value momentum (None: cumulative), unbiased running variance.";
+  int64_t num_features = 0;
+  double eps = 1e-5;
+  std::optional<double> momentum = 0.1;
+  bool affine = true, track_running_stats = true;
+  std::optional<std::string> activation;
+  std::string data_format = "channels_first";
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.num_features, Field{"num_features", "Number of channels C.", Field::required});
+    v(s.eps, Field{"eps", "Added to the variance inside the square root, > 0."});
+    v(s.momentum, Field{"momentum",
+                        "Weight of the NEW value: r = (1 - momentum) r + momentum batch; None: "
+                        "cumulative average."});
+    v(s.affine, Field{"affine", "Learnable weight (gamma) and bias (beta)."});
+    v(s.track_running_stats, Field{"track_running_stats",
+                                   "Keep running statistics; False: batch statistics "
+                                   "in both modes."});
+    LOCNET_BN_ACTIVATION_FIELD;
+    v(s.data_format, Field{"data_format", "\"channels_first\" (PyTorch's layout) or \"channels_last\"."});
+  }
+  BatchNormCanonical canonical() const;
+};
+
+template <int R>
+struct KerasBatchNormConfig {
+  static constexpr const char* kType = R == 1   ? "BatchNorm1D.keras"
+                                       : R == 2 ? "BatchNorm2D.keras"
+                                                : "BatchNorm3D.keras";
+  static constexpr const char* kDoc =
+      "keras.layers.BatchNormalization: old-value momentum 0.99, epsilon 1e-3, biased moving variance.";
+  int64_t axis = -1;
+  double momentum = 0.99, epsilon = 1e-3;
+  bool center = true, scale = true;
+  std::string beta_initializer = "zeros", gamma_initializer = "ones";
+  std::string moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
+  Value beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint;
+  std::optional<std::string> activation;
+  std::optional<std::string> data_format;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.axis, Field{"axis", "Channel axis: -1 or the last axis (channels_last), 1 (channels_first)."});
+    v(s.momentum, Field{"momentum", "Weight of the OLD moving value: r = momentum r + (1 - momentum) batch."});
+    v(s.epsilon, Field{"epsilon", "Added to the variance inside the square root, > 0."});
+    v(s.center, Field{"center", "Add the offset beta."});
+    v(s.scale, Field{"scale", "Multiply by gamma."});
+    v(s.beta_initializer, Field{"beta_initializer", "Initializer of beta."});
+    v(s.gamma_initializer, Field{"gamma_initializer", "Initializer of gamma."});
+    v(s.moving_mean_initializer, Field{"moving_mean_initializer", "Initializer of moving_mean."});
+    v(s.moving_variance_initializer, Field{"moving_variance_initializer", "Initializer of moving_variance."});
+    v(s.beta_regularizer, Field{"beta_regularizer", "None or a regularizer (train/regularizers.hpp)."});
+    v(s.gamma_regularizer, Field{"gamma_regularizer", "None or a regularizer (train/regularizers.hpp)."});
+    v(s.beta_constraint, Field{"beta_constraint", "None or a constraint (train/constraints.hpp)."});
+    v(s.gamma_constraint, Field{"gamma_constraint", "None or a constraint (train/constraints.hpp)."});
+    LOCNET_BN_ACTIVATION_FIELD;
+    v(s.data_format, Field{"data_format", "None (from axis), \"channels_last\" or \"channels_first\"."});
+  }
+  BatchNormCanonical canonical() const;
+};
+
+template <int R>
+struct CaffeBatchNormConfig {
+  static constexpr const char* kType = R == 1   ? "BatchNorm1D.caffe"
+                                       : R == 2 ? "BatchNorm2D.caffe"
+                                                : "BatchNorm3D.caffe";
+  static constexpr const char* kDoc =
+      "Caffe BatchNorm layer: normalized moving sums (maf 0.999), unbiased, no scale/shift.";
+  std::optional<bool> use_global_stats;
+  double moving_average_fraction = 0.999, eps = 1e-5;
+  std::optional<std::string> activation;
+  std::string data_format = "channels_first";
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.use_global_stats, Field{"use_global_stats",
+                                "None: follow the mode; True: always the running statistics; "
+                                "False: always the batch statistics."});
+    v(s.moving_average_fraction, Field{"moving_average_fraction", "Decay of the moving sums, in [0, 1]."});
+    v(s.eps, Field{"eps", "Added to the variance inside the square root, > 0."});
+    LOCNET_BN_ACTIVATION_FIELD;
+    v(s.data_format, Field{"data_format", "\"channels_first\" (Caffe's layout) or \"channels_last\"."});
+  }
+  BatchNormCanonical canonical() const;
+};
+
+#undef LOCNET_BN_ACTIVATION_FIELD
+
+// The layer machinery shared by every convention.
+class BatchNormBase : public Layer {
+ public:
+  BatchNormBase(BatchNormCanonical canonical, std::string name);
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Param*> params() override;
+  std::vector<Param*> buffers() override;
+  const BatchNormCanonical& canonical() const { return c_; }
+
+  // numpy-ml: a frozen layer normalizes with the running statistics in every mode and trains nothing.
+  void freeze() { frozen_ = true; }
+  void unfreeze() { frozen_ = false; }
+  bool frozen() const { return frozen_; }
+  // Whether forward in `mode` normalizes with the batch's statistics (else the running ones).
+  bool uses_batch_stats(Mode mode) const;
+  // The inference transform y = act(x scale + shift) per channel (ones/zeros where there is no gamma/beta);
+  // ConfigError unless built and the running statistics are what inference uses.
+  void inference_affine(std::vector<double>& scale, std::vector<double>& shift) const;
+
+ protected:
+  void do_build(const Shape& in, Rng& rng) override;
+
+ private:
+  int64_t channels(const Shape& s) const { return c_.channels_last ? s.dim(-1) : s[1]; }
+  void update_running(const std::vector<double>& mean, const std::vector<double>& var, int64_t m);
+
+  BatchNormCanonical c_;
+  bool frozen_ = false;
+  Param gamma_{"gamma", {}, {}}, beta_{"beta", {}, {}};
+  Param moving_mean_{"moving_mean", {}, {}, false}, moving_variance_{"moving_variance", {}, {}, false};
+  Param batches_{"num_batches_tracked", {}, {}, false}, normalizer_{"normalizer", {}, {}, false};
+  const kernels::BatchNormKernel* impl_ = nullptr;
+  Tensor x_cache_;
+  std::vector<double> mean_cache_, invstd_cache_;  // the statistics the cached forward used
+  bool batch_stats_cache_ = false;
+};
+
+template <class C>
+class BatchNormLayer : public BatchNormBase {
+ public:
+  using Config = C;
+  explicit BatchNormLayer(Config cfg = {}, std::string name = {})
+      : BatchNormBase(cfg.canonical(), std::move(name)), cfg_(std::move(cfg)) {}
+  std::string type() const override { return Config::kType; }
+  Call config() const override { return make_call(config_values(cfg_)); }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+  const Config& cfg() const { return cfg_; }
+
+ private:
+  Config cfg_;
+};
+
+using BatchNorm1D = BatchNormLayer<NumpyMlBatchNormConfig<1>>;
+using BatchNorm2D = BatchNormLayer<NumpyMlBatchNormConfig<2>>;
+using BatchNorm3D = BatchNormLayer<NumpyMlBatchNormConfig<3>>;
+using PyTorchBatchNorm1D = BatchNormLayer<PyTorchBatchNormConfig<1>>;
+using PyTorchBatchNorm2D = BatchNormLayer<PyTorchBatchNormConfig<2>>;
+using PyTorchBatchNorm3D = BatchNormLayer<PyTorchBatchNormConfig<3>>;
+using KerasBatchNorm1D = BatchNormLayer<KerasBatchNormConfig<1>>;
+using KerasBatchNorm2D = BatchNormLayer<KerasBatchNormConfig<2>>;
+using KerasBatchNorm3D = BatchNormLayer<KerasBatchNormConfig<3>>;
+using CaffeBatchNorm1D = BatchNormLayer<CaffeBatchNormConfig<1>>;
+using CaffeBatchNorm2D = BatchNormLayer<CaffeBatchNormConfig<2>>;
+using CaffeBatchNorm3D = BatchNormLayer<CaffeBatchNormConfig<3>>;
+
+}  // namespace locnet

@@ -1,0 +1,109 @@
+// Pooling layers (Keras).
+// MaxPooling2D / AveragePooling2D(pool_size=(2, 2), strides=None, padding="valid", data_format=None)
+//   pool_size    int or (rows, cols), > 0
+//   strides      None (= pool_size), int or (rows, cols), > 0
+//   padding      "valid" or "same" (TensorFlow SAME: out = ceil(n / stride), floor(total / 2) zeros before)
+//   data_format  None (= "channels_last"), "channels_last" or "channels_first"
+//   max:      y = max over the window's taps inside the input (padding never wins; NaN propagates); the
+//             gradient goes to the first maximum in row-major window order.
+//   average:  y = mean over the window's taps inside the input: with "same", padding is left out of the count
+//             as Keras/TensorFlow do (a corner window of 2x2 over one valid pixel is that pixel).
+//   valid: out = floor((n - k) / s) + 1, ShapeError if n < k.
+// GlobalAveragePooling2D(data_format=None, keepdims=False): the mean over rows and cols per channel, (N, C)
+//   or (N, 1, 1, C) / (N, C, 1, 1) with keepdims.
+// Input rank 4 with known non-batch sizes. Errors: ConfigError for bad sizes/padding/data_format; ShapeError
+// for the input.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locnet/layers/layer.hpp"
+
+namespace locnet {
+
+struct Pooling2DConfig {
+  std::vector<int64_t> pool_size = {2, 2};
+  std::optional<std::vector<int64_t>> strides;
+  std::string padding = "valid";
+  std::optional<std::string> data_format;
+
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.pool_size, Field{"pool_size", "Window size: an int or (rows, cols)."});
+    v(s.strides, Field{"strides", "Step between windows: None (= pool_size), an int or (rows, cols)."});
+    v(s.padding, Field{"padding", "\"valid\" or \"same\" (TensorFlow SAME)."});
+    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+  }
+  void validate() const;
+};
+
+// The machinery shared by MaxPooling2D and AveragePooling2D.
+class Pooling2D : public Layer {
+ public:
+  using Config = Pooling2DConfig;
+  Pooling2D(bool max, Config cfg, std::string name);
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  Call config() const override { return make_call(config_values(cfg_)); }
+
+ protected:
+  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
+
+ private:
+  bool max_;
+  Config cfg_;
+  int64_t pool_[2], strides_[2];
+  bool channels_last_ = true;
+  Shape x_shape_, y_shape_;            // of the last training forward
+  std::vector<int64_t> argmax_;        // max: the input index each output came from
+};
+
+class MaxPooling2D : public Pooling2D {
+ public:
+  explicit MaxPooling2D(Config cfg = {}, std::string name = {}) : Pooling2D(true, std::move(cfg), std::move(name)) {}
+  std::string type() const override { return "MaxPooling2D"; }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+};
+
+class AveragePooling2D : public Pooling2D {
+ public:
+  explicit AveragePooling2D(Config cfg = {}, std::string name = {})
+      : Pooling2D(false, std::move(cfg), std::move(name)) {}
+  std::string type() const override { return "AveragePooling2D"; }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+};
+
+struct GlobalAveragePooling2DConfig {
+  std::optional<std::string> data_format;
+  bool keepdims = false;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+    v(s.keepdims, Field{"keepdims", "Keep the spatial axes with size 1."});
+  }
+  void validate() const;
+};
+
+class GlobalAveragePooling2D : public Layer {
+ public:
+  using Config = GlobalAveragePooling2DConfig;
+  explicit GlobalAveragePooling2D(Config cfg = {}, std::string name = {});
+  std::string type() const override { return "GlobalAveragePooling2D"; }
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  Call config() const override { return make_call(config_values(cfg_)); }
+  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+
+ protected:
+  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
+
+ private:
+  Config cfg_;
+  bool channels_last_ = true;
+  Shape x_shape_;
+};
+
+}  // namespace locnet

@@ -1,0 +1,236 @@
+// 2D convolution as im2col + GEMM (OpenBLAS), OpenMP over the batch with BLAS single-threaded inside (batch 1 or
+// one thread: a single GEMM per sample with BLAS's own threads).
+//   channels_last:  col (P x K), row p = the patch of output position p in Keras's (dy, dx, ch) order;
+//                   y_s (P x F) = col @ W (K x F) + b
+//   channels_first: colT (K x P) (rows are contiguous output rows); y_s (F x P) = W^T @ colT + b
+// A 1x1 kernel with stride 1 and no padding reads x itself as the column matrix.
+// Backward per sample: dW += col^T dy_s (colT dy_s^T), dcol = dy_s W^T (W dy_s), added back into dx (col2im).
+// The batch is cut into one contiguous chunk per thread, each accumulating its own dW/db, summed in chunk order:
+// the same thread count gives the same bits.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "kernels/blas.hpp"
+#include "kernels/conv2d/problem.hpp"
+
+namespace locnet::kernels {
+namespace {
+
+template <class T>
+struct Conv {
+  const Conv2dProblem& p;
+  const int64_t P = p.positions(), K = p.patch(), F = p.f, in = p.in_sample(), out = P * F;
+  const bool identity = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 &&
+                        p.oh == p.h && p.ow == p.w;
+
+  // Visits each (column-matrix run, input run) pair: fn(col offset, input offset or -1 for zeros, length, input
+  // step). channels_last runs are one kernel row of a position (kw*C values when dw = 1, else C per tap);
+  // channels_first runs are one output row of one patch entry.
+  template <class Fn>
+  void segments(Fn&& fn) const {
+    const int64_t C = p.c;
+    if (p.channels_last) {
+      for (int64_t oy = 0; oy < p.oh; ++oy)
+        for (int64_t ox = 0; ox < p.ow; ++ox)
+          for (int64_t dy = 0; dy < p.kh; ++dy) {
+            const int64_t iy = oy * p.sh + dy * p.dh - p.pt, c0 = (oy * p.ow + ox) * K + dy * p.kw * C;
+            if (iy < 0 || iy >= p.h) {
+              fn(c0, -1, p.kw * C, 1);
+              continue;
+            }
+            const int64_t ix0 = ox * p.sw - p.pl;  // input column of tap 0
+            if (p.dw == 1) {
+              int64_t lo = std::clamp<int64_t>(-ix0, 0, p.kw), hi = std::clamp<int64_t>(p.w - ix0, lo, p.kw);
+              if (lo > 0) fn(c0, -1, lo * C, 1);
+              if (hi > lo) fn(c0 + lo * C, (iy * p.w + ix0 + lo) * C, (hi - lo) * C, 1);
+              if (hi < p.kw) fn(c0 + hi * C, -1, (p.kw - hi) * C, 1);
+              continue;
+            }
+            for (int64_t dx = 0; dx < p.kw; ++dx) {
+              int64_t ix = ix0 + dx * p.dw;
+              fn(c0 + dx * C, ix >= 0 && ix < p.w ? (iy * p.w + ix) * C : -1, C, 1);
+            }
+          }
+      return;
+    }
+    for (int64_t dy = 0; dy < p.kh; ++dy)
+      for (int64_t dx = 0; dx < p.kw; ++dx)
+        for (int64_t ch = 0; ch < C; ++ch) {
+          const int64_t row = ((dy * p.kw + dx) * C + ch) * P;
+          for (int64_t oy = 0; oy < p.oh; ++oy) {
+            int64_t iy = oy * p.sh + dy * p.dh - p.pt;
+            if (iy < 0 || iy >= p.h) {
+              fn(row + oy * p.ow, -1, p.ow, 0);
+              continue;
+            }
+            // Output columns whose tap lands inside: ox*sw + dx*dw - pl in [0, w).
+            int64_t start = dx * p.dw - p.pl;
+            int64_t lo = start >= 0 ? 0 : std::min(p.ow, (-start + p.sw - 1) / p.sw);
+            int64_t hi = start >= p.w ? lo : std::clamp<int64_t>((p.w - start + p.sw - 1) / p.sw, lo, p.ow);
+            int64_t base = row + oy * p.ow, src = (ch * p.h + iy) * p.w + start;
+            if (lo > 0) fn(base, -1, lo, 0);
+            if (hi > lo) fn(base + lo, src + lo * p.sw, hi - lo, p.sw);
+            if (hi < p.ow) fn(base + hi, -1, p.ow - hi, 0);
+          }
+        }
+  }
+
+  // Plain loops: runs are often a few values long, where a memcpy call costs more than the copy.
+  void im2col(const T* xs, T* col) const {
+    segments([&](int64_t c0, int64_t i0, int64_t len, int64_t step) {
+      T* dst = col + c0;
+      if (i0 < 0)
+        for (int64_t e = 0; e < len; ++e) dst[e] = T(0);
+      else if (step == 1)
+        for (int64_t e = 0; e < len; ++e) dst[e] = xs[i0 + e];
+      else
+        for (int64_t e = 0; e < len; ++e) dst[e] = xs[i0 + e * step];
+    });
+  }
+
+  void col2im_add(const T* col, T* dxs) const {
+    segments([&](int64_t c0, int64_t i0, int64_t len, int64_t step) {
+      if (i0 < 0) return;
+      const T* src = col + c0;
+      for (int64_t e = 0; e < len; ++e) dxs[i0 + e * step] += src[e];
+    });
+  }
+
+  void forward_sample(const T* xs, const T* w, const T* b, T* ys, T* buf) const {
+    const T* col = xs;
+    if (!identity) {
+      im2col(xs, buf);
+      col = buf;
+    }
+    T beta = 0;
+    if (p.has_bias) {
+      beta = 1;
+      if (p.channels_last)
+        for (int64_t pos = 0; pos < P; ++pos) std::copy(b, b + F, ys + pos * F);
+      else
+        for (int64_t f = 0; f < F; ++f) std::fill(ys + f * P, ys + (f + 1) * P, b[f]);
+    }
+    if (p.channels_last)
+      gemm<T>(false, false, P, F, K, col, K, w, F, beta, ys, F);
+    else
+      gemm<T>(true, false, F, P, K, w, F, col, P, beta, ys, P);
+  }
+
+  // dxs assigned; dw, db accumulated.
+  void backward_sample(const T* xs, const T* w, const T* gy, T* dxs, T* dw, T* db, T* buf, T* dbuf) const {
+    const T* col = xs;
+    if (!identity) {
+      im2col(xs, buf);
+      col = buf;
+    }
+    T* dcol = identity ? dxs : dbuf;
+    if (p.channels_last) {
+      if (p.has_bias)
+        for (int64_t pos = 0; pos < P; ++pos)
+          for (int64_t f = 0; f < F; ++f) db[f] += gy[pos * F + f];
+      gemm<T>(true, false, K, F, P, col, K, gy, F, T(1), dw, F);
+      gemm<T>(false, true, P, K, F, gy, F, w, F, T(0), dcol, K);
+    } else {
+      if (p.has_bias)
+        for (int64_t f = 0; f < F; ++f) {
+          T sum = 0;
+          for (int64_t pos = 0; pos < P; ++pos) sum += gy[f * P + pos];
+          db[f] += sum;
+        }
+      gemm<T>(false, true, K, F, P, col, P, gy, P, T(1), dw, F);
+      gemm<T>(false, false, K, P, F, w, F, gy, P, T(0), dcol, P);
+    }
+    if (!identity) {
+      std::fill(dxs, dxs + in, T(0));
+      col2im_add(dcol, dxs);
+    }
+  }
+};
+
+template <class T>
+std::unique_ptr<T[]> buffer(int64_t count) {
+  return std::unique_ptr<T[]>(new T[size_t(std::max<int64_t>(count, 1))]);
+}
+
+template <class T>
+void forward_t(const Conv2dProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
+  Conv<T> cv{p};
+  auto x = static_cast<const T*>(xv);
+  auto y = static_cast<T*>(yv);
+  for_items(p.n, [&](int64_t lo, int64_t hi) {
+    auto buf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
+    for (int64_t s = lo; s < hi; ++s)
+      cv.forward_sample(x + s * cv.in, static_cast<const T*>(wv), static_cast<const T*>(bv), y + s * cv.out,
+                        buf.get());
+  });
+}
+
+template <class T>
+void backward_t(const Conv2dProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
+                void* dbv) {
+  Conv<T> cv{p};
+  auto x = static_cast<const T*>(xv);
+  auto w = static_cast<const T*>(wv);
+  auto gy = static_cast<const T*>(dyv);
+  auto dx = static_cast<T*>(dxv);
+  auto dw = static_cast<T*>(dwv);
+  auto db = static_cast<T*>(dbv);
+  const int64_t KF = cv.K * cv.F, chunks = num_threads() > 1 ? std::min<int64_t>(p.n, num_threads()) : 1;
+  // One chunk accumulates straight into dw/db; several get zeroed partial sums, added in chunk order below.
+  std::vector<T> parts(chunks > 1 ? size_t(chunks * (KF + cv.F)) : 0, T(0));
+  auto chunk = [&](int64_t c) {
+    T* pdw = chunks > 1 ? parts.data() + c * (KF + cv.F) : dw;
+    T* pdb = chunks > 1 ? pdw + KF : db;
+    auto buf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
+    auto dbuf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
+    for (int64_t s = p.n * c / chunks; s < p.n * (c + 1) / chunks; ++s)
+      cv.backward_sample(x + s * cv.in, w, gy + s * cv.out, dx + s * cv.in, pdw, pdb, buf.get(), dbuf.get());
+  };
+  if (chunks == 1) {
+    chunk(0);
+    return;
+  }
+  {
+    BlasSingleThreaded guard;
+    parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c) chunk(c);
+    });
+  }
+  for (int64_t c = 0; c < chunks; ++c) {
+    const T* part = parts.data() + c * (KF + cv.F);
+    for (int64_t i = 0; i < KF; ++i) dw[i] += part[i];
+    if (p.has_bias)
+      for (int64_t f = 0; f < cv.F; ++f) db[f] += part[KF + f];
+  }
+}
+
+bool applicable(const Conv2dProblem& p, std::string* why) {
+  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
+    *why = "dtype must be f32 or f64";
+    return false;
+  }
+  constexpr int64_t kMax = int64_t(1) << 31;
+  if (p.positions() * p.patch() >= kMax || p.positions() * p.f >= kMax || p.patch() * p.f >= kMax) {
+    *why = "matrix dimensions exceed the 32-bit BLAS interface";
+    return false;
+  }
+  if (p.positions() == 0 || p.patch() == 0 || p.f == 0) {
+    *why = "empty problem";
+    return false;
+  }
+  return true;
+}
+
+void forward(const Conv2dProblem& p, const void* x, const void* w, const void* b, void* y) {
+  p.dtype == DType::f64 ? forward_t<double>(p, x, w, b, y) : forward_t<float>(p, x, w, b, y);
+}
+void backward(const Conv2dProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
+  p.dtype == DType::f64 ? backward_t<double>(p, dy, x, w, dx, dw, db) : backward_t<float>(p, dy, x, w, dx, dw, db);
+}
+
+}  // namespace
+
+extern const Conv2dKernel kConv2dIm2col{"im2col", applicable, forward, backward};
+
+}  // namespace locnet::kernels

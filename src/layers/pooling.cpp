@@ -1,0 +1,158 @@
+#include "locnet/layers/pooling.hpp"
+
+#include "kernels/pooling/problem.hpp"
+#include "layers/spatial.hpp"
+
+namespace locnet {
+namespace {
+
+// Runs fn(T{}) for f32 / f64 (pooling layers are built in one of them).
+template <class Fn>
+void typed(DType dt, Fn&& fn) {
+  if (dt == DType::f64)
+    fn(double{});
+  else
+    fn(float{});
+}
+
+void check_rank4(const Shape& in, const std::string& where, bool channels_last) {
+  if (in.rank() != 4)
+    raise<ShapeError>("{}: input rank must be 4 {}, got shape {}", where,
+                      channels_last ? "(batch, rows, cols, channels)" : "(batch, channels, rows, cols)", in.str());
+  for (size_t i = 1; i < 4; ++i)
+    if (in[i] <= 0) raise<ShapeError>("{}: non-batch dimensions must be known and > 0, got shape {}", where, in.str());
+}
+
+}  // namespace
+
+void Pooling2DConfig::validate() const {
+  int64_t pair[2];
+  spatial::size_pair("Pooling2D", "pool_size", pool_size, pair);
+  if (strides) spatial::size_pair("Pooling2D", "strides", *strides, pair);
+  spatial::check_padding("Pooling2D", padding);
+  (void)spatial::channels_last("Pooling2D", data_format);
+}
+
+Pooling2D::Pooling2D(bool max, Config cfg, std::string name)
+    : Layer(std::move(name)), max_(max), cfg_(std::move(cfg)) {
+  const char* type = max_ ? "MaxPooling2D" : "AveragePooling2D";
+  spatial::size_pair(type, "pool_size", cfg_.pool_size, pool_);
+  spatial::size_pair(type, "strides", cfg_.strides.value_or(cfg_.pool_size), strides_);
+  spatial::check_padding(type, cfg_.padding);
+  channels_last_ = spatial::channels_last(type, cfg_.data_format);
+}
+
+namespace {
+kernels::PoolProblem pool_problem(const Shape& in, bool last, const int64_t (&k)[2], const int64_t (&s)[2],
+                                  const std::string& padding, const std::string& where) {
+  check_rank4(in, where, last);
+  kernels::PoolProblem p;
+  p.n = std::max<int64_t>(in[0], 0);
+  p.h = last ? in[1] : in[2];
+  p.w = last ? in[2] : in[3];
+  p.c = last ? in[3] : in[1];
+  p.kh = k[0], p.kw = k[1], p.sh = s[0], p.sw = s[1];
+  p.channels_last = last;
+  int64_t size[2] = {p.h, p.w}, before[2], out[2];
+  for (int a = 0; a < 2; ++a)
+    if (!spatial::window_axis(padding, size[a], k[a], s[a], 1, before[a], out[a]))
+      raise<ShapeError>("{}: pool_size along {} ({}) must be <= the input length ({}) with padding \"valid\", got "
+                        "input shape {}",
+                        where, a == 0 ? "rows" : "cols", k[a], size[a], in.str());
+  p.pt = before[0], p.pl = before[1], p.oh = out[0], p.ow = out[1];
+  return p;
+}
+}  // namespace
+
+Shape Pooling2D::output_shape(const Shape& in) const {
+  auto p = pool_problem(in, channels_last_, pool_, strides_, cfg_.padding, where());
+  return channels_last_ ? Shape{in[0], p.oh, p.ow, p.c} : Shape{in[0], p.c, p.oh, p.ow};
+}
+
+Tensor Pooling2D::forward(const Tensor& x, Mode mode) {
+  check_input(x);
+  auto p = pool_problem(x.shape(), channels_last_, pool_, strides_, cfg_.padding, where());
+  Tensor y = Tensor::empty(output_shape(x.shape()), dtype());
+  const bool keep = mode == Mode::Training;
+  if (max_) argmax_.resize(size_t(y.numel()));
+  typed(dtype(), [&](auto t) {
+    using T = decltype(t);
+    if (max_)
+      kernels::max_pool_forward<T>(p, x.data<T>(), y.data<T>(), argmax_.data());
+    else
+      kernels::avg_pool_forward<T>(p, x.data<T>(), y.data<T>());
+  });
+  x_shape_ = keep ? x.shape() : Shape{};
+  y_shape_ = keep ? y.shape() : Shape{};
+  if (!keep) argmax_.clear();
+  return y;
+}
+
+Tensor Pooling2D::backward(const Tensor& dy) {
+  if (!x_shape_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
+  check_grad_output(dy, y_shape_);
+  auto p = pool_problem(x_shape_, channels_last_, pool_, strides_, cfg_.padding, where());
+  Tensor dx = Tensor::empty(x_shape_, dtype());
+  typed(dtype(), [&](auto t) {
+    using T = decltype(t);
+    if (max_)
+      kernels::max_pool_backward<T>(p, dy.data<T>(), argmax_.data(), dx.data<T>());
+    else
+      kernels::avg_pool_backward<T>(p, dy.data<T>(), dx.data<T>());
+  });
+  return dx;
+}
+
+void GlobalAveragePooling2DConfig::validate() const {
+  (void)spatial::channels_last("GlobalAveragePooling2D", data_format);
+}
+
+GlobalAveragePooling2D::GlobalAveragePooling2D(Config cfg, std::string name)
+    : Layer(std::move(name)), cfg_(std::move(cfg)) {
+  channels_last_ = spatial::channels_last("GlobalAveragePooling2D", cfg_.data_format);
+}
+
+Shape GlobalAveragePooling2D::output_shape(const Shape& in) const {
+  check_rank4(in, where(), channels_last_);
+  int64_t c = channels_last_ ? in[3] : in[1];
+  if (!cfg_.keepdims) return Shape{in[0], c};
+  return channels_last_ ? Shape{in[0], 1, 1, c} : Shape{in[0], c, 1, 1};
+}
+
+// y[n, c] = sum over the H*W pixels / (H*W);  dx[n, pixel, c] = dy[n, c] / (H*W).
+Tensor GlobalAveragePooling2D::forward(const Tensor& x, Mode mode) {
+  int64_t n = check_input(x);
+  const int64_t c = channels_last_ ? x.dim(3) : x.dim(1), pixels = x.numel() / std::max<int64_t>(n * c, 1);
+  Tensor y(output_shape(x.shape()), dtype());
+  typed(dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* xs = x.data<T>();
+    T* ys = y.data<T>();
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t px = 0; px < pixels; ++px)
+        for (int64_t ch = 0; ch < c; ++ch)
+          ys[s * c + ch] += xs[s * pixels * c + (channels_last_ ? px * c + ch : ch * pixels + px)];
+    for (int64_t i = 0; i < n * c; ++i) ys[i] /= T(pixels);
+  });
+  x_shape_ = mode == Mode::Training ? x.shape() : Shape{};
+  return y;
+}
+
+Tensor GlobalAveragePooling2D::backward(const Tensor& dy) {
+  if (!x_shape_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
+  check_grad_output(dy, output_shape(x_shape_));
+  const int64_t n = x_shape_[0], c = channels_last_ ? x_shape_[3] : x_shape_[1], pixels = x_shape_[1] * x_shape_[2] * x_shape_[3] / c;
+  Tensor dx = Tensor::empty(x_shape_, dtype());
+  typed(dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* g = dy.data<T>();
+    T* d = dx.data<T>();
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t px = 0; px < pixels; ++px)
+        for (int64_t ch = 0; ch < c; ++ch)
+          d[s * pixels * c + (channels_last_ ? px * c + ch : ch * pixels + px)] = g[s * c + ch] / T(pixels);
+  });
+  return dx;
+}
+
+}  // namespace locnet

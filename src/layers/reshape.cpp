@@ -1,0 +1,48 @@
+#include "locnet/layers/reshape.hpp"
+
+#include <algorithm>
+
+namespace locnet {
+
+void ReshapeConfig::validate() const {
+  auto got = detail::to_value(target_shape).repr();
+  if (target_shape.empty()) raise<ConfigError>("Reshape: target_shape must be a non-empty tuple, got {}", got);
+  for (int64_t d : target_shape)
+    if (d == 0 || d < -1) raise<ConfigError>("Reshape: target_shape entries must be > 0 or -1, got {}", got);
+  if (std::count(target_shape.begin(), target_shape.end(), -1) > 1)
+    raise<ConfigError>("Reshape: target_shape may hold at most one -1, got {}", got);
+}
+
+Reshape::Reshape(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) { cfg_.validate(); }
+
+Shape Reshape::output_shape(const Shape& in) const {
+  if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());
+  Shape per_sample = in.without_batch();
+  if (!per_sample.known()) raise<ShapeError>("{}: non-batch dimensions must be known, got shape {}", where(), in.str());
+  const int64_t total = per_sample.numel();
+  std::vector<int64_t> out{in[0]};
+  int64_t known = 1;
+  for (int64_t d : cfg_.target_shape)
+    if (d > 0) known *= d;
+  for (int64_t d : cfg_.target_shape) out.push_back(d > 0 ? d : (known > 0 ? total / known : 0));
+  Shape result(out);
+  bool fits = result.without_batch().numel() == total;
+  if (!fits)
+    raise<ShapeError>("{}: the input's {} values per sample must fit target_shape {}, got shape {}", where(), total,
+                      detail::to_value(cfg_.target_shape).repr(), in.str());
+  return result;
+}
+
+Tensor Reshape::forward(const Tensor& x, Mode) {
+  check_input(x);
+  last_in_ = x.shape();
+  return x.reshape(output_shape(x.shape())).clone();
+}
+
+Tensor Reshape::backward(const Tensor& dy) {
+  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a forward", where());
+  check_grad_output(dy, output_shape(last_in_));
+  return dy.reshape(last_in_).clone();
+}
+
+}  // namespace locnet

@@ -1,0 +1,54 @@
+// Option parsing and output geometry shared by the 2D sliding-window layers (Conv2D, pooling).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locnet/core/error.hpp"
+#include "locnet/core/value.hpp"
+
+namespace locnet::spatial {
+
+// An int or a (rows, cols) tuple of positive ints -> out; ConfigError "<type>: <name> must be ...".
+inline void size_pair(const char* type, const char* name, const std::vector<int64_t>& v, int64_t (&out)[2]) {
+  std::string got = v.size() == 1 ? std::to_string(v[0]) : fmt::format("({})", fmt::join(v, ", "));
+  if (v.size() != 1 && v.size() != 2)
+    raise<ConfigError>("{}: {} must be an int or a tuple of 2 ints, got {}", type, name, got);
+  for (int i = 0; i < 2; ++i) {
+    out[i] = v[v.size() == 1 ? 0 : size_t(i)];
+    if (out[i] <= 0) raise<ConfigError>("{}: {} must be positive integers, got {}", type, name, got);
+  }
+}
+
+// None/"channels_last" -> true, "channels_first" -> false.
+inline bool channels_last(const char* type, const std::optional<std::string>& data_format) {
+  if (!data_format || *data_format == "channels_last") return true;
+  if (*data_format == "channels_first") return false;
+  raise<ConfigError>("{}: data_format must be None, \"channels_last\" or \"channels_first\", got \"{}\"", type,
+                     *data_format);
+}
+
+inline void check_padding(const char* type, const std::string& padding) {
+  if (padding != "valid" && padding != "same")
+    raise<ConfigError>("{}: padding must be \"valid\" or \"same\", got \"{}\"", type, padding);
+}
+
+// One axis of a window sliding over n inputs (kernel k, stride s, dilation d): zeros before and output length,
+// "valid" or TensorFlow "same" (total = max((out - 1) s + e - n, 0), floor(total / 2) before). Returns false when
+// a "valid" window does not fit.
+inline bool window_axis(const std::string& padding, int64_t n, int64_t k, int64_t s, int64_t d, int64_t& before,
+                        int64_t& out) {
+  int64_t e = (k - 1) * d + 1;
+  if (padding == "same") {
+    out = (n + s - 1) / s;
+    before = std::max<int64_t>((out - 1) * s + e - n, 0) / 2;
+    return true;
+  }
+  before = 0;
+  if (n < e) return false;
+  out = (n - e) / s + 1;
+  return true;
+}
+
+}  // namespace locnet::spatial

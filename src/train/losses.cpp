@@ -1,0 +1,113 @@
+#include "locnet/train/losses.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace locnet {
+namespace {
+
+void check_logits(const Tensor& z, const char* where) {
+  if (!z.defined() || z.rank() < 1 || z.numel() == 0)
+    raise<ShapeError>("{}: logits must be a non-empty tensor, got {}", where,
+                      z.defined() ? z.shape().str() : std::string("an empty tensor"));
+  if (z.dtype() != DType::f32 && z.dtype() != DType::f64)
+    raise<ShapeError>("{}: logits dtype must be f32 or f64, got {}", where, dtype_name(z.dtype()));
+}
+
+void check_targets(const Tensor& z, const Tensor& t, const char* where) {
+  check_logits(z, where);
+  if (!t.defined() || t.shape() != z.shape())
+    raise<ShapeError>("{}: targets shape must be {} (the logits'), got {}", where, z.shape().str(),
+                      t.defined() ? t.shape().str() : std::string("an empty tensor"));
+}
+
+// n rows of k classes (the last axis).
+struct Rows {
+  int64_t n, k;
+  explicit Rows(const Tensor& z) : n(z.numel() / z.dim(-1)), k(z.dim(-1)) {}
+};
+
+// lse of row z[0..k) and p = softmax(z).
+double log_softmax_row(const double* z, int64_t k, double* p) {
+  double m = *std::max_element(z, z + k), sum = 0;
+  for (int64_t j = 0; j < k; ++j) sum += (p[j] = std::exp(z[j] - m));
+  for (int64_t j = 0; j < k; ++j) p[j] /= sum;
+  return m + std::log(sum);
+}
+
+}  // namespace
+
+LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
+  const char* where = "softmax_cross_entropy";
+  check_logits(logits, where);
+  Rows r(logits);
+  if (int64_t(labels.size()) != r.n)
+    raise<ShapeError>("{}: the number of labels must be {} (one per row of logits {}), got {}", where, r.n,
+                      logits.shape().str(), labels.size());
+  const std::vector<double> z = logits.to_vector();
+  std::vector<double> g(z.size()), p(size_t(r.k));
+  double total = 0;
+  for (int64_t i = 0; i < r.n; ++i) {
+    int64_t y = labels[size_t(i)];
+    if (y < 0 || y >= r.k) raise<ShapeError>("{}: labels must be in [0, {}), got labels[{}] = {}", where, r.k, i, y);
+    const double* zr = z.data() + i * r.k;
+    total += log_softmax_row(zr, r.k, p.data()) - zr[y];
+    for (int64_t j = 0; j < r.k; ++j) g[size_t(i * r.k + j)] = (p[size_t(j)] - (j == y)) / double(r.n);
+  }
+  LossResult out{total / double(r.n), Tensor(logits.shape(), logits.dtype())};
+  for (size_t i = 0; i < g.size(); ++i) out.grad.set(int64_t(i), g[i]);
+  return out;
+}
+
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  check_targets(logits, targets, "softmax_cross_entropy");
+  Rows r(logits);
+  const std::vector<double> z = logits.to_vector(), t = targets.to_vector();
+  std::vector<double> p(size_t(r.k));
+  LossResult out{0.0, Tensor(logits.shape(), logits.dtype())};
+  double total = 0;
+  for (int64_t i = 0; i < r.n; ++i) {
+    const double *zr = z.data() + i * r.k, *tr = t.data() + i * r.k;
+    double lse = log_softmax_row(zr, r.k, p.data()), tsum = 0;
+    for (int64_t j = 0; j < r.k; ++j) {
+      tsum += tr[j];
+      total -= tr[j] * zr[j];
+    }
+    total += lse * tsum;
+    for (int64_t j = 0; j < r.k; ++j) out.grad.set(i * r.k + j, (p[size_t(j)] * tsum - tr[j]) / double(r.n));
+  }
+  out.loss = total / double(r.n);
+  return out;
+}
+
+LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  check_targets(logits, targets, "binary_cross_entropy");
+  const int64_t m = logits.numel();
+  LossResult out{0.0, Tensor(logits.shape(), logits.dtype())};
+  double total = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    double z = logits.item(i), t = targets.item(i);
+    total += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
+    double sig = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+    out.grad.set(i, (sig - t) / double(m));
+  }
+  out.loss = total / double(m);
+  return out;
+}
+
+LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets) {
+  check_targets(predictions, targets, "mean_squared_error");
+  const int64_t m = predictions.numel();
+  LossResult out{0.0, Tensor(predictions.shape(), predictions.dtype())};
+  double total = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    double d = predictions.item(i) - targets.item(i);
+    total += d * d;
+    out.grad.set(i, 2.0 * d / double(m));
+  }
+  out.loss = total / double(m);
+  return out;
+}
+
+}  // namespace locnet

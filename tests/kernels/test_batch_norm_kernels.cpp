@@ -1,0 +1,195 @@
+// Every Batch Normalization kernel against the reference: channel counts around SIMD widths (1, 3, 17, 65),
+// batch 1 and 2, pixel counts that span several channels_last blocks and channels_first chunks, both layouts,
+// f32 and f64, ReLU on and off, data with a per-channel mean of 1e4 and std 1e-2, and guard elements around
+// every output to catch out-of-bounds writes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "gradcheck.hpp"
+#include "kernels/batch_norm/problem.hpp"
+
+using namespace locnet;
+using namespace locnet::kernels;
+
+namespace {
+
+const BatchNormKernel& ref_kernel() {
+  for (const auto& k : batch_norm_kernels())
+    if (std::string(k.name) == "ref") return k;
+  throw std::logic_error("no ref");
+}
+
+constexpr int64_t kGuard = 32;
+constexpr double kSentinel = -1024.0;
+
+struct Guarded {
+  Tensor t;
+  int64_t n;
+  Guarded(int64_t n, DType dt) : t(Shape{n + 2 * kGuard}, dt), n(n) { t.fill(kSentinel); }
+  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
+  Tensor inner() const {
+    Tensor out(Shape{n}, t.dtype());
+    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
+    return out;
+  }
+  bool guards_intact() const {
+    for (int64_t g = 0; g < kGuard; ++g)
+      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
+    return true;
+  }
+};
+
+// |a - b| <= tol * (|b| + max|b|): relative to the tensor's scale (dx sums terms that cancel).
+void expect_near_scaled(const Tensor& a, const Tensor& b, double tol, const char* what) {
+  double scale = 0;
+  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::abs(b.item(i)));
+  EXPECT_LE(max_scaled_error(a, b, tol, tol * scale + 1e-300), 1.0) << what;
+}
+// |a - b| <= tol * (|b| + scale[i]) elementwise.
+void expect_near(const std::vector<double>& a, const std::vector<double>& b, double tol, const char* what,
+                 const std::vector<double>& scale) {
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], tol * (std::abs(b[i]) + scale[i]) + 1e-300) << what << "[" << i << "]";
+}
+
+// x with per-channel offsets mean_c = offset * (1 + c) and scale std.
+Tensor channel_data(const BatchNormProblem& p, uint64_t seed, double offset, double std) {
+  Tensor x = locnet::testing::random_tensor(Shape{p.n * p.c * p.s}, DType::f64, seed, std);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t ch = p.channels_last ? i % p.c : (i / p.s) % p.c;
+    x.set(i, x.item(i) + offset * double(1 + ch));
+  }
+  return x.to(p.dtype);
+}
+
+void compare(const BatchNormProblem& p, uint64_t seed, double offset, double std) {
+  const BatchNormKernel& ref = ref_kernel();
+  const int64_t count = p.n * p.c * p.s, C = p.c;
+  Tensor x = channel_data(p, seed, offset, std);
+  Tensor dy = locnet::testing::random_tensor(Shape{count}, DType::f64, seed + 1).to(p.dtype);
+  const size_t Cs = size_t(C);
+  std::vector<double> gamma(Cs), beta(Cs);
+  for (int64_t c = 0; c < C; ++c) {
+    gamma[size_t(c)] = 0.5 + 0.1 * double(c % 7);
+    beta[size_t(c)] = 0.3 - 0.05 * double(c % 5);
+  }
+  const double eps = 1e-5;
+  const bool f32 = p.dtype == DType::f32;
+  // f64: the mean (up to offset * C) is held to about 1e-16 of itself, which is offset * C / std in units of y.
+  const double tol_y = f32 ? 1e-5 : std::max(1e-11, 1e-15 * offset * double(C) / std);
+  for (const BatchNormKernel& k : batch_norm_kernels()) {
+    std::string why;
+    if (&k == &ref || !k.applicable(p, &why)) continue;
+    SCOPED_TRACE(k.name);
+    // Training forward: statistics and y.
+    Guarded y1(count, p.dtype), y2(count, p.dtype);
+    std::vector<double> m1(Cs), v1(Cs), m2(Cs), v2(Cs), zero(Cs), sd(Cs);
+    k.forward_training(p, x.raw(), gamma.data(), beta.data(), eps, y1.data(), m1.data(), v1.data());
+    ref.forward_training(p, x.raw(), gamma.data(), beta.data(), eps, y2.data(), m2.data(), v2.data());
+    for (size_t c = 0; c < Cs; ++c) sd[c] = std::sqrt(v2[c]);
+    expect_near(m1, m2, f32 ? 3e-7 : 1e-14, "mean", sd);   // relative to the spread, not to a mean near 0
+    expect_near(v1, v2, f32 ? 2e-5 : 1e-10, "var", zero);  // f64: mean 1.7e5 carries 3e-11 absolute
+    expect_near_scaled(y1.inner(), y2.inner(), tol_y, "y (training)");
+    std::vector<double> invstd(Cs);
+    for (int64_t c = 0; c < C; ++c) invstd[size_t(c)] = 1 / std::sqrt(v2[size_t(c)] + eps);
+    // Inference forward with the reference's statistics.
+    Guarded y3(count, p.dtype), y4(count, p.dtype);
+    k.forward_inference(p, x.raw(), m2.data(), invstd.data(), gamma.data(), beta.data(), y3.data());
+    ref.forward_inference(p, x.raw(), m2.data(), invstd.data(), gamma.data(), beta.data(), y4.data());
+    expect_near_scaled(y3.inner(), y4.inner(), tol_y, "y (inference)");
+    // Backward, with statistics from x (training) and given (inference).
+    for (bool batch : {true, false}) {
+      SCOPED_TRACE(batch ? "batch statistics" : "given statistics");
+      Guarded d1(count, p.dtype), d2(count, p.dtype);
+      std::vector<double> g1(Cs), b1(Cs), g2(Cs), b2(Cs);
+      k.backward(p, x.raw(), dy.raw(), m2.data(), invstd.data(), gamma.data(), beta.data(), batch, d1.data(), g1.data(),
+                 b1.data());
+      ref.backward(p, x.raw(), dy.raw(), m2.data(), invstd.data(), gamma.data(), beta.data(), batch, d2.data(),
+                   g2.data(), b2.data());
+      // dx sums terms of size gamma invstd |dy| that may cancel: compare against that size.
+      double k_max = 0, dy_max = 0;
+      for (size_t c = 0; c < Cs; ++c) k_max = std::max(k_max, gamma[c] * invstd[c]);
+      for (int64_t i = 0; i < count; ++i) dy_max = std::max(dy_max, std::abs(dy.item(i)));
+      const double term = k_max * dy_max;
+      Tensor d1i = d1.inner(), d2i = d2.inner();
+      for (int64_t i = 0; i < count; ++i)
+        ASSERT_NEAR(d1i.item(i), d2i.item(i), (f32 ? 3e-6 : 1e-12) * term) << "dx " << i;
+      for (int64_t c = 0; c < C; ++c) {
+        // Sums of m terms: compare against the size of the terms, not of the (possibly cancelling) result.
+        double scale_b = std::sqrt(double(p.count())) + std::abs(b2[size_t(c)]);
+        EXPECT_NEAR(b1[size_t(c)], b2[size_t(c)], (f32 ? 1e-5 : 1e-12) * scale_b) << "dbeta[" << c << "]";
+        EXPECT_NEAR(g1[size_t(c)], g2[size_t(c)], (f32 ? 1e-5 : 1e-12) * scale_b) << "dgamma[" << c << "]";
+      }
+      EXPECT_TRUE(d1.guards_intact()) << "write outside dx";
+    }
+    EXPECT_TRUE(y1.guards_intact() && y3.guards_intact()) << "write outside y";
+  }
+}
+
+}  // namespace
+
+TEST(BatchNormKernels, MatchReferenceOverEdges) {
+  const int64_t spatial[] = {1, 7, 300, 2049};
+  int combo = 0;
+  for (bool last : {true, false})
+    for (DType dt : {DType::f32, DType::f64})
+      for (int64_t c : {1, 3, 17, 65})
+        for (int64_t n : {1, 2})
+          for (bool relu : {false, true}) {
+            BatchNormProblem p;
+            p.n = n;
+            p.c = c;
+            p.s = spatial[combo % 4];
+            if (p.s == 2049 && c > 3) p.s = 300;  // keep the suite fast
+            if (p.count() == 1) p.s = 2;          // one value per channel gives var 0: tested on its own
+            p.channels_last = last;
+            p.relu = relu;
+            p.dtype = dt;
+            SCOPED_TRACE(fmt::format("last={} {} C={} n={} S={} relu={}", last, dtype_name(dt), c, n, p.s, relu));
+            compare(p, uint64_t(combo), 0.0, 1.0);
+            ++combo;
+          }
+}
+
+TEST(BatchNormKernels, LargeMeanSmallSpread) {
+  // Per-channel means 1e4 * (1 + c), std 1e-2: E[x^2] - E[x]^2 would lose every digit in f32.
+  for (bool last : {true, false})
+    for (DType dt : {DType::f32, DType::f64})
+      for (int64_t c : {3, 17}) {
+        BatchNormProblem p;
+        p.n = 2;
+        p.c = c;
+        p.s = 700;
+        p.channels_last = last;
+        p.dtype = dt;
+        SCOPED_TRACE(fmt::format("last={} {} C={}", last, dtype_name(dt), c));
+        compare(p, 7, 1e4, 1e-2);
+      }
+}
+
+TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {
+  // m = 1 and constant channels: variance exactly 0, y = beta (no NaN).
+  for (bool last : {true, false})
+    for (int64_t s : {1, 9}) {
+      BatchNormProblem p;
+      p.n = 1;
+      p.c = 5;
+      p.s = s;
+      p.channels_last = last;
+      Tensor x(Shape{p.c * p.s}, DType::f32);
+      for (int64_t i = 0; i < x.numel(); ++i) x.set(i, last ? 100.0 + double(i % 5) : 100.0 + double(i / s));
+      std::vector<double> gamma(5, 2.0), beta(5, 0.25), mean(5), var(5);
+      Tensor y(Shape{p.c * p.s}, DType::f32);
+      for (const BatchNormKernel& k : batch_norm_kernels()) {
+        SCOPED_TRACE(k.name);
+        k.forward_training(p, x.raw(), gamma.data(), beta.data(), 1e-5, y.raw(), mean.data(), var.data());
+        for (int64_t c = 0; c < 5; ++c) {
+          EXPECT_EQ(var[size_t(c)], 0.0);
+          EXPECT_EQ(mean[size_t(c)], 100.0 + double(c));
+        }
+        for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.item(i), 0.25);
+      }
+    }
+}

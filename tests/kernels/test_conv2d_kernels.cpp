@@ -1,0 +1,118 @@
+// Every Conv2D kernel against the reference: valid and TensorFlow-same padding (odd totals), strides and dilations,
+// 1x1 (the im2col-free path) and 1xk kernels, odd channel counts, batch 1 and batches above the thread count, both
+// layouts, with and without bias, f32 and f64, with guard elements around every output and accumulated gradient.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "gradcheck.hpp"
+#include "kernels/conv2d/problem.hpp"
+#include "locnet/core/parallel.hpp"
+
+using namespace locnet;
+using namespace locnet::kernels;
+using locnet::testing::random_tensor;
+
+namespace {
+
+constexpr int64_t kGuard = 24;
+constexpr double kSentinel = -1024.0;
+
+struct Guarded {
+  Tensor t;
+  int64_t n;
+  Guarded(int64_t n, DType dt, const Tensor* init = nullptr) : t(Shape{n + 2 * kGuard}, dt), n(n) {
+    t.fill(kSentinel);
+    if (init) std::memcpy(data(), init->raw(), init->nbytes());
+  }
+  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
+  Tensor inner() const {
+    Tensor out(Shape{n}, t.dtype());
+    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
+    return out;
+  }
+  bool guards_intact() const {
+    for (int64_t g = 0; g < kGuard; ++g)
+      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
+    return true;
+  }
+};
+
+Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh, int64_t kw, int64_t sh,
+                   int64_t sw, int64_t dh, int64_t dw, bool same, bool last, bool bias, DType dt) {
+  Conv2dProblem p;
+  p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw, p.dh = dh, p.dw = dw;
+  p.channels_last = last, p.has_bias = bias, p.dtype = dt;
+  auto axis = [&](int64_t size, int64_t k, int64_t s, int64_t d, int64_t& before, int64_t& out) {
+    int64_t e = (k - 1) * d + 1;
+    if (!same) {
+      before = 0, out = (size - e) / s + 1;
+      return;
+    }
+    out = (size + s - 1) / s;
+    before = std::max<int64_t>((out - 1) * s + e - size, 0) / 2;
+  };
+  axis(h, kh, sh, dh, p.pt, p.oh);
+  axis(w, kw, sw, dw, p.pl, p.ow);
+  return p;
+}
+
+const Conv2dKernel& ref_kernel() {
+  for (const auto& k : conv2d_kernels())
+    if (std::string(k.name) == "ref") return k;
+  throw std::logic_error("no ref");
+}
+
+}  // namespace
+
+TEST(Conv2dKernels, RefIsLast) { EXPECT_EQ(std::string(conv2d_kernels().back().name), "ref"); }
+
+TEST(Conv2dKernels, MatchReferenceWithGuards) {
+  struct G {
+    int64_t n, h, w, c, f, kh, kw, sh, sw, dh, dw;
+    bool same;
+  };
+  const std::vector<G> shapes = {
+      {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, false}, {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, true},
+      {1, 8, 9, 5, 7, 4, 3, 2, 3, 1, 1, true},  {5, 9, 8, 2, 3, 3, 2, 1, 1, 2, 3, true},
+      {3, 5, 5, 17, 1, 1, 1, 1, 1, 1, 1, false}, {3, 6, 7, 4, 5, 1, 1, 2, 2, 1, 1, true},
+      {1, 1, 9, 3, 2, 1, 5, 1, 2, 1, 1, true},  {4, 4, 4, 1, 6, 4, 4, 1, 1, 1, 1, false},
+      {2, 3, 3, 2, 2, 5, 5, 1, 1, 1, 1, true},  // kernel larger than the input ("same")
+  };
+  const Conv2dKernel& ref = ref_kernel();
+  for (int threads : {1, 2})
+    for (const G& g : shapes)
+      for (bool last : {true, false})
+        for (bool bias : {true, false})
+          for (DType dt : {DType::f32, DType::f64}) {
+            set_num_threads(threads);
+            Conv2dProblem p = make(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.same, last, bias, dt);
+            const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f, wn = p.patch() * p.f;
+            Tensor x = random_tensor(Shape{in}, dt, 1), w = random_tensor(Shape{wn}, dt, 2),
+                   b = random_tensor(Shape{p.f}, dt, 3), dy = random_tensor(Shape{out}, dt, 4),
+                   dw0 = random_tensor(Shape{wn}, dt, 5), db0 = random_tensor(Shape{p.f}, dt, 6);
+            const double tol = dt == DType::f32 ? 2e-5 : 1e-12;
+            for (const auto& impl : conv2d_kernels()) {
+              std::string why;
+              if (&impl == &ref || !impl.applicable(p, &why)) continue;
+              SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} same={} last={} "
+                                       "bias={} {}",
+                                       impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh,
+                                       g.dw, g.same, last, bias, dtype_name(dt)));
+              Guarded y1(out, dt), y2(out, dt);
+              impl.forward(p, x.raw(), w.raw(), b.raw(), y1.data());
+              ref.forward(p, x.raw(), w.raw(), b.raw(), y2.data());
+              EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
+              Guarded dx1(in, dt), dx2(in, dt), dw1(wn, dt, &dw0), dw2(wn, dt, &dw0), db1(p.f, dt, &db0),
+                  db2(p.f, dt, &db0);
+              impl.backward(p, dy.raw(), x.raw(), w.raw(), dx1.data(), dw1.data(), db1.data());
+              ref.backward(p, dy.raw(), x.raw(), w.raw(), dx2.data(), dw2.data(), db2.data());
+              EXPECT_LE(max_scaled_error(dx1.inner(), dx2.inner(), tol, tol), 1.0);
+              EXPECT_LE(max_scaled_error(dw1.inner(), dw2.inner(), tol, 10 * tol), 1.0);
+              if (bias) EXPECT_LE(max_scaled_error(db1.inner(), db2.inner(), tol, 10 * tol), 1.0);
+              else EXPECT_TRUE(db1.inner().equal(db0)) << "db must be left alone without bias";
+              for (const Guarded* gd : {&y1, &dx1, &dw1, &db1}) EXPECT_TRUE(gd->guards_intact());
+            }
+          }
+  set_num_threads(0);
+}

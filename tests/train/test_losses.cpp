@@ -1,0 +1,114 @@
+// Losses against closed forms written here (log/exp of the textbook definitions), gradients against central
+// differences, extreme logits (1e4) that must stay finite in f32 and f64, and the errors.
+#include <cmath>
+
+#include "expect_error.hpp"
+#include "gradcheck.hpp"
+#include "locnet/train/losses.hpp"
+
+using namespace locnet;
+using locnet::testing::random_tensor;
+
+namespace {
+
+// d loss / d z[i] by central differences of `loss`.
+template <class F>
+void expect_numeric_grad(const Tensor& z, const LossResult& r, F&& loss) {
+  for (int64_t i = 0; i < z.numel(); ++i) {
+    Tensor zp = z.clone(), zm = z.clone();
+    zp.set(i, z.item(i) + 1e-6);
+    zm.set(i, z.item(i) - 1e-6);
+    EXPECT_NEAR(r.grad.item(i), (loss(zp) - loss(zm)) / 2e-6, 1e-7) << "element " << i;
+  }
+}
+
+}  // namespace
+
+TEST(Losses, SparseSoftmaxCrossEntropyClosedForm) {
+  Tensor z = Tensor::from<double>({1, 2, 3, 0, 0, 0}, Shape{2, 3});
+  std::vector<int64_t> y{2, 0};
+  LossResult r = softmax_cross_entropy(z, y);
+  double e = std::exp(1.0);
+  double l0 = -std::log(e * e * e / (e + e * e + e * e * e)), l1 = std::log(3.0);
+  EXPECT_NEAR(r.loss, (l0 + l1) / 2, 1e-14);
+  double s0[3] = {e / (e + e * e + e * e * e), e * e / (e + e * e + e * e * e), e * e * e / (e + e * e + e * e * e)};
+  std::vector<double> want{s0[0] / 2, s0[1] / 2, (s0[2] - 1) / 2, (1.0 / 3 - 1) / 2, 1.0 / 6, 1.0 / 6};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(r.grad.item(i), want[size_t(i)], 1e-14);
+  expect_numeric_grad(z, r, [&](const Tensor& t) { return softmax_cross_entropy(t, y).loss; });
+}
+
+TEST(Losses, OneHotEqualsSparseAndTakesProbabilities) {
+  Tensor z = random_tensor(Shape{2, 3, 4}, DType::f64, 1, 3.0);
+  std::vector<int64_t> y{0, 3, 1, 2, 2, 1};
+  Tensor onehot(Shape{2, 3, 4}, DType::f64);
+  for (size_t i = 0; i < y.size(); ++i) onehot.set(int64_t(i) * 4 + y[i], 1.0);
+  LossResult a = softmax_cross_entropy(z, y), b = softmax_cross_entropy(z, onehot);
+  EXPECT_NEAR(a.loss, b.loss, 1e-14);
+  EXPECT_LE(max_scaled_error(a.grad, b.grad, 1e-12, 1e-15), 1.0);
+  // Soft targets: -sum t log softmax(z) per row.
+  Tensor t = Tensor::from<double>({0.25, 0.75, 0.5, 0.5}, Shape{2, 2});
+  Tensor z2 = Tensor::from<double>({0, 1, 2, -2}, Shape{2, 2});
+  double e = std::exp(1.0);
+  double want = (-(0.25 * std::log(1 / (1 + e)) + 0.75 * std::log(e / (1 + e))) -
+                 (0.5 * std::log(std::exp(2.0) / (std::exp(2.0) + std::exp(-2.0))) +
+                  0.5 * std::log(std::exp(-2.0) / (std::exp(2.0) + std::exp(-2.0))))) / 2;
+  LossResult soft = softmax_cross_entropy(z2, t);
+  EXPECT_NEAR(soft.loss, want, 1e-14);
+  expect_numeric_grad(z2, soft, [&](const Tensor& zz) { return softmax_cross_entropy(zz, t).loss; });
+}
+
+TEST(Losses, ExtremeLogitsStayFinite) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor z(Shape{2, 3}, dt);
+    for (int i = 0; i < 6; ++i) z.set(i, std::vector<double>{1e4, 0, -1e4, -1e4, -1e4, 1e4}[size_t(i)]);
+    LossResult r = softmax_cross_entropy(z, std::vector<int64_t>{0, 1});
+    EXPECT_NEAR(r.loss, (0.0 + 2e4) / 2, 1e-9);  // row 2: lse = 1e4, z[1] = -1e4
+    std::vector<double> want{0, 0, 0, 0, -0.5, 0.5};
+    for (int i = 0; i < 6; ++i) EXPECT_NEAR(r.grad.item(i), want[size_t(i)], 1e-12) << dtype_name(dt);
+    Tensor zb = Tensor::from<double>({1e4, -1e4, 1e4, -1e4}, Shape{4}).to(dt);
+    Tensor tb = Tensor::from<double>({1, 0, 0, 1}, Shape{4}).to(dt);
+    LossResult b = binary_cross_entropy(zb, tb);
+    EXPECT_NEAR(b.loss, (0 + 0 + 1e4 + 1e4) / 4, 1e-9);
+    std::vector<double> gb{0, 0, 0.25, -0.25};
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(b.grad.item(i), gb[size_t(i)], 1e-12);
+  }
+}
+
+TEST(Losses, BinaryCrossEntropyClosedForm) {
+  Tensor z = Tensor::from<double>({0.5, -1.5, 2.0, 0.0, -0.25, 3.0}, Shape{3, 2});
+  Tensor t = Tensor::from<double>({1, 0, 0, 1, 0.3, 0.9}, Shape{3, 2});
+  double want = 0;
+  for (int i = 0; i < 6; ++i) {
+    double s = 1 / (1 + std::exp(-z.item(i)));
+    want += -(t.item(i) * std::log(s) + (1 - t.item(i)) * std::log(1 - s));
+  }
+  LossResult r = binary_cross_entropy(z, t);
+  EXPECT_NEAR(r.loss, want / 6, 1e-14);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(r.grad.item(i), (1 / (1 + std::exp(-z.item(i))) - t.item(i)) / 6, 1e-15);
+  expect_numeric_grad(z, r, [&](const Tensor& zz) { return binary_cross_entropy(zz, t).loss; });
+}
+
+TEST(Losses, MeanSquaredErrorClosedForm) {
+  Tensor p = Tensor::from<float>({1, 2, 3, 4}, Shape{2, 2});
+  Tensor t = Tensor::from<float>({1, 0, 5, 1}, Shape{2, 2});
+  LossResult r = mean_squared_error(p, t);
+  EXPECT_DOUBLE_EQ(r.loss, (0 + 4 + 4 + 9) / 4.0);
+  EXPECT_EQ(r.grad.dtype(), DType::f32);
+  EXPECT_EQ(r.grad.to_vector(), (std::vector<double>{0, 1, -1, 1.5}));
+}
+
+TEST(Losses, Errors) {
+  Tensor z(Shape{2, 3});
+  EXPECT_THROW_MSG(softmax_cross_entropy(z, std::vector<int64_t>{0}), ShapeError,
+                   "the number of labels must be 2 (one per row of logits (2, 3)), got 1");
+  EXPECT_THROW_MSG(softmax_cross_entropy(z, std::vector<int64_t>{0, 3}), ShapeError,
+                   "labels must be in [0, 3), got labels[1] = 3");
+  EXPECT_THROW_MSG(softmax_cross_entropy(z, std::vector<int64_t>{-1, 0}), ShapeError, "got labels[0] = -1");
+  EXPECT_THROW_MSG(softmax_cross_entropy(z, Tensor(Shape{2, 4})), ShapeError,
+                   "targets shape must be (2, 3) (the logits'), got (2, 4)");
+  EXPECT_THROW_MSG(binary_cross_entropy(z, Tensor(Shape{3, 2})), ShapeError, "targets shape must be (2, 3)");
+  EXPECT_THROW_MSG(mean_squared_error(Tensor(Shape{0, 3}), Tensor(Shape{0, 3})), ShapeError,
+                   "logits must be a non-empty tensor, got (0, 3)");
+  EXPECT_THROW_MSG(mean_squared_error(Tensor(Shape{2}, DType::f16), Tensor(Shape{2}, DType::f16)), ShapeError,
+                   "dtype must be f32 or f64, got f16");
+}
