@@ -153,6 +153,26 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
           }
 }
 
+TEST(BatchNormKernels, SmallPlanes) {
+  // channels_first planes streamed per image: (n, C, 1) taken as channels_last, one vector exactly, one vector plus
+  // a tail, 7x7; batch 1 and 3 (tasks of one image, or an uneven split).
+  for (DType dt : {DType::f32, DType::f64})
+    for (int64_t s : {1, 16, 17, 49})
+      for (int64_t c : {9, 20})
+        for (int64_t n : {1, 3})
+          for (bool relu : {false, true}) {
+            BatchNormProblem p;
+            p.n = n;
+            p.c = c;
+            p.s = s == 1 && n == 1 ? 2 : s;
+            p.channels_last = false;
+            p.relu = relu;
+            p.dtype = dt;
+            SCOPED_TRACE(fmt::format("{} C={} n={} S={} relu={}", dtype_name(dt), c, n, p.s, relu));
+            compare(p, uint64_t(s + c + n), 1.5, 0.7);
+          }
+}
+
 TEST(BatchNormKernels, LargeMeanSmallSpread) {
   // Per-channel means 1e4 * (1 + c), std 1e-2: E[x^2] - E[x]^2 would lose every digit in f32.
   for (bool last : {true, false})

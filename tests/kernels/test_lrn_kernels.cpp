@@ -163,6 +163,49 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
       }
 }
 
+// The backward's running sums (channels_first) and fast powers meet Inf and NaN in x and dy, in vector bodies,
+// tails, across anchors and in several pixel blocks: the reference's non-finite pattern and values.
+TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
+  const LrnKernel& ref = ref_kernel();
+  for (bool last : {true, false})
+    for (double beta : {0.75, 0.6})
+      for (int64_t c : {5, 40}) {
+        LrnProblem p;
+        p.n = 2;
+        p.c = c;
+        p.nsp = 1;
+        p.sp[2] = 600;
+        p.channels_last = last;
+        p.behind = 2;
+        p.ahead = 1;
+        p.alpha = 1e-2;
+        p.beta = beta;
+        p.dtype = DType::f32;
+        const int64_t count = 2 * c * 600;
+        Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 11);
+        Tensor g = locnet::testing::random_tensor(Shape{count}, DType::f32, 12);
+        x.set(3, INFINITY);
+        x.set(count / 2 + 7, -INFINITY);
+        x.set(count / 3, NAN);
+        x.set(count - 20, 1e18);
+        g.set(count / 5, NAN);
+        g.set(count / 4 + 600, INFINITY);
+        for (const LrnKernel& k : lrn_kernels()) {
+          SCOPED_TRACE(fmt::format("{} last={} beta={} c={}", k.name, last, beta, c));
+          Tensor dx(Shape{count}, DType::f32), dxr(Shape{count}, DType::f32);
+          k.backward(p, x.raw(), g.raw(), dx.raw());
+          ref.backward(p, x.raw(), g.raw(), dxr.raw());
+          int bad = 0;
+          for (int64_t i = 0; i < count && bad < 5; ++i) {
+            double a = dx.item(i), b = dxr.item(i);
+            bool ok = std::isnan(b) ? std::isnan(a) : a == b || std::fabs(a - b) <= 1e-4 * (1 + std::fabs(b));
+            if (!ok) ++bad;
+            EXPECT_TRUE(ok) << "at " << i << ": " << a << " vs " << b;
+          }
+        }
+      }
+}
+
 TEST(LrnKernels, NanPropagatesInEveryPath) {
   for (bool last : {true, false})
     for (double beta : {0.75, 0.6}) {

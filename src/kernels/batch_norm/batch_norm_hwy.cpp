@@ -1,15 +1,19 @@
 // Optimized Batch Normalization: Highway SIMD with runtime dispatch, OpenMP through parallel_for. Formulas as in
 // ref.cpp; arithmetic in the storage type (f32 or f64) with double accumulators.
-//   channels_first: one channel per task; vectors run across the pixels of each (n, c) plane. A channel's planes
-//     are read from memory once: the second statistics pass and the normalize pass find them in cache when a
-//     channel fits (N*S*4 bytes = 400 KB for 32x56x56).
+//   channels_first, planes of 2 KB or more: each task takes groups of G adjacent channels (G = 1 at these sizes,
+//     bounded so that the group's n*G*S elements per input, <= 512 KB, stay in L2 from the sums pass to the output
+//     pass: x is read from memory once; a channel of 32x56x56 is 400 KB); vectors run across each (n, c) plane.
+//   channels_first, smaller planes (7x7): runs of a few planes per image would not stream, so each task streams over
+//     a range of images keeping lane sums for every channel, and the output pass streams again, as channels_last.
+//   Plane tails are the plane's last whole vector, with the lanes already seen masked off (no partial loads).
 //   channels_last: vectors run across the contiguous channels of a pixel; each task owns a range of pixel blocks
-//     (about 64 KB each) and keeps per-channel partial statistics, merged afterwards.
-// Stability (mean 1e4, std 1e-2 keeps f32 accuracy): statistics are two-pass per plane (channels_first) or per
-// block (channels_last) with lane sums in the storage type flushed to double every kChunk elements; the second
-// pass sums d = x - mf and d^2 about the f32-rounded first-pass mean mf and corrects with mean(d), so the mean's
-// rounding does not leak into the variance; blocks merge with Chan's formula in double. Normalization computes
-// (x - mf) * a + b' (x - mf exact by Sterbenz), never x * a + b whose two large terms cancel.
+//     (about 64 KB each) and keeps per-channel partial sums, merged afterwards. The output pass walks each task's
+//     range last block first, so it starts on what the sums pass left in L2 and L3.
+// Stability (mean 1e4, std 1e-2 keeps f32 accuracy): the statistics are one pass of sums of d = x - shift and d^2,
+// shift = the mean of the first plane (channels_first) or of the first 64 pixels (channels_last), so d is small
+// and the variance s2/m - (s1/m)^2 cancels little; sums in the storage type are flushed to double every kChunk
+// elements per lane set (channels_first) or 64 pixels (channels_last). Normalization computes (x - mf) * a + b'
+// with mf the f32-rounded mean (x - mf exact by Sterbenz), never x * a + b whose two large terms cancel.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/batch_norm/batch_norm_hwy.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/batch_norm/problem.hpp"
 #include "locnet/core/parallel.hpp"
@@ -87,76 +92,111 @@ void ShiftedSums(const T* x, int64_t len, T shift, double& s1, double& s2) {
   }
 }
 
-// y = act((x - mf) a + b) over len contiguous elements.
-template <class T>
-void Affine(const T* x, T* y, int64_t len, const ChannelConsts& k, bool relu) {
-  const hn::ScalableTag<T> d;
+// Lane sums a1 += x - shift, a2 += (x - shift)^2 over L <= len elements, not reduced. The tail is the last whole
+// vector with the lanes already counted masked off (no partial loads, which SSE4 would emulate with whole ones).
+template <class D, class V>
+HWY_INLINE void PlaneSums(D d, const hn::TFromD<D>* x, int64_t len, V vs, V& a1, V& a2) {
   const int64_t L = int64_t(hn::Lanes(d));
-  const T mf = T(k.mf), a = T(k.a), b = T(k.b);
-  const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b), zero = hn::Zero(d);
+  V b1 = hn::Zero(d), b2 = hn::Zero(d);
   int64_t i = 0;
-  if (relu) {
-    for (; i + L <= len; i += L)
-      hn::StoreU(hn::Max(hn::MulAdd(hn::Sub(hn::LoadU(d, x + i), vm), va, vb), zero), d, y + i);
-  } else {
-    for (; i + L <= len; i += L) hn::StoreU(hn::MulAdd(hn::Sub(hn::LoadU(d, x + i), vm), va, vb), d, y + i);
+  for (; i + 2 * L <= len; i += 2 * L) {
+    const V u = hn::Sub(hn::LoadU(d, x + i), vs), v = hn::Sub(hn::LoadU(d, x + i + L), vs);
+    a1 = hn::Add(a1, u);
+    a2 = hn::MulAdd(u, u, a2);
+    b1 = hn::Add(b1, v);
+    b2 = hn::MulAdd(v, v, b2);
   }
-  for (; i < len; ++i) {
-    T z = (x[i] - mf) * a + b;
-    y[i] = relu ? (z > 0 ? z : T(0)) : z;
+  if (i + L <= len) {
+    const V u = hn::Sub(hn::LoadU(d, x + i), vs);
+    a1 = hn::Add(a1, u);
+    a2 = hn::MulAdd(u, u, a2);
+    i += L;
+  }
+  if (i < len) {
+    const V u = hn::IfThenZeroElse(hn::FirstN(d, size_t(L - (len - i))), hn::Sub(hn::LoadU(d, x + len - L), vs));
+    b1 = hn::Add(b1, u);
+    b2 = hn::MulAdd(u, u, b2);
+  }
+  a1 = hn::Add(a1, b1);
+  a2 = hn::Add(a2, b2);
+}
+
+// g = dy * act'((x - mf) a + b) with u = x - mf.
+template <bool kRelu, class D, class V>
+HWY_INLINE V GradIn(D d, V u, V g, V va, V vb) {
+  if (!kRelu) return g;
+  return hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, va, vb), hn::Zero(d)), g);
+}
+
+// Lane sums a1 += g, a2 += g (x - mf) over L <= len elements, not reduced (tail as in PlaneSums).
+template <bool kRelu, class D, class V>
+HWY_INLINE void PlaneGradSums(D d, const hn::TFromD<D>* x, const hn::TFromD<D>* dy, int64_t len, V vm, V va, V vb,
+                              V& a1, V& a2) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + L <= len; i += L) {
+    const V u = hn::Sub(hn::LoadU(d, x + i), vm);
+    const V g = GradIn<kRelu>(d, u, hn::LoadU(d, dy + i), va, vb);
+    a1 = hn::Add(a1, g);
+    a2 = hn::MulAdd(g, u, a2);
+  }
+  if (i < len) {
+    const auto seen = hn::FirstN(d, size_t(L - (len - i)));
+    const V u = hn::IfThenZeroElse(seen, hn::Sub(hn::LoadU(d, x + len - L), vm));
+    const V g = hn::IfThenZeroElse(seen, GradIn<kRelu>(d, u, hn::LoadU(d, dy + len - L), va, vb));
+    a1 = hn::Add(a1, g);
+    a2 = hn::MulAdd(g, u, a2);
   }
 }
 
-// sg += sum g, sgd += sum g (x - mf), g = dy * act'((x - mf) a + b).
-template <class T>
-void GradSums(const T* x, const T* dy, int64_t len, const ChannelConsts& k, bool relu, double& sg, double& sgd) {
+// y = act((x - mf) a + b) over len contiguous elements.
+template <bool kRelu, class T>
+void Affine(const T* x, T* y, int64_t len, const ChannelConsts& k) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d));
   const T mf = T(k.mf), a = T(k.a), b = T(k.b);
-  const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b), zero = hn::Zero(d);
-  for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
-    const int64_t end = std::min(len, c0 + kChunk);
-    auto a1 = hn::Zero(d), a2 = hn::Zero(d);
-    int64_t i = c0;
-    for (; i + L <= end; i += L) {
-      auto u = hn::Sub(hn::LoadU(d, x + i), vm);
-      auto g = hn::LoadU(d, dy + i);
-      if (relu) g = hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, va, vb), zero), g);
-      a1 = hn::Add(a1, g);
-      a2 = hn::MulAdd(g, u, a2);
+  if (len < L) {
+    for (int64_t i = 0; i < len; ++i) {
+      T z = (x[i] - mf) * a + b;
+      y[i] = kRelu ? (z > 0 ? z : T(0)) : z;
     }
-    double t1 = double(hn::GetLane(hn::SumOfLanes(d, a1))), t2 = double(hn::GetLane(hn::SumOfLanes(d, a2)));
-    for (; i < end; ++i) {
-      T u = x[i] - mf;
-      T g = relu && !(u * a + b > 0) ? T(0) : dy[i];
-      t1 += double(g);
-      t2 += double(g) * double(u);
-    }
-    sg += t1;
-    sgd += t2;
+    return;
   }
+  const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b);
+  auto f = [&](hn::Vec<decltype(d)> v) {
+    auto z = hn::MulAdd(hn::Sub(v, vm), va, vb);
+    return kRelu ? hn::Max(z, hn::Zero(d)) : z;
+  };
+  const auto tail = f(hn::LoadU(d, x + len - L));  // the last whole vector, read before any store (y may be x)
+  int64_t i = 0;
+  for (; i + L <= len; i += L) hn::StoreU(f(hn::LoadU(d, x + i)), d, y + i);
+  if (i < len) hn::StoreU(tail, d, y + len - L);
 }
 
 // dx = k g + c1 (x - mf) + c0.
-template <class T>
-void GradApply(const T* x, const T* dy, T* dx, int64_t len, const ChannelConsts& k, bool relu) {
+template <bool kRelu, class T>
+void GradApply(const T* x, const T* dy, T* dx, int64_t len, const ChannelConsts& k) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d));
   const T mf = T(k.mf), a = T(k.a), b = T(k.b), kk = T(k.k), c1 = T(k.c1), c0 = T(k.c0);
+  if (len < L) {
+    for (int64_t i = 0; i < len; ++i) {
+      T u = x[i] - mf;
+      T g = kRelu && !(u * a + b > 0) ? T(0) : dy[i];
+      dx[i] = kk * g + (c1 * u + c0);
+    }
+    return;
+  }
   const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b), vk = hn::Set(d, kk), vc1 = hn::Set(d, c1),
-             vc0 = hn::Set(d, c0), zero = hn::Zero(d);
+             vc0 = hn::Set(d, c0);
+  auto f = [&](const T* px, const T* pg) {
+    auto u = hn::Sub(hn::LoadU(d, px), vm);
+    return hn::MulAdd(vk, GradIn<kRelu>(d, u, hn::LoadU(d, pg), va, vb), hn::MulAdd(vc1, u, vc0));
+  };
+  const auto tail = f(x + len - L, dy + len - L);  // read before any store (dx may be x or dy)
   int64_t i = 0;
-  for (; i + L <= len; i += L) {
-    auto u = hn::Sub(hn::LoadU(d, x + i), vm);
-    auto g = hn::LoadU(d, dy + i);
-    if (relu) g = hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, va, vb), zero), g);
-    hn::StoreU(hn::MulAdd(vk, g, hn::MulAdd(vc1, u, vc0)), d, dx + i);
-  }
-  for (; i < len; ++i) {
-    T u = x[i] - mf;
-    T g = relu && !(u * a + b > 0) ? T(0) : dy[i];
-    dx[i] = kk * g + (c1 * u + c0);
-  }
+  for (; i + L <= len; i += L) hn::StoreU(f(x + i, dy + i), d, dx + i);
+  if (i < len) hn::StoreU(tail, d, dx + len - L);
 }
 
 // Backward constants from the gradient sums (both layouts).
@@ -174,58 +214,299 @@ ChannelConsts BackwardConsts(const BatchNormProblem& p, ChannelConsts k, double 
   return k;
 }
 
-// ---- channels_first ---------------------------------------------------------------------------------------------
-template <class T>
-void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamma, const double* beta, double eps, T* y,
-                       double* mean, double* var) {
-  const int64_t C = p.c, S = p.s;
-  const double m = double(p.count());
-  parallel_for(0, C, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ++ch) {
-      const T shift = x[ch * S];
-      double s1 = 0, s2 = 0;
-      for (int64_t b = 0; b < p.n; ++b) ShiftedSums(x + (b * C + ch) * S, S, shift, s1, s2);
-      const T mf = T(double(shift) + s1 / m);
-      s1 = s2 = 0;
-      for (int64_t b = 0; b < p.n; ++b) ShiftedSums(x + (b * C + ch) * S, S, mf, s1, s2);
-      mean[ch] = double(mf) + s1 / m;
-      var[ch] = std::max(0.0, s2 / m - (s1 / m) * (s1 / m));
-      ChannelConsts k = Consts(mf, mean[ch], 1 / std::sqrt(var[ch] + eps), gamma[ch], beta[ch]);
-      for (int64_t b = 0; b < p.n; ++b) Affine(x + (b * C + ch) * S, y + (b * C + ch) * S, S, k, p.relu);
+// Tasks of contiguous pixel blocks: calls fn(task, first pixel, end pixel) once per task, in parallel. The same
+// arguments give every task the same range and thread (static schedule) in every call.
+template <class F>
+int64_t ForTasks(int64_t pixels, int64_t block, F&& fn) {
+  const int64_t blocks = (pixels + block - 1) / block;
+  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), blocks));
+  parallel_for(0, tasks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t)
+      fn(t, std::min(pixels, blocks * t / tasks * block), std::min(pixels, blocks * (t + 1) / tasks * block));
+  });
+  return tasks;
+}
+
+// Small planes (under 2 KB): each task streams over a range of images and keeps lane sums for every channel, as
+// runs of a few planes per image would not stream; plane(b, c, acc) adds one plane's lane sums into acc[0, L) and
+// acc[L, 2L). Per-task sums (double) go to out1, out2; returns the number of tasks.
+template <class T, class F>
+int64_t StreamSumsCF(const BatchNormProblem& p, std::vector<double>& out1, std::vector<double>& out2, F&& plane) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c;
+  const int64_t nb = std::max<int64_t>(1, kChunk / std::max(p.s, L));  // images per flush to double
+  out1.assign(static_cast<size_t>(std::max(1, num_threads()) * C), 0.0);
+  out2.assign(out1.size(), 0.0);
+  return ForTasks(p.n, 1, [&](int64_t t, int64_t b0, int64_t b1) {
+    Buf<T> acc = hwy::AllocateAligned<T>(size_t(2 * C * L));
+    double* o1 = &out1[size_t(t * C)];
+    double* o2 = &out2[size_t(t * C)];
+    for (int64_t bb = b0; bb < b1; bb += nb) {
+      std::fill(acc.get(), acc.get() + 2 * C * L, T(0));
+      for (int64_t b = bb; b < std::min(b1, bb + nb); ++b)
+        for (int64_t c = 0; c < C; ++c) plane(b, c, acc.get() + 2 * c * L);
+      for (int64_t c = 0; c < C; ++c) {
+        o1[c] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + 2 * c * L))));
+        o2[c] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + (2 * c + 1) * L))));
+      }
     }
   });
 }
 
+inline bool SmallPlanes(const BatchNormProblem& p, size_t esize) { return p.s * int64_t(esize) < 2048; }
+
+// ---- channels_first ---------------------------------------------------------------------------------------------
+// Channels per task (planes of 2 KB or more): G adjacent planes are one contiguous run per image, and the group's
+// `arrays` inputs (n * G * S elements each) should stay in L2 from the sums pass to the output pass.
+inline int64_t GroupChannels(const BatchNormProblem& p, int64_t arrays, int64_t esize) {
+  int64_t g = std::max<int64_t>(1, 2048 / (p.s * esize));
+  g = std::min(g, std::max<int64_t>(1, (512 << 10) / (p.n * p.s * esize * arrays)));
+  return std::min(g, std::max<int64_t>(1, p.c / (4 * int64_t(num_threads()))));
+}
+
+// A group's runs lie C*S elements apart, one per image: the hardware prefetchers lose the stream at each jump, so
+// fetch the run `ahead` images on (about 8 KB ahead) while summing this one; longer runs stream well on their own.
 template <class T>
+void PrefetchRun(const BatchNormProblem& p, const T* x, int64_t b, int64_t c0, int64_t G) {
+  const int64_t bytes = G * p.s * int64_t(sizeof(T)), ahead = std::max<int64_t>(1, 8192 / bytes);
+  if (bytes >= 8192 || b + ahead >= p.n) return;
+  const T* run = x + ((b + ahead) * p.c + c0) * p.s;
+  for (int64_t i = 0; i < G * p.s; i += 64 / int64_t(sizeof(T))) hwy::Prefetch(run + i);
+}
+
+// s1[g], s2[g] += sums of x - shift[g] and its square over channel c0 + g, g < G.
+template <class T>
+void GroupSums(const BatchNormProblem& p, const T* x, int64_t c0, int64_t G, const T* shift, double* s1, double* s2) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.s;
+  if (S < L || S >= kChunk) {  // planes too small for a vector, or long enough to reduce each
+    for (int64_t b = 0; b < p.n; ++b) {
+      PrefetchRun(p, x, b, c0, G);
+      for (int64_t g = 0; g < G; ++g) ShiftedSums(x + (b * C + c0 + g) * S, S, shift[g], s1[g], s2[g]);
+    }
+    return;
+  }
+  // Lane sums per channel across images, flushed to double every kChunk elements per channel.
+  Buf<T> acc = hwy::AllocateAligned<T>(size_t(2 * G * L));
+  const int64_t nb = std::max<int64_t>(1, kChunk / S);
+  for (int64_t b0 = 0; b0 < p.n; b0 += nb) {
+    std::fill(acc.get(), acc.get() + 2 * G * L, T(0));
+    for (int64_t b = b0; b < std::min(p.n, b0 + nb); ++b) {
+      PrefetchRun(p, x, b, c0, G);
+      for (int64_t g = 0; g < G; ++g) {
+        T* ag = acc.get() + 2 * g * L;
+        auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
+        PlaneSums(d, x + (b * C + c0 + g) * S, S, hn::Set(d, shift[g]), a1, a2);
+        hn::Store(a1, d, ag);
+        hn::Store(a2, d, ag + L);
+      }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      s1[g] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + 2 * g * L))));
+      s2[g] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + (2 * g + 1) * L))));
+    }
+  }
+}
+
+template <bool kRelu, class T>
+void GroupGradSums(const BatchNormProblem& p, const T* x, const T* dy, int64_t c0, int64_t G, const ChannelConsts* ks,
+                   double* sg, double* sgd) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.s;
+  Buf<T> acc = hwy::AllocateAligned<T>(size_t(2 * G * L));
+  const int64_t nb = std::max<int64_t>(1, kChunk / S);  // flush to double every kChunk elements per channel
+  for (int64_t b0 = 0; b0 < p.n; b0 += nb) {
+    std::fill(acc.get(), acc.get() + 2 * G * L, T(0));
+    for (int64_t b = b0; b < std::min(p.n, b0 + nb); ++b) {
+      PrefetchRun(p, x, b, c0, G);
+      PrefetchRun(p, dy, b, c0, G);
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t o = (b * C + c0 + g) * S;
+        const ChannelConsts& k = ks[g];
+        T* ag = acc.get() + 2 * g * L;
+        auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
+        if (S < L) {  // scalar
+          for (int64_t i = 0; i < S; ++i) {
+            T u = x[o + i] - T(k.mf);
+            T gi = kRelu && !(u * T(k.a) + T(k.b) > 0) ? T(0) : dy[o + i];
+            ag[i % L] += gi;
+            ag[L + i % L] += gi * u;
+          }
+          continue;
+        }
+        for (int64_t s0 = 0; s0 < S; s0 += kChunk) {  // long planes: flush within the plane
+          PlaneGradSums<kRelu>(d, x + o + s0, dy + o + s0, std::min(kChunk, S - s0), hn::Set(d, T(k.mf)),
+                               hn::Set(d, T(k.a)), hn::Set(d, T(k.b)), a1, a2);
+          if (S > kChunk) {
+            sg[g] += double(hn::GetLane(hn::SumOfLanes(d, a1)));
+            sgd[g] += double(hn::GetLane(hn::SumOfLanes(d, a2)));
+            a1 = a2 = hn::Zero(d);
+          }
+        }
+        hn::Store(a1, d, ag);
+        hn::Store(a2, d, ag + L);
+      }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      sg[g] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + 2 * g * L))));
+      sgd[g] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + (2 * g + 1) * L))));
+    }
+  }
+}
+
+template <bool kRelu, class T>
+void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamma, const double* beta, double eps, T* y,
+                       double* mean, double* var) {
+  const int64_t C = p.c, S = p.s, G = GroupChannels(p, 1, int64_t(sizeof(T)));
+  const double m = double(p.count());
+  if (SmallPlanes(p, sizeof(T))) {
+    const hn::ScalableTag<T> d;
+    const int64_t L = int64_t(hn::Lanes(d));
+    std::vector<T> shift(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {  // the mean of the first plane, so that the sums cancel little
+      double t1 = 0, t2 = 0;
+      ShiftedSums(x + c * S, S, x[c * S], t1, t2);
+      shift[size_t(c)] = T(double(x[c * S]) + t1 / double(S));
+    }
+    std::vector<double> t1, t2;
+    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b, int64_t c, T* ag) {
+      const T* px = x + (b * C + c) * S;
+      const T sh = shift[size_t(c)];
+      if (S < L) {
+        for (int64_t i = 0; i < S; ++i) {
+          T u = px[i] - sh;
+          ag[i] += u;
+          ag[L + i] += u * u;
+        }
+        return;
+      }
+      auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
+      PlaneSums(d, px, S, hn::Set(d, sh), a1, a2);
+      hn::Store(a1, d, ag);
+      hn::Store(a2, d, ag + L);
+    });
+    std::vector<ChannelConsts> ks(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {
+      double s1 = 0, s2 = 0;
+      for (int64_t t = 0; t < tasks; ++t) {
+        s1 += t1[size_t(t * C + c)];
+        s2 += t2[size_t(t * C + c)];
+      }
+      s1 /= m;
+      mean[c] = double(shift[size_t(c)]) + s1;
+      var[c] = std::max(0.0, s2 / m - s1 * s1);
+      ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
+    }
+    // Output pass: each task's images last first, starting on what the sums pass left in cache.
+    ForTasks(p.n, 1, [&](int64_t, int64_t b0, int64_t b1) {
+      for (int64_t b = b1 - 1; b >= b0; --b)
+        for (int64_t c = 0; c < C; ++c) Affine<kRelu>(x + (b * C + c) * S, y + (b * C + c) * S, S, ks[size_t(c)]);
+    });
+    return;
+  }
+  parallel_for(0, (C + G - 1) / G, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<double> s1(static_cast<size_t>(G)), s2(static_cast<size_t>(G));
+    std::vector<T> shift(static_cast<size_t>(G));
+    std::vector<ChannelConsts> ks(static_cast<size_t>(G));
+    for (int64_t grp = lo; grp < hi; ++grp) {
+      const int64_t c0 = grp * G, gn = std::min(G, C - c0);
+      for (int64_t g = 0; g < gn; ++g) {  // shift: the mean of the first plane, so that the sums cancel little
+        const T* plane = x + (c0 + g) * S;
+        double t1 = 0, t2 = 0;
+        ShiftedSums(plane, S, plane[0], t1, t2);
+        shift[size_t(g)] = T(double(plane[0]) + t1 / double(S));
+        s1[size_t(g)] = s2[size_t(g)] = 0;
+      }
+      GroupSums(p, x, c0, gn, shift.data(), s1.data(), s2.data());
+      for (int64_t g = 0; g < gn; ++g) {
+        const int64_t ch = c0 + g;
+        const double d1 = s1[size_t(g)] / m;
+        mean[ch] = double(shift[size_t(g)]) + d1;
+        var[ch] = std::max(0.0, s2[size_t(g)] / m - d1 * d1);
+        ks[size_t(g)] = Consts(T(mean[ch]), mean[ch], 1 / std::sqrt(var[ch] + eps), gamma[ch], beta[ch]);
+      }
+      for (int64_t b = 0; b < p.n; ++b)
+        for (int64_t g = 0; g < gn; ++g) {
+          const int64_t o = (b * C + c0 + g) * S;
+          Affine<kRelu>(x + o, y + o, S, ks[size_t(g)]);
+        }
+    }
+  });
+}
+
+template <bool kRelu, class T>
 void ForwardInferenceCF(const BatchNormProblem& p, const T* x, const double* mean, const double* invstd,
                         const double* gamma, const double* beta, T* y) {
   const int64_t C = p.c, S = p.s;
+  std::vector<ChannelConsts> ks(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
   parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&](int64_t lo, int64_t hi) {
-    for (int64_t plane = lo; plane < hi; ++plane) {
-      const int64_t ch = plane % C;
-      ChannelConsts k = Consts(T(mean[ch]), mean[ch], invstd[ch], gamma[ch], beta[ch]);
-      Affine(x + plane * S, y + plane * S, S, k, p.relu);
-    }
+    for (int64_t plane = lo; plane < hi; ++plane) Affine<kRelu>(x + plane * S, y + plane * S, S, ks[size_t(plane % C)]);
   });
 }
 
-template <class T>
+template <bool kRelu, class T>
 void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double* mean, const double* invstd,
                 const double* gamma, const double* beta, bool batch_stats, T* dx, double* dgamma, double* dbeta) {
-  const int64_t C = p.c, S = p.s;
-  parallel_for(0, C, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ++ch) {
-      ChannelConsts k = Consts(T(mean[ch]), mean[ch], invstd[ch], gamma[ch], beta[ch]);
+  const int64_t C = p.c, S = p.s, G = GroupChannels(p, 2, int64_t(sizeof(T)));
+  if (SmallPlanes(p, sizeof(T))) {
+    const hn::ScalableTag<T> d;
+    const int64_t L = int64_t(hn::Lanes(d));
+    std::vector<ChannelConsts> ks(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
+    std::vector<double> t1, t2;
+    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b, int64_t c, T* ag) {
+      const int64_t o = (b * C + c) * S;
+      const ChannelConsts& k = ks[size_t(c)];
+      if (S < L) {
+        for (int64_t i = 0; i < S; ++i) {
+          T u = x[o + i] - T(k.mf);
+          T g = kRelu && !(u * T(k.a) + T(k.b) > 0) ? T(0) : dy[o + i];
+          ag[i] += g;
+          ag[L + i] += g * u;
+        }
+        return;
+      }
+      auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
+      PlaneGradSums<kRelu>(d, x + o, dy + o, S, hn::Set(d, T(k.mf)), hn::Set(d, T(k.a)), hn::Set(d, T(k.b)), a1, a2);
+      hn::Store(a1, d, ag);
+      hn::Store(a2, d, ag + L);
+    });
+    for (int64_t c = 0; c < C; ++c) {
       double sg = 0, sgd = 0;
-      for (int64_t b = 0; b < p.n; ++b) {
-        const int64_t o = (b * C + ch) * S;
-        GradSums(x + o, dy + o, S, k, p.relu, sg, sgd);
+      for (int64_t t = 0; t < tasks; ++t) {
+        sg += t1[size_t(t * C + c)];
+        sgd += t2[size_t(t * C + c)];
       }
-      k = BackwardConsts<T>(p, k, mean[ch], invstd[ch], gamma[ch], batch_stats, sg, sgd, dgamma + ch, dbeta + ch);
-      for (int64_t b = 0; b < p.n; ++b) {
-        const int64_t o = (b * C + ch) * S;
-        GradApply(x + o, dy + o, dx + o, S, k, p.relu);
+      ks[size_t(c)] = BackwardConsts<T>(p, ks[size_t(c)], mean[c], invstd[c], gamma[c], batch_stats, sg, sgd,
+                                        dgamma + c, dbeta + c);
+    }
+    parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&](int64_t lo, int64_t hi) {
+      for (int64_t pl = lo; pl < hi; ++pl) GradApply<kRelu>(x + pl * S, dy + pl * S, dx + pl * S, S, ks[size_t(pl % C)]);
+    });
+    return;
+  }
+  parallel_for(0, (C + G - 1) / G, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<double> sg(static_cast<size_t>(G)), sgd(static_cast<size_t>(G));
+    std::vector<ChannelConsts> ks(static_cast<size_t>(G));
+    for (int64_t grp = lo; grp < hi; ++grp) {
+      const int64_t c0 = grp * G, gn = std::min(G, C - c0);
+      for (int64_t g = 0; g < gn; ++g) {
+        const int64_t ch = c0 + g;
+        ks[size_t(g)] = Consts(T(mean[ch]), mean[ch], invstd[ch], gamma[ch], beta[ch]);
+        sg[size_t(g)] = sgd[size_t(g)] = 0;
       }
+      GroupGradSums<kRelu>(p, x, dy, c0, gn, ks.data(), sg.data(), sgd.data());
+      for (int64_t g = 0; g < gn; ++g) {
+        const int64_t ch = c0 + g;
+        ks[size_t(g)] = BackwardConsts<T>(p, ks[size_t(g)], mean[ch], invstd[ch], gamma[ch], batch_stats,
+                                          sg[size_t(g)], sgd[size_t(g)], dgamma + ch, dbeta + ch);
+      }
+      for (int64_t b = 0; b < p.n; ++b)
+        for (int64_t g = 0; g < gn; ++g) {
+          const int64_t o = (b * C + c0 + g) * S;
+          GradApply<kRelu>(x + o, dy + o, dx + o, S, ks[size_t(g)]);
+        }
     }
   });
 }
@@ -252,148 +533,145 @@ struct ConstRows {
   }
 };
 
-// Tasks of contiguous pixel blocks: calls fn(task, first pixel, end pixel) once per task, in parallel.
+// Output pass over each task's pixels, last block first: the statistics pass just read them in order, so the end
+// of each range is still in this core's L2 and the shared L3.
 template <class F>
-int64_t ForTasks(int64_t pixels, int64_t block, F&& fn) {
-  const int64_t blocks = (pixels + block - 1) / block;
-  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), blocks));
-  parallel_for(0, tasks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t)
-      fn(t, std::min(pixels, blocks * t / tasks * block), std::min(pixels, blocks * (t + 1) / tasks * block));
+void ForTasksBackwards(int64_t pixels, int64_t block, F&& rows) {
+  ForTasks(pixels, block, [&](int64_t, int64_t p0, int64_t p1) {
+    for (int64_t q1 = p1; q1 > p0; q1 -= block) rows(std::max(p0, q1 - block), q1);
   });
-  return tasks;
 }
 
-// Chan's merge of (n_b, mean_b, m2_b) into (n_a, mean_a, m2_a).
-inline void Merge(double na, double& mean_a, double& m2_a, double nb, double mean_b, double m2_b) {
-  const double n = na + nb, delta = mean_b - mean_a;
-  mean_a += delta * nb / n;
-  m2_a += m2_b + delta * delta * na * nb / n;
+// y = act((x - mf) a + b) for pixels [q0, q1).
+template <bool kRelu, class T>
+void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const ConstRows<T>& r) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
+  const auto zero = hn::Zero(d);
+  for (int64_t q = q0; q < q1; ++q) {
+    const T* row = x + q * C;
+    T* out = y + q * C;
+    int64_t c = 0;
+    for (; c < Cv; c += L) {
+      auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c)), hn::Load(d, r.a.get() + c),
+                          hn::Load(d, r.b.get() + c));
+      hn::StoreU(kRelu ? hn::Max(z, zero) : z, d, out + c);
+    }
+    for (; c < C; ++c) {
+      T z = (row[c] - r.mf[c]) * r.a[c] + r.b[c];
+      out[c] = kRelu ? (z > 0 ? z : T(0)) : z;
+    }
+  }
 }
 
-template <class T>
+// s1, s2 = sums of x - shift and its square over pixels [q0, q1) of NV whole vectors of channels, in registers:
+// with few channels the array sums' store-to-load chains would bound the loop.
+template <int NV, class T>
+void RowSumsReg(const T* x, int64_t q0, int64_t q1, const T* shift, T* s1, T* s2) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  hn::Vec<decltype(d)> vs[NV], a1[NV], a2[NV];
+  for (int v = 0; v < NV; ++v) {
+    vs[v] = hn::Load(d, shift + v * L);
+    a1[v] = a2[v] = hn::Zero(d);
+  }
+  for (int64_t q = q0; q < q1; ++q)
+    for (int v = 0; v < NV; ++v) {
+      const auto u = hn::Sub(hn::LoadU(d, x + (q * NV + v) * L), vs[v]);
+      a1[v] = hn::Add(a1[v], u);
+      a2[v] = hn::MulAdd(u, u, a2[v]);
+    }
+  for (int v = 0; v < NV; ++v) {
+    hn::Store(a1[v], d, s1 + v * L);
+    hn::Store(a2[v], d, s2 + v * L);
+  }
+}
+
+template <bool kRelu, class T>
 void ForwardTrainingCL(const BatchNormProblem& p, const T* x, const double* gamma, const double* beta, double eps, T* y,
                        double* mean, double* var) {
   const hn::ScalableTag<T> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, P = p.count(), B = block_pixels(C);
-  const int64_t Cv = C / L * L;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, P = p.count(), B = block_pixels(C), Cv = C / L * L;
+  // One pass of sums about a shift, the mean of the first pixels (so that the sums cancel little); sums in the
+  // storage type are flushed to double every kFlush pixels.
+  constexpr int64_t kFlush = 64;
+  Buf<T> shift = hwy::AllocateAligned<T>(size_t(C + L));
+  std::fill(shift.get(), shift.get() + C + L, T(0));
+  {
+    const int64_t q1 = std::min(P, kFlush);
+    std::vector<double> acc(size_t(C), 0.0);
+    for (int64_t q = 0; q < q1; ++q)
+      for (int64_t c = 0; c < C; ++c) acc[size_t(c)] += double(x[q * C + c]);
+    for (int64_t c = 0; c < C; ++c) shift[c] = T(acc[size_t(c)] / double(q1));
+  }
   const int64_t max_tasks = std::max(1, num_threads());
-  std::vector<double> t_n(static_cast<size_t>(max_tasks)), t_mean(static_cast<size_t>(max_tasks * C)),
-      t_m2(static_cast<size_t>(max_tasks * C));
+  std::vector<double> t_s1(static_cast<size_t>(max_tasks * C)), t_s2(static_cast<size_t>(max_tasks * C));
   const int64_t tasks = ForTasks(P, B, [&](int64_t t, int64_t p0, int64_t p1) {
-    Buf<T> bm = hwy::AllocateAligned<T>(size_t(C + L)), s1 = hwy::AllocateAligned<T>(size_t(C + L)),
-           s2 = hwy::AllocateAligned<T>(size_t(C + L));
-    double* tm = &t_mean[size_t(t * C)];
-    double* tm2 = &t_m2[size_t(t * C)];
-    double tn = 0;
-    for (int64_t q0 = p0; q0 < p1; q0 += B) {
-      const int64_t q1 = std::min(p1, q0 + B);
-      const double nb = double(q1 - q0);
-      // Pass A: the block's mean, shifted by its first pixel.
-      std::copy(x + q0 * C, x + q0 * C + C, bm.get());
-      std::fill(s1.get(), s1.get() + C, T(0));
-      for (int64_t q = q0 + 1; q < q1; ++q) {
-        const T* row = x + q * C;
-        int64_t c = 0;
-        for (; c < Cv; c += L)
-          hn::Store(hn::Add(hn::Load(d, s1.get() + c), hn::Sub(hn::LoadU(d, row + c), hn::Load(d, bm.get() + c))), d,
-                    s1.get() + c);
-        for (; c < C; ++c) s1[c] += row[c] - bm[c];
+    Buf<T> s1 = hwy::AllocateAligned<T>(size_t(C + L)), s2 = hwy::AllocateAligned<T>(size_t(C + L));
+    double* d1 = &t_s1[size_t(t * C)];
+    double* d2 = &t_s2[size_t(t * C)];
+    for (int64_t q0 = p0; q0 < p1; q0 += kFlush) {
+      const int64_t q1 = std::min(p1, q0 + kFlush);
+      if (C == Cv && C <= 4 * L) {
+        const auto rows = C == L ? RowSumsReg<1, T> : C == 2 * L ? RowSumsReg<2, T>
+                                                    : C == 3 * L ? RowSumsReg<3, T> : RowSumsReg<4, T>;
+        rows(x, q0, q1, shift.get(), s1.get(), s2.get());
+        for (int64_t c = 0; c < C; ++c) {
+          d1[c] += double(s1[c]);
+          d2[c] += double(s2[c]);
+        }
+        continue;
       }
-      for (int64_t c = 0; c < C; ++c) bm[c] = T(double(bm[c]) + double(s1[c]) / nb);
-      // Pass B: sums of d and d^2 about it.
       std::fill(s1.get(), s1.get() + C, T(0));
       std::fill(s2.get(), s2.get() + C, T(0));
       for (int64_t q = q0; q < q1; ++q) {
         const T* row = x + q * C;
         int64_t c = 0;
         for (; c < Cv; c += L) {
-          auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, bm.get() + c));
+          auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, shift.get() + c));
           hn::Store(hn::Add(hn::Load(d, s1.get() + c), u), d, s1.get() + c);
           hn::Store(hn::MulAdd(u, u, hn::Load(d, s2.get() + c)), d, s2.get() + c);
         }
         for (; c < C; ++c) {
-          T u = row[c] - bm[c];
+          T u = row[c] - shift[c];
           s1[c] += u;
           s2[c] += u * u;
         }
       }
       for (int64_t c = 0; c < C; ++c) {
-        const double d1 = double(s1[c]), bmean = double(bm[c]) + d1 / nb;
-        const double bm2 = std::max(0.0, double(s2[c]) - d1 * d1 / nb);
-        if (tn == 0) {
-          tm[c] = bmean;
-          tm2[c] = bm2;
-        } else {
-          Merge(tn, tm[c], tm2[c], nb, bmean, bm2);
-        }
+        d1[c] += double(s1[c]);
+        d2[c] += double(s2[c]);
       }
-      tn += nb;
     }
-    t_n[size_t(t)] = tn;
   });
   std::vector<ChannelConsts> ks(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
-    double n = t_n[0], mu = t_mean[size_t(c)], m2 = t_m2[size_t(c)];
-    for (int64_t t = 1; t < tasks; ++t) {
-      if (t_n[size_t(t)] == 0) continue;
-      Merge(n, mu, m2, t_n[size_t(t)], t_mean[size_t(t * C + c)], t_m2[size_t(t * C + c)]);
-      n += t_n[size_t(t)];
+    double s1 = 0, s2 = 0;
+    for (int64_t t = 0; t < tasks; ++t) {
+      s1 += t_s1[size_t(t * C + c)];
+      s2 += t_s2[size_t(t * C + c)];
     }
-    mean[c] = mu;
-    var[c] = m2 / double(P);
-    ks[size_t(c)] = Consts(T(mu), mu, 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
+    s1 /= double(P);
+    mean[c] = double(shift[c]) + s1;
+    var[c] = std::max(0.0, s2 / double(P) - s1 * s1);
+    ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
   }
   ConstRows<T> r(ks);
-  const bool relu = p.relu;
-  parallel_for(0, P, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    const auto zero = hn::Zero(d);
-    for (int64_t q = lo; q < hi; ++q) {
-      const T* row = x + q * C;
-      T* out = y + q * C;
-      int64_t c = 0;
-      for (; c < Cv; c += L) {
-        auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c)), hn::Load(d, r.a.get() + c),
-                            hn::Load(d, r.b.get() + c));
-        hn::StoreU(relu ? hn::Max(z, zero) : z, d, out + c);
-      }
-      for (; c < C; ++c) {
-        T z = (row[c] - r.mf[c]) * r.a[c] + r.b[c];
-        out[c] = relu ? (z > 0 ? z : T(0)) : z;
-      }
-    }
-  });
+  ForTasksBackwards(P, B, [&](int64_t q0, int64_t q1) { NormalizeRows<kRelu>(x, y, q0, q1, C, r); });
 }
 
-template <class T>
+template <bool kRelu, class T>
 void ForwardInferenceCL(const BatchNormProblem& p, const T* x, const double* mean, const double* invstd,
                         const double* gamma, const double* beta, T* y) {
-  const hn::ScalableTag<T> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, Cv = C / L * L;
+  const int64_t C = p.c;
   std::vector<ChannelConsts> ks(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
   ConstRows<T> r(ks);
-  const bool relu = p.relu;
-  parallel_for(0, p.count(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    const auto zero = hn::Zero(d);
-    for (int64_t q = lo; q < hi; ++q) {
-      const T* row = x + q * C;
-      T* out = y + q * C;
-      int64_t c = 0;
-      for (; c < Cv; c += L) {
-        auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c)), hn::Load(d, r.a.get() + c),
-                            hn::Load(d, r.b.get() + c));
-        hn::StoreU(relu ? hn::Max(z, zero) : z, d, out + c);
-      }
-      for (; c < C; ++c) {
-        T z = (row[c] - r.mf[c]) * r.a[c] + r.b[c];
-        out[c] = relu ? (z > 0 ? z : T(0)) : z;
-      }
-    }
-  });
+  parallel_for(0, p.count(), std::max<int64_t>(1, 4096 / C),
+               [&](int64_t lo, int64_t hi) { NormalizeRows<kRelu>(x, y, lo, hi, C, r); });
 }
 
-template <class T>
+template <bool kRelu, class T>
 void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double* mean, const double* invstd,
                 const double* gamma, const double* beta, bool batch_stats, T* dx, double* dgamma, double* dbeta) {
   const hn::ScalableTag<T> d;
@@ -402,14 +680,12 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
   for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
   const int64_t max_tasks = std::max(1, num_threads());
   std::vector<double> t_sg(static_cast<size_t>(max_tasks * C)), t_sgd(static_cast<size_t>(max_tasks * C));
-  const bool relu = p.relu;
   {
     ConstRows<T> r(ks);
     const int64_t tasks = ForTasks(P, B, [&](int64_t t, int64_t p0, int64_t p1) {
       Buf<T> s1 = hwy::AllocateAligned<T>(size_t(C + L)), s2 = hwy::AllocateAligned<T>(size_t(C + L));
       double* sg = &t_sg[size_t(t * C)];
       double* sgd = &t_sgd[size_t(t * C)];
-      const auto zero = hn::Zero(d);
       for (int64_t q0 = p0; q0 < p1; q0 += B) {
         const int64_t q1 = std::min(p1, q0 + B);
         std::fill(s1.get(), s1.get() + C, T(0));
@@ -420,16 +696,13 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
           int64_t c = 0;
           for (; c < Cv; c += L) {
             auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c));
-            auto g = hn::LoadU(d, grow + c);
-            if (relu)
-              g = hn::IfThenElseZero(
-                  hn::Gt(hn::MulAdd(u, hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c)), zero), g);
+            auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c));
             hn::Store(hn::Add(hn::Load(d, s1.get() + c), g), d, s1.get() + c);
             hn::Store(hn::MulAdd(g, u, hn::Load(d, s2.get() + c)), d, s2.get() + c);
           }
           for (; c < C; ++c) {
             T u = row[c] - r.mf[c];
-            T g = relu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+            T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
             s1[c] += g;
             s2[c] += g * u;
           }
@@ -451,74 +724,76 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
     }
   }
   ConstRows<T> r(ks);
-  parallel_for(0, P, std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    const auto zero = hn::Zero(d);
-    for (int64_t q = lo; q < hi; ++q) {
+  parallel_for(0, P, std::max<int64_t>(1, 4096 / C), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
       const T* row = x + q * C;
       const T* grow = dy + q * C;
       T* out = dx + q * C;
       int64_t c = 0;
       for (; c < Cv; c += L) {
         auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c));
-        auto g = hn::LoadU(d, grow + c);
-        if (relu)
-          g = hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c)), zero),
-                                 g);
+        auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c));
         hn::StoreU(hn::MulAdd(hn::Load(d, r.k.get() + c), g,
                               hn::MulAdd(hn::Load(d, r.c1.get() + c), u, hn::Load(d, r.c0.get() + c))),
                    d, out + c);
       }
       for (; c < C; ++c) {
         T u = row[c] - r.mf[c];
-        T g = relu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+        T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
         out[c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
       }
     }
   });
 }
 
-// ---- dispatch on dtype and layout -------------------------------------------------------------------------------
-template <class T>
+// ---- dispatch on dtype, layout and activation -----------------------------------------------------------------
+// (n, C, 1) channels_first is (n, 1, C) channels_last.
+inline bool Last(const BatchNormProblem& p) { return p.channels_last || p.s == 1; }
+
+template <class T, bool kRelu>
 void ForwardTrainingT(const BatchNormProblem& p, const void* x, const double* gamma, const double* beta, double eps,
                       void* y, double* mean, double* var) {
   auto xt = static_cast<const T*>(x);
   auto yt = static_cast<T*>(y);
-  p.channels_last ? ForwardTrainingCL(p, xt, gamma, beta, eps, yt, mean, var)
-                  : ForwardTrainingCF(p, xt, gamma, beta, eps, yt, mean, var);
+  Last(p) ? ForwardTrainingCL<kRelu>(p, xt, gamma, beta, eps, yt, mean, var)
+          : ForwardTrainingCF<kRelu>(p, xt, gamma, beta, eps, yt, mean, var);
 }
 void ForwardTraining(const BatchNormProblem& p, const void* x, const double* gamma, const double* beta, double eps,
                      void* y, double* mean, double* var) {
-  p.dtype == DType::f64 ? ForwardTrainingT<double>(p, x, gamma, beta, eps, y, mean, var)
-                        : ForwardTrainingT<float>(p, x, gamma, beta, eps, y, mean, var);
+  auto f = p.dtype == DType::f64 ? (p.relu ? ForwardTrainingT<double, true> : ForwardTrainingT<double, false>)
+                                 : (p.relu ? ForwardTrainingT<float, true> : ForwardTrainingT<float, false>);
+  f(p, x, gamma, beta, eps, y, mean, var);
 }
 
-template <class T>
+template <class T, bool kRelu>
 void ForwardInferenceT(const BatchNormProblem& p, const void* x, const double* mean, const double* invstd,
                        const double* gamma, const double* beta, void* y) {
   auto xt = static_cast<const T*>(x);
   auto yt = static_cast<T*>(y);
-  p.channels_last ? ForwardInferenceCL(p, xt, mean, invstd, gamma, beta, yt)
-                  : ForwardInferenceCF(p, xt, mean, invstd, gamma, beta, yt);
+  Last(p) ? ForwardInferenceCL<kRelu>(p, xt, mean, invstd, gamma, beta, yt)
+          : ForwardInferenceCF<kRelu>(p, xt, mean, invstd, gamma, beta, yt);
 }
 void ForwardInference(const BatchNormProblem& p, const void* x, const double* mean, const double* invstd,
                       const double* gamma, const double* beta, void* y) {
-  p.dtype == DType::f64 ? ForwardInferenceT<double>(p, x, mean, invstd, gamma, beta, y)
-                        : ForwardInferenceT<float>(p, x, mean, invstd, gamma, beta, y);
+  auto f = p.dtype == DType::f64 ? (p.relu ? ForwardInferenceT<double, true> : ForwardInferenceT<double, false>)
+                                 : (p.relu ? ForwardInferenceT<float, true> : ForwardInferenceT<float, false>);
+  f(p, x, mean, invstd, gamma, beta, y);
 }
 
-template <class T>
+template <class T, bool kRelu>
 void BackwardT(const BatchNormProblem& p, const void* x, const void* dy, const double* mean, const double* invstd,
                const double* gamma, const double* beta, bool batch_stats, void* dx, double* dgamma, double* dbeta) {
   auto xt = static_cast<const T*>(x);
   auto gt = static_cast<const T*>(dy);
   auto dt = static_cast<T*>(dx);
-  p.channels_last ? BackwardCL(p, xt, gt, mean, invstd, gamma, beta, batch_stats, dt, dgamma, dbeta)
-                  : BackwardCF(p, xt, gt, mean, invstd, gamma, beta, batch_stats, dt, dgamma, dbeta);
+  Last(p) ? BackwardCL<kRelu>(p, xt, gt, mean, invstd, gamma, beta, batch_stats, dt, dgamma, dbeta)
+          : BackwardCF<kRelu>(p, xt, gt, mean, invstd, gamma, beta, batch_stats, dt, dgamma, dbeta);
 }
 void Backward(const BatchNormProblem& p, const void* x, const void* dy, const double* mean, const double* invstd,
               const double* gamma, const double* beta, bool batch_stats, void* dx, double* dgamma, double* dbeta) {
-  p.dtype == DType::f64 ? BackwardT<double>(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta)
-                        : BackwardT<float>(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta);
+  auto f = p.dtype == DType::f64 ? (p.relu ? BackwardT<double, true> : BackwardT<double, false>)
+                                 : (p.relu ? BackwardT<float, true> : BackwardT<float, false>);
+  f(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta);
 }
 
 }  // namespace locnet::kernels::HWY_NAMESPACE

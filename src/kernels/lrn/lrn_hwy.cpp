@@ -27,7 +27,7 @@ constexpr int64_t kAnchor = 32;      // channels between exact recomputations of
 constexpr int64_t kMaxDirect = 32;   // channels_last: largest window summed by shifted loads
 constexpr int64_t kPrefetchRows = 3; // channels_first: rows ahead of the entering one to prefetch
 constexpr int64_t kBlockFwd = 1024;  // channels_first forward: pixels per block
-constexpr int64_t kBlockBwd = 64;    // channels_first backward: pixels per block (scratch is C x block)
+constexpr int64_t kBlockBwd = 512;   // channels_first backward: pixels per block (scratch is ~2n rows)
 enum PowKind { kPow0, kPowHalf, kPow34, kPow1, kPowGeneral };
 inline PowKind pow_kind(double beta) {
   return beta == 0 ? kPow0 : beta == 0.5 ? kPowHalf : beta == 0.75 ? kPow34 : beta == 1 ? kPow1 : kPowGeneral;
@@ -169,14 +169,6 @@ TC ExactSquaresS(const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_
     s += TC(LoadS(xb + j * S + i)) * TC(LoadS(xb + j * S + i));
   return s;
 }
-template <class D>
-HWY_NOINLINE hn::Vec<D> ExactSums(D d, const hn::TFromD<D>* t, int64_t W, int64_t c, int64_t A, int64_t B, int64_t C,
-                                  int64_t i) {
-  auto s = hn::Zero(d);
-  for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j) s = hn::Add(s, hn::Load(d, t + j * W + i));
-  return s;
-}
-
 // sum[:P] = the window sum of squares of channel c from scratch (bounds the running sum's drift).
 template <class D, class T>
 HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
@@ -278,108 +270,160 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
   });
 }
 
+// One step c of the pipelined channels_first backward over a pixel block. Phase A: the running sum of squares
+// becomes S(c), then N^-beta(c) and t(c) = g x N^(-beta-1) go to rings of B + 1 and n rows. Phase B: the running
+// sum of t becomes the sum over [c - n + 1, c], the transposed window of channel i = c - B, whose dx is emitted.
+template <class T, class TC>
+struct BwdStepCF {
+  const T *xin, *xout;     // squares entering / leaving the running sum (null: none, or anchored)
+  const T *xc, *gc;        // channel c (null: c >= C, no phase A)
+  TC *sum, *npc, *tc;      // running sum of squares; ring slots of c (tc holds t(c - n) until overwritten)
+  bool tsub;               // subtract t(c - n)
+  TC* tsum;                // running sum of t (windows wider than kMaxDirect)
+  int nt;                  // else (nt >= 0): the t sum adds t(c) and these ring rows directly, so a large x
+  const TC* trows[kMaxDirect];  // does not amplify the rounding residue of a running sum
+  const T *xi, *gi;        // channel i (null: i < 0, no phase B)
+  const TC* npi;
+  T* di;
+};
+
+// 1/x: f32 from the hardware estimate plus one Newton step (no division), exact for f64.
+template <class D, class V>
+HWY_INLINE V Recip(D d, V x) {
+  if constexpr (sizeof(hn::TFromD<D>) == 4) {
+    V r = hn::ApproximateReciprocal(x);
+    return hn::Mul(r, hn::NegMulAdd(x, r, hn::Set(d, 2.0f)));
+  } else {
+    return hn::Div(hn::Set(d, 1), x);
+  }
+}
+
+// Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite.
+template <int K, class D, class T>
+HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, hn::TFromD<D> a, hn::TFromD<D> kk,
+                         hn::TFromD<D> nb, hn::TFromD<D> coef, hn::Vec<D>& nfA, hn::Vec<D>& nfB) {
+  auto t = hn::Zero(d);
+  if (s.xc) {
+    auto sq = hn::Load(d, s.sum + q);
+    if (s.xin) {
+      auto v = LoadT(d, s.xin + q);
+      sq = hn::MulAdd(v, v, sq);
+    }
+    if (s.xout) {
+      auto u = LoadT(d, s.xout + q);
+      sq = hn::NegMulAdd(u, u, sq);
+    }
+    hn::Store(sq, d, s.sum + q);
+    auto n = hn::MulAdd(sq, hn::Set(d, a), hn::Set(d, kk));
+    nfA = hn::MulAdd(n, hn::Zero(d), nfA);
+    auto np = NegPowFinite<K>(d, n, hn::Set(d, nb));
+    hn::Store(np, d, s.npc + q);
+    t = hn::Mul(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), Recip(d, n));
+  }
+  hn::Vec<D> ts = t;
+  if (s.nt >= 0) {
+    for (int j = 0; j < s.nt; ++j) ts = hn::Add(ts, hn::Load(d, s.trows[j] + q));
+  } else {
+    ts = hn::Add(hn::Load(d, s.tsum + q), t);
+    if (s.tsub) ts = hn::Sub(ts, hn::Load(d, s.tc + q));
+    hn::Store(ts, d, s.tsum + q);
+  }
+  if (s.xc) hn::Store(t, d, s.tc + q);
+  if (s.di) {
+    nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
+    auto gx = hn::Mul(LoadT(d, s.gi + q), hn::Load(d, s.npi + q));
+    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, gx), d, s.di + q);
+  }
+}
+
+// The exact redo of a step that met Inf or NaN: phase A (if redoA) from scratch with IEEE semantics, then
+// phase B with the t sum over the ring rows of [c - n + 1, c].
+template <int K, class D, class T>
+HWY_NOINLINE void BwdExactCF(D d, int64_t q0, int64_t q1, bool redoA, const BwdStepCF<T, hn::TFromD<D>>& s,
+                             const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
+                             const hn::TFromD<D>* tring, int64_t W, hn::TFromD<D> a, hn::TFromD<D> kk,
+                             hn::TFromD<D> nb, hn::TFromD<D> coef) {
+  const int64_t L = int64_t(hn::Lanes(d)), n = A + B + 1;
+  for (int64_t q = q0; q + L <= q1; q += L) {
+    if (redoA) {
+      auto sq = ExactSquares(d, xb, S, c, B, A, C, q);
+      hn::Store(sq, d, s.sum + q);
+      auto nn = hn::MulAdd(sq, hn::Set(d, a), hn::Set(d, kk));
+      auto np = NegPow<K>(d, nn, hn::Set(d, nb));
+      hn::Store(np, d, s.npc + q);
+      hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), nn), d, s.tc + q);
+    }
+    if (!s.di) continue;
+    auto ts = hn::Zero(d);
+    for (int64_t j = std::max<int64_t>(0, c - n + 1); j <= std::min(c, C - 1); ++j)
+      ts = hn::Add(ts, hn::Load(d, tring + j % n * W + q));
+    hn::Store(ts, d, s.tsum + q);
+    auto gx = hn::Mul(LoadT(d, s.gi + q), hn::Load(d, s.npi + q));
+    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, gx), d, s.di + q);
+  }
+}
+
 template <int K, class T>
 void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead;
+  const hn::CappedTag<TC, 1> d1;  // the pixels after the last full vector
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead, n = A + B + 1;
   const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
-  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
   const int64_t W = kBlockBwd, blocks = (S + W - 1) / W;
   parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
-    auto sum = hwy::AllocateAligned<TC>(size_t(W));
-    auto t = hwy::AllocateAligned<TC>(size_t(C * W));    // g x N^(-beta-1)
-    auto npow = hwy::AllocateAligned<TC>(size_t(C * W));  // N^-beta
+    auto sum = hwy::AllocateAligned<TC>(size_t(W)), tsum = hwy::AllocateAligned<TC>(size_t(W));
+    auto tring = hwy::AllocateAligned<TC>(size_t(n * W)), npring = hwy::AllocateAligned<TC>(size_t((B + 1) * W));
     for (int64_t job = lo; job < hi; ++job) {
       const int64_t b = job / blocks, s0 = (job % blocks) * W, P = std::min(W, S - s0);
       const T* xb = x + b * C * S + s0;
       const T* gb = g + b * C * S + s0;
       T* db = dx + b * C * S + s0;
-      // Pass 1: N from the running sum of squares over W(c), then npow and t.
-      auto exact = [&](int64_t c, auto row_value) {
-        std::fill(sum.get(), sum.get() + P, TC(0));
-        for (int64_t j = std::max<int64_t>(0, c - B); j <= std::min(C - 1, c + A); ++j)
-          for (int64_t i = 0; i < P; ++i) sum[size_t(i)] += row_value(j, i);
-      };
-      auto sq = [&](int64_t j, int64_t i) {
-        TC v = LoadS(xb + j * S + i);
-        return v * v;
-      };
-      for (int64_t c = 0; c < C; ++c) {
-        const T* in = c + A < C && c > 0 && c % kAnchor ? xb + (c + A) * S : nullptr;
-        const T* out = c - B - 1 >= 0 && c % kAnchor ? xb + (c - B - 1) * S : nullptr;
-        if (c % kAnchor == 0) exact(c, sq);
-        const T* xr = xb + c * S;
-        const T* gr = gb + c * S;
-        TC* tr = t.get() + c * W;
-        TC* pr = npow.get() + c * W;
+      for (int64_t c = 0; c < C + B; ++c) {
+        const int64_t i = c - B;
+        const bool inA = c < C, anchor = c % kAnchor == 0;  // anchor: both running sums from scratch
+        if (inA && anchor) AnchorSums(d, P, xb, S, c, B, A, C, sum.get());
+        BwdStepCF<T, TC> st;
+        st.xin = inA && !anchor && c + A < C ? xb + (c + A) * S : nullptr;
+        st.xout = inA && !anchor && c - B - 1 >= 0 ? xb + (c - B - 1) * S : nullptr;
+        st.xc = inA ? xb + c * S : nullptr;
+        st.gc = inA ? gb + c * S : nullptr;
+        st.sum = sum.get();
+        st.npc = npring.get() + c % (B + 1) * W;
+        st.tc = tring.get() + c % n * W;
+        st.tsub = !anchor && c - n >= 0;
+        st.tsum = tsum.get();
+        st.xi = i >= 0 ? xb + i * S : nullptr;
+        st.gi = i >= 0 ? gb + i * S : nullptr;
+        st.npi = npring.get() + (i + B + 1) % (B + 1) * W;
+        st.di = i >= 0 ? db + i * S : nullptr;
+        st.nt = n <= kMaxDirect ? 0 : -1;
+        for (int64_t j = std::max<int64_t>(0, c - n + 1); st.nt >= 0 && j <= std::min(c - 1, C - 1); ++j)
+          st.trows[st.nt++] = tring.get() + j % n * W;
+        if (anchor && st.nt < 0) {  // tsum = t summed over [c - n + 1, c - 1]; phase A adds t(c)
+          std::fill(tsum.get(), tsum.get() + W, TC(0));
+          for (int64_t j = std::max<int64_t>(0, c - n + 1); j <= std::min(c - 1, C - 1); ++j)
+            for (int64_t q = 0; q < W; q += L)
+              hn::Store(hn::Add(hn::Load(d, tsum.get() + q), hn::Load(d, tring.get() + j % n * W + q)), d,
+                        tsum.get() + q);
+        }
+        // Rows entering the window are separate DRAM streams: prefetch a few rows ahead.
         const T* xahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
         const T* gahead = c + kPrefetchRows < C ? gb + (c + kPrefetchRows) * S : nullptr;
-        int64_t i = 0;
-        for (; i + L <= P; i += L) {
-          if (xahead) hwy::Prefetch(xahead + i);
-          if (gahead) hwy::Prefetch(gahead + i);
-          auto s = hn::Load(d, sum.get() + i);
-          if (in) {
-            auto v = LoadT(d, in + i);
-            s = hn::MulAdd(v, v, s);
-          }
-          if (out) {
-            auto u = LoadT(d, out + i);
-            s = hn::NegMulAdd(u, u, s);
-          }
-          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSquares(d, xb, S, c, B, A, C, i);
-          hn::Store(s, d, sum.get() + i);
-          auto n = hn::MulAdd(s, va, vk);
-          auto np = NegPow<K>(d, n, vnb);
-          hn::Store(np, d, pr + i);
-          hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + i), LoadT(d, xr + i)), np), n), d, tr + i);
+        auto nfA = hn::Zero(d), nfB = hn::Zero(d);
+        int64_t q = 0;
+        for (; q + L <= P; q += L) {
+          if (xahead) hwy::Prefetch(xahead + q);
+          if (gahead) hwy::Prefetch(gahead + q);
+          BwdVecCF<K>(d, st, q, a, kk, nb, coef, nfA, nfB);
         }
-        for (; i < P; ++i) {
-          TC s = sum[size_t(i)];
-          if (in) s += LoadS(in + i) * LoadS(in + i);
-          if (out) s -= LoadS(out + i) * LoadS(out + i);
-          if (HWY_UNLIKELY(!std::isfinite(s))) s = ExactSquaresS<TC>(xb, S, c, B, A, C, i);
-          sum[size_t(i)] = s;
-          TC n = s * a + kk, np = NegPowS<K>(n, nb);
-          pr[i] = np;
-          tr[i] = LoadS(gr + i) * LoadS(xr + i) * np / n;
-        }
-      }
-      // Pass 2: running sum of t over the transposed window [i - A, i + B].
-      auto tv = [&](int64_t j, int64_t i) { return t[size_t(j * W + i)]; };
-      for (int64_t c = 0; c < C; ++c) {
-        const TC* in = c + B < C && c > 0 && c % kAnchor ? t.get() + (c + B) * W : nullptr;
-        const TC* out = c - A - 1 >= 0 && c % kAnchor ? t.get() + (c - A - 1) * W : nullptr;
-        if (c % kAnchor == 0) {
-          std::fill(sum.get(), sum.get() + P, TC(0));
-          for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j)
-            for (int64_t i = 0; i < P; ++i) sum[size_t(i)] += tv(j, i);
-        }
-        const T* xr = xb + c * S;
-        const T* gr = gb + c * S;
-        const TC* pr = npow.get() + c * W;
-        T* dr = db + c * S;
-        int64_t i = 0;
-        for (; i + L <= P; i += L) {
-          auto s = hn::Load(d, sum.get() + i);
-          if (in) s = hn::Add(s, hn::Load(d, in + i));
-          if (out) s = hn::Sub(s, hn::Load(d, out + i));
-          if (HWY_UNLIKELY(!hn::AllTrue(d, hn::IsFinite(s)))) s = ExactSums(d, t.get(), W, c, A, B, C, i);
-          hn::Store(s, d, sum.get() + i);
-          auto gx = hn::Mul(LoadT(d, gr + i), hn::Load(d, pr + i));
-          StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + i)), s, gx), d, dr + i);
-        }
-        for (; i < P; ++i) {
-          TC s = sum[size_t(i)];
-          if (in) s += in[i];
-          if (out) s -= out[i];
-          if (HWY_UNLIKELY(!std::isfinite(s))) {
-            s = 0;
-            for (int64_t j = std::max<int64_t>(0, c - A); j <= std::min(C - 1, c + B); ++j) s += tv(j, i);
-          }
-          sum[size_t(i)] = s;
-          StoreS(TC(LoadS(gr + i) * pr[i] - coef * LoadS(xr + i) * s), dr + i);
+        auto nfA1 = hn::Zero(d1), nfB1 = hn::Zero(d1);
+        for (int64_t r = q; r < P; ++r) BwdVecCF<K>(d1, st, r, a, kk, nb, coef, nfA1, nfB1);
+        const bool badA = !hn::AllFalse(d, hn::IsNaN(nfA)) || !hn::AllFalse(d1, hn::IsNaN(nfA1));
+        const bool badB = !hn::AllFalse(d, hn::IsNaN(nfB)) || !hn::AllFalse(d1, hn::IsNaN(nfB1));
+        if (HWY_UNLIKELY(badA || badB)) {
+          BwdExactCF<K>(d, 0, q, badA, st, xb, S, c, B, A, C, tring.get(), W, a, kk, nb, coef);
+          BwdExactCF<K>(d1, q, P, badA, st, xb, S, c, B, A, C, tring.get(), W, a, kk, nb, coef);
         }
       }
     }
@@ -513,12 +557,94 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
   });
 }
 
+// channels_last backward for windows of up to kMaxDirect channels, software-pipelined over pixels: phase 1 of
+// pixel px (N^-beta and t = g x N^(-beta-1) into a zero-padded row) runs before phase 2 of pixel px - 1 (the t
+// window sums and dx), so the shifted loads of t never wait for stores still in the store buffer.
+template <int K, class T>
+void BackwardCLDirect(const LrnProblem& p, const T* x, const T* g, T* dx) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
+  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
+  const int64_t vecs = C / L * L, first = std::min(vecs, (B + L - 1) / L * L);
+  const int64_t last = C - A - L >= 0 ? std::max(first, std::min(vecs, (C - A - L) / L * L + L)) : first;
+  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+    const int64_t margin = std::max(A, B) + 1;
+    PixelScratch<TC> sqbuf(C, margin, L), tbuf0(C, margin, L), tbuf1(C, margin, L);
+    TC* sq = sqbuf.row();
+    TC* tb[2] = {tbuf0.row(), tbuf1.row()};
+    TC* npb[2] = {tbuf0.aux.get(), tbuf1.aux.get()};  // N^-beta
+    // Phase 1; Exact: IEEE N^-beta and division, for pixels whose N met Inf or NaN. Returns false then.
+    auto phase1 = [&](auto exact, int64_t px, TC* t, TC* np) {
+      const T* xr = x + px * C;
+      const T* gr = g + px * C;
+      int64_t c = 0;
+      for (; c + L <= C; c += L) {
+        auto v = LoadT(d, xr + c);
+        hn::StoreU(hn::Mul(v, v), d, sq + c);
+      }
+      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
+      auto nonfinite = hn::Zero(d);
+      auto one = [&](int64_t c0) {
+        // Interior windows straight from x, edge windows from the padded squares (last: see ForwardCL).
+        auto s = c0 >= B && c0 + L + A <= C ? WindowSquares(d, xr + c0 - B, n) : WindowSum(d, sq + c0 - B, n);
+        auto nn = hn::MulAdd(s, va, vk);
+        auto gxv = hn::Mul(LoadT(d, gr + c0), LoadT(d, xr + c0));
+        if constexpr (decltype(exact)::value) {
+          auto npv = NegPow<K>(d, nn, vnb);
+          hn::Store(npv, d, np + c0);
+          hn::StoreU(hn::Div(hn::Mul(gxv, npv), nn), d, t + c0);
+        } else {
+          nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+          auto npv = NegPowFinite<K>(d, nn, vnb);
+          hn::Store(npv, d, np + c0);
+          hn::StoreU(hn::Mul(hn::Mul(gxv, npv), Recip(d, nn)), d, t + c0);
+        }
+      };
+      for (c = first; c < last; c += L) one(c);
+      for (c = 0; c < first; c += L) one(c);
+      for (c = last; c < vecs; c += L) one(c);
+      for (c = vecs; c < C; ++c) {
+        TC s = 0;
+        for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
+        TC nn = s * a + kk, npv = NegPowS<K>(nn, nb);
+        np[c] = npv;
+        t[c] = LoadS(gr + c) * LoadS(xr + c) * npv / nn;
+      }
+      return hn::AllFalse(d, hn::IsNaN(nonfinite));
+    };
+    // Phase 2: dx = g N^-beta - coef x (sum of t over [c - A, c + B]).
+    auto phase2 = [&](int64_t px, const TC* t, const TC* np) {
+      const T* xr = x + px * C;
+      const T* gr = g + px * C;
+      T* dr = dx + px * C;
+      int64_t c = 0;
+      for (; c + L <= C; c += L) {
+        auto gx = hn::Mul(LoadT(d, gr + c), hn::Load(d, np + c));
+        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), WindowSum(d, t + c - A, n), gx), d, dr + c);
+      }
+      for (; c < C; ++c) {
+        TC s = 0;
+        for (int64_t j = -A; j <= B; ++j) s += t[c + j];
+        StoreS(TC(LoadS(gr + c) * np[c] - coef * LoadS(xr + c) * s), dr + c);
+      }
+    };
+    for (int64_t px = lo; px <= hi; ++px) {
+      if (px < hi && !phase1(std::false_type(), px, tb[px & 1], npb[px & 1]))
+        phase1(std::true_type(), px, tb[px & 1], npb[px & 1]);
+      if (px > lo) phase2(px - 1, tb[(px - 1) & 1], npb[(px - 1) & 1]);
+    }
+  });
+}
+
 template <int K, class T>
 void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
   const bool direct = n <= kMaxDirect;
+  if (direct) return BackwardCLDirect<K>(p, x, g, dx);
   const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
   const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
   parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
