@@ -34,3 +34,4 @@
 #include "locnet/train/optimizers.hpp"
 #include "locnet/train/regularizers.hpp"
 #include "locnet/train/trainer.hpp"
+#include "locnet/train/checkpoint.hpp"

@@ -6,10 +6,25 @@
 #include <cstring>
 #include <new>
 
+#include <malloc.h>
+
 namespace locnet {
 namespace {
 
+// glibc serves blocks above M_MMAP_THRESHOLD (128 KiB at first) with fresh mmaps, and training allocates
+// activations of a few MiB every step: each one page-faults anew (a first Conv2D forward took 12.5 ms instead
+// of 3.2 ms). Raising the threshold to its maximum and trimming only above 64 MiB keeps them in the heap for reuse.
+void tune_malloc_once() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
 std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zero = true) {
+  tune_malloc_once();
   size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (!p) raise<ShapeError>("Tensor: cannot allocate {} bytes", bytes);

@@ -81,6 +81,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
   if (validation) check_data(*validation, "fit (validation)");
   if (o.batch_size < 1) raise<ConfigError>("fit: batch_size must be >= 1, got {}", o.batch_size);
   if (o.epochs < 0) raise<ConfigError>("fit: epochs must be >= 0, got {}", o.epochs);
+  if (o.initial_epoch < 0) raise<ConfigError>("fit: initial_epoch must be >= 0, got {}", o.initial_epoch);
   const bool val_monitor = o.monitor.starts_with("val_");
   const std::string base = val_monitor ? o.monitor.substr(4) : o.monitor;
   if (base != "loss" && base != "accuracy")
@@ -100,6 +101,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(rng.below(uint64_t(i + 1)))]);
+    if (epoch <= o.initial_epoch) continue;
     double loss_sum = 0;
     int64_t correct = 0;
     for (int64_t b = 0; b < batches; ++b) {
@@ -133,7 +135,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
       double v = val_monitor ? (base == "loss" ? m.validation->loss : m.validation->accuracy)
                              : (base == "loss" ? m.loss : m.accuracy);
       double gain = base == "loss" ? best - v : v - best;
-      if (epoch == 1 || gain > o.min_delta) {
+      if (epoch == o.initial_epoch + 1 || gain > o.min_delta) {
         best = v;
         since_best = 0;
       } else if (++since_best >= o.patience) {

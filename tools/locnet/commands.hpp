@@ -10,5 +10,8 @@ using Action = std::function<int()>;
 void add_summary(CLI::App& app, Action& action);
 void add_info(CLI::App& app, Action& action);
 void add_apply(CLI::App& app, Action& action);
+void add_train(CLI::App& app, Action& action);
+void add_evaluate(CLI::App& app, Action& action);
+void add_predict(CLI::App& app, Action& action);
 
 }  // namespace locnet::cli

@@ -1,4 +1,5 @@
-// locnet command-line tool. Exit status: 0 success, 2 usage or configuration error, 3 file error.
+// locnet command-line tool. Exit status: 0 success, 2 usage or configuration error, 3 file error,
+// 4 training stopped on a non-finite loss.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -12,6 +13,9 @@ int main(int argc, char** argv) {
   locnet::cli::add_summary(app, action);
   locnet::cli::add_info(app, action);
   locnet::cli::add_apply(app, action);
+  locnet::cli::add_train(app, action);
+  locnet::cli::add_evaluate(app, action);
+  locnet::cli::add_predict(app, action);
   try {
     app.parse(argc, argv);
     return action();

@@ -4,6 +4,8 @@
 // Each epoch visits the training samples in a fresh random order drawn from Rng(seed) (Fisher-Yates), in batches
 // of batch_size (the last one smaller), each step: zero_grad, forward(Training), loss, backward,
 // add_regularization_grads, optimizer.step(model). Same seed and thread count -> the same weights, bit for bit.
+// Epochs initial_epoch + 1 .. epochs run; the earlier ones only draw their shuffle, so resuming a checkpoint
+// taken after epoch e with initial_epoch = e continues the same sequence of batches.
 // A loss that is not finite stops training at once: FitResult::stopped names the epoch and batch (1-based).
 // Early stopping (patience > 0): stops after `patience` epochs without improvement of `monitor` ("loss",
 // "accuracy", "val_loss", "val_accuracy"; losses must fall, accuracies rise by more than min_delta).
@@ -36,7 +38,8 @@ struct EpochMetrics {
 };
 
 struct FitOptions {
-  int64_t epochs = 1;
+  int64_t epochs = 1;          // the last epoch to run (Keras's meaning, with initial_epoch)
+  int64_t initial_epoch = 0;   // epochs already done (resume): their shuffles are replayed so the order matches
   int64_t batch_size = 32;
   uint64_t seed = 0;
   std::string monitor = "val_loss";

@@ -1,0 +1,99 @@
+#include "locnet/train/checkpoint.hpp"
+
+#include <charconv>
+
+#include "locnet/io/spec.hpp"
+#include "locnet/model/weights.hpp"
+
+namespace locnet {
+namespace {
+
+constexpr std::string_view kOptimizerPrefix = "optimizer/";
+
+TensorFile model_file(Sequential& model) {
+  if (!model.input_shape())
+    raise<ConfigError>("model file: the model needs an Input(shape) so the file can rebuild it, got none");
+  TensorFile f = model_weights(model);
+  DType dt = f.tensors.empty() ? DType::f32 : f.tensors.front().second.dtype();
+  f.metadata = {{"format", "locnet"},
+                {"locnet_version", LOCNET_VERSION},
+                {"spec", model.spec()},
+                {"dtype", dt == DType::f64 ? "f64" : "f32"}};
+  return f;
+}
+
+const std::string& metadata(const TensorFile& f, const std::string& path, const std::string& key) {
+  auto it = f.metadata.find(key);
+  if (it == f.metadata.end())
+    raise<FormatError>("{}: not a locnet model file: metadata '{}' is missing", path, key);
+  return it->second;
+}
+
+int64_t metadata_int(const TensorFile& f, const std::string& path, const std::string& key) {
+  const std::string& s = metadata(f, path, key);
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 0)
+    raise<FormatError>("{}: metadata '{}' must be a non-negative integer, got '{}'", path, key, s);
+  return v;
+}
+
+Sequential model_from(const TensorFile& f, const std::string& path) {
+  if (metadata(f, path, "format") != "locnet")
+    raise<FormatError>("{}: metadata 'format' must be 'locnet', got '{}'", path, metadata(f, path, "format"));
+  Sequential model;
+  try {
+    model = parse_model(metadata(f, path, "spec"));
+  } catch (const Error& e) {
+    raise<FormatError>("{}: the spec in the file does not parse: {}", path, e.what());
+  }
+  if (!model.input_shape()) raise<FormatError>("{}: the spec in the file has no Input(shape)", path);
+  DType dt = metadata(f, path, "dtype") == "f64" ? DType::f64 : DType::f32;
+  model.build(*model.input_shape(), uint64_t(0), dt);
+  TensorFile weights;
+  for (const auto& [key, t] : f.tensors)
+    if (!key.starts_with(kOptimizerPrefix)) weights.tensors.emplace_back(key, t);
+  try {
+    load_weights(model, weights);
+  } catch (const FormatError& e) {
+    raise<FormatError>("{}: {}", path, e.what());
+  }
+  return model;
+}
+
+}  // namespace
+
+void save_model(Sequential& model, const std::string& path) { write_safetensors(path, model_file(model)); }
+
+Sequential load_model(const std::string& path) { return model_from(read_safetensors(path), path); }
+
+void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
+                     const std::string& path) {
+  TensorFile f = model_file(model);
+  for (auto& [key, t] : optimizer.state()) f.tensors.emplace_back(std::string(kOptimizerPrefix) + key, t);
+  f.metadata["optimizer"] = optimizer.config().repr();
+  f.metadata["epoch"] = std::to_string(state.epoch);
+  f.metadata["seed"] = std::to_string(state.seed);
+  f.metadata["batch_size"] = std::to_string(state.batch_size);
+  write_safetensors(path, f);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  TensorFile f = read_safetensors(path);
+  Checkpoint c{model_from(f, path), nullptr, {}};
+  try {
+    c.optimizer = make_optimizer(metadata(f, path, "optimizer"), "checkpoint optimizer");
+  } catch (const ConfigError& e) {
+    raise<FormatError>("{}: {}", path, e.what());
+  }
+  std::vector<std::pair<std::string, Tensor>> state;
+  for (const auto& [key, t] : f.tensors)
+    if (key.starts_with(kOptimizerPrefix)) state.emplace_back(key.substr(kOptimizerPrefix.size()), t);
+  c.optimizer->load_state(c.model, state);
+  c.state.epoch = metadata_int(f, path, "epoch");
+  c.state.seed = uint64_t(metadata_int(f, path, "seed"));
+  c.state.batch_size = metadata_int(f, path, "batch_size");
+  return c;
+}
+
+}  // namespace locnet

@@ -1,0 +1,184 @@
+// `locnet train / evaluate / predict` end to end on a tiny MNIST-format data set written here (3 classes of 8x8
+// images: a bright row at the top, in the middle or at the bottom, plus noise): plain per-epoch lines, model, CSV
+// log and SVG plot written; evaluate and predict agree with the model file loaded in-process; resuming a
+// checkpoint gives the weights of an uninterrupted run; corrupt model -> exit 3; a diverging run -> exit 4.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "locnet/core/rng.hpp"
+#include "locnet/io/file.hpp"
+#include "locnet/io/idx.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/train/checkpoint.hpp"
+#include "locnet/train/trainer.hpp"
+
+using namespace locnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int status;
+  std::string out;
+};
+
+CliRun run(const std::vector<std::string>& args) {
+  std::string cmd = std::string("'") + LOCNET_CLI_PATH + "'";
+  for (const auto& a : args) {
+    cmd += " '";
+    for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += "'";
+  }
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
+}
+
+constexpr int64_t kSide = 8, kTrain = 48, kTest = 24;
+const char* kSpec =
+    "Input((8, 8, 1)) >> Conv2D(4, 3, padding='same') >> BatchNorm2D() >> LocalResponseNorm(depth_radius=3) >> "
+    "MaxPooling2D(2) >> LocallyConnected2D(2, 2, strides=2) >> Flatten() >> Dense(3)";
+
+void write_set(const std::string& dir, const std::string& prefix, int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  IdxArray images{0x08, {n, kSide, kSide}, {}}, labels{0x08, {n}, {}};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t cls = i % 3, bright_row = 1 + 3 * cls;
+    labels.data.push_back(static_cast<unsigned char>(cls));
+    for (int64_t r = 0; r < kSide; ++r)
+      for (int64_t c = 0; c < kSide; ++c)
+        images.data.push_back(static_cast<unsigned char>((r == bright_row ? 180 : 0) + rng.below(60)));
+  }
+  write_idx(dir + "/" + prefix + "-images-idx3-ubyte.gz", images, true);
+  write_idx(dir + "/" + prefix + "-labels-idx1-ubyte", labels);
+}
+
+class CliTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_train_{}_{}", getpid(),
+                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "data");
+    write_set(path("data"), "train", kTrain, 1);
+    write_set(path("data"), "t10k", kTest, 2);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string slurp(const std::string& name) const {
+    std::vector<std::byte> b = read_file(path(name));
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  }
+  CliRun train(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"train", "--data", path("data"), "--batch-size", "8", "--threads", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+  fs::path dir_;
+};
+
+}  // namespace
+
+TEST_F(CliTrain, TrainsAndWritesModelLogAndPlot) {
+  CliRun r = train({"--model", kSpec, "--epochs", "3", "--optimizer", "Adam(0.01)", "--save", path("m.safetensors"),
+                    "--log", path("log.csv"), "--plot", path("curves.svg")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"epoch 1/3: loss", "epoch 3/3: loss", "samples/s", "test accuracy", "Total params"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "no progress bar when stdout is not a terminal";
+
+  std::string csv = slurp("log.csv");
+  EXPECT_TRUE(csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,")) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;
+  std::string svg = slurp("curves.svg");
+  EXPECT_TRUE(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")) << svg.substr(0, 80);
+  for (const char* s : {">loss</text>", ">accuracy</text>", "<polyline", "stroke-dasharray", ">test</text>"})
+    EXPECT_NE(svg.find(s), std::string::npos) << s;
+  EXPECT_TRUE(svg.ends_with("</svg>\n"));
+
+  // The model is usable: well above chance (1/3) on the test images after 3 epochs of this easy task.
+  Sequential model = load_model(path("m.safetensors"));
+  LabeledImages test = load_idx_images(path("data/t10k-images-idx3-ubyte.gz"), path("data/t10k-labels-idx1-ubyte"));
+  EvalResult e = evaluate(model, {test.images, test.labels});
+  EXPECT_GT(e.accuracy, 0.6);
+
+  CliRun ev = run({"evaluate", path("m.safetensors"), "--data", path("data")});
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  EXPECT_NE(ev.out.find(fmt::format("accuracy {:.4f}", e.accuracy)), std::string::npos) << ev.out;
+  EXPECT_NE(ev.out.find("per-class accuracy"), std::string::npos) << ev.out;
+  std::string row0 = fmt::format("   0{:6}{:6}{:6}", e.confusion[0][0], e.confusion[0][1], e.confusion[0][2]);
+  EXPECT_NE(ev.out.find(row0), std::string::npos) << row0 << "\n" << ev.out;
+
+  // predict on (N, 8, 8) images: probabilities whose rows sum to 1 and whose argmax is the model's.
+  Tensor x = test.images.reshape(Shape{kTest, kSide, kSide});
+  write_npy(path("x.npy"), x);
+  CliRun pr = run({"predict", path("m.safetensors"), "--input", path("x.npy"), "--output", path("p.npy")});
+  ASSERT_EQ(pr.status, 0) << pr.out;
+  Tensor p = read_npy(path("p.npy"));
+  ASSERT_EQ(p.shape(), (Shape{kTest, 3}));
+  Tensor z = model.forward(test.images, Mode::Inference);
+  for (int64_t i = 0; i < kTest; ++i) {
+    double sum = 0;
+    int64_t best_p = 0, best_z = 0;
+    for (int64_t k = 0; k < 3; ++k) {
+      sum += p.item(i * 3 + k);
+      if (p.item(i * 3 + k) > p.item(i * 3 + best_p)) best_p = k;
+      if (z.item(i * 3 + k) > z.item(i * 3 + best_z)) best_z = k;
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5) << i;
+    EXPECT_EQ(best_p, best_z) << i;
+  }
+}
+
+TEST_F(CliTrain, ResumeContinuesTheSameRun) {
+  ASSERT_EQ(train({"--model", kSpec, "--epochs", "2", "--seed", "3", "--save", path("full.safetensors")}).status, 0);
+  ASSERT_EQ(train({"--model", kSpec, "--epochs", "1", "--seed", "3", "--save", path("half.safetensors")}).status, 0);
+  CliRun r = train({"--resume", path("half.safetensors"), "--epochs", "2", "--save", path("resumed.safetensors"),
+                    "--log", path("log.csv")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("after epoch 1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("epoch 1/2:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 2/2:"), std::string::npos) << r.out;
+  Checkpoint full = load_checkpoint(path("full.safetensors")), resumed = load_checkpoint(path("resumed.safetensors"));
+  EXPECT_EQ(resumed.state.epoch, 2);
+  EXPECT_EQ(resumed.optimizer->iterations(), full.optimizer->iterations());
+  auto pf = full.model.named_params(), pr = resumed.model.named_params();
+  ASSERT_EQ(pf.size(), pr.size());
+  for (size_t i = 0; i < pf.size(); ++i) EXPECT_TRUE(pf[i].second->value.equal(pr[i].second->value)) << pf[i].first;
+}
+
+TEST_F(CliTrain, ErrorsHaveTheirExitStatus) {
+  ASSERT_EQ(train({"--model", kSpec, "--epochs", "1", "--save", path("m.safetensors")}).status, 0);
+  std::vector<std::byte> bytes = read_file(path("m.safetensors"));
+  std::ofstream(path("cut.safetensors"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size() - 16));
+  CliRun cut = run({"evaluate", path("cut.safetensors"), "--data", path("data")});
+  EXPECT_EQ(cut.status, 3) << cut.out;
+  EXPECT_NE(cut.out.find(path("cut.safetensors")), std::string::npos) << cut.out;
+  EXPECT_EQ(run({"predict", path("missing.safetensors"), "--input", path("x.npy"), "--output", path("p.npy")}).status,
+            3);
+  EXPECT_EQ(run({"train", "--data", path("nowhere"), "--model", kSpec}).status, 3);
+
+  CliRun both = train({"--model", kSpec, "--model-file", path("m.txt")});
+  EXPECT_EQ(both.status, 2) << both.out;
+  CliRun no_input = train({"--model", "Dense(3)"});
+  EXPECT_EQ(no_input.status, 2) << no_input.out;
+  EXPECT_NE(no_input.out.find("Input(shape)"), std::string::npos) << no_input.out;
+
+  CliRun diverged = train({"--model", "Input((8, 8, 1)) >> Flatten() >> Dense(8, activation='tanh') >> Dense(3)",
+                           "--epochs", "2", "--optimizer", "SGD(1e200)", "--save", path("d.safetensors")});
+  EXPECT_EQ(diverged.status, 4) << diverged.out;
+  EXPECT_NE(diverged.out.find("training stopped: the loss is"), std::string::npos) << diverged.out;
+  EXPECT_NE(diverged.out.find(" at epoch "), std::string::npos) << diverged.out;
+  EXPECT_NE(diverged.out.find(", batch "), std::string::npos) << diverged.out;
+}

@@ -1,0 +1,279 @@
+// locnet train / evaluate / predict: the Fashion-MNIST main job (train/trainer.hpp, train/checkpoint.hpp).
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "commands.hpp"
+#include "locnet/core/parallel.hpp"
+#include "locnet/io/file.hpp"
+#include "locnet/io/idx.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/io/spec.hpp"
+#include "locnet/train/checkpoint.hpp"
+#include "locnet/train/history.hpp"
+
+namespace locnet::cli {
+
+// The default network: Conv2D + BatchNormalization blocks, LocalResponseNorm across channels, a
+// LocallyConnected2D on the 7x7 feature map (unshared weights per position), then a Dense classifier.
+const char* const kDefaultModel =
+    "Input((28, 28, 1))"
+    " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu')"
+    " >> MaxPooling2D(2)"
+    " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu')"
+    " >> LocalResponseNorm() >> MaxPooling2D(2)"
+    " >> LocallyConnected2D(32, 3) >> BatchNorm2D() >> Activation('relu')"
+    " >> Flatten() >> Dense(10)";
+
+namespace {
+
+const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+struct TrainArgs {
+  std::string model, model_file, data = kFashionMnistDir, optimizer = "Adam(learning_rate=0.002)", save = "model.safetensors",
+              plot, log, resume;
+  int64_t epochs = 4, batch_size = 64, patience = 0;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+// "<dir>/<name>" or "<dir>/<name>.gz", whichever exists (the plain name when neither does, for the error).
+std::string idx_path(const std::string& dir, const std::string& name) {
+  std::string p = dir + "/" + name;
+  return std::filesystem::exists(p) || !std::filesystem::exists(p + ".gz") ? p : p + ".gz";
+}
+
+LabeledData test_data(const std::string& dir) {
+  LabeledImages t = load_idx_images(idx_path(dir, "t10k-images-idx3-ubyte"), idx_path(dir, "t10k-labels-idx1-ubyte"));
+  return {t.images, t.labels};
+}
+
+std::string duration(double s) {
+  int64_t t = int64_t(std::lround(s));
+  return fmt::format("{}:{:02d}", t / 60, t % 60);
+}
+
+// Writes text through a temporary file and rename, like the model files.
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomic(path, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+// The CSV log, rewritten after each epoch (temporary file + rename); a resumed run keeps the rows it finds.
+struct FileLog {
+  std::string path;
+  bool resuming;
+  std::string text;
+  void append(const EpochMetrics& m) {
+    if (path.empty()) return;
+    if (text.empty()) {
+      if (resuming && std::filesystem::exists(path)) {
+        std::vector<std::byte> old = read_file(path);
+        text.assign(reinterpret_cast<const char*>(old.data()), old.size());
+      }
+      if (text.empty()) text = csv_header();
+    }
+    text += csv_row(m);
+    write_text(path, text);
+  }
+};
+
+int run_train(TrainArgs a) {
+  if (!a.model.empty() && !a.model_file.empty()) raise<ConfigError>("--model and --model-file: give one, got both");
+  if (!a.resume.empty() && (!a.model.empty() || !a.model_file.empty()))
+    raise<ConfigError>("--resume continues the checkpoint's model; --model/--model-file cannot change it");
+  if (a.threads < 0) raise<ConfigError>("--threads must be >= 0, got {}", a.threads);
+  set_num_threads(a.threads);
+
+  Sequential model;
+  std::unique_ptr<Optimizer> optimizer;
+  int64_t initial_epoch = 0;
+  if (!a.resume.empty()) {
+    Checkpoint c = load_checkpoint(a.resume);
+    model = std::move(c.model);
+    optimizer = std::move(c.optimizer);
+    initial_epoch = c.state.epoch;
+    a.seed = c.state.seed;  // the run's shuffle sequence continues
+    a.batch_size = c.state.batch_size;
+    std::printf("resuming %s after epoch %lld\n", a.resume.c_str(), static_cast<long long>(initial_epoch));
+  } else {
+    std::string spec = a.model.empty() ? kDefaultModel : a.model;
+    if (!a.model_file.empty()) {
+      std::vector<std::byte> bytes = read_file(a.model_file);
+      spec.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+    model = parse_model(spec);
+    if (!model.input_shape()) raise<ConfigError>("the model needs an Input(shape) first, got '{}'", spec);
+    model.build(*model.input_shape(), a.seed);
+    optimizer = make_optimizer(a.optimizer, "--optimizer");
+  }
+
+  MnistData data = load_mnist(a.data);
+  LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  std::printf("%s", model.summary().c_str());
+  std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
+              static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
+              static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
+  std::fflush(stdout);
+
+  const bool tty = ::isatty(::fileno(stdout));
+  const std::string title = fmt::format("locnet train: {} parameters, batch size {}, {}", model.param_count(),
+                                        a.batch_size, optimizer->config().repr());
+  FileLog log{a.log, initial_epoch > 0};
+  std::vector<EpochMetrics> history;
+  int64_t saved_epoch = initial_epoch;
+  auto epoch_start = std::chrono::steady_clock::now();
+  int64_t current_epoch = initial_epoch + 1;
+  FitOptions o;
+  o.epochs = a.epochs;
+  o.initial_epoch = initial_epoch;
+  o.batch_size = a.batch_size;
+  o.seed = a.seed;
+  o.patience = a.patience;
+  o.on_batch = [&](int64_t b, int64_t batches, double loss) {
+    if (b == 1) epoch_start = std::chrono::steady_clock::now();
+    if (!tty || (b % 8 != 0 && b != batches)) return;
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    double rate = double(std::min<int64_t>(b * a.batch_size, int64_t(train.y.size()))) / std::max(s, 1e-9);
+    const int width = 30, done = int(width * b / batches);
+    std::printf("\repoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.0f samples/s ETA %s  ",
+                static_cast<long long>(current_epoch), static_cast<long long>(a.epochs),
+                std::string(size_t(done), '=').c_str(), std::string(size_t(width - done), ' ').c_str(),
+                static_cast<long long>(b), static_cast<long long>(batches), loss, rate,
+                duration(s / double(b) * double(batches - b)).c_str());
+    std::fflush(stdout);
+  };
+  o.on_epoch = [&](const EpochMetrics& m) {
+    if (tty) std::printf("\r%120s\r", "");
+    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f - test loss %.4f accuracy %.4f - %.1f s (%.0f samples/s)\n",
+                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy,
+                m.validation->loss, m.validation->accuracy, m.seconds, double(train.y.size()) / m.seconds);
+    std::fflush(stdout);
+    history.push_back(m);
+    save_checkpoint(model, *optimizer, {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size}, a.save);
+    saved_epoch = m.epoch;
+    log.append(m);
+    if (!a.plot.empty()) write_text(a.plot, learning_curves_svg(history, title));
+    current_epoch = m.epoch + 1;
+  };
+  FitResult r = fit(model, *optimizer, train, &test, o);
+  if (tty) std::printf("\r%120s\r", "");
+  if (r.stopped.starts_with("the loss is")) {
+    std::fprintf(stderr, "locnet: training stopped: %s; %s\n", r.stopped.c_str(),
+                 saved_epoch > initial_epoch
+                     ? fmt::format("the last good checkpoint is {} (epoch {})", a.save, saved_epoch).c_str()
+                     : "no checkpoint was written");
+    return 4;
+  }
+  if (!r.stopped.empty()) std::printf("%s\n", r.stopped.c_str());
+  if (!history.empty())
+    std::printf("test accuracy %.4f; saved %s\n", history.back().validation->accuracy, a.save.c_str());
+  return 0;
+}
+
+int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size) {
+  Sequential model = load_model(model_path);
+  EvalResult r = evaluate(model, test_data(dir), batch_size);
+  const size_t k = r.confusion.size();
+  const bool named = k == 10;
+  std::printf("test loss %.4f, accuracy %.4f\n\nper-class accuracy:\n", r.loss, r.accuracy);
+  for (size_t c = 0; c < k; ++c) {
+    int64_t total = 0;
+    for (int64_t v : r.confusion[c]) total += v;
+    std::printf("  %2zu %-12s %6.4f  (%lld)\n", c, named ? kFashionClasses[c] : "",
+                total ? double(r.confusion[c][c]) / double(total) : 0.0, static_cast<long long>(total));
+  }
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted):\n    ");
+  for (size_t c = 0; c < k; ++c) std::printf("%6zu", c);
+  std::printf("\n");
+  for (size_t t = 0; t < k; ++t) {
+    std::printf("%4zu", t);
+    for (int64_t v : r.confusion[t]) std::printf("%6lld", static_cast<long long>(v));
+    std::printf("\n");
+  }
+  return 0;
+}
+
+// Class probabilities: softmax of the logits, row by row (in double, shifted by the row's max).
+Tensor softmax_rows(const Tensor& z) {
+  Tensor p = Tensor::empty(z.shape(), z.dtype());
+  const int64_t n = z.dim(0), k = z.dim(1);
+  for (int64_t r = 0; r < n; ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < k; ++j) mx = std::max(mx, z.item(r * k + j));
+    for (int64_t j = 0; j < k; ++j) sum += std::exp(z.item(r * k + j) - mx);
+    for (int64_t j = 0; j < k; ++j) p.set(r * k + j, std::exp(z.item(r * k + j) - mx) / sum);
+  }
+  return p;
+}
+
+int run_predict(const std::string& model_path, const std::string& input, const std::string& output) {
+  Sequential model = load_model(model_path);
+  Tensor x = read_npy(input);
+  const Shape want = *model.input_shape();
+  if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis, got shape {}", x.shape().str());
+  const int64_t per_sample = want.without_batch().numel();
+  if (x.dim(0) > 0 && x.numel() / x.dim(0) == per_sample && x.shape().without_batch() != want.without_batch())
+    x = x.reshape(want.with_dim(0, x.dim(0)));  // e.g. (N, 28, 28) images for a (28, 28, 1) input
+  DType dt = model.named_params().empty() ? DType::f32 : model.named_params().front().second->value.dtype();
+  Tensor z = model.forward(x.to(dt), Mode::Inference);
+  if (z.rank() != 2) raise<ShapeError>("predict: the model output must be logits (batch, classes), got {}", z.shape().str());
+  write_npy(output, softmax_rows(z).to(x.dtype() == DType::f64 ? DType::f64 : DType::f32));
+  return 0;
+}
+
+}  // namespace
+
+void add_train(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("train", "Train a classifier on Fashion-MNIST (or any MNIST-format data), "
+                                          "writing a checkpoint after each epoch");
+  auto a = std::make_shared<TrainArgs>();
+  auto* m = cmd->add_option("--model", a->model, "Network spec starting with Input(shape) (default: the README's network)");
+  cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
+  cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
+      ->default_str(kFashionMnistDir);
+  cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint)")
+      ->default_val(a->epochs);
+  cmd->add_option("--batch-size", a->batch_size, "Samples per step")->default_val(a->batch_size);
+  cmd->add_option("--optimizer", a->optimizer, "Optimizer spec, e.g. 'SGD(0.1, momentum=0.9)'")
+      ->default_str(a->optimizer);
+  cmd->add_option("--seed", a->seed, "Seed of the initializers and the shuffling")->default_val(0);
+  cmd->add_option("--save", a->save, "Model file, rewritten after each epoch as a checkpoint (weights, spec, "
+                                     "optimizer state)")->default_str(a->save);
+  cmd->add_option("--plot", a->plot, "SVG of the learning curves, rewritten after each epoch");
+  cmd->add_option("--log", a->log, "CSV of the per-epoch metrics");
+  cmd->add_option("--threads", a->threads, "Threads (0: OMP_NUM_THREADS or the core count)")->default_val(0);
+  cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save");
+  cmd->add_option("--patience", a->patience, "Stop after this many epochs without a lower test loss (0: never)")
+      ->default_val(0);
+  cmd->callback([&action, a] { action = [a] { return run_train(*a); }; });
+}
+
+void add_evaluate(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("evaluate", "Accuracy, per-class accuracy and confusion matrix of a model file");
+  auto model = std::make_shared<std::string>();
+  auto data = std::make_shared<std::string>(kFashionMnistDir);
+  auto batch = std::make_shared<int64_t>(256);
+  cmd->add_option("model", *model, "Model file written by locnet train")->required();
+  cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
+  cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
+  cmd->callback([&action, model, data, batch] { action = [=] { return run_evaluate(*model, *data, *batch); }; });
+}
+
+void add_predict(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("predict", "Class probabilities (softmax of the logits) of a model on .npy input");
+  auto model = std::make_shared<std::string>();
+  auto input = std::make_shared<std::string>(), output = std::make_shared<std::string>();
+  cmd->add_option("model", *model, "Model file written by locnet train")->required();
+  cmd->add_option("--input", *input, "Samples x (.npy), axis 0 the batch")->required();
+  cmd->add_option("--output", *output, "Probabilities (batch, classes) (.npy)")->required();
+  cmd->callback([&action, model, input, output] {
+    action = [=] { return run_predict(*model, *input, *output); };
+  });
+}
+
+}  // namespace locnet::cli
