@@ -3,6 +3,7 @@
 #pragma once
 #include "locnet/core/config.hpp"
 #include "locnet/core/dtype.hpp"
+#include "locnet/core/limits.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/parallel.hpp"
 #include "locnet/core/rng.hpp"

@@ -7,6 +7,13 @@
 #include <new>
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "locnet/core/limits.hpp"
 
 namespace locnet {
 namespace {
@@ -21,6 +28,29 @@ void tune_malloc_once() {
     return true;
   }();
   (void)done;
+}
+
+uint64_t default_max_tensor_bytes() {
+  if (const char* env = std::getenv("LOCNET_MAX_TENSOR_BYTES")) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0) return v;
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 40;
+}
+
+std::atomic<uint64_t>& tensor_limit() {
+  static std::atomic<uint64_t> limit{default_max_tensor_bytes()};
+  return limit;
+}
+
+// Checked before allocating: shapes come from files and specs, and a header may claim terabytes.
+void check_size(const Shape& shape, int64_t numel, DType dtype) {
+  const uint64_t limit = max_tensor_bytes();
+  if (uint64_t(numel) > limit / dtype_size(dtype))
+    raise<ConfigError>("Tensor {} {}: size must be at most max_tensor_bytes = {} bytes, got {} elements of {} bytes",
+                       shape.str(), dtype_name(dtype), limit, numel, dtype_size(dtype));
 }
 
 std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zero = true) {
@@ -82,9 +112,14 @@ T store(double v) {
 
 }  // namespace
 
+uint64_t max_tensor_bytes() { return tensor_limit().load(std::memory_order_relaxed); }
+void set_max_tensor_bytes(uint64_t bytes) {
+  tensor_limit().store(bytes ? bytes : default_max_tensor_bytes(), std::memory_order_relaxed);
+}
+
 Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
   numel_ = shape_.numel();
-  if (size_t(numel_) > SIZE_MAX / 16) raise<ShapeError>("Tensor {}: too many elements", shape_.str());
+  check_size(shape_, numel_, dtype_);
   strides_ = contiguous_strides(shape_);
   storage_ = allocate(nbytes());
 }
@@ -94,7 +129,7 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   t.shape_ = std::move(shape);
   t.dtype_ = dtype;
   t.numel_ = t.shape_.numel();
-  if (size_t(t.numel_) > SIZE_MAX / 16) raise<ShapeError>("Tensor {}: too many elements", t.shape_.str());
+  check_size(t.shape_, t.numel_, dtype);
   t.strides_ = contiguous_strides(t.shape_);
   t.storage_ = allocate(t.nbytes(), false);
   return t;

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <span>
+
+#include "locnet/core/limits.hpp"
 
 #include "locnet/io/file.hpp"
 
@@ -25,23 +28,54 @@ size_t type_size(uint8_t type) {
   return 0;
 }
 
-// The whole file, decompressed when it is gzip (zlib reads plain files through as they are).
-std::vector<unsigned char> read_maybe_gzip(const std::string& path) {
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
-  if (!f) raise<FormatError>("{}: cannot open: {}", path, std::strerror(errno));
-  std::vector<unsigned char> out;
+// Decompresses a gzip stream (or passes plain bytes through) into at most `limit` bytes, so that a small
+// compressed file cannot expand without bound; `complete` tells whether the stream ended within the limit.
+struct Inflated {
+  std::vector<unsigned char> bytes;
+  bool complete = true;
+};
+
+bool is_gzip(std::span<const std::byte> in) {
+  return in.size() >= 2 && in[0] == std::byte{0x1f} && in[1] == std::byte{0x8b};
+}
+
+Inflated inflate_at_most(std::span<const std::byte> in, size_t limit) {
+  Inflated out;
+  if (!is_gzip(in)) {
+    auto p = reinterpret_cast<const unsigned char*>(in.data());
+    out.bytes.assign(p, p + std::min(limit, in.size()));
+    out.complete = in.size() <= limit;
+    return out;
+  }
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) raise<FormatError>("gzip: cannot initialise zlib");
+  std::unique_ptr<z_stream, int (*)(z_streamp)> guard(&zs, inflateEnd);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+  size_t fed = 0;
   unsigned char chunk[1 << 16];
   for (;;) {
-    int n = gzread(f.get(), chunk, sizeof chunk);
-    if (n < 0) break;
-    out.insert(out.end(), chunk, chunk + n);
-    if (n == 0) break;
+    if (zs.avail_in == 0 && fed < in.size()) {
+      zs.avail_in = uInt(std::min<size_t>(in.size() - fed, 1u << 30));
+      fed += zs.avail_in;
+    }
+    zs.next_out = chunk;
+    zs.avail_out = sizeof chunk;
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    size_t n = sizeof chunk - zs.avail_out;
+    if (out.bytes.size() + n > limit) {
+      out.bytes.insert(out.bytes.end(), chunk, chunk + (limit - out.bytes.size()));
+      out.complete = false;
+      return out;
+    }
+    out.bytes.insert(out.bytes.end(), chunk, chunk + n);
+    if (rc == Z_STREAM_END) return out;  // trailing bytes after the first member are ignored, as gzread does
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && fed == in.size())
+      raise<FormatError>("gzip stream must be complete and intact, got one cut off after {} compressed bytes",
+                         in.size());
+    if (rc != Z_OK && rc != Z_BUF_ERROR)
+      raise<FormatError>("gzip stream must be complete and intact, got zlib error {}: {}", rc,
+                         zs.msg ? zs.msg : "corrupt data");
   }
-  int err = Z_OK;
-  const char* msg = gzerror(f.get(), &err);
-  if (err != Z_OK && err != Z_STREAM_END)
-    raise<FormatError>("{}: gzip stream must be complete and intact, got error: {}", path, msg);
-  return out;
 }
 
 uint32_t big_endian_u32(const unsigned char* p) {
@@ -78,36 +112,52 @@ double IdxArray::at(int64_t i) const {
   }
 }
 
-IdxArray read_idx(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_maybe_gzip(path);
-  if (bytes.size() < 4) raise<FormatError>("{}: an IDX file must be at least 4 bytes, got {}", path, bytes.size());
-  if (bytes[0] != 0 || bytes[1] != 0)
-    raise<FormatError>("{}: IDX magic must start with bytes 0x00 0x00, got 0x{:02x} 0x{:02x}", path, bytes[0],
-                       bytes[1]);
+IdxArray parse_idx(std::span<const std::byte> file) {
+  // The header first (at most 4 + 4 * 255 bytes), then exactly the data it announces: a gzip bomb or a header
+  // that claims terabytes stops before the allocation.
+  const Inflated head = inflate_at_most(file, 4 + 4 * 255);
+  const std::vector<unsigned char>& h = head.bytes;
+  if (h.size() < 4) raise<FormatError>("IDX file must be at least 4 bytes, got {}", h.size());
+  if (h[0] != 0 || h[1] != 0)
+    raise<FormatError>("IDX magic must start with bytes 0x00 0x00, got 0x{:02x} 0x{:02x}", h[0], h[1]);
   IdxArray a;
-  a.type = bytes[2];
+  a.type = h[2];
   if (type_size(a.type) == 0)
-    raise<FormatError>("{}: IDX element type must be 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e, got 0x{:02x}", path, a.type);
-  const size_t rank = bytes[3], header = 4 + 4 * rank;
-  if (rank == 0) raise<FormatError>("{}: IDX dimension count must be >= 1, got 0", path);
-  if (bytes.size() < header)
-    raise<FormatError>("{}: IDX header with {} dimensions must be {} bytes, got a {}-byte file", path, rank, header,
-                       bytes.size());
+    raise<FormatError>("IDX element type must be 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e, got 0x{:02x}", a.type);
+  const size_t rank = h[3], header = 4 + 4 * rank;
+  if (rank == 0) raise<FormatError>("IDX dimension count must be >= 1, got 0");
+  if (h.size() < header)
+    raise<FormatError>("IDX header with {} dimensions must be {} bytes, got a {}-byte file", rank, header, h.size());
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
-    uint32_t d = big_endian_u32(bytes.data() + 4 + 4 * i);
+    uint32_t d = big_endian_u32(h.data() + 4 + 4 * i);
     a.dims.push_back(int64_t(d));
     if (d != 0 && count > (uint64_t(1) << 40) / d)
-      raise<FormatError>("{}: IDX sizes {} are too large", path, dims_str(a.dims));
+      raise<FormatError>("IDX sizes {} must have at most 2^40 elements", dims_str(a.dims));
     count *= d;
   }
   const uint64_t need = count * a.element_size();
-  if (bytes.size() - header != need)
-    raise<FormatError>("{}: IDX sizes {} of {}-byte elements need {} bytes of data, got {}", path, dims_str(a.dims),
-                       a.element_size(), need, bytes.size() - header);
-  a.data.assign(bytes.begin() + std::ptrdiff_t(header), bytes.end());
+  if (need > max_tensor_bytes())
+    raise<FormatError>("IDX sizes {} need {} bytes of data, more than max_tensor_bytes = {}", dims_str(a.dims), need,
+                       max_tensor_bytes());
+  Inflated all = inflate_at_most(file, header + need + 1);  // + 1: learns whether more data follows
+  if (all.bytes.size() != header + need) {
+    const uint64_t got = is_gzip(file) ? all.bytes.size() - header : file.size() - header;
+    raise<FormatError>("IDX sizes {} of {}-byte elements need {} bytes of data, got {}{}", dims_str(a.dims),
+                       a.element_size(), need, got, all.complete ? "" : " or more");
+  }
+  a.data.assign(all.bytes.begin() + std::ptrdiff_t(header), all.bytes.end());
   to_from_big_endian(a.data.data(), a.data.size(), a.element_size());
   return a;
+}
+
+IdxArray read_idx(const std::string& path) {
+  const std::vector<std::byte> bytes = read_file(path);
+  try {
+    return parse_idx(bytes);
+  } catch (const FormatError& e) {
+    raise<FormatError>("{}: {}", path, e.what());
+  }
 }
 
 void write_idx(const std::string& path, const IdxArray& a, bool gzip) {

@@ -86,8 +86,6 @@ Tensor Activation::forward(const Tensor& x, Mode mode) {
   if (mode == Mode::Training) {
     z_ = x;
     y_ = y;
-  } else {
-    z_ = y_ = Tensor();
   }
   return y;
 }
@@ -112,14 +110,14 @@ Shape Flatten::output_shape(const Shape& in) const {
   return Shape({in[0], rest});
 }
 
-Tensor Flatten::forward(const Tensor& x, Mode) {
+Tensor Flatten::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  last_in_ = x.shape();
+  if (mode == Mode::Training) last_in_ = x.shape();
   return x.flatten(1).clone();
 }
 
 Tensor Flatten::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a forward", where());
+  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, output_shape(last_in_));
   return dy.reshape(last_in_).clone();
 }

@@ -287,8 +287,6 @@ Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
     mean_cache_ = std::move(mean);
     invstd_cache_ = std::move(invstd);
     batch_stats_cache_ = batch;
-  } else {
-    x_cache_ = Tensor();
   }
   return y;
 }

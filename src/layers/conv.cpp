@@ -108,13 +108,11 @@ Tensor Conv2D::forward(const Tensor& x, Mode mode) {
     y = Tensor::empty(z.shape(), dtype());
     act_.forward(z, y);
   }
-  activity_.record(y, mode == Mode::Training);
   if (mode == Mode::Training) {
+    activity_.record(y, true);
     x_cache_ = x;
     z_cache_ = z;
     y_cache_ = y;
-  } else {
-    x_cache_ = z_cache_ = y_cache_ = Tensor();
   }
   return y;
 }

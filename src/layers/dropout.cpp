@@ -24,8 +24,9 @@ void Dropout::do_build(const Shape&, Rng& rng) {
 
 Tensor Dropout::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  trained_ = mode == Mode::Training;
-  if (!trained_ || cfg_.rate == 0.0) {
+  if (mode == Mode::Inference) return x.clone();
+  trained_ = true;
+  if (cfg_.rate == 0.0) {
     mask_ = Tensor();
     return x.clone();
   }

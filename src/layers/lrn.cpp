@@ -175,7 +175,7 @@ Tensor LrnBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   if (x.numel() > 0) impl_->forward(problem(c_, x.shape(), x.dtype()), x.raw(), y.raw());
-  x_cache_ = mode == Mode::Training ? x : Tensor();
+  if (mode == Mode::Training) x_cache_ = x;
   return y;
 }
 

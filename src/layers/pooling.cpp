@@ -74,17 +74,20 @@ Tensor Pooling2D::forward(const Tensor& x, Mode mode) {
   auto p = pool_problem(x.shape(), channels_last_, pool_, strides_, cfg_.padding, where());
   Tensor y = Tensor::empty(output_shape(x.shape()), dtype());
   const bool keep = mode == Mode::Training;
-  if (max_) argmax_.resize(size_t(y.numel()));
+  std::vector<int64_t> scratch;  // inference writes no member: layers may serve several threads at once
+  std::vector<int64_t>& argmax = keep ? argmax_ : scratch;
+  if (max_) argmax.resize(size_t(y.numel()));
   typed(dtype(), [&](auto t) {
     using T = decltype(t);
     if (max_)
-      kernels::max_pool_forward<T>(p, x.data<T>(), y.data<T>(), argmax_.data());
+      kernels::max_pool_forward<T>(p, x.data<T>(), y.data<T>(), argmax.data());
     else
       kernels::avg_pool_forward<T>(p, x.data<T>(), y.data<T>());
   });
-  x_shape_ = keep ? x.shape() : Shape{};
-  y_shape_ = keep ? y.shape() : Shape{};
-  if (!keep) argmax_.clear();
+  if (keep) {
+    x_shape_ = x.shape();
+    y_shape_ = y.shape();
+  }
   return y;
 }
 
@@ -134,7 +137,7 @@ Tensor GlobalAveragePooling2D::forward(const Tensor& x, Mode mode) {
           ys[s * c + ch] += xs[s * pixels * c + (channels_last_ ? px * c + ch : ch * pixels + px)];
     for (int64_t i = 0; i < n * c; ++i) ys[i] /= T(pixels);
   });
-  x_shape_ = mode == Mode::Training ? x.shape() : Shape{};
+  if (mode == Mode::Training) x_shape_ = x.shape();
   return y;
 }
 

@@ -33,14 +33,14 @@ Shape Reshape::output_shape(const Shape& in) const {
   return result;
 }
 
-Tensor Reshape::forward(const Tensor& x, Mode) {
+Tensor Reshape::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  last_in_ = x.shape();
+  if (mode == Mode::Training) last_in_ = x.shape();
   return x.reshape(output_shape(x.shape())).clone();
 }
 
 Tensor Reshape::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a forward", where());
+  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, output_shape(last_in_));
   return dy.reshape(last_in_).clone();
 }

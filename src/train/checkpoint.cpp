@@ -49,7 +49,11 @@ Sequential model_from(const TensorFile& f, const std::string& path) {
   }
   if (!model.input_shape()) raise<FormatError>("{}: the spec in the file has no Input(shape)", path);
   DType dt = metadata(f, path, "dtype") == "f64" ? DType::f64 : DType::f32;
-  model.build(*model.input_shape(), uint64_t(0), dt);
+  try {
+    model.build(*model.input_shape(), uint64_t(0), dt);
+  } catch (const Error& e) {
+    raise<FormatError>("{}: the spec in the file does not build: {}", path, e.what());
+  }
   TensorFile weights;
   for (const auto& [key, t] : f.tensors)
     if (!key.starts_with(kOptimizerPrefix)) weights.tensors.emplace_back(key, t);
@@ -66,6 +70,16 @@ Sequential model_from(const TensorFile& f, const std::string& path) {
 void save_model(Sequential& model, const std::string& path) { write_safetensors(path, model_file(model)); }
 
 Sequential load_model(const std::string& path) { return model_from(read_safetensors(path), path); }
+
+Sequential load_model(std::span<const std::byte> file, const std::string& name) {
+  TensorFile f;
+  try {
+    f = parse_safetensors(file);
+  } catch (const FormatError& e) {
+    raise<FormatError>("{}: {}", name, e.what());
+  }
+  return model_from(f, name);
+}
 
 void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
                      const std::string& path) {

@@ -118,8 +118,9 @@ TEST(Pooling, Errors) {
   GlobalAveragePooling2D gap;
   EXPECT_THROW_MSG(gap.output_shape(Shape{1, 8, 8}), ShapeError, "input rank must be 4");
   Tensor x = nine();
-  MaxPooling2D mp2;
-  forward(mp2, x);
+  MaxPooling2D mp2;  // inference alone caches nothing for backward
+  Rng rng(0);
+  mp2.build(x.shape().with_dim(0, Shape::kUnknown), rng, x.dtype());
   mp2.forward(x, Mode::Inference);
   EXPECT_THROW_MSG(mp2.backward(Tensor(Shape{1, 1, 1, 1}, DType::f64)), ConfigError, "backward must follow");
 }

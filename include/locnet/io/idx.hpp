@@ -11,7 +11,9 @@
 // disagree with the file size (short or trailing data), a truncated or corrupt gzip stream, images that are not
 // uint8 (N, rows, cols), labels that are not uint8 (N,), image and label counts that differ.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,7 +31,8 @@ struct IdxArray {
   double at(int64_t i) const;         // element i as a double, any type
 };
 
-IdxArray read_idx(const std::string& path);
+IdxArray read_idx(const std::string& path);  // plain or gzip
+IdxArray parse_idx(std::span<const std::byte> file);  // the whole file's bytes, plain or gzip
 // The bytes of an IDX file (plain or gzip) written to path, for tests and tools; write_idx(path, a, true)
 // compresses with gzip.
 void write_idx(const std::string& path, const IdxArray& a, bool gzip = false);

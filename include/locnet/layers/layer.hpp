@@ -5,9 +5,12 @@
 // Shapes include the batch dimension, which may be Shape::kUnknown before data arrives.
 //
 // Gradient contract: backward(dy) returns dx (a fresh tensor, assigned) and ADDS to the gradients of params();
-// zero_grad() (or an optimizer) clears them. backward uses what the last forward(x, Mode::Training) cached;
-// calling it after an inference forward is a ConfigError. forward never modifies x.
+// zero_grad() (or an optimizer) clears them. backward uses what the last forward(x, Mode::Training) cached
+// (an inference forward in between changes nothing); without one it is a ConfigError. forward never modifies x.
 // Mode is explicit: Training may use batch statistics and caches for backward, Inference never does.
+// Threads: a built layer's forward(x, Mode::Inference) writes no member, so one layer (or Sequential) may serve
+// inference from several threads at once (tests/threads). Training-mode forward, backward, build, zero_grad and
+// weight changes need exclusive access: two threads training one layer object is not allowed.
 #pragma once
 #include <memory>
 #include <string>

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "locnet/model/sequential.hpp"
@@ -21,6 +22,7 @@ namespace locnet {
 
 void save_model(Sequential& model, const std::string& path);
 Sequential load_model(const std::string& path);  // built, weights loaded
+Sequential load_model(std::span<const std::byte> file, const std::string& name);  // the file's bytes; name in errors
 
 struct TrainingState {
   int64_t epoch = 0;  // epochs completed

@@ -1,0 +1,64 @@
+// Replays every committed fuzz input through its target: the seed corpora (tests/fuzz/corpus/<target>/) and
+// the inputs that once crashed or hung a target (tests/fuzz/regressions/<target>/, kept after the fix).
+// A target may answer with a locnet::Error; any other exception fails here, and under scripts/sanitize a memory
+// error or undefined behaviour aborts the test.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "fuzz/targets.hpp"
+#include "locnet/core/limits.hpp"
+#include "locnet/core/parallel.hpp"
+#include "locnet/io/file.hpp"
+
+namespace locnet {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> inputs(const fs::path& dir) {
+  std::vector<fs::path> files;
+  if (fs::is_directory(dir))
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class FuzzInputs : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    threads_ = num_threads();
+    limit_ = max_tensor_bytes();
+    fuzz::init();
+  }
+  void TearDown() override {
+    set_num_threads(threads_);
+    set_max_tensor_bytes(limit_);
+  }
+  int threads_ = 0;
+  uint64_t limit_ = 0;
+};
+
+TEST_P(FuzzInputs, EveryCommittedInputEndsInAnswerOrTypedError) {
+  const fs::path root = fs::path(LOCNET_SOURCE_DIR) / "tests" / "fuzz";
+  const fuzz::Target& target = fuzz::target(GetParam());
+  const auto seeds = inputs(root / "corpus" / GetParam());
+  ASSERT_GE(seeds.size(), 3u) << "the seed corpus of " << GetParam() << " must not be empty";
+  auto all = seeds;
+  for (const auto& f : inputs(root / "regressions" / GetParam())) all.push_back(f);
+  for (const auto& f : all) {
+    const std::vector<std::byte> bytes = read_file(f.string());
+    if (f.filename().string().starts_with("ok-"))  // valid seeds must be accepted: they lead the fuzzer deep
+      EXPECT_NO_THROW(target.strict(bytes)) << f;
+    else
+      EXPECT_NO_THROW(target.run(bytes)) << f;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzInputs, ::testing::Values("npy", "safetensors", "idx", "spec", "model"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace locnet
