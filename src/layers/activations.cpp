@@ -81,7 +81,7 @@ Shape Activation::output_shape(const Shape& in) const {
 
 Tensor Activation::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  Tensor y(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());  // every element assigned
   fn_.forward(x, y);
   if (mode == Mode::Training) {
     z_ = x;
@@ -93,7 +93,7 @@ Tensor Activation::forward(const Tensor& x, Mode mode) {
 Tensor Activation::backward(const Tensor& dy) {
   if (!z_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, y_.shape());
-  Tensor dz(dy.shape(), dy.dtype());
+  Tensor dz = Tensor::empty(dy.shape(), dy.dtype());
   fn_.backward(z_, y_, dy, dz);
   return dz;
 }

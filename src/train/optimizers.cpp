@@ -7,7 +7,9 @@
 #include <limits>
 #include <numbers>
 #include <set>
+#include <type_traits>
 
+#include "kernels/optimizer/adam.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/sequential.hpp"
@@ -195,6 +197,10 @@ class Adam : public Impl<Adam> {
     const T alpha = T(lr * std::sqrt(1 - std::pow(b2_, double(t))) / (1 - std::pow(b1_, double(t))));
     const T decay = T(lr * wd_), c1 = T(1 - b1_), c2 = T(1 - b2_), eps = T(eps_);
     T *m = s[0], *v = s[1];
+    if constexpr (std::is_same_v<T, float>) {  // the same loop with Highway (kernels/optimizer/adam.hpp)
+      kernels::adam_update_f32(w, g, m, v, n, wd_ > 0, decay, c1, c2, alpha, eps);
+      return;
+    }
     for (int64_t i = 0; i < n; ++i) {
       if (wd_ > 0) w[i] -= w[i] * decay;
       m[i] += (g[i] - m[i]) * c1;

@@ -1,5 +1,6 @@
 // Every Conv2D kernel against the reference: valid and TensorFlow-same padding (odd totals), strides and dilations,
-// 1x1 (the im2col-free path) and 1xk kernels, odd channel counts, batch 1 and batches above the thread count, both
+// 1x1 (the im2col-free path) and 1xk kernels, stride-1 shapes for direct_hwy (C = 1 and 32, long rows, F
+// around the vector lengths, even kernels), odd channel counts, batch 1 and batches above the thread count, both
 // layouts, with and without bias, f32 and f64, with guard elements around every output and accumulated gradient.
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 
 #include "gradcheck.hpp"
 #include "kernels/conv2d/problem.hpp"
+#include "kernels/registry.hpp"
 #include "locnet/core/parallel.hpp"
 
 using namespace locnet;
@@ -78,6 +80,12 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
       {3, 5, 5, 17, 1, 1, 1, 1, 1, 1, 1, false}, {3, 6, 7, 4, 5, 1, 1, 2, 2, 1, 1, true},
       {1, 1, 9, 3, 2, 1, 5, 1, 2, 1, 1, true},  {4, 4, 4, 1, 6, 4, 4, 1, 1, 1, 1, false},
       {2, 3, 3, 2, 2, 5, 5, 1, 1, 1, 1, true},  // kernel larger than the input ("same")
+      // Stride 1 (direct_hwy): 1 and 32 channels as in the default network, rows longer than a register tile
+      // (29, 31), filters around the vector lengths (7, 16, 17, 33, 40), even kernels (asymmetric "same").
+      {3, 28, 29, 1, 32, 3, 3, 1, 1, 1, 1, true}, {3, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, true},
+      {2, 9, 31, 3, 17, 3, 3, 1, 1, 1, 1, false}, {4, 6, 15, 5, 33, 2, 2, 1, 1, 1, 1, true},
+      {1, 5, 7, 16, 7, 4, 2, 1, 1, 1, 1, true},  {3, 7, 5, 2, 40, 1, 3, 1, 1, 1, 1, true},
+      {2, 4, 3, 9, 16, 3, 1, 1, 1, 1, 1, false}, {5, 1, 1, 4, 3, 3, 3, 1, 1, 1, 1, true},
   };
   const Conv2dKernel& ref = ref_kernel();
   for (int threads : {1, 2})
@@ -115,4 +123,15 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
             }
           }
   set_num_threads(0);
+}
+
+TEST(Conv2dKernels, DirectHwyTakesTheDefaultNetworksConvolutions) {
+  for (int64_t c : {1, 32}) {
+    Conv2dProblem p = make(64, 28 / (c == 1 ? 1 : 2), 28 / (c == 1 ? 1 : 2), c, 32, 3, 3, 1, 1, 1, 1, true, true,
+                           false, DType::f32);
+    std::string why;
+    EXPECT_EQ(std::string(choose<Conv2dKernel>("conv2d", conv2d_kernels(), p).name), "direct_hwy");
+    p.sh = 2;
+    EXPECT_FALSE(conv2d_kernels()[0].applicable(p, &why));
+  }
 }

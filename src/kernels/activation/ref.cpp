@@ -35,6 +35,14 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
     });
     return;
   }
+  if (p.kind == K::relu) {  // the common case, as its own loop so that it vectorizes
+    parallel_for(0, p.n, 1 << 14, [z, y](int64_t lo, int64_t hi) {
+      const T* __restrict zs = z;
+      T* __restrict ys = y;
+      for (int64_t i = lo; i < hi; ++i) ys[i] = zs[i] > 0 ? zs[i] : T(0);
+    });
+    return;
+  }
   parallel_for(0, p.n, 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       T v = z[i];
@@ -63,6 +71,18 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
         T dot = 0;
         for (int64_t i = 0; i < p.last; ++i) dot += dy[o + i] * y[o + i];
         for (int64_t i = 0; i < p.last; ++i) dz[o + i] = y[o + i] * (dy[o + i] - dot);
+      }
+    });
+    return;
+  }
+  if (p.kind == K::relu) {
+    parallel_for(0, p.n, 1 << 14, [z, dy, dz](int64_t lo, int64_t hi) {
+      const T* __restrict zs = z;
+      const T* __restrict gs = dy;
+      T* __restrict ds = dz;
+      for (int64_t i = lo; i < hi; ++i) {
+        const T g = gs[i];  // loaded unconditionally: a select, not a branch
+        ds[i] = zs[i] > 0 ? g : T(0);
       }
     });
     return;

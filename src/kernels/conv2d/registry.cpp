@@ -2,10 +2,10 @@
 
 namespace locnet::kernels {
 
-extern const Conv2dKernel kConv2dIm2col, kConv2dRef;
+extern const Conv2dKernel kConv2dDirectHwy, kConv2dIm2col, kConv2dRef;
 
 std::span<const Conv2dKernel> conv2d_kernels() {
-  static const Conv2dKernel list[] = {kConv2dIm2col, kConv2dRef};
+  static const Conv2dKernel list[] = {kConv2dDirectHwy, kConv2dIm2col, kConv2dRef};
   return list;
 }
 

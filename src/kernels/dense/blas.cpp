@@ -1,14 +1,24 @@
 // Dense through CBLAS (OpenBLAS): one GEMM per product, the bias broadcast into y first (beta = 1).
 #include <cblas.h>
 
+#include <optional>
+
+#include "kernels/blas.hpp"
 #include "kernels/dense/problem.hpp"
 
 namespace locnet::kernels {
 namespace {
 
+// Products below this many multiply-adds run on one BLAS thread: OpenBLAS would otherwise wake its own threads for
+// a few microseconds of work, and they go on spinning (sched_yield) long after, taking the cores from the OpenMP
+// threads of the layers around (the default network's Dense: 64 x 800 x 10).
+constexpr int64_t kSingleThreadedMacs = int64_t(1) << 22;
+
 template <class T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  std::optional<BlasSingleThreaded> one;
+  if (m * n * k < kSingleThreadedMacs) one.emplace();
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b, blasint(ldb),
                 beta, c, blasint(ldc));

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/pooling/problem.hpp"
 #include "locnet/core/parallel.hpp"
@@ -39,6 +40,13 @@ void for_each_window(const PoolProblem& p, Fn&& fn) {
 
 template <class T>
 void max_pool_forward(const PoolProblem& p, const T* x, T* y, int64_t* argmax) {
+  if constexpr (std::is_same_v<T, float>)
+    if (max_pool_fast_applicable(p)) return max_pool_forward_fast(p, x, y, argmax);
+  max_pool_forward_ref(p, x, y, argmax);
+}
+
+template <class T>
+void max_pool_forward_ref(const PoolProblem& p, const T* x, T* y, int64_t* argmax) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
   for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
@@ -103,6 +111,7 @@ void avg_pool_backward(const PoolProblem& p, const T* dy, T* dx) {
 
 #define LOCNET_POOL(T)                                                                          \
   template void max_pool_forward<T>(const PoolProblem&, const T*, T*, int64_t*);                \
+  template void max_pool_forward_ref<T>(const PoolProblem&, const T*, T*, int64_t*);            \
   template void max_pool_backward<T>(const PoolProblem&, const T*, const int64_t*, T*);         \
   template void avg_pool_forward<T>(const PoolProblem&, const T*, T*);                          \
   template void avg_pool_backward<T>(const PoolProblem&, const T*, T*);

@@ -13,13 +13,19 @@ struct PoolProblem {
   bool channels_last = true;
 };
 
-// Only one implementation each (pooling is a small part of a network's time): direct loops, OpenMP over the batch.
+// Direct loops, OpenMP over the batch (max forward also has a SIMD path, below).
 //   max:     y = max over the taps inside the input (NaN propagates); argmax = its index within the sample, the
 //            first maximum in (dy, dx) order;  dx[argmax] += dy (dx assigned)
 //   average: y = sum over the taps inside the input / their count (Keras 'same' leaves the padding out of the
 //            count);  dx[i] = sum over windows containing i of dy / count (dx assigned)
+// max_pool_forward runs max_pool_forward_fast (max_pool_hwy.cpp: f32, channels_last, every window inside the
+// input) where it applies, else max_pool_forward_ref (direct loops, the spec it is tested against).
 template <class T>
 void max_pool_forward(const PoolProblem& p, const T* x, T* y, int64_t* argmax);
+template <class T>
+void max_pool_forward_ref(const PoolProblem& p, const T* x, T* y, int64_t* argmax);
+bool max_pool_fast_applicable(const PoolProblem& p);
+void max_pool_forward_fast(const PoolProblem& p, const float* x, float* y, int64_t* argmax);
 template <class T>
 void max_pool_backward(const PoolProblem& p, const T* dy, const int64_t* argmax, T* dx);
 template <class T>
