@@ -69,7 +69,11 @@ std::vector<int64_t> contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.rank(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(s[i], 1);
+    const int64_t d = std::max<int64_t>(s[i], 1);
+    // Only reachable with a zero dimension elsewhere (numel is checked first), like numpy's (0, 2**40, 2**40).
+    if (acc > INT64_MAX / d)
+      raise<ShapeError>("Tensor {}: the product of the nonzero dimensions must fit in int64", s.str());
+    acc *= d;
   }
   return st;
 }

@@ -49,6 +49,10 @@ TEST(Limits, TensorLargerThanTheLimitIsAConfigErrorBeforeAllocation) {
   EXPECT_EQ(max_tensor_bytes(), 1000u);
   EXPECT_NO_THROW(Tensor(Shape{250}));
   EXPECT_THROW_MSG(Tensor::empty(Shape{251}), ConfigError, "max_tensor_bytes = 1000 bytes, got 251 elements of 4 bytes");
+  // No elements, but strides that do not fit in int64 (found by fuzzing the .npy reader).
+  EXPECT_THROW_MSG(Tensor(Shape{0, int64_t(1) << 40, int64_t(1) << 40}), ShapeError,
+                   "product of the nonzero dimensions must fit in int64");
+  EXPECT_EQ(Tensor(Shape{0, int64_t(1) << 40}).numel(), 0);
   set_max_tensor_bytes(0);
   EXPECT_GT(max_tensor_bytes(), uint64_t(1) << 26) << "0 restores the default";
 }

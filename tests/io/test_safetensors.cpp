@@ -95,7 +95,7 @@ TEST(SafetensorsTest, WriterLayout) {
   for (const auto& [name, t] : f.tensors) {
     ++it;
     EXPECT_EQ(it.key(), name);
-    EXPECT_EQ((*it)["data_offsets"], nlohmann::json::array({at, at + t.nbytes()}));
+    EXPECT_EQ((*it)["data_offsets"], nlohmann::ordered_json::array({at, at + t.nbytes()}));
     at += t.nbytes();
   }
   EXPECT_EQ(bytes.size(), 8 + n + at);
