@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_run.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
@@ -15,39 +16,6 @@ using namespace locnet;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q.append("'\\''");
-    else
-      q.push_back(c);
-  }
-  q.push_back('\'');
-  return q;
-}
-
-CliRun run(const std::vector<std::string>& args) {
-  std::string cmd = quote(LOCNET_CLI_PATH);
-  for (const auto& a : args) {
-    cmd.push_back(' ');
-    cmd.append(quote(a));
-  }
-  cmd += " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
-}
 
 class Cli : public ::testing::Test {
  protected:

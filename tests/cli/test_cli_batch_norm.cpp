@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/cli_run.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
@@ -16,27 +17,6 @@ using namespace locnet;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;
-};
-
-CliRun run(const std::vector<std::string>& args) {
-  std::string cmd = std::string("'") + LOCNET_CLI_PATH + "'";
-  for (const auto& a : args) {
-    cmd += " '";
-    for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += "'";
-  }
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
-}
 
 class CliBn : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_run.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
@@ -23,27 +24,6 @@ using namespace locnet;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;
-};
-
-CliRun run(const std::vector<std::string>& args) {
-  std::string cmd = std::string("'") + LOCNET_CLI_PATH + "'";
-  for (const auto& a : args) {
-    cmd += " '";
-    for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += "'";
-  }
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
-}
 
 constexpr int64_t kSide = 8, kTrain = 48, kTest = 24;
 const char* kSpec =
