@@ -71,6 +71,7 @@ Shape Conv2D::output_shape(const Shape& in) const {
 void Conv2D::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
   kernels::Conv2dProblem p = problem(in);
+  (void)Shape{p.kh, p.kw, p.c, p.f}.numel();  // ShapeError if the products below would overflow int64
   const int64_t rf = p.kh * p.kw;  // Keras's receptive field: fan_in = rf * C, fan_out = rf * F
   Shape ks{p.kh, p.kw, p.c, p.f};
   kernel_param_.value = Tensor(ks, dtype());

@@ -8,6 +8,7 @@
 #include "locnet/io/safetensors.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/initializers.hpp"
+#include "layers/spatial.hpp"
 
 namespace locnet {
 namespace {
@@ -83,7 +84,8 @@ LocallyConnectedSpec LocallyConnectedConfig<R>::spec() const {
       raise<ConfigError>("{}: {} must be an int or a tuple of {} int{}, got {}", type, name, R, R == 1 ? "" : "s", got);
     for (int i = 0; i < R; ++i) {
       int64_t e = v[v.size() == 1 ? 0 : size_t(i)];
-      if (e <= 0) raise<ConfigError>("{}: {} must be positive integers, got {}", type, name, got);
+      if (e <= 0 || e > spatial::kMaxWindow)
+        raise<ConfigError>("{}: {} must be positive integers <= {}, got {}", type, name, spatial::kMaxWindow, got);
       out[2 - R + i] = e;
     }
   };
@@ -209,6 +211,7 @@ Shape LocallyConnectedBase::output_shape(const Shape& in) const {
 void LocallyConnectedBase::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
   geo_ = geometry(in);
+  (void)Shape{geo_.oh, geo_.ow, geo_.kh, geo_.kw, geo_.c, geo_.f}.numel();  // ShapeError if P * K * F overflows
   const int64_t P = geo_.positions(), K = geo_.patch(), F = geo_.f;
   kernel_.value = Tensor(Shape{P, K, F}, dtype());
   kernel_.grad = Tensor(Shape{P, K, F}, dtype());

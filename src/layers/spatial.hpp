@@ -10,6 +10,9 @@
 
 namespace locnet::spatial {
 
+// Window sizes, strides and dilations above this are rejected: (kernel - 1) * dilation + 1 must fit in int64.
+inline constexpr int64_t kMaxWindow = (int64_t(1) << 31) - 1;
+
 // An int or a (rows, cols) tuple of positive ints -> out; ConfigError "<type>: <name> must be ...".
 inline void size_pair(const char* type, const char* name, const std::vector<int64_t>& v, int64_t (&out)[2]) {
   std::string got = v.size() == 1 ? std::to_string(v[0]) : fmt::format("({})", fmt::join(v, ", "));
@@ -17,7 +20,8 @@ inline void size_pair(const char* type, const char* name, const std::vector<int6
     raise<ConfigError>("{}: {} must be an int or a tuple of 2 ints, got {}", type, name, got);
   for (int i = 0; i < 2; ++i) {
     out[i] = v[v.size() == 1 ? 0 : size_t(i)];
-    if (out[i] <= 0) raise<ConfigError>("{}: {} must be positive integers, got {}", type, name, got);
+    if (out[i] <= 0 || out[i] > kMaxWindow)
+      raise<ConfigError>("{}: {} must be positive integers <= {}, got {}", type, name, kMaxWindow, got);
   }
 }
 

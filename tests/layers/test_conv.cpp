@@ -177,9 +177,9 @@ TEST(Conv2D, Gradients) {
 TEST(Conv2D, ConfigErrors) {
   EXPECT_THROW_MSG(Conv2D(0, {3}), ConfigError, "Conv2D: filters must be a positive integer, got 0");
   EXPECT_THROW_MSG(Conv2D(2, {3, 3, 3}), ConfigError, "kernel_size must be an int or a tuple of 2 ints, got (3, 3, 3)");
-  EXPECT_THROW_MSG(Conv2D(2, {0}), ConfigError, "kernel_size must be positive integers, got 0");
+  EXPECT_THROW_MSG(Conv2D(2, {0}), ConfigError, "kernel_size must be positive integers <= 2147483647, got 0");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .strides = {1, -1}}), ConfigError,
-                   "strides must be positive integers, got (1, -1)");
+                   "strides must be positive integers <= 2147483647, got (1, -1)");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .padding = "causal"}), ConfigError,
                    "padding must be \"valid\" or \"same\", got \"causal\"");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .data_format = "NCHW"}), ConfigError,

@@ -437,14 +437,14 @@ TEST(LocallyConnected, ConfigErrors) {
   using L1 = LocallyConnected1D;
   EXPECT_THROW_MSG(L2(0, {3, 3}), ConfigError, "LocallyConnected2D: filters must be a positive integer, got 0");
   EXPECT_THROW_MSG(L1(-2, {3}), ConfigError, "LocallyConnected1D: filters must be a positive integer, got -2");
-  EXPECT_THROW_MSG(L2(4, {0, 3}), ConfigError, "kernel_size must be positive integers, got (0, 3)");
+  EXPECT_THROW_MSG(L2(4, {0, 3}), ConfigError, "kernel_size must be positive integers <= 2147483647, got (0, 3)");
   EXPECT_THROW_MSG(L2(4, {3, 3, 3}), ConfigError, "kernel_size must be an int or a tuple of 2 ints, got (3, 3, 3)");
   EXPECT_THROW_MSG(L1(4, {3, 3}), ConfigError, "kernel_size must be an int or a tuple of 1 int, got (3, 3)");
   EXPECT_THROW_MSG(L2({.filters = 4}), ConfigError, "kernel_size must be an int or a tuple of 2 ints, got ()");
   EXPECT_THROW_MSG(L2({.filters = 4, .kernel_size = {3}, .strides = {0}}), ConfigError,
-                   "strides must be positive integers, got (0,)");
+                   "strides must be positive integers <= 2147483647, got (0,)");
   EXPECT_THROW_MSG(L1({.filters = 4, .kernel_size = {3}, .dilation_rate = {-1}}), ConfigError,
-                   "dilation_rate must be positive integers, got (-1,)");
+                   "dilation_rate must be positive integers <= 2147483647, got (-1,)");
   EXPECT_THROW_MSG(L2({.filters = 4, .kernel_size = {3}, .padding = "full"}), ConfigError,
                    "padding must be \"valid\", \"same\" or explicit zeros, got \"full\"");
   EXPECT_THROW_MSG(L2({.filters = 4, .kernel_size = {3}, .padding = "causal"}), ConfigError,
