@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/batch_norm/problem.hpp"
 
@@ -21,25 +22,8 @@ const BatchNormKernel& ref_kernel() {
   throw std::logic_error("no ref");
 }
 
-constexpr int64_t kGuard = 32;
-constexpr double kSentinel = -1024.0;
 
-struct Guarded {
-  Tensor t;
-  int64_t n;
-  Guarded(int64_t n, DType dt) : t(Shape{n + 2 * kGuard}, dt), n(n) { t.fill(kSentinel); }
-  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
-  Tensor inner() const {
-    Tensor out(Shape{n}, t.dtype());
-    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
-    return out;
-  }
-  bool guards_intact() const {
-    for (int64_t g = 0; g < kGuard; ++g)
-      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
-    return true;
-  }
-};
+using Guarded = GuardedBuffer<32>;
 
 // |a - b| <= tol * (|b| + max|b|): relative to the tensor's scale (dx sums terms that cancel).
 void expect_near_scaled(const Tensor& a, const Tensor& b, double tol, const char* what) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/conv2d/problem.hpp"
 #include "kernels/registry.hpp"
@@ -17,28 +18,8 @@ using locnet::testing::random_tensor;
 
 namespace {
 
-constexpr int64_t kGuard = 24;
-constexpr double kSentinel = -1024.0;
 
-struct Guarded {
-  Tensor t;
-  int64_t n;
-  Guarded(int64_t n, DType dt, const Tensor* init = nullptr) : t(Shape{n + 2 * kGuard}, dt), n(n) {
-    t.fill(kSentinel);
-    if (init) std::memcpy(data(), init->raw(), init->nbytes());
-  }
-  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
-  Tensor inner() const {
-    Tensor out(Shape{n}, t.dtype());
-    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
-    return out;
-  }
-  bool guards_intact() const {
-    for (int64_t g = 0; g < kGuard; ++g)
-      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
-    return true;
-  }
-};
+using Guarded = GuardedBuffer<24>;
 
 Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh, int64_t kw, int64_t sh,
                    int64_t sw, int64_t dh, int64_t dw, bool same, bool last, bool bias, DType dt) {

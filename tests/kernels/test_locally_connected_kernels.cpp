@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/locally_connected/problem.hpp"
 
@@ -20,28 +21,8 @@ const LcKernel& ref_kernel() {
   throw std::logic_error("no ref");
 }
 
-constexpr int64_t kGuard = 24;
-constexpr double kSentinel = -1024.0;
 
-struct Guarded {
-  Tensor t;
-  int64_t n;
-  Guarded(int64_t n, DType dt, const Tensor* init = nullptr) : t(Shape{n + 2 * kGuard}, dt), n(n) {
-    t.fill(kSentinel);
-    if (init) std::memcpy(data(), init->raw(), init->nbytes());
-  }
-  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
-  Tensor inner() const {
-    Tensor out(Shape{n}, t.dtype());
-    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
-    return out;
-  }
-  bool guards_intact() const {
-    for (int64_t g = 0; g < kGuard; ++g)
-      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
-    return true;
-  }
-};
+using Guarded = GuardedBuffer<24>;
 
 enum class Pad { valid, same, causal, explicit_ };
 

@@ -3,6 +3,7 @@
 // guard elements around the outputs to catch out-of-bounds writes.
 #include <gtest/gtest.h>
 
+#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/lrn/problem.hpp"
 
@@ -17,25 +18,8 @@ const LrnKernel& ref_kernel() {
   throw std::logic_error("no ref");
 }
 
-constexpr int64_t kGuard = 32;
-constexpr double kSentinel = -1024.0;  // exact in every dtype
 
-struct Guarded {
-  Tensor t;
-  int64_t n;
-  Guarded(int64_t n, DType dt) : t(Shape{n + 2 * kGuard}, dt), n(n) { t.fill(kSentinel); }
-  void* data() { return static_cast<char*>(t.raw()) + kGuard * dtype_size(t.dtype()); }
-  Tensor inner() const {
-    Tensor out(Shape{n}, t.dtype());
-    std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + kGuard * dtype_size(t.dtype()), out.nbytes());
-    return out;
-  }
-  bool guards_intact() const {
-    for (int64_t g = 0; g < kGuard; ++g)
-      if (t.item(g) != kSentinel || t.item(t.numel() - 1 - g) != kSentinel) return false;
-    return true;
-  }
-};
+using Guarded = GuardedBuffer<32>;
 
 double tolerance(DType dt) {
   switch (dt) {
