@@ -3,11 +3,13 @@
 // issue's shapes (N=16, C=96, 55x55 and N=16, C=256, 27x27), both layouts. Bytes per iteration are the least the
 // op must move: forward reads x and writes y (2 x numel x itemsize); backward reads x and dy and writes dx (3x).
 // "roofline" = that traffic at this machine's memcpy bandwidth / the measured time (see roofline.hpp).
+#include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "kernels/lrn/problem.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/stream.hpp"
 #include "locnet/locnet.hpp"
 #include "roofline.hpp"
 #if LOCNET_HAVE_DNNL
@@ -53,9 +55,17 @@ const locnet::kernels::LrnKernel& chosen(const locnet::kernels::LrnProblem& p) {
   return locnet::kernels::choose<locnet::kernels::LrnKernel>("lrn", locnet::kernels::lrn_kernels(), p);
 }
 
-// state.range(0): shape index; range(1): 1 = channels_last.
+// Streaming (non-temporal) stores for the output: range(2) = 1 always, 0 never (by default the library streams
+// outputs of at least kernels::stream_min_bytes(), channels_first only).
+struct StreamChoice {
+  explicit StreamChoice(bool on) { locnet::kernels::set_stream_min_bytes(on ? 0 : INT64_MAX); }
+  ~StreamChoice() { locnet::kernels::set_stream_min_bytes(-1); }
+};
+
+// state.range(0): shape index; range(1): 1 = channels_last; range(2): streaming stores.
 void BM_lrn_forward(benchmark::State& state, locnet::DType dt) {
   auto p = problem(kShapes[state.range(0)], state.range(1), dt);
+  StreamChoice stream(state.range(2));
   int64_t count = p.n * p.c * p.spatial();
   locnet::Tensor x = random(count, dt, 1), y(locnet::Shape{count}, dt);
   const auto& k = chosen(p);
@@ -145,11 +155,18 @@ void shapes(benchmark::internal::Benchmark* b) {
     for (int last = 0; last < 2; ++last) b->Args({s, last});
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
+void shapes_stream(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "channels_last", "stream"});
+  for (int s = 0; s < 2; ++s)
+    for (int last = 0; last < 2; ++last)
+      for (int stream = 0; stream < 2; ++stream) b->Args({s, last, stream});
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_lrn_forward, f32, locnet::DType::f32)->Apply(shapes);
-BENCHMARK_CAPTURE(BM_lrn_forward, bf16, locnet::DType::bf16)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_lrn_forward, f32, locnet::DType::f32)->Apply(shapes_stream);
+BENCHMARK_CAPTURE(BM_lrn_forward, bf16, locnet::DType::bf16)->Apply(shapes_stream);
 BENCHMARK(BM_lrn_backward)->Apply(shapes);
 BENCHMARK(BM_lrn_layer_forward)->Apply(shapes);
 #if LOCNET_HAVE_DNNL

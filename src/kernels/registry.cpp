@@ -1,7 +1,10 @@
 #include "kernels/registry.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+
+#include "kernels/stream.hpp"
 
 namespace locnet::kernels {
 
@@ -33,6 +36,16 @@ void log_choice(std::string_view op, std::string_view chosen, std::string_view r
   std::string line = fmt::format("locnet: {}: using '{}'{}\n", op, chosen,
                                  reason.empty() ? std::string() : fmt::format(" ({})", reason));
   std::fputs(line.c_str(), stderr);
+}
+
+namespace {
+constexpr int64_t kDefaultStreamMinBytes = int64_t(16) << 20;
+std::atomic<int64_t> g_stream_min_bytes{kDefaultStreamMinBytes};
+}  // namespace
+
+int64_t stream_min_bytes() { return g_stream_min_bytes.load(std::memory_order_relaxed); }
+void set_stream_min_bytes(int64_t bytes) {
+  g_stream_min_bytes.store(bytes < 0 ? kDefaultStreamMinBytes : bytes, std::memory_order_relaxed);
 }
 
 }  // namespace locnet::kernels

@@ -18,6 +18,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/lrn/problem.hpp"
+#include "kernels/stream.hpp"
 #include "locnet/core/parallel.hpp"
 
 #ifndef LOCNET_LRN_HWY_COMMON
@@ -53,11 +54,21 @@ template <class D>
 HWY_INLINE hn::Vec<D> LoadT(D d, const hwy::float16_t* p) {
   return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, D>(), p));
 }
-template <class D>
-HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
-  hn::StoreU(v, d, p);
+// A store of a full vector, streaming (NT: non-temporal, `p` aligned to the vector's size) or ordinary. Partial
+// vectors (four bf16 lanes under SSE4) always store normally: x86's narrowest streaming store writes 16 bytes.
+template <bool NT, class DS>
+HWY_INLINE void StoreV(hn::Vec<DS> v, DS ds, hn::TFromD<DS>* p) {
+  if constexpr (NT && hn::MaxLanes(DS()) * sizeof(hn::TFromD<DS>) >= 16) {
+    hn::Stream(v, ds, p);
+  } else {
+    hn::StoreU(v, ds, p);
+  }
 }
-template <class D>
+template <bool NT = false, class D>
+HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
+  StoreV<NT>(v, d, p);
+}
+template <bool NT = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   // Round to nearest even (as the reference does); NaN stays a quiet NaN.
   const hn::RebindToUnsigned<D> du;
@@ -66,12 +77,20 @@ HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
   const hn::Rebind<uint16_t, D> d16;
   const hn::RebindToSigned<D> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
-  hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(rounded))), d16, reinterpret_cast<uint16_t*>(p));
+  StoreV<NT>(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(rounded))), d16, reinterpret_cast<uint16_t*>(p));
 }
-template <class D>
+template <bool NT = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hwy::float16_t* p) {
   (void)d;
-  hn::StoreU(hn::DemoteTo(hn::Rebind<hwy::float16_t, D>(), v), hn::Rebind<hwy::float16_t, D>(), p);
+  const hn::Rebind<uint16_t, D> d16;
+  const hn::Rebind<hwy::float16_t, D> dh;
+  StoreV<NT>(hn::BitCast(d16, hn::DemoteTo(dh, v)), d16, reinterpret_cast<uint16_t*>(p));
+}
+// Elements before the first address where a vector of Lanes(d) values of T can be streamed.
+template <class D, class T>
+HWY_INLINE int64_t StreamHead(D d, const T* p) {
+  const uintptr_t bytes = hn::Lanes(d) * sizeof(T);
+  return int64_t((bytes - reinterpret_cast<uintptr_t>(p) % bytes) % bytes / sizeof(T));
 }
 
 template <class TC>
@@ -86,6 +105,30 @@ HWY_INLINE void StoreS(TC v, TC* p) {
 }
 HWY_INLINE void StoreS(float v, hwy::bfloat16_t* p) { *reinterpret_cast<bf16*>(p) = to_bf16(v); }
 HWY_INLINE void StoreS(float v, hwy::float16_t* p) { *reinterpret_cast<f16*>(p) = to_f16(v); }
+
+// The first `count` lanes of v into p (count < Lanes(d)), nothing past them.
+template <class D>
+HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, hn::TFromD<D>* p) {
+  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+}
+template <class D, class T>
+  requires(!std::is_same_v<T, hn::TFromD<D>>)
+HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, T* p) {  // bf16 / f16: through a lane buffer
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())];
+  hn::Store(v, d, lanes);
+  for (size_t i = 0; i < count; ++i) StoreS(lanes[i], p + i);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadFirstT(D d, size_t count, const hn::TFromD<D>* p) {
+  return hn::MaskedLoad(hn::FirstN(d, count), d, p);
+}
+template <class D, class T>
+  requires(!std::is_same_v<T, hn::TFromD<D>>)
+HWY_INLINE hn::Vec<D> LoadFirstT(D d, size_t count, const T* p) {
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())] = {};
+  for (size_t i = 0; i < count; ++i) lanes[i] = LoadS(p + i);
+  return hn::Load(d, lanes);
+}
 
 // 1/sqrt(x) for f32 from the hardware estimate plus one Newton step (relative error ~1e-7, a few times cheaper
 // than sqrt + div); exact sqrt + div for f64. The f32 form gives NaN for x = +Inf: NegPow maps that to 0.
@@ -188,16 +231,29 @@ HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, in
 
 // One channel row of the channels_first forward: updates the running sum (sum[i] becomes the window sum of
 // channel c at pixel i) and writes y. Returns false if some N was not finite; the row is then redone exactly.
-template <int K, class D, class T>
+// NT: y is streamed, so the vectors start at the first aligned pixel and the ones before it go the scalar way.
+template <int K, bool NT, class D, class T>
 HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T* xr, const T* ahead,
                              hn::TFromD<D>* sum, T* yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
   using TC = hn::TFromD<D>;
   const int64_t L = int64_t(hn::Lanes(d));
+  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
+  bool finite = true;
+  auto scalar = [&](int64_t i) {
+    TC s = sum[i];
+    if (in) s += LoadS(in + i) * LoadS(in + i);
+    if (out) s -= LoadS(out + i) * LoadS(out + i);
+    sum[i] = s;
+    finite = finite && std::isfinite(s * a + kk);
+    StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
+  };
+  const int64_t head = NT ? std::min(P, StreamHead(d, yr)) : 0;
+  for (int64_t i = 0; i < head; ++i) scalar(i);
   auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN (N * 0 is NaN then)
-  int64_t i = 0;
+  int64_t i = head;
   for (; i + L <= P; i += L) {
     if (ahead) hwy::Prefetch(ahead + i);
-    auto s = hn::Load(d, sum + i);
+    auto s = hn::LoadU(d, sum + i);
     if (in) {
       auto v = LoadT(d, in + i);
       s = hn::MulAdd(v, v, s);
@@ -206,22 +262,13 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
       auto u = LoadT(d, out + i);
       s = hn::NegMulAdd(u, u, s);
     }
-    hn::Store(s, d, sum + i);
+    hn::StoreU(s, d, sum + i);
     auto n = hn::MulAdd(s, va, vk);
     nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
-    StoreT(hn::Mul(LoadT(d, xr + i), NegPowFinite<K>(d, n, vnb)), d, yr + i);
+    StoreT<NT>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K>(d, n, vnb)), d, yr + i);
   }
-  bool finite = hn::AllFalse(d, hn::IsNaN(nonfinite));
-  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
-  for (; i < P; ++i) {
-    TC s = sum[i];
-    if (in) s += LoadS(in + i) * LoadS(in + i);
-    if (out) s -= LoadS(out + i) * LoadS(out + i);
-    sum[i] = s;
-    finite = finite && std::isfinite(s * a + kk);
-    StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
-  }
-  return finite;
+  for (; i < P; ++i) scalar(i);
+  return finite && hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
 
 // The exact recomputation of a row whose running sum met Inf or NaN: sums from scratch, IEEE semantics.
@@ -243,7 +290,7 @@ HWY_NOINLINE void ExactRowCF(D d, int64_t P, const T* xb, int64_t S, int64_t c, 
   }
 }
 
-template <int K, class T>
+template <int K, bool NT, class T>
 void ForwardCF(const LrnProblem& p, const T* x, T* y) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
@@ -263,10 +310,11 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
         if (anchor) AnchorSums(d, P, xb, S, c, B, A, C, sum.get());
         // Each channel row is a separate DRAM stream; prefetch the rows that enter the window soon.
         const T* ahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
-        if (!ForwardRowCF<K>(d, P, in, out, xb + c * S, ahead, sum.get(), yb + c * S, va, vk, vnb))
+        if (!ForwardRowCF<K, NT>(d, P, in, out, xb + c * S, ahead, sum.get(), yb + c * S, va, vk, vnb))
           ExactRowCF<K>(d, P, xb, S, c, B, A, C, sum.get(), yb + c * S, va, vk, vnb);
       }
     }
+    if (NT) hwy::FlushStream();
   });
 }
 
@@ -369,9 +417,11 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
   const hn::ScalableTag<TC> d;
   const hn::CappedTag<TC, 1> d1;  // the pixels after the last full vector
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead, n = A + B + 1;
-  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
+  const TC a0 = TC(p.alpha / p.divisor), kk0 = TC(p.k), nb0 = TC(-p.beta), coef0 = TC(2 * p.alpha * p.beta / p.divisor);
   const int64_t W = kBlockBwd, blocks = (S + W - 1) / W;
   parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
+    // Local copies: captured by reference, they would be reloaded after every store to a float buffer.
+    const TC a = a0, kk = kk0, nb = nb0, coef = coef0;
     auto sum = hwy::AllocateAligned<TC>(size_t(W)), tsum = hwy::AllocateAligned<TC>(size_t(W));
     auto tring = hwy::AllocateAligned<TC>(size_t(n * W)), npring = hwy::AllocateAligned<TC>(size_t((B + 1) * W));
     for (int64_t job = lo; job < hi; ++job) {
@@ -431,39 +481,30 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
 }
 
 // ---- channels_last ---------------------------------------------------------------------------------------------
-// Sum of n consecutive vectors starting at p, with four independent accumulators so that the adds of one
-// output vector do not form one long dependency chain.
+// Both directions run over blocks of pixels in stages: first the squares of the whole block go to rows with
+// zero margins, so every window (at the first and last channels too) is plain shifted loads; later stages read
+// those rows long after they were stored, so no load waits on the store buffer (a load spanning two recent
+// stores cannot be forwarded and stalls).
+
+// Sum of n >= 1 consecutive vectors starting at p, in two independent chains.
 template <class D>
 HWY_INLINE hn::Vec<D> WindowSum(D d, const hn::TFromD<D>* p, int64_t n) {
-  const int64_t L = int64_t(hn::Lanes(d));
-  (void)L;
-  auto a0 = hn::LoadU(d, p), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-  int64_t j = 1;
-  for (; j + 3 <= n; j += 3) {
-    a1 = hn::Add(a1, hn::LoadU(d, p + j));
-    a2 = hn::Add(a2, hn::LoadU(d, p + j + 1));
-    a3 = hn::Add(a3, hn::LoadU(d, p + j + 2));
-  }
-  for (; j < n; ++j) a0 = hn::Add(a0, hn::LoadU(d, p + j));
-  return hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-}
-
-// Sum of the squares of n consecutive values starting at p (inside the pixel).
-template <class D, class T>
-HWY_INLINE hn::Vec<D> WindowSquares(D d, const T* p, int64_t n) {
-  auto v0 = LoadT(d, p);
-  auto a0 = hn::Mul(v0, v0), a1 = hn::Zero(d);
-  int64_t j = 1;
+  auto s0 = hn::LoadU(d, p);
+  if (n == 1) return s0;
+  auto s1 = hn::LoadU(d, p + 1);
+  int64_t j = 2;
   for (; j + 2 <= n; j += 2) {
-    auto u = LoadT(d, p + j), w = LoadT(d, p + j + 1);
-    a0 = hn::MulAdd(u, u, a0);
-    a1 = hn::MulAdd(w, w, a1);
+    s0 = hn::Add(s0, hn::LoadU(d, p + j));
+    s1 = hn::Add(s1, hn::LoadU(d, p + j + 1));
   }
-  if (j < n) {
-    auto u = LoadT(d, p + j);
-    a0 = hn::MulAdd(u, u, a0);
-  }
-  return hn::Add(a0, a1);
+  if (j < n) s0 = hn::Add(s0, hn::LoadU(d, p + j));
+  return hn::Add(s0, s1);
+}
+template <class TC>
+HWY_INLINE TC WindowSumS(const TC* p, int64_t n) {
+  TC s = 0;
+  for (int64_t j = 0; j < n; ++j) s += p[j];
+  return s;
 }
 
 // Running window sums over [c - before, c + after] of `src` (C values) in double, for windows too wide for
@@ -482,24 +523,172 @@ void RunningSums(const TC* src, TC* out, int64_t C, int64_t before, int64_t afte
   }
 }
 
-// Per-thread buffers for one pixel: `pad` holds a channel row between zero margins so window loads never
-// leave it; `aux` holds N^-beta (backward) or the wide-window sums.
+// Per-thread rows of one block: `rows` pixel rows of C values, each between zero margins of `margin` values
+// (shared by neighbouring rows), so shifted loads up to `margin` values either side, and whole vectors from any
+// c < C, stay inside the buffer and read zeros outside the row.
 template <class TC>
-struct PixelScratch {
-  int64_t margin, C;
-  hwy::AlignedFreeUniquePtr<TC[]> pad, pad2, aux;
-  PixelScratch(int64_t C, int64_t margin, int64_t L)
-      : margin(margin),
-        C(C),
-        pad(hwy::AllocateAligned<TC>(size_t(C + 2 * margin + L))),
-        pad2(hwy::AllocateAligned<TC>(size_t(C + 2 * margin + L))),
-        aux(hwy::AllocateAligned<TC>(size_t(C + L))) {
-    std::fill(pad.get(), pad.get() + C + 2 * margin + L, TC(0));
-    std::fill(pad2.get(), pad2.get() + C + 2 * margin + L, TC(0));
+struct PaddedRows {
+  int64_t margin, stride;
+  hwy::AlignedFreeUniquePtr<TC[]> buf;
+  PaddedRows(int64_t rows, int64_t C, int64_t margin, int64_t L)
+      : margin(margin), stride(C + margin), buf(hwy::AllocateAligned<TC>(size_t(rows * stride + margin + L))) {
+    std::fill(buf.get(), buf.get() + rows * stride + margin + L, TC(0));
   }
-  TC* row() { return pad.get() + margin; }
-  TC* row2() { return pad2.get() + margin; }
+  TC* row(int64_t r) { return buf.get() + margin + r * stride; }
 };
+
+// The squares of pixel rows [p0, p0 + rows) of x into sq.
+template <class D, class T>
+HWY_INLINE void SquareRows(D d, const T* x, int64_t C, int64_t p0, int64_t rows, PaddedRows<hn::TFromD<D>>& sq) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + (p0 + r) * C;
+    hn::TFromD<D>* out = sq.row(r);
+    int64_t c = 0;
+    for (; c + L <= C; c += L) {
+      auto v = LoadT(d, xr + c);
+      hn::StoreU(hn::Mul(v, v), d, out + c);
+    }
+    for (; c < C; ++c) out[c] = LoadS(xr + c) * LoadS(xr + c);
+  }
+}
+
+constexpr int64_t kBlockValuesCL = 2048;  // channels_last: values per block and buffer (8 KiB of f32)
+
+// One pixel of the channels_last forward; the window sum of channel c is win[c] + ... + win[c + wn - 1]. The row
+// functions take every constant by value: captured by reference in the parallel lambda they would be reloaded
+// after each store to the output, which the compiler cannot prove does not alias them.
+template <int K, class D, class T>
+HWY_INLINE void ForwardRowCL(D d, int64_t C, const T* HWY_RESTRICT xr, const hn::TFromD<D>* HWY_RESTRICT win,
+                             int64_t wn, T* HWY_RESTRICT yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
+  using TC = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d)), vecs = C / L * L;
+  auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN
+  for (int64_t c = 0; c < vecs; c += L) {
+    auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
+    nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+    StoreT(hn::Mul(LoadT(d, xr + c), NegPowFinite<K>(d, nn, vnb)), d, yr + c);
+  }
+  if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
+    for (int64_t c = 0; c < vecs; c += L)
+      StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(WindowSum(d, win + c, wn), va, vk), vnb)), d, yr + c);
+  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
+  for (int64_t c = vecs; c < C; ++c) StoreS(TC(LoadS(xr + c) * NegPowS<K>(WindowSumS(win + c, wn) * a + kk, nb)), yr + c);
+}
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// AVX-512, f32 compute, windows reaching at most 16 channels either side: the pixel's squares stay in registers
+// and every shifted window term is one two-vector permute (vpermt2ps; Highway 1.0 has no two-vector slide) of a
+// vector and its neighbour. No buffers, one load per input vector, and no loads that straddle cache lines (the
+// buffered path's shifted loads are bound by those).
+constexpr int64_t kMaxPermuteReach = 16;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Shift tables: lane i of table j + 16 picks element i + j of the row from (previous, current) for j < 0 and
+// from (current, next) for j > 0.
+struct ShiftTables {
+  __m512i idx[2 * kMaxPermuteReach + 1];
+  ShiftTables() {
+    for (int j = -16; j <= 16; ++j) idx[j + 16] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(j < 0 ? 16 + j : j));
+  }
+};
+// Sum over j in [-before, after] of the row shifted by j, at the current vector.
+HWY_INLINE VF ShiftedSum(const ShiftTables& st, VF prev, VF cur, VF next, int64_t before, int64_t after) {
+  VF s0 = cur, s1 = hn::Zero(DF());
+  for (int64_t j = 1; j <= before; ++j) {
+    VF v{_mm512_permutex2var_ps(prev.raw, st.idx[16 - j], cur.raw)};
+    (j & 1 ? s1 : s0) = hn::Add(j & 1 ? s1 : s0, v);
+  }
+  for (int64_t j = 1; j <= after; ++j) {
+    VF v{_mm512_permutex2var_ps(cur.raw, st.idx[16 + j], next.raw)};
+    (j & 1 ? s1 : s0) = hn::Add(j & 1 ? s1 : s0, v);
+  }
+  return hn::Add(s0, s1);
+}
+// Vector k of a pixel row of C values: whole, or its first C - 16k values with zeros after them.
+template <class T>
+HWY_INLINE VF LoadRowVec(const T* row, int64_t C, int64_t k) {
+  const DF d;
+  return 16 * (k + 1) <= C ? LoadT(d, row + 16 * k) : LoadFirstT(d, size_t(C - 16 * k), row + 16 * k);
+}
+template <class T>
+HWY_INLINE void StoreRowVec(VF v, T* row, int64_t C, int64_t k) {
+  const DF d;
+  if (16 * (k + 1) <= C) StoreT(v, d, row + 16 * k);
+  else StoreFirstT(v, d, size_t(C - 16 * k), row + 16 * k);
+}
+
+// One pixel; Exact: IEEE N^-beta (the redo of a pixel whose N met Inf or NaN). Returns false if some N was not
+// finite (Exact == false only).
+template <int K, bool Exact, class T>
+HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, int64_t A, const T* HWY_RESTRICT xr,
+                                  T* HWY_RESTRICT yr, VF va, VF vk, VF vnb) {
+  const DF d;
+  const int64_t nv = (C + 15) / 16;
+  VF xcur = LoadRowVec(xr, C, 0), sprev = hn::Zero(d), scur = hn::Mul(xcur, xcur);
+  auto nonfinite = hn::Zero(d);
+  for (int64_t k = 0; k < nv; ++k) {
+    VF xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d), snext = hn::Mul(xnext, xnext);
+    VF nn = hn::MulAdd(ShiftedSum(st, sprev, scur, snext, B, A), va, vk);
+    VF np;
+    if constexpr (Exact) {
+      np = NegPow<K>(d, nn, vnb);
+    } else {
+      nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+      np = NegPowFinite<K>(d, nn, vnb);
+    }
+    StoreRowVec(hn::Mul(xcur, np), yr, C, k);
+    sprev = scur;
+    scur = snext;
+    xcur = xnext;
+  }
+  return hn::AllFalse(d, hn::IsNaN(nonfinite));
+}
+
+template <int K, bool Exact, class T>
+HWY_INLINE bool BackwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, int64_t A, const T* HWY_RESTRICT xr,
+                                   const T* HWY_RESTRICT gr, T* HWY_RESTRICT dr, VF va, VF vk, VF vnb, VF vcoef) {
+  const DF d;
+  const int64_t nv = (C + 15) / 16;
+  // Step k computes N^-beta and t = g x N^(-beta-1) of vector k, then dx of vector k - 1, whose transposed
+  // window [c - A, c + B] needs t of vectors k - 2, k - 1 and k.
+  VF xnext = LoadRowVec(xr, C, 0), snext = hn::Mul(xnext, xnext), sprev = hn::Zero(d), scur = hn::Zero(d);
+  VF xcur = hn::Zero(d), gcur = hn::Zero(d), npcur = hn::Zero(d), tprev = hn::Zero(d), tcur = hn::Zero(d);
+  VF xlast = hn::Zero(d), glast = hn::Zero(d), nplast = hn::Zero(d);  // vector k - 1
+  auto nonfinite = hn::Zero(d);
+  for (int64_t k = 0; k <= nv; ++k) {
+    VF tnext = hn::Zero(d);
+    if (k < nv) {
+      sprev = scur;
+      scur = snext;
+      xcur = xnext;
+      xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d);
+      snext = hn::Mul(xnext, xnext);
+      gcur = LoadRowVec(gr, C, k);
+      VF nn = hn::MulAdd(ShiftedSum(st, sprev, scur, snext, B, A), va, vk);
+      if constexpr (Exact) {
+        npcur = NegPow<K>(d, nn, vnb);
+        tnext = hn::Div(hn::Mul(hn::Mul(gcur, xcur), npcur), nn);
+      } else {
+        nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+        npcur = NegPowFinite<K>(d, nn, vnb);
+        tnext = hn::Mul(hn::Mul(hn::Mul(gcur, xcur), npcur), Recip(d, nn));
+      }
+    }
+    if (k >= 1) {
+      VF ts = ShiftedSum(st, tprev, tcur, tnext, A, B);
+      StoreRowVec(hn::NegMulAdd(hn::Mul(vcoef, xlast), ts, hn::Mul(glast, nplast)), dr, C, k - 1);
+    }
+    tprev = tcur;
+    tcur = tnext;
+    xlast = xcur;
+    glast = gcur;
+    nplast = npcur;
+  }
+  return hn::AllFalse(d, hn::IsNaN(nonfinite));
+}
+#endif
 
 template <int K, class T>
 void ForwardCL(const LrnProblem& p, const T* x, T* y) {
@@ -507,194 +696,124 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
   const hn::ScalableTag<TC> d;
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
   const bool direct = n <= kMaxDirect;
-  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta);
-  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb);
-  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    PixelScratch<TC> buf(C, direct ? std::max(A, B) + 1 : 1, L);
-    TC* sq = buf.row();
-    for (int64_t px = lo; px < hi; ++px) {
-      const T* xr = x + px * C;
-      T* yr = y + px * C;
-      int64_t c = 0;
-      for (; c + L <= C; c += L) {
-        auto v = LoadT(d, xr + c);
-        hn::StoreU(hn::Mul(v, v), d, sq + c);
-      }
-      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
-      if (!direct) RunningSums(sq, buf.aux.get(), C, B, A);
-      // Window sums of vectors whose window lies inside the pixel come straight from x; the others read the
-      // zero-padded squares, last, so that their stores have left the store buffer (a load spanning two
-      // recent stores cannot be forwarded and stalls).
-      auto window = [&](int64_t c0) {
-        if (!direct) return hn::LoadU(d, buf.aux.get() + c0);
-        if (c0 >= B && c0 + L + A <= C) return WindowSquares(d, xr + c0 - B, n);
-        return WindowSum(d, sq + c0 - B, n);
-      };
-      auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN
-      auto out = [&](int64_t c0) {
-        auto nn = hn::MulAdd(window(c0), va, vk);
-        nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-        StoreT(hn::Mul(LoadT(d, xr + c0), NegPowFinite<K>(d, nn, vnb)), d, yr + c0);
-      };
-      const int64_t vecs = C / L * L, first = std::min(vecs, (B + L - 1) / L * L);
-      const int64_t last = C - A - L >= 0 ? std::max(first, std::min(vecs, (C - A - L) / L * L + L)) : first;
-      for (c = first; c < last; c += L) out(c);
-      for (c = 0; c < first; c += L) out(c);
-      for (c = last; c < vecs; c += L) out(c);
-      if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
-        for (c = 0; c < vecs; c += L)
-          StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(window(c), va, vk), vnb)), d, yr + c);
-      c = vecs;
-      for (; c < C; ++c) {
-        TC s = 0;
-        if (direct)
-          for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
-        else
-          s = buf.aux[size_t(c)];
-        StoreS(TC(LoadS(xr + c) * NegPowS<K>(s * a + kk, nb)), yr + c);
+  const auto va = hn::Set(d, TC(p.alpha / p.divisor)), vk = hn::Set(d, TC(p.k)), vnb = hn::Set(d, TC(-p.beta));
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL  // the permute path above
+  if constexpr (std::is_same_v<TC, float>) {
+    if (std::max(A, B) <= kMaxPermuteReach) {
+      static const ShiftTables st;
+      return parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+        for (int64_t px = lo; px < hi; ++px)
+          if (!ForwardRowPermute<K, false>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb))
+            ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+      });
+    }
+  }
+#endif
+  const int64_t block = std::max<int64_t>(1, kBlockValuesCL / C);
+  parallel_for(0, p.n * p.spatial(), block, [&](int64_t lo, int64_t hi) {
+    PaddedRows<TC> sq(block, C, direct ? std::max(A, B) : 0, L);
+    auto wide = hwy::AllocateAligned<TC>(size_t(C + L));  // window sums of windows wider than kMaxDirect
+    for (int64_t p0 = lo; p0 < hi; p0 += block) {
+      const int64_t rows = std::min(block, hi - p0);
+      SquareRows(d, x, C, p0, rows, sq);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (!direct) RunningSums(sq.row(r), wide.get(), C, B, A);
+        ForwardRowCL<K>(d, C, x + (p0 + r) * C, direct ? sq.row(r) - B : wide.get(), direct ? n : 1,
+                            y + (p0 + r) * C, va, vk, vnb);
       }
     }
   });
 }
 
-// channels_last backward for windows of up to kMaxDirect channels, software-pipelined over pixels: phase 1 of
-// pixel px (N^-beta and t = g x N^(-beta-1) into a zero-padded row) runs before phase 2 of pixel px - 1 (the t
-// window sums and dx), so the shifted loads of t never wait for stores still in the store buffer.
-template <int K, class T>
-void BackwardCLDirect(const LrnProblem& p, const T* x, const T* g, T* dx) {
-  using TC = ComputeT<T>;
-  const hn::ScalableTag<TC> d;
-  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
-  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
-  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
-  const int64_t vecs = C / L * L, first = std::min(vecs, (B + L - 1) / L * L);
-  const int64_t last = C - A - L >= 0 ? std::max(first, std::min(vecs, (C - A - L) / L * L + L)) : first;
-  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    const int64_t margin = std::max(A, B) + 1;
-    PixelScratch<TC> sqbuf(C, margin, L), tbuf0(C, margin, L), tbuf1(C, margin, L);
-    TC* sq = sqbuf.row();
-    TC* tb[2] = {tbuf0.row(), tbuf1.row()};
-    TC* npb[2] = {tbuf0.aux.get(), tbuf1.aux.get()};  // N^-beta
-    // Phase 1; Exact: IEEE N^-beta and division, for pixels whose N met Inf or NaN. Returns false then.
-    auto phase1 = [&](auto exact, int64_t px, TC* t, TC* np) {
-      const T* xr = x + px * C;
-      const T* gr = g + px * C;
-      int64_t c = 0;
-      for (; c + L <= C; c += L) {
-        auto v = LoadT(d, xr + c);
-        hn::StoreU(hn::Mul(v, v), d, sq + c);
-      }
-      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
-      auto nonfinite = hn::Zero(d);
-      auto one = [&](int64_t c0) {
-        // Interior windows straight from x, edge windows from the padded squares (last: see ForwardCL).
-        auto s = c0 >= B && c0 + L + A <= C ? WindowSquares(d, xr + c0 - B, n) : WindowSum(d, sq + c0 - B, n);
-        auto nn = hn::MulAdd(s, va, vk);
-        auto gxv = hn::Mul(LoadT(d, gr + c0), LoadT(d, xr + c0));
-        if constexpr (decltype(exact)::value) {
-          auto npv = NegPow<K>(d, nn, vnb);
-          hn::Store(npv, d, np + c0);
-          hn::StoreU(hn::Div(hn::Mul(gxv, npv), nn), d, t + c0);
-        } else {
-          nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-          auto npv = NegPowFinite<K>(d, nn, vnb);
-          hn::Store(npv, d, np + c0);
-          hn::StoreU(hn::Mul(hn::Mul(gxv, npv), Recip(d, nn)), d, t + c0);
-        }
-      };
-      for (c = first; c < last; c += L) one(c);
-      for (c = 0; c < first; c += L) one(c);
-      for (c = last; c < vecs; c += L) one(c);
-      for (c = vecs; c < C; ++c) {
-        TC s = 0;
-        for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
-        TC nn = s * a + kk, npv = NegPowS<K>(nn, nb);
-        np[c] = npv;
-        t[c] = LoadS(gr + c) * LoadS(xr + c) * npv / nn;
-      }
-      return hn::AllFalse(d, hn::IsNaN(nonfinite));
-    };
-    // Phase 2: dx = g N^-beta - coef x (sum of t over [c - A, c + B]).
-    auto phase2 = [&](int64_t px, const TC* t, const TC* np) {
-      const T* xr = x + px * C;
-      const T* gr = g + px * C;
-      T* dr = dx + px * C;
-      int64_t c = 0;
-      for (; c + L <= C; c += L) {
-        auto gx = hn::Mul(LoadT(d, gr + c), hn::Load(d, np + c));
-        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), WindowSum(d, t + c - A, n), gx), d, dr + c);
-      }
-      for (; c < C; ++c) {
-        TC s = 0;
-        for (int64_t j = -A; j <= B; ++j) s += t[c + j];
-        StoreS(TC(LoadS(gr + c) * np[c] - coef * LoadS(xr + c) * s), dr + c);
-      }
-    };
-    for (int64_t px = lo; px <= hi; ++px) {
-      if (px < hi && !phase1(std::false_type(), px, tb[px & 1], npb[px & 1]))
-        phase1(std::true_type(), px, tb[px & 1], npb[px & 1]);
-      if (px > lo) phase2(px - 1, tb[(px - 1) & 1], npb[(px - 1) & 1]);
+// channels_last backward, phase 1 for one pixel: N^-beta and t = g x N^(-beta-1) (IEEE N^-beta and division for
+// pixels whose N met Inf or NaN). Constants by value, as in ForwardRowCL.
+template <int K, class D, class T>
+HWY_INLINE void BackwardRowTCL(D d, int64_t C, const T* HWY_RESTRICT xr, const T* HWY_RESTRICT gr,
+                               const hn::TFromD<D>* HWY_RESTRICT win, int64_t wn, hn::TFromD<D>* HWY_RESTRICT npr,
+                               hn::TFromD<D>* HWY_RESTRICT tr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
+  using TC = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d)), vecs = C / L * L;
+  auto nonfinite = hn::Zero(d);
+  for (int64_t c = 0; c < vecs; c += L) {
+    auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
+    nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+    auto npv = NegPowFinite<K>(d, nn, vnb);
+    hn::StoreU(npv, d, npr + c);
+    hn::StoreU(hn::Mul(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), npv), Recip(d, nn)), d, tr + c);
+  }
+  if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
+    for (int64_t c = 0; c < vecs; c += L) {
+      auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
+      auto npv = NegPow<K>(d, nn, vnb);
+      hn::StoreU(npv, d, npr + c);
+      hn::StoreU(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), npv), nn), d, tr + c);
     }
-  });
+  const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
+  for (int64_t c = vecs; c < C; ++c) {
+    TC nn = WindowSumS(win + c, wn) * a + kk, npv = NegPowS<K>(nn, nb);
+    npr[c] = npv;
+    tr[c] = LoadS(gr + c) * LoadS(xr + c) * npv / nn;
+  }
 }
 
+// Phase 2 for one pixel: dx = g N^-beta - coef x (sum of t over the transposed window [c - A, c + B]), the t
+// window sum of channel c being win[c] + ... + win[c + wn - 1].
+template <class D, class T>
+HWY_INLINE void BackwardRowDxCL(D d, int64_t C, const T* HWY_RESTRICT xr, const T* HWY_RESTRICT gr,
+                                const hn::TFromD<D>* HWY_RESTRICT npr, const hn::TFromD<D>* HWY_RESTRICT win,
+                                int64_t wn, T* HWY_RESTRICT dr, hn::Vec<D> vcoef) {
+  using TC = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d)), vecs = C / L * L;
+  for (int64_t c = 0; c < vecs; c += L) {
+    auto gx = hn::Mul(LoadT(d, gr + c), hn::LoadU(d, npr + c));
+    StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), WindowSum(d, win + c, wn), gx), d, dr + c);
+  }
+  const TC coef = hn::GetLane(vcoef);
+  for (int64_t c = vecs; c < C; ++c)
+    StoreS(TC(LoadS(gr + c) * npr[c] - coef * LoadS(xr + c) * WindowSumS(win + c, wn)), dr + c);
+}
+
+// channels_last backward, per block: the squares; then phase 1 for every pixel (t into rows with zero margins);
+// then phase 2.
 template <int K, class T>
 void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, B = p.behind, A = p.ahead, n = A + B + 1;
   const bool direct = n <= kMaxDirect;
-  if (direct) return BackwardCLDirect<K>(p, x, g, dx);
-  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
-  const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
-  parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-    PixelScratch<TC> buf(C, direct ? std::max(A, B) + 1 : 1, L);
-    auto npow = hwy::AllocateAligned<TC>(size_t(C + L));
-    TC* sq = buf.row();
-    TC* t = buf.row2();  // g x N^(-beta-1), summed over the transposed window [i - A, i + B]
-    for (int64_t px = lo; px < hi; ++px) {
-      const T* xr = x + px * C;
-      const T* gr = g + px * C;
-      T* dr = dx + px * C;
-      int64_t c = 0;
-      for (; c + L <= C; c += L) {
-        auto v = LoadT(d, xr + c);
-        hn::StoreU(hn::Mul(v, v), d, sq + c);
+  const auto va = hn::Set(d, TC(p.alpha / p.divisor)), vk = hn::Set(d, TC(p.k)), vnb = hn::Set(d, TC(-p.beta));
+  const auto vcoef = hn::Set(d, TC(2 * p.alpha * p.beta / p.divisor));
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL  // the permute path above
+  if constexpr (std::is_same_v<TC, float>) {
+    if (std::max(A, B) <= kMaxPermuteReach) {
+      static const ShiftTables st;
+      return parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+        for (int64_t px = lo; px < hi; ++px) {
+          const T *xr = x + px * C, *gr = g + px * C;
+          if (!BackwardRowPermute<K, false>(st, C, B, A, xr, gr, dx + px * C, va, vk, vnb, vcoef))
+            BackwardRowPermute<K, true>(st, C, B, A, xr, gr, dx + px * C, va, vk, vnb, vcoef);
+        }
+      });
+    }
+  }
+#endif
+  const int64_t block = std::max<int64_t>(1, kBlockValuesCL / 2 / C);
+  parallel_for(0, p.n * p.spatial(), block, [&](int64_t lo, int64_t hi) {
+    const int64_t margin = direct ? std::max(A, B) : 0;
+    PaddedRows<TC> sq(block, C, margin, L), t(block, C, margin, L), np(block, C, 0, L);
+    auto wide = hwy::AllocateAligned<TC>(size_t(C + L));
+    for (int64_t p0 = lo; p0 < hi; p0 += block) {
+      const int64_t rows = std::min(block, hi - p0);
+      SquareRows(d, x, C, p0, rows, sq);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (!direct) RunningSums(sq.row(r), wide.get(), C, B, A);
+        BackwardRowTCL<K>(d, C, x + (p0 + r) * C, g + (p0 + r) * C, direct ? sq.row(r) - B : wide.get(),
+                          direct ? n : 1, np.row(r), t.row(r), va, vk, vnb);
       }
-      for (; c < C; ++c) sq[c] = LoadS(xr + c) * LoadS(xr + c);
-      if (!direct) RunningSums(sq, buf.aux.get(), C, B, A);
-      c = 0;
-      for (; c + L <= C; c += L) {
-        auto s = direct ? WindowSum(d, sq + c - B, n) : hn::LoadU(d, buf.aux.get() + c);
-        auto nn = hn::MulAdd(s, va, vk);
-        auto np = NegPow<K>(d, nn, vnb);
-        hn::Store(np, d, npow.get() + c);
-        hn::StoreU(hn::Div(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), np), nn), d, t + c);
-      }
-      for (; c < C; ++c) {
-        TC s = 0;
-        if (direct)
-          for (int64_t j = -B; j <= A; ++j) s += sq[c + j];
-        else
-          s = buf.aux[size_t(c)];
-        TC nn = s * a + kk, np = NegPowS<K>(nn, nb);
-        npow[size_t(c)] = np;
-        t[c] = LoadS(gr + c) * LoadS(xr + c) * np / nn;
-      }
-      if (!direct) RunningSums(t, buf.aux.get(), C, A, B);
-      c = 0;
-      for (; c + L <= C; c += L) {
-        auto s = direct ? WindowSum(d, t + c - A, n) : hn::LoadU(d, buf.aux.get() + c);
-        auto gx = hn::Mul(LoadT(d, gr + c), hn::Load(d, npow.get() + c));
-        StoreT(hn::NegMulAdd(hn::Mul(vcoef, LoadT(d, xr + c)), s, gx), d, dr + c);
-      }
-      for (; c < C; ++c) {
-        TC s = 0;
-        if (direct)
-          for (int64_t j = -A; j <= B; ++j) s += t[c + j];
-        else
-          s = buf.aux[size_t(c)];
-        StoreS(TC(LoadS(gr + c) * npow[size_t(c)] - coef * LoadS(xr + c) * s), dr + c);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (!direct) RunningSums(t.row(r), wide.get(), C, A, B);
+        BackwardRowDxCL(d, C, x + (p0 + r) * C, g + (p0 + r) * C, np.row(r),
+                            direct ? t.row(r) - A : wide.get(), direct ? n : 1, dx + (p0 + r) * C, vcoef);
       }
     }
   });
@@ -703,10 +822,17 @@ void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
 // ---- dispatch on dtype, layout and beta --------------------------------------------------------------------------
 template <class T>
 void ForwardT(const LrnProblem& p, const void* x, void* y) {
+  // Streaming stores pay in the channels_first forward only: measured, they cost time in channels_last (whose
+  // forward is bound by arithmetic more than by memory) and in backward.
+  const bool nt = stream_output(p.n * p.c * p.spatial() * int64_t(sizeof(T)));
   auto run = [&](auto k) {
     constexpr int K = decltype(k)::value;
-    p.channels_last ? ForwardCL<K>(p, static_cast<const T*>(x), static_cast<T*>(y))
-                    : ForwardCF<K>(p, static_cast<const T*>(x), static_cast<T*>(y));
+    auto xt = static_cast<const T*>(x);
+    auto yt = static_cast<T*>(y);
+    if (p.channels_last)
+      ForwardCL<K>(p, xt, yt);
+    else
+      nt ? ForwardCF<K, true>(p, xt, yt) : ForwardCF<K, false>(p, xt, yt);
   };
   switch (pow_kind(p.beta)) {
     case kPow0: return run(std::integral_constant<int, kPow0>());
