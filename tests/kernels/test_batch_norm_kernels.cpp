@@ -10,6 +10,7 @@
 #include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/batch_norm/problem.hpp"
+#include "kernels/stream.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -135,6 +136,26 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
             compare(p, uint64_t(combo), 0.0, 1.0);
             ++combo;
           }
+}
+
+TEST(BatchNormKernels, StreamedOutputs) {
+  // Large outputs are written with streaming stores when every pixel's vectors are aligned (whole vectors of
+  // channels): forced here for every size, with channel counts that are multiples of every SIMD width.
+  set_stream_min_bytes(0);
+  for (DType dt : {DType::f32, DType::f64})
+    for (int64_t c : {16, 32, 64, 80})
+      for (bool relu : {false, true}) {
+        BatchNormProblem p;
+        p.n = 3;
+        p.c = c;
+        p.s = 37;
+        p.channels_last = true;
+        p.relu = relu;
+        p.dtype = dt;
+        SCOPED_TRACE(fmt::format("{} C={} relu={}", dtype_name(dt), c, relu));
+        compare(p, uint64_t(c), 0.5, 2.0);
+      }
+  set_stream_min_bytes(-1);
 }
 
 TEST(BatchNormKernels, SmallPlanes) {

@@ -26,6 +26,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/batch_norm/problem.hpp"
+#include "kernels/stream.hpp"
 #include "locnet/core/parallel.hpp"
 
 #ifndef LOCNET_BN_HWY_COMMON
@@ -531,20 +532,37 @@ struct ConstRows {
       c0[c] = T(ks[c].c0);
     }
   }
+  // Plain pointers, for the row loops to take by value: read through the owners, they were reloaded after every
+  // store to the output (the compiler cannot prove the store does not alias them).
+  struct View {
+    const T *mf, *a, *b, *k, *c1, *c0;
+  };
+  View view() const { return {mf.get(), a.get(), b.get(), k.get(), c1.get(), c0.get()}; }
 };
 
 // Output pass over each task's pixels, last block first: the statistics pass just read them in order, so the end
 // of each range is still in this core's L2 and the shared L3.
-template <class F>
+// Streamed: each task fences its streaming stores once it is done.
+template <bool Streamed = false, class F>
 void ForTasksBackwards(int64_t pixels, int64_t block, F&& rows) {
   ForTasks(pixels, block, [&](int64_t, int64_t p0, int64_t p1) {
     for (int64_t q1 = p1; q1 > p0; q1 -= block) rows(std::max(p0, q1 - block), q1);
+    if (Streamed) hwy::FlushStream();
   });
 }
 
 // y = act((x - mf) a + b) for pixels [q0, q1).
-template <bool kRelu, class T>
-void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const ConstRows<T>& r) {
+// Streaming stores for the normalized output (kernels/stream.hpp): when it is large, and every pixel's vectors are
+// aligned (whole vectors of channels, aligned y). Measured: they pay in the output pass of the forward.
+template <class T>
+bool StreamRows(int64_t pixels, int64_t C, const T* y) {
+  const size_t L = hn::Lanes(hn::ScalableTag<T>());
+  return stream_output(pixels * C * int64_t(sizeof(T))) && C % int64_t(L) == 0 &&
+         reinterpret_cast<uintptr_t>(y) % (L * sizeof(T)) == 0;
+}
+
+template <bool kRelu, bool NT = false, class T>
+void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const typename ConstRows<T>::View r) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
   const auto zero = hn::Zero(d);
@@ -553,9 +571,12 @@ void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const Co
     T* out = y + q * C;
     int64_t c = 0;
     for (; c < Cv; c += L) {
-      auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c)), hn::Load(d, r.a.get() + c),
-                          hn::Load(d, r.b.get() + c));
-      hn::StoreU(kRelu ? hn::Max(z, zero) : z, d, out + c);
+      auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c)), hn::Load(d, r.a + c),
+                          hn::Load(d, r.b + c));
+      if constexpr (NT)
+        hn::Stream(kRelu ? hn::Max(z, zero) : z, d, out + c);
+      else
+        hn::StoreU(kRelu ? hn::Max(z, zero) : z, d, out + c);
     }
     for (; c < C; ++c) {
       T z = (row[c] - r.mf[c]) * r.a[c] + r.b[c];
@@ -657,7 +678,12 @@ void ForwardTrainingCL(const BatchNormProblem& p, const T* x, const double* gamm
     ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
   }
   ConstRows<T> r(ks);
-  ForTasksBackwards(P, B, [&](int64_t q0, int64_t q1) { NormalizeRows<kRelu>(x, y, q0, q1, C, r); });
+  if (StreamRows(P, C, y)) {
+    ForTasksBackwards<true>(P, B,
+                            [&, v = r.view()](int64_t q0, int64_t q1) { NormalizeRows<kRelu, true>(x, y, q0, q1, C, v); });
+  } else {
+    ForTasksBackwards(P, B, [&, v = r.view()](int64_t q0, int64_t q1) { NormalizeRows<kRelu>(x, y, q0, q1, C, v); });
+  }
 }
 
 template <bool kRelu, class T>
@@ -667,8 +693,90 @@ void ForwardInferenceCL(const BatchNormProblem& p, const T* x, const double* mea
   std::vector<ChannelConsts> ks(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
   ConstRows<T> r(ks);
-  parallel_for(0, p.count(), std::max<int64_t>(1, 4096 / C),
-               [&](int64_t lo, int64_t hi) { NormalizeRows<kRelu>(x, y, lo, hi, C, r); });
+  if (StreamRows(p.count(), C, y)) {
+    parallel_for(0, p.count(), std::max<int64_t>(1, 4096 / C), [&, v = r.view()](int64_t lo, int64_t hi) {
+      NormalizeRows<kRelu, true>(x, y, lo, hi, C, v);
+      hwy::FlushStream();
+    });
+  } else {
+    parallel_for(0, p.count(), std::max<int64_t>(1, 4096 / C),
+                 [&, v = r.view()](int64_t lo, int64_t hi) { NormalizeRows<kRelu>(x, y, lo, hi, C, v); });
+  }
+}
+
+// sg += sum g, sgd += sum g (x - mf) over pixels [q0, q1) (g as in GradIn), in the storage type.
+template <bool kRelu, class T>
+void GradRowSums(const T* x, const T* dy, int64_t q0, int64_t q1, int64_t C, const typename ConstRows<T>::View r,
+                 T* HWY_RESTRICT s1, T* HWY_RESTRICT s2) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
+  for (int64_t q = q0; q < q1; ++q) {
+    const T* row = x + q * C;
+    const T* grow = dy + q * C;
+    int64_t c = 0;
+    for (; c < Cv; c += L) {
+      auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c));
+      auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a + c), hn::Load(d, r.b + c));
+      hn::Store(hn::Add(hn::Load(d, s1 + c), g), d, s1 + c);
+      hn::Store(hn::MulAdd(g, u, hn::Load(d, s2 + c)), d, s2 + c);
+    }
+    for (; c < C; ++c) {
+      T u = row[c] - r.mf[c];
+      T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+      s1[c] += g;
+      s2[c] += g * u;
+    }
+  }
+}
+// The same for NV whole vectors of channels, sums in registers (as RowSumsReg).
+template <bool kRelu, int NV, class T>
+void GradRowSumsReg(const T* x, const T* dy, int64_t q0, int64_t q1, int64_t, const typename ConstRows<T>::View r,
+                    T* HWY_RESTRICT s1, T* HWY_RESTRICT s2) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  hn::Vec<decltype(d)> vm[NV], va[NV], vb[NV], a1[NV], a2[NV];
+  for (int v = 0; v < NV; ++v) {
+    vm[v] = hn::Load(d, r.mf + v * L);
+    va[v] = hn::Load(d, r.a + v * L);
+    vb[v] = hn::Load(d, r.b + v * L);
+    a1[v] = a2[v] = hn::Zero(d);
+  }
+  for (int64_t q = q0; q < q1; ++q)
+    for (int v = 0; v < NV; ++v) {
+      const auto u = hn::Sub(hn::LoadU(d, x + (q * NV + v) * L), vm[v]);
+      const auto g = GradIn<kRelu>(d, u, hn::LoadU(d, dy + (q * NV + v) * L), va[v], vb[v]);
+      a1[v] = hn::Add(a1[v], g);
+      a2[v] = hn::MulAdd(g, u, a2[v]);
+    }
+  for (int v = 0; v < NV; ++v) {
+    hn::Store(a1[v], d, s1 + v * L);
+    hn::Store(a2[v], d, s2 + v * L);
+  }
+}
+
+// dx = k g + c1 (x - mf) + c0 over pixels [q0, q1).
+template <bool kRelu, class T>
+void GradApplyRows(const T* x, const T* dy, T* dx, int64_t q0, int64_t q1, int64_t C,
+                   const typename ConstRows<T>::View r) {
+  const hn::ScalableTag<T> d;
+  const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
+  for (int64_t q = q0; q < q1; ++q) {
+    const T* row = x + q * C;
+    const T* grow = dy + q * C;
+    T* out = dx + q * C;
+    int64_t c = 0;
+    for (; c < Cv; c += L) {
+      auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c));
+      auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a + c), hn::Load(d, r.b + c));
+      hn::StoreU(hn::MulAdd(hn::Load(d, r.k + c), g, hn::MulAdd(hn::Load(d, r.c1 + c), u, hn::Load(d, r.c0 + c))), d,
+                 out + c);
+    }
+    for (; c < C; ++c) {
+      T u = row[c] - r.mf[c];
+      T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+      out[c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
+    }
+  }
 }
 
 template <bool kRelu, class T>
@@ -682,31 +790,20 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
   std::vector<double> t_sg(static_cast<size_t>(max_tasks * C)), t_sgd(static_cast<size_t>(max_tasks * C));
   {
     ConstRows<T> r(ks);
-    const int64_t tasks = ForTasks(P, B, [&](int64_t t, int64_t p0, int64_t p1) {
+    const auto sums = C == Cv && C <= 4 * L
+                          ? (C == L       ? GradRowSumsReg<kRelu, 1, T>
+                             : C == 2 * L ? GradRowSumsReg<kRelu, 2, T>
+                             : C == 3 * L ? GradRowSumsReg<kRelu, 3, T>
+                                          : GradRowSumsReg<kRelu, 4, T>)
+                          : GradRowSums<kRelu, T>;
+    const int64_t tasks = ForTasks(P, B, [&, v = r.view()](int64_t t, int64_t p0, int64_t p1) {
       Buf<T> s1 = hwy::AllocateAligned<T>(size_t(C + L)), s2 = hwy::AllocateAligned<T>(size_t(C + L));
       double* sg = &t_sg[size_t(t * C)];
       double* sgd = &t_sgd[size_t(t * C)];
       for (int64_t q0 = p0; q0 < p1; q0 += B) {
-        const int64_t q1 = std::min(p1, q0 + B);
         std::fill(s1.get(), s1.get() + C, T(0));
         std::fill(s2.get(), s2.get() + C, T(0));
-        for (int64_t q = q0; q < q1; ++q) {
-          const T* row = x + q * C;
-          const T* grow = dy + q * C;
-          int64_t c = 0;
-          for (; c < Cv; c += L) {
-            auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c));
-            auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c));
-            hn::Store(hn::Add(hn::Load(d, s1.get() + c), g), d, s1.get() + c);
-            hn::Store(hn::MulAdd(g, u, hn::Load(d, s2.get() + c)), d, s2.get() + c);
-          }
-          for (; c < C; ++c) {
-            T u = row[c] - r.mf[c];
-            T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
-            s1[c] += g;
-            s2[c] += g * u;
-          }
-        }
+        sums(x, dy, q0, std::min(p1, q0 + B), C, v, s1.get(), s2.get());
         for (int64_t c = 0; c < C; ++c) {
           sg[c] += double(s1[c]);
           sgd[c] += double(s2[c]);
@@ -724,26 +821,8 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
     }
   }
   ConstRows<T> r(ks);
-  parallel_for(0, P, std::max<int64_t>(1, 4096 / C), [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; ++q) {
-      const T* row = x + q * C;
-      const T* grow = dy + q * C;
-      T* out = dx + q * C;
-      int64_t c = 0;
-      for (; c < Cv; c += L) {
-        auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf.get() + c));
-        auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a.get() + c), hn::Load(d, r.b.get() + c));
-        hn::StoreU(hn::MulAdd(hn::Load(d, r.k.get() + c), g,
-                              hn::MulAdd(hn::Load(d, r.c1.get() + c), u, hn::Load(d, r.c0.get() + c))),
-                   d, out + c);
-      }
-      for (; c < C; ++c) {
-        T u = row[c] - r.mf[c];
-        T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
-        out[c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
-      }
-    }
-  });
+  // Last block first, as in the forward: the sums pass just read x and dy in order.
+  ForTasksBackwards(P, B, [&, v = r.view()](int64_t q0, int64_t q1) { GradApplyRows<kRelu>(x, dy, dx, q0, q1, C, v); });
 }
 
 // ---- dispatch on dtype, layout and activation -----------------------------------------------------------------
