@@ -4,8 +4,10 @@
 //   channels_first: vectors run across pixels; the window sum over channels is a running sum (add the channel
 //     entering, subtract the one leaving: O(1) per element), re-anchored every kAnchor channels so rounding
 //     drift stays bounded.
-//   channels_last: vectors run across the contiguous channels of one pixel; the window sum adds n shifted
-//     loads of the squares from an L1 buffer (n <= kMaxDirect), else a running sum in double per pixel.
+//   channels_last: vectors run across the contiguous channels of one pixel; on AVX-512 (f32 arithmetic, reach
+//     <= 16 channels) the squares stay in registers and each window term is a two-vector permute; otherwise the
+//     window sum adds n shifted loads of the squares from zero-margin rows in L1 (n <= kMaxDirect), else a
+//     running sum in double per pixel.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/lrn/lrn_hwy.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
