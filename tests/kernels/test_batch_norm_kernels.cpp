@@ -179,19 +179,21 @@ TEST(BatchNormKernels, SmallPlanes) {
 }
 
 TEST(BatchNormKernels, LargeMeanSmallSpread) {
-  // Per-channel means 1e4 * (1 + c), std 1e-2: E[x^2] - E[x]^2 would lose every digit in f32.
+  // Per-channel means 1e4 * (1 + c), std 1e-2: E[x^2] - E[x]^2 would lose every digit in f32. Planes of 700
+  // (channels_first: per channel group) and 7x7 (channels_first: one stream of all planes).
   for (bool last : {true, false})
     for (DType dt : {DType::f32, DType::f64})
-      for (int64_t c : {3, 17}) {
-        BatchNormProblem p;
-        p.n = 2;
-        p.c = c;
-        p.s = 700;
-        p.channels_last = last;
-        p.dtype = dt;
-        SCOPED_TRACE(fmt::format("last={} {} C={}", last, dtype_name(dt), c));
-        compare(p, 7, 1e4, 1e-2);
-      }
+      for (int64_t c : {3, 17})
+        for (int64_t s : {700, 49}) {
+          BatchNormProblem p;
+          p.n = s == 49 ? 9 : 2;
+          p.c = c;
+          p.s = s;
+          p.channels_last = last;
+          p.dtype = dt;
+          SCOPED_TRACE(fmt::format("last={} {} C={} S={}", last, dtype_name(dt), c, s));
+          compare(p, 7, 1e4, 1e-2);
+        }
 }
 
 TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {

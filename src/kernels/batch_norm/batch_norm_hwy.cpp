@@ -5,7 +5,10 @@
 //     pass: x is read from memory once; a channel of 32x56x56 is 400 KB); vectors run across each (n, c) plane.
 //   channels_first, smaller planes (7x7): runs of a few planes per image would not stream, so each task streams over
 //     a range of images keeping lane sums for every channel, and the output pass streams again, as channels_last.
-//   Plane tails are the plane's last whole vector, with the lanes already seen masked off (no partial loads).
+//     Planes of at least a vector are walked as one stream of whole vectors (WalkPlanes): a vector shared by two
+//     planes takes each lane's constants from its own plane, so there is no per-plane tail or call (a 7x7 plane is
+//     three vectors and a shared one; per-plane calls with an overlapping tail made this path 1.6x slower).
+//   Larger planes' tails are the plane's last whole vector, with the lanes already seen masked off (no partial loads).
 //   channels_last: vectors run across the contiguous channels of a pixel; each task owns a range of pixel blocks
 //     (about 64 KB each) and keeps per-channel partial sums, merged afterwards. The output pass walks each task's
 //     range last block first, so it starts on what the sums pass left in L2 and L3.
@@ -229,10 +232,11 @@ int64_t ForTasks(int64_t pixels, int64_t block, F&& fn) {
 }
 
 // Small planes (under 2 KB): each task streams over a range of images and keeps lane sums for every channel, as
-// runs of a few planes per image would not stream; plane(b, c, acc) adds one plane's lane sums into acc[0, L) and
-// acc[L, 2L). Per-task sums (double) go to out1, out2; returns the number of tasks.
+// runs of a few planes per image would not stream; sums(b0, b1, acc) adds the lane sums of images [b0, b1) into
+// acc (channel c's at acc[2cL, 2cL + L) and acc[(2c + 1)L, (2c + 2)L)). Per-task sums (double) go to out1, out2;
+// returns the number of tasks.
 template <class T, class F>
-int64_t StreamSumsCF(const BatchNormProblem& p, std::vector<double>& out1, std::vector<double>& out2, F&& plane) {
+int64_t StreamSumsCF(const BatchNormProblem& p, std::vector<double>& out1, std::vector<double>& out2, F&& sums) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c;
   const int64_t nb = std::max<int64_t>(1, kChunk / std::max(p.s, L));  // images per flush to double
@@ -244,8 +248,7 @@ int64_t StreamSumsCF(const BatchNormProblem& p, std::vector<double>& out1, std::
     double* o2 = &out2[size_t(t * C)];
     for (int64_t bb = b0; bb < b1; bb += nb) {
       std::fill(acc.get(), acc.get() + 2 * C * L, T(0));
-      for (int64_t b = bb; b < std::min(b1, bb + nb); ++b)
-        for (int64_t c = 0; c < C; ++c) plane(b, c, acc.get() + 2 * c * L);
+      sums(bb, std::min(b1, bb + nb), acc.get());
       for (int64_t c = 0; c < C; ++c) {
         o1[c] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + 2 * c * L))));
         o2[c] += double(hn::GetLane(hn::SumOfLanes(d, hn::Load(d, acc.get() + (2 * c + 1) * L))));
@@ -255,6 +258,150 @@ int64_t StreamSumsCF(const BatchNormProblem& p, std::vector<double>& out1, std::
 }
 
 inline bool SmallPlanes(const BatchNormProblem& p, size_t esize) { return p.s * int64_t(esize) < 2048; }
+
+// Small planes of S >= L elements walked as one stream of whole vectors, from the start of plane 0 at element e0 to
+// the plane end e1: plane(c, i0, i1) for the whole vectors [i0, i1) inside plane c (maybe none), then close(i, c, m,
+// cn): the plane's last m < L elements at i, which the vector at i shares with the first lanes of plane cn =
+// (c + 1) % C, or end the stream (cn = -1). Each element is visited once, in order (so y may be x).
+template <class D, class Plane, class Close>
+HWY_INLINE void WalkPlanes(D, int64_t C, int64_t S, int64_t e0, int64_t e1, Plane&& plane, Close&& close) {
+  const int64_t L = int64_t(hn::Lanes(D()));
+  int64_t i = e0, c = 0;
+  for (int64_t pe = e0 + S;; pe += S) {
+    const int64_t full = i + (pe - i) / L * L, cn = c + 1 == C ? 0 : c + 1;
+    plane(c, i, full);
+    i = full;
+    if (pe == e1) return close(i, c, pe - i, int64_t(-1));
+    close(i, c, pe - i, cn);
+    if (i < pe) i += L;
+    c = cn;
+  }
+}
+
+// Lane sums over the small planes (S >= L) of images [b0, b1): channel c's acc rows (as in StreamSumsCF) gain
+// terms(i, k, t1, t2) of each vector at i, where k = consts(c), or for a vector shared by planes c and cn,
+// blend(first, consts(c), consts(cn)) with `first` its lanes in c; termsS(j, c, t1, t2) gives one element's.
+template <class D, class Consts, class Blend, class Terms, class TermsS>
+HWY_INLINE void WalkSums(D d, const BatchNormProblem& p, int64_t b0, int64_t b1, hn::TFromD<D>* acc, Consts&& consts,
+                         Blend&& blend, Terms&& terms, TermsS&& termsS) {
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  const int64_t L = int64_t(hn::Lanes(d));
+  V a1 = hn::Zero(d), a2 = hn::Zero(d), n1 = hn::Zero(d), n2 = hn::Zero(d);  // n: the next plane's first lanes
+  WalkPlanes(
+      d, p.c, p.s, b0 * p.c * p.s, b1 * p.c * p.s,
+      [&](int64_t c, int64_t i0, int64_t i1) {
+        const auto k = consts(c);
+        a1 = n1, a2 = n2;
+        for (int64_t i = i0; i < i1; i += L) {
+          V t1, t2;
+          terms(i, k, t1, t2);
+          a1 = hn::Add(a1, t1);
+          a2 = hn::Add(a2, t2);
+        }
+      },
+      [&](int64_t i, int64_t c, int64_t m, int64_t cn) {
+        T* ac = acc + 2 * c * L;
+        n1 = n2 = hn::Zero(d);
+        if (m > 0 && cn >= 0) {
+          const auto first = hn::FirstN(d, size_t(m));
+          V t1, t2;
+          terms(i, blend(first, consts(c), consts(cn)), t1, t2);
+          a1 = hn::Add(a1, hn::IfThenElseZero(first, t1));
+          a2 = hn::Add(a2, hn::IfThenElseZero(first, t2));
+          n1 = hn::IfThenZeroElse(first, t1);
+          n2 = hn::IfThenZeroElse(first, t2);
+        }
+        hn::Store(hn::Add(hn::Load(d, ac), a1), d, ac);
+        hn::Store(hn::Add(hn::Load(d, ac + L), a2), d, ac + L);
+        for (int64_t j = 0; cn < 0 && j < m; ++j) {
+          T t1, t2;
+          termsS(i + j, c, t1, t2);
+          ac[j] += t1;
+          ac[L + j] += t2;
+        }
+      });
+}
+
+// Per-channel constants of ChannelConsts in the storage type, for the plane walks.
+template <class T>
+struct PlaneConsts {
+  std::vector<T> mf, a, b, k, c1, c0;
+  explicit PlaneConsts(const std::vector<ChannelConsts>& ks) {
+    for (const ChannelConsts& q : ks) {
+      mf.push_back(T(q.mf)), a.push_back(T(q.a)), b.push_back(T(q.b));
+      k.push_back(T(q.k)), c1.push_back(T(q.c1)), c0.push_back(T(q.c0));
+    }
+  }
+};
+// The constant vector of a plane, or for an edge vector its first m lanes from plane c and the rest from cn.
+template <class D>
+HWY_INLINE hn::Vec<D> EdgeSet(D d, const hn::TFromD<D>* v, int64_t c, int64_t cn, hn::Mask<D> first) {
+  return hn::IfThenElse(first, hn::Set(d, v[c]), hn::Set(d, v[cn]));
+}
+
+// y = act((x - mf) a + b) over the small planes of images [b0, b1).
+template <bool kRelu, class T>
+void AffinePlanes(const BatchNormProblem& p, const T* x, T* y, int64_t b0, int64_t b1, const PlaneConsts<T>& q) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const T *mf = q.mf.data(), *a = q.a.data(), *b = q.b.data();
+  auto f = [&](const T* px, T* py, V vm, V va, V vb) {
+    V z = hn::MulAdd(hn::Sub(hn::LoadU(d, px), vm), va, vb);
+    hn::StoreU(kRelu ? hn::Max(z, hn::Zero(d)) : z, d, py);
+  };
+  WalkPlanes(
+      d, p.c, p.s, b0 * p.c * p.s, b1 * p.c * p.s,
+      [&](int64_t c, int64_t i0, int64_t i1) {
+        const V vm = hn::Set(d, mf[c]), va = hn::Set(d, a[c]), vb = hn::Set(d, b[c]);
+        for (int64_t i = i0; i < i1; i += int64_t(hn::Lanes(d))) f(x + i, y + i, vm, va, vb);
+      },
+      [&](int64_t i, int64_t c, int64_t m, int64_t cn) {
+        if (m == 0) return;
+        if (cn >= 0) {
+          const auto first = hn::FirstN(d, size_t(m));
+          return f(x + i, y + i, EdgeSet(d, mf, c, cn, first), EdgeSet(d, a, c, cn, first),
+                   EdgeSet(d, b, c, cn, first));
+        }
+        for (int64_t j = i; j < i + m; ++j) {
+          T z = (x[j] - mf[c]) * a[c] + b[c];
+          y[j] = kRelu ? (z > 0 ? z : T(0)) : z;
+        }
+      });
+}
+
+// dx = k g + c1 (x - mf) + c0 over the small planes of images [b0, b1).
+template <bool kRelu, class T>
+void GradApplyPlanes(const BatchNormProblem& p, const T* x, const T* dy, T* dx, int64_t b0, int64_t b1,
+                     const PlaneConsts<T>& q) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const T *mf = q.mf.data(), *a = q.a.data(), *b = q.b.data(), *k = q.k.data(), *c1 = q.c1.data(), *c0 = q.c0.data();
+  auto f = [&](int64_t i, V vm, V va, V vb, V vk, V v1, V v0) {
+    const V u = hn::Sub(hn::LoadU(d, x + i), vm);
+    hn::StoreU(hn::MulAdd(vk, GradIn<kRelu>(d, u, hn::LoadU(d, dy + i), va, vb), hn::MulAdd(v1, u, v0)), d, dx + i);
+  };
+  WalkPlanes(
+      d, p.c, p.s, b0 * p.c * p.s, b1 * p.c * p.s,
+      [&](int64_t c, int64_t i0, int64_t i1) {
+        const V vm = hn::Set(d, mf[c]), va = hn::Set(d, a[c]), vb = hn::Set(d, b[c]), vk = hn::Set(d, k[c]),
+                v1 = hn::Set(d, c1[c]), v0 = hn::Set(d, c0[c]);
+        for (int64_t i = i0; i < i1; i += int64_t(hn::Lanes(d))) f(i, vm, va, vb, vk, v1, v0);
+      },
+      [&](int64_t i, int64_t c, int64_t m, int64_t cn) {
+        if (m == 0) return;
+        if (cn >= 0) {
+          const auto first = hn::FirstN(d, size_t(m));
+          return f(i, EdgeSet(d, mf, c, cn, first), EdgeSet(d, a, c, cn, first), EdgeSet(d, b, c, cn, first),
+                   EdgeSet(d, k, c, cn, first), EdgeSet(d, c1, c, cn, first), EdgeSet(d, c0, c, cn, first));
+        }
+        for (int64_t j = i; j < i + m; ++j) {
+          T u = x[j] - mf[c];
+          T g = kRelu && !(u * a[c] + b[c] > 0) ? T(0) : dy[j];
+          dx[j] = k[c] * g + (c1[c] * u + c0[c]);
+        }
+      });
+}
 
 // ---- channels_first ---------------------------------------------------------------------------------------------
 // Channels per task (planes of 2 KB or more): G adjacent planes are one contiguous run per image, and the group's
@@ -370,21 +517,32 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
       shift[size_t(c)] = T(double(x[c * S]) + t1 / double(S));
     }
     std::vector<double> t1, t2;
-    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b, int64_t c, T* ag) {
-      const T* px = x + (b * C + c) * S;
-      const T sh = shift[size_t(c)];
-      if (S < L) {
-        for (int64_t i = 0; i < S; ++i) {
-          T u = px[i] - sh;
-          ag[i] += u;
-          ag[L + i] += u * u;
-        }
-        return;
+    using V = hn::Vec<decltype(d)>;
+    const T* sh = shift.data();
+    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b0, int64_t b1, T* acc) {
+      if (S >= L) {
+        return WalkSums(
+            d, p, b0, b1, acc, [&](int64_t c) { return hn::Set(d, sh[c]); },
+            [](auto first, V k0, V k1) { return hn::IfThenElse(first, k0, k1); },
+            [&](int64_t i, V k, V& t1, V& t2) {
+              t1 = hn::Sub(hn::LoadU(d, x + i), k);
+              t2 = hn::Mul(t1, t1);
+            },
+            [&](int64_t j, int64_t c, T& t1, T& t2) {
+              t1 = x[j] - sh[c];
+              t2 = t1 * t1;
+            });
       }
-      auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
-      PlaneSums(d, px, S, hn::Set(d, sh), a1, a2);
-      hn::Store(a1, d, ag);
-      hn::Store(a2, d, ag + L);
+      for (int64_t b = b0; b < b1; ++b)  // planes shorter than a vector
+        for (int64_t c = 0; c < C; ++c) {
+          const T* px = x + (b * C + c) * S;
+          T* ag = acc + 2 * c * L;
+          for (int64_t i = 0; i < S; ++i) {
+            T u = px[i] - sh[c];
+            ag[i] += u;
+            ag[L + i] += u * u;
+          }
+        }
     });
     std::vector<ChannelConsts> ks(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) {
@@ -399,9 +557,15 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
       ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
     }
     // Output pass: each task's images last first, starting on what the sums pass left in cache.
+    const PlaneConsts<T> q(ks);
     ForTasks(p.n, 1, [&](int64_t, int64_t b0, int64_t b1) {
-      for (int64_t b = b1 - 1; b >= b0; --b)
+      for (int64_t b = b1 - 1; b >= b0; --b) {
+        if (S >= L) {
+          AffinePlanes<kRelu>(p, x, y, b, b + 1, q);
+          continue;
+        }
         for (int64_t c = 0; c < C; ++c) Affine<kRelu>(x + (b * C + c) * S, y + (b * C + c) * S, S, ks[size_t(c)]);
+      }
     });
     return;
   }
@@ -441,6 +605,11 @@ void ForwardInferenceCF(const BatchNormProblem& p, const T* x, const double* mea
   const int64_t C = p.c, S = p.s;
   std::vector<ChannelConsts> ks(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
+  if (SmallPlanes(p, sizeof(T)) && S >= int64_t(hn::Lanes(hn::ScalableTag<T>()))) {
+    const PlaneConsts<T> q(ks);
+    parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) { AffinePlanes<kRelu>(p, x, y, lo, hi, q); });
+    return;
+  }
   parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&](int64_t lo, int64_t hi) {
     for (int64_t plane = lo; plane < hi; ++plane) Affine<kRelu>(x + plane * S, y + plane * S, S, ks[size_t(plane % C)]);
   });
@@ -456,22 +625,42 @@ void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double
     std::vector<ChannelConsts> ks(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) ks[size_t(c)] = Consts(T(mean[c]), mean[c], invstd[c], gamma[c], beta[c]);
     std::vector<double> t1, t2;
-    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b, int64_t c, T* ag) {
-      const int64_t o = (b * C + c) * S;
-      const ChannelConsts& k = ks[size_t(c)];
-      if (S < L) {
-        for (int64_t i = 0; i < S; ++i) {
-          T u = x[o + i] - T(k.mf);
-          T g = kRelu && !(u * T(k.a) + T(k.b) > 0) ? T(0) : dy[o + i];
-          ag[i] += g;
-          ag[L + i] += g * u;
-        }
-        return;
+    using V = hn::Vec<decltype(d)>;
+    struct K3 {
+      V m, a, b;
+    };
+    const PlaneConsts<T> q(ks);
+    const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b0, int64_t b1, T* acc) {
+      if (S >= L) {
+        return WalkSums(
+            d, p, b0, b1, acc,
+            [&](int64_t c) { return K3{hn::Set(d, q.mf[c]), hn::Set(d, q.a[c]), hn::Set(d, q.b[c])}; },
+            [](auto first, const K3& k0, const K3& k1) {
+              return K3{hn::IfThenElse(first, k0.m, k1.m), hn::IfThenElse(first, k0.a, k1.a),
+                        hn::IfThenElse(first, k0.b, k1.b)};
+            },
+            [&](int64_t i, const K3& k, V& t1, V& t2) {
+              const V u = hn::Sub(hn::LoadU(d, x + i), k.m);
+              t1 = GradIn<kRelu>(d, u, hn::LoadU(d, dy + i), k.a, k.b);
+              t2 = hn::Mul(t1, u);
+            },
+            [&](int64_t j, int64_t c, T& t1, T& t2) {
+              const T u = x[j] - q.mf[c];
+              t1 = kRelu && !(u * q.a[c] + q.b[c] > 0) ? T(0) : dy[j];
+              t2 = t1 * u;
+            });
       }
-      auto a1 = hn::Load(d, ag), a2 = hn::Load(d, ag + L);
-      PlaneGradSums<kRelu>(d, x + o, dy + o, S, hn::Set(d, T(k.mf)), hn::Set(d, T(k.a)), hn::Set(d, T(k.b)), a1, a2);
-      hn::Store(a1, d, ag);
-      hn::Store(a2, d, ag + L);
+      for (int64_t b = b0; b < b1; ++b)  // planes shorter than a vector
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t o = (b * C + c) * S;
+          T* ag = acc + 2 * c * L;
+          for (int64_t i = 0; i < S; ++i) {
+            T u = x[o + i] - q.mf[c];
+            T g = kRelu && !(u * q.a[c] + q.b[c] > 0) ? T(0) : dy[o + i];
+            ag[i] += g;
+            ag[L + i] += g * u;
+          }
+        }
     });
     for (int64_t c = 0; c < C; ++c) {
       double sg = 0, sgd = 0;
@@ -481,6 +670,13 @@ void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double
       }
       ks[size_t(c)] = BackwardConsts<T>(p, ks[size_t(c)], mean[c], invstd[c], gamma[c], batch_stats, sg, sgd,
                                         dgamma + c, dbeta + c);
+    }
+    if (S >= L) {  // each task's images last first, as in the forward
+      const PlaneConsts<T> qk(ks);
+      ForTasks(p.n, 1, [&](int64_t, int64_t b0, int64_t b1) {
+        for (int64_t b = b1 - 1; b >= b0; --b) GradApplyPlanes<kRelu>(p, x, dy, dx, b, b + 1, qk);
+      });
+      return;
     }
     parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&](int64_t lo, int64_t hi) {
       for (int64_t pl = lo; pl < hi; ++pl) GradApply<kRelu>(x + pl * S, dy + pl * S, dx + pl * S, S, ks[size_t(pl % C)]);

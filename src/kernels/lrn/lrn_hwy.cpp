@@ -459,14 +459,16 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
               hn::Store(hn::Add(hn::Load(d, tsum.get() + q), hn::Load(d, tring.get() + j % n * W + q)), d,
                         tsum.get() + q);
         }
-        // Rows entering the window are separate DRAM streams: prefetch a few rows ahead.
+        // Rows entering the window are separate DRAM streams: prefetch a few rows ahead (dx's too).
         const T* xahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
         const T* gahead = c + kPrefetchRows < C ? gb + (c + kPrefetchRows) * S : nullptr;
+        T* dahead = i + kPrefetchRows >= 0 && i + kPrefetchRows < C ? db + (i + kPrefetchRows) * S : nullptr;
         auto nfA = hn::Zero(d), nfB = hn::Zero(d);
         int64_t q = 0;
         for (; q + L <= P; q += L) {
           if (xahead) hwy::Prefetch(xahead + q);
           if (gahead) hwy::Prefetch(gahead + q);
+          if (dahead) __builtin_prefetch(dahead + q, 1, 3);  // for writing: dx's lines are read for ownership
           BwdVecCF<K>(d, st, q, a, kk, nb, coef, nfA, nfB);
         }
         auto nfA1 = hn::Zero(d1), nfB1 = hn::Zero(d1);
