@@ -1,6 +1,7 @@
 #include "locnet/core/tensor.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -32,11 +33,16 @@ void tune_malloc_once() {
   (void)done;
 }
 
+// A limit the user set but that cannot be read is an error, not a silent fall back to the default.
 uint64_t default_max_tensor_bytes() {
   if (const char* env = std::getenv("LOCNET_MAX_TENSOR_BYTES")) {
     char* end = nullptr;
-    unsigned long long v = std::strtoull(env, &end, 10);
-    if (end != env && *end == '\0' && v > 0) return v;
+    errno = 0;
+    // strtoull alone would take " 12", "+12" and, wrapped around, "-12".
+    const unsigned long long v = *env >= '0' && *env <= '9' ? std::strtoull(env, &end, 10) : 0;
+    if (!end || *end != '\0' || errno == ERANGE || v == 0)
+      raise<ConfigError>("LOCNET_MAX_TENSOR_BYTES must be a positive whole number of bytes, got '{}'", env);
+    return v;
   }
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 40;

@@ -161,6 +161,29 @@ TEST_F(Cli, ErrorsAreOneLineWithStatus) {
   EXPECT_FALSE(fs::exists(path("y.npy"))) << "no output is written after an error";
 }
 
+// The tensor size limit from the environment: honoured when it is a number of bytes, an error when it is not.
+TEST_F(Cli, MaxTensorBytesFromEnvironment) {
+  write_npy(path("x.npy"), locnet::testing::random_tensor(Shape{2, 50}, DType::f32, 1));
+  auto apply = [&] { return run({"apply", "Dense(3)", "--input", path("x.npy"), "--output", path("y.npy")}); };
+  setenv("LOCNET_MAX_TENSOR_BYTES", "100", 1);
+  CliRun small = apply();
+  for (const char* bad : {"12abc", "-5", "0", "", "99999999999999999999999"}) {
+    setenv("LOCNET_MAX_TENSOR_BYTES", bad, 1);
+    CliRun r = apply();
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find(fmt::format("LOCNET_MAX_TENSOR_BYTES must be a positive whole number of bytes, got '{}'",
+                                     bad)),
+              std::string::npos)
+        << r.out;
+  }
+  setenv("LOCNET_MAX_TENSOR_BYTES", "1000000", 1);
+  CliRun ok = apply();
+  unsetenv("LOCNET_MAX_TENSOR_BYTES");
+  EXPECT_EQ(small.status, 2) << small.out;
+  EXPECT_NE(small.out.find("max_tensor_bytes = 100 bytes"), std::string::npos) << small.out;
+  EXPECT_EQ(ok.status, 0) << ok.out;
+}
+
 // Every LRN convention through the CLI, forward and backward, against the library's reference kernel.
 TEST_F(Cli, ApplyLrnEveryConvention) {
   Tensor x = locnet::testing::random_tensor(Shape{2, 6, 3, 4}, DType::f32, 1);
