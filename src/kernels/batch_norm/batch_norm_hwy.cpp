@@ -131,6 +131,16 @@ HWY_INLINE V GradIn(D d, V u, V g, V va, V vb) {
   if (!kRelu) return g;
   return hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, va, vb), hn::Zero(d)), g);
 }
+// The same for one element, and one element of y = act((x - mf) a + b).
+template <bool kRelu, class T>
+HWY_INLINE T GradInS(T u, T g, T a, T b) {
+  return kRelu && !(u * a + b > 0) ? T(0) : g;
+}
+template <bool kRelu, class T>
+HWY_INLINE T AffineS(T x, T mf, T a, T b) {
+  T z = (x - mf) * a + b;
+  return kRelu ? (z > 0 ? z : T(0)) : z;
+}
 
 // Lane sums a1 += g, a2 += g (x - mf) over L <= len elements, not reduced (tail as in PlaneSums).
 template <bool kRelu, class D, class V>
@@ -160,10 +170,7 @@ void Affine(const T* x, T* y, int64_t len, const ChannelConsts& k) {
   const int64_t L = int64_t(hn::Lanes(d));
   const T mf = T(k.mf), a = T(k.a), b = T(k.b);
   if (len < L) {
-    for (int64_t i = 0; i < len; ++i) {
-      T z = (x[i] - mf) * a + b;
-      y[i] = kRelu ? (z > 0 ? z : T(0)) : z;
-    }
+    for (int64_t i = 0; i < len; ++i) y[i] = AffineS<kRelu>(x[i], mf, a, b);
     return;
   }
   const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b);
@@ -186,7 +193,7 @@ void GradApply(const T* x, const T* dy, T* dx, int64_t len, const ChannelConsts&
   if (len < L) {
     for (int64_t i = 0; i < len; ++i) {
       T u = x[i] - mf;
-      T g = kRelu && !(u * a + b > 0) ? T(0) : dy[i];
+      T g = GradInS<kRelu>(u, dy[i], a, b);
       dx[i] = kk * g + (c1 * u + c0);
     }
     return;
@@ -323,6 +330,19 @@ HWY_INLINE void WalkSums(D d, const BatchNormProblem& p, int64_t b0, int64_t b1,
       });
 }
 
+// The same lane sums for planes shorter than a vector (S < L): element i of a plane goes to lane i.
+template <class T, class TermS>
+void ShortPlaneSums(const BatchNormProblem& p, int64_t b0, int64_t b1, int64_t L, T* acc, TermS&& termS) {
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t c = 0; c < p.c; ++c)
+      for (int64_t i = 0; i < p.s; ++i) {
+        T t1, t2;
+        termS((b * p.c + c) * p.s + i, c, t1, t2);
+        acc[2 * c * L + i] += t1;
+        acc[(2 * c + 1) * L + i] += t2;
+      }
+}
+
 // Per-channel constants of ChannelConsts in the storage type, for the plane walks.
 template <class T>
 struct PlaneConsts {
@@ -363,10 +383,7 @@ void AffinePlanes(const BatchNormProblem& p, const T* x, T* y, int64_t b0, int64
           return f(x + i, y + i, EdgeSet(d, mf, c, cn, first), EdgeSet(d, a, c, cn, first),
                    EdgeSet(d, b, c, cn, first));
         }
-        for (int64_t j = i; j < i + m; ++j) {
-          T z = (x[j] - mf[c]) * a[c] + b[c];
-          y[j] = kRelu ? (z > 0 ? z : T(0)) : z;
-        }
+        for (int64_t j = i; j < i + m; ++j) y[j] = AffineS<kRelu>(x[j], mf[c], a[c], b[c]);
       });
 }
 
@@ -397,7 +414,7 @@ void GradApplyPlanes(const BatchNormProblem& p, const T* x, const T* dy, T* dx, 
         }
         for (int64_t j = i; j < i + m; ++j) {
           T u = x[j] - mf[c];
-          T g = kRelu && !(u * a[c] + b[c] > 0) ? T(0) : dy[j];
+          T g = GradInS<kRelu>(u, dy[j], a[c], b[c]);
           dx[j] = k[c] * g + (c1[c] * u + c0[c]);
         }
       });
@@ -476,7 +493,7 @@ void GroupGradSums(const BatchNormProblem& p, const T* x, const T* dy, int64_t c
         if (S < L) {  // scalar
           for (int64_t i = 0; i < S; ++i) {
             T u = x[o + i] - T(k.mf);
-            T gi = kRelu && !(u * T(k.a) + T(k.b) > 0) ? T(0) : dy[o + i];
+            T gi = GradInS<kRelu>(u, dy[o + i], T(k.a), T(k.b));
             ag[i % L] += gi;
             ag[L + i % L] += gi * u;
           }
@@ -519,6 +536,10 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
     std::vector<double> t1, t2;
     using V = hn::Vec<decltype(d)>;
     const T* sh = shift.data();
+    auto termS = [&](int64_t j, int64_t c, T& t1, T& t2) {  // x - shift and its square, element j of plane c
+      t1 = x[j] - sh[c];
+      t2 = t1 * t1;
+    };
     const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b0, int64_t b1, T* acc) {
       if (S >= L) {
         return WalkSums(
@@ -528,21 +549,9 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
               t1 = hn::Sub(hn::LoadU(d, x + i), k);
               t2 = hn::Mul(t1, t1);
             },
-            [&](int64_t j, int64_t c, T& t1, T& t2) {
-              t1 = x[j] - sh[c];
-              t2 = t1 * t1;
-            });
+            termS);
       }
-      for (int64_t b = b0; b < b1; ++b)  // planes shorter than a vector
-        for (int64_t c = 0; c < C; ++c) {
-          const T* px = x + (b * C + c) * S;
-          T* ag = acc + 2 * c * L;
-          for (int64_t i = 0; i < S; ++i) {
-            T u = px[i] - sh[c];
-            ag[i] += u;
-            ag[L + i] += u * u;
-          }
-        }
+      ShortPlaneSums(p, b0, b1, L, acc, termS);
     });
     std::vector<ChannelConsts> ks(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) {
@@ -630,6 +639,11 @@ void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double
       V m, a, b;
     };
     const PlaneConsts<T> q(ks);
+    auto termS = [&](int64_t j, int64_t c, T& t1, T& t2) {  // g and g (x - mf) of element j of plane c
+      const T u = x[j] - q.mf[c];
+      t1 = GradInS<kRelu>(u, dy[j], q.a[c], q.b[c]);
+      t2 = t1 * u;
+    };
     const int64_t tasks = StreamSumsCF<T>(p, t1, t2, [&](int64_t b0, int64_t b1, T* acc) {
       if (S >= L) {
         return WalkSums(
@@ -644,23 +658,9 @@ void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double
               t1 = GradIn<kRelu>(d, u, hn::LoadU(d, dy + i), k.a, k.b);
               t2 = hn::Mul(t1, u);
             },
-            [&](int64_t j, int64_t c, T& t1, T& t2) {
-              const T u = x[j] - q.mf[c];
-              t1 = kRelu && !(u * q.a[c] + q.b[c] > 0) ? T(0) : dy[j];
-              t2 = t1 * u;
-            });
+            termS);
       }
-      for (int64_t b = b0; b < b1; ++b)  // planes shorter than a vector
-        for (int64_t c = 0; c < C; ++c) {
-          const int64_t o = (b * C + c) * S;
-          T* ag = acc + 2 * c * L;
-          for (int64_t i = 0; i < S; ++i) {
-            T u = x[o + i] - q.mf[c];
-            T g = kRelu && !(u * q.a[c] + q.b[c] > 0) ? T(0) : dy[o + i];
-            ag[i] += g;
-            ag[L + i] += g * u;
-          }
-        }
+      ShortPlaneSums(p, b0, b1, L, acc, termS);
     });
     for (int64_t c = 0; c < C; ++c) {
       double sg = 0, sgd = 0;
@@ -774,10 +774,7 @@ void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const ty
       else
         hn::StoreU(kRelu ? hn::Max(z, zero) : z, d, out + c);
     }
-    for (; c < C; ++c) {
-      T z = (row[c] - r.mf[c]) * r.a[c] + r.b[c];
-      out[c] = kRelu ? (z > 0 ? z : T(0)) : z;
-    }
+    for (; c < C; ++c) out[c] = AffineS<kRelu>(row[c], r.mf[c], r.a[c], r.b[c]);
   }
 }
 
@@ -918,7 +915,7 @@ void GradRowSums(const T* x, const T* dy, int64_t q0, int64_t q1, int64_t C, con
     }
     for (; c < C; ++c) {
       T u = row[c] - r.mf[c];
-      T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+      T g = GradInS<kRelu>(u, grow[c], r.a[c], r.b[c]);
       s1[c] += g;
       s2[c] += g * u;
     }
@@ -969,7 +966,7 @@ void GradApplyRows(const T* x, const T* dy, T* dx, int64_t q0, int64_t q1, int64
     }
     for (; c < C; ++c) {
       T u = row[c] - r.mf[c];
-      T g = kRelu && !(u * r.a[c] + r.b[c] > 0) ? T(0) : grow[c];
+      T g = GradInS<kRelu>(u, grow[c], r.a[c], r.b[c]);
       out[c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
     }
   }
