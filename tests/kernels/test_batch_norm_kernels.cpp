@@ -139,21 +139,30 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
 }
 
 TEST(BatchNormKernels, StreamedOutputs) {
-  // Large outputs are written with streaming stores when every pixel's vectors are aligned (whole vectors of
-  // channels): forced here for every size, with channel counts that are multiples of every SIMD width.
+  // Large outputs are written with streaming stores when every vector store is aligned: channels_last with whole
+  // vectors of channels, channels_first with whole-vector planes (S = 528) or, for small planes walked as one
+  // stream, whole-vector images (C S = 16 * 49, 20 * 20, 16 * 37). Forced here for every size, with counts that
+  // are multiples of every SIMD width; channels_first C S = 20 * 49 and 17 * 37 do not stream (unaligned images).
   set_stream_min_bytes(0);
+  struct Case {
+    bool last;
+    int64_t c, s;
+  };
+  const Case cases[] = {{true, 16, 37}, {true, 32, 37}, {true, 64, 37}, {true, 80, 37}, {false, 16, 528},
+                        {false, 3, 528}, {false, 16, 49}, {false, 20, 20}, {false, 20, 49}, {false, 16, 37},
+                        {false, 17, 37}};
   for (DType dt : {DType::f32, DType::f64})
-    for (int64_t c : {16, 32, 64, 80})
+    for (const Case& k : cases)
       for (bool relu : {false, true}) {
         BatchNormProblem p;
         p.n = 3;
-        p.c = c;
-        p.s = 37;
-        p.channels_last = true;
+        p.c = k.c;
+        p.s = k.s;
+        p.channels_last = k.last;
         p.relu = relu;
         p.dtype = dt;
-        SCOPED_TRACE(fmt::format("{} C={} relu={}", dtype_name(dt), c, relu));
-        compare(p, uint64_t(c), 0.5, 2.0);
+        SCOPED_TRACE(fmt::format("{} last={} C={} S={} relu={}", dtype_name(dt), k.last, k.c, k.s, relu));
+        compare(p, uint64_t(k.c + k.s), 0.5, 2.0);
       }
   set_stream_min_bytes(-1);
 }
