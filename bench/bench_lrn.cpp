@@ -56,7 +56,7 @@ const locnet::kernels::LrnKernel& chosen(const locnet::kernels::LrnProblem& p) {
 }
 
 // Streaming (non-temporal) stores for the output: range(2) = 1 always, 0 never (by default the library streams
-// outputs of at least kernels::stream_min_bytes(), channels_first only).
+// outputs of at least kernels::stream_min_bytes(), channels_first f32/f64 only: bf16 rows never stream).
 struct StreamChoice {
   explicit StreamChoice(bool on) { locnet::kernels::set_stream_min_bytes(on ? 0 : INT64_MAX); }
   ~StreamChoice() { locnet::kernels::set_stream_min_bytes(-1); }
