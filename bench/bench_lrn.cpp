@@ -55,17 +55,12 @@ const locnet::kernels::LrnKernel& chosen(const locnet::kernels::LrnProblem& p) {
   return locnet::kernels::choose<locnet::kernels::LrnKernel>("lrn", locnet::kernels::lrn_kernels(), p);
 }
 
-// Streaming (non-temporal) stores for the output: range(2) = 1 always, 0 never (by default the library streams
-// outputs of at least kernels::stream_min_bytes(), channels_first f32/f64 only: bf16 rows never stream).
-struct StreamChoice {
-  explicit StreamChoice(bool on) { locnet::kernels::set_stream_min_bytes(on ? 0 : INT64_MAX); }
-  ~StreamChoice() { locnet::kernels::set_stream_min_bytes(-1); }
-};
-
-// state.range(0): shape index; range(1): 1 = channels_last; range(2): streaming stores.
+// state.range(0): shape index; range(1): 1 = channels_last; range(2): streaming (non-temporal) stores for the
+// output, 1 always, 0 never (by default the library streams outputs of at least kernels::stream_min_bytes(),
+// channels_first f32/f64 only: bf16 rows never stream).
 void BM_lrn_forward(benchmark::State& state, locnet::DType dt) {
   auto p = problem(kShapes[state.range(0)], state.range(1), dt);
-  StreamChoice stream(state.range(2));
+  locnet::kernels::StreamMinBytesScope stream(state.range(2) ? 0 : INT64_MAX);
   int64_t count = p.n * p.c * p.spatial();
   locnet::Tensor x = random(count, dt, 1), y(locnet::Shape{count}, dt);
   const auto& k = chosen(p);

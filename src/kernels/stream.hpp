@@ -14,4 +14,13 @@ int64_t stream_min_bytes();
 void set_stream_min_bytes(int64_t bytes);  // tests: 0 streams every output; a negative value restores the default
 inline bool stream_output(int64_t bytes) { return bytes >= stream_min_bytes(); }
 
+// Sets the threshold for a scope (tests, benchmarks: 0 streams every output, INT64_MAX none), then restores the
+// default.
+struct StreamMinBytesScope {
+  explicit StreamMinBytesScope(int64_t bytes) { set_stream_min_bytes(bytes); }
+  ~StreamMinBytesScope() { set_stream_min_bytes(-1); }
+  StreamMinBytesScope(const StreamMinBytesScope&) = delete;
+  StreamMinBytesScope& operator=(const StreamMinBytesScope&) = delete;
+};
+
 }  // namespace locnet::kernels

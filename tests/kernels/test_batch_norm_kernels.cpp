@@ -143,7 +143,7 @@ TEST(BatchNormKernels, StreamedOutputs) {
   // vectors of channels, channels_first with whole-vector planes (S = 528) or, for small planes walked as one
   // stream, whole-vector images (C S = 16 * 49, 20 * 20, 16 * 37). Forced here for every size, with counts that
   // are multiples of every SIMD width; channels_first C S = 20 * 49 and 17 * 37 do not stream (unaligned images).
-  set_stream_min_bytes(0);
+  StreamMinBytesScope stream_everything(0);
   struct Case {
     bool last;
     int64_t c, s;
@@ -164,7 +164,6 @@ TEST(BatchNormKernels, StreamedOutputs) {
         SCOPED_TRACE(fmt::format("{} last={} C={} S={} relu={}", dtype_name(dt), k.last, k.c, k.s, relu));
         compare(p, uint64_t(k.c + k.s), 0.5, 2.0);
       }
-  set_stream_min_bytes(-1);
 }
 
 TEST(BatchNormKernels, SmallPlanes) {

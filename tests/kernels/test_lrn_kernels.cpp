@@ -22,11 +22,6 @@ const LrnKernel& ref_kernel() {
 
 using Guarded = GuardedBuffer<32>;
 
-struct StreamEverything {
-  StreamEverything() { set_stream_min_bytes(0); }
-  ~StreamEverything() { set_stream_min_bytes(-1); }
-};
-
 double tolerance(DType dt) {
   switch (dt) {
     case DType::f64: return 1e-11;
@@ -52,7 +47,7 @@ void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
     double tol = tolerance(p.dtype);
     EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
     {  // again with streaming stores, which large outputs use (the row heads before aligned addresses differ)
-      StreamEverything stream;
+      StreamMinBytesScope stream_everything(0);
       k.forward(p, x.raw(), y3.data());
     }
     EXPECT_LE(max_scaled_error(y3.inner(), y2.inner(), tol, tol), 1.0) << "streaming stores";
