@@ -13,6 +13,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target must come first
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
@@ -70,6 +71,20 @@ template <bool NT = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
   StoreV<NT>(v, d, p);
 }
+// The upper 16 bits of each 32-bit lane.
+template <class D16, class VU>
+HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(D16()) == 16) {  // one word permute, not Highway's shift + pack + permute
+    alignas(64) static constexpr uint16_t kUpper[32] = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21,
+                                                        23, 25, 27, 29, 31, 1,  3,  5,  7,  9,  11,
+                                                        13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    return hn::Vec<D16>{_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kUpper), bits.raw))};
+  }
+#endif
+  const hn::Rebind<int32_t, D16> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
+  return hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(bits)));
+}
 template <bool NT = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   // Round to nearest even (as the reference does); NaN stays a quiet NaN.
@@ -77,22 +92,8 @@ HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   auto bits = hn::BitCast(du, v);
   auto rounded = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
   rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  if constexpr (hn::MaxLanes(D()) == 16) {  // the 16 upper halves in one word permute, not shift + pack + permute
-    alignas(64) static constexpr uint16_t kUpper[32] = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21,
-                                                        23, 25, 27, 29, 31, 1,  3,  5,  7,  9,  11,
-                                                        13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-    const __m256i out = _mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kUpper), rounded.raw));
-    if constexpr (NT)
-      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), out);
-    else
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), out);
-    return;
-  }
-#endif
   const hn::Rebind<uint16_t, D> d16;
-  const hn::RebindToSigned<D> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
-  StoreV<NT>(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(rounded))), d16, reinterpret_cast<uint16_t*>(p));
+  StoreV<NT>(UpperHalves(d16, rounded), d16, reinterpret_cast<uint16_t*>(p));
 }
 template <bool NT = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hwy::float16_t* p) {
@@ -180,10 +181,11 @@ HWY_INLINE V NegPow(D d, V n, V negbeta) {
 // N^-beta for finite N > 0 only (no Inf/NaN handling: callers check N and redo the few vectors that are not
 // finite with NegPow). N^-3/4 in f32: estimates of N^-1/2 and (N^-1/2)^-1/2 give y0 = N^-3/4 (1 + e), then one
 // Newton step on y^4 N^3 = 1 leaves 2.5 e^2 (< 1e-7 with AVX-512's 14-bit estimates).
-// kCoarse (bf16 storage, 8 significant bits): the estimates without Newton steps; |e| <= 2.5 x the estimate's error
+// For bf16 storage TS (8 significant bits) the estimates without Newton steps: |e| <= 2.5 x the estimate's error
 // (2^-14 on AVX-512, 1.5 x 2^-12 on SSE/AVX2), 1/13 or 1/2 of bf16's half unit in the last place (2^-9).
-template <int K, bool kCoarse = false, class D, class V>
+template <int K, class TS, class D, class V>
 HWY_INLINE V NegPowFinite(D d, V n, V negbeta) {
+  constexpr bool kCoarse = std::is_same_v<TS, hwy::bfloat16_t>;
   if constexpr (K == kPowHalf) {
     if constexpr (kCoarse) return hn::ApproximateReciprocalSqrt(n);
     return Rsqrt(d, n);
@@ -284,7 +286,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
     hn::StoreU(s, d, sum + i);
     auto n = hn::MulAdd(s, va, vk);
     nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
-    StoreT<NT>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, n, vnb)), d, yr + i);
+    StoreT<NT>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb)), d, yr + i);
   }
   for (; i < P; ++i) scalar(i);
   return finite && hn::AllFalse(d, hn::IsNaN(nonfinite));
@@ -383,7 +385,7 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
     hn::Store(sq, d, s.sum + q);
     auto n = hn::MulAdd(sq, hn::Set(d, a), hn::Set(d, kk));
     nfA = hn::MulAdd(n, hn::Zero(d), nfA);
-    auto np = NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, n, hn::Set(d, nb));
+    auto np = NegPowFinite<K, T>(d, n, hn::Set(d, nb));
     hn::Store(np, d, s.npc + q);
     t = hn::Mul(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), Recip(d, n));
   }
@@ -588,7 +590,7 @@ HWY_INLINE void ForwardRowCL(D d, int64_t C, const T* HWY_RESTRICT xr, const hn:
   for (int64_t c = 0; c < vecs; c += L) {
     auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
     nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-    StoreT(hn::Mul(LoadT(d, xr + c), NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, nn, vnb)), d, yr + c);
+    StoreT(hn::Mul(LoadT(d, xr + c), NegPowFinite<K, T>(d, nn, vnb)), d, yr + c);
   }
   if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
     for (int64_t c = 0; c < vecs; c += L)
@@ -657,7 +659,7 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
       np = NegPow<K>(d, nn, vnb);
     } else {
       nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-      np = NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, nn, vnb);
+      np = NegPowFinite<K, T>(d, nn, vnb);
     }
     StoreRowVec(hn::Mul(xcur, np), yr, C, k);
     sprev = scur;
@@ -693,7 +695,7 @@ HWY_INLINE bool BackwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, 
         tnext = hn::Div(hn::Mul(hn::Mul(gcur, xcur), npcur), nn);
       } else {
         nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-        npcur = NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, nn, vnb);
+        npcur = NegPowFinite<K, T>(d, nn, vnb);
         tnext = hn::Mul(hn::Mul(hn::Mul(gcur, xcur), npcur), Recip(d, nn));
       }
     }
@@ -758,7 +760,7 @@ HWY_INLINE void BackwardRowTCL(D d, int64_t C, const T* HWY_RESTRICT xr, const T
   for (int64_t c = 0; c < vecs; c += L) {
     auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
     nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-    auto npv = NegPowFinite<K, std::is_same_v<T, hwy::bfloat16_t>>(d, nn, vnb);
+    auto npv = NegPowFinite<K, T>(d, nn, vnb);
     hn::StoreU(npv, d, npr + c);
     hn::StoreU(hn::Mul(hn::Mul(hn::Mul(LoadT(d, gr + c), LoadT(d, xr + c)), npv), Recip(d, nn)), d, tr + c);
   }
