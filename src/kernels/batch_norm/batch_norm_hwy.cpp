@@ -658,7 +658,8 @@ void ForwardInferenceCF(const BatchNormProblem& p, const T* x, const double* mea
     });
     return;
   }
-  parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&, stream = StreamOut(p.n * C * S, S, y)](int64_t lo, int64_t hi) {
+  const bool stream = StreamOut(p.n * C * S, S, y);
+  parallel_for(0, p.n * C, std::max<int64_t>(1, 4096 / S), [&](int64_t lo, int64_t hi) {
     WithStream(stream, [&](auto nt) {
       for (int64_t plane = lo; plane < hi; ++plane)
         Affine<kRelu, decltype(nt)::value>(x + plane * S, y + plane * S, S, ks[size_t(plane % C)]);
@@ -798,7 +799,6 @@ void ForTasksOutput(int64_t pixels, int64_t block, bool stream, F&& rows) {
 }
 
 // y = act((x - mf) a + b) for pixels [q0, q1).
-
 template <bool kRelu, bool NT = false, class T>
 void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const typename ConstRows<T>::View r) {
   const hn::ScalableTag<T> d;
