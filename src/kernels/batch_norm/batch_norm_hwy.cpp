@@ -244,6 +244,16 @@ void GradApply(const T* x, const T* dy, T* dx, int64_t len, const ChannelConsts&
   if (i < len) hn::StoreU(tail, d, dx + len - L);
 }
 
+// Statistics and forward constants from sums s1, s2 of x - shift and its square over m elements.
+template <class T>
+ChannelConsts StatsConsts(double shift, double s1, double s2, double m, double eps, double gamma, double beta,
+                          double* mean, double* var) {
+  s1 /= m;
+  *mean = shift + s1;
+  *var = std::max(0.0, s2 / m - s1 * s1);
+  return Consts(T(*mean), *mean, 1 / std::sqrt(*var + eps), gamma, beta);
+}
+
 // Backward constants from the gradient sums (both layouts).
 template <class T>
 ChannelConsts BackwardConsts(const BatchNormProblem& p, ChannelConsts k, double mean, double invstd, double gamma,
@@ -594,10 +604,7 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
         s1 += t1[size_t(t * C + c)];
         s2 += t2[size_t(t * C + c)];
       }
-      s1 /= m;
-      mean[c] = double(shift[size_t(c)]) + s1;
-      var[c] = std::max(0.0, s2 / m - s1 * s1);
-      ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
+      ks[size_t(c)] = StatsConsts<T>(double(shift[size_t(c)]), s1, s2, m, eps, gamma[c], beta[c], mean + c, var + c);
     }
     const PlaneConsts<T> q(ks);
     const bool stream = S >= L && StreamOut(p.n * C * S, C * S, y);
@@ -629,10 +636,8 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
       GroupSums(p, x, c0, gn, shift.data(), s1.data(), s2.data());
       for (int64_t g = 0; g < gn; ++g) {
         const int64_t ch = c0 + g;
-        const double d1 = s1[size_t(g)] / m;
-        mean[ch] = double(shift[size_t(g)]) + d1;
-        var[ch] = std::max(0.0, s2[size_t(g)] / m - d1 * d1);
-        ks[size_t(g)] = Consts(T(mean[ch]), mean[ch], 1 / std::sqrt(var[ch] + eps), gamma[ch], beta[ch]);
+        ks[size_t(g)] = StatsConsts<T>(double(shift[size_t(g)]), s1[size_t(g)], s2[size_t(g)], m, eps, gamma[ch],
+                                       beta[ch], mean + ch, var + ch);
       }
       WithStream(stream, [&](auto nt) {
         for (int64_t b = 0; b < p.n; ++b)
@@ -904,10 +909,7 @@ void ForwardTrainingCL(const BatchNormProblem& p, const T* x, const double* gamm
       s1 += t_s1[size_t(t * C + c)];
       s2 += t_s2[size_t(t * C + c)];
     }
-    s1 /= double(P);
-    mean[c] = double(shift[c]) + s1;
-    var[c] = std::max(0.0, s2 / double(P) - s1 * s1);
-    ks[size_t(c)] = Consts(T(mean[c]), mean[c], 1 / std::sqrt(var[c] + eps), gamma[c], beta[c]);
+    ks[size_t(c)] = StatsConsts<T>(double(shift[c]), s1, s2, double(P), eps, gamma[c], beta[c], mean + c, var + c);
   }
   ConstRows<T> r(ks);
   ForTasksOutput(P, B, StreamOut(P * C, C, y), [&, v = r.view()](auto nt, int64_t q0, int64_t q1) {
