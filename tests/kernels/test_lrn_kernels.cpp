@@ -221,3 +221,47 @@ TEST(LrnKernels, NanPropagatesInEveryPath) {
       }
     }
 }
+
+// A running window sum keeps the rounding residue of a large square that left it: 1e6 + 0.01 rounds to 1e6 in f32,
+// so after both leave, the sum is -0.01 where the true one is 0. With a small k, N = k + alpha S must still be
+// taken as >= k (a negative N gives N^-beta = NaN), as the reference's sum of squares is. Only x = (1e3, 0.1) pairs
+// and their dy are nonzero, so every output is well conditioned: the lost 0.01 moves N of zero x and dy only.
+// The wide window (channels_last: running sums in double) with x = 1e10, whose square hides 0.01 in double too, and
+// one pair only (a second would enter the window before the first leaves).
+TEST(LrnKernels, RunningSumResidueNeverMakesNNegative) {
+  const LrnKernel& ref = ref_kernel();
+  for (bool last : {false, true})
+    for (int64_t reach : {1, 17}) {
+      const double big = reach == 1 ? 1e3 : 1e10;
+      LrnProblem p;
+      p.c = 40;
+      p.nsp = 1;
+      p.sp[2] = 37;
+      p.channels_last = last;
+      p.behind = p.ahead = reach;
+      p.alpha = 1;
+      p.beta = 0.75;
+      p.k = 1e-6;
+      p.dtype = DType::f32;
+      const int64_t count = p.c * 37;
+      Tensor x(Shape{count}, DType::f32), g(Shape{count}, DType::f32);
+      for (int64_t px = 0; px < 37; ++px)
+        for (int64_t c : reach == 1 ? std::vector<int64_t>{1, 33} : std::vector<int64_t>{1})  // 33: between anchors
+          for (int64_t j : {c, c + 1}) {
+            const int64_t i = last ? px * p.c + j : j * 37 + px;
+            x.set(i, j == c ? big : 0.1);
+            g.set(i, 0.5 + 0.01 * double(px));
+          }
+      Tensor yr(Shape{count}, DType::f32), dr(Shape{count}, DType::f32);
+      ref.forward(p, x.raw(), yr.raw());
+      ref.backward(p, x.raw(), g.raw(), dr.raw());
+      for (const LrnKernel& k : lrn_kernels()) {
+        SCOPED_TRACE(fmt::format("{} last={} reach={}", k.name, last, reach));
+        Tensor y(Shape{count}, DType::f32), d(Shape{count}, DType::f32);
+        k.forward(p, x.raw(), y.raw());
+        k.backward(p, x.raw(), g.raw(), d.raw());
+        EXPECT_LE(max_scaled_error(y, yr, 1e-5, 1e-5), 1.0);
+        EXPECT_LE(max_scaled_error(d, dr, 1e-4, 1e-4), 1.0);
+      }
+    }
+}

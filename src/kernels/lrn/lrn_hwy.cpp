@@ -233,6 +233,15 @@ TC ExactSquaresS(const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_
     s += TC(LoadS(xb + j * S + i)) * TC(LoadS(xb + j * S + i));
   return s;
 }
+// A running sum of squares keeps the rounding residue of the large squares that left it (1e6 + 0.01 is 1e6 in
+// f32, so after both leave the sum is -0.01, not 0): N = k + alpha S takes it as 0, as the exact sum would be;
+// a negative N would give NaN with no Inf or NaN in the input. The stored running sum keeps the residue, and NaN
+// stays NaN (x86's max would drop it), for the callers' non-finite checks.
+template <class D>
+HWY_INLINE hn::Vec<D> RunningSumNonNegative(D d, hn::Vec<D> s) {
+  return hn::IfThenZeroElse(hn::Lt(s, hn::Zero(d)), s);
+}
+
 // sum[:P] = the window sum of squares of channel c from scratch (bounds the running sum's drift).
 template <class D, class T>
 HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_t C,
@@ -265,6 +274,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
     if (in) s += LoadS(in + i) * LoadS(in + i);
     if (out) s -= LoadS(out + i) * LoadS(out + i);
     sum[i] = s;
+    s = std::max(s, TC(0));  // the running sum's residue may leave it below 0 (see RunningSumNonNegative)
     finite = finite && std::isfinite(s * a + kk);
     StoreS(TC(LoadS(xr + i) * NegPowS<K>(s * a + kk, nb)), yr + i);
   };
@@ -284,7 +294,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
       s = hn::NegMulAdd(u, u, s);
     }
     hn::StoreU(s, d, sum + i);
-    auto n = hn::MulAdd(s, va, vk);
+    auto n = hn::MulAdd(RunningSumNonNegative(d, s), va, vk);
     nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
     StoreT<NT>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb)), d, yr + i);
   }
@@ -383,7 +393,7 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
       sq = hn::NegMulAdd(u, u, sq);
     }
     hn::Store(sq, d, s.sum + q);
-    auto n = hn::MulAdd(sq, hn::Set(d, a), hn::Set(d, kk));
+    auto n = hn::MulAdd(RunningSumNonNegative(d, sq), hn::Set(d, a), hn::Set(d, kk));
     nfA = hn::MulAdd(n, hn::Zero(d), nfA);
     auto np = NegPowFinite<K, T>(d, n, hn::Set(d, nb));
     hn::Store(np, d, s.npc + q);
@@ -532,7 +542,8 @@ HWY_INLINE TC WindowSumS(const TC* p, int64_t n) {
 
 // Running window sums over [c - before, c + after] of `src` (C values) in double, for windows too wide for
 // WindowSum: O(1) per element, re-anchored exactly every kAnchor channels and after non-finite values.
-template <class TC>
+// kSquares: src holds squares, so the sums are taken as at least 0.
+template <bool kSquares, class TC>
 void RunningSums(const TC* src, TC* out, int64_t C, int64_t before, int64_t after) {
   double s = 0;
   for (int64_t c = 0; c < C; ++c) {
@@ -542,7 +553,7 @@ void RunningSums(const TC* src, TC* out, int64_t C, int64_t before, int64_t afte
       s = 0;
       for (int64_t j = std::max<int64_t>(0, c - before); j <= std::min(C - 1, c + after); ++j) s += double(src[j]);
     }
-    out[c] = TC(s);
+    out[c] = TC(kSquares ? std::max(s, 0.0) : s);  // see RunningSumNonNegative
   }
 }
 
@@ -740,7 +751,7 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
       const int64_t rows = std::min(block, hi - p0);
       SquareRows(d, x, C, p0, rows, sq);
       for (int64_t r = 0; r < rows; ++r) {
-        if (!direct) RunningSums(sq.row(r), wide.get(), C, B, A);
+        if (!direct) RunningSums<true>(sq.row(r), wide.get(), C, B, A);
         ForwardRowCL<K>(d, C, x + (p0 + r) * C, direct ? sq.row(r) - B : wide.get(), direct ? n : 1,
                             y + (p0 + r) * C, va, vk, vnb);
       }
@@ -829,12 +840,12 @@ void BackwardCL(const LrnProblem& p, const T* x, const T* g, T* dx) {
       const int64_t rows = std::min(block, hi - p0);
       SquareRows(d, x, C, p0, rows, sq);
       for (int64_t r = 0; r < rows; ++r) {
-        if (!direct) RunningSums(sq.row(r), wide.get(), C, B, A);
+        if (!direct) RunningSums<true>(sq.row(r), wide.get(), C, B, A);
         BackwardRowTCL<K>(d, C, x + (p0 + r) * C, g + (p0 + r) * C, direct ? sq.row(r) - B : wide.get(),
                           direct ? n : 1, np.row(r), t.row(r), va, vk, vnb);
       }
       for (int64_t r = 0; r < rows; ++r) {
-        if (!direct) RunningSums(t.row(r), wide.get(), C, A, B);
+        if (!direct) RunningSums<false>(t.row(r), wide.get(), C, A, B);
         BackwardRowDxCL(d, C, x + (p0 + r) * C, g + (p0 + r) * C, np.row(r),
                             direct ? t.row(r) - A : wide.get(), direct ? n : 1, dx + (p0 + r) * C, vcoef);
       }
