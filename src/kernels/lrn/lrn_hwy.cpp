@@ -67,7 +67,10 @@ HWY_INLINE void StoreV(hn::Vec<DS> v, DS ds, hn::TFromD<DS>* p) {
     hn::StoreU(v, ds, p);
   }
 }
-template <bool NT = false, class D>
+// kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
+// carries into the exponent. The forward's fast paths store so: x is in its own window, so a NaN x makes N NaN
+// and the row is redone, and a NaN they compute themselves is the default quiet NaN, which the rounding keeps.
+template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
   StoreV<NT>(v, d, p);
 }
@@ -85,17 +88,18 @@ HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
   const hn::Rebind<int32_t, D16> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
   return hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(bits)));
 }
-template <bool NT = false, class D>
+template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   // Round to nearest even (as the reference does); NaN stays a quiet NaN.
   const hn::RebindToUnsigned<D> du;
   auto bits = hn::BitCast(du, v);
   auto rounded = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
-  rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
+  if constexpr (!kNoNaN)
+    rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
   const hn::Rebind<uint16_t, D> d16;
   StoreV<NT>(UpperHalves(d16, rounded), d16, reinterpret_cast<uint16_t*>(p));
 }
-template <bool NT = false, class D>
+template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hwy::float16_t* p) {
   (void)d;
   const hn::Rebind<uint16_t, D> d16;
@@ -296,7 +300,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
     hn::StoreU(s, d, sum + i);
     auto n = hn::MulAdd(RunningSumNonNegative(d, s), va, vk);
     nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
-    StoreT<NT>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb)), d, yr + i);
+    StoreT<NT, true>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb)), d, yr + i);
   }
   for (; i < P; ++i) scalar(i);
   return finite && hn::AllFalse(d, hn::IsNaN(nonfinite));
@@ -601,7 +605,7 @@ HWY_INLINE void ForwardRowCL(D d, int64_t C, const T* HWY_RESTRICT xr, const hn:
   for (int64_t c = 0; c < vecs; c += L) {
     auto nn = hn::MulAdd(WindowSum(d, win + c, wn), va, vk);
     nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-    StoreT(hn::Mul(LoadT(d, xr + c), NegPowFinite<K, T>(d, nn, vnb)), d, yr + c);
+    StoreT<false, true>(hn::Mul(LoadT(d, xr + c), NegPowFinite<K, T>(d, nn, vnb)), d, yr + c);
   }
   if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(nonfinite))))
     for (int64_t c = 0; c < vecs; c += L)
@@ -646,10 +650,10 @@ HWY_INLINE VF LoadRowVec(const T* row, int64_t C, int64_t k) {
   const DF d;
   return 16 * (k + 1) <= C ? LoadT(d, row + 16 * k) : LoadFirstT(d, size_t(C - 16 * k), row + 16 * k);
 }
-template <class T>
+template <bool kNoNaN, class T>
 HWY_INLINE void StoreRowVec(VF v, T* row, int64_t C, int64_t k) {
   const DF d;
-  if (16 * (k + 1) <= C) StoreT(v, d, row + 16 * k);
+  if (16 * (k + 1) <= C) StoreT<false, kNoNaN>(v, d, row + 16 * k);
   else StoreFirstT(v, d, size_t(C - 16 * k), row + 16 * k);
 }
 
@@ -672,7 +676,7 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
       nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
       np = NegPowFinite<K, T>(d, nn, vnb);
     }
-    StoreRowVec(hn::Mul(xcur, np), yr, C, k);
+    StoreRowVec<!Exact>(hn::Mul(xcur, np), yr, C, k);
     sprev = scur;
     scur = snext;
     xcur = xnext;
@@ -712,7 +716,7 @@ HWY_INLINE bool BackwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, 
     }
     if (k >= 1) {
       VF ts = ShiftedSum(st, tprev, tcur, tnext, A, B);
-      StoreRowVec(hn::NegMulAdd(hn::Mul(vcoef, xlast), ts, hn::Mul(glast, nplast)), dr, C, k - 1);
+      StoreRowVec<false>(hn::NegMulAdd(hn::Mul(vcoef, xlast), ts, hn::Mul(glast, nplast)), dr, C, k - 1);
     }
     tprev = tcur;
     tcur = tnext;
