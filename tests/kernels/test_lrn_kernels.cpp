@@ -198,28 +198,30 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
 }
 
 TEST(LrnKernels, NanPropagatesInEveryPath) {
-  for (bool last : {true, false})
-    for (double beta : {0.75, 0.6}) {
-      LrnProblem p;
-      p.c = 20;
-      p.nsp = 1;
-      p.sp[2] = 16;
-      p.channels_last = last;
-      p.behind = p.ahead = 1;
-      p.alpha = 1;
-      p.beta = beta;
-      p.dtype = DType::f32;
-      Tensor x = locnet::testing::random_tensor(Shape{320}, DType::f32, 5);
-      x.set(37, NAN);
-      for (const LrnKernel& k : lrn_kernels()) {
-        Tensor y(Shape{320}, DType::f32);
-        k.forward(p, x.raw(), y.raw());
-        EXPECT_TRUE(std::isnan(y.item(37))) << k.name;
-        int nans = 0;
-        for (int64_t i = 0; i < 320; ++i) nans += std::isnan(y.item(i));
-        EXPECT_EQ(nans, 3) << k.name << ": exactly the window around the NaN";
+  for (DType dt : {DType::f32, DType::bf16})
+    for (bool last : {true, false})
+      for (double beta : {0.75, 0.6}) {
+        LrnProblem p;
+        p.c = 20;
+        p.nsp = 1;
+        p.sp[2] = 16;
+        p.channels_last = last;
+        p.behind = p.ahead = 1;
+        p.alpha = 1;
+        p.beta = beta;
+        p.dtype = dt;
+        Tensor x = locnet::testing::random_tensor(Shape{320}, DType::f32, 5);
+        x.set(37, NAN);
+        x = x.to(dt);
+        for (const LrnKernel& k : lrn_kernels()) {
+          Tensor y(Shape{320}, dt);
+          k.forward(p, x.raw(), y.raw());
+          EXPECT_TRUE(std::isnan(y.item(37))) << k.name << " " << dtype_name(dt);
+          int nans = 0;
+          for (int64_t i = 0; i < 320; ++i) nans += std::isnan(y.item(i));
+          EXPECT_EQ(nans, 3) << k.name << " " << dtype_name(dt) << ": exactly the window around the NaN";
+        }
       }
-    }
 }
 
 // A running window sum keeps the rounding residue of a large square that left it: 1e6 + 0.01 rounds to 1e6 in f32,
