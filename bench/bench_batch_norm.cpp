@@ -99,16 +99,23 @@ struct DnnlBn {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   dnnl::memory::desc md, cd;
+  // The tensors' own buffers, so both libraries read and write memory allocated alike (huge pages included).
+  locnet::Tensor x, y, dy, dx;
   dnnl::memory src, dst, diff_dst, diff_src, mean, var, scale, shift, diff_scale, diff_shift;
   DnnlBn(const Shape4& s, bool last) {
     using tag = dnnl::memory::format_tag;
     md = dnnl::memory::desc({s.n, s.c, s.h, s.w}, dnnl::memory::data_type::f32, last ? tag::nhwc : tag::nchw);
     cd = dnnl::memory::desc({s.c}, dnnl::memory::data_type::f32, tag::x);
-    for (dnnl::memory* m : {&src, &dst, &diff_dst, &diff_src}) *m = dnnl::memory(md, eng);
+    const int64_t count = s.n * s.c * s.h * s.w;
+    x = random(count, 1);
+    dy = random(count, 2);
+    y = locnet::Tensor(locnet::Shape{count});
+    dx = locnet::Tensor(locnet::Shape{count});
+    src = dnnl::memory(md, eng, x.raw());
+    dst = dnnl::memory(md, eng, y.raw());
+    diff_dst = dnnl::memory(md, eng, dy.raw());
+    diff_src = dnnl::memory(md, eng, dx.raw());
     for (dnnl::memory* m : {&mean, &var, &scale, &shift, &diff_scale, &diff_shift}) *m = dnnl::memory(cd, eng);
-    size_t count = size_t(s.n * s.c * s.h * s.w);
-    std::memcpy(src.get_data_handle(), random(int64_t(count), 1).raw(), count * 4);
-    std::memcpy(diff_dst.get_data_handle(), random(int64_t(count), 2).raw(), count * 4);
     std::vector<float> ones(size_t(s.c), 1.25f), halves(size_t(s.c), 0.5f);
     std::memcpy(scale.get_data_handle(), ones.data(), ones.size() * 4);
     std::memcpy(shift.get_data_handle(), halves.data(), halves.size() * 4);

@@ -4,7 +4,6 @@
 // op must move: forward reads x and writes y (2 x numel x itemsize); backward reads x and dy and writes dx (3x).
 // "roofline" = that traffic at this machine's memcpy bandwidth / the measured time (see roofline.hpp).
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "kernels/lrn/problem.hpp"
@@ -98,21 +97,24 @@ struct DnnlLrn {
   dnnl::stream strm{eng};
   dnnl::memory::desc md;
   dnnl::lrn_forward::primitive_desc fwd_pd;
+  // The tensors' own buffers, so both libraries read and write memory allocated alike (huge pages included).
+  locnet::Tensor x, y, dy, dx;
   dnnl::memory src, dst, ws, diff_dst, diff_src;
   DnnlLrn(const Shape4& s, bool last, dnnl::prop_kind prop) {
     using tag = dnnl::memory::format_tag;
     md = dnnl::memory::desc({s.n, s.c, s.h, s.w}, dnnl::memory::data_type::f32, last ? tag::nhwc : tag::nchw);
     fwd_pd = dnnl::lrn_forward::primitive_desc(
         dnnl::lrn_forward::desc(prop, dnnl::algorithm::lrn_across_channels, md, 5, 1e-4f, 0.75f, 1.0f), eng);
-    src = dnnl::memory(md, eng);
-    dst = dnnl::memory(md, eng);
+    const int64_t count = s.n * s.c * s.h * s.w;
+    x = random(count, locnet::DType::f32, 1);
+    dy = random(count, locnet::DType::f32, 1);
+    y = locnet::Tensor(locnet::Shape{count});
+    dx = locnet::Tensor(locnet::Shape{count});
+    src = dnnl::memory(md, eng, x.raw());
+    dst = dnnl::memory(md, eng, y.raw());
     ws = dnnl::memory(fwd_pd.workspace_desc(), eng);
-    diff_dst = dnnl::memory(md, eng);
-    diff_src = dnnl::memory(md, eng);
-    size_t count = size_t(s.n * s.c * s.h * s.w);
-    locnet::Tensor r = random(int64_t(count), locnet::DType::f32, 1);
-    std::memcpy(src.get_data_handle(), r.raw(), count * 4);
-    std::memcpy(diff_dst.get_data_handle(), r.raw(), count * 4);
+    diff_dst = dnnl::memory(md, eng, dy.raw());
+    diff_src = dnnl::memory(md, eng, dx.raw());
   }
 };
 
