@@ -67,9 +67,7 @@ HWY_INLINE void StoreV(hn::Vec<DS> v, DS ds, hn::TFromD<DS>* p) {
     hn::StoreU(v, ds, p);
   }
 }
-// kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
-// carries into the exponent. The forward's fast paths store so: x is in its own window, so a NaN x makes N NaN
-// and the row is redone, and a NaN they compute themselves is the default quiet NaN, which the rounding keeps.
+// kNoNaN matters for bf16 only (see there).
 template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hn::TFromD<D>* p) {
   StoreV<NT>(v, d, p);
@@ -88,6 +86,9 @@ HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
   const hn::Rebind<int32_t, D16> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
   return hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(bits)));
 }
+// kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
+// carries into the exponent. The forward's fast paths store so: x is in its own window, so a NaN x makes N NaN
+// and the row is redone, and a NaN they compute themselves is the default quiet NaN, which the rounding keeps.
 template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   // Round to nearest even (as the reference does); NaN stays a quiet NaN.
