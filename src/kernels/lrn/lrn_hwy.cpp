@@ -382,18 +382,20 @@ HWY_INLINE V Recip(D d, V x) {
   }
 }
 
-// Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite.
-template <int K, class D, class T>
+// Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite. kNT >= 0: the
+// steady state (see BwdSteadyCF), s.nt == kNT.
+template <int K, int kNT = -1, class D, class T>
 HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, hn::TFromD<D> a, hn::TFromD<D> kk,
                          hn::TFromD<D> nb, hn::TFromD<D> coef, hn::Vec<D>& nfA, hn::Vec<D>& nfB) {
+  constexpr bool kSteady = kNT >= 0;
   auto t = hn::Zero(d);
-  if (s.xc) {
+  if (kSteady || s.xc) {
     auto sq = hn::Load(d, s.sum + q);
-    if (s.xin) {
+    if (kSteady || s.xin) {
       auto v = LoadT(d, s.xin + q);
       sq = hn::MulAdd(v, v, sq);
     }
-    if (s.xout) {
+    if (kSteady || s.xout) {
       auto u = LoadT(d, s.xout + q);
       sq = hn::NegMulAdd(u, u, sq);
     }
@@ -405,19 +407,39 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
     t = hn::Mul(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), Recip(d, n));
   }
   hn::Vec<D> ts = t;
-  if (s.nt >= 0) {
+  if (kSteady) {
+    for (int j = 0; j < kNT; ++j) ts = hn::Add(ts, hn::Load(d, s.trows[j] + q));
+  } else if (s.nt >= 0) {
     for (int j = 0; j < s.nt; ++j) ts = hn::Add(ts, hn::Load(d, s.trows[j] + q));
   } else {
     ts = hn::Add(hn::Load(d, s.tsum + q), t);
     if (s.tsub) ts = hn::Sub(ts, hn::Load(d, s.tc + q));
     hn::Store(ts, d, s.tsum + q);
   }
-  if (s.xc) hn::Store(t, d, s.tc + q);
-  if (s.di) {
+  if (kSteady || s.xc) hn::Store(t, d, s.tc + q);
+  if (kSteady || s.di) {
     nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
     auto gx = hn::Mul(LoadT(d, s.gi + q), hn::Load(d, s.npi + q));
     StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, gx), d, s.di + q);
   }
+}
+
+// The whole vectors of a step in the steady state (squares entering and leaving, channels c and i both present,
+// kNT ring rows in the t sum): BwdVecCF without its branches, on a copy of the step that stays in registers (the
+// general loop reloads the step's pointers after every store). Returns the pixels done.
+template <int K, int kNT, class D, class T>
+HWY_INLINE int64_t BwdSteadyCF(D d, int64_t P, BwdStepCF<T, hn::TFromD<D>> s, const T* xahead, const T* gahead,
+                               T* dahead, hn::TFromD<D> a, hn::TFromD<D> kk, hn::TFromD<D> nb, hn::TFromD<D> coef,
+                               hn::Vec<D>& nfA, hn::Vec<D>& nfB) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  int64_t q = 0;
+  for (; q + L <= P; q += L) {
+    hwy::Prefetch(xahead + q);
+    hwy::Prefetch(gahead + q);
+    __builtin_prefetch(dahead + q, 1, 3);
+    BwdVecCF<K, kNT>(d, s, q, a, kk, nb, coef, nfA, nfB);
+  }
+  return q;
 }
 
 // The exact redo of a step that met Inf or NaN: phase A (if redoA) from scratch with IEEE semantics, then
@@ -499,6 +521,12 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
         T* dahead = i + kPrefetchRows >= 0 && i + kPrefetchRows < C ? db + (i + kPrefetchRows) * S : nullptr;
         auto nfA = hn::Zero(d), nfB = hn::Zero(d);
         int64_t q = 0;
+        if (st.xin && st.xout && st.di && st.nt == n - 1) {  // near the last channels: prefetch rows in cache
+          const T *xa = xahead ? xahead : st.xc, *ga = gahead ? gahead : st.gc;
+          T* da = dahead ? dahead : st.di;
+          if (n == 5) q = BwdSteadyCF<K, 4>(d, P, st, xa, ga, da, a, kk, nb, coef, nfA, nfB);
+          if (n == 3) q = BwdSteadyCF<K, 2>(d, P, st, xa, ga, da, a, kk, nb, coef, nfA, nfB);
+        }
         for (; q + L <= P; q += L) {
           if (xahead) hwy::Prefetch(xahead + q);
           if (gahead) hwy::Prefetch(gahead + q);
@@ -633,7 +661,11 @@ struct ShiftTables {
   }
 };
 // Sum over j in [-before, after] of the row shifted by j, at the current vector.
+// kB, kA >= 0: the window's reach fixed at compile time (the loops unroll).
+template <int kB = -1, int kA = -1>
 HWY_INLINE VF ShiftedSum(const ShiftTables& st, VF prev, VF cur, VF next, int64_t before, int64_t after) {
+  if constexpr (kB >= 0) before = kB;
+  if constexpr (kA >= 0) after = kA;
   VF s0 = cur, s1 = hn::Zero(DF());
   for (int64_t j = 1; j <= before; ++j) {
     VF v{_mm512_permutex2var_ps(prev.raw, st.idx[16 - j], cur.raw)};
@@ -660,16 +692,28 @@ HWY_INLINE void StoreRowVec(VF v, T* row, int64_t C, int64_t k) {
 
 // One pixel; Exact: IEEE N^-beta (the redo of a pixel whose N met Inf or NaN). Returns false if some N was not
 // finite (Exact == false only).
-template <int K, bool Exact, class T>
+template <int K, bool Exact, class T, int kB = -1, int kA = -1>
 HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, int64_t A, const T* HWY_RESTRICT xr,
                                   T* HWY_RESTRICT yr, VF va, VF vk, VF vnb) {
   const DF d;
   const int64_t nv = (C + 15) / 16;
   VF xcur = LoadRowVec(xr, C, 0), sprev = hn::Zero(d), scur = hn::Mul(xcur, xcur);
   auto nonfinite = hn::Zero(d);
-  for (int64_t k = 0; k < nv; ++k) {
+  int64_t k = 0;
+  if constexpr (!Exact) {  // while the next vector is whole: no branches
+    for (; 16 * (k + 2) <= C; ++k) {
+      VF xnext = LoadT(d, xr + 16 * (k + 1)), snext = hn::Mul(xnext, xnext);
+      VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
+      nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
+      StoreT<false, true>(hn::Mul(xcur, NegPowFinite<K, T>(d, nn, vnb)), d, yr + 16 * k);
+      sprev = scur;
+      scur = snext;
+      xcur = xnext;
+    }
+  }
+  for (; k < nv; ++k) {
     VF xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d), snext = hn::Mul(xnext, xnext);
-    VF nn = hn::MulAdd(ShiftedSum(st, sprev, scur, snext, B, A), va, vk);
+    VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
     VF np;
     if constexpr (Exact) {
       np = NegPow<K>(d, nn, vnb);
@@ -741,9 +785,13 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
     if (std::max(A, B) <= kMaxPermuteReach) {
       static const ShiftTables st;
       return parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-        for (int64_t px = lo; px < hi; ++px)
-          if (!ForwardRowPermute<K, false>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb))
-            ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+        for (int64_t px = lo; px < hi; ++px) {
+          // The size-5 window most conventions default to, unrolled.
+          bool ok = B == 2 && A == 2
+                        ? ForwardRowPermute<K, false, T, 2, 2>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb)
+                        : ForwardRowPermute<K, false, T>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+          if (!ok) ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+        }
       });
     }
   }
