@@ -41,21 +41,25 @@ void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
     std::string why;
     if (&k == &ref || !k.applicable(p, &why)) continue;
     SCOPED_TRACE(k.name);
-    Guarded y1(count, p.dtype), y2(count, p.dtype), y3(count, p.dtype), d1(count, p.dtype), d2(count, p.dtype);
+    Guarded y1(count, p.dtype), y2(count, p.dtype), y3(count, p.dtype), d1(count, p.dtype), d2(count, p.dtype),
+        d3(count, p.dtype);
     k.forward(p, x.raw(), y1.data());
     ref.forward(p, x.raw(), y2.data());
     double tol = tolerance(p.dtype);
     EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
-    {  // again with streaming stores, which large outputs use (the row heads before aligned addresses differ)
+    {  // again as for outputs beyond the cache: streaming stores (the row heads before aligned addresses differ),
+       // and the channels_first backward's block pipeline instead of its column walk
       StreamMinBytesScope stream_everything(0);
       k.forward(p, x.raw(), y3.data());
+      k.backward(p, x.raw(), g.raw(), d3.data());
     }
     EXPECT_LE(max_scaled_error(y3.inner(), y2.inner(), tol, tol), 1.0) << "streaming stores";
     EXPECT_TRUE(y3.guards_intact()) << "write outside the output (streaming stores)";
     k.backward(p, x.raw(), g.raw(), d1.data());
     ref.backward(p, x.raw(), g.raw(), d2.data());
     EXPECT_LE(max_scaled_error(d1.inner(), d2.inner(), tol, 4 * tol), 1.0);
-    EXPECT_TRUE(y1.guards_intact() && d1.guards_intact()) << "write outside the output";
+    EXPECT_LE(max_scaled_error(d3.inner(), d2.inner(), tol, 4 * tol), 1.0) << "as for outputs beyond the cache";
+    EXPECT_TRUE(y1.guards_intact() && d1.guards_intact() && d3.guards_intact()) << "write outside the output";
   }
 }
 
@@ -64,7 +68,8 @@ void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
 TEST(LrnKernels, MatchReferenceOverEdges) {
   const std::vector<std::pair<int64_t, int64_t>> windows = {{0, 0}, {1, 0}, {1, 1}, {2, 1}, {1, 2},
                                                             {2, 2}, {3, 3}, {5, 5}, {20, 19}, {40, 40}};
-  const std::vector<std::vector<int64_t>> spatial = {{}, {5}, {3, 4}, {2, 2, 3}};
+  // {3, 7}: more pixels than a vector, not a multiple of one (the channels_first backward's column walk).
+  const std::vector<std::vector<int64_t>> spatial = {{}, {5}, {3, 4}, {2, 2, 3}, {3, 7}};
   const double betas[] = {0.75, 0.5, 1.0, 0.0, 0.6, 1.7};
   int combo = 0;
   for (bool last : {true, false})
@@ -74,7 +79,7 @@ TEST(LrnKernels, MatchReferenceOverEdges) {
           LrnProblem p;
           p.n = 1 + combo % 2;
           p.c = c;
-          const auto& sp = spatial[size_t(combo % 4)];
+          const auto& sp = spatial[size_t(combo % 5)];
           p.nsp = int(sp.size());
           for (size_t i = 0; i < sp.size(); ++i) p.sp[3 - sp.size() + i] = sp[i];
           p.channels_last = last;
@@ -158,43 +163,50 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
 // tails, across anchors and in several pixel blocks: the reference's non-finite pattern and values.
 TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
   const LrnKernel& ref = ref_kernel();
+  const std::pair<int64_t, int64_t> windows[] = {{2, 1}, {2, 2}, {1, 1}};  // the last two: channels_first columns
   for (bool last : {true, false})
     for (double beta : {0.75, 0.6})
-      for (int64_t c : {5, 40}) {
-        LrnProblem p;
-        p.n = 2;
-        p.c = c;
-        p.nsp = 1;
-        p.sp[2] = 600;
-        p.channels_last = last;
-        p.behind = 2;
-        p.ahead = 1;
-        p.alpha = 1e-2;
-        p.beta = beta;
-        p.dtype = DType::f32;
-        const int64_t count = 2 * c * 600;
-        Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 11);
-        Tensor g = locnet::testing::random_tensor(Shape{count}, DType::f32, 12);
-        x.set(3, INFINITY);
-        x.set(count / 2 + 7, -INFINITY);
-        x.set(count / 3, NAN);
-        x.set(count - 20, 1e18);
-        g.set(count / 5, NAN);
-        g.set(count / 4 + 600, INFINITY);
-        for (const LrnKernel& k : lrn_kernels()) {
-          SCOPED_TRACE(fmt::format("{} last={} beta={} c={}", k.name, last, beta, c));
-          Tensor dx(Shape{count}, DType::f32), dxr(Shape{count}, DType::f32);
-          k.backward(p, x.raw(), g.raw(), dx.raw());
-          ref.backward(p, x.raw(), g.raw(), dxr.raw());
-          int bad = 0;
-          for (int64_t i = 0; i < count && bad < 5; ++i) {
-            double a = dx.item(i), b = dxr.item(i);
-            bool ok = std::isnan(b) ? std::isnan(a) : a == b || std::fabs(a - b) <= 1e-4 * (1 + std::fabs(b));
-            if (!ok) ++bad;
-            EXPECT_TRUE(ok) << "at " << i << ": " << a << " vs " << b;
-          }
+      for (int64_t c : {5, 40})
+        for (auto [behind, ahead] : windows) {
+          LrnProblem p;
+          p.n = 2;
+          p.c = c;
+          p.nsp = 1;
+          p.sp[2] = 600;
+          p.channels_last = last;
+          p.behind = behind;
+          p.ahead = ahead;
+          p.alpha = 1e-2;
+          p.beta = beta;
+          p.dtype = DType::f32;
+          const int64_t count = 2 * c * 600;
+          Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 11);
+          Tensor g = locnet::testing::random_tensor(Shape{count}, DType::f32, 12);
+          x.set(3, INFINITY);
+          x.set(count / 2 + 7, -INFINITY);
+          x.set(count / 3, NAN);
+          x.set(count - 20, 1e18);
+          g.set(count / 5, NAN);
+          g.set(count / 4 + 600, INFINITY);
+          for (const LrnKernel& k : lrn_kernels())
+            for (bool beyond_cache : {false, true}) {  // true: the channels_first block pipeline
+              SCOPED_TRACE(fmt::format("{} last={} beta={} c={} B={} A={} beyond_cache={}", k.name, last, beta, c,
+                                       behind, ahead, beyond_cache));
+              Tensor dx(Shape{count}, DType::f32), dxr(Shape{count}, DType::f32);
+              {
+                StreamMinBytesScope scope(beyond_cache ? 0 : INT64_MAX);
+                k.backward(p, x.raw(), g.raw(), dx.raw());
+              }
+              ref.backward(p, x.raw(), g.raw(), dxr.raw());
+              int bad = 0;
+              for (int64_t i = 0; i < count && bad < 5; ++i) {
+                double a = dx.item(i), b = dxr.item(i);
+                bool ok = std::isnan(b) ? std::isnan(a) : a == b || std::fabs(a - b) <= 1e-4 * (1 + std::fabs(b));
+                if (!ok) ++bad;
+                EXPECT_TRUE(ok) << "at " << i << ": " << a << " vs " << b;
+              }
+            }
         }
-      }
 }
 
 TEST(LrnKernels, NanPropagatesInEveryPath) {

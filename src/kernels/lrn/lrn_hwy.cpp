@@ -206,6 +206,36 @@ HWY_INLINE V NegPowFinite(D d, V n, V negbeta) {
   }
 }
 
+// 1/x: f32 from the hardware estimate plus one Newton step (no division), exact for f64.
+template <class D, class V>
+HWY_INLINE V Recip(D d, V x) {
+  if constexpr (sizeof(hn::TFromD<D>) == 4) {
+    V r = hn::ApproximateReciprocal(x);
+    return hn::Mul(r, hn::NegMulAdd(x, r, hn::Set(d, 2.0f)));
+  } else {
+    return hn::Div(hn::Set(d, 1), x);
+  }
+}
+
+// N^-beta and `recip` = 1/N, for finite N > 0 as NegPowFinite. beta = 3/4 in f32: z = N^-1/4 estimated as
+// N^-1/2 (N^-1/2)^-1/2, one Newton step on z^4 N = 1 (error ~2.5 e^2), then N^-3/4 = z z^2 and 1/N = (z^2)^2:
+// 11 operations where NegPowFinite and Recip take 13.
+template <int K, class TS, class D, class V>
+HWY_INLINE V NegPowRecipFinite(D d, V n, V negbeta, V& recip) {
+  if constexpr (K == kPow34 && sizeof(hn::TFromD<D>) == 4 && !std::is_same_v<TS, hwy::bfloat16_t>) {
+    V e1 = hn::ApproximateReciprocalSqrt(n);
+    V z0 = hn::Mul(e1, hn::ApproximateReciprocalSqrt(e1));
+    V z02 = hn::Mul(z0, z0);
+    V z = hn::Mul(z0, hn::NegMulAdd(hn::Set(d, 0.25f), hn::Mul(hn::Mul(z02, z02), n), hn::Set(d, 1.25f)));
+    V z2 = hn::Mul(z, z);
+    recip = hn::Mul(z2, z2);
+    return hn::Mul(z, z2);
+  } else {
+    recip = Recip(d, n);
+    return NegPowFinite<K, TS>(d, n, negbeta);
+  }
+}
+
 template <int K, class TC>
 HWY_INLINE TC NegPowS(TC n, TC negbeta) {
   if constexpr (K == kPow0) return TC(1);
@@ -355,32 +385,21 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
 }
 
 // One step c of the pipelined channels_first backward over a pixel block. Phase A: the running sum of squares
-// becomes S(c), then N^-beta(c) and t(c) = g x N^(-beta-1) go to rings of B + 1 and n rows. Phase B: the running
+// becomes S(c), then g N^-beta(c) and t(c) = g x N^(-beta-1) go to rings of B + 1 and n rows. Phase B: the running
 // sum of t becomes the sum over [c - n + 1, c], the transposed window of channel i = c - B, whose dx is emitted.
 template <class T, class TC>
 struct BwdStepCF {
   const T *xin, *xout;     // squares entering / leaving the running sum (null: none, or anchored)
   const T *xc, *gc;        // channel c (null: c >= C, no phase A)
-  TC *sum, *npc, *tc;      // running sum of squares; ring slots of c (tc holds t(c - n) until overwritten)
+  TC *sum, *gnc, *tc;      // running sum of squares; ring slots of c (tc holds t(c - n) until overwritten)
   bool tsub;               // subtract t(c - n)
   TC* tsum;                // running sum of t (windows wider than kMaxDirect)
   int nt;                  // else (nt >= 0): the t sum adds t(c) and these ring rows directly, so a large x
   const TC* trows[kMaxDirect];  // does not amplify the rounding residue of a running sum
-  const T *xi, *gi;        // channel i (null: i < 0, no phase B)
-  const TC* npi;
+  const T* xi;             // channel i (null: i < 0, no phase B)
+  const TC* gni;           // g N^-beta of channel i
   T* di;
 };
-
-// 1/x: f32 from the hardware estimate plus one Newton step (no division), exact for f64.
-template <class D, class V>
-HWY_INLINE V Recip(D d, V x) {
-  if constexpr (sizeof(hn::TFromD<D>) == 4) {
-    V r = hn::ApproximateReciprocal(x);
-    return hn::Mul(r, hn::NegMulAdd(x, r, hn::Set(d, 2.0f)));
-  } else {
-    return hn::Div(hn::Set(d, 1), x);
-  }
-}
 
 // Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite. kNT >= 0: the
 // steady state (see BwdSteadyCF), s.nt == kNT.
@@ -402,9 +421,10 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
     hn::Store(sq, d, s.sum + q);
     auto n = hn::MulAdd(RunningSumNonNegative(d, sq), hn::Set(d, a), hn::Set(d, kk));
     nfA = hn::MulAdd(n, hn::Zero(d), nfA);
-    auto np = NegPowFinite<K, T>(d, n, hn::Set(d, nb));
-    hn::Store(np, d, s.npc + q);
-    t = hn::Mul(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), Recip(d, n));
+    hn::Vec<D> rn;
+    auto gn = hn::Mul(LoadT(d, s.gc + q), NegPowRecipFinite<K, T>(d, n, hn::Set(d, nb), rn));
+    hn::Store(gn, d, s.gnc + q);
+    t = hn::Mul(hn::Mul(gn, LoadT(d, s.xc + q)), rn);
   }
   hn::Vec<D> ts = t;
   if (kSteady) {
@@ -419,8 +439,7 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
   if (kSteady || s.xc) hn::Store(t, d, s.tc + q);
   if (kSteady || s.di) {
     nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
-    auto gx = hn::Mul(LoadT(d, s.gi + q), hn::Load(d, s.npi + q));
-    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, gx), d, s.di + q);
+    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, hn::Load(d, s.gni + q)), d, s.di + q);
   }
 }
 
@@ -455,18 +474,98 @@ HWY_NOINLINE void BwdExactCF(D d, int64_t q0, int64_t q1, bool redoA, const BwdS
       auto sq = ExactSquares(d, xb, S, c, B, A, C, q);
       hn::Store(sq, d, s.sum + q);
       auto nn = hn::MulAdd(sq, hn::Set(d, a), hn::Set(d, kk));
-      auto np = NegPow<K>(d, nn, hn::Set(d, nb));
-      hn::Store(np, d, s.npc + q);
-      hn::Store(hn::Div(hn::Mul(hn::Mul(LoadT(d, s.gc + q), LoadT(d, s.xc + q)), np), nn), d, s.tc + q);
+      auto gn = hn::Mul(LoadT(d, s.gc + q), NegPow<K>(d, nn, hn::Set(d, nb)));
+      hn::Store(gn, d, s.gnc + q);
+      hn::Store(hn::Div(hn::Mul(gn, LoadT(d, s.xc + q)), nn), d, s.tc + q);
     }
     if (!s.di) continue;
     auto ts = hn::Zero(d);
     for (int64_t j = std::max<int64_t>(0, c - n + 1); j <= std::min(c, C - 1); ++j)
       ts = hn::Add(ts, hn::Load(d, tring + j % n * W + q));
     hn::Store(ts, d, s.tsum + q);
-    auto gx = hn::Mul(LoadT(d, s.gi + q), hn::Load(d, s.npi + q));
-    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, gx), d, s.di + q);
+    StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, hn::Load(d, s.gni + q)), d, s.di + q);
   }
+}
+
+// channels_first backward for a window fixed at compile time: one vector of pixels at a time walked down all
+// channels, with the window's x, g N^-beta and t in registers. Per vector one load of x and of g and one store of
+// dx; the block pipeline below also reads and writes ~12 scratch rows. Exact: IEEE N^-beta and division, the sum
+// of squares from scratch at every channel (the redo of a column that met Inf or NaN). Returns false if some N
+// or t sum was not finite (Exact == false only).
+template <int K, int kB, int kA, bool Exact, class D, class T>
+HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT gb, T* HWY_RESTRICT db, int64_t S,
+                            int64_t C, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb, hn::Vec<D> vcoef) {
+  constexpr int n = kB + kA + 1;
+  constexpr int64_t kAhead = 6;  // channels ahead to prefetch
+  using V = hn::Vec<D>;
+  const int64_t L = int64_t(hn::Lanes(d));
+  // After the shift of step c: X[j] = x(c - kB - 1 + j), GN[j] = g N^-beta (c - kB + j), TT[j] = t(c - n + 1 + j);
+  // zero outside the channels. Before step 0, X holds x(j - kB - 2).
+  V X[n + 1], GN[kB + 1], TT[n];
+  for (auto& v : X) v = hn::Zero(d);
+  for (auto& v : GN) v = hn::Zero(d);
+  for (auto& v : TT) v = hn::Zero(d);
+  for (int m = 0; m < kA && m < C; ++m) X[kB + 2 + m] = LoadT(d, xb + m * S);
+  V sum = hn::Zero(d), nfA = hn::Zero(d), nfB = hn::Zero(d);
+  for (int64_t c = 0; c < C + kB; ++c) {
+    // The second line of this vector (the first was the previous column's last): this column's next channels.
+    if (c + kA + kAhead < C) hwy::Prefetch(xb + (c + kA + kAhead) * S + L - 1);
+    if (c + kAhead < C) hwy::Prefetch(gb + (c + kAhead) * S + L - 1);
+    if (c - kB + kAhead < C) __builtin_prefetch(db + (c - kB + kAhead) * S + L - 1, 1, 3);  // dx: for writing
+    for (int j = 0; j < n; ++j) X[j] = X[j + 1];
+    X[n] = c + kA < C ? LoadT(d, xb + (c + kA) * S) : hn::Zero(d);
+    if (Exact || c % kAnchor == 0) {
+      sum = hn::Zero(d);
+      for (int j = 1; j <= n; ++j) sum = hn::MulAdd(X[j], X[j], sum);
+    } else {
+      sum = hn::NegMulAdd(X[0], X[0], hn::MulAdd(X[n], X[n], sum));
+    }
+    for (int j = 0; j < kB; ++j) GN[j] = GN[j + 1];
+    for (int j = 0; j + 1 < n; ++j) TT[j] = TT[j + 1];
+    GN[kB] = TT[n - 1] = hn::Zero(d);
+    if (c < C) {
+      const V nn = hn::MulAdd(Exact ? sum : RunningSumNonNegative(d, sum), va, vk), gc = LoadT(d, gb + c * S);
+      if constexpr (Exact) {
+        GN[kB] = hn::Mul(gc, NegPow<K>(d, nn, vnb));
+        TT[n - 1] = hn::Div(hn::Mul(GN[kB], X[kB + 1]), nn);
+      } else {
+        nfA = hn::MulAdd(nn, hn::Zero(d), nfA);
+        V rn;
+        GN[kB] = hn::Mul(gc, NegPowRecipFinite<K, T>(d, nn, vnb, rn));
+        TT[n - 1] = hn::Mul(hn::Mul(GN[kB], X[kB + 1]), rn);
+      }
+    }
+    if (c >= kB) {  // dx of channel c - kB, whose transposed window is [c - n + 1, c]
+      V ts = TT[0];
+      for (int j = 1; j < n; ++j) ts = hn::Add(ts, TT[j]);
+      if constexpr (!Exact) nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
+      StoreT(hn::NegMulAdd(hn::Mul(vcoef, X[1]), ts, GN[0]), d, db + (c - kB) * S);
+    }
+  }
+  return hn::AllFalse(d, hn::IsNaN(hn::Add(nfA, nfB)));
+}
+
+// The column walk over blocks of pixels (at least a vector each); a block's last column overlaps its neighbour
+// instead of running a partial vector (the same dx computed twice, by the same thread). Measured: staging dx in a
+// block buffer to stream it out, and prefetching whole block rows, were both slower.
+template <int K, int kB, int kA, class T>
+void BackwardColumnsCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
+  using TC = ComputeT<T>;
+  const hn::ScalableTag<TC> d;
+  constexpr int64_t kWidth = 256;  // pixels per block
+  const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), blocks = std::max<int64_t>(1, S / kWidth);
+  const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
+  parallel_for(0, p.n * blocks, 1, [&, a, kk, nb, coef](int64_t lo, int64_t hi) {
+    const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
+    for (int64_t job = lo; job < hi; ++job) {
+      const int64_t b = job / blocks, s0 = S * (job % blocks) / blocks, s1 = S * (job % blocks + 1) / blocks;
+      for (int64_t q = s0; q < s1; q += L) {
+        const int64_t at = b * C * S + std::min(q, s1 - L);
+        if (!BwdColumnCF<K, kB, kA, false>(d, x + at, g + at, dx + at, S, C, va, vk, vnb, vcoef))
+          BwdColumnCF<K, kB, kA, true>(d, x + at, g + at, dx + at, S, C, va, vk, vnb, vcoef);
+      }
+    }
+  });
 }
 
 template <int K, class T>
@@ -475,13 +574,19 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
   const hn::ScalableTag<TC> d;
   const hn::CappedTag<TC, 1> d1;  // the pixels after the last full vector
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead, n = A + B + 1;
+  // The windows of size 3 and 5 most conventions use walk columns in registers, unless the tensors are beyond the
+  // cache (outputs large enough to stream): from memory, the block pipeline's row chunks were faster (measured,
+  // 16x96x55x55: 6% slower in columns; 16x256x27x27 and cache-resident shapes 5-22% faster).
+  const bool columns = S >= L && !stream_output(p.n * C * S * int64_t(sizeof(T)));
+  if (columns && B == 2 && A == 2) return BackwardColumnsCF<K, 2, 2>(p, x, g, dx);
+  if (columns && B == 1 && A == 1) return BackwardColumnsCF<K, 1, 1>(p, x, g, dx);
   const TC a0 = TC(p.alpha / p.divisor), kk0 = TC(p.k), nb0 = TC(-p.beta), coef0 = TC(2 * p.alpha * p.beta / p.divisor);
   const int64_t W = kBlockBwd, blocks = (S + W - 1) / W;
   parallel_for(0, p.n * blocks, 1, [&](int64_t lo, int64_t hi) {
     // Local copies: captured by reference, they would be reloaded after every store to a float buffer.
     const TC a = a0, kk = kk0, nb = nb0, coef = coef0;
     auto sum = hwy::AllocateAligned<TC>(size_t(W)), tsum = hwy::AllocateAligned<TC>(size_t(W));
-    auto tring = hwy::AllocateAligned<TC>(size_t(n * W)), npring = hwy::AllocateAligned<TC>(size_t((B + 1) * W));
+    auto tring = hwy::AllocateAligned<TC>(size_t(n * W)), gnring = hwy::AllocateAligned<TC>(size_t((B + 1) * W));
     for (int64_t job = lo; job < hi; ++job) {
       const int64_t b = job / blocks, s0 = (job % blocks) * W, P = std::min(W, S - s0);
       const T* xb = x + b * C * S + s0;
@@ -497,13 +602,12 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
         st.xc = inA ? xb + c * S : nullptr;
         st.gc = inA ? gb + c * S : nullptr;
         st.sum = sum.get();
-        st.npc = npring.get() + c % (B + 1) * W;
+        st.gnc = gnring.get() + c % (B + 1) * W;
         st.tc = tring.get() + c % n * W;
         st.tsub = !anchor && c - n >= 0;
         st.tsum = tsum.get();
         st.xi = i >= 0 ? xb + i * S : nullptr;
-        st.gi = i >= 0 ? gb + i * S : nullptr;
-        st.npi = npring.get() + (i + B + 1) % (B + 1) * W;
+        st.gni = gnring.get() + (i + B + 1) % (B + 1) * W;
         st.di = i >= 0 ? db + i * S : nullptr;
         st.nt = n <= kMaxDirect ? 0 : -1;
         for (int64_t j = std::max<int64_t>(0, c - n + 1); st.nt >= 0 && j <= std::min(c - 1, C - 1); ++j)
