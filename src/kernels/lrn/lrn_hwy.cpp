@@ -804,16 +804,19 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
   VF xcur = LoadRowVec(xr, C, 0), sprev = hn::Zero(d), scur = hn::Mul(xcur, xcur);
   auto nonfinite = hn::Zero(d);
   int64_t k = 0;
-  if constexpr (!Exact) {  // while the next vector is whole: no branches
-    for (; 16 * (k + 2) <= C; ++k) {
-      VF xnext = LoadT(d, xr + 16 * (k + 1)), snext = hn::Mul(xnext, xnext);
+  if constexpr (!Exact) {  // whole vectors without branches: while the next is whole, then the last if whole
+    auto step = [&](VF xnext) {
+      VF snext = hn::Mul(xnext, xnext);
       VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
       nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
       StoreT<false, true>(hn::Mul(xcur, NegPowFinite<K, T>(d, nn, vnb)), d, yr + 16 * k);
       sprev = scur;
       scur = snext;
       xcur = xnext;
-    }
+      ++k;
+    };
+    while (16 * (k + 2) <= C) step(LoadT(d, xr + 16 * (k + 1)));
+    if (C % 16 == 0) step(hn::Zero(d));
   }
   for (; k < nv; ++k) {
     VF xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d), snext = hn::Mul(xnext, xnext);
