@@ -209,6 +209,42 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
         }
 }
 
+// bf16 outputs in the subnormal range round as the reference rounds them, not to zero (AVX512_BF16's conversion,
+// which the channels_last forward uses where present, flushes subnormal inputs).
+TEST(LrnKernels, Bf16SubnormalOutputsRound) {
+  const LrnKernel& ref = ref_kernel();
+  for (bool last : {true, false}) {
+    LrnProblem p;
+    p.c = 48;
+    p.nsp = 1;
+    p.sp[2] = 5;
+    p.channels_last = last;
+    p.behind = p.ahead = 2;
+    p.divisor = 5;
+    p.alpha = 1e-4;
+    p.beta = 0.75;
+    p.k = 2;
+    p.dtype = DType::bf16;
+    const int64_t count = p.c * 5;
+    Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 21);
+    for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));  // outputs ~1e-38 / 2^0.75
+    x = x.to(DType::bf16);
+    for (const LrnKernel& k : lrn_kernels()) {
+      SCOPED_TRACE(fmt::format("{} last={}", k.name, last));
+      Tensor y(Shape{count}, DType::bf16), yr(Shape{count}, DType::bf16);
+      k.forward(p, x.raw(), y.raw());
+      ref.forward(p, x.raw(), yr.raw());
+      int subnormal = 0;
+      for (int64_t i = 0; i < count; ++i) {
+        const double a = y.item(i), b = yr.item(i);
+        subnormal += b != 0 && std::fabs(b) < 1.1754943508222875e-38;
+        EXPECT_LE(std::fabs(a - b), 1.6e-2 * std::fabs(b)) << "at " << i << ": " << a << " vs " << b;
+      }
+      EXPECT_GT(subnormal, 10);
+    }
+  }
+}
+
 TEST(LrnKernels, NanPropagatesInEveryPath) {
   for (DType dt : {DType::f32, DType::bf16})
     for (bool last : {true, false})

@@ -794,22 +794,39 @@ HWY_INLINE void StoreRowVec(VF v, T* row, int64_t C, int64_t k) {
   else StoreFirstT(v, d, size_t(C - 16 * k), row + 16 * k);
 }
 
+// AVX512_BF16's vcvtneps2bf16 rounds f32 to bf16 to nearest even, as StoreT does, in one instruction, but takes
+// subnormal inputs as zero: callers check for those (vfpclassps) and redo the row. Inline assembly: the target
+// pragma of this code does not include the extension, which only some AVX-512 machines have.
+inline bool HasAvx512Bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+HWY_INLINE void StoreBf16Native(VF v, hwy::bfloat16_t* p, __mmask16& subnormal) {
+  subnormal |= _mm512_fpclass_ps_mask(v.raw, 0x20);
+  __m256i h;
+  asm("vcvtneps2bf16 %1, %0" : "=v"(h) : "v"(v.raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+}
+
 // One pixel; Exact: IEEE N^-beta (the redo of a pixel whose N met Inf or NaN). Returns false if some N was not
-// finite (Exact == false only).
-template <int K, bool Exact, class T, int kB = -1, int kA = -1>
+// finite (Exact == false only) or, kNativeBf16 (T = bf16 on machines with AVX512_BF16), some output subnormal.
+template <int K, bool Exact, class T, int kB = -1, int kA = -1, bool kNativeBf16 = false>
 HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, int64_t A, const T* HWY_RESTRICT xr,
                                   T* HWY_RESTRICT yr, VF va, VF vk, VF vnb) {
   const DF d;
   const int64_t nv = (C + 15) / 16;
   VF xcur = LoadRowVec(xr, C, 0), sprev = hn::Zero(d), scur = hn::Mul(xcur, xcur);
   auto nonfinite = hn::Zero(d);
+  __mmask16 subnormal = 0;
   int64_t k = 0;
   if constexpr (!Exact) {  // whole vectors without branches: while the next is whole, then the last if whole
     auto step = [&](VF xnext) {
       VF snext = hn::Mul(xnext, xnext);
       VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
       nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-      StoreT<false, true>(hn::Mul(xcur, NegPowFinite<K, T>(d, nn, vnb)), d, yr + 16 * k);
+      const VF y = hn::Mul(xcur, NegPowFinite<K, T>(d, nn, vnb));
+      if constexpr (kNativeBf16) StoreBf16Native(y, yr + 16 * k, subnormal);
+      else StoreT<false, true>(y, d, yr + 16 * k);
       sprev = scur;
       scur = snext;
       xcur = xnext;
@@ -833,7 +850,7 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
     scur = snext;
     xcur = xnext;
   }
-  return hn::AllFalse(d, hn::IsNaN(nonfinite));
+  return hn::AllFalse(d, hn::IsNaN(nonfinite)) && subnormal == 0;
 }
 
 template <int K, bool Exact, class T>
@@ -891,15 +908,22 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
   if constexpr (std::is_same_v<TC, float>) {
     if (std::max(A, B) <= kMaxPermuteReach) {
       static const ShiftTables st;
-      return parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-        for (int64_t px = lo; px < hi; ++px) {
-          // The size-5 window most conventions default to, unrolled.
-          bool ok = B == 2 && A == 2
-                        ? ForwardRowPermute<K, false, T, 2, 2>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb)
-                        : ForwardRowPermute<K, false, T>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
-          if (!ok) ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
-        }
-      });
+      auto rows = [&](auto native) {
+        constexpr bool kNative = decltype(native)::value;
+        parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
+          for (int64_t px = lo; px < hi; ++px) {
+            const T* xr = x + px * C;
+            T* yr = y + px * C;
+            // The size-5 window most conventions default to, unrolled.
+            bool ok = B == 2 && A == 2 ? ForwardRowPermute<K, false, T, 2, 2, kNative>(st, C, B, A, xr, yr, va, vk, vnb)
+                                       : ForwardRowPermute<K, false, T, -1, -1, kNative>(st, C, B, A, xr, yr, va, vk, vnb);
+            if (!ok) ForwardRowPermute<K, true>(st, C, B, A, xr, yr, va, vk, vnb);
+          }
+        });
+      };
+      if constexpr (std::is_same_v<T, hwy::bfloat16_t>)
+        if (HasAvx512Bf16()) return rows(std::true_type());
+      return rows(std::false_type());
     }
   }
 #endif
