@@ -401,20 +401,18 @@ struct BwdStepCF {
   T* di;
 };
 
-// Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite. kNT >= 0: the
-// steady state (see BwdSteadyCF), s.nt == kNT.
-template <int K, int kNT = -1, class D, class T>
+// Pixels [q, q + Lanes(d)) of one step. nfA / nfB stay 0 unless some N or t sum is not finite.
+template <int K, class D, class T>
 HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, hn::TFromD<D> a, hn::TFromD<D> kk,
                          hn::TFromD<D> nb, hn::TFromD<D> coef, hn::Vec<D>& nfA, hn::Vec<D>& nfB) {
-  constexpr bool kSteady = kNT >= 0;
   auto t = hn::Zero(d);
-  if (kSteady || s.xc) {
+  if (s.xc) {
     auto sq = hn::Load(d, s.sum + q);
-    if (kSteady || s.xin) {
+    if (s.xin) {
       auto v = LoadT(d, s.xin + q);
       sq = hn::MulAdd(v, v, sq);
     }
-    if (kSteady || s.xout) {
+    if (s.xout) {
       auto u = LoadT(d, s.xout + q);
       sq = hn::NegMulAdd(u, u, sq);
     }
@@ -427,38 +425,18 @@ HWY_INLINE void BwdVecCF(D d, const BwdStepCF<T, hn::TFromD<D>>& s, int64_t q, h
     t = hn::Mul(hn::Mul(gn, LoadT(d, s.xc + q)), rn);
   }
   hn::Vec<D> ts = t;
-  if (kSteady) {
-    for (int j = 0; j < kNT; ++j) ts = hn::Add(ts, hn::Load(d, s.trows[j] + q));
-  } else if (s.nt >= 0) {
+  if (s.nt >= 0) {
     for (int j = 0; j < s.nt; ++j) ts = hn::Add(ts, hn::Load(d, s.trows[j] + q));
   } else {
     ts = hn::Add(hn::Load(d, s.tsum + q), t);
     if (s.tsub) ts = hn::Sub(ts, hn::Load(d, s.tc + q));
     hn::Store(ts, d, s.tsum + q);
   }
-  if (kSteady || s.xc) hn::Store(t, d, s.tc + q);
-  if (kSteady || s.di) {
+  if (s.xc) hn::Store(t, d, s.tc + q);
+  if (s.di) {
     nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
     StoreT(hn::NegMulAdd(hn::Mul(hn::Set(d, coef), LoadT(d, s.xi + q)), ts, hn::Load(d, s.gni + q)), d, s.di + q);
   }
-}
-
-// The whole vectors of a step in the steady state (squares entering and leaving, channels c and i both present,
-// kNT ring rows in the t sum): BwdVecCF without its branches, on a copy of the step that stays in registers (the
-// general loop reloads the step's pointers after every store). Returns the pixels done.
-template <int K, int kNT, class D, class T>
-HWY_INLINE int64_t BwdSteadyCF(D d, int64_t P, BwdStepCF<T, hn::TFromD<D>> s, const T* xahead, const T* gahead,
-                               T* dahead, hn::TFromD<D> a, hn::TFromD<D> kk, hn::TFromD<D> nb, hn::TFromD<D> coef,
-                               hn::Vec<D>& nfA, hn::Vec<D>& nfB) {
-  const int64_t L = int64_t(hn::Lanes(d));
-  int64_t q = 0;
-  for (; q + L <= P; q += L) {
-    hwy::Prefetch(xahead + q);
-    hwy::Prefetch(gahead + q);
-    __builtin_prefetch(dahead + q, 1, 3);
-    BwdVecCF<K, kNT>(d, s, q, a, kk, nb, coef, nfA, nfB);
-  }
-  return q;
 }
 
 // The exact redo of a step that met Inf or NaN: phase A (if redoA) from scratch with IEEE semantics, then
@@ -488,10 +466,12 @@ HWY_NOINLINE void BwdExactCF(D d, int64_t q0, int64_t q1, bool redoA, const BwdS
 }
 
 // channels_first backward for a window fixed at compile time: one vector of pixels at a time walked down all
-// channels, with the window's x, g N^-beta and t in registers. Per vector one load of x and of g and one store of
-// dx; the block pipeline below also reads and writes ~12 scratch rows. Exact: IEEE N^-beta and division, the sum
-// of squares from scratch at every channel (the redo of a column that met Inf or NaN). Returns false if some N
-// or t sum was not finite (Exact == false only).
+// channels, with the window's x, x^2, g N^-beta and t in registers. Per vector one load of x and of g and one
+// store of dx; the block pipeline below also reads and writes ~12 scratch rows. Bound by the multiply ports and
+// the latency of each channel's chain (one thread, cache-resident: ~17 cycles a channel; unrolling it so the rings
+// rotate instead of moving gained nothing). Exact: IEEE N^-beta and division, the sum of squares from scratch at
+// every channel (the redo of a column that met Inf or NaN). Returns false if some N or t sum was not finite
+// (Exact == false only).
 template <int K, int kB, int kA, bool Exact, class D, class T>
 HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT gb, T* HWY_RESTRICT db, int64_t S,
                             int64_t C, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb, hn::Vec<D> vcoef) {
@@ -501,26 +481,34 @@ HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT
   constexpr int64_t kAhead = 16;
   using V = hn::Vec<D>;
   const int64_t L = int64_t(hn::Lanes(d));
-  // After the shift of step c: X[j] = x(c - kB - 1 + j), GN[j] = g N^-beta (c - kB + j), TT[j] = t(c - n + 1 + j);
-  // zero outside the channels. Before step 0, X holds x(j - kB - 2).
-  V X[n + 1], GN[kB + 1], TT[n];
+  // After the shift of step c: X[j] = x(c - kB - 1 + j), Q[j] its square, GN[j] = g N^-beta (c - kB + j),
+  // TT[j] = t(c - n + 1 + j); zero outside the channels. Before step 0, X holds x(j - kB - 2).
+  V X[n + 1], Q[n + 1], GN[kB + 1], TT[n];
   for (auto& v : X) v = hn::Zero(d);
+  for (auto& v : Q) v = hn::Zero(d);
   for (auto& v : GN) v = hn::Zero(d);
   for (auto& v : TT) v = hn::Zero(d);
-  for (int m = 0; m < kA && m < C; ++m) X[kB + 2 + m] = LoadT(d, xb + m * S);
-  V sum = hn::Zero(d), nfA = hn::Zero(d), nfB = hn::Zero(d);
+  for (int m = 0; m < kA && m < C; ++m) {
+    X[kB + 2 + m] = LoadT(d, xb + m * S);
+    Q[kB + 2 + m] = hn::Mul(X[kB + 2 + m], X[kB + 2 + m]);
+  }
+  // The sum of every dx: Inf or NaN if some N or t sum was not finite, as these reach dx through g N^-beta or
+  // the t sum (no operation on the way drops a NaN); one add, where checking N and the t sums took two FMAs on
+  // the multiply ports that bound this loop. A finite sum that overflows only costs an exact redo.
+  V sum = hn::Zero(d), dxsum = hn::Zero(d);
   for (int64_t c = 0; c < C + kB; ++c) {
     // The second line of this vector (the first was the previous column's last): this column's next channels.
     if (c + kA + kAhead < C) hwy::Prefetch(xb + (c + kA + kAhead) * S + L - 1);
     if (c + kAhead < C) hwy::Prefetch(gb + (c + kAhead) * S + L - 1);
     if (c - kB + kAhead < C) __builtin_prefetch(db + (c - kB + kAhead) * S + L - 1, 1, 3);  // dx: for writing
-    for (int j = 0; j < n; ++j) X[j] = X[j + 1];
+    for (int j = 0; j < n; ++j) X[j] = X[j + 1], Q[j] = Q[j + 1];
     X[n] = c + kA < C ? LoadT(d, xb + (c + kA) * S) : hn::Zero(d);
+    Q[n] = hn::Mul(X[n], X[n]);
     if (Exact || c % kAnchor == 0) {
-      sum = hn::Zero(d);
-      for (int j = 1; j <= n; ++j) sum = hn::MulAdd(X[j], X[j], sum);
-    } else {
-      sum = hn::NegMulAdd(X[0], X[0], hn::MulAdd(X[n], X[n], sum));
+      sum = Q[1];
+      for (int j = 2; j <= n; ++j) sum = hn::Add(sum, Q[j]);
+    } else {  // squares leave and enter by adds, off the multiply ports that bound this loop
+      sum = hn::Add(hn::Sub(sum, Q[0]), Q[n]);
     }
     for (int j = 0; j < kB; ++j) GN[j] = GN[j + 1];
     for (int j = 0; j + 1 < n; ++j) TT[j] = TT[j + 1];
@@ -531,7 +519,6 @@ HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT
         GN[kB] = hn::Mul(gc, NegPow<K>(d, nn, vnb));
         TT[n - 1] = hn::Div(hn::Mul(GN[kB], X[kB + 1]), nn);
       } else {
-        nfA = hn::MulAdd(nn, hn::Zero(d), nfA);
         V rn;
         GN[kB] = hn::Mul(gc, NegPowRecipFinite<K, T>(d, nn, vnb, rn));
         TT[n - 1] = hn::Mul(hn::Mul(GN[kB], X[kB + 1]), rn);
@@ -540,11 +527,12 @@ HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT
     if (c >= kB) {  // dx of channel c - kB, whose transposed window is [c - n + 1, c]
       V ts = TT[0];
       for (int j = 1; j < n; ++j) ts = hn::Add(ts, TT[j]);
-      if constexpr (!Exact) nfB = hn::MulAdd(ts, hn::Zero(d), nfB);
-      StoreT(hn::NegMulAdd(hn::Mul(vcoef, X[1]), ts, GN[0]), d, db + (c - kB) * S);
+      const V dxv = hn::NegMulAdd(hn::Mul(vcoef, X[1]), ts, GN[0]);
+      if constexpr (!Exact) dxsum = hn::Add(dxsum, dxv);
+      StoreT(dxv, d, db + (c - kB) * S);
     }
   }
-  return hn::AllFalse(d, hn::IsNaN(hn::Add(nfA, nfB)));
+  return hn::AllTrue(d, hn::IsFinite(dxsum));
 }
 
 // The column walk over blocks of pixels (at least a vector each); a block's last column overlaps its neighbour
@@ -576,11 +564,9 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
   const hn::ScalableTag<TC> d;
   const hn::CappedTag<TC, 1> d1;  // the pixels after the last full vector
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, S = p.spatial(), B = p.behind, A = p.ahead, n = A + B + 1;
-  // The windows of size 3 and 5 most conventions use walk columns in registers, unless the tensors are beyond the
-  // cache (outputs large enough to stream): from memory the columns were no faster than the block pipeline's row
-  // chunks (16x96x55x55: 7% slower to 12% faster between runs; 16x256x27x27 and cache-resident shapes 15-30%
-  // faster).
-  const bool columns = S >= L && !stream_output(p.n * C * S * int64_t(sizeof(T)));
+  // The windows of size 3 and 5 most conventions use walk columns in registers (16x96x55x55, 2 threads: 1.04-1.12
+  // ms where the block pipeline took 1.39-1.64; 16x256x27x27 and cache-resident shapes 15-30% faster).
+  const bool columns = S >= L;
   if (columns && B == 2 && A == 2) return BackwardColumnsCF<K, 2, 2>(p, x, g, dx);
   if (columns && B == 1 && A == 1) return BackwardColumnsCF<K, 1, 1>(p, x, g, dx);
   const TC a0 = TC(p.alpha / p.divisor), kk0 = TC(p.k), nb0 = TC(-p.beta), coef0 = TC(2 * p.alpha * p.beta / p.divisor);
@@ -628,12 +614,6 @@ void BackwardCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
         T* dahead = i + kPrefetchRows >= 0 && i + kPrefetchRows < C ? db + (i + kPrefetchRows) * S : nullptr;
         auto nfA = hn::Zero(d), nfB = hn::Zero(d);
         int64_t q = 0;
-        if (st.xin && st.xout && st.di && st.nt == n - 1) {  // near the last channels: prefetch rows in cache
-          const T *xa = xahead ? xahead : st.xc, *ga = gahead ? gahead : st.gc;
-          T* da = dahead ? dahead : st.di;
-          if (n == 5) q = BwdSteadyCF<K, 4>(d, P, st, xa, ga, da, a, kk, nb, coef, nfA, nfB);
-          if (n == 3) q = BwdSteadyCF<K, 2>(d, P, st, xa, ga, da, a, kk, nb, coef, nfA, nfB);
-        }
         for (; q + L <= P; q += L) {
           if (xahead) hwy::Prefetch(xahead + q);
           if (gahead) hwy::Prefetch(gahead + q);
