@@ -13,10 +13,11 @@
 //     (about 64 KB each) and keeps per-channel partial sums, merged afterwards. The output pass walks each task's
 //     range last block first, so it starts on what the sums pass left in L2 and L3.
 // Stability (mean 1e4, std 1e-2 keeps f32 accuracy): the statistics are one pass of sums of d = x - shift and d^2,
-// shift = the mean of the first plane (channels_first) or of the first 64 pixels (channels_last), so d is small
+// shift = the mean of the first plane (channels_first) or of the first 128 pixels (channels_last), so d is small
 // and the variance s2/m - (s1/m)^2 cancels little; sums in the storage type are flushed to double every kChunk
-// elements per lane set (channels_first) or 64 pixels (channels_last). Normalization computes (x - mf) * a + b'
-// with mf the f32-rounded mean (x - mf exact by Sterbenz), never x * a + b whose two large terms cancel.
+// elements per lane set (channels_first) or 128 pixels (channels_last; the backward's gradient sums every
+// max(block, 128) pixels). Normalization computes (x - mf) * a + b' with mf the f32-rounded mean (x - mf exact by
+// Sterbenz), never x * a + b whose two large terms cancel.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/batch_norm/batch_norm_hwy.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -38,6 +39,9 @@
 namespace locnet::kernels::bn_detail {
 constexpr int64_t kChunk = 2048;        // elements per lane-sum flush to double (channels_first)
 constexpr int64_t kBlockElems = 16384;  // channels_last: elements per pixel block
+// channels_last: pixels between flushes of the sums to double (64 measured 5-10% slower at N=256 C=512 7x7 and
+// N=32 C=64 56x56: a flush costs about a microsecond for 512 channels).
+constexpr int64_t kFlushPixels = 128;
 inline int64_t block_pixels(int64_t c) { return std::max<int64_t>(8, kBlockElems / c); }
 // Per-channel constants of y = act((x - mf) a + b) and dx = k g + c1 (x - mf) + c0, in double.
 struct ChannelConsts {
@@ -822,6 +826,49 @@ void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const ty
   }
 }
 
+// Per-channel sums in the storage type: zeroed (padded to whole vectors) ...
+template <class T>
+Buf<T> ZeroSums(int64_t C) {
+  const size_t n = size_t(C) + hn::Lanes(hn::ScalableTag<T>());
+  Buf<T> s = hwy::AllocateAligned<T>(n);
+  std::fill(s.get(), s.get() + n, T(0));
+  return s;
+}
+// ... and flushed: acc[c] += s[c] in double, s[c] = 0.
+template <class T>
+void FlushSums(T* HWY_RESTRICT s, double* HWY_RESTRICT acc, int64_t C) {
+  int64_t c = 0;
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (std::is_same_v<T, float>) {
+    const hn::ScalableTag<float> df;
+    const hn::Half<decltype(df)> dh;
+    const hn::Rebind<double, decltype(dh)> dd;
+    const int64_t L = int64_t(hn::Lanes(df)), H = L / 2;
+    for (; c + L <= C; c += L) {
+      const auto v = hn::Load(df, s + c);
+      hn::StoreU(hn::Add(hn::LoadU(dd, acc + c), hn::PromoteTo(dd, hn::LowerHalf(dh, v))), dd, acc + c);
+      hn::StoreU(hn::Add(hn::LoadU(dd, acc + c + H), hn::PromoteTo(dd, hn::UpperHalf(dh, v))), dd, acc + c + H);
+      hn::Store(hn::Zero(df), df, s + c);
+    }
+  }
+#endif
+  for (; c < C; ++c) {
+    acc[c] += double(s[c]);
+    s[c] = T(0);
+  }
+}
+
+// Pixel rows [q0, q1) in groups: rows(q, std::integral_constant<int, R>) for rows [q, q + R), R = kGroup, then
+// R = 1 for the rest. The channels_last sums over many channels keep per-channel sums in arrays: a group loads and
+// stores them once for its R rows (one pass, 7 loads and 2 stores a vector, was bound by the load ports).
+constexpr int kRowGroup = 4;
+template <int kGroup, class F>
+HWY_INLINE void ForRowGroups(int64_t q0, int64_t q1, F&& rows) {
+  int64_t q = q0;
+  for (; q + kGroup <= q1; q += kGroup) rows(q, std::integral_constant<int, kGroup>());
+  for (; q < q1; ++q) rows(q, std::integral_constant<int, 1>());
+}
+
 // s1, s2 = sums of x - shift and its square over pixels [q0, q1) of NV whole vectors of channels, in registers:
 // with few channels the array sums' store-to-load chains would bound the loop.
 template <int NV, class T>
@@ -851,12 +898,11 @@ void ForwardTrainingCL(const BatchNormProblem& p, const T* x, const double* gamm
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), C = p.c, P = p.count(), B = block_pixels(C), Cv = C / L * L;
   // One pass of sums about a shift, the mean of the first pixels (so that the sums cancel little); sums in the
-  // storage type are flushed to double every kFlush pixels.
-  constexpr int64_t kFlush = 64;
+  // storage type are flushed to double every kFlushPixels pixels.
   Buf<T> shift = hwy::AllocateAligned<T>(size_t(C + L));
   std::fill(shift.get(), shift.get() + C + L, T(0));
   {
-    const int64_t q1 = std::min(P, kFlush);
+    const int64_t q1 = std::min(P, kFlushPixels);
     std::vector<double> acc(size_t(C), 0.0);
     for (int64_t q = 0; q < q1; ++q)
       for (int64_t c = 0; c < C; ++c) acc[size_t(c)] += double(x[q * C + c]);
@@ -865,41 +911,43 @@ void ForwardTrainingCL(const BatchNormProblem& p, const T* x, const double* gamm
   const int64_t max_tasks = std::max(1, num_threads());
   std::vector<double> t_s1(static_cast<size_t>(max_tasks * C)), t_s2(static_cast<size_t>(max_tasks * C));
   const int64_t tasks = ForTasks(P, B, [&](int64_t t, int64_t p0, int64_t p1) {
-    Buf<T> s1 = hwy::AllocateAligned<T>(size_t(C + L)), s2 = hwy::AllocateAligned<T>(size_t(C + L));
+    Buf<T> s1 = ZeroSums<T>(C), s2 = ZeroSums<T>(C);
     double* d1 = &t_s1[size_t(t * C)];
     double* d2 = &t_s2[size_t(t * C)];
-    for (int64_t q0 = p0; q0 < p1; q0 += kFlush) {
-      const int64_t q1 = std::min(p1, q0 + kFlush);
+    for (int64_t q0 = p0; q0 < p1; q0 += kFlushPixels) {
+      const int64_t q1 = std::min(p1, q0 + kFlushPixels);
       if (C == Cv && C <= 4 * L) {
         const auto rows = C == L ? RowSumsReg<1, T> : C == 2 * L ? RowSumsReg<2, T>
                                                     : C == 3 * L ? RowSumsReg<3, T> : RowSumsReg<4, T>;
         rows(x, q0, q1, shift.get(), s1.get(), s2.get());
-        for (int64_t c = 0; c < C; ++c) {
-          d1[c] += double(s1[c]);
-          d2[c] += double(s2[c]);
-        }
+        FlushSums(s1.get(), d1, C);
+        FlushSums(s2.get(), d2, C);
         continue;
       }
-      std::fill(s1.get(), s1.get() + C, T(0));
-      std::fill(s2.get(), s2.get() + C, T(0));
-      for (int64_t q = q0; q < q1; ++q) {
+      ForRowGroups<kRowGroup>(q0, q1, [&](int64_t q, auto rows) {
+        constexpr int R = decltype(rows)::value;
         const T* row = x + q * C;
         int64_t c = 0;
         for (; c < Cv; c += L) {
-          auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, shift.get() + c));
-          hn::Store(hn::Add(hn::Load(d, s1.get() + c), u), d, s1.get() + c);
-          hn::Store(hn::MulAdd(u, u, hn::Load(d, s2.get() + c)), d, s2.get() + c);
+          const auto vs = hn::Load(d, shift.get() + c);
+          auto a1 = hn::Load(d, s1.get() + c), a2 = hn::Load(d, s2.get() + c);
+          for (int j = 0; j < R; ++j) {
+            const auto u = hn::Sub(hn::LoadU(d, row + j * C + c), vs);
+            a1 = hn::Add(a1, u);
+            a2 = hn::MulAdd(u, u, a2);
+          }
+          hn::Store(a1, d, s1.get() + c);
+          hn::Store(a2, d, s2.get() + c);
         }
-        for (; c < C; ++c) {
-          T u = row[c] - shift[c];
-          s1[c] += u;
-          s2[c] += u * u;
-        }
-      }
-      for (int64_t c = 0; c < C; ++c) {
-        d1[c] += double(s1[c]);
-        d2[c] += double(s2[c]);
-      }
+        for (; c < C; ++c)
+          for (int j = 0; j < R; ++j) {
+            T u = row[j * C + c] - shift[c];
+            s1[c] += u;
+            s2[c] += u * u;
+          }
+      });
+      FlushSums(s1.get(), d1, C);
+      FlushSums(s2.get(), d2, C);
     }
   });
   std::vector<ChannelConsts> ks(static_cast<size_t>(C));
@@ -936,23 +984,31 @@ void GradRowSums(const T* x, const T* dy, int64_t q0, int64_t q1, int64_t C, con
                  T* HWY_RESTRICT s1, T* HWY_RESTRICT s2) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
-  for (int64_t q = q0; q < q1; ++q) {
+  ForRowGroups<kRowGroup>(q0, q1, [&](int64_t q, auto rows) {
+    constexpr int R = decltype(rows)::value;
     const T* row = x + q * C;
     const T* grow = dy + q * C;
     int64_t c = 0;
     for (; c < Cv; c += L) {
-      auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c));
-      auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a + c), hn::Load(d, r.b + c));
-      hn::Store(hn::Add(hn::Load(d, s1 + c), g), d, s1 + c);
-      hn::Store(hn::MulAdd(g, u, hn::Load(d, s2 + c)), d, s2 + c);
+      const auto vm = hn::Load(d, r.mf + c), va = hn::Load(d, r.a + c), vb = hn::Load(d, r.b + c);
+      auto a1 = hn::Load(d, s1 + c), a2 = hn::Load(d, s2 + c);
+      for (int j = 0; j < R; ++j) {
+        const auto u = hn::Sub(hn::LoadU(d, row + j * C + c), vm);
+        const auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + j * C + c), va, vb);
+        a1 = hn::Add(a1, g);
+        a2 = hn::MulAdd(g, u, a2);
+      }
+      hn::Store(a1, d, s1 + c);
+      hn::Store(a2, d, s2 + c);
     }
-    for (; c < C; ++c) {
-      T u = row[c] - r.mf[c];
-      T g = GradInS<kRelu>(u, grow[c], r.a[c], r.b[c]);
-      s1[c] += g;
-      s2[c] += g * u;
-    }
-  }
+    for (; c < C; ++c)
+      for (int j = 0; j < R; ++j) {
+        T u = row[j * C + c] - r.mf[c];
+        T g = GradInS<kRelu>(u, grow[j * C + c], r.a[c], r.b[c]);
+        s1[c] += g;
+        s2[c] += g * u;
+      }
+  });
 }
 // The same for NV whole vectors of channels, sums in registers (as RowSumsReg).
 template <bool kRelu, int NV, class T>
@@ -1022,18 +1078,15 @@ void BackwardCL(const BatchNormProblem& p, const T* x, const T* dy, const double
                              : C == 3 * L ? GradRowSumsReg<kRelu, 3, T>
                                           : GradRowSumsReg<kRelu, 4, T>)
                           : GradRowSums<kRelu, T>;
+    const int64_t flush = std::max(B, kFlushPixels);
     const int64_t tasks = ForTasks(P, B, [&, v = r.view()](int64_t t, int64_t p0, int64_t p1) {
-      Buf<T> s1 = hwy::AllocateAligned<T>(size_t(C + L)), s2 = hwy::AllocateAligned<T>(size_t(C + L));
+      Buf<T> s1 = ZeroSums<T>(C), s2 = ZeroSums<T>(C);
       double* sg = &t_sg[size_t(t * C)];
       double* sgd = &t_sgd[size_t(t * C)];
-      for (int64_t q0 = p0; q0 < p1; q0 += B) {
-        std::fill(s1.get(), s1.get() + C, T(0));
-        std::fill(s2.get(), s2.get() + C, T(0));
-        sums(x, dy, q0, std::min(p1, q0 + B), C, v, s1.get(), s2.get());
-        for (int64_t c = 0; c < C; ++c) {
-          sg[c] += double(s1[c]);
-          sgd[c] += double(s2[c]);
-        }
+      for (int64_t q0 = p0; q0 < p1; q0 += flush) {
+        sums(x, dy, q0, std::min(p1, q0 + flush), C, v, s1.get(), s2.get());
+        FlushSums(s1.get(), sg, C);
+        FlushSums(s2.get(), sgd, C);
       }
     });
     for (int64_t c = 0; c < C; ++c) {
