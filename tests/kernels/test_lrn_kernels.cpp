@@ -202,14 +202,14 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
 }
 
 // bf16 outputs in the subnormal range round as the reference rounds them, not to zero (AVX512_BF16's conversion,
-// which the channels_last forward uses where present, flushes subnormal inputs).
+// which the forward uses where present, flushes subnormal inputs).
 TEST(LrnKernels, Bf16SubnormalOutputsRound) {
   const LrnKernel& ref = ref_kernel();
   for (bool last : {true, false}) {
     LrnProblem p;
     p.c = 48;
     p.nsp = 1;
-    p.sp[2] = 5;
+    p.sp[2] = 37;  // channels_first: two vectors of pixels and a tail
     p.channels_last = last;
     p.behind = p.ahead = 2;
     p.divisor = 5;
@@ -217,7 +217,7 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
     p.beta = 0.75;
     p.k = 2;
     p.dtype = DType::bf16;
-    const int64_t count = p.c * 5;
+    const int64_t count = p.c * 37;
     Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 21);
     for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));  // outputs ~1e-38 / 2^0.75
     x = x.to(DType::bf16);

@@ -86,6 +86,21 @@ HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
   const hn::Rebind<int32_t, D16> di;  // upper halves fit in int32; DemoteTo i32 -> u16 is what Highway offers
   return hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(bits)));
 }
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// AVX512_BF16's vcvtneps2bf16 rounds f32 to bf16 to nearest even, as StoreT does, in one instruction, but takes
+// subnormal inputs as zero: callers check for those (vfpclassps) and redo the row. Inline assembly: the target
+// pragma of this code does not include the extension, which only some AVX-512 machines have.
+inline bool HasAvx512Bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+HWY_INLINE void StoreBf16Native(hn::Vec<hn::ScalableTag<float>> v, hwy::bfloat16_t* p, __mmask16& subnormal) {
+  subnormal |= _mm512_fpclass_ps_mask(v.raw, 0x20);
+  __m256i h;
+  asm("vcvtneps2bf16 %1, %0" : "=v"(h) : "v"(v.raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+}
+#endif
 // kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
 // carries into the exponent. The forward's fast paths store so: x is in its own window, so a NaN x makes N NaN
 // and the row is redone, and a NaN they compute themselves is the default quiet NaN, which the rounding keeps.
@@ -297,7 +312,8 @@ HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, in
 // One channel row of the channels_first forward: updates the running sum (sum[i] becomes the window sum of
 // channel c at pixel i) and writes y. Returns false if some N was not finite; the row is then redone exactly.
 // NT: y is streamed, so the vectors start at the first aligned pixel and the ones before it go the scalar way.
-template <int K, bool NT, class D, class T>
+// kNativeBf16: T = bf16 on a machine with AVX512_BF16 (StoreBf16Native); false is returned for a subnormal output.
+template <int K, bool NT, bool kNativeBf16, class D, class T>
 HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T* xr, const T* ahead,
                              hn::TFromD<D>* sum, T* yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
   using TC = hn::TFromD<D>;
@@ -316,6 +332,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
   const int64_t head = NT ? std::min(P, StreamHead(d, yr)) : 0;
   for (int64_t i = 0; i < head; ++i) scalar(i);
   auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN (N * 0 is NaN then)
+  uint16_t subnormal = 0;        // kNativeBf16: lanes with a subnormal output, which the conversion flushes
   int64_t i = head;
   for (; i + L <= P; i += L) {
     if (ahead) hwy::Prefetch(ahead + i);
@@ -331,10 +348,17 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
     hn::StoreU(s, d, sum + i);
     auto n = hn::MulAdd(RunningSumNonNegative(d, s), va, vk);
     nonfinite = hn::MulAdd(n, hn::Zero(d), nonfinite);
-    StoreT<NT, true>(hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb)), d, yr + i);
+    const auto y = hn::Mul(LoadT(d, xr + i), NegPowFinite<K, T>(d, n, vnb));
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kNativeBf16) {
+      StoreBf16Native(y, yr + i, subnormal);
+      continue;
+    }
+#endif
+    StoreT<NT, true>(y, d, yr + i);
   }
   for (; i < P; ++i) scalar(i);
-  return finite && hn::AllFalse(d, hn::IsNaN(nonfinite));
+  return finite && subnormal == 0 && hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
 
 // The exact recomputation of a row whose running sum met Inf or NaN: sums from scratch, IEEE semantics.
@@ -356,7 +380,7 @@ HWY_NOINLINE void ExactRowCF(D d, int64_t P, const T* xb, int64_t S, int64_t c, 
   }
 }
 
-template <int K, bool NT, class T>
+template <int K, bool NT, class T, bool kNativeBf16 = false>
 void ForwardCF(const LrnProblem& p, const T* x, T* y) {
   using TC = ComputeT<T>;
   const hn::ScalableTag<TC> d;
@@ -376,7 +400,7 @@ void ForwardCF(const LrnProblem& p, const T* x, T* y) {
         if (anchor) AnchorSums(d, P, xb, S, c, B, A, C, sum.get());
         // Each channel row is a separate DRAM stream; prefetch the rows that enter the window soon.
         const T* ahead = c + A + kPrefetchRows < C ? xb + (c + A + kPrefetchRows) * S : nullptr;
-        if (!ForwardRowCF<K, NT>(d, P, in, out, xb + c * S, ahead, sum.get(), yb + c * S, va, vk, vnb))
+        if (!ForwardRowCF<K, NT, kNativeBf16>(d, P, in, out, xb + c * S, ahead, sum.get(), yb + c * S, va, vk, vnb))
           ExactRowCF<K>(d, P, xb, S, c, B, A, C, sum.get(), yb + c * S, va, vk, vnb);
       }
     }
@@ -777,20 +801,6 @@ HWY_INLINE void StoreRowVec(VF v, T* row, int64_t C, int64_t k) {
   else StoreFirstT(v, d, size_t(C - 16 * k), row + 16 * k);
 }
 
-// AVX512_BF16's vcvtneps2bf16 rounds f32 to bf16 to nearest even, as StoreT does, in one instruction, but takes
-// subnormal inputs as zero: callers check for those (vfpclassps) and redo the row. Inline assembly: the target
-// pragma of this code does not include the extension, which only some AVX-512 machines have.
-inline bool HasAvx512Bf16() {
-  static const bool has = __builtin_cpu_supports("avx512bf16");
-  return has;
-}
-HWY_INLINE void StoreBf16Native(VF v, hwy::bfloat16_t* p, __mmask16& subnormal) {
-  subnormal |= _mm512_fpclass_ps_mask(v.raw, 0x20);
-  __m256i h;
-  asm("vcvtneps2bf16 %1, %0" : "=v"(h) : "v"(v.raw));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
-}
-
 // One pixel; Exact: IEEE N^-beta (the redo of a pixel whose N met Inf or NaN). Returns false if some N was not
 // finite (Exact == false only) or, kNativeBf16 (T = bf16 on machines with AVX512_BF16), some output subnormal.
 template <int K, bool Exact, class T, int kB = -1, int kA = -1, bool kNativeBf16 = false>
@@ -1031,10 +1041,12 @@ void ForwardT(const LrnProblem& p, const void* x, void* y) {
     constexpr int K = decltype(k)::value;
     auto xt = static_cast<const T*>(x);
     auto yt = static_cast<T*>(y);
-    if (p.channels_last)
-      ForwardCL<K>(p, xt, yt);
-    else
-      nt ? ForwardCF<K, true>(p, xt, yt) : ForwardCF<K, false>(p, xt, yt);
+    if (p.channels_last) return ForwardCL<K>(p, xt, yt);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (std::is_same_v<T, hwy::bfloat16_t>)
+      if (HasAvx512Bf16()) return ForwardCF<K, false, T, true>(p, xt, yt);
+#endif
+    nt ? ForwardCF<K, true>(p, xt, yt) : ForwardCF<K, false>(p, xt, yt);
   };
   switch (pow_kind(p.beta)) {
     case kPow0: return run(std::integral_constant<int, kPow0>());
