@@ -51,6 +51,14 @@ HWY_INLINE hn::Vec<D> LoadT(D d, const hn::TFromD<D>* p) {
 }
 template <class D>
 HWY_INLINE hn::Vec<D> LoadT(D d, const hwy::bfloat16_t* p) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(D()) == 16) {  // one word permute puts each bf16 in the upper half of its lane
+    alignas(64) static constexpr uint16_t kIdx[32] = {16, 0, 16, 1, 16, 2,  16, 3,  16, 4,  16, 5,  16, 6,  16, 7,
+                                                      16, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15};
+    const __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return hn::Vec<D>{_mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx), v))};
+  }
+#endif
   return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::bfloat16_t, D>(), p));
 }
 template <class D>
