@@ -807,23 +807,38 @@ void ForTasksOutput(int64_t pixels, int64_t block, bool stream, F&& rows) {
   });
 }
 
+// Pixel rows [q0, q1) in groups: rows(q, std::integral_constant<int, R>) for rows [q, q + R), R = kGroup, then
+// R = 1 for the rest. The channels_last passes over many channels load per-channel constants (and the sums keep
+// per-channel sums in arrays): a group loads them once for its R rows.
+constexpr int kRowGroup = 4;
+template <int kGroup, class F>
+HWY_INLINE void ForRowGroups(int64_t q0, int64_t q1, F&& rows) {
+  int64_t q = q0;
+  for (; q + kGroup <= q1; q += kGroup) rows(q, std::integral_constant<int, kGroup>());
+  for (; q < q1; ++q) rows(q, std::integral_constant<int, 1>());
+}
+
 // y = act((x - mf) a + b) for pixels [q0, q1).
 template <bool kRelu, bool NT = false, class T>
 void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const typename ConstRows<T>::View r) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
   const auto zero = hn::Zero(d);
-  for (int64_t q = q0; q < q1; ++q) {
+  ForRowGroups<kRowGroup>(q0, q1, [&](int64_t q, auto rows) {
+    constexpr int R = decltype(rows)::value;
     const T* row = x + q * C;
     T* out = y + q * C;
     int64_t c = 0;
     for (; c < Cv; c += L) {
-      auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c)), hn::Load(d, r.a + c),
-                          hn::Load(d, r.b + c));
-      Put<NT>(d, kRelu ? hn::Max(z, zero) : z, out + c);
+      const auto vm = hn::Load(d, r.mf + c), va = hn::Load(d, r.a + c), vb = hn::Load(d, r.b + c);
+      for (int j = 0; j < R; ++j) {
+        auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + j * C + c), vm), va, vb);
+        Put<NT>(d, kRelu ? hn::Max(z, zero) : z, out + j * C + c);
+      }
     }
-    for (; c < C; ++c) out[c] = AffineS<kRelu>(row[c], r.mf[c], r.a[c], r.b[c]);
-  }
+    for (; c < C; ++c)
+      for (int j = 0; j < R; ++j) out[j * C + c] = AffineS<kRelu>(row[j * C + c], r.mf[c], r.a[c], r.b[c]);
+  });
 }
 
 // Per-channel sums in the storage type: zeroed (padded to whole vectors) ...
@@ -856,17 +871,6 @@ void FlushSums(T* HWY_RESTRICT s, double* HWY_RESTRICT acc, int64_t C) {
     acc[c] += double(s[c]);
     s[c] = T(0);
   }
-}
-
-// Pixel rows [q0, q1) in groups: rows(q, std::integral_constant<int, R>) for rows [q, q + R), R = kGroup, then
-// R = 1 for the rest. The channels_last sums over many channels keep per-channel sums in arrays: a group loads and
-// stores them once for its R rows (one pass, 7 loads and 2 stores a vector, was bound by the load ports).
-constexpr int kRowGroup = 4;
-template <int kGroup, class F>
-HWY_INLINE void ForRowGroups(int64_t q0, int64_t q1, F&& rows) {
-  int64_t q = q0;
-  for (; q + kGroup <= q1; q += kGroup) rows(q, std::integral_constant<int, kGroup>());
-  for (; q < q1; ++q) rows(q, std::integral_constant<int, 1>());
 }
 
 // s1, s2 = sums of x - shift and its square over pixels [q0, q1) of NV whole vectors of channels, in registers:
@@ -1042,23 +1046,28 @@ void GradApplyRows(const T* x, const T* dy, T* dx, int64_t q0, int64_t q1, int64
                    const typename ConstRows<T>::View r) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
-  for (int64_t q = q0; q < q1; ++q) {
+  ForRowGroups<kRowGroup>(q0, q1, [&](int64_t q, auto rows) {
+    constexpr int R = decltype(rows)::value;
     const T* row = x + q * C;
     const T* grow = dy + q * C;
     T* out = dx + q * C;
     int64_t c = 0;
     for (; c < Cv; c += L) {
-      auto u = hn::Sub(hn::LoadU(d, row + c), hn::Load(d, r.mf + c));
-      auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + c), hn::Load(d, r.a + c), hn::Load(d, r.b + c));
-      Put<NT>(d, hn::MulAdd(hn::Load(d, r.k + c), g, hn::MulAdd(hn::Load(d, r.c1 + c), u, hn::Load(d, r.c0 + c))),
-              out + c);
+      const auto vm = hn::Load(d, r.mf + c), va = hn::Load(d, r.a + c), vb = hn::Load(d, r.b + c);
+      const auto vk = hn::Load(d, r.k + c), v1 = hn::Load(d, r.c1 + c), v0 = hn::Load(d, r.c0 + c);
+      for (int j = 0; j < R; ++j) {
+        auto u = hn::Sub(hn::LoadU(d, row + j * C + c), vm);
+        auto g = GradIn<kRelu>(d, u, hn::LoadU(d, grow + j * C + c), va, vb);
+        Put<NT>(d, hn::MulAdd(vk, g, hn::MulAdd(v1, u, v0)), out + j * C + c);
+      }
     }
-    for (; c < C; ++c) {
-      T u = row[c] - r.mf[c];
-      T g = GradInS<kRelu>(u, grow[c], r.a[c], r.b[c]);
-      out[c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
-    }
-  }
+    for (; c < C; ++c)
+      for (int j = 0; j < R; ++j) {
+        T u = row[j * C + c] - r.mf[c];
+        T g = GradInS<kRelu>(u, grow[j * C + c], r.a[c], r.b[c]);
+        out[j * C + c] = r.k[c] * g + (r.c1[c] * u + r.c0[c]);
+      }
+  });
 }
 
 template <bool kRelu, class T>
