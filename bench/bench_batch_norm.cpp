@@ -4,7 +4,8 @@
 // libdnnl is installed, on N=32, C=64, 56x56 and N=256, C=512, 7x7 in both layouts. Bytes per iteration are the
 // least each op MUST move: forward reads x once and writes y (2 x size; the statistics pass's second read of x is
 // not counted), backward reads x and dy and writes dx (3 x size). "roofline" = that traffic at this machine's
-// memcpy bandwidth / the measured time (roofline.hpp).
+// memcpy bandwidth / the measured time (roofline.hpp). The BM_traffic_* rows move the same bytes with no
+// arithmetic, in the kernels' passes, a same-run reference (roofline.hpp).
 #include <cstring>
 #include <vector>
 
@@ -93,6 +94,21 @@ void BM_bn_backward(benchmark::State& state) {
   state.SetLabel(f.k->name);
   report_roofline(state, 3.0 * double(f.x.nbytes()), 0, Limit::Memory);
 }
+
+// The same bytes moved with no arithmetic (roofline.hpp): training forward reads x twice (statistics pass, then
+// output pass), backward reads x and dy twice, inference reads x once.
+// range(0): shape index; reads: read-only passes before the pass that writes; two_inputs: x and dy (backward).
+void traffic(benchmark::State& state, int reads, bool two_inputs) {
+  const Shape4& s = kShapes[state.range(0)];
+  const int64_t count = s.n * s.c * s.h * s.w;
+  locnet::Tensor x = random(count, 1), dy = random(count, 2), y(locnet::Shape{count});
+  for (auto _ : state)
+    locnet::bench::traffic_run(x.raw(), two_inputs ? dy.raw() : nullptr, y.raw(), size_t(x.nbytes()), reads);
+  report_roofline(state, (two_inputs ? 3.0 : 2.0) * double(x.nbytes()), 0, Limit::Memory);
+}
+void BM_traffic_forward_training(benchmark::State& state) { traffic(state, 1, false); }
+void BM_traffic_forward_inference(benchmark::State& state) { traffic(state, 0, false); }
+void BM_traffic_backward(benchmark::State& state) { traffic(state, 1, true); }
 
 #if LOCNET_HAVE_DNNL
 struct DnnlBn {
@@ -190,12 +206,20 @@ void shapes(benchmark::internal::Benchmark* b) {
     for (int last = 0; last < 2; ++last) b->Args({s, last});
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
+void layout_free_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape"});
+  for (int s = 0; s < 2; ++s) b->Args({s});
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
 
 }  // namespace
 
 BENCHMARK(BM_bn_forward_training)->Apply(shapes);
 BENCHMARK(BM_bn_forward_inference)->Apply(shapes);
 BENCHMARK(BM_bn_backward)->Apply(shapes);
+BENCHMARK(BM_traffic_forward_training)->Apply(layout_free_shapes);
+BENCHMARK(BM_traffic_forward_inference)->Apply(layout_free_shapes);
+BENCHMARK(BM_traffic_backward)->Apply(layout_free_shapes);
 #if LOCNET_HAVE_DNNL
 BENCHMARK(BM_onednn_bn_forward_training)->Apply(shapes);
 BENCHMARK(BM_onednn_bn_forward_inference)->Apply(shapes);

@@ -2,7 +2,8 @@
 // preallocated buffers, the layer (allocation included), and oneDNN's primitive when libdnnl is installed, on the
 // issue's shapes (N=16, C=96, 55x55 and N=16, C=256, 27x27), both layouts. Bytes per iteration are the least the
 // op must move: forward reads x and writes y (2 x numel x itemsize); backward reads x and dy and writes dx (3x).
-// "roofline" = that traffic at this machine's memcpy bandwidth / the measured time (see roofline.hpp).
+// "roofline" = that traffic at this machine's memcpy bandwidth / the measured time (see roofline.hpp). The
+// BM_traffic_* rows move the same bytes with no arithmetic, a same-run reference (roofline.hpp).
 #include <cstdint>
 #include <string>
 
@@ -75,6 +76,23 @@ void BM_lrn_backward(benchmark::State& state) {
   const auto& k = chosen(p);
   for (auto _ : state) k.backward(p, x.raw(), dy.raw(), dx.raw());
   state.SetLabel(k.name);
+  report_roofline(state, 3.0 * double(x.nbytes()), 0, Limit::Memory);
+}
+
+// The same bytes moved with no arithmetic (roofline.hpp), f32 or bf16 sized; range(0): shape index.
+void BM_traffic_forward(benchmark::State& state, locnet::DType dt) {
+  const Shape4& s = kShapes[state.range(0)];
+  int64_t count = s.n * s.c * s.h * s.w;
+  locnet::Tensor x = random(count, dt, 1), y(locnet::Shape{count}, dt);
+  for (auto _ : state) locnet::bench::traffic_run(x.raw(), nullptr, y.raw(), size_t(x.nbytes()), 0);
+  report_roofline(state, 2.0 * double(x.nbytes()), 0, Limit::Memory);
+}
+
+void BM_traffic_backward(benchmark::State& state) {
+  const Shape4& s = kShapes[state.range(0)];
+  int64_t count = s.n * s.c * s.h * s.w;
+  locnet::Tensor x = random(count, locnet::DType::f32, 1), dy = random(count, locnet::DType::f32, 2), dx(locnet::Shape{count});
+  for (auto _ : state) locnet::bench::traffic_run(x.raw(), dy.raw(), dx.raw(), size_t(x.nbytes()), 0);
   report_roofline(state, 3.0 * double(x.nbytes()), 0, Limit::Memory);
 }
 
@@ -152,6 +170,11 @@ void shapes(benchmark::internal::Benchmark* b) {
     for (int last = 0; last < 2; ++last) b->Args({s, last});
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
+void shapes_only(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape"});
+  for (int s = 0; s < 2; ++s) b->Args({s});
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
 void shapes_stream(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "channels_last", "stream"});
   for (int s = 0; s < 2; ++s)
@@ -166,6 +189,9 @@ BENCHMARK_CAPTURE(BM_lrn_forward, f32, locnet::DType::f32)->Apply(shapes_stream)
 BENCHMARK_CAPTURE(BM_lrn_forward, bf16, locnet::DType::bf16)->Apply(shapes_stream);
 BENCHMARK(BM_lrn_backward)->Apply(shapes);
 BENCHMARK(BM_lrn_layer_forward)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_traffic_forward, f32, locnet::DType::f32)->Apply(shapes_only);
+BENCHMARK_CAPTURE(BM_traffic_forward, bf16, locnet::DType::bf16)->Apply(shapes_only);
+BENCHMARK(BM_traffic_backward)->Apply(shapes_only);
 #if LOCNET_HAVE_DNNL
 BENCHMARK(BM_onednn_lrn_forward)->Apply(shapes);
 BENCHMARK(BM_onednn_lrn_backward)->Apply(shapes);
