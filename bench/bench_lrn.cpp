@@ -91,7 +91,8 @@ void BM_traffic_forward(benchmark::State& state, locnet::DType dt) {
 void BM_traffic_backward(benchmark::State& state) {
   const Shape4& s = kShapes[state.range(0)];
   int64_t count = s.n * s.c * s.h * s.w;
-  locnet::Tensor x = random(count, locnet::DType::f32, 1), dy = random(count, locnet::DType::f32, 2), dx(locnet::Shape{count});
+  locnet::Tensor x = random(count, locnet::DType::f32, 1), dy = random(count, locnet::DType::f32, 2);
+  locnet::Tensor dx(locnet::Shape{count});
   for (auto _ : state) locnet::bench::traffic_run(x.raw(), dy.raw(), dx.raw(), size_t(x.nbytes()), 0);
   report_roofline(state, 3.0 * double(x.nbytes()), 0, Limit::Memory);
 }

@@ -42,10 +42,11 @@ bool register_limit_rows(bool with_dgemm);
 
 // The memory traffic of an elementwise op with no arithmetic: `reads` passes that only read the inputs (one or
 // two 64-byte aligned arrays of `bytes` each; in1 may be null), then one that reads them and writes `out` with
-// streaming stores, each OpenMP thread over its contiguous part of every array (as the kernels' tasks). A BM_traffic_* row timed in the same run as an
-// op's row shows how fast this machine moves that op's bytes in that pattern at that moment, which the memcpy
-// limit (measured once, at another moment) cannot: on a shared machine bandwidth moves by tens of percent within
-// minutes. A reference, not a bound: a kernel that orders its passes to reuse the cache can beat it.
+// streaming stores, each OpenMP thread over its contiguous part of every array (as the kernels' tasks). A
+// BM_traffic_* row timed in the same run as an op's row shows how fast this machine moves that op's bytes in that
+// pattern at that moment, which the memcpy limit (measured once, at another moment) cannot: on a shared machine
+// bandwidth moves by tens of percent within minutes. A reference, not a bound: a kernel that orders its passes to
+// reuse the cache can beat it.
 void traffic_run(const void* in0, const void* in1, void* out, size_t bytes, int reads);
 
 // The fastest time (seconds) the limits allow for one iteration of `bytes` moved and `flops` computed.

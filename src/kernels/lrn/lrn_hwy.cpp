@@ -766,8 +766,8 @@ HWY_INLINE void ForwardRowCL(D d, int64_t C, const T* HWY_RESTRICT xr, const hn:
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 // AVX-512, f32 compute, windows reaching at most 16 channels either side: the pixel's squares stay in registers
 // and every shifted window term is one two-vector shift (valignd for windows fixed at compile time, vpermt2ps
-// otherwise; Highway 1.0 has no two-vector slide) of a vector and its neighbour. No buffers, one load per input vector, and no loads that straddle cache lines (the
-// buffered path's shifted loads are bound by those).
+// otherwise; Highway 1.0 has no two-vector slide) of a vector and its neighbour. No buffers, one load per input
+// vector, and no loads that straddle cache lines (the buffered path's shifted loads are bound by those).
 constexpr int64_t kMaxPermuteReach = 16;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
