@@ -882,8 +882,8 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
 // are channels 2i (low) and 2i + 1 (high), so a shift and a mask widen them to f32 (e, o) without a shuffle. The
 // window sums then need shifts by one lane only: with q = x^2 and p(i) = qe(i) + qo(i),
 //   S(2i) = p(i - 1) + p(i) + qe(i + 1),   S(2i + 1) = qo(i - 1) + p(i) + p(i + 1),
-// four valignd per 32 channels where the 16-channel path takes eight, plus a permute to widen and a conversion to
-// narrow. y rounds to nearest even in integer arithmetic (exact for subnormals too) and the halves merge back with
+// four valignd per 32 channels where the 16-channel path takes eight (and two permutes to widen, two conversions
+// to narrow). y rounds to nearest even in integer arithmetic (exact for subnormals too) and the halves merge back with
 // one ternary-logic op. Returns false if some N was not finite.
 template <int K>
 HWY_INLINE bool ForwardRowBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRICT xr,
