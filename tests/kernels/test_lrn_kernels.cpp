@@ -59,6 +59,20 @@ void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
   }
 }
 
+// The size-5 window with AlexNet's alpha and k (alpha divided by 5); spatial dimensions are the caller's.
+LrnProblem size5(int64_t c, bool last, DType dt) {
+  LrnProblem p;
+  p.c = c;
+  p.channels_last = last;
+  p.behind = p.ahead = 2;
+  p.divisor = 5;
+  p.alpha = 1e-4;
+  p.beta = 0.75;
+  p.k = 2;
+  p.dtype = dt;
+  return p;
+}
+
 }  // namespace
 
 TEST(LrnKernels, MatchReferenceOverEdges) {
@@ -98,18 +112,11 @@ TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {
   // squares dominate the running sums.
   for (bool last : {true, false})
     for (double scale : {1.0, 1e3}) {
-      LrnProblem p;
+      LrnProblem p = size5(37, last, DType::f32);
       p.n = 2;
-      p.c = 37;
       p.nsp = 2;
       p.sp[1] = 23;
       p.sp[2] = 29;
-      p.channels_last = last;
-      p.behind = p.ahead = 2;
-      p.divisor = 5;
-      p.alpha = 1e-4;
-      p.beta = 0.75;
-      p.k = 2;
       SCOPED_TRACE(fmt::format("last={} scale={}", last, scale));
       compare(p, 99, scale);
     }
@@ -217,17 +224,9 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
   const LrnKernel& ref = ref_kernel();
   for (bool last : {true, false})
     for (int64_t c : {48, 64}) {
-      LrnProblem p;
-      p.c = c;
+      LrnProblem p = size5(c, last, DType::bf16);
       p.nsp = 1;
       p.sp[2] = 37;  // channels_first: two vectors of pixels and a tail
-      p.channels_last = last;
-      p.behind = p.ahead = 2;
-      p.divisor = 5;
-      p.alpha = 1e-4;
-      p.beta = 0.75;
-      p.k = 2;
-      p.dtype = DType::bf16;
       const int64_t count = p.c * 37;
       Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 21);
       for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));  // outputs ~1e-38 / 2^0.75
@@ -254,19 +253,13 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
 TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
   const LrnKernel& ref = ref_kernel();
   for (int64_t c : {32, 48, 96}) {
-    LrnProblem p;
+    LrnProblem p = size5(c, true, DType::bf16);
     p.n = 2;
-    p.c = c;
     p.nsp = 2;
     p.sp[1] = 3;
     p.sp[2] = 5;
-    p.channels_last = true;
-    p.behind = p.ahead = 2;
-    p.divisor = 5;
     p.alpha = 5;
-    p.beta = 0.75;
     p.k = 0.01;
-    p.dtype = DType::bf16;
     const int64_t count = p.n * c * 15;
     Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, 31).to(DType::bf16);
     for (const LrnKernel& k : lrn_kernels()) {
