@@ -151,6 +151,7 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
         x.set(3, INFINITY);
         x.set(count / 2, -INFINITY);
         x.set(count / 3, NAN);
+        x.set(c * 5 + 1, INFINITY);  // pixel 5: the second of a pair where bf16 channels_last takes two at once
         x.set(count - 20, 1e18);  // its square is near the top of f32
         x = x.to(cs.dt);
         const double tol = cs.dt == DType::f32 ? 1e-5 : 1.6e-2;
@@ -249,12 +250,13 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
 
 // bf16 channels_last with the size-5 window, where the window dominates N (alpha / 5 = 1, k = 0.01): a wrong term
 // moves y by far more than bf16's rounding, which the sweep's tolerance (alpha 0.7, k 1.3) could hide. 32 and 96
-// channels: the path that takes 32 at a time; 48: the 16-at-a-time one.
+// channels: the path that takes 32 at a time (two pixels in lockstep; 45 pixels leave one alone); 48: the
+// 16-at-a-time one.
 TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
   const LrnKernel& ref = ref_kernel();
   for (int64_t c : {32, 48, 96}) {
     LrnProblem p = size5(c, true, DType::bf16);
-    p.n = 2;
+    p.n = 3;
     p.nsp = 2;
     p.sp[1] = 3;
     p.sp[2] = 5;

@@ -884,10 +884,12 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
 //   S(2i) = p(i - 1) + p(i) + qe(i + 1),   S(2i + 1) = qo(i - 1) + p(i) + p(i + 1),
 // four valignd per 32 channels where the 16-channel path takes eight (and two permutes to widen, two conversions
 // to narrow). y rounds to nearest even in integer arithmetic (exact for subnormals too) and the halves merge back with
-// one ternary-logic op. Returns false if some N was not finite.
-template <int K>
-HWY_INLINE bool ForwardRowBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRICT xr,
-                                    hwy::bfloat16_t* HWY_RESTRICT yr, VF va, VF vk, VF vnb) {
+// one ternary-logic op. R consecutive pixels (rows of C) go in lockstep: their independent chains keep the pipeline
+// fuller (R = 2: 5% faster at C = 96, 2% at C = 256; f32's permute path gained 3% at C = 96 and lost 2% at 256).
+// Returns false if some N was not finite.
+template <int K, int R>
+HWY_INLINE bool ForwardRowsBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRICT xr,
+                                     hwy::bfloat16_t* HWY_RESTRICT yr, VF va, VF vk, VF vnb) {
   const DF d;
   const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u)), one = _mm512_set1_epi32(1),
                 bias = _mm512_set1_epi32(0x7FFF);
@@ -896,10 +898,10 @@ HWY_INLINE bool ForwardRowBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRI
     return _mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
   };
   const int64_t nv = C / 32;
-  VF pprev = hn::Zero(d), qoprev = hn::Zero(d), e, o, qe, qo, p;
-  auto widen = [&](int64_t k, VF& en, VF& on, VF& qen, VF& qon, VF& pn) {
+  VF pprev[R], qoprev[R], e[R], o[R], qe[R], qo[R], p[R];
+  auto widen = [&](int r, int64_t k, VF& en, VF& on, VF& qen, VF& qon, VF& pn) {
     if (k < nv) {
-      const __m512i w = _mm512_loadu_si512(xr + 32 * k);
+      const __m512i w = _mm512_loadu_si512(xr + r * C + 32 * k);
       en = VF{_mm512_castsi512_ps(_mm512_slli_epi32(w, 16))};
       on = VF{_mm512_castsi512_ps(_mm512_and_si512(w, high))};
     } else {
@@ -909,21 +911,26 @@ HWY_INLINE bool ForwardRowBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRI
     qon = hn::Mul(on, on);
     pn = hn::Add(qen, qon);
   };
-  widen(0, e, o, qe, qo, p);
+  for (int r = 0; r < R; ++r) {
+    pprev[r] = qoprev[r] = hn::Zero(d);
+    widen(r, 0, e[r], o[r], qe[r], qo[r], p[r]);
+  }
   auto nonfinite = hn::Zero(d);
   for (int64_t k = 0; k < nv; ++k) {
-    VF en, on, qen, qon, pn;
-    widen(k + 1, en, on, qen, qon, pn);
-    const VF se = hn::Add(hn::Add(AlignShift<-1>(pprev, p, p), p), AlignShift<1>(qe, qe, qen));
-    const VF so = hn::Add(hn::Add(AlignShift<-1>(qoprev, qo, qo), p), AlignShift<1>(p, p, pn));
-    const VF ne = hn::MulAdd(se, va, vk), no = hn::MulAdd(so, va, vk);
-    nonfinite = hn::MulAdd(hn::Add(ne, no), hn::Zero(d), nonfinite);  // N >= 0: Inf + finite stays Inf
-    const __m512i re = round(hn::Mul(e, NegPowFinite<K, hwy::bfloat16_t>(d, ne, vnb)));
-    const __m512i ro = round(hn::Mul(o, NegPowFinite<K, hwy::bfloat16_t>(d, no, vnb)));
-    // high ? ro : re >> 16
-    _mm512_storeu_si512(yr + 32 * k, _mm512_ternarylogic_epi32(ro, _mm512_srli_epi32(re, 16), high, 0xE4));
-    pprev = p, qoprev = qo;
-    e = en, o = on, qe = qen, qo = qon, p = pn;
+    for (int r = 0; r < R; ++r) {
+      VF en, on, qen, qon, pn;
+      widen(r, k + 1, en, on, qen, qon, pn);
+      const VF se = hn::Add(hn::Add(AlignShift<-1>(pprev[r], p[r], p[r]), p[r]), AlignShift<1>(qe[r], qe[r], qen));
+      const VF so = hn::Add(hn::Add(AlignShift<-1>(qoprev[r], qo[r], qo[r]), p[r]), AlignShift<1>(p[r], p[r], pn));
+      const VF ne = hn::MulAdd(se, va, vk), no = hn::MulAdd(so, va, vk);
+      nonfinite = hn::MulAdd(hn::Add(ne, no), hn::Zero(d), nonfinite);  // N >= 0: Inf + finite stays Inf
+      const __m512i re = round(hn::Mul(e[r], NegPowFinite<K, hwy::bfloat16_t>(d, ne, vnb)));
+      const __m512i ro = round(hn::Mul(o[r], NegPowFinite<K, hwy::bfloat16_t>(d, no, vnb)));
+      // high ? ro : re >> 16
+      _mm512_storeu_si512(yr + r * C + 32 * k, _mm512_ternarylogic_epi32(ro, _mm512_srli_epi32(re, 16), high, 0xE4));
+      pprev[r] = p[r], qoprev[r] = qo[r];
+      e[r] = en, o[r] = on, qe[r] = qen, qo[r] = qon, p[r] = pn;
+    }
   }
   return hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
@@ -999,9 +1006,13 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
       if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
         if (B == 2 && A == 2 && C % 32 == 0) {
           return parallel_for(0, p.n * p.spatial(), std::max<int64_t>(1, 4096 / C), [&](int64_t lo, int64_t hi) {
-            for (int64_t px = lo; px < hi; ++px)
-              if (!ForwardRowBf16Pairs<K>(C, x + px * C, y + px * C, va, vk, vnb))
-                ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+            auto redo = [&](int64_t px, int64_t end) {  // exactly, IEEE semantics
+              for (; px < end; ++px) ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
+            };
+            int64_t px = lo;
+            for (; px + 2 <= hi; px += 2)
+              if (!ForwardRowsBf16Pairs<K, 2>(C, x + px * C, y + px * C, va, vk, vnb)) redo(px, px + 2);
+            if (px < hi && !ForwardRowsBf16Pairs<K, 1>(C, x + px * C, y + px * C, va, vk, vnb)) redo(px, hi);
           });
         }
         if (HasAvx512Bf16()) return rows(std::true_type());
