@@ -97,6 +97,18 @@ void BM_traffic_backward(benchmark::State& state) {
   report_roofline(state, 3.0 * double(x.nbytes()), 0, Limit::Memory);
 }
 
+// The backward's bytes moved in the channels-first column walk's order (no arithmetic): with BM_traffic_backward,
+// splits the kernel's distance from the roofline into what its access order costs and what its arithmetic adds.
+void BM_traffic_backward_columns(benchmark::State& state) {
+  const Shape4& s = kShapes[state.range(0)];
+  int64_t count = s.n * s.c * s.h * s.w;
+  locnet::Tensor x = random(count, locnet::DType::f32, 1), dy = random(count, locnet::DType::f32, 2);
+  locnet::Tensor dx(locnet::Shape{count});
+  for (auto _ : state)
+    locnet::bench::traffic_columns_run(x.data<float>(), dy.data<float>(), dx.data<float>(), s.n, s.c, s.h * s.w);
+  report_roofline(state, 3.0 * double(x.nbytes()), 0, Limit::Memory);
+}
+
 // The layer, as a user calls it: output allocated per call.
 void BM_lrn_layer_forward(benchmark::State& state) {
   const Shape4& s = kShapes[state.range(0)];
@@ -193,6 +205,7 @@ BENCHMARK(BM_lrn_layer_forward)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_traffic_forward, f32, locnet::DType::f32)->Apply(shapes_only);
 BENCHMARK_CAPTURE(BM_traffic_forward, bf16, locnet::DType::bf16)->Apply(shapes_only);
 BENCHMARK(BM_traffic_backward)->Apply(shapes_only);
+BENCHMARK(BM_traffic_backward_columns)->Apply(shapes_only);
 #if LOCNET_HAVE_DNNL
 BENCHMARK(BM_onednn_lrn_forward)->Apply(shapes);
 BENCHMARK(BM_onednn_lrn_backward)->Apply(shapes);

@@ -20,6 +20,8 @@
 #pragma once
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+
 namespace locnet::bench {
 
 enum class Limit {
@@ -48,6 +50,13 @@ bool register_limit_rows(bool with_dgemm);
 // bandwidth moves by tens of percent within minutes. A reference, not a bound: a kernel that orders its passes to
 // reuse the cache can beat it.
 void traffic_run(const void* in0, const void* in1, void* out, size_t bytes, int reads);
+// The same three arrays moved in the order of a channels-first column walk (the LRN backward): arrays of `images`
+// x `rows` x `pixels` f32 (pixels >= 16); for each image and each column of 16 pixels (the last one overlapping
+// its neighbour), every row in turn: a 64-byte load of each input and an ordinary 64-byte store to out, with the
+// lines 32 rows ahead prefetched, running on into the thread's next column. Columns go to the OpenMP threads in
+// order, in contiguous ranges.
+void traffic_columns_run(const float* in0, const float* in1, float* out, int64_t images, int64_t rows,
+                         int64_t pixels);
 
 // The fastest time (seconds) the limits allow for one iteration of `bytes` moved and `flops` computed.
 double roofline_seconds(double bytes_per_iter, double flops_per_iter, Limit which);
