@@ -504,14 +504,18 @@ HWY_NOINLINE void BwdExactCF(D d, int64_t q0, int64_t q1, bool redoA, const BwdS
 // the latency of each channel's chain (one thread, cache-resident: ~17 cycles a channel; unrolling it so the rings
 // rotate instead of moving gained nothing). Exact: IEEE N^-beta and division, the sum of squares from scratch at
 // every channel (the redo of a column that met Inf or NaN). Returns false if some N or t sum was not finite
-// (Exact == false only).
+// (Exact == false only). `next`: elements from this column to the next one the caller walks (0: none), whose
+// first channels are prefetched while this column's last ones run, so that walk does not start on cache misses.
 template <int K, int kB, int kA, bool Exact, class D, class T>
 HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT gb, T* HWY_RESTRICT db, int64_t S,
-                            int64_t C, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb, hn::Vec<D> vcoef) {
+                            int64_t C, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb, hn::Vec<D> vcoef,
+                            int64_t next = 0) {
   constexpr int n = kB + kA + 1;
-  // Channels ahead to prefetch: ~16 steps cover the memory latency (measured on 16x256x27x27, 2 threads: 6 ahead
-  // 1.08 ms, 12 0.89, 16 0.85, 24 0.89).
-  constexpr int64_t kAhead = 16;
+  // Channels ahead to prefetch, running on into the next column (2 threads, 16x96x55x55 / 16x256x27x27: 16 ahead
+  // stopping at the column's end 1.14-1.22 / 0.57-0.61 ms; running on 1.03-1.17 / 0.56-0.61; 32 ahead, running on,
+  // 0.92-1.01 / 0.56-0.59; 48 0.97-0.99 / 0.56. With the vCPUs at 2.5 GHz instead of 3.5 the arithmetic dominates
+  // and running on gains ~3%).
+  constexpr int64_t kAhead = 32;
   using V = hn::Vec<D>;
   const int64_t L = int64_t(hn::Lanes(d));
   // After the shift of step c: X[j] = x(c - kB - 1 + j), Q[j] its square, GN[j] = g N^-beta (c - kB + j),
@@ -530,10 +534,14 @@ HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT
   // the multiply ports that bound this loop. A finite sum that overflows only costs an exact redo.
   V sum = hn::Zero(d), dxsum = hn::Zero(d);
   for (int64_t c = 0; c < C + kB; ++c) {
-    // The second line of this vector (the first was the previous column's last): this column's next channels.
+    // The second line of this vector (the first was the previous column's last) of channel r ahead, or of channel
+    // r - C of the next column. dx's lines are prefetched for writing.
     if (c + kA + kAhead < C) hwy::Prefetch(xb + (c + kA + kAhead) * S + L - 1);
+    else if (next && c + kA + kAhead < 2 * C) hwy::Prefetch(xb + next + (c + kA + kAhead - C) * S + L - 1);
     if (c + kAhead < C) hwy::Prefetch(gb + (c + kAhead) * S + L - 1);
-    if (c - kB + kAhead < C) __builtin_prefetch(db + (c - kB + kAhead) * S + L - 1, 1, 3);  // dx: for writing
+    else if (next && c + kAhead < 2 * C) hwy::Prefetch(gb + next + (c + kAhead - C) * S + L - 1);
+    if (c - kB + kAhead < C) __builtin_prefetch(db + (c - kB + kAhead) * S + L - 1, 1, 3);
+    else if (next && c - kB + kAhead < 2 * C) __builtin_prefetch(db + next + (c - kB + kAhead - C) * S + L - 1, 1, 3);
     for (int j = 0; j < n; ++j) X[j] = X[j + 1], Q[j] = Q[j + 1];
     X[n] = c + kA < C ? LoadT(d, xb + (c + kA) * S) : hn::Zero(d);
     Q[n] = hn::Mul(X[n], X[n]);
@@ -580,11 +588,14 @@ void BackwardColumnsCF(const LrnProblem& p, const T* x, const T* g, T* dx) {
   const TC a = TC(p.alpha / p.divisor), kk = TC(p.k), nb = TC(-p.beta), coef = TC(2 * p.alpha * p.beta / p.divisor);
   parallel_for(0, p.n * blocks, 1, [&, a, kk, nb, coef](int64_t lo, int64_t hi) {
     const auto va = hn::Set(d, a), vk = hn::Set(d, kk), vnb = hn::Set(d, nb), vcoef = hn::Set(d, coef);
+    const auto first = [&](int64_t job) { return job / blocks * C * S + S * (job % blocks) / blocks; };
     for (int64_t job = lo; job < hi; ++job) {
       const int64_t b = job / blocks, s0 = S * (job % blocks) / blocks, s1 = S * (job % blocks + 1) / blocks;
       for (int64_t q = s0; q < s1; q += L) {
         const int64_t at = b * C * S + std::min(q, s1 - L);
-        if (!BwdColumnCF<K, kB, kA, false>(d, x + at, g + at, dx + at, S, C, va, vk, vnb, vcoef))
+        // The next column this thread walks: this block's, or the next job's first.
+        const int64_t nat = q + L < s1 ? b * C * S + std::min(q + L, s1 - L) : job + 1 < hi ? first(job + 1) : at;
+        if (!BwdColumnCF<K, kB, kA, false>(d, x + at, g + at, dx + at, S, C, va, vk, vnb, vcoef, nat - at))
           BwdColumnCF<K, kB, kA, true>(d, x + at, g + at, dx + at, S, C, va, vk, vnb, vcoef);
       }
     }
