@@ -771,7 +771,8 @@ HWY_INLINE void ForwardRowCL(D d, int64_t C, const T* HWY_RESTRICT xr, const hn:
     for (int64_t c = 0; c < vecs; c += L)
       StoreT(hn::Mul(LoadT(d, xr + c), NegPow<K>(d, hn::MulAdd(WindowSum(d, win + c, wn), va, vk), vnb)), d, yr + c);
   const TC a = hn::GetLane(va), kk = hn::GetLane(vk), nb = hn::GetLane(vnb);
-  for (int64_t c = vecs; c < C; ++c) StoreS(TC(LoadS(xr + c) * NegPowS<K>(WindowSumS(win + c, wn) * a + kk, nb)), yr + c);
+  for (int64_t c = vecs; c < C; ++c)
+    StoreS(TC(LoadS(xr + c) * NegPowS<K>(WindowSumS(win + c, wn) * a + kk, nb)), yr + c);
 }
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -788,7 +789,8 @@ using VF = hn::Vec<DF>;
 struct ShiftTables {
   __m512i idx[2 * kMaxPermuteReach + 1];
   ShiftTables() {
-    for (int j = -16; j <= 16; ++j) idx[j + 16] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(j < 0 ? 16 + j : j));
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (int j = -16; j <= 16; ++j) idx[j + 16] = _mm512_add_epi32(lanes, _mm512_set1_epi32(j < 0 ? 16 + j : j));
   }
 };
 // The row shifted by J lanes (J < 0: element c - |J| from prev and cur; J > 0: c + J from cur and next) with
@@ -1011,8 +1013,9 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
             const T* xr = x + px * C;
             T* yr = y + px * C;
             // The size-5 window most conventions default to, unrolled.
-            bool ok = B == 2 && A == 2 ? ForwardRowPermute<K, false, T, 2, 2, kNative>(st, C, B, A, xr, yr, va, vk, vnb)
-                                       : ForwardRowPermute<K, false, T, -1, -1, kNative>(st, C, B, A, xr, yr, va, vk, vnb);
+            bool ok = B == 2 && A == 2
+                          ? ForwardRowPermute<K, false, T, 2, 2, kNative>(st, C, B, A, xr, yr, va, vk, vnb)
+                          : ForwardRowPermute<K, false, T, -1, -1, kNative>(st, C, B, A, xr, yr, va, vk, vnb);
             if (!ok) ForwardRowPermute<K, true>(st, C, B, A, xr, yr, va, vk, vnb);
           }
         });
