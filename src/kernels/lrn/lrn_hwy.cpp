@@ -534,8 +534,8 @@ HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT
   // the multiply ports that bound this loop. A finite sum that overflows only costs an exact redo.
   V sum = hn::Zero(d), dxsum = hn::Zero(d);
   for (int64_t c = 0; c < C + kB; ++c) {
-    // The second line of this vector (the first was the previous column's last) of channel r ahead, or of channel
-    // r - C of the next column. dx's lines are prefetched for writing.
+    // The second line of this vector (the first was the previous column's last) kAhead channels ahead or, past
+    // the last channel, in the next column's first channels. dx's lines are prefetched for writing.
     if (c + kA + kAhead < C) hwy::Prefetch(xb + (c + kA + kAhead) * S + L - 1);
     else if (next && c + kA + kAhead < 2 * C) hwy::Prefetch(xb + next + (c + kA + kAhead - C) * S + L - 1);
     if (c + kAhead < C) hwy::Prefetch(gb + (c + kAhead) * S + L - 1);
