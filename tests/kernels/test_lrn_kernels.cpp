@@ -130,8 +130,9 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
     DType dt;
     int64_t c, ahead;
   };
-  // bf16 with the size-5 window and 64 channels: the channels_last path that takes 32 channels at a time.
-  const Case cases[] = {{DType::f32, 5, 1}, {DType::f32, 40, 1}, {DType::bf16, 64, 2}};
+  // {f32, 40, 2}: channels_first takes 8 rows at a time (size-5 window). bf16 with the size-5 window and 64
+  // channels: the channels_last path that takes 32 channels at a time.
+  const Case cases[] = {{DType::f32, 5, 1}, {DType::f32, 40, 1}, {DType::f32, 40, 2}, {DType::bf16, 64, 2}};
   for (bool last : {true, false})
     for (double beta : {0.5, 0.75, 1.0, 0.6})
       for (const Case& cs : cases) {
