@@ -11,6 +11,7 @@
 #include "gradcheck.hpp"
 #include "kernels/batch_norm/problem.hpp"
 #include "kernels/stream.hpp"
+#include "kernels/targets.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -136,6 +137,30 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
             compare(p, uint64_t(combo), 0.0, 1.0);
             ++combo;
           }
+}
+
+// Every compiled instruction set (SSE4 and AVX2 builds of the kernels run on machines without AVX-512): both
+// layouts, both dtypes, ReLU on and off, channel counts and planes that leave tails, 7x7 planes (channels_first
+// walks them as one stream) and planes of over 2 KB.
+TEST(BatchNormKernels, EveryInstructionSetMatchesTheReference) {
+  locnet::testing::for_each_target([] {
+    int combo = 0;
+    for (bool last : {true, false})
+      for (DType dt : {DType::f32, DType::f64})
+        for (int64_t s : {49, 600})
+          for (bool relu : {false, true}) {
+            BatchNormProblem p;
+            p.n = 3;
+            p.c = combo % 2 ? 17 : 20;
+            p.s = s;
+            p.channels_last = last;
+            p.relu = relu;
+            p.dtype = dt;
+            SCOPED_TRACE(fmt::format("last={} {} C={} S={} relu={}", last, dtype_name(dt), p.c, s, relu));
+            compare(p, uint64_t(combo), 2.0, 0.5);
+            ++combo;
+          }
+  });
 }
 
 TEST(BatchNormKernels, StreamedOutputs) {

@@ -11,6 +11,7 @@
 #include "kernels/conv2d/problem.hpp"
 #include "kernels/registry.hpp"
 #include "locnet/core/parallel.hpp"
+#include "kernels/targets.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -51,59 +52,62 @@ const Conv2dKernel& ref_kernel() {
 TEST(Conv2dKernels, RefIsLast) { EXPECT_EQ(std::string(conv2d_kernels().back().name), "ref"); }
 
 TEST(Conv2dKernels, MatchReferenceWithGuards) {
-  struct G {
-    int64_t n, h, w, c, f, kh, kw, sh, sw, dh, dw;
-    bool same;
-  };
-  const std::vector<G> shapes = {
-      {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, false}, {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, true},
-      {1, 8, 9, 5, 7, 4, 3, 2, 3, 1, 1, true},  {5, 9, 8, 2, 3, 3, 2, 1, 1, 2, 3, true},
-      {3, 5, 5, 17, 1, 1, 1, 1, 1, 1, 1, false}, {3, 6, 7, 4, 5, 1, 1, 2, 2, 1, 1, true},
-      {1, 1, 9, 3, 2, 1, 5, 1, 2, 1, 1, true},  {4, 4, 4, 1, 6, 4, 4, 1, 1, 1, 1, false},
-      {2, 3, 3, 2, 2, 5, 5, 1, 1, 1, 1, true},  // kernel larger than the input ("same")
-      // Stride 1 (direct_hwy): 1 and 32 channels as in the default network, rows longer than a register tile
-      // (29, 31), filters around the vector lengths (7, 16, 17, 33, 40), even kernels (asymmetric "same").
-      {3, 28, 29, 1, 32, 3, 3, 1, 1, 1, 1, true}, {3, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, true},
-      {2, 9, 31, 3, 17, 3, 3, 1, 1, 1, 1, false}, {4, 6, 15, 5, 33, 2, 2, 1, 1, 1, 1, true},
-      {1, 5, 7, 16, 7, 4, 2, 1, 1, 1, 1, true},  {3, 7, 5, 2, 40, 1, 3, 1, 1, 1, 1, true},
-      {2, 4, 3, 9, 16, 3, 1, 1, 1, 1, 1, false}, {5, 1, 1, 4, 3, 3, 3, 1, 1, 1, 1, true},
-  };
-  const Conv2dKernel& ref = ref_kernel();
-  for (int threads : {1, 2})
-    for (const G& g : shapes)
-      for (bool last : {true, false})
-        for (bool bias : {true, false})
-          for (DType dt : {DType::f32, DType::f64}) {
-            set_num_threads(threads);
-            Conv2dProblem p = make(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.same, last, bias, dt);
-            const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f, wn = p.patch() * p.f;
-            Tensor x = random_tensor(Shape{in}, dt, 1), w = random_tensor(Shape{wn}, dt, 2),
-                   b = random_tensor(Shape{p.f}, dt, 3), dy = random_tensor(Shape{out}, dt, 4),
-                   dw0 = random_tensor(Shape{wn}, dt, 5), db0 = random_tensor(Shape{p.f}, dt, 6);
-            const double tol = dt == DType::f32 ? 2e-5 : 1e-12;
-            for (const auto& impl : conv2d_kernels()) {
-              std::string why;
-              if (&impl == &ref || !impl.applicable(p, &why)) continue;
-              SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} same={} last={} "
-                                       "bias={} {}",
-                                       impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh,
-                                       g.dw, g.same, last, bias, dtype_name(dt)));
-              Guarded y1(out, dt), y2(out, dt);
-              impl.forward(p, x.raw(), w.raw(), b.raw(), y1.data());
-              ref.forward(p, x.raw(), w.raw(), b.raw(), y2.data());
-              EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
-              Guarded dx1(in, dt), dx2(in, dt), dw1(wn, dt, &dw0), dw2(wn, dt, &dw0), db1(p.f, dt, &db0),
-                  db2(p.f, dt, &db0);
-              impl.backward(p, dy.raw(), x.raw(), w.raw(), dx1.data(), dw1.data(), db1.data());
-              ref.backward(p, dy.raw(), x.raw(), w.raw(), dx2.data(), dw2.data(), db2.data());
-              EXPECT_LE(max_scaled_error(dx1.inner(), dx2.inner(), tol, tol), 1.0);
-              EXPECT_LE(max_scaled_error(dw1.inner(), dw2.inner(), tol, 10 * tol), 1.0);
-              if (bias) EXPECT_LE(max_scaled_error(db1.inner(), db2.inner(), tol, 10 * tol), 1.0);
-              else EXPECT_TRUE(db1.inner().equal(db0)) << "db must be left alone without bias";
-              for (const Guarded* gd : {&y1, &dx1, &dw1, &db1}) EXPECT_TRUE(gd->guards_intact());
+  locnet::testing::for_each_target([&] {
+    struct G {
+      int64_t n, h, w, c, f, kh, kw, sh, sw, dh, dw;
+      bool same;
+    };
+    const std::vector<G> shapes = {
+        {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, false}, {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, true},
+        {1, 8, 9, 5, 7, 4, 3, 2, 3, 1, 1, true},  {5, 9, 8, 2, 3, 3, 2, 1, 1, 2, 3, true},
+        {3, 5, 5, 17, 1, 1, 1, 1, 1, 1, 1, false}, {3, 6, 7, 4, 5, 1, 1, 2, 2, 1, 1, true},
+        {1, 1, 9, 3, 2, 1, 5, 1, 2, 1, 1, true},  {4, 4, 4, 1, 6, 4, 4, 1, 1, 1, 1, false},
+        {2, 3, 3, 2, 2, 5, 5, 1, 1, 1, 1, true},  // kernel larger than the input ("same")
+        // Stride 1 (direct_hwy): 1 and 32 channels as in the default network, rows longer than a register tile
+        // (29, 31), filters around the vector lengths (7, 16, 17, 33, 40), even kernels (asymmetric "same").
+        {3, 28, 29, 1, 32, 3, 3, 1, 1, 1, 1, true}, {3, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, true},
+        {2, 9, 31, 3, 17, 3, 3, 1, 1, 1, 1, false}, {4, 6, 15, 5, 33, 2, 2, 1, 1, 1, 1, true},
+        {1, 5, 7, 16, 7, 4, 2, 1, 1, 1, 1, true},  {3, 7, 5, 2, 40, 1, 3, 1, 1, 1, 1, true},
+        {2, 4, 3, 9, 16, 3, 1, 1, 1, 1, 1, false}, {5, 1, 1, 4, 3, 3, 3, 1, 1, 1, 1, true},
+    };
+    const Conv2dKernel& ref = ref_kernel();
+    for (int threads : {1, 2})
+      for (const G& g : shapes)
+        for (bool last : {true, false})
+          for (bool bias : {true, false})
+            for (DType dt : {DType::f32, DType::f64}) {
+              set_num_threads(threads);
+              Conv2dProblem p =
+                  make(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.same, last, bias, dt);
+              const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f, wn = p.patch() * p.f;
+              Tensor x = random_tensor(Shape{in}, dt, 1), w = random_tensor(Shape{wn}, dt, 2),
+                     b = random_tensor(Shape{p.f}, dt, 3), dy = random_tensor(Shape{out}, dt, 4),
+                     dw0 = random_tensor(Shape{wn}, dt, 5), db0 = random_tensor(Shape{p.f}, dt, 6);
+              const double tol = dt == DType::f32 ? 2e-5 : 1e-12;
+              for (const auto& impl : conv2d_kernels()) {
+                std::string why;
+                if (&impl == &ref || !impl.applicable(p, &why)) continue;
+                SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} same={} last={} "
+                                         "bias={} {}",
+                                         impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh,
+                                         g.dw, g.same, last, bias, dtype_name(dt)));
+                Guarded y1(out, dt), y2(out, dt);
+                impl.forward(p, x.raw(), w.raw(), b.raw(), y1.data());
+                ref.forward(p, x.raw(), w.raw(), b.raw(), y2.data());
+                EXPECT_LE(max_scaled_error(y1.inner(), y2.inner(), tol, tol), 1.0);
+                Guarded dx1(in, dt), dx2(in, dt), dw1(wn, dt, &dw0), dw2(wn, dt, &dw0), db1(p.f, dt, &db0),
+                    db2(p.f, dt, &db0);
+                impl.backward(p, dy.raw(), x.raw(), w.raw(), dx1.data(), dw1.data(), db1.data());
+                ref.backward(p, dy.raw(), x.raw(), w.raw(), dx2.data(), dw2.data(), db2.data());
+                EXPECT_LE(max_scaled_error(dx1.inner(), dx2.inner(), tol, tol), 1.0);
+                EXPECT_LE(max_scaled_error(dw1.inner(), dw2.inner(), tol, 10 * tol), 1.0);
+                if (bias) EXPECT_LE(max_scaled_error(db1.inner(), db2.inner(), tol, 10 * tol), 1.0);
+                else EXPECT_TRUE(db1.inner().equal(db0)) << "db must be left alone without bias";
+                for (const Guarded* gd : {&y1, &dx1, &dw1, &db1}) EXPECT_TRUE(gd->guards_intact());
+              }
             }
-          }
-  set_num_threads(0);
+    set_num_threads(0);
+  });
 }
 
 TEST(Conv2dKernels, DirectHwyTakesTheDefaultNetworksConvolutions) {

@@ -9,6 +9,7 @@
 #include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/locally_connected/problem.hpp"
+#include "kernels/targets.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -83,44 +84,48 @@ void compare(const LcProblem& p, uint64_t seed) {
 }  // namespace
 
 TEST(LocallyConnectedKernels, MatchReferenceOverEveryMode) {
-  int combo = 0;
-  for (bool last : {true, false})
-    for (Pad pad : {Pad::valid, Pad::same, Pad::causal, Pad::explicit_})
-      for (int64_t s : {1, 2, 3})
-        for (int64_t d : {1, 2})
-          for (int64_t c : {1, 3, 17, 33}) {
-            // Channel counts 1/3/17 gather their patches (runs < 32 values); 33 reads x in place (channels_last).
-            int64_t n = combo % 3 == 0 ? 1 : 3;
-            DType dt = combo % 2 ? DType::f32 : DType::f64;
-            bool bias = combo % 5 != 0;
-            int64_t f = combo % 4 == 0 ? 17 : 5;
-            LcProblem p = make(n, 7, 9, c, f, 3, 2 + combo % 2, 4 - s, s, 3 - d, d, pad, last, bias, dt);
-            SCOPED_TRACE(fmt::format("last={} pad={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} pt={} pl={} out={}x{} "
-                                     "{} bias={}",
-                                     last, int(pad), n, p.h, p.w, c, f, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
-                                     p.oh, p.ow, dtype_name(dt), bias));
-            compare(p, uint64_t(combo));
-            ++combo;
-          }
+  locnet::testing::for_each_target([&] {
+    int combo = 0;
+    for (bool last : {true, false})
+      for (Pad pad : {Pad::valid, Pad::same, Pad::causal, Pad::explicit_})
+        for (int64_t s : {1, 2, 3})
+          for (int64_t d : {1, 2})
+            for (int64_t c : {1, 3, 17, 33}) {
+              // Channel counts 1/3/17 gather their patches (runs < 32 values); 33 reads x in place (channels_last).
+              int64_t n = combo % 3 == 0 ? 1 : 3;
+              DType dt = combo % 2 ? DType::f32 : DType::f64;
+              bool bias = combo % 5 != 0;
+              int64_t f = combo % 4 == 0 ? 17 : 5;
+              LcProblem p = make(n, 7, 9, c, f, 3, 2 + combo % 2, 4 - s, s, 3 - d, d, pad, last, bias, dt);
+              SCOPED_TRACE(fmt::format("last={} pad={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} pt={} pl={} "
+                                       "out={}x{} {} bias={}",
+                                       last, int(pad), n, p.h, p.w, c, f, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt,
+                                       p.pl, p.oh, p.ow, dtype_name(dt), bias));
+              compare(p, uint64_t(combo));
+              ++combo;
+            }
+  });
 }
 
 TEST(LocallyConnectedKernels, EdgeShapes) {
-  for (bool last : {true, false})
-    for (DType dt : {DType::f32, DType::f64}) {
-      SCOPED_TRACE(fmt::format("last={} {}", last, dtype_name(dt)));
-      // One position (fewer positions than threads: BLAS keeps its own threads), 1D (h = 1).
-      compare(make(4, 3, 3, 40, 6, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 1);
-      compare(make(2, 1, 11, 35, 7, 1, 5, 1, 2, 1, 1, Pad::causal, last, true, dt), 2);
-      // Large dilation with 'same': windows with no tap inside the input (bias only) and clipped direct runs.
-      compare(make(2, 3, 4, 33, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, true, dt), 3);
-      compare(make(1, 3, 4, 2, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, false, dt), 4);
-      // Batch 1 (GEMV/GER paths), direct reads with dilation (runs of C >= 32 values), kernel as large as the input.
-      compare(make(1, 6, 5, 32, 9, 2, 2, 1, 1, 2, 2, Pad::same, last, true, dt), 5);
-      compare(make(1, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 6);
-      compare(make(3, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 7);
-      // The "hwy" register tile's edges: 13 samples (two 6-row blocks and one row), 37 filters (2-vector tiles,
-      // then single columns), gathered K = 27 (padded rows) and direct runs of 80 values.
-      compare(make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
-      compare(make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
-    }
+  locnet::testing::for_each_target([&] {
+    for (bool last : {true, false})
+      for (DType dt : {DType::f32, DType::f64}) {
+        SCOPED_TRACE(fmt::format("last={} {}", last, dtype_name(dt)));
+        // One position (fewer positions than threads: BLAS keeps its own threads), 1D (h = 1).
+        compare(make(4, 3, 3, 40, 6, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 1);
+        compare(make(2, 1, 11, 35, 7, 1, 5, 1, 2, 1, 1, Pad::causal, last, true, dt), 2);
+        // Large dilation with 'same': windows with no tap inside the input (bias only) and clipped direct runs.
+        compare(make(2, 3, 4, 33, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, true, dt), 3);
+        compare(make(1, 3, 4, 2, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, false, dt), 4);
+        // Batch 1 (GEMV/GER paths), direct reads with dilation (runs of C >= 32 values), kernel as large as the input.
+        compare(make(1, 6, 5, 32, 9, 2, 2, 1, 1, 2, 2, Pad::same, last, true, dt), 5);
+        compare(make(1, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 6);
+        compare(make(3, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 7);
+        // The "hwy" register tile's edges: 13 samples (two 6-row blocks and one row), 37 filters (2-vector tiles,
+        // then single columns), gathered K = 27 (padded rows) and direct runs of 80 values.
+        compare(make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
+        compare(make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
+      }
+  });
 }

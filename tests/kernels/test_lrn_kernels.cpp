@@ -7,6 +7,7 @@
 #include "gradcheck.hpp"
 #include "kernels/lrn/problem.hpp"
 #include "kernels/stream.hpp"
+#include "kernels/targets.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -105,6 +106,33 @@ TEST(LrnKernels, MatchReferenceOverEdges) {
           compare(p, uint64_t(combo));
           ++combo;
         }
+}
+
+// Every compiled instruction set (SSE4 and AVX2 builds of the kernels run on machines without AVX-512): both
+// layouts, every dtype, windows of size 5 (the channels_first forward's row groups, the channels_last valignd
+// path), 3 and an uneven one, channels and pixels that leave tails, and several channels_first pixel blocks.
+TEST(LrnKernels, EveryInstructionSetMatchesTheReference) {
+  locnet::testing::for_each_target([] {
+    int combo = 0;
+    for (bool last : {true, false})
+      for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16})
+        for (auto [b, a] : {std::pair<int64_t, int64_t>{2, 2}, {1, 1}, {2, 1}})
+          for (int64_t c : {17, 64}) {
+            LrnProblem p = size5(c, last, dt);
+            p.behind = b;
+            p.ahead = a;
+            p.divisor = double(a + b + 1);
+            p.alpha = 0.7;  // the window moves N by far more than the tolerance
+            p.k = 1.3;
+            p.n = 2;
+            p.nsp = 1;
+            p.sp[2] = combo % 2 ? 37 : 1100;
+            p.beta = combo % 3 ? 0.75 : 0.6;
+            SCOPED_TRACE(fmt::format("last={} {} C={} B={} A={} S={}", last, dtype_name(dt), c, b, a, p.sp[2]));
+            compare(p, uint64_t(combo));
+            ++combo;
+          }
+  });
 }
 
 TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {

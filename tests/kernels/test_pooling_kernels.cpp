@@ -11,6 +11,7 @@
 
 #include "kernels/pooling/problem.hpp"
 #include "locnet/core/parallel.hpp"
+#include "kernels/targets.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -28,50 +29,52 @@ PoolProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t
 }  // namespace
 
 TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
-  struct G {
-    int64_t n, h, w, c, kh, kw, sh, sw;
-  };
-  const std::vector<G> shapes = {
-      {3, 28, 28, 32, 2, 2, 2, 2}, {1, 14, 14, 32, 2, 2, 2, 2}, {2, 7, 9, 1, 2, 2, 2, 2},  {5, 5, 6, 17, 3, 3, 2, 2},
-      {2, 6, 5, 16, 3, 3, 1, 1},   {3, 9, 7, 35, 2, 3, 1, 2},   {1, 1, 1, 8, 1, 1, 1, 1},  {4, 4, 4, 5, 4, 4, 1, 1},
-      {2, 11, 10, 64, 3, 2, 3, 2},
-  };
-  constexpr int64_t kGuard = 19;
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (int threads : {1, 2})
-    for (const G& g : shapes)
-      for (int data = 0; data < 3; ++data) {  // 0: distinct values, 1: many ties, 2: ties and NaNs
-        set_num_threads(threads);
-        PoolProblem p = make(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw);
-        ASSERT_TRUE(max_pool_fast_applicable(p));
-        SCOPED_TRACE(::testing::Message() << "threads=" << threads << " n=" << g.n << " " << g.h << "x" << g.w << "x"
-                                          << g.c << " k=" << g.kh << "x" << g.kw << " s=" << g.sh << "x" << g.sw
-                                          << " data=" << data);
-        const int64_t in = p.n * p.h * p.w * p.c, out = p.n * p.oh * p.ow * p.c;
-        std::mt19937 rng(unsigned(7 + data));
-        std::vector<float> x(static_cast<size_t>(in));
-        for (float& v : x) {
-          v = data == 0 ? std::uniform_real_distribution<float>(-3, 3)(rng) : float(int(rng() % 4)) - 1.5f;
-          if (data == 2 && rng() % 7 == 0) v = nan;
-          if (data == 2 && rng() % 11 == 0) v = -std::numeric_limits<float>::infinity();
+  locnet::testing::for_each_target([&] {
+    struct G {
+      int64_t n, h, w, c, kh, kw, sh, sw;
+    };
+    const std::vector<G> shapes = {
+        {3, 28, 28, 32, 2, 2, 2, 2}, {1, 14, 14, 32, 2, 2, 2, 2}, {2, 7, 9, 1, 2, 2, 2, 2},  {5, 5, 6, 17, 3, 3, 2, 2},
+        {2, 6, 5, 16, 3, 3, 1, 1},   {3, 9, 7, 35, 2, 3, 1, 2},   {1, 1, 1, 8, 1, 1, 1, 1},  {4, 4, 4, 5, 4, 4, 1, 1},
+        {2, 11, 10, 64, 3, 2, 3, 2},
+    };
+    constexpr int64_t kGuard = 19;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int threads : {1, 2})
+      for (const G& g : shapes)
+        for (int data = 0; data < 3; ++data) {  // 0: distinct values, 1: many ties, 2: ties and NaNs
+          set_num_threads(threads);
+          PoolProblem p = make(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw);
+          ASSERT_TRUE(max_pool_fast_applicable(p));
+          SCOPED_TRACE(::testing::Message() << "threads=" << threads << " n=" << g.n << " " << g.h << "x" << g.w << "x"
+                                            << g.c << " k=" << g.kh << "x" << g.kw << " s=" << g.sh << "x" << g.sw
+                                            << " data=" << data);
+          const int64_t in = p.n * p.h * p.w * p.c, out = p.n * p.oh * p.ow * p.c;
+          std::mt19937 rng(unsigned(7 + data));
+          std::vector<float> x(static_cast<size_t>(in));
+          for (float& v : x) {
+            v = data == 0 ? std::uniform_real_distribution<float>(-3, 3)(rng) : float(int(rng() % 4)) - 1.5f;
+            if (data == 2 && rng() % 7 == 0) v = nan;
+            if (data == 2 && rng() % 11 == 0) v = -std::numeric_limits<float>::infinity();
+          }
+          std::vector<float> y1(size_t(out + 2 * kGuard), -77.f), y2(size_t(out), 0.f);
+          std::vector<int64_t> a1(size_t(out + 2 * kGuard), -77), a2(size_t(out), 0);
+          max_pool_forward<float>(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
+          max_pool_forward_ref<float>(p, x.data(), y2.data(), a2.data());
+          for (int64_t i = 0; i < out; ++i) {
+            const float u = y1[size_t(i + kGuard)], v = y2[size_t(i)];
+            ASSERT_TRUE((std::isnan(u) && std::isnan(v)) || u == v) << "y[" << i << "] " << u << " vs " << v;
+            ASSERT_EQ(a1[size_t(i + kGuard)], a2[size_t(i)]) << "argmax[" << i << "]";
+          }
+          for (int64_t gi = 0; gi < kGuard; ++gi) {
+            EXPECT_EQ(y1[size_t(gi)], -77.f);
+            EXPECT_EQ(y1[size_t(out + kGuard + gi)], -77.f);
+            EXPECT_EQ(a1[size_t(gi)], -77);
+            EXPECT_EQ(a1[size_t(out + kGuard + gi)], -77);
+          }
         }
-        std::vector<float> y1(size_t(out + 2 * kGuard), -77.f), y2(size_t(out), 0.f);
-        std::vector<int64_t> a1(size_t(out + 2 * kGuard), -77), a2(size_t(out), 0);
-        max_pool_forward<float>(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
-        max_pool_forward_ref<float>(p, x.data(), y2.data(), a2.data());
-        for (int64_t i = 0; i < out; ++i) {
-          const float u = y1[size_t(i + kGuard)], v = y2[size_t(i)];
-          ASSERT_TRUE((std::isnan(u) && std::isnan(v)) || u == v) << "y[" << i << "] " << u << " vs " << v;
-          ASSERT_EQ(a1[size_t(i + kGuard)], a2[size_t(i)]) << "argmax[" << i << "]";
-        }
-        for (int64_t gi = 0; gi < kGuard; ++gi) {
-          EXPECT_EQ(y1[size_t(gi)], -77.f);
-          EXPECT_EQ(y1[size_t(out + kGuard + gi)], -77.f);
-          EXPECT_EQ(a1[size_t(gi)], -77);
-          EXPECT_EQ(a1[size_t(out + kGuard + gi)], -77);
-        }
-      }
-  set_num_threads(0);
+    set_num_threads(0);
+  });
 }
 
 TEST(MaxPoolKernels, FastPathOnlyWhereEveryWindowIsInside) {
