@@ -379,8 +379,8 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
 // c-kH-1..c+G-1+kH in the tensor. Each vector of x is loaded once for all its roles (entering, leaving, scaled)
 // and the running sum stays in a register across the G rows; G rows entering the window at a time are G DRAM
 // streams in flight (16x96x55x55: 25% faster than one row at a time). anchored: sum holds row c's exact window
-// sum already. The rows `prefetch` (up to G of them, G apart) enter with the next group. Returns false as
-// ForwardRowCF does (then all G rows are redone exactly).
+// sum already. `prefetch`: the first of the (up to G, consecutive) rows that enter with the next group. Returns
+// false as ForwardRowCF does (then all G rows are redone exactly).
 template <int K, bool kNativeBf16, int G, int kH, class D, class T>
 HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anchored, const T* prefetch,
                                int64_t prefetch_rows, hn::TFromD<D>* sum, T* yc, hn::Vec<D> va, hn::Vec<D> vk,
