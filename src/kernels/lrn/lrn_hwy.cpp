@@ -329,6 +329,21 @@ HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, in
   }
 }
 
+// The vector at p (kWhole) or only its first `count` lanes, nothing past them read.
+template <bool kWhole, class D, class T>
+HWY_INLINE hn::Vec<D> LoadPart(D d, size_t count, const T* p) {
+  if constexpr (kWhole) return LoadT(d, p);
+  else return LoadFirstT(d, count, p);
+}
+// step<true>(i, 0) for each whole vector of pixels [i0, P), then step<false>(i, P - i) for the last few.
+template <class D, class Step>
+HWY_INLINE void ForVectors(D d, int64_t i0, int64_t P, Step&& step) {
+  const int64_t L = int64_t(hn::Lanes(d));
+  int64_t i = i0;
+  for (; i + L <= P; i += L) step.template operator()<true>(i, 0);
+  if (i < P) step.template operator()<false>(i, size_t(P - i));
+}
+
 // One channel row of the channels_first forward: updates the running sum (sum[i] becomes the window sum of
 // channel c at pixel i) and writes y. Returns false if some N was not finite; the row is then redone exactly.
 // NT: y is streamed, so whole vectors start at the first aligned pixel; the pixels before it, and the last ones,
@@ -337,12 +352,11 @@ HWY_INLINE void AnchorSums(D d, int64_t P, const T* xb, int64_t S, int64_t c, in
 template <int K, bool NT, bool kNativeBf16, class D, class T>
 HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T* xr, const T* ahead,
                              hn::TFromD<D>* sum, T* yr, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb) {
-  const int64_t L = int64_t(hn::Lanes(d));
   auto nonfinite = hn::Zero(d);  // stays 0 unless some N is Inf or NaN (N * 0 is NaN then)
   uint16_t subnormal = 0;        // kNativeBf16: lanes with a subnormal output, which the conversion flushes
-  // Pixels i..i+L-1 (kWhole) or only the first `count` of them: masked, nothing past them is read or written.
+  // The L pixels at i (kWhole) or only the first `count` of them: masked, nothing past them is read or written.
   auto step = [&]<bool kWhole>(int64_t i, size_t count) {
-    const auto load = [&](const auto* r) { return kWhole ? LoadT(d, r + i) : LoadFirstT(d, count, r + i); };
+    const auto load = [&](const auto* r) { return LoadPart<kWhole>(d, count, r + i); };
     auto s = load(sum);
     if (in) {
       auto v = load(in);
@@ -369,9 +383,7 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
   };
   const int64_t head = NT ? std::min(P, StreamHead(d, yr)) : 0;
   if (head > 0) step.template operator()<false>(0, size_t(head));
-  int64_t i = head;
-  for (; i + L <= P; i += L) step.template operator()<true>(i, 0);
-  if (i < P) step.template operator()<false>(i, size_t(P - i));
+  ForVectors(d, head, P, step);
   return subnormal == 0 && hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
 
@@ -386,12 +398,11 @@ HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anch
                                int64_t prefetch_rows, hn::TFromD<D>* sum, T* yc, hn::Vec<D> va, hn::Vec<D> vk,
                                hn::Vec<D> vnb) {
   constexpr int R = G + 2 * kH + 1;  // x rows c-kH-1 .. c+G-1+kH
-  const int64_t L = int64_t(hn::Lanes(d));
   const T* x0 = xc - (kH + 1) * S;
   auto nonfinite = hn::Zero(d);
   uint16_t subnormal = 0;
   auto step = [&]<bool kWhole>(int64_t i, size_t count) {
-    const auto load = [&](const auto* r) { return kWhole ? LoadT(d, r + i) : LoadFirstT(d, count, r + i); };
+    const auto load = [&](const auto* r) { return LoadPart<kWhole>(d, count, r + i); };
     if constexpr (kWhole)
       for (int g = 0; g < G; ++g)
         if (g < prefetch_rows) hwy::Prefetch(prefetch + g * S + i);
@@ -422,9 +433,7 @@ HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anch
     if constexpr (kWhole) hn::StoreU(s, d, sum + i);
     else StoreFirstT(s, d, count, sum + i);
   };
-  int64_t i = 0;
-  for (; i + L <= P; i += L) step.template operator()<true>(i, 0);
-  if (i < P) step.template operator()<false>(i, size_t(P - i));
+  ForVectors(d, 0, P, step);
   return subnormal == 0 && hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
 
