@@ -892,12 +892,24 @@ HWY_INLINE VF AlignShift(VF prev, VF cur, VF next) {
   if constexpr (J < 0) return VF{_mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 16 + J))};
   else return VF{_mm512_castsi512_ps(_mm512_alignr_epi32(n, c, J))};
 }
-// cur plus the shifts J..., in two chains as ShiftedSum (odd shifts in one, even in the other: the same sums).
+// cur plus the shifts J..., in two chains of alternate terms. The second chain starts at its first term: a chain
+// started at zero costs an add per vector (x + 0 is not folded in floating point).
 template <int... J>
 HWY_INLINE VF AlignSum(VF prev, VF cur, VF next, std::integer_sequence<int, J...>) {
-  VF s0 = cur, s1 = hn::Zero(DF());
-  ((void)((J & 1 ? s1 : s0) = hn::Add(J & 1 ? s1 : s0, AlignShift<J>(prev, cur, next))), ...);
-  return hn::Add(s0, s1);
+  static constexpr int kJ[] = {J..., 0};
+  constexpr size_t n = sizeof...(J);
+  const auto shift = [&]<size_t I>() { return AlignShift<kJ[I]>(prev, cur, next); };
+  if constexpr (n == 0) {
+    return cur;
+  } else if constexpr (n == 1) {
+    return hn::Add(cur, shift.template operator()<0>());
+  } else {
+    VF s0 = hn::Add(cur, shift.template operator()<0>()), s1 = shift.template operator()<1>();
+    [&]<size_t... P>(std::index_sequence<P...>) {
+      ((void)((P % 2 ? s1 : s0) = hn::Add(P % 2 ? s1 : s0, shift.template operator()<P + 2>())), ...);
+    }(std::make_index_sequence<n - 2>());
+    return hn::Add(s0, s1);
+  }
 }
 // The shifts -kB..-1, 1..kA.
 template <int kB, int kA, int... I>
@@ -1049,8 +1061,8 @@ HWY_INLINE bool BackwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, 
   // Step k computes N^-beta and t = g x N^(-beta-1) of vector k, then dx of vector k - 1, whose transposed
   // window [c - A, c + B] needs t of vectors k - 2, k - 1 and k.
   VF xnext = LoadRowVec(xr, C, 0), snext = hn::Mul(xnext, xnext), sprev = hn::Zero(d), scur = hn::Zero(d);
-  VF xcur = hn::Zero(d), gcur = hn::Zero(d), npcur = hn::Zero(d), tprev = hn::Zero(d), tcur = hn::Zero(d);
-  VF xlast = hn::Zero(d), glast = hn::Zero(d), nplast = hn::Zero(d);  // vector k - 1
+  VF xcur = hn::Zero(d), gncur = hn::Zero(d), tprev = hn::Zero(d), tcur = hn::Zero(d);
+  VF xlast = hn::Zero(d), gnlast = hn::Zero(d);  // vector k - 1
   auto nonfinite = hn::Zero(d);
   for (int64_t k = 0; k <= nv; ++k) {
     VF tnext = hn::Zero(d);
@@ -1060,26 +1072,25 @@ HWY_INLINE bool BackwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, 
       xcur = xnext;
       xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d);
       snext = hn::Mul(xnext, xnext);
-      gcur = LoadRowVec(gr, C, k);
       VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
+      // g N^-beta serves both t and dx's first term.
       if constexpr (Exact) {
-        npcur = NegPow<K>(d, nn, vnb);
-        tnext = hn::Div(hn::Mul(hn::Mul(gcur, xcur), npcur), nn);
+        gncur = hn::Mul(LoadRowVec(gr, C, k), NegPow<K>(d, nn, vnb));
+        tnext = hn::Div(hn::Mul(gncur, xcur), nn);
       } else {
         nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-        npcur = NegPowFinite<K, T>(d, nn, vnb);
-        tnext = hn::Mul(hn::Mul(hn::Mul(gcur, xcur), npcur), Recip(d, nn));
+        gncur = hn::Mul(LoadRowVec(gr, C, k), NegPowFinite<K, T>(d, nn, vnb));
+        tnext = hn::Mul(hn::Mul(gncur, xcur), Recip(d, nn));
       }
     }
     if (k >= 1) {
       VF ts = ShiftedSum<kA, kB>(st, tprev, tcur, tnext, A, B);
-      StoreRowVec<false>(hn::NegMulAdd(hn::Mul(vcoef, xlast), ts, hn::Mul(glast, nplast)), dr, C, k - 1);
+      StoreRowVec<false>(hn::NegMulAdd(hn::Mul(vcoef, xlast), ts, gnlast), dr, C, k - 1);
     }
     tprev = tcur;
     tcur = tnext;
     xlast = xcur;
-    glast = gcur;
-    nplast = npcur;
+    gnlast = gncur;
   }
   return hn::AllFalse(d, hn::IsNaN(nonfinite));
 }
