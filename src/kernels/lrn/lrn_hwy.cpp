@@ -593,10 +593,11 @@ HWY_NOINLINE void BwdExactCF(D d, int64_t q0, int64_t q1, bool redoA, const BwdS
 // store of dx; the block pipeline below also reads and writes ~12 scratch rows. Bound by the multiply ports and
 // the latency of each channel's chain; as three stages a step apart (dx, then g N^-beta and t, then N) one thread
 // on cache-resident data went from 4.3 to 3.85 ns a channel (16x96x55x55, 2 threads: 1.34-1.56 -> 1.20-1.32 ms
-// in a slow-memory hour); unrolling it so the rings rotate instead of moving gained nothing. Exact: IEEE N^-beta and division, the sum of squares from scratch at
-// every channel (the redo of a column that met Inf or NaN). Returns false if some N or t sum was not finite
-// (Exact == false only). `next`: elements from this column to the next one the caller walks (0: none), whose
-// first channels are prefetched while this column's last ones run, so that walk does not start on cache misses.
+// in a slow-memory hour); unrolling it so the rings rotate instead of moving gained nothing. Exact: IEEE N^-beta
+// and division, the sum of squares from scratch at every channel (the redo of a column that met Inf or NaN).
+// Returns false if some N or t sum was not finite (Exact == false only). `next`: elements from this column to the
+// next one the caller walks (0: none), whose first channels are prefetched while this column's last ones run, so
+// that walk does not start on cache misses.
 template <int K, int kB, int kA, bool Exact, class D, class T>
 HWY_INLINE bool BwdColumnCF(D d, const T* HWY_RESTRICT xb, const T* HWY_RESTRICT gb, T* HWY_RESTRICT db, int64_t S,
                             int64_t C, hn::Vec<D> va, hn::Vec<D> vk, hn::Vec<D> vnb, hn::Vec<D> vcoef,
