@@ -966,20 +966,33 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
   __mmask16 subnormal = 0;
   int64_t k = 0;
   if constexpr (!Exact) {  // whole vectors without branches: while the next is whole, then the last if whole
-    auto step = [&](VF xnext) {
+    // N of the vector whose window the squares sprev, scur and those of xnext complete; shifts them on.
+    auto window_n = [&](VF xnext) {
       VF snext = hn::Mul(xnext, xnext);
       VF nn = hn::MulAdd(ShiftedSum<kB, kA>(st, sprev, scur, snext, B, A), va, vk);
       nonfinite = hn::MulAdd(nn, hn::Zero(d), nonfinite);
-      const VF y = hn::Mul(xcur, NegPowFinite<K, T>(d, nn, vnb));
-      if constexpr (kNativeBf16) StoreBf16Native(y, yr + 16 * k, subnormal);
-      else StoreT<false, true>(y, d, yr + 16 * k);
       sprev = scur;
       scur = snext;
-      xcur = xnext;
+      return nn;
+    };
+    auto put = [&](VF x, VF nn) {  // y of vector k
+      const VF y = hn::Mul(x, NegPowFinite<K, T>(d, nn, vnb));
+      if constexpr (kNativeBf16) StoreBf16Native(y, yr + 16 * k, subnormal);
+      else StoreT<false, true>(y, d, yr + 16 * k);
       ++k;
     };
-    while (16 * (k + 2) <= C) step(LoadT(d, xr + 16 * (k + 1)));
-    if (C % 16 == 0) step(hn::Zero(d));
+    if (32 <= C) {  // two stages a step apart, as BackwardRowPermute: N of vector k + 1, then y of vector k
+      const VF x1 = LoadT(d, xr + 16);
+      VF nn = window_n(x1), x = xcur;
+      xcur = x1;
+      while (16 * (k + 3) <= C) {
+        const VF xnext = LoadT(d, xr + 16 * (k + 2)), nnext = window_n(xnext);
+        put(x, nn);
+        nn = nnext, x = xcur, xcur = xnext;
+      }
+      put(x, nn);
+    }
+    if (C % 16 == 0) put(xcur, window_n(hn::Zero(d)));
   }
   for (; k < nv; ++k) {
     VF xnext = k + 1 < nv ? LoadRowVec(xr, C, k + 1) : hn::Zero(d), snext = hn::Mul(xnext, xnext);
