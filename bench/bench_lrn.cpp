@@ -25,6 +25,7 @@ struct Shape4 {
   int64_t n, c, h, w;
 };
 const Shape4 kShapes[] = {{16, 96, 55, 55}, {16, 256, 27, 27}};
+const bool kLimitRows = locnet::bench::register_limit_rows(/*with_dgemm=*/false);
 
 locnet::kernels::LrnProblem problem(const Shape4& s, bool last, locnet::DType dt) {
   locnet::PyTorchLrnConfig cfg{.size = 5, .data_format = last ? "channels_last" : "channels_first"};
