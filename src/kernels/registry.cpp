@@ -48,4 +48,19 @@ void set_stream_min_bytes(int64_t bytes) {
   g_stream_min_bytes.store(bytes < 0 ? kDefaultStreamMinBytes : bytes, std::memory_order_relaxed);
 }
 
+namespace {
+std::atomic<bool> g_no_avx512_bf16{false};
+}  // namespace
+
+bool use_avx512_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has && !g_no_avx512_bf16.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+NoAvx512Bf16Scope::NoAvx512Bf16Scope() { g_no_avx512_bf16.store(true, std::memory_order_relaxed); }
+NoAvx512Bf16Scope::~NoAvx512Bf16Scope() { g_no_avx512_bf16.store(false, std::memory_order_relaxed); }
+
 }  // namespace locnet::kernels

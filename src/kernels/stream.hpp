@@ -1,7 +1,8 @@
-// Non-temporal ("streaming") stores for large outputs. An ordinary store that misses the cache first reads the
-// line it writes (read for ownership), so a kernel that reads x and writes y moves three bytes for every two it
-// must; a streaming store skips that read. It also leaves y out of the cache, which only pays when y is too large
-// to stay cached for whoever reads it next: hence a size threshold.
+// Machine-dependent choices of the kernels, with switches for tests.
+// Non-temporal ("streaming") stores for large outputs. An ordinary store that misses the cache first reads the line
+// it writes (read for ownership), so a kernel that reads x and writes y moves three bytes for every two it must; a
+// streaming store skips that read. It also leaves y out of the cache, which only pays when y is too large to stay
+// cached for whoever reads it next: hence a size threshold.
 #pragma once
 #include <cstdint>
 
@@ -21,6 +22,16 @@ struct StreamMinBytesScope {
   ~StreamMinBytesScope() { set_stream_min_bytes(-1); }
   StreamMinBytesScope(const StreamMinBytesScope&) = delete;
   StreamMinBytesScope& operator=(const StreamMinBytesScope&) = delete;
+};
+
+// AVX512_BF16 (one-instruction f32 -> bf16 conversion), which only some AVX-512 machines have: true where the CPU
+// has it, unless a test has turned it off to run the other machines' code paths here.
+bool use_avx512_bf16();
+struct NoAvx512Bf16Scope {  // tests: as if the CPU lacked AVX512_BF16, for a scope
+  NoAvx512Bf16Scope();
+  ~NoAvx512Bf16Scope();
+  NoAvx512Bf16Scope(const NoAvx512Bf16Scope&) = delete;
+  NoAvx512Bf16Scope& operator=(const NoAvx512Bf16Scope&) = delete;
 };
 
 }  // namespace locnet::kernels

@@ -3,6 +3,8 @@
 // guard elements around the outputs to catch out-of-bounds writes.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/lrn/problem.hpp"
@@ -247,62 +249,70 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
         }
 }
 
-// bf16 outputs in the subnormal range round as the reference rounds them, not to zero (AVX512_BF16's conversion,
-// which the forward uses where present, flushes subnormal inputs). 64 channels: the channels_last path that takes
-// 32 channels at a time and rounds in integer arithmetic.
+// bf16 outputs in the subnormal range round as the reference rounds them, not to zero. Machines with AVX512_BF16
+// convert with one instruction, which flushes subnormal inputs (those rows are redone); the others round in integer
+// arithmetic. Both run here: `native` false turns the extension off. 64 channels: the channels_last path that takes
+// 32 channels at a time.
 TEST(LrnKernels, Bf16SubnormalOutputsRound) {
   const LrnKernel& ref = ref_kernel();
-  for (bool last : {true, false})
-    for (int64_t c : {48, 64}) {
-      LrnProblem p = size5(c, last, DType::bf16);
-      p.nsp = 1;
-      p.sp[2] = 37;  // channels_first: two vectors of pixels and a tail
-      const int64_t count = p.c * 37;
-      Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 21);
-      for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));  // outputs ~1e-38 / 2^0.75
-      x = x.to(DType::bf16);
-      for (const LrnKernel& k : lrn_kernels()) {
-        SCOPED_TRACE(fmt::format("{} last={} c={}", k.name, last, c));
-        Tensor y(Shape{count}, DType::bf16), yr(Shape{count}, DType::bf16);
-        k.forward(p, x.raw(), y.raw());
-        ref.forward(p, x.raw(), yr.raw());
-        int subnormal = 0;
-        for (int64_t i = 0; i < count; ++i) {
-          const double a = y.item(i), b = yr.item(i);
-          subnormal += b != 0 && std::fabs(b) < 1.1754943508222875e-38;
-          EXPECT_LE(std::fabs(a - b), 1.6e-2 * std::fabs(b)) << "at " << i << ": " << a << " vs " << b;
+  for (bool native : {true, false})
+    for (bool last : {true, false})
+      for (int64_t c : {48, 64}) {
+        std::optional<NoAvx512Bf16Scope> off;
+        if (!native) off.emplace();
+        LrnProblem p = size5(c, last, DType::bf16);
+        p.nsp = 1;
+        p.sp[2] = 37;  // channels_first: two vectors of pixels and a tail
+        const int64_t count = p.c * 37;
+        Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f32, 21);
+        // outputs ~1e-38 / 2^0.75
+        for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));
+        x = x.to(DType::bf16);
+        for (const LrnKernel& k : lrn_kernels()) {
+          SCOPED_TRACE(fmt::format("{} native={} last={} c={}", k.name, native, last, c));
+          Tensor y(Shape{count}, DType::bf16), yr(Shape{count}, DType::bf16);
+          k.forward(p, x.raw(), y.raw());
+          ref.forward(p, x.raw(), yr.raw());
+          int subnormal = 0;
+          for (int64_t i = 0; i < count; ++i) {
+            const double a = y.item(i), b = yr.item(i);
+            subnormal += b != 0 && std::fabs(b) < 1.1754943508222875e-38;
+            EXPECT_LE(std::fabs(a - b), 1.6e-2 * std::fabs(b)) << "at " << i << ": " << a << " vs " << b;
+          }
+          EXPECT_GT(subnormal, 10);
         }
-        EXPECT_GT(subnormal, 10);
       }
-    }
 }
 
 // bf16 channels_last with the size-5 window, where the window dominates N (alpha / 5 = 1, k = 0.01): a wrong term
 // moves y by far more than bf16's rounding, which the sweep's tolerance (alpha 0.7, k 1.3) could hide. 32 and 96
 // channels: the path that takes 32 at a time (two pixels in lockstep; 45 pixels leave one alone); 48: the
-// 16-at-a-time one.
+// 16-at-a-time one. With and without AVX512_BF16 (as Bf16SubnormalOutputsRound).
 TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
   const LrnKernel& ref = ref_kernel();
-  for (int64_t c : {32, 48, 96}) {
-    LrnProblem p = size5(c, true, DType::bf16);
-    p.n = 3;
-    p.nsp = 2;
-    p.sp[1] = 3;
-    p.sp[2] = 5;
-    p.alpha = 5;
-    p.k = 0.01;
-    const int64_t count = p.n * c * 15;
-    Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, 31).to(DType::bf16);
-    for (const LrnKernel& k : lrn_kernels()) {
-      SCOPED_TRACE(fmt::format("{} c={}", k.name, c));
-      Guarded y(count, DType::bf16), yr(count, DType::bf16);
-      k.forward(p, x.raw(), y.data());
-      ref.forward(p, x.raw(), yr.data());
-      // One bf16 unit in the last place is at most 2^-7 of the value.
-      EXPECT_LE(max_scaled_error(y.inner(), yr.inner(), 8e-3, 1e-6), 1.0);
-      EXPECT_TRUE(y.guards_intact());
+  for (bool native : {true, false})
+    for (int64_t c : {32, 48, 96}) {
+      std::optional<NoAvx512Bf16Scope> off;
+      if (!native) off.emplace();
+      LrnProblem p = size5(c, true, DType::bf16);
+      p.n = 3;
+      p.nsp = 2;
+      p.sp[1] = 3;
+      p.sp[2] = 5;
+      p.alpha = 5;
+      p.k = 0.01;
+      const int64_t count = p.n * c * 15;
+      Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, 31).to(DType::bf16);
+      for (const LrnKernel& k : lrn_kernels()) {
+        SCOPED_TRACE(fmt::format("{} native={} c={}", k.name, native, c));
+        Guarded y(count, DType::bf16), yr(count, DType::bf16);
+        k.forward(p, x.raw(), y.data());
+        ref.forward(p, x.raw(), yr.data());
+        // One bf16 unit in the last place is at most 2^-7 of the value.
+        EXPECT_LE(max_scaled_error(y.inner(), yr.inner(), 8e-3, 1e-6), 1.0);
+        EXPECT_TRUE(y.guards_intact());
+      }
     }
-  }
 }
 
 TEST(LrnKernels, NanPropagatesInEveryPath) {

@@ -99,10 +99,7 @@ HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
 // AVX512_BF16's vcvtneps2bf16 rounds f32 to bf16 to nearest even, as StoreT does, in one instruction, but takes
 // subnormal inputs as zero: callers check for those (vfpclassps) and redo the row. Inline assembly: the target
 // pragma of this code does not include the extension, which only some AVX-512 machines have.
-inline bool HasAvx512Bf16() {
-  static const bool has = __builtin_cpu_supports("avx512bf16");
-  return has;
-}
+inline bool HasAvx512Bf16() { return use_avx512_bf16(); }
 HWY_INLINE void StoreBf16Native(hn::Vec<hn::ScalableTag<float>> v, hwy::bfloat16_t* p, __mmask16& subnormal) {
   subnormal |= _mm512_fpclass_ps_mask(v.raw, 0x20);
   __m256i h;
