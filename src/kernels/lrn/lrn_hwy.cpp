@@ -99,7 +99,6 @@ HWY_INLINE hn::Vec<D16> UpperHalves(D16 d16, VU bits) {
 // AVX512_BF16's vcvtneps2bf16 rounds f32 to bf16 to nearest even, as StoreT does, in one instruction, but takes
 // subnormal inputs as zero: callers check for those (vfpclassps) and redo the row. Inline assembly: the target
 // pragma of this code does not include the extension, which only some AVX-512 machines have.
-inline bool HasAvx512Bf16() { return use_avx512_bf16(); }
 HWY_INLINE void StoreBf16Native(hn::Vec<hn::ScalableTag<float>> v, hwy::bfloat16_t* p, __mmask16& subnormal) {
   subnormal |= _mm512_fpclass_ps_mask(v.raw, 0x20);
   __m256i h;
@@ -1163,18 +1162,17 @@ void ForwardCL(const LrnProblem& p, const T* x, T* y) {
             auto redo = [&](int64_t px, int64_t end) {  // exactly, IEEE semantics
               for (; px < end; ++px) ForwardRowPermute<K, true>(st, C, B, A, x + px * C, y + px * C, va, vk, vnb);
             };
-            int64_t px = lo;
-            const bool native = HasAvx512Bf16();
-            for (; px + 2 <= hi; px += 2)
-              if (!(native ? ForwardRowsBf16Pairs<K, 2, true>(C, x + px * C, y + px * C, va, vk, vnb)
-                           : ForwardRowsBf16Pairs<K, 2>(C, x + px * C, y + px * C, va, vk, vnb)))
-                redo(px, px + 2);
-            if (px < hi && !(native ? ForwardRowsBf16Pairs<K, 1, true>(C, x + px * C, y + px * C, va, vk, vnb)
-                                    : ForwardRowsBf16Pairs<K, 1>(C, x + px * C, y + px * C, va, vk, vnb)))
-              redo(px, hi);
+            auto pairs = [&](auto native) {
+              constexpr bool kNative = decltype(native)::value;
+              int64_t px = lo;
+              for (; px + 2 <= hi; px += 2)
+                if (!ForwardRowsBf16Pairs<K, 2, kNative>(C, x + px * C, y + px * C, va, vk, vnb)) redo(px, px + 2);
+              if (px < hi && !ForwardRowsBf16Pairs<K, 1, kNative>(C, x + px * C, y + px * C, va, vk, vnb)) redo(px, hi);
+            };
+            use_avx512_bf16() ? pairs(std::true_type()) : pairs(std::false_type());
           });
         }
-        if (HasAvx512Bf16()) return rows(std::true_type());
+        if (use_avx512_bf16()) return rows(std::true_type());
       }
       return rows(std::false_type());
     }
@@ -1307,7 +1305,7 @@ void ForwardT(const LrnProblem& p, const void* x, void* y) {
     if (p.channels_last) return ForwardCL<K>(p, xt, yt);
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
     if constexpr (std::is_same_v<T, hwy::bfloat16_t>)
-      if (HasAvx512Bf16()) return ForwardCF<K, false, T, true>(p, xt, yt);
+      if (use_avx512_bf16()) return ForwardCF<K, false, T, true>(p, xt, yt);
 #endif
     nt ? ForwardCF<K, true>(p, xt, yt) : ForwardCF<K, false>(p, xt, yt);
   };
