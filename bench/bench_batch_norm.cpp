@@ -226,4 +226,4 @@ BENCHMARK(BM_onednn_bn_forward_inference)->Apply(shapes);
 BENCHMARK(BM_onednn_bn_backward)->Apply(shapes);
 #endif
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return locnet::bench::run_main(argc, argv); }

@@ -130,4 +130,4 @@ BENCHMARK_CAPTURE(BM_dense_kernel, backward_ref, "ref", true)->Apply(kernel_shap
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return locnet::bench::run_main(argc, argv); }

@@ -101,4 +101,4 @@ BENCHMARK(BM_lc_backward)->Apply(shapes);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return locnet::bench::run_main(argc, argv); }

@@ -212,4 +212,4 @@ BENCHMARK(BM_onednn_lrn_forward)->Apply(shapes);
 BENCHMARK(BM_onednn_lrn_backward)->Apply(shapes);
 #endif
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return locnet::bench::run_main(argc, argv); }

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -307,7 +308,104 @@ void BM_gemm_peak(benchmark::State& state) {
   state.SetLabel(f32 ? "cblas_sgemm 2048^3" : "cblas_dgemm 2048^3");
 }
 
+// Holds every report until the end of the run, adds "roofline_run" to each row, then hands them all to `inner`.
+// roofline_run is the row's roofline against the median of this run's own limit row (BM_memcpy, or BM_sgemm_peak
+// for a row that its FLOPs bound) instead of the best-of-N limit measured at process start: with
+// --benchmark_enable_random_interleaving, the limit row and the op's row sample the same moments of a shared
+// machine, so their ratio is steadier than either figure. Rows that ran without the limit row keep roofline only.
+class SameRunReporter : public benchmark::BenchmarkReporter {
+ public:
+  explicit SameRunReporter(std::unique_ptr<benchmark::BenchmarkReporter> inner) : inner_(std::move(inner)) {}
+  bool ReportContext(const Context& context) override {
+    inner_->SetOutputStream(&GetOutputStream());
+    inner_->SetErrorStream(&GetErrorStream());
+    return inner_->ReportContext(context);
+  }
+  void ReportRuns(const std::vector<Run>& runs) override { groups_.push_back(runs); }
+  void Finalize() override {
+    const double memcpy_run = run_median("BM_memcpy", "bytes_per_second");
+    for (auto& runs : groups_) {
+      for (auto& r : runs) add_same_run(r, memcpy_run);
+      inner_->ReportRuns(runs);
+    }
+    inner_->Finalize();
+  }
+
+ private:
+  // The median of a limit row's counter in this run: its "median" aggregate, else the median of its repetitions
+  // (0 when the row did not run).
+  double run_median(const std::string& row, const char* counter) const {
+    std::vector<double> values;
+    for (const auto& runs : groups_)
+      for (const auto& r : runs) {
+        if (r.run_name.function_name != row || r.error_occurred || !r.counters.count(counter)) continue;
+        const double v = r.counters.at(counter).value;
+        if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") return v;
+        if (r.run_type == Run::RT_Iteration) values.push_back(v);
+      }
+    if (values.empty()) return 0;
+    std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+    return values[values.size() / 2];
+  }
+  void add_same_run(Run& r, double memcpy_run) const {
+    auto roof = r.counters.find("roofline");
+    auto bytes = r.counters.find("bytes_per_second");
+    if (roof == r.counters.end() || r.error_occurred) return;
+    double scale = 0;  // limit at start / limit in this run, for the limit that bounds this row
+    const bool memory_bound =
+        bytes != r.counters.end() && std::abs(bytes->second.value / memcpy_bandwidth() - roof->second.value) <=
+                                         1e-9 * std::abs(roof->second.value);
+    if (memory_bound) {
+      if (memcpy_run > 0) scale = memcpy_bandwidth() / memcpy_run;
+    } else if (const double flops_run = run_median("BM_sgemm_peak", "items_per_second"); flops_run > 0) {
+      scale = sgemm_peak_flops() / flops_run;
+    }
+    if (scale <= 0) return;
+    // A cv aggregate is a ratio, the same for both counters.
+    const bool ratio = r.run_type == Run::RT_Aggregate && r.aggregate_unit == benchmark::kPercentage;
+    r.counters["roofline_run"] = benchmark::Counter(roof->second.value * (ratio ? 1.0 : scale));
+  }
+  std::unique_ptr<benchmark::BenchmarkReporter> inner_;
+  std::vector<std::vector<Run>> groups_;
+};
+
+// The reporter Google Benchmark would make for --benchmark_format / --benchmark_out_format (read before
+// Initialize, which strips its flags from argv).
+std::unique_ptr<benchmark::BenchmarkReporter> make_reporter(const std::string& format) {
+  if (format == "json") return std::make_unique<benchmark::JSONReporter>();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (format == "csv") return std::make_unique<benchmark::CSVReporter>();
+#pragma GCC diagnostic pop
+  return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+}
+
+std::string flag_value(int argc, char** argv, const std::string& flag, const std::string& fallback) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
+  }
+  return fallback;
+}
+
 }  // namespace
+
+int run_main(int argc, char** argv) {
+  const std::string display = flag_value(argc, argv, "--benchmark_format", "console");
+  const bool to_file = !flag_value(argc, argv, "--benchmark_out", "").empty();
+  const std::string file = flag_value(argc, argv, "--benchmark_out_format", "json");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  SameRunReporter display_reporter(make_reporter(display));
+  if (to_file) {
+    SameRunReporter file_reporter(make_reporter(file));
+    benchmark::RunSpecifiedBenchmarks(&display_reporter, &file_reporter);
+  } else {
+    benchmark::RunSpecifiedBenchmarks(&display_reporter);
+  }
+  benchmark::Shutdown();
+  return 0;
+}
 
 bool register_limit_rows(bool with_dgemm) {
   benchmark::RegisterBenchmark("BM_memcpy", BM_memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);

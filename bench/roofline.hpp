@@ -42,6 +42,12 @@ double dgemm_peak_flops();  // FLOP/s
 // own "roofline" is achieved / limit and should be close to 1 (how far from 1 shows the run-to-run noise).
 bool register_limit_rows(bool with_dgemm);
 
+// main() of every bench_<op> program (`int main(int argc, char** argv) { return locnet::bench::run_main(argc,
+// argv); }`): Google Benchmark's own, with a reporter that holds the rows until the end of the run and adds
+// "roofline_run" to each, the roofline against this run's own BM_memcpy (or BM_sgemm_peak) median rather than
+// the limit measured at process start. Google Benchmark's flags work as with BENCHMARK_MAIN().
+int run_main(int argc, char** argv);
+
 // The memory traffic of an elementwise op with no arithmetic: `reads` passes that only read the inputs (one or
 // two 64-byte aligned arrays of `bytes` each; in1 may be null), then one that reads them and writes `out` with
 // streaming stores, each OpenMP thread over its contiguous part of every array (as the kernels' tasks). A
