@@ -370,14 +370,15 @@ class SameRunReporter : public benchmark::BenchmarkReporter {
 };
 
 // The reporter Google Benchmark would make for --benchmark_format / --benchmark_out_format (read before
-// Initialize, which strips its flags from argv).
-std::unique_ptr<benchmark::BenchmarkReporter> make_reporter(const std::string& format) {
+// Initialize, which strips its flags from argv); `tabular`: --benchmark_counters_tabular=true.
+std::unique_ptr<benchmark::BenchmarkReporter> make_reporter(const std::string& format, bool tabular) {
   if (format == "json") return std::make_unique<benchmark::JSONReporter>();
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   if (format == "csv") return std::make_unique<benchmark::CSVReporter>();
 #pragma GCC diagnostic pop
-  return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+  return std::make_unique<benchmark::ConsoleReporter>(tabular ? benchmark::ConsoleReporter::OO_Tabular
+                                                               : benchmark::ConsoleReporter::OO_None);
 }
 
 std::string flag_value(int argc, char** argv, const std::string& flag, const std::string& fallback) {
@@ -394,11 +395,12 @@ int run_main(int argc, char** argv) {
   const std::string display = flag_value(argc, argv, "--benchmark_format", "console");
   const bool to_file = !flag_value(argc, argv, "--benchmark_out", "").empty();
   const std::string file = flag_value(argc, argv, "--benchmark_out_format", "json");
+  const bool tabular = flag_value(argc, argv, "--benchmark_counters_tabular", "false") == "true";
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  SameRunReporter display_reporter(make_reporter(display));
+  SameRunReporter display_reporter(make_reporter(display, tabular));
   if (to_file) {
-    SameRunReporter file_reporter(make_reporter(file));
+    SameRunReporter file_reporter(make_reporter(file, false));
     benchmark::RunSpecifiedBenchmarks(&display_reporter, &file_reporter);
   } else {
     benchmark::RunSpecifiedBenchmarks(&display_reporter);
