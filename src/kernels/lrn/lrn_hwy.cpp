@@ -50,15 +50,19 @@ template <class D>
 HWY_INLINE hn::Vec<D> LoadT(D d, const hn::TFromD<D>* p) {
   return hn::LoadU(d, p);
 }
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// 16 bf16 to f32: one word permute puts each in the upper half of its lane.
+HWY_INLINE __m512 WidenBf16(__m256i h) {
+  alignas(64) static constexpr uint16_t kIdx[32] = {16, 0, 16, 1, 16, 2,  16, 3,  16, 4,  16, 5,  16, 6,  16, 7,
+                                                    16, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15};
+  return _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx), _mm512_zextsi256_si512(h)));
+}
+#endif
 template <class D>
 HWY_INLINE hn::Vec<D> LoadT(D d, const hwy::bfloat16_t* p) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  if constexpr (hn::MaxLanes(D()) == 16) {  // one word permute puts each bf16 in the upper half of its lane
-    alignas(64) static constexpr uint16_t kIdx[32] = {16, 0, 16, 1, 16, 2,  16, 3,  16, 4,  16, 5,  16, 6,  16, 7,
-                                                      16, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15};
-    const __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return hn::Vec<D>{_mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx), v))};
-  }
+  if constexpr (hn::MaxLanes(D()) == 16)
+    return hn::Vec<D>{WidenBf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))};
 #endif
   return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::bfloat16_t, D>(), p));
 }
@@ -109,16 +113,20 @@ HWY_INLINE void StoreBf16Native(hn::Vec<hn::ScalableTag<float>> v, hwy::bfloat16
 // kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
 // carries into the exponent. The forward's fast paths store so: x is in its own window, so a NaN x makes N NaN
 // and the row is redone, and a NaN they compute themselves is the default quiet NaN, which the rounding keeps.
-template <bool NT = false, bool kNoNaN = false, class D>
-HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
-  // Round to nearest even (as the reference does); NaN stays a quiet NaN.
+// v rounded to bf16 bits: to nearest even (as the reference does); NaN stays a quiet NaN.
+template <bool kNoNaN = false, class D>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> RoundBf16(hn::Vec<D> v) {
   const hn::RebindToUnsigned<D> du;
   auto bits = hn::BitCast(du, v);
   auto rounded = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
   if constexpr (!kNoNaN)
     rounded = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(bits, hn::Set(du, 0x400000u)), rounded);
+  return UpperHalves(hn::Rebind<uint16_t, D>(), rounded);
+}
+template <bool NT = false, bool kNoNaN = false, class D>
+HWY_INLINE void StoreT(hn::Vec<D> v, D, hwy::bfloat16_t* p) {
   const hn::Rebind<uint16_t, D> d16;
-  StoreV<NT>(UpperHalves(d16, rounded), d16, reinterpret_cast<uint16_t*>(p));
+  StoreV<NT>(RoundBf16<kNoNaN, D>(v), d16, reinterpret_cast<uint16_t*>(p));
 }
 template <bool NT = false, bool kNoNaN = false, class D>
 HWY_INLINE void StoreT(hn::Vec<D> v, D d, hwy::float16_t* p) {
@@ -155,6 +163,10 @@ HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, hn::TFromD<D>* p) {
 template <class D, class T>
   requires(!std::is_same_v<T, hn::TFromD<D>>)
 HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, T* p) {  // bf16 / f16: through a lane buffer
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && hn::MaxLanes(D()) == 16)  // masked word store (AVX512BW)
+    return _mm256_mask_storeu_epi16(p, __mmask16((1u << count) - 1), RoundBf16<false, D>(v).raw);
+#endif
   HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())];
   hn::Store(v, d, lanes);
   for (size_t i = 0; i < count; ++i) StoreS(lanes[i], p + i);
@@ -172,6 +184,10 @@ HWY_INLINE hn::Vec<D> LoadFirstT(D d, size_t count, const hn::TFromD<D>* p) {
 template <class D, class T>
   requires(!std::is_same_v<T, hn::TFromD<D>>)
 HWY_INLINE hn::Vec<D> LoadFirstT(D d, size_t count, const T* p) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && hn::MaxLanes(D()) == 16)  // masked word load: faults on none
+    return hn::Vec<D>{WidenBf16(_mm256_maskz_loadu_epi16(__mmask16((1u << count) - 1), p))};
+#endif
   HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())] = {};
   for (size_t i = 0; i < count; ++i) lanes[i] = LoadS(p + i);
   return hn::Load(d, lanes);
