@@ -162,12 +162,16 @@ HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, hn::TFromD<D>* p) {
 }
 template <class D, class T>
   requires(!std::is_same_v<T, hn::TFromD<D>>)
-HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, T* p) {  // bf16 / f16: through a lane buffer
+HWY_INLINE void StoreFirstT(hn::Vec<D> v, D d, size_t count, T* p) {  // bf16 / f16
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && hn::MaxLanes(D()) == 16)  // masked word store (AVX512BW)
-    return _mm256_mask_storeu_epi16(p, __mmask16((1u << count) - 1), RoundBf16<false, D>(v).raw);
+  if constexpr (hn::MaxLanes(D()) == 16) {  // masked word store (AVX512BW); f16 rounds as DemoteTo in StoreT
+    const __mmask16 m = __mmask16((1u << count) - 1);
+    if constexpr (std::is_same_v<T, hwy::bfloat16_t>)
+      return _mm256_mask_storeu_epi16(p, m, RoundBf16<false, D>(v).raw);
+    else return _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
 #endif
-  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())];
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())];  // other targets: through a lane buffer
   hn::Store(v, d, lanes);
   for (size_t i = 0; i < count; ++i) StoreS(lanes[i], p + i);
 }
@@ -185,8 +189,11 @@ template <class D, class T>
   requires(!std::is_same_v<T, hn::TFromD<D>>)
 HWY_INLINE hn::Vec<D> LoadFirstT(D d, size_t count, const T* p) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && hn::MaxLanes(D()) == 16)  // masked word load: faults on none
-    return hn::Vec<D>{WidenBf16(_mm256_maskz_loadu_epi16(__mmask16((1u << count) - 1), p))};
+  if constexpr (hn::MaxLanes(D()) == 16) {  // masked word load: faults on none
+    const __m256i h = _mm256_maskz_loadu_epi16(__mmask16((1u << count) - 1), p);
+    if constexpr (std::is_same_v<T, hwy::bfloat16_t>) return hn::Vec<D>{WidenBf16(h)};
+    else return hn::Vec<D>{_mm512_cvtph_ps(h)};
+  }
 #endif
   HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())] = {};
   for (size_t i = 0; i < count; ++i) lanes[i] = LoadS(p + i);
