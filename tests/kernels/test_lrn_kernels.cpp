@@ -3,8 +3,6 @@
 // guard elements around the outputs to catch out-of-bounds writes.
 #include <gtest/gtest.h>
 
-#include <optional>
-
 #include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/lrn/problem.hpp"
@@ -251,15 +249,13 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
 
 // bf16 outputs in the subnormal range round as the reference rounds them, not to zero. Machines with AVX512_BF16
 // convert with one instruction, which flushes subnormal inputs (those rows are redone); the others round in integer
-// arithmetic. Both run here: `native` false turns the extension off. 64 channels: the channels_last path that takes
+// arithmetic. Both run here (with_and_without_avx512_bf16). 64 channels: the channels_last path that takes
 // 32 channels at a time.
 TEST(LrnKernels, Bf16SubnormalOutputsRound) {
   const LrnKernel& ref = ref_kernel();
-  for (bool native : {true, false})
+  locnet::testing::with_and_without_avx512_bf16([&](bool native) {
     for (bool last : {true, false})
       for (int64_t c : {48, 64}) {
-        std::optional<NoAvx512Bf16Scope> off;
-        if (!native) off.emplace();
         LrnProblem p = size5(c, last, DType::bf16);
         p.nsp = 1;
         p.sp[2] = 37;  // channels_first: two vectors of pixels and a tail
@@ -282,6 +278,7 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
           EXPECT_GT(subnormal, 10);
         }
       }
+  });
 }
 
 // bf16 channels_last with the size-5 window, where the window dominates N (alpha / 5 = 1, k = 0.01): a wrong term
@@ -290,10 +287,8 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
 // 16-at-a-time one. With and without AVX512_BF16 (as Bf16SubnormalOutputsRound).
 TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
   const LrnKernel& ref = ref_kernel();
-  for (bool native : {true, false})
+  locnet::testing::with_and_without_avx512_bf16([&](bool native) {
     for (int64_t c : {32, 48, 96}) {
-      std::optional<NoAvx512Bf16Scope> off;
-      if (!native) off.emplace();
       LrnProblem p = size5(c, true, DType::bf16);
       p.n = 3;
       p.nsp = 2;
@@ -313,6 +308,7 @@ TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
         EXPECT_TRUE(y.guards_intact());
       }
     }
+  });
 }
 
 TEST(LrnKernels, NanPropagatesInEveryPath) {
