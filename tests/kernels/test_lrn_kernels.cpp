@@ -347,37 +347,55 @@ TEST(LrnKernels, NanPropagatesInEveryPath) {
 TEST(LrnKernels, RunningSumResidueNeverMakesNNegative) {
   const LrnKernel& ref = ref_kernel();
   for (bool last : {false, true})
-    for (int64_t reach : {1, 17}) {
-      const double big = reach == 1 ? 1e3 : 1e10;
-      LrnProblem p;
-      p.c = 40;
-      p.nsp = 1;
-      p.sp[2] = 37;
-      p.channels_last = last;
-      p.behind = p.ahead = reach;
-      p.alpha = 1;
-      p.beta = 0.75;
-      p.k = 1e-6;
-      p.dtype = DType::f32;
-      const int64_t count = p.c * 37;
-      Tensor x(Shape{count}, DType::f32), g(Shape{count}, DType::f32);
-      for (int64_t px = 0; px < 37; ++px)
-        for (int64_t c : reach == 1 ? std::vector<int64_t>{1, 33} : std::vector<int64_t>{1})  // 33: between anchors
-          for (int64_t j : {c, c + 1}) {
-            const int64_t i = last ? px * p.c + j : j * 37 + px;
-            x.set(i, j == c ? big : 0.1);
-            g.set(i, 0.5 + 0.01 * double(px));
+    for (int64_t reach : {1, 17})
+      for (int64_t pixels : {37, 64}) {  // 64 (bf16 only): channels_first's pairs of vectors, with no tail after
+        const double big = reach == 1 ? 1e3 : 1e10;
+        LrnProblem p;
+        p.c = 40;
+        p.nsp = 1;
+        p.sp[2] = pixels;
+        p.channels_last = last;
+        p.behind = p.ahead = reach;
+        p.alpha = 1;
+        p.beta = 0.75;
+        p.k = 1e-6;
+        p.dtype = DType::f32;
+        const int64_t count = p.c * pixels;
+        Tensor x(Shape{count}, DType::f32), g(Shape{count}, DType::f32);
+        for (int64_t px = 0; px < pixels; ++px)
+          for (int64_t c : reach == 1 ? std::vector<int64_t>{1, 33} : std::vector<int64_t>{1})  // 33: between anchors
+            for (int64_t j : {c, c + 1}) {
+              const int64_t i = last ? px * p.c + j : j * pixels + px;
+              x.set(i, j == c ? big : 0.1);
+              g.set(i, 0.5 + 0.01 * double(px));
+            }
+        if (pixels == 37) {
+          Tensor yr(Shape{count}, DType::f32), dr(Shape{count}, DType::f32);
+          ref.forward(p, x.raw(), yr.raw());
+          ref.backward(p, x.raw(), g.raw(), dr.raw());
+          for (const LrnKernel& k : lrn_kernels()) {
+            SCOPED_TRACE(fmt::format("{} last={} reach={}", k.name, last, reach));
+            Tensor y(Shape{count}, DType::f32), d(Shape{count}, DType::f32);
+            k.forward(p, x.raw(), y.raw());
+            k.backward(p, x.raw(), g.raw(), d.raw());
+            EXPECT_LE(max_scaled_error(y, yr, 1e-5, 1e-5), 1.0);
+            EXPECT_LE(max_scaled_error(d, dr, 1e-4, 1e-4), 1.0);
           }
-      Tensor yr(Shape{count}, DType::f32), dr(Shape{count}, DType::f32);
-      ref.forward(p, x.raw(), yr.raw());
-      ref.backward(p, x.raw(), g.raw(), dr.raw());
-      for (const LrnKernel& k : lrn_kernels()) {
-        SCOPED_TRACE(fmt::format("{} last={} reach={}", k.name, last, reach));
-        Tensor y(Shape{count}, DType::f32), d(Shape{count}, DType::f32);
-        k.forward(p, x.raw(), y.raw());
-        k.backward(p, x.raw(), g.raw(), d.raw());
-        EXPECT_LE(max_scaled_error(y, yr, 1e-5, 1e-5), 1.0);
-        EXPECT_LE(max_scaled_error(d, dr, 1e-4, 1e-4), 1.0);
+        }
+        // bf16's forward, whose channels_first running sum (f32) goes unclamped on machines with AVX512_BF16: a
+        // negative N must send the rows to the exact path there, with and without the extension.
+        p.dtype = DType::bf16;
+        const Tensor xb = x.to(DType::bf16);
+        Tensor ybr(Shape{count}, DType::bf16);
+        ref.forward(p, xb.raw(), ybr.raw());
+        locnet::testing::with_and_without_avx512_bf16([&](bool native) {
+          for (const LrnKernel& k : lrn_kernels()) {
+            SCOPED_TRACE(fmt::format("{} last={} reach={} pixels={} bf16 native={}", k.name, last, reach, pixels,
+                                     native));
+            Tensor y(Shape{count}, DType::bf16);
+            k.forward(p, xb.raw(), y.raw());
+            EXPECT_LE(max_scaled_error(y, ybr, 8e-3, 8e-3), 1.0);
+          }
+        });
       }
-    }
 }
