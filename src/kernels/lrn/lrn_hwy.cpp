@@ -424,24 +424,24 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
 // streams in flight (16x96x55x55: 25% faster than one row at a time). anchored: sum holds row c's exact window
 // sum already. `prefetch`: the first of the (up to G, consecutive) rows that enter with the next group. Returns
 // false as ForwardRowCF does (then all G rows are redone exactly).
-// kNativeBf16 goes 2L pixels a step, narrowing both vectors of a row in one vcvtne2ps2bf16, and for beta 1/2 and
-// 3/4 checks y instead of N: the estimates of N^-beta make y NaN for every N that is negative (a running sum's
-// residue below zero), 0, NaN or, beta = 3/4, +Inf (beta = 1/2 gives x * 0 for +Inf, the exact y, and the Inf
-// leaves the running sum as Inf - Inf = NaN in a later row). So the vfpclassps that finds subnormal y finds
-// NaN too, and the running sum needs neither its clamp at 0 nor the check of N. Together 20-22% faster (bf16
-// 16x96x55x55 0.362 -> 0.289 ms, 16x256x27x27 0.230 -> 0.180, 2 threads): the loop is bound by issue slots.
+// kCheckY (f32 arithmetic, beta 1/2 or 3/4): y is checked instead of N. The f32 forms of N^-beta make y NaN for
+// every N that is negative (a running sum's residue below zero), 0, NaN or +Inf (bf16's estimates too, except
+// beta = 1/2 and N = +Inf: x * 0, the exact y, and the Inf leaves the running sum as Inf - Inf = NaN in a later
+// row), so the running sum needs no clamp at 0 (f32 3-4% faster). kNativeBf16 goes 2L pixels a step, narrowing
+// both vectors of a row in one vcvtne2ps2bf16, and its vfpclassps that finds subnormal y finds NaN y too: 20-22%
+// faster (16x96x55x55 0.362 -> 0.289 ms, 16x256x27x27 0.230 -> 0.180, 2 threads; the loop is bound by issue slots).
 template <int K, bool kNativeBf16, int G, int kH, class D, class T>
 HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anchored, const T* prefetch,
                                int64_t prefetch_rows, hn::TFromD<D>* sum, T* yc, hn::Vec<D> va, hn::Vec<D> vk,
                                hn::Vec<D> vnb) {
   constexpr int R = G + 2 * kH + 1;  // x rows c-kH-1 .. c+G-1+kH
-  constexpr bool kCheckY = kNativeBf16 && (K == kPowHalf || K == kPow34);
+  constexpr bool kCheckY = (K == kPowHalf || K == kPow34) && std::is_same_v<hn::TFromD<D>, float>;
   const T* x0 = xc - (kH + 1) * S;
   auto nonfinite = hn::Zero(d);
   uint16_t flagged = 0;  // kNativeBf16: lanes of y that are subnormal (or, kCheckY, NaN)
   // The running sum s of row g from row g - 1's (s += in^2 - out^2, one dependent add per row: a chain of two
   // FMAs per row, 8 rows, 64 cycles of latency per vector, made the group 20% slower than single rows on cached
-  // data, 10% from memory); its N, checked unless kCheckY.
+  // data, 10% from memory); its N, checked here unless kCheckY.
   const auto next_n = [&](const hn::Vec<D>* v, int g, hn::Vec<D>& s) {
     const auto& in = v[g + 2 * kH + 1];
     if (g > 0 || !anchored) s = hn::Add(s, hn::MulSub(in, in, hn::Mul(v[g], v[g])));
@@ -461,9 +461,10 @@ HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anch
     for (int g = 0; g < G; ++g) {
       const auto y = hn::Mul(v[g + kH + 1], NegPowFinite<K, T>(d, next_n(v, g, s), vnb));
       T* yr = yc + g * S + i;
+      if constexpr (kCheckY && !(kNativeBf16 && kWhole))  // lanes past count: y = 0
+        nonfinite = hn::MulAdd(y, hn::Zero(d), nonfinite);
       if constexpr (!kWhole) {
         StoreFirstT(y, d, count, yr);
-        if constexpr (kCheckY) nonfinite = hn::MulAdd(y, hn::Zero(d), nonfinite);  // lanes past count: y = 0
         continue;
       }
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
