@@ -37,6 +37,9 @@ enum PowKind { kPow0, kPowHalf, kPow34, kPow1, kPowGeneral };
 inline PowKind pow_kind(double beta) {
   return beta == 0 ? kPow0 : beta == 0.5 ? kPowHalf : beta == 0.75 ? kPow34 : beta == 1 ? kPow1 : kPowGeneral;
 }
+// The fast f32 forms of N^-beta (NegPowFinite) make y NaN for every N that is negative, 0, NaN or +Inf (bf16's
+// estimates too, except beta = 1/2 and N = +Inf: x * 0, the exact y), so checking y for NaN can replace checking N.
+constexpr bool FastPowFlagsBadN(int K) { return K == kPowHalf || K == kPow34; }
 }  // namespace locnet::kernels::lrn_detail
 #endif
 
@@ -112,14 +115,14 @@ HWY_INLINE void StoreBf16Native(hn::Vec<hn::ScalableTag<float>> v, hwy::bfloat16
   asm("vcvtneps2bf16 %1, %0" : "=v"(h) : "v"(v.raw));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
 }
-// Two vectors, a then b, as 32 bf16 at p: one vcvtne2ps2bf16 and one 64-byte store.
+// Two vectors as 32 bf16, words 0-15 from a and 16-31 from b, in one vcvtne2ps2bf16.
 template <int kClass>
-HWY_INLINE void StoreBf16NativePair(hn::Vec<hn::ScalableTag<float>> a, hn::Vec<hn::ScalableTag<float>> b,
-                                   hwy::bfloat16_t* p, __mmask16& flagged) {
+HWY_INLINE __m512i NarrowBf16NativePair(hn::Vec<hn::ScalableTag<float>> a, hn::Vec<hn::ScalableTag<float>> b,
+                                        __mmask16& flagged) {
   flagged |= _mm512_fpclass_ps_mask(a.raw, kClass) | _mm512_fpclass_ps_mask(b.raw, kClass);
-  __m512i h;  // words 0-15: a, 16-31: b
+  __m512i h;
   asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(h) : "v"(b.raw), "v"(a.raw));
-  _mm512_storeu_si512(p, h);
+  return h;
 }
 #endif
 // kNoNaN (bf16): skip the fix-up that keeps a NaN a NaN, needed only for input NaNs whose payload the rounding
@@ -424,10 +427,9 @@ HWY_INLINE bool ForwardRowCF(D d, int64_t P, const T* in, const T* out, const T*
 // streams in flight (16x96x55x55: 25% faster than one row at a time). anchored: sum holds row c's exact window
 // sum already. `prefetch`: the first of the (up to G, consecutive) rows that enter with the next group. Returns
 // false as ForwardRowCF does (then all G rows are redone exactly).
-// kCheckY (f32 arithmetic, beta 1/2 or 3/4): y is checked instead of N. The f32 forms of N^-beta make y NaN for
-// every N that is negative (a running sum's residue below zero), 0, NaN or +Inf (bf16's estimates too, except
-// beta = 1/2 and N = +Inf: x * 0, the exact y, and the Inf leaves the running sum as Inf - Inf = NaN in a later
-// row), so the running sum needs no clamp at 0 (f32 3-4% faster). kNativeBf16 goes 2L pixels a step, narrowing
+// kCheckY (f32 arithmetic, FastPowFlagsBadN): y is checked instead of N, so the running sum needs no clamp at 0
+// (a residue below zero gives a NaN y; f32 3-4% faster). An N = +Inf that bf16's beta = 1/2 maps to the exact y
+// leaves the running sum as Inf - Inf = NaN in a later row. kNativeBf16 goes 2L pixels a step, narrowing
 // both vectors of a row in one vcvtne2ps2bf16, and its vfpclassps that finds subnormal y finds NaN y too: 20-22%
 // faster (16x96x55x55 0.362 -> 0.289 ms, 16x256x27x27 0.230 -> 0.180, 2 threads; the loop is bound by issue slots).
 template <int K, bool kNativeBf16, int G, int kH, class D, class T>
@@ -435,7 +437,7 @@ HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anch
                                int64_t prefetch_rows, hn::TFromD<D>* sum, T* yc, hn::Vec<D> va, hn::Vec<D> vk,
                                hn::Vec<D> vnb) {
   constexpr int R = G + 2 * kH + 1;  // x rows c-kH-1 .. c+G-1+kH
-  constexpr bool kCheckY = (K == kPowHalf || K == kPow34) && std::is_same_v<hn::TFromD<D>, float>;
+  constexpr bool kCheckY = FastPowFlagsBadN(K) && std::is_same_v<hn::TFromD<D>, float>;
   const T* x0 = xc - (kH + 1) * S;
   auto nonfinite = hn::Zero(d);
   uint16_t flagged = 0;  // kNativeBf16: lanes of y that are subnormal (or, kCheckY, NaN)
@@ -493,7 +495,8 @@ HWY_INLINE bool ForwardGroupCF(D d, int64_t P, const T* xc, int64_t S, bool anch
       for (int g = 0; g < G; ++g) {
         const auto ya = hn::Mul(a[g + kH + 1], NegPowFinite<K, T>(d, next_n(a, g, sa), vnb));
         const auto yb = hn::Mul(b[g + kH + 1], NegPowFinite<K, T>(d, next_n(b, g, sb), vnb));
-        StoreBf16NativePair<kCheckY ? kSubnormalOrNaN : kSubnormal>(ya, yb, yc + g * S + i0, flagged);
+        _mm512_storeu_si512(yc + g * S + i0,
+                            NarrowBf16NativePair<kCheckY ? kSubnormalOrNaN : kSubnormal>(ya, yb, flagged));
       }
       hn::StoreU(sa, d, sum + i0);
       hn::StoreU(sb, d, sum + i0 + L);
@@ -1088,9 +1091,8 @@ HWY_INLINE bool ForwardRowPermute(const ShiftTables& st, int64_t C, int64_t B, i
 // one ternary-logic op. R consecutive pixels (rows of C) go in lockstep: their independent chains keep the pipeline
 // fuller (R = 2: 5% faster at C = 96, 2% at C = 256; f32's permute path gained 3% at C = 96 and lost 2% at 256).
 // kNative (AVX512_BF16): one vcvtne2ps2bf16 narrows both halves and one vpermw interleaves them; it takes subnormal
-// values as zero, so false is also returned for a subnormal y (then the rows are redone). For beta 1/2 and 3/4 the
-// same vfpclassps finds NaN y, which every N that is not finite gives (as in ForwardGroupCF; beta = 1/2 and
-// N = +Inf give the exact y = x * 0), in place of the check of N.
+// values as zero, so false is also returned for a subnormal y (then the rows are redone). With FastPowFlagsBadN
+// the same vfpclassps finds NaN y in place of the check of N.
 // Returns false if some N was not finite.
 template <int K, int R, bool kNative = false>
 HWY_INLINE bool ForwardRowsBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTRICT xr,
@@ -1106,7 +1108,7 @@ HWY_INLINE bool ForwardRowsBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTR
   // vpermw indices: word 2i from word i (ye), word 2i + 1 from word 16 + i (yo).
   const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
                                               6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  constexpr bool kCheckY = kNative && (K == kPowHalf || K == kPow34);
+  constexpr bool kCheckY = kNative && FastPowFlagsBadN(K);
   constexpr int kClass = kCheckY ? kSubnormalOrNaN : kSubnormal;
   __mmask16 flagged = 0;
   VF pprev[R], qoprev[R], e[R], o[R], qe[R], qo[R], p[R];
@@ -1139,9 +1141,7 @@ HWY_INLINE bool ForwardRowsBf16Pairs(int64_t C, const hwy::bfloat16_t* HWY_RESTR
       const VF ye = hn::Mul(e[r], NegPowFinite<K, hwy::bfloat16_t>(d, ne, vnb));
       const VF yo = hn::Mul(o[r], NegPowFinite<K, hwy::bfloat16_t>(d, no, vnb));
       if constexpr (kNative) {
-        flagged |= _mm512_fpclass_ps_mask(ye.raw, kClass) | _mm512_fpclass_ps_mask(yo.raw, kClass);
-        __m512i w;  // words 0-15: ye, 16-31: yo
-        asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(w) : "v"(yo.raw), "v"(ye.raw));
+        const __m512i w = NarrowBf16NativePair<kClass>(ye, yo, flagged);  // words 0-15: ye, 16-31: yo
         _mm512_storeu_si512(yr + r * C + 32 * k, _mm512_permutexvar_epi16(interleave, w));
       } else {
         const __m512i re = round(ye), ro = round(yo);
