@@ -20,16 +20,21 @@ Shape Reshape::output_shape(const Shape& in) const {
   Shape per_sample = in.without_batch();
   if (!per_sample.known()) raise<ShapeError>("{}: non-batch dimensions must be known, got shape {}", where(), in.str());
   const int64_t total = per_sample.numel();
-  std::vector<int64_t> out{in[0]};
-  int64_t known = 1;
-  for (int64_t d : cfg_.target_shape)
-    if (d > 0) known *= d;
-  for (int64_t d : cfg_.target_shape) out.push_back(d > 0 ? d : (known > 0 ? total / known : 0));
-  Shape result(out);
-  bool fits = result.without_batch().numel() == total;
-  if (!fits)
+  const auto misfit = [&] {
     raise<ShapeError>("{}: the input's {} values per sample must fit target_shape {}, got shape {}", where(), total,
                       detail::to_value(cfg_.target_shape).repr(), in.str());
+  };
+  // The product of the given entries, given up once past total (it cannot fit then, and could overflow int64);
+  // only an empty input with a -1 to infer still fits then.
+  int64_t known = 1;
+  for (int64_t d : cfg_.target_shape)
+    if (d > 0 && known > 0) known = known > total / d ? -1 : known * d;
+  const bool infer = std::count(cfg_.target_shape.begin(), cfg_.target_shape.end(), -1) == 1;
+  if (known < 0 && !(total == 0 && infer)) misfit();
+  std::vector<int64_t> out{in[0]};
+  for (int64_t d : cfg_.target_shape) out.push_back(d > 0 ? d : (known > 0 ? total / known : 0));
+  Shape result(out);
+  if (result.without_batch().numel() != total) misfit();
   return result;
 }
 

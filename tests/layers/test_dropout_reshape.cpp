@@ -92,6 +92,10 @@ TEST(Reshape, Errors) {
                    "the input's 12 values per sample must fit target_shape (5, -1)");
   EXPECT_THROW_MSG(Reshape({5}).output_shape(Shape{1, 12}), ShapeError, "must fit target_shape (5,)");
   EXPECT_THROW_MSG(Reshape({5}).output_shape(Shape{1, -1}), ShapeError, "non-batch dimensions must be known");
+  // Entries whose product overflows int64 (found by fuzz_spec): the same error, no overflow.
+  EXPECT_THROW_MSG(Reshape({31111055556, 22, 6, 16, 1111111}).output_shape(Shape{1, 2111116}), ShapeError,
+                   "the input's 2111116 values per sample must fit target_shape");
+  EXPECT_THROW_MSG(Reshape({4611686018427387904, 4, -1}).output_shape(Shape{1, 8}), ShapeError, "must fit");
 }
 
 TEST(DropoutReshape, Spec) {
