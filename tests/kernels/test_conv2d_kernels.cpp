@@ -63,6 +63,8 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
         {3, 5, 5, 17, 1, 1, 1, 1, 1, 1, 1, false}, {3, 6, 7, 4, 5, 1, 1, 2, 2, 1, 1, true},
         {1, 1, 9, 3, 2, 1, 5, 1, 2, 1, 1, true},  {4, 4, 4, 1, 6, 4, 4, 1, 1, 1, 1, false},
         {2, 3, 3, 2, 2, 5, 5, 1, 1, 1, 1, true},  // kernel larger than the input ("same")
+        // Kernels far taller than the input: kernel rows that reach no input row at either end (skipped).
+        {2, 3, 4, 3, 1, 11, 9, 1, 1, 1, 1, true}, {1, 2, 5, 2, 3, 8, 2, 1, 1, 1, 1, true},
         // Stride 1 (direct_hwy): 1 and 32 channels as in the default network, rows longer than a register tile
         // (29, 31), filters around the vector lengths (7, 16, 17, 33, 40), even kernels (asymmetric "same").
         {3, 28, 29, 1, 32, 3, 3, 1, 1, 1, 1, true}, {3, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, true},

@@ -146,6 +146,13 @@ struct Geometry {
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.f, plane = Hp * Wp * C;
   // Input rows/cols that land inside the padded plane (all of them unless "valid" leaves some unread).
   const int64_t rows = std::min(p.h, Hp - p.pt), cols = std::min(p.w, Wp - p.pl);
+  // Kernel rows [dy0, dy1) of output row oy that land on input rows (padded rows [pt, pt + rows)); the others
+  // read only zeros, so they are skipped, as the reference skips them (a kernel far taller than the input, as
+  // with padding="same" and a huge kernel, costs the taps that reach the input, not kh).
+  int64_t dy0(int64_t oy) const { return std::clamp<int64_t>(p.pt - oy, 0, p.kh); }
+  int64_t dy1(int64_t oy) const { return std::clamp<int64_t>(p.pt + rows - oy, dy0(oy), p.kh); }
+  // The most kernel rows one output row reaches.
+  const int64_t span = std::min(p.kh, rows);
 
   // The interior of xp (its border stays zero) from sample xs.
   void pad(const float* xs, float* xp) const {
@@ -156,13 +163,14 @@ struct Geometry {
 
 void Forward(const Conv2dProblem& p, const float* x, const float* w, const float* bias, float* y) {
   const Geometry geo{p};
-  const int64_t C = geo.C, F = geo.F, K = geo.K, Fp = RoundUp(F);
-  // B = W with rows readable up to Fp.
+  const int64_t C = geo.C, F = geo.F, Fp = RoundUp(F), rowlen = p.kw * C;
+  // B = W's kernel rows [u0, u1) (those some output row reaches) with rows readable up to Fp.
+  const int64_t u0 = geo.dy0(p.oh - 1), u1 = geo.dy1(0);
   Buffer wpack;
-  const float* wb = w;
+  const float* wb = w + u0 * rowlen * F;
   if (Fp != F) {
-    wpack = Zeros(K * Fp);
-    for (int64_t k = 0; k < K; ++k) std::copy(w + k * F, w + (k + 1) * F, wpack.get() + k * Fp);
+    wpack = Zeros((u1 - u0) * rowlen * Fp);
+    for (int64_t k = 0; k < (u1 - u0) * rowlen; ++k) std::copy(wb + k * F, wb + (k + 1) * F, wpack.get() + k * Fp);
     wb = wpack.get();
   }
   parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) {
@@ -172,9 +180,11 @@ void Forward(const Conv2dProblem& p, const float* x, const float* w, const float
       float* ys = y + s * geo.out;
       if (bias)
         for (int64_t pos = 0; pos < p.oh * p.ow; ++pos) std::copy(bias, bias + F, ys + pos * F);
-      for (int64_t oy = 0; oy < p.oh; ++oy)
-        Run(SegGemm{p.ow, F, p.kh, p.kw * C, xp.get() + oy * geo.Wp * C, C, 1, geo.Wp * C, wb, Fp, p.kw * C * Fp,
-                    ys + oy * p.ow * F, F, bias != nullptr});
+      for (int64_t oy = 0; oy < p.oh; ++oy) {
+        const int64_t d0 = geo.dy0(oy);
+        Run(SegGemm{p.ow, F, geo.dy1(oy) - d0, rowlen, xp.get() + (oy + d0) * geo.Wp * C, C, 1, geo.Wp * C,
+                    wb + (d0 - u0) * rowlen * Fp, Fp, rowlen * Fp, ys + oy * p.ow * F, F, bias != nullptr});
+      }
     }
   });
 }
@@ -183,8 +193,8 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
               float* db) {
   const Geometry geo{p};
   const int64_t C = geo.C, F = geo.F, K = geo.K, Fp = RoundUp(F), Kp = RoundUp(K), KF = K * F, rowlen = p.kw * C;
-  // W^T (F x K), rows readable up to Kp.
-  Buffer wt = Zeros(F * Kp);
+  // W^T (F x K), rows readable up to Kp (and from any kernel row's start to a whole vector past K).
+  Buffer wt = Zeros(F * Kp + RoundUp(1));
   for (int64_t k = 0; k < K; ++k)
     for (int64_t f = 0; f < F; ++f) wt[size_t(f * Kp + k)] = w[k * F + f];
   const int64_t chunks = num_threads() > 1 ? std::min<int64_t>(p.n, num_threads()) : 1;
@@ -193,7 +203,8 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
   auto chunk = [&](int64_t c) {
     float* pdw = chunks > 1 ? parts.data() + c * (KF + F) : dw;
     float* pdb = chunks > 1 ? pdw + KF : db;
-    Buffer xp = Zeros(geo.plane), dxp = Zeros(geo.plane), dcol = Zeros(p.ow * K);
+    const int64_t ldcol = geo.span * rowlen;  // dcol holds the kernel rows that reach the input
+    Buffer xp = Zeros(geo.plane), dxp = Zeros(geo.plane), dcol = Zeros(p.ow * ldcol);
     Buffer gpack = Fp != F ? Zeros(p.oh * p.ow * Fp) : Buffer();
     for (int64_t s = p.n * c / chunks; s < p.n * (c + 1) / chunks; ++s) {
       const float* gs = gy + s * geo.out;
@@ -207,15 +218,22 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
       if (db)
         for (int64_t pos = 0; pos < p.oh * p.ow; ++pos)
           for (int64_t f = 0; f < F; ++f) pdb[f] += gs[pos * F + f];
-      for (int64_t dy = 0; dy < p.kh; ++dy)
-        Run(SegGemm{rowlen, F, p.oh, p.ow, xp.get() + dy * geo.Wp * C, 1, C, geo.Wp * C, gb, Fp, p.ow * Fp,
-                    pdw + dy * rowlen * F, F, true});
+      for (int64_t dy = 0; dy < p.kh; ++dy) {  // output rows [oy0, oy1) put kernel row dy on input rows
+        const int64_t oy0 = std::clamp<int64_t>(p.pt - dy, 0, p.oh);
+        const int64_t oy1 = std::clamp<int64_t>(p.pt + geo.rows - dy, oy0, p.oh);
+        if (oy1 > oy0)
+          Run(SegGemm{rowlen, F, oy1 - oy0, p.ow, xp.get() + (oy0 + dy) * geo.Wp * C, 1, C, geo.Wp * C,
+                      gb + oy0 * p.ow * Fp, Fp, p.ow * Fp, pdw + dy * rowlen * F, F, true});
+      }
       std::fill(dxp.get(), dxp.get() + geo.plane, 0.0f);
       for (int64_t oy = 0; oy < p.oh; ++oy) {
-        Run(SegGemm{p.ow, K, 1, F, gs + oy * p.ow * F, F, 1, 0, wt.get(), Kp, 0, dcol.get(), K, false});
+        const int64_t d0 = geo.dy0(oy), d1 = geo.dy1(oy);
+        if (d1 == d0) continue;
+        Run(SegGemm{p.ow, (d1 - d0) * rowlen, 1, F, gs + oy * p.ow * F, F, 1, 0, wt.get() + d0 * rowlen, Kp, 0,
+                    dcol.get(), ldcol, false});
         for (int64_t ox = 0; ox < p.ow; ++ox)
-          for (int64_t dy = 0; dy < p.kh; ++dy)
-            AddInto(dxp.get() + ((oy + dy) * geo.Wp + ox) * C, dcol.get() + ox * K + dy * rowlen, rowlen);
+          for (int64_t dy = d0; dy < d1; ++dy)
+            AddInto(dxp.get() + ((oy + dy) * geo.Wp + ox) * C, dcol.get() + ox * ldcol + (dy - d0) * rowlen, rowlen);
       }
       float* dxs = dx + s * geo.in;
       for (int64_t iy = 0; iy < p.h; ++iy) {
