@@ -644,7 +644,7 @@ void ForwardTrainingCF(const BatchNormProblem& p, const T* x, const double* gamm
                                        beta[ch], mean + ch, var + ch);
       }
       WithStream(stream, [&](auto nt) {
-        for (int64_t b = 0; b < p.n; ++b)
+        for (int64_t b = p.n - 1; b >= 0; --b)  // last image first: the most recently read, surest to be in L2
           for (int64_t g = 0; g < gn; ++g) {
             const int64_t o = (b * C + c0 + g) * S;
             Affine<kRelu, decltype(nt)::value>(x + o, y + o, S, ks[size_t(g)]);
@@ -758,7 +758,7 @@ void BackwardCF(const BatchNormProblem& p, const T* x, const T* dy, const double
                                           sg[size_t(g)], sgd[size_t(g)], dgamma + ch, dbeta + ch);
       }
       WithStream(stream, [&](auto nt) {
-        for (int64_t b = 0; b < p.n; ++b)
+        for (int64_t b = p.n - 1; b >= 0; --b)  // last image first: the most recently read, surest to be in L2
           for (int64_t g = 0; g < gn; ++g) {
             const int64_t o = (b * C + c0 + g) * S;
             GradApply<kRelu, decltype(nt)::value>(x + o, dy + o, dx + o, S, ks[size_t(g)]);
