@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "locnet/model/sequential.hpp"
+
 namespace locnet::fuzz {
 
 struct Target {
@@ -18,6 +20,10 @@ struct Target {
 
 const std::vector<Target>& targets();
 const Target& target(std::string_view name);  // std::invalid_argument for an unknown name
+
+// Estimated multiply-adds of one forward pass of `model` (built) on input shape `in`: the harness skips running
+// models above a bound (a legal model can be too slow for the fuzzer's timeout).
+double forward_macs(const Sequential& model, Shape in);
 
 // Limits for fuzzing: one thread, tensors of at most 16 MiB (a header may legitimately ask for more; the
 // fuzzer is after crashes, not allocations the limits already bound).
