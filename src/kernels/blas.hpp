@@ -24,7 +24,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
 
 // OpenBLAS's pthread build would start its own threads inside each of ours: make it single-threaded while our
 // parallel loop runs (a process-wide setting, restored afterwards). Its OpenMP build already runs single-threaded
-// inside a parallel region.
+// inside a parallel region, and there openblas_set_num_threads would also change OpenMP's own thread count.
 struct BlasSingleThreaded {
   int saved = 0;
   BlasSingleThreaded() {
@@ -38,7 +38,7 @@ struct BlasSingleThreaded {
 };
 
 // fn(lo, hi) over [0, count): our threads with BLAS single-threaded when every thread gets an item; otherwise on
-// this thread, leaving BLAS its own threads (batch 1, large GEMMs).
+// this thread, leaving BLAS its own threads (few items, such as batch 1 or few positions, and large GEMMs).
 template <class Fn>
 void for_items(int64_t count, Fn&& fn) {
   if (count >= num_threads() && num_threads() > 1) {

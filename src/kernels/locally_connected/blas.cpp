@@ -25,11 +25,10 @@
 // patches in place, where BLAS spends most of the time of these small products packing and dispatching
 // (measured in docs/locally_connected.md). "hwy" computes dx = dY_p W[p]^T from a per-thread transposed copy
 // of W[p] (F x K; batch 1 uses BLAS's GEMV instead), and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
-#include <cblas.h>
-
 #include <memory>
 #include <vector>
 
+#include "kernels/blas.hpp"
 #include "kernels/locally_connected/gemm.hpp"
 #include "kernels/locally_connected/problem.hpp"
 #include "locnet/core/parallel.hpp"
@@ -65,38 +64,7 @@ void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t l
       cblas_dger(CblasRowMajor, bi(m), bi(n), 1.0, a, bi(incu), b, bi(incv), c, bi(ldc));
     return;
   }
-  CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (f32)
-    cblas_sgemm(CblasRowMajor, opa, opb, bi(m), bi(n), bi(k), 1.0f, a, bi(lda), b, bi(ldb), beta, c, bi(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, bi(m), bi(n), bi(k), 1.0, a, bi(lda), b, bi(ldb), beta, c, bi(ldc));
-}
-
-// OpenBLAS's pthread build would start its own threads inside each of ours: make it single-threaded while our
-// parallel loop runs (a process-wide setting, restored afterwards). Its OpenMP build already runs single-threaded
-// inside a parallel region, and there openblas_set_num_threads would also change OpenMP's own thread count.
-struct BlasSingleThreaded {
-  int saved = 0;
-  BlasSingleThreaded() {
-    if (openblas_get_parallel() == 1 && (saved = openblas_get_num_threads()) > 1) openblas_set_num_threads(1);
-  }
-  ~BlasSingleThreaded() {
-    if (saved > 1) openblas_set_num_threads(saved);
-  }
-  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
-  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
-};
-
-// fn(lo, hi) over [0, count): in parallel with BLAS single-threaded when there are enough items for every
-// thread; otherwise on this thread, leaving BLAS its own threads (few positions, large GEMMs).
-template <class Fn>
-void for_items(int64_t count, Fn&& fn) {
-  if (count >= num_threads() && num_threads() > 1) {
-    BlasSingleThreaded guard;
-    parallel_for(0, count, 1, fn);
-  } else if (count > 0) {
-    fn(0, count);
-  }
+  gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>
