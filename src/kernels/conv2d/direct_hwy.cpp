@@ -151,6 +151,9 @@ struct Geometry {
   // with padding="same" and a huge kernel, costs the taps that reach the input, not kh).
   int64_t dy0(int64_t oy) const { return std::clamp<int64_t>(p.pt - oy, 0, p.kh); }
   int64_t dy1(int64_t oy) const { return std::clamp<int64_t>(p.pt + rows - oy, dy0(oy), p.kh); }
+  // The same overlap seen from kernel row dy: output rows [oy0, oy1) put it on input rows.
+  int64_t oy0(int64_t dy) const { return std::clamp<int64_t>(p.pt - dy, 0, p.oh); }
+  int64_t oy1(int64_t dy) const { return std::clamp<int64_t>(p.pt + rows - dy, oy0(dy), p.oh); }
   // The most kernel rows one output row reaches.
   const int64_t span = std::min(p.kh, rows);
 
@@ -218,9 +221,8 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
       if (db)
         for (int64_t pos = 0; pos < p.oh * p.ow; ++pos)
           for (int64_t f = 0; f < F; ++f) pdb[f] += gs[pos * F + f];
-      for (int64_t dy = 0; dy < p.kh; ++dy) {  // output rows [oy0, oy1) put kernel row dy on input rows
-        const int64_t oy0 = std::clamp<int64_t>(p.pt - dy, 0, p.oh);
-        const int64_t oy1 = std::clamp<int64_t>(p.pt + geo.rows - dy, oy0, p.oh);
+      for (int64_t dy = 0; dy < p.kh; ++dy) {
+        const int64_t oy0 = geo.oy0(dy), oy1 = geo.oy1(dy);
         if (oy1 > oy0)
           Run(SegGemm{rowlen, F, oy1 - oy0, p.ow, xp.get() + (oy0 + dy) * geo.Wp * C, 1, C, geo.Wp * C,
                       gb + oy0 * p.ow * Fp, Fp, p.ow * Fp, pdw + dy * rowlen * F, F, true});
