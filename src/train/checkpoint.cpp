@@ -65,6 +65,18 @@ Sequential model_from(const TensorFile& f, const std::string& path) {
   return model;
 }
 
+std::vector<std::string> class_names_of(const TensorFile& f) {
+  auto it = f.metadata.find("class_names");
+  std::vector<std::string> names;
+  if (it == f.metadata.end() || it->second.empty()) return names;
+  for (size_t at = 0;;) {
+    size_t end = it->second.find('\n', at);
+    names.push_back(it->second.substr(at, end - at));
+    if (end == std::string::npos) return names;
+    at = end + 1;
+  }
+}
+
 }  // namespace
 
 void save_model(Sequential& model, const std::string& path) { write_safetensors(path, model_file(model)); }
@@ -89,6 +101,10 @@ void save_checkpoint(Sequential& model, const Optimizer& optimizer, const Traini
   f.metadata["epoch"] = std::to_string(state.epoch);
   f.metadata["seed"] = std::to_string(state.seed);
   f.metadata["batch_size"] = std::to_string(state.batch_size);
+  for (const std::string& name : state.class_names)
+    if (name.empty() || name.find('\n') != std::string::npos)
+      raise<ConfigError>("checkpoint: class names must be non-empty and without newlines, got '{}'", name);
+  if (!state.class_names.empty()) f.metadata["class_names"] = fmt::format("{}", fmt::join(state.class_names, "\n"));
   write_safetensors(path, f);
 }
 
@@ -107,7 +123,10 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.state.epoch = metadata_int(f, path, "epoch");
   c.state.seed = uint64_t(metadata_int(f, path, "seed"));
   c.state.batch_size = metadata_int(f, path, "batch_size");
+  c.state.class_names = class_names_of(f);
   return c;
 }
+
+std::vector<std::string> load_class_names(const std::string& path) { return class_names_of(read_safetensors(path)); }
 
 }  // namespace locnet

@@ -36,21 +36,28 @@ double log_softmax_row(const double* z, int64_t k, double* p) {
   return m + std::log(sum);
 }
 
+// The rows of z, after checking one label in [0, k) per row.
+Rows check_labels(const Tensor& z, std::span<const int64_t> labels, const char* where) {
+  check_logits(z, where);
+  Rows r(z);
+  if (int64_t(labels.size()) != r.n)
+    raise<ShapeError>("{}: the number of labels must be {} (one per row of logits {}), got {}", where, r.n,
+                      z.shape().str(), labels.size());
+  for (int64_t i = 0; i < r.n; ++i)
+    if (labels[size_t(i)] < 0 || labels[size_t(i)] >= r.k)
+      raise<ShapeError>("{}: labels must be in [0, {}), got labels[{}] = {}", where, r.k, i, labels[size_t(i)]);
+  return r;
+}
+
 }  // namespace
 
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
-  const char* where = "softmax_cross_entropy";
-  check_logits(logits, where);
-  Rows r(logits);
-  if (int64_t(labels.size()) != r.n)
-    raise<ShapeError>("{}: the number of labels must be {} (one per row of logits {}), got {}", where, r.n,
-                      logits.shape().str(), labels.size());
+  Rows r = check_labels(logits, labels, "softmax_cross_entropy");
   const std::vector<double> z = logits.to_vector();
   std::vector<double> g(z.size()), p(size_t(r.k));
   double total = 0;
   for (int64_t i = 0; i < r.n; ++i) {
     int64_t y = labels[size_t(i)];
-    if (y < 0 || y >= r.k) raise<ShapeError>("{}: labels must be in [0, {}), got labels[{}] = {}", where, r.k, i, y);
     const double* zr = z.data() + i * r.k;
     total += log_softmax_row(zr, r.k, p.data()) - zr[y];
     for (int64_t j = 0; j < r.k; ++j) g[size_t(i * r.k + j)] = (p[size_t(j)] - (j == y)) / double(r.n);
@@ -76,6 +83,26 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
     }
     total += lse * tsum;
     for (int64_t j = 0; j < r.k; ++j) out.grad.set(i * r.k + j, (p[size_t(j)] * tsum - tr[j]) / double(r.n));
+  }
+  out.loss = total / double(r.n);
+  return out;
+}
+
+LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> labels) {
+  constexpr double eps = 1e-7;  // Keras backend.epsilon()
+  Rows r = check_labels(probabilities, labels, "cross_entropy");
+  const std::vector<double> p = probabilities.to_vector();
+  LossResult out{0.0, Tensor(probabilities.shape(), probabilities.dtype())};
+  double total = 0;
+  for (int64_t i = 0; i < r.n; ++i) {
+    const int64_t y = labels[size_t(i)];
+    const double* pr = p.data() + i * r.k;
+    double s = 0;
+    for (int64_t j = 0; j < r.k; ++j) s += pr[j];
+    const double q = pr[y] / s;
+    total -= std::log(std::clamp(q, eps, 1 - eps));
+    if (q <= eps || q >= 1 - eps) continue;  // clipped: no gradient
+    for (int64_t j = 0; j < r.k; ++j) out.grad.set(i * r.k + j, (1 / s - (j == y) / pr[y]) / double(r.n));
   }
   out.loss = total / double(r.n);
   return out;

@@ -44,13 +44,26 @@ void check_logits(const Tensor& z, int64_t n) {
     raise<ShapeError>("trainer: the model output must be logits (batch, classes) = ({}, K), got {}", n, z.shape().str());
 }
 
+// The cross-entropy of a model's output: on probabilities when the model ends in softmax, else on logits.
+LossResult class_loss(bool probabilities, const Tensor& out, std::span<const int64_t> labels) {
+  return probabilities ? cross_entropy(out, labels) : softmax_cross_entropy(out, labels);
+}
+
 }  // namespace
+
+bool ends_in_softmax(const Sequential& model) {
+  if (model.size() == 0) return false;
+  const Call c = model.layer(model.size() - 1).config();
+  const Value* a = c.kwarg("activation");
+  return a && a->kind() == Value::Kind::Str && a->as_str() == "softmax";
+}
 
 EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_size) {
   const int64_t n = check_data(data, "evaluate");
   if (batch_size < 1) raise<ConfigError>("evaluate: batch_size must be >= 1, got {}", batch_size);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
+  const bool probabilities = ends_in_softmax(model);
   EvalResult r;
   double loss_sum = 0;
   int64_t correct = 0;
@@ -63,7 +76,7 @@ EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_si
     check_logits(z, hi - lo);
     const int64_t k = z.dim(1);
     if (r.confusion.empty()) r.confusion.assign(size_t(k), std::vector<int64_t>(size_t(k), 0));
-    loss_sum += softmax_cross_entropy(z, yb).loss * double(hi - lo);
+    loss_sum += class_loss(probabilities, z, yb).loss * double(hi - lo);
     for (int64_t i = 0; i < hi - lo; ++i) {
       int64_t pred = argmax_row(z, i, k);
       correct += pred == yb[size_t(i)];
@@ -89,6 +102,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
   if (o.patience > 0 && val_monitor && !validation)
     raise<ConfigError>("fit: monitor '{}' needs validation data, got none", o.monitor);
 
+  const bool probabilities = ends_in_softmax(model);
   FitResult result;
   Rng rng(o.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -110,7 +124,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
       model.zero_grad();
       Tensor z = model.forward(xb, Mode::Training);
       check_logits(z, hi - lo);
-      LossResult lr = softmax_cross_entropy(z, yb);
+      LossResult lr = class_loss(probabilities, z, yb);
       const double loss = lr.loss + model.regularization_loss();
       if (!std::isfinite(loss)) {
         result.stopped = fmt::format("the loss is {} at epoch {}, batch {} of {}", loss, epoch, b + 1, batches);

@@ -1,7 +1,9 @@
 // `locnet train / evaluate / predict` end to end on a tiny MNIST-format data set written here (3 classes of 8x8
-// images: a bright row at the top, in the middle or at the bottom, plus noise): plain per-epoch lines, model, CSV
-// log and SVG plot written; evaluate and predict agree with the model file loaded in-process; resuming a
-// checkpoint gives the weights of an uninterrupted run; corrupt model -> exit 3; a diverging run -> exit 4.
+// images: a bright row at the top, in the middle or at the bottom, plus noise; synthetic): plain per-epoch lines,
+// model, CSV log and SVG plot written; evaluate and predict agree with the model file loaded in-process; a model
+// ending in softmax is not softmaxed twice; class names come from the model file or --class-names, else classes
+// are numbered; resuming a checkpoint gives the weights of an uninterrupted run and refuses options that would
+// change it; corrupt model -> exit 3; a diverging run -> exit 4.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
+#include "locnet/io/spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/trainer.hpp"
 
@@ -30,11 +33,11 @@ const char* kSpec =
     "Input((8, 8, 1)) >> Conv2D(4, 3, padding='same') >> BatchNorm2D() >> LocalResponseNorm(depth_radius=3) >> "
     "MaxPooling2D(2) >> LocallyConnected2D(2, 2, strides=2) >> Flatten() >> Dense(3)";
 
-void write_set(const std::string& dir, const std::string& prefix, int64_t n, uint64_t seed) {
+void write_set(const std::string& dir, const std::string& prefix, int64_t n, uint64_t seed, int64_t classes = 3) {
   Rng rng(seed);
   IdxArray images{0x08, {n, kSide, kSide}, {}}, labels{0x08, {n}, {}};
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t cls = i % 3, bright_row = 1 + 3 * cls;
+    const int64_t cls = i % classes, bright_row = (1 + 3 * cls) % kSide;
     labels.data.push_back(static_cast<unsigned char>(cls));
     for (int64_t r = 0; r < kSide; ++r)
       for (int64_t c = 0; c < kSide; ++c)
@@ -55,6 +58,7 @@ class CliTrain : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void write_text(const std::string& name, const std::string& text) const { std::ofstream(path(name)) << text; }
   std::string slurp(const std::string& name) const {
     std::vector<std::byte> b = read_file(path(name));
     return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -161,4 +165,123 @@ TEST_F(CliTrain, ErrorsHaveTheirExitStatus) {
   EXPECT_NE(diverged.out.find("training stopped: the loss is"), std::string::npos) << diverged.out;
   EXPECT_NE(diverged.out.find(" at epoch "), std::string::npos) << diverged.out;
   EXPECT_NE(diverged.out.find(", batch "), std::string::npos) << diverged.out;
+}
+
+// A model ending in softmax outputs probabilities: predict writes them as they are (no second softmax), and
+// training reports the cross-entropy of those probabilities (the CSV's val_loss is -log p[y] of the saved model).
+TEST_F(CliTrain, ModelEndingInSoftmaxIsNotSoftmaxedTwice) {
+  const char* spec = "Input((8, 8, 1)) >> Flatten() >> Dense(3, activation='softmax')";
+  CliRun r = train({"--model", spec, "--epochs", "2", "--optimizer", "Adam(0.05)", "--save", path("m.safetensors"),
+                    "--log", path("log.csv")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("ends in softmax"), std::string::npos) << r.out;
+  Sequential model = load_model(path("m.safetensors"));
+  LabeledImages test = load_idx_images(path("data/t10k-images-idx3-ubyte.gz"), path("data/t10k-labels-idx1-ubyte"));
+  Tensor want = model.forward(test.images, Mode::Inference);
+  double loss = 0;
+  for (int64_t i = 0; i < kTest; ++i) loss -= std::log(want.item(i * 3 + test.labels[size_t(i)])) / kTest;
+  std::string csv = slurp("log.csv");
+  size_t row2 = csv.find("\n2,");
+  ASSERT_NE(row2, std::string::npos) << csv;
+  std::vector<std::string> cells;
+  for (size_t at = row2 + 1, end; (end = csv.find_first_of(",\n", at)) != std::string::npos; at = end + 1)
+    cells.push_back(csv.substr(at, end - at));
+  ASSERT_GE(cells.size(), 4u) << csv;
+  EXPECT_NEAR(std::stod(cells[3]), loss, 1e-4) << csv;  // val_loss
+
+  write_npy(path("x.npy"), test.images);
+  CliRun pr = run({"predict", path("m.safetensors"), "--input", path("x.npy"), "--output", path("p.npy")});
+  ASSERT_EQ(pr.status, 0) << pr.out;
+  Tensor p = read_npy(path("p.npy"));
+  ASSERT_EQ(p.shape(), want.shape());
+  EXPECT_LE(max_scaled_error(p, want, 1e-6, 1e-7), 1.0);
+}
+
+// Class names: numbered when the model file has none (whatever the class count: here 10), from --class-names
+// (their number checked), or stored in the model file by `train --class-names` and shown by evaluate.
+TEST_F(CliTrain, ClassNamesComeFromTheModelFileOrAFile) {
+  write_set(path("data"), "t10k", 20, 5, 10);
+  Sequential ten = parse_model("Input((8, 8, 1)) >> Flatten() >> Dense(10)");
+  ten.build(*ten.input_shape(), 1);
+  save_model(ten, path("ten.safetensors"));
+  CliRun numbered = run({"evaluate", path("ten.safetensors"), "--data", path("data")});
+  ASSERT_EQ(numbered.status, 0) << numbered.out;
+  EXPECT_EQ(numbered.out.find("T-shirt"), std::string::npos) << numbered.out;
+  EXPECT_EQ(numbered.out.find("Ankle boot"), std::string::npos) << numbered.out;
+  EXPECT_NE(numbered.out.find("\n   9  "), std::string::npos) << numbered.out;
+
+  std::string digits;
+  for (int d = 0; d < 10; ++d) digits += fmt::format("digit {}\n", d);
+  write_text("digits.txt", digits);
+  CliRun named = run({"evaluate", path("ten.safetensors"), "--data", path("data"), "--class-names", path("digits.txt")});
+  ASSERT_EQ(named.status, 0) << named.out;
+  EXPECT_NE(named.out.find("\n   9 digit 9 "), std::string::npos) << named.out;
+  write_text("three.txt", "a\nb\nc\n");
+  CliRun wrong = run({"evaluate", path("ten.safetensors"), "--data", path("data"), "--class-names", path("three.txt")});
+  EXPECT_EQ(wrong.status, 2) << wrong.out;
+  EXPECT_NE(wrong.out.find("the number of names must be 10 (the model's classes), got 3"), std::string::npos)
+      << wrong.out;
+
+  write_set(path("data"), "t10k", kTest, 2);  // back to 3 classes
+  write_text("rows.txt", "top\nmiddle\nbottom\n");
+  ASSERT_EQ(train({"--model", kSpec, "--epochs", "1", "--save", path("m.safetensors"), "--class-names",
+                   path("rows.txt")}).status, 0);
+  EXPECT_EQ(load_class_names(path("m.safetensors")), (std::vector<std::string>{"top", "middle", "bottom"}));
+  CliRun stored = run({"evaluate", path("m.safetensors"), "--data", path("data")});
+  ASSERT_EQ(stored.status, 0) << stored.out;
+  EXPECT_NE(stored.out.find("\n   2 bottom "), std::string::npos) << stored.out;
+  CliRun bad = train({"--model", kSpec, "--epochs", "1", "--save", path("x.safetensors"), "--class-names",
+                      path("digits.txt")});
+  EXPECT_EQ(bad.status, 2) << bad.out;
+  EXPECT_FALSE(fs::exists(path("x.safetensors")));
+}
+
+// The default run on Fashion-MNIST itself stores the data set's class names (a one-layer model, one epoch).
+// Needs the data set (Debian's dataset-fashion-mnist); skipped without it.
+TEST_F(CliTrain, FashionMnistRunStoresItsClassNames) {
+  if (!fs::exists(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "no Fashion-MNIST in " << kFashionMnistDir;
+  CliRun r = run({"train", "--model", "Input((28, 28, 1)) >> Flatten() >> Dense(10)", "--epochs", "1", "--batch-size",
+                  "1000", "--save", path("f.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::vector<std::string> names = load_class_names(path("f.safetensors"));
+  ASSERT_EQ(names.size(), 10u);
+  EXPECT_EQ(names[0], "T-shirt/top");
+  EXPECT_EQ(names[9], "Ankle boot");
+}
+
+// --resume continues the checkpoint's run: a different --batch-size, --optimizer or --seed is refused (exit 2,
+// naming both values), the same ones are accepted; --epochs at or below the checkpoint's says so and writes nothing.
+TEST_F(CliTrain, ResumeRefusesOptionsThatWouldChangeTheRun) {
+  ASSERT_EQ(train({"--model", kSpec, "--epochs", "1", "--optimizer", "SGD(0.05)", "--save", path("half.safetensors")})
+                .status, 0);
+  auto resume = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"train", "--data", path("data"), "--resume", path("half.safetensors"),
+                                     "--save", path("out.safetensors")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  CliRun batch = resume({"--epochs", "2", "--batch-size", "16"});
+  EXPECT_EQ(batch.status, 2) << batch.out;
+  EXPECT_NE(batch.out.find("--batch-size must be the checkpoint's 8 (or left out), got 16"), std::string::npos)
+      << batch.out;
+  CliRun opt = resume({"--epochs", "2", "--optimizer", "Adam(0.05)"});
+  EXPECT_EQ(opt.status, 2) << opt.out;
+  EXPECT_NE(opt.out.find("--optimizer must be the checkpoint's SGD("), std::string::npos) << opt.out;
+  EXPECT_NE(opt.out.find("got Adam("), std::string::npos) << opt.out;
+  CliRun seed = resume({"--epochs", "2", "--seed", "9"});
+  EXPECT_EQ(seed.status, 2) << seed.out;
+  EXPECT_FALSE(fs::exists(path("out.safetensors")));
+
+  for (const char* epochs : {"1", "0"}) {
+    CliRun done = resume({"--epochs", epochs});
+    EXPECT_EQ(done.status, epochs[0] == '1' ? 0 : 2) << done.out;
+    if (epochs[0] == '1')
+      EXPECT_NE(done.out.find("nothing to do: the checkpoint already has 1 epoch "), std::string::npos) << done.out;
+    EXPECT_FALSE(fs::exists(path("out.safetensors")));
+  }
+
+  CliRun same = resume({"--epochs", "2", "--batch-size", "8", "--optimizer", "SGD(learning_rate=0.05)", "--seed", "0"});
+  EXPECT_EQ(same.status, 0) << same.out;
+  EXPECT_EQ(load_checkpoint(path("out.safetensors")).state.epoch, 2);
 }

@@ -1,9 +1,11 @@
 // Losses against closed forms written here (log/exp of the textbook definitions), gradients against central
-// differences, extreme logits (1e4) that must stay finite in f32 and f64, and the errors.
+// differences, extreme logits (1e4) that must stay finite in f32 and f64, the probability form through a softmax
+// layer against the logits form, and the errors.
 #include <cmath>
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
+#include "locnet/layers/activations.hpp"
 #include "locnet/train/losses.hpp"
 
 using namespace locnet;
@@ -57,6 +59,40 @@ TEST(Losses, OneHotEqualsSparseAndTakesProbabilities) {
   expect_numeric_grad(z2, soft, [&](const Tensor& zz) { return softmax_cross_entropy(zz, t).loss; });
 }
 
+// Keras sparse_categorical_crossentropy(from_logits=False): rows normalised, clipped to [1e-7, 1 - 1e-7], -log.
+TEST(Losses, CrossEntropyOnProbabilitiesClosedForm) {
+  // Row 0 sums to 1, row 1 to 0.8 (normalised first, as Keras does).
+  Tensor p = Tensor::from<double>({0.2, 0.5, 0.3, 0.1, 0.1, 0.6}, Shape{2, 3});
+  std::vector<int64_t> y{1, 2};
+  LossResult r = cross_entropy(p, y);
+  EXPECT_NEAR(r.loss, (-std::log(0.5) - std::log(0.6 / 0.8)) / 2, 1e-14);
+  // dL/dp_j = (1/S - [j = y] / p_y) / N
+  std::vector<double> want{0.5, (1 - 1 / 0.5) / 2, 0.5, 1.25 / 2, 1.25 / 2, (1.25 - 1 / 0.6) / 2};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(r.grad.item(i), want[size_t(i)], 1e-14) << i;
+  expect_numeric_grad(p, r, [&](const Tensor& t) { return cross_entropy(t, y).loss; });
+
+  // Clipped at both ends: the loss of eps and of 1 - eps, and no gradient (f32 probabilities, f32 gradient).
+  Tensor sure = Tensor::from<float>({0, 1, 0, 0, 1, 0}, Shape{2, 3});
+  LossResult c = cross_entropy(sure, std::vector<int64_t>{0, 1});
+  EXPECT_NEAR(c.loss, (-std::log(1e-7) - std::log(1 - 1e-7)) / 2, 1e-12);
+  EXPECT_EQ(c.grad.dtype(), DType::f32);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(c.grad.item(i), 0.0) << i;
+}
+
+// Through a softmax layer the probability form's gradient is the logits form's: softmax(z) - onehot(y), over N.
+TEST(Losses, CrossEntropyThroughSoftmaxEqualsLogitsForm) {
+  Tensor z = random_tensor(Shape{5, 4}, DType::f64, 7, 3.0);
+  std::vector<int64_t> y{0, 3, 1, 2, 2};
+  Activation softmax("softmax");
+  Rng rng(0);
+  softmax.build(Shape{-1, 4}, rng, DType::f64);
+  Tensor p = softmax.forward(z, Mode::Training);
+  LossResult probs = cross_entropy(p, y), logits = softmax_cross_entropy(z, y);
+  EXPECT_NEAR(probs.loss, logits.loss, 1e-13);
+  Tensor dz = softmax.backward(probs.grad);
+  EXPECT_LE(max_scaled_error(dz, logits.grad, 1e-12, 1e-15), 1.0);
+}
+
 TEST(Losses, ExtremeLogitsStayFinite) {
   for (DType dt : {DType::f32, DType::f64}) {
     Tensor z(Shape{2, 3}, dt);
@@ -104,6 +140,10 @@ TEST(Losses, Errors) {
   EXPECT_THROW_MSG(softmax_cross_entropy(z, std::vector<int64_t>{0, 3}), ShapeError,
                    "labels must be in [0, 3), got labels[1] = 3");
   EXPECT_THROW_MSG(softmax_cross_entropy(z, std::vector<int64_t>{-1, 0}), ShapeError, "got labels[0] = -1");
+  EXPECT_THROW_MSG(cross_entropy(z, std::vector<int64_t>{0}), ShapeError,
+                   "cross_entropy: the number of labels must be 2 (one per row of logits (2, 3)), got 1");
+  EXPECT_THROW_MSG(cross_entropy(z, std::vector<int64_t>{0, 3}), ShapeError,
+                   "cross_entropy: labels must be in [0, 3), got labels[1] = 3");
   EXPECT_THROW_MSG(softmax_cross_entropy(z, Tensor(Shape{2, 4})), ShapeError,
                    "targets shape must be (2, 3) (the logits'), got (2, 4)");
   EXPECT_THROW_MSG(binary_cross_entropy(z, Tensor(Shape{3, 2})), ShapeError, "targets shape must be (2, 3)");

@@ -1,5 +1,6 @@
 // fit/evaluate: a tiny network learns XOR, the same seed gives the same weights, the confusion matrix and loss of a
-// hand-set model, a diverging run stops naming the epoch and batch, early stopping, and the errors.
+// hand-set model, a model ending in softmax trains as the same model on logits, a diverging run stops naming the
+// epoch and batch, early stopping, and the errors.
 #include <cmath>
 
 #include "expect_error.hpp"
@@ -66,6 +67,45 @@ TEST(Trainer, EvaluateByHand) {
   EXPECT_EQ(r.confusion, (std::vector<std::vector<int64_t>>{{1, 0}, {1, 2}}));
   auto ce = [](double z0, double z1, int y) { return std::log(std::exp(z0) + std::exp(z1)) - (y ? z1 : z0); };
   EXPECT_NEAR(r.loss, (ce(1, 0, 0) + ce(0, 1, 1) + ce(2, 1, 1) + ce(0, 3, 1)) / 4, 1e-6);
+}
+
+TEST(Trainer, EndsInSoftmax) {
+  for (const char* spec : {"Input((2,)) >> Dense(3, activation='softmax')", "Input((2,)) >> Dense(3) >> Activation('softmax')"})
+    EXPECT_TRUE(ends_in_softmax(parse_model(spec))) << spec;
+  for (const char* spec : {"Input((2,)) >> Dense(3)", "Input((2,)) >> Dense(3) >> Activation('relu')",
+                           "Input((2,)) >> Dense(3, activation='softmax') >> Dense(3)", "Input((2,))"})
+    EXPECT_FALSE(ends_in_softmax(parse_model(spec))) << spec;
+}
+
+// A final softmax (fused or a layer) is not applied twice: the loss is the cross-entropy of the model's
+// probabilities, so the model trains step for step as the same model without the softmax trained on its logits
+// (the probabilities stay inside the clip range here), and evaluate reports -log p[y] of its own output.
+TEST(Trainer, ModelEndingInSoftmaxTrainsAsItsLogits) {
+  Tensor x = Tensor::from<double>({0.1, 0.9, 0.8, 0.3, 0.5, 0.5, 0.9, 0.0, 0.2, 0.2, 0.7, 0.6}, Shape{6, 2});
+  LabeledData d{x, {0, 1, 2, 1, 0, 2}};
+  auto train = [&](const char* spec) {
+    Sequential m = parse_model(spec);
+    m.build(Shape{-1, 2}, 4, DType::f64);
+    auto opt = make_optimizer("SGD(0.5)");
+    FitResult r = fit(m, *opt, d, &d, {.epochs = 3, .batch_size = 4, .seed = 2});
+    return std::pair{std::move(m), std::move(r)};
+  };
+  auto [logits, rl] = train("Input((2,)) >> Dense(3, name='d')");
+  auto [fused, rf] = train("Input((2,)) >> Dense(3, activation='softmax', name='d')");
+  auto [layer, ra] = train("Input((2,)) >> Dense(3, name='d') >> Activation('softmax')");
+  for (Sequential* m : {&fused, &layer}) {
+    Tensor k0 = logits.layer(0).params()[0]->value, k = m->layer(0).params()[0]->value;
+    EXPECT_LE(max_scaled_error(k, k0, 1e-10, 1e-12), 1.0) << m->spec();
+  }
+  for (const FitResult* r : {&rf, &ra})
+    for (size_t e = 0; e < 3; ++e) {
+      EXPECT_NEAR(r->history[e].loss, rl.history[e].loss, 1e-10) << e;
+      EXPECT_NEAR(r->history[e].validation->loss, rl.history[e].validation->loss, 1e-10) << e;
+    }
+  Tensor p = fused.forward(x, Mode::Inference);
+  double want = 0;
+  for (int64_t i = 0; i < 6; ++i) want -= std::log(p.item(i * 3 + d.y[size_t(i)])) / 6;
+  EXPECT_NEAR(evaluate(fused, d).loss, want, 1e-12);
 }
 
 TEST(Trainer, DivergenceStopsNamingEpochAndBatch) {

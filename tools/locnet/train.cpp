@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "locnet/core/parallel.hpp"
@@ -15,6 +16,7 @@
 #include "locnet/io/spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
+#include "locnet/train/trainer.hpp"
 
 namespace locnet::cli {
 
@@ -31,16 +33,55 @@ const char* const kDefaultModel =
 
 namespace {
 
-const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
 struct TrainArgs {
   std::string model, model_file, data = kFashionMnistDir, optimizer = "Adam(learning_rate=0.002)", save = "model.safetensors",
-              plot, log, resume;
+              plot, log, resume, class_names;
   int64_t epochs = 4, batch_size = 64, patience = 0;
   uint64_t seed = 0;
   int threads = 0;
+  bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
 };
+
+// Class names from a text file, one a line.
+std::vector<std::string> read_class_names(const std::string& path) {
+  std::vector<std::byte> bytes = read_file(path);
+  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (line.ends_with('\r')) line.pop_back();
+    if (line.empty()) raise<FormatError>("{}: line {} must hold a class name, got an empty line", path, names.size() + 1);
+    names.push_back(line);
+  }
+  return names;
+}
+
+// Names must match the model's classes (the last axis of its output) in number. from_file: --class-names
+// (a usage error), else the model file's metadata (a file error).
+void check_class_names(const std::vector<std::string>& names, Sequential& model, bool from_file,
+                       const std::string& source) {
+  const int64_t classes = model.output_shape().dim(-1);
+  if (names.empty() || int64_t(names.size()) == classes) return;
+  if (from_file)
+    raise<ConfigError>("--class-names {}: the number of names must be {} (the model's classes), got {}", source,
+                       classes, names.size());
+  raise<FormatError>("{}: the number of class names must be {} (the model's classes), got {}", source, classes,
+                     names.size());
+}
+
+// --resume continues the checkpoint's run: options that would change it must match it or be left out.
+void check_resume_options(const TrainArgs& a, const Checkpoint& c) {
+  if (a.batch_size_given && a.batch_size != c.state.batch_size)
+    raise<ConfigError>("--resume: --batch-size must be the checkpoint's {} (or left out), got {}", c.state.batch_size,
+                       a.batch_size);
+  if (a.seed_given && a.seed != c.state.seed)
+    raise<ConfigError>("--resume: --seed must be the checkpoint's {} (or left out), got {}", c.state.seed, a.seed);
+  if (a.optimizer_given) {
+    const std::string want = c.optimizer->config().repr(),
+                      got = make_optimizer(a.optimizer, "--optimizer")->config().repr();
+    if (got != want)
+      raise<ConfigError>("--resume: --optimizer must be the checkpoint's {} (or left out), got {}", want, got);
+  }
+}
 
 // "<dir>/<name>" or "<dir>/<name>.gz", whichever exists (the plain name when neither does, for the error).
 std::string idx_path(const std::string& dir, const std::string& name) {
@@ -87,14 +128,25 @@ int run_train(TrainArgs a) {
   if (!a.resume.empty() && (!a.model.empty() || !a.model_file.empty()))
     raise<ConfigError>("--resume continues the checkpoint's model; --model/--model-file cannot change it");
   if (a.threads < 0) raise<ConfigError>("--threads must be >= 0, got {}", a.threads);
+  if (a.epochs < 1) raise<ConfigError>("--epochs must be >= 1, got {}", a.epochs);
   set_num_threads(a.threads);
 
   Sequential model;
   std::unique_ptr<Optimizer> optimizer;
+  std::vector<std::string> class_names;
   int64_t initial_epoch = 0;
   if (!a.resume.empty()) {
     Checkpoint c = load_checkpoint(a.resume);
+    check_resume_options(a, c);
+    if (a.epochs <= c.state.epoch) {
+      std::printf("nothing to do: the checkpoint already has %lld epoch%s (--epochs counts them all; give more than "
+                  "%lld to continue); no file written\n",
+                  static_cast<long long>(c.state.epoch), c.state.epoch == 1 ? "" : "s",
+                  static_cast<long long>(c.state.epoch));
+      return 0;
+    }
     model = std::move(c.model);
+    class_names = std::move(c.state.class_names);
     optimizer = std::move(c.optimizer);
     initial_epoch = c.state.epoch;
     a.seed = c.state.seed;  // the run's shuffle sequence continues
@@ -111,13 +163,22 @@ int run_train(TrainArgs a) {
     model.build(*model.input_shape(), a.seed);
     optimizer = make_optimizer(a.optimizer, "--optimizer");
   }
+  if (!a.class_names.empty()) {
+    class_names = read_class_names(a.class_names);
+    check_class_names(class_names, model, true, a.class_names);
+  }
 
   MnistData data = load_mnist(a.data);
+  std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
+  if (class_names.empty() && model.output_shape().dim(-1) == 10 && std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
+    class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
   LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
               static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
               static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
+  if (ends_in_softmax(model))
+    std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
   std::fflush(stdout);
 
   const bool tty = ::isatty(::fileno(stdout));
@@ -154,7 +215,8 @@ int run_train(TrainArgs a) {
                 m.validation->loss, m.validation->accuracy, m.seconds, double(train.y.size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
-    save_checkpoint(model, *optimizer, {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size}, a.save);
+    save_checkpoint(model, *optimizer,
+                    {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names}, a.save);
     saved_epoch = m.epoch;
     log.append(m);
     if (!a.plot.empty()) write_text(a.plot, learning_curves_svg(history, title));
@@ -175,16 +237,21 @@ int run_train(TrainArgs a) {
   return 0;
 }
 
-int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size) {
+int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size,
+                 const std::string& class_names_file) {
   Sequential model = load_model(model_path);
+  const bool from_file = !class_names_file.empty();
+  std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_class_names(model_path);
+  check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
   EvalResult r = evaluate(model, test_data(dir), batch_size);
   const size_t k = r.confusion.size();
-  const bool named = k == 10;
+  int width = 0;  // of the name column; none when the classes are only numbered
+  for (const std::string& n : names) width = std::max(width, int(n.size()));
   std::printf("test loss %.4f, accuracy %.4f\n\nper-class accuracy:\n", r.loss, r.accuracy);
   for (size_t c = 0; c < k; ++c) {
     int64_t total = 0;
     for (int64_t v : r.confusion[c]) total += v;
-    std::printf("  %2zu %-12s %6.4f  (%lld)\n", c, named ? kFashionClasses[c] : "",
+    std::printf("  %2zu %-*s %6.4f  (%lld)\n", c, width, names.empty() ? "" : names[c].c_str(),
                 total ? double(r.confusion[c][c]) / double(total) : 0.0, static_cast<long long>(total));
   }
   std::printf("\nconfusion matrix (rows: true class, columns: predicted):\n    ");
@@ -221,8 +288,9 @@ int run_predict(const std::string& model_path, const std::string& input, const s
     x = x.reshape(want.with_dim(0, x.dim(0)));  // e.g. (N, 28, 28) images for a (28, 28, 1) input
   DType dt = model.named_params().empty() ? DType::f32 : model.named_params().front().second->value.dtype();
   Tensor z = model.forward(x.to(dt), Mode::Inference);
-  if (z.rank() != 2) raise<ShapeError>("predict: the model output must be logits (batch, classes), got {}", z.shape().str());
-  write_npy(output, softmax_rows(z).to(x.dtype() == DType::f64 ? DType::f64 : DType::f32));
+  if (z.rank() != 2) raise<ShapeError>("predict: the model output must be (batch, classes), got {}", z.shape().str());
+  Tensor p = ends_in_softmax(model) ? z : softmax_rows(z);  // never a second softmax
+  write_npy(output, p.to(x.dtype() == DType::f64 ? DType::f64 : DType::f32));
   return 0;
 }
 
@@ -236,12 +304,16 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
   cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
       ->default_str(kFashionMnistDir);
-  cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint)")
+  cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
+                                         "--resume, at most the checkpoint's: nothing to do, exit 0)")
       ->default_val(a->epochs);
-  cmd->add_option("--batch-size", a->batch_size, "Samples per step")->default_val(a->batch_size);
-  cmd->add_option("--optimizer", a->optimizer, "Optimizer spec, e.g. 'SGD(0.1, momentum=0.9)'")
-      ->default_str(a->optimizer);
-  cmd->add_option("--seed", a->seed, "Seed of the initializers and the shuffling")->default_val(0);
+  auto* batch_size = cmd->add_option("--batch-size", a->batch_size, "Samples per step (with --resume: the checkpoint's)")
+                         ->default_val(a->batch_size);
+  auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "Optimizer spec, e.g. 'SGD(0.1, momentum=0.9)' "
+                                                                 "(with --resume: the checkpoint's)")
+                        ->default_str(a->optimizer);
+  auto* seed = cmd->add_option("--seed", a->seed, "Seed of the initializers and the shuffling (with --resume: the "
+                                                  "checkpoint's)")->default_val(0);
   cmd->add_option("--save", a->save, "Model file, rewritten after each epoch as a checkpoint (weights, spec, "
                                      "optimizer state)")->default_str(a->save);
   cmd->add_option("--plot", a->plot, "SVG of the learning curves, rewritten after each epoch");
@@ -250,7 +322,14 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save");
   cmd->add_option("--patience", a->patience, "Stop after this many epochs without a lower test loss (0: never)")
       ->default_val(0);
-  cmd->callback([&action, a] { action = [a] { return run_train(*a); }; });
+  cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
+                                                   "file (default: Fashion-MNIST's when training on it)");
+  cmd->callback([&action, a, batch_size, optimizer, seed] {
+    a->batch_size_given = batch_size->count() > 0;
+    a->optimizer_given = optimizer->count() > 0;
+    a->seed_given = seed->count() > 0;
+    action = [a] { return run_train(*a); };
+  });
 }
 
 void add_evaluate(CLI::App& app, Action& action) {
@@ -258,14 +337,20 @@ void add_evaluate(CLI::App& app, Action& action) {
   auto model = std::make_shared<std::string>();
   auto data = std::make_shared<std::string>(kFashionMnistDir);
   auto batch = std::make_shared<int64_t>(256);
+  auto names = std::make_shared<std::string>();
   cmd->add_option("model", *model, "Model file written by locnet train")->required();
   cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
   cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
-  cmd->callback([&action, model, data, batch] { action = [=] { return run_evaluate(*model, *data, *batch); }; });
+  cmd->add_option("--class-names", *names, "Text file of the class names, one a line (default: those in the model "
+                                           "file, else the classes are numbered)");
+  cmd->callback([&action, model, data, batch, names] {
+    action = [=] { return run_evaluate(*model, *data, *batch, *names); };
+  });
 }
 
 void add_predict(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("predict", "Class probabilities (softmax of the logits) of a model on .npy input");
+  auto* cmd = app.add_subcommand("predict", "Class probabilities of a model on .npy input: its output when it ends "
+                                            "in softmax, else the softmax of its logits");
   auto model = std::make_shared<std::string>();
   auto input = std::make_shared<std::string>(), output = std::make_shared<std::string>();
   cmd->add_option("model", *model, "Model file written by locnet train")->required();

@@ -6,7 +6,8 @@
 // Data sets: images (N, rows, cols) uint8 -> f32 (N, rows, cols, 1) scaled by 1/255, labels (N,) uint8 -> int64.
 // load_mnist(dir) reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 // t10k-labels-idx1-ubyte, each with or without ".gz" — MNIST and Fashion-MNIST alike. Debian's
-// dataset-fashion-mnist package installs them in kFashionMnistDir.
+// dataset-fashion-mnist package installs them in kFashionMnistDir; kFashionMnistClasses names its labels 0-9
+// (Xiao, Rasul and Vollgraf 2017, https://github.com/zalandoresearch/fashion-mnist).
 // Errors (FormatError, naming the file): unreadable or missing files, a wrong magic or element type, sizes that
 // disagree with the file size (short or trailing data), a truncated or corrupt gzip stream, images that are not
 // uint8 (N, rows, cols), labels that are not uint8 (N,), image and label counts that differ.
@@ -22,6 +23,8 @@
 namespace locnet {
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+inline constexpr const char* kFashionMnistClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 struct IdxArray {
   uint8_t type = 0x08;                // element type code (see above)

@@ -1,17 +1,24 @@
-// Losses on logits (Keras's from_logits=True forms). Each returns the mean loss and dL/dlogits, the gradient of
-// that mean, in the logits' dtype (f32 or f64); everything is computed in double.
+// Losses on logits (Keras's from_logits=True forms), and cross_entropy on probabilities (from_logits=False) for
+// models that end in softmax. Each returns the mean loss and its gradient with respect to its first argument, in
+// that argument's dtype (f32 or f64); everything is computed in double.
 // Rows: the last axis holds the K classes, every other axis is a row (N = numel / K rows).
 //   softmax_cross_entropy (sparse integer labels y_r in [0, K); Keras sparse_categorical_crossentropy):
 //       L = mean_r [ lse(z_r) - z_r[y_r] ]                       dL/dz_r = (softmax(z_r) - onehot(y_r)) / N
 //   softmax_cross_entropy (targets t of the logits' shape: one-hot or probabilities; categorical_crossentropy):
 //       L = mean_r [ lse(z_r) sum_k t_rk - sum_k t_rk z_rk ]     dL/dz_r = (softmax(z_r) sum_k t_rk - t_r) / N
 //     lse(z) = m + log sum_k exp(z_k - m), m = max_k z_k: finite for any finite logits (1e4 included).
+//   cross_entropy (probabilities p, e.g. a softmax's output, and sparse integer labels; Keras
+//   sparse_categorical_crossentropy with from_logits=False): each row is normalised, q_r = p_r / S_r with
+//   S_r = sum_k p_rk, and clipped to [eps, 1 - eps], eps = 1e-7 (Keras's epsilon()):
+//       L = mean_r -log clip(q_r[y_r])                           dL/dp_rj = (1/S_r - [j = y_r] / p_r[y_r]) / N
+//     and dL/dp_r = 0 where q_r[y_r] is clipped (a clip passes no gradient). Through a softmax this gradient
+//     becomes softmax(z_r) - onehot(y_r), the logits form's, wherever q_r[y_r] is inside the clip range.
 //   binary_cross_entropy (targets t in [0, 1] of the logits' shape, mean over all M elements):
 //       l = max(z, 0) - z t + log1p(exp(-|z|))                   dl/dz = (sigmoid(z) - t) / M
 //   mean_squared_error (targets of the prediction's shape, mean over all M elements):
 //       l = (z - t)^2                                            dl/dz = 2 (z - t) / M
 // Errors: ShapeError for targets whose shape (or label count) differs from the logits', a label outside [0, K),
-// dtypes other than f32/f64, empty inputs.
+// dtypes other than f32/f64, empty inputs. cross_entropy does not check that p holds probabilities (as Keras).
 #pragma once
 #include <cstdint>
 #include <span>
@@ -27,6 +34,7 @@ struct LossResult {
 
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int64_t> labels);
 LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
+LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> labels);
 LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets);
 LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets);
 

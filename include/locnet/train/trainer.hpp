@@ -1,6 +1,9 @@
 // Mini-batch training and evaluation of a Sequential classifier on integer labels (the core that `locnet train`
 // and `locnet evaluate` can drive; a proposal: no files, progress bar or checkpoints here).
 // Loss: softmax cross-entropy on the model's logits (train/losses.hpp) plus Sequential::regularization_loss().
+// A model that ends in softmax (ends_in_softmax: an Activation('softmax') or a fused activation='softmax' as its
+// last layer) outputs probabilities, so its loss is cross_entropy, the probability form (Keras from_logits=False),
+// and no second softmax is applied; the other models' outputs are taken as logits.
 // Each epoch visits the training samples in a fresh random order drawn from Rng(seed) (Fisher-Yates), in batches
 // of batch_size (the last one smaller), each step: zero_grad, forward(Training), loss, backward,
 // add_regularization_grads, optimizer.step(model). Same seed and thread count -> the same weights, bit for bit.
@@ -10,7 +13,7 @@
 // Early stopping (patience > 0): stops after `patience` epochs without improvement of `monitor` ("loss",
 // "accuracy", "val_loss", "val_accuracy"; losses must fall, accuracies rise by more than min_delta).
 // evaluate() runs Inference batches: mean loss (without regularization), accuracy and the confusion matrix
-// (row = true class, column = predicted; the prediction is the first largest logit).
+// (row = true class, column = predicted; the prediction is the first largest output).
 // Errors: ShapeError when x has no samples, labels and samples differ in number, or the output is not (N, K);
 // ConfigError for batch_size < 1, epochs < 0, an unknown monitor or a val_* monitor without validation data.
 #pragma once
@@ -59,6 +62,7 @@ struct LabeledData {
   std::vector<int64_t> y;      // (N,) class indices
 };
 
+bool ends_in_softmax(const Sequential& model);
 FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
               const FitOptions& options);
 EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_size = 256);
