@@ -213,7 +213,8 @@ TEST_F(CliTrain, ClassNamesComeFromTheModelFileOrAFile) {
   std::string digits;
   for (int d = 0; d < 10; ++d) digits += fmt::format("digit {}\n", d);
   write_text("digits.txt", digits);
-  CliRun named = run({"evaluate", path("ten.safetensors"), "--data", path("data"), "--class-names", path("digits.txt")});
+  CliRun named =
+      run({"evaluate", path("ten.safetensors"), "--data", path("data"), "--class-names", path("digits.txt")});
   ASSERT_EQ(named.status, 0) << named.out;
   EXPECT_NE(named.out.find("\n   9 digit 9 "), std::string::npos) << named.out;
   write_text("three.txt", "a\nb\nc\n");

@@ -70,7 +70,8 @@ TEST(Trainer, EvaluateByHand) {
 }
 
 TEST(Trainer, EndsInSoftmax) {
-  for (const char* spec : {"Input((2,)) >> Dense(3, activation='softmax')", "Input((2,)) >> Dense(3) >> Activation('softmax')"})
+  for (const char* spec :
+       {"Input((2,)) >> Dense(3, activation='softmax')", "Input((2,)) >> Dense(3) >> Activation('softmax')"})
     EXPECT_TRUE(ends_in_softmax(parse_model(spec))) << spec;
   for (const char* spec : {"Input((2,)) >> Dense(3)", "Input((2,)) >> Dense(3) >> Activation('relu')",
                            "Input((2,)) >> Dense(3, activation='softmax') >> Dense(3)", "Input((2,))"})

@@ -49,7 +49,8 @@ std::vector<std::string> read_class_names(const std::string& path) {
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
     if (line.ends_with('\r')) line.pop_back();
-    if (line.empty()) raise<FormatError>("{}: line {} must hold a class name, got an empty line", path, names.size() + 1);
+    if (line.empty())
+      raise<FormatError>("{}: line {} must hold a class name, got an empty line", path, names.size() + 1);
     names.push_back(line);
   }
   return names;
@@ -170,7 +171,8 @@ int run_train(TrainArgs a) {
 
   MnistData data = load_mnist(a.data);
   std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
-  if (class_names.empty() && model.output_shape().dim(-1) == 10 && std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
+  if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
+      std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
     class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
   LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
   std::printf("%s", model.summary().c_str());
@@ -307,8 +309,9 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
                                          "--resume, at most the checkpoint's: nothing to do, exit 0)")
       ->default_val(a->epochs);
-  auto* batch_size = cmd->add_option("--batch-size", a->batch_size, "Samples per step (with --resume: the checkpoint's)")
-                         ->default_val(a->batch_size);
+  auto* batch_size =
+      cmd->add_option("--batch-size", a->batch_size, "Samples per step (with --resume: the checkpoint's)")
+          ->default_val(a->batch_size);
   auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "Optimizer spec, e.g. 'SGD(0.1, momentum=0.9)' "
                                                                  "(with --resume: the checkpoint's)")
                         ->default_str(a->optimizer);
