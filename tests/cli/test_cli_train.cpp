@@ -274,13 +274,11 @@ TEST_F(CliTrain, ResumeRefusesOptionsThatWouldChangeTheRun) {
   EXPECT_EQ(seed.status, 2) << seed.out;
   EXPECT_FALSE(fs::exists(path("out.safetensors")));
 
-  for (const char* epochs : {"1", "0"}) {
-    CliRun done = resume({"--epochs", epochs});
-    EXPECT_EQ(done.status, epochs[0] == '1' ? 0 : 2) << done.out;
-    if (epochs[0] == '1')
-      EXPECT_NE(done.out.find("nothing to do: the checkpoint already has 1 epoch "), std::string::npos) << done.out;
-    EXPECT_FALSE(fs::exists(path("out.safetensors")));
-  }
+  CliRun done = resume({"--epochs", "1"});
+  EXPECT_EQ(done.status, 0) << done.out;
+  EXPECT_NE(done.out.find("nothing to do: the checkpoint already has 1 epoch "), std::string::npos) << done.out;
+  EXPECT_EQ(resume({"--epochs", "0"}).status, 2);
+  EXPECT_FALSE(fs::exists(path("out.safetensors")));
 
   CliRun same = resume({"--epochs", "2", "--batch-size", "8", "--optimizer", "SGD(learning_rate=0.05)", "--seed", "0"});
   EXPECT_EQ(same.status, 0) << same.out;
