@@ -21,6 +21,7 @@ using json = nlohmann::json;
 
 constexpr DType kDtypes[] = {DType::f32, DType::f64, DType::bf16, DType::f16};
 constexpr uint64_t kMaxHeader = 100'000'000;  // the limit of the reference implementation
+constexpr int64_t kMaxExactInt = int64_t(1) << 53;  // the largest integer range F64 holds exactly
 
 std::string_view st_name(DType t) {
   switch (t) {
@@ -113,6 +114,7 @@ struct Entry {
   DType dtype;
   Shape shape;
   uint64_t begin, end;
+  bool i64 = false;  // stored as I64, read into F64 (the same item size)
 };
 
 Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
@@ -128,9 +130,10 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
   const json& dt = v["dtype"];
   const std::string dn = dt.is_string() ? dt.get<std::string>() : std::string();
   const DType* t = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](DType x) { return st_name(x) == dn; });
-  if (t == std::end(kDtypes))
-    raise<FormatError>("safetensors: {} dtype must be F32, F64, BF16 or F16, got {}", where, brief(dt));
-  e.dtype = *t;
+  e.i64 = dn == "I64";
+  if (t == std::end(kDtypes) && !e.i64)
+    raise<FormatError>("safetensors: {} dtype must be F32, F64, BF16, F16 or I64, got {}", where, brief(dt));
+  e.dtype = e.i64 ? DType::f64 : *t;
 
   const json& sh = v["shape"];
   if (!sh.is_array()) raise<FormatError>("safetensors: {} shape must be an array, got {}", where, brief(sh));
@@ -163,7 +166,7 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
                        data_size);
   if (e.end - e.begin != bytes)
     raise<FormatError>("safetensors: {} data_offsets [{}, {}] must span {} bytes (shape {}, {}), got {}", where,
-                       e.begin, e.end, bytes, e.shape, st_name(e.dtype), e.end - e.begin);
+                       e.begin, e.end, bytes, e.shape, e.i64 ? "I64" : st_name(e.dtype), e.end - e.begin);
   return e;
 }
 
@@ -227,6 +230,18 @@ TensorFile parse_safetensors(std::span<const std::byte> bytes) {
   for (const Entry& e : entries) {
     Tensor t(e.shape, e.dtype);
     if (e.end > e.begin) std::memcpy(t.raw(), data.data() + e.begin, e.end - e.begin);
+    if (e.i64) {
+      double* d = t.data<double>();
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        int64_t v;
+        std::memcpy(&v, d + i, 8);
+        if (v > kMaxExactInt || v < -kMaxExactInt)
+          raise<FormatError>("safetensors: tensor '{}' I64 values must be within +-2^53 (exact in F64), got {}",
+                             e.name, v);
+        d[i] = double(v);
+      }
+      out.int64.insert(e.name);
+    }
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;

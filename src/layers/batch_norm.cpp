@@ -49,6 +49,7 @@ BatchNormCanonical NumpyMlBatchNormConfig<R>::canonical() const {
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;  // as numpy-ml computes it
   c.gamma_uniform01 = true;
+  c.file_names = {"scaler", "intercept", "running_mean", "running_var"};
   c.channels_last = channels_last_of(kType, data_format);
   return c;
 }
@@ -69,6 +70,7 @@ BatchNormCanonical PyTorchBatchNormConfig<R>::canonical() const {
   c.single_value_error = true;
   c.has_gamma = c.has_beta = affine;
   c.running_stats = c.batches_tracked = track_running_stats;
+  c.file_names = {"weight", "bias", "running_mean", "running_var"};
   c.channels_last = channels_last_of(kType, data_format);
   return c;
 }
@@ -130,7 +132,12 @@ LOCNET_BN_INSTANTIATE(CaffeBatchNormConfig)
 #undef LOCNET_BN_INSTANTIATE
 
 BatchNormBase::BatchNormBase(BatchNormCanonical canonical, std::string name)
-    : Layer(std::move(name)), c_(std::move(canonical)) {}
+    : Layer(std::move(name)), c_(std::move(canonical)) {
+  Param* named[] = {&gamma_, &beta_, &moving_mean_, &moving_variance_};
+  for (size_t i = 0; i < 4; ++i)
+    if (*c_.file_names[i]) named[i]->aliases = {c_.file_names[i]};
+  batches_.counter = true;
+}
 
 Shape BatchNormBase::output_shape(const Shape& in) const {
   bool rank_ok = c_.rank == 1 ? (in.rank() == 2 || in.rank() == 3) : in.rank() == size_t(c_.rank + 2);
@@ -195,6 +202,8 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
   if (c_.running_stats) {
     initialize(c_.moving_mean_initializer, moving_mean_.value, C, C, rng);
     initialize(c_.moving_variance_initializer, moving_variance_.value, C, C, rng);
+    initial_mean_ = moving_mean_.value.clone();
+    initial_variance_ = moving_variance_.value.clone();
   }
   batches_.value = c_.batches_tracked ? Tensor(Shape{1}, dtype()) : Tensor();
   normalizer_.value = c_.update == BatchNormCanonical::Update::caffe ? Tensor(Shape{1}, dtype()) : Tensor();
@@ -202,9 +211,19 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
       &kernels::choose<kernels::BatchNormKernel>("batch_norm", kernels::batch_norm_kernels(), problem(c_, in, dtype()));
 }
 
+void BatchNormBase::reset_running_stats() {
+  if (!built() || !c_.running_stats) return;
+  for (int64_t i = 0; i < initial_mean_.numel(); ++i) {
+    moving_mean_.value.set(i, initial_mean_.item(i));
+    moving_variance_.value.set(i, initial_variance_.item(i));
+  }
+  for (Param* p : {&batches_, &normalizer_})
+    if (p->value.defined()) p->value.fill(0.0);
+}
+
 std::vector<Param*> BatchNormBase::params() {
   std::vector<Param*> out;
-  if (!built() || frozen_) return out;
+  if (!built() || !trainable()) return out;
   if (c_.has_gamma) out.push_back(&gamma_);
   if (c_.has_beta) out.push_back(&beta_);
   return out;
@@ -213,8 +232,8 @@ std::vector<Param*> BatchNormBase::params() {
 std::vector<Param*> BatchNormBase::buffers() {
   std::vector<Param*> out;
   if (!built()) return out;
-  if (frozen_ && c_.has_gamma) out.push_back(&gamma_);
-  if (frozen_ && c_.has_beta) out.push_back(&beta_);
+  if (!trainable() && c_.has_gamma) out.push_back(&gamma_);
+  if (!trainable() && c_.has_beta) out.push_back(&beta_);
   for (Param* p : {&moving_mean_, &moving_variance_, &batches_, &normalizer_})
     if (p->value.defined()) out.push_back(p);
   return out;
@@ -222,7 +241,7 @@ std::vector<Param*> BatchNormBase::buffers() {
 
 bool BatchNormBase::uses_batch_stats(Mode mode) const {
   if (!c_.running_stats) return true;
-  if (frozen_) return false;
+  if (!trainable()) return false;
   if (c_.use_global_stats) return !*c_.use_global_stats;
   return mode == Mode::Training;
 }
@@ -274,7 +293,7 @@ Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
             where(), mean[i], var[i], ch);
       invstd[i] = 1 / std::sqrt(var[i] + c_.epsilon);
     }
-    if (mode == Mode::Training && c_.running_stats && !frozen_) update_running(mean, var, m);
+    if (mode == Mode::Training && c_.running_stats && trainable()) update_running(mean, var, m);
   } else {
     mean = moving_mean_.value.to_vector();
     std::vector<double> rv = moving_variance_.value.to_vector();

@@ -10,6 +10,7 @@ void Layer::build(const Shape& in, Rng& rng, DType dtype) {
   dtype_ = dtype;
   do_build(in, rng);
   built_ = true;
+  set_trainable(trainable_);  // marks the new parameters
 }
 
 std::vector<const Param*> Layer::params() const {
@@ -23,11 +24,12 @@ std::vector<const Param*> Layer::buffers() const {
 
 int64_t Layer::param_count() const {
   int64_t n = 0;
-  for (const Param* p : params()) n += p->value.numel();
+  for (const Param* p : params()) n += p->trainable ? p->value.numel() : 0;
   return n;
 }
 int64_t Layer::buffer_count() const {
   int64_t n = 0;
+  for (const Param* p : params()) n += p->trainable ? 0 : p->value.numel();
   for (const Param* p : buffers()) n += p->value.numel();
   return n;
 }
@@ -78,12 +80,18 @@ Call Layer::make_call(std::vector<std::pair<std::string, Value>> kwargs) const {
   Call c{type(), {}, std::move(kwargs), -1};
   c.kwargs.emplace_back("name", Value(name_));
   if (!optimizer_.is_none()) c.kwargs.emplace_back("optimizer", optimizer_);
+  if (!trainable_) c.kwargs.emplace_back("trainable", Value(false));
   return c;
 }
 
 void Layer::set_optimizer(Value spec) {
   if (!spec.is_none()) (void)make_optimizer(spec, where() + " optimizer");
   optimizer_ = std::move(spec);
+}
+
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  for (Param* p : params()) p->trainable = trainable;
 }
 
 std::string Layer::where() const { return fmt::format("{} ({})", name_.empty() ? "?" : name_, type()); }

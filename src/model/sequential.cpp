@@ -172,7 +172,7 @@ void Sequential::add_regularization_grads() {
 void Sequential::apply_constraints() {
   for (auto& l : layers_)
     for (Param* p : l->params())
-      if (p->constraint) p->constraint->apply(p->value);
+      if (p->constraint && p->trainable) p->constraint->apply(p->value);  // a frozen value stays as it is
 }
 
 std::vector<std::pair<std::string, Param*>> Sequential::named_params(bool include_buffers) {
@@ -186,22 +186,29 @@ std::vector<std::pair<std::string, Param*>> Sequential::named_params(bool includ
 }
 
 int64_t Sequential::param_count() const {
+  if (!built() && input_) return built_copy().param_count();
   int64_t n = 0;
   for (const auto& l : layers_) n += l->param_count();
   return n;
 }
 
 int64_t Sequential::buffer_count() const {
+  if (!built() && input_) return built_copy().buffer_count();
   int64_t n = 0;
   for (const auto& l : layers_) n += l->buffer_count();
   return n;
 }
 
+Sequential Sequential::built_copy(std::optional<Shape> in) const {
+  Sequential m(*this);
+  m.build(in ? *in : *input_, uint64_t(0));
+  return m;
+}
+
 std::string Sequential::summary(std::optional<Shape> in) const {
   if (!in) in = input_;
   if (!in) raise<ConfigError>("summary: an input shape is needed, got a model without Input(shape)");
-  Sequential m(*this);
-  m.build(*in, uint64_t(0));
+  Sequential m = built_copy(in);
   struct Row {
     std::string name, shape, params;
   };

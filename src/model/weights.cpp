@@ -1,5 +1,7 @@
 #include "locnet/model/weights.hpp"
 
+#include <cmath>
+
 namespace locnet {
 
 TensorFile model_weights(Sequential& model) {
@@ -12,23 +14,54 @@ TensorFile model_weights(Sequential& model) {
 void load_weights(Sequential& model, const TensorFile& file) {
   if (!model.built()) raise<ConfigError>("load weights: the model must be built, got an unbuilt model");
   auto params = model.named_params();
+  // Every key a file may use for a parameter: "<layer>.<param>" and "<layer>.<alias>".
+  std::map<std::string, size_t, std::less<>> owner;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [key, p] = params[i];
+    owner.emplace(key, i);
+    for (const std::string& alias : p->aliases) owner.emplace(key.substr(0, key.size() - p->name.size()) + alias, i);
+  }
+  std::vector<std::pair<std::string, const Tensor*>> found(params.size());  // the file's key and tensor
   for (const auto& [key, t] : file.tensors) {
-    bool known = false;
-    for (auto& [k, p] : params) known |= k == key;
-    if (!known) {
+    auto it = owner.find(key);
+    if (it == owner.end()) {
       std::vector<std::string> keys;
       for (auto& [k, p] : params) keys.push_back(k);
       raise<FormatError>("weights: key '{}' matches no parameter of the model; expected keys: {}", key,
                          fmt::join(keys, ", "));
     }
+    auto& [param_key, p] = params[it->second];
+    if (found[it->second].second)
+      raise<FormatError>("weights: parameter '{}' must be given once, got keys '{}' and '{}'", param_key,
+                         found[it->second].first, key);
+    if (file.int64.count(key) && !p->counter)
+      raise<FormatError>("weights: key '{}' must be a floating-point tensor (F32, F64, BF16 or F16), got I64", key);
+    found[it->second] = {key, &t};
   }
-  for (auto& [key, p] : params) {
-    const Tensor* t = file.find(key);
-    if (!t) raise<FormatError>("weights: key '{}' is missing (shape {})", key, p->value.shape().str());
-    if (t->shape() != p->value.shape())
-      raise<FormatError>("weights: key '{}' must have shape {}, got {}", key, p->value.shape().str(), t->shape().str());
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& [key, p] = params[i];
+    const auto& [file_key, t] = found[i];
+    if (!t) {
+      if (p->counter) continue;  // optional: reset to 0 below
+      raise<FormatError>("weights: key '{}' is missing (shape {})", key, p->value.shape().str());
+    }
+    if (p->counter) {  // locnet writes (1,); PyTorch a scalar ()
+      if (t->numel() != 1 || t->rank() > 1)
+        raise<FormatError>("weights: key '{}' must have shape (1,) or (), got {}", file_key, t->shape().str());
+      const double n = t->item(0);
+      if (!(n >= 0 && n == std::floor(n)))
+        raise<FormatError>("weights: key '{}' must be a count (an integer >= 0), got {}", file_key, n);
+    } else if (t->shape() != p->value.shape()) {
+      raise<FormatError>("weights: key '{}' must have shape {}, got {}", file_key, p->value.shape().str(),
+                         t->shape().str());
+    }
   }
-  for (auto& [key, p] : params) p->value = file.find(key)->to(p->value.dtype());
+  for (size_t i = 0; i < params.size(); ++i) {
+    Param& p = *params[i].second;
+    const Tensor* t = found[i].second;
+    if (t) p.value = t->reshape(p.value.shape()).to(p.value.dtype());
+    else p.value.fill(0.0);  // an absent counter
+  }
 }
 
 void save_weights(Sequential& model, const std::string& path, std::map<std::string, std::string> metadata) {

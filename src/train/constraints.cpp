@@ -44,15 +44,15 @@ struct MaxNormArgs {
   std::vector<int64_t> axis{0};
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
-    v(s.max_value, Field{"max_value", ""});
-    v(s.axis, Field{"axis", ""});
+    v(s.max_value, Field{"max_value", "Largest norm allowed."});
+    v(s.axis, Field{"axis", "Axis or axes the norm is taken over (negative: from the end)."});
   }
 };
 struct UnitNormArgs {
   std::vector<int64_t> axis{0};
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
-    v(s.axis, Field{"axis", ""});
+    v(s.axis, Field{"axis", "Axis or axes the norm is taken over (negative: from the end)."});
   }
 };
 struct MinMaxNormArgs {
@@ -60,10 +60,10 @@ struct MinMaxNormArgs {
   std::vector<int64_t> axis{0};
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
-    v(s.min_value, Field{"min_value", ""});
-    v(s.max_value, Field{"max_value", ""});
-    v(s.rate, Field{"rate", ""});
-    v(s.axis, Field{"axis", ""});
+    v(s.min_value, Field{"min_value", "Smallest norm allowed."});
+    v(s.max_value, Field{"max_value", "Largest norm allowed."});
+    v(s.rate, Field{"rate", "Fraction of the way to the clipped norm, in [0, 1]."});
+    v(s.axis, Field{"axis", "Axis or axes the norm is taken over (negative: from the end)."});
   }
 };
 struct NoArgs {
@@ -162,6 +162,15 @@ Call MinMaxNorm::config() const {
               {},
               {{"min_value", Value(min_value_)}, {"max_value", Value(max_value_)}, {"rate", Value(rate_)},
                {"axis", axis_value()}}};
+}
+
+std::vector<TypeDoc> constraint_docs() {
+  return {{"MaxNorm", {"max_norm"}, "Scales slices whose norm exceeds max_value down to it (Keras).",
+           describe_config<MaxNormArgs>()},
+          {"NonNeg", {"non_neg"}, "Sets negative values to 0 (Keras).", describe_config<NoArgs>()},
+          {"UnitNorm", {"unit_norm"}, "Scales each slice to norm 1 (Keras).", describe_config<UnitNormArgs>()},
+          {"MinMaxNorm", {"min_max_norm"}, "Moves each slice's norm into [min_value, max_value] at rate (Keras).",
+           describe_config<MinMaxNormArgs>()}};
 }
 
 std::shared_ptr<const Constraint> make_constraint(const Value& v, std::string_view where) {

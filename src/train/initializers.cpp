@@ -1,6 +1,7 @@
 #include "locnet/train/initializers.hpp"
 
 #include <array>
+#include <map>
 #include <cmath>
 
 namespace locnet {
@@ -39,6 +40,27 @@ void initialize(std::string_view name, Tensor& t, int64_t fan_in, int64_t fan_ou
   else if (name == "random_uniform") uniform(0.05);
   else if (name == "random_normal") fill([&] { return rng.normal(0.0, 0.05); });
   else if (name == "truncated_normal") tnormal(0.05);
+}
+
+std::vector<TypeDoc> initializer_docs() {
+  static const std::map<std::string_view, const char*> docs = {
+      {"zeros", "All 0."},
+      {"ones", "All 1."},
+      {"glorot_uniform", "U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Keras's default kernel initializer)."},
+      {"glorot_normal", "Truncated normal with variance 2 / (fan_in + fan_out) (Keras)."},
+      {"he_uniform", "U(-l, l), l = sqrt(6 / fan_in)."},
+      {"he_normal", "Truncated normal with variance 2 / fan_in (Keras)."},
+      {"lecun_uniform", "U(-l, l), l = sqrt(3 / fan_in)."},
+      {"lecun_normal", "Truncated normal with variance 1 / fan_in (Keras)."},
+      {"random_uniform", "U(-0.05, 0.05)."},
+      {"random_normal", "Normal, mean 0, stddev 0.05."},
+      {"truncated_normal", "Normal truncated at 2 stddev, stddev 0.05."}};
+  std::vector<TypeDoc> out;
+  for (const std::string& name : initializer_names()) {
+    auto it = docs.find(name);
+    out.push_back({name, {}, it == docs.end() ? "" : it->second, {}});
+  }
+  return out;
 }
 
 }  // namespace locnet

@@ -137,4 +137,13 @@ LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets) 
   return out;
 }
 
+std::vector<TypeDoc> loss_docs() {
+  return {{"softmax_cross_entropy", {"sparse_categorical_crossentropy", "categorical_crossentropy"},
+           "Softmax cross-entropy on logits, with integer labels or one-hot/probability targets (what locnet "
+           "train uses).",
+           {}},
+          {"binary_cross_entropy", {"binary_crossentropy"}, "Sigmoid cross-entropy on logits, targets in [0, 1].", {}},
+          {"mean_squared_error", {"mse"}, "Mean of (prediction - target)^2.", {}}};
+}
+
 }  // namespace locnet

@@ -304,30 +304,49 @@ Config parse(const Call& call) {
 struct OptimizerType {
   const char* name;
   const char* alias;  // Keras's string identifier
+  const char* doc;
   std::function<std::unique_ptr<Optimizer>(const Call&)> make;
+  std::vector<FieldDoc> (*options)();
 };
 
 const std::vector<OptimizerType>& optimizer_types() {
   static const std::vector<OptimizerType> types = {
-      {"SGD", "sgd", [](const Call& c) { return std::unique_ptr<Optimizer>(new Sgd(parse<SgdConfig>(c))); }},
-      {"Adam", "adam",
+      {"SGD", "sgd", "Stochastic gradient descent with optional (Nesterov) momentum (Keras).",
+       [](const Call& c) { return std::unique_ptr<Optimizer>(new Sgd(parse<SgdConfig>(c))); },
+       describe_config<SgdConfig>},
+      {"Adam", "adam", "Adam with Keras's epsilon-hat form.",
        [](const Call& c) {
          auto a = parse<AdamConfig>(c);
          return std::unique_ptr<Optimizer>(new Adam("Adam", a.learning_rate, 0.0, a.beta_1, a.beta_2, a.epsilon,
                                                     Call{"Adam", {}, config_values(a), -1}));
-       }},
-      {"AdamW", "adamw",
+       },
+       describe_config<AdamConfig>},
+      {"AdamW", "adamw", "Adam with decoupled weight decay (Keras).",
        [](const Call& c) {
          auto a = parse<AdamWConfig>(c);
          return std::unique_ptr<Optimizer>(new Adam("AdamW", a.learning_rate, a.weight_decay, a.beta_1, a.beta_2,
                                                     a.epsilon, Call{"AdamW", {}, config_values(a), -1}));
-       }},
-      {"RMSprop", "rmsprop",
-       [](const Call& c) { return std::unique_ptr<Optimizer>(new Rmsprop(parse<RmspropConfig>(c))); }},
-      {"Adagrad", "adagrad",
-       [](const Call& c) { return std::unique_ptr<Optimizer>(new Adagrad(parse<AdagradConfig>(c))); }},
+       },
+       describe_config<AdamWConfig>},
+      {"RMSprop", "rmsprop", "Divides by a running root mean square of the gradients, optional momentum (Keras).",
+       [](const Call& c) { return std::unique_ptr<Optimizer>(new Rmsprop(parse<RmspropConfig>(c))); },
+       describe_config<RmspropConfig>},
+      {"Adagrad", "adagrad", "Divides by the root of the accumulated squared gradients (Keras).",
+       [](const Call& c) { return std::unique_ptr<Optimizer>(new Adagrad(parse<AdagradConfig>(c))); },
+       describe_config<AdagradConfig>},
   };
   return types;
+}
+
+// numpy-ml's and old Keras's spelling: lr is learning_rate, which every optimizer takes first.
+Call with_learning_rate(Call c) {
+  auto lr = std::find_if(c.kwargs.begin(), c.kwargs.end(), [](const auto& kv) { return kv.first == "lr"; });
+  if (lr == c.kwargs.end()) return c;
+  if (!c.args.empty() || c.kwarg("learning_rate"))
+    raise<ConfigError>("{}: learning_rate must be given once (lr is its alias), got both",
+                       detail::where(c.type, c.column));
+  lr->first = "learning_rate";
+  return c;
 }
 
 }  // namespace
@@ -479,10 +498,27 @@ std::unique_ptr<Optimizer> make_optimizer(const Value& spec, std::string_view wh
       if (s == t.name || s == t.alias) return t.make(Call{t.name, {}, {}, -1});
   } else if (spec.kind() == Value::Kind::Call) {
     for (const auto& t : optimizer_types())
-      if (spec.call().type == t.name) return t.make(spec.call());
+      if (spec.call().type == t.name) return t.make(with_learning_rate(spec.call()));
   }
   raise<ConfigError>("{}: optimizer must be one of {} (a call or a name), got {}", where,
                      fmt::join(optimizer_names(), ", "), spec.repr());
+}
+
+std::vector<TypeDoc> optimizer_docs() {
+  std::vector<TypeDoc> out;
+  for (const auto& t : optimizer_types()) {
+    std::vector<FieldDoc> options = t.options();
+    options.push_back({"lr", "alias", "", "Another name of learning_rate (numpy-ml, old Keras).", false});
+    out.push_back({t.name, {t.alias}, t.doc, std::move(options)});
+  }
+  return out;
+}
+
+std::vector<TypeDoc> schedule_docs() {
+  return {{"ExponentialDecay", {}, "lr = initial decay_rate^(step / decay_steps) (Keras).",
+           describe_config<ExponentialDecayConfig>()},
+          {"CosineDecay", {}, "Cosine decay from initial_learning_rate to alpha times it over decay_steps (Keras).",
+           describe_config<CosineDecayConfig>()}};
 }
 
 std::vector<std::string> optimizer_names() {

@@ -114,6 +114,13 @@ std::shared_ptr<const Regularizer> make_regularizer(const Value& v, std::string_
   raise<ConfigError>("{} must be {}, got {}", where, kForms, v.repr());
 }
 
+std::vector<TypeDoc> regularizer_docs() {
+  return {{"L1", {"l1"}, "Penalty l1 * sum |w| (Keras); the name \"l1\" means L1(0.01).", describe_config<L1Args>()},
+          {"L2", {"l2"}, "Penalty l2 * sum w^2 (Keras); the name \"l2\" means L2(0.01).", describe_config<L2Args>()},
+          {"L1L2", {"l1_l2"}, "The sum of both penalties (Keras); \"l1_l2\" and l1_l2() default both to 0.01.",
+           describe_config<L1L2Args>()}};
+}
+
 void ActivityRegularization::record(const Tensor& y, bool training) {
   loss = reg && training && y.dim(0) > 0 ? reg->loss(y) / double(y.dim(0)) : 0.0;
 }

@@ -11,6 +11,8 @@
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
+#include "locnet/io/spec.hpp"
+#include "locnet/train/checkpoint.hpp"
 
 using namespace locnet;
 namespace fs = std::filesystem;
@@ -49,7 +51,62 @@ TEST_F(Cli, InfoListsOptionsAndDefaults) {
   EXPECT_NE(list.out.find("Dense"), std::string::npos);
   CliRun bad = run({"info", "Dence"});
   EXPECT_EQ(bad.status, 2);
-  EXPECT_NE(bad.out.find("unknown layer type 'Dence'"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("info: 'Dence' must be the name of a layer type, optimizer"), std::string::npos) << bad.out;
+}
+
+// `locnet info` covers optimizers, schedules, losses, regularizers, constraints and initializers as well as layers;
+// each name (or alias) gets its one-line description and its options with defaults.
+TEST_F(Cli, InfoExplainsEveryKind) {
+  CliRun all = run({"info"});
+  ASSERT_EQ(all.status, 0) << all.out;
+  for (const char* s : {"Layers:", "Optimizers:", "Schedules:", "Losses:", "Regularizers:", "Constraints:",
+                        "Initializers:", "Dense", "SGD", "CosineDecay", "softmax_cross_entropy", "L1L2", "MaxNorm",
+                        "glorot_uniform", "U(-l, l), l = sqrt(6 / (fan_in + fan_out))"})
+    EXPECT_NE(all.out.find(s), std::string::npos) << s << "\n" << all.out;
+  CliRun sgd = run({"info", "SGD"});
+  ASSERT_EQ(sgd.status, 0) << sgd.out;
+  for (const char* s : {"SGD: Stochastic gradient descent", "Also called: sgd", "learning_rate", "0.01", "momentum",
+                        "0.0", "nesterov", "False", "Momentum in [0, 1].", "lr", "Another name of learning_rate"})
+    EXPECT_NE(sgd.out.find(s), std::string::npos) << s << "\n" << sgd.out;
+  EXPECT_EQ(run({"info", "adam"}).out.find("Adam: "), 0u) << "an alias finds the type";
+  CliRun glorot = run({"info", "glorot_uniform"});
+  ASSERT_EQ(glorot.status, 0) << glorot.out;
+  EXPECT_NE(glorot.out.find("glorot_uniform: U(-l, l)"), std::string::npos) << glorot.out;
+  EXPECT_NE(glorot.out.find("No options."), std::string::npos) << glorot.out;
+  CliRun max_norm = run({"info", "max_norm"});
+  for (const char* s : {"MaxNorm: ", "max_value", "2.0", "axis", "Largest norm allowed."})
+    EXPECT_NE(max_norm.out.find(s), std::string::npos) << s << "\n" << max_norm.out;
+  CliRun l2 = run({"info", "L2"});
+  EXPECT_NE(l2.out.find("l2      float  0.01"), std::string::npos) << l2.out;
+  CliRun optimizers = run({"info", "optimizers"});
+  ASSERT_EQ(optimizers.status, 0);
+  EXPECT_EQ(optimizers.out.find("Optimizers:"), 0u) << optimizers.out;
+  EXPECT_EQ(optimizers.out.find("Dense"), std::string::npos) << "one kind only\n" << optimizers.out;
+  // Layers list the options every layer takes, trainable among them.
+  EXPECT_NE(run({"info", "Dense"}).out.find("trainable"), std::string::npos);
+}
+
+// `locnet summary FILE`: the model file's own spec (from its metadata), checked against its tensors.
+TEST_F(Cli, SummaryOfAModelFile) {
+  const std::string spec = "Input((10, 10, 12)) >> Flatten() >> Dense(10, name='fc', trainable=False)";
+  Sequential model = parse_model(spec);
+  model.build(*model.input_shape(), uint64_t(1));
+  save_model(model, path("model.safetensors"));
+  CliRun r = run({"summary", path("model.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"fc (Dense)", "(None, 1200)", "(None, 10)", "Total params: 12,010", "Trainable params: 0",
+                        "Non-trainable params: 12,010"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(r.out, run({"summary", spec}).out) << "the same table as for the spec";
+  // A file whose tensors do not fit its spec is a file error.
+  TensorFile f = read_safetensors(path("model.safetensors"));
+  f.tensors.pop_back();
+  write_safetensors(path("broken.safetensors"), f);
+  CliRun broken = run({"summary", path("broken.safetensors")});
+  EXPECT_EQ(broken.status, 3) << broken.out;
+  EXPECT_NE(broken.out.find("weights: key 'fc.bias' is missing"), std::string::npos) << broken.out;
+  std::ofstream(path("not_a_model.txt")) << "Dense(3)";
+  EXPECT_EQ(run({"summary", path("not_a_model.txt")}).status, 3);
 }
 
 // The acceptance example: y must equal x @ kernel + bias computed here by a plain loop.

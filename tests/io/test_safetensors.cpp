@@ -209,9 +209,9 @@ TEST(SafetensorsTest, RejectsBadEntries) {
       {R"({"dtype": "F32", "shape": [2, 3]})", "tensor 'x' must have key 'data_offsets'"},
       {R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24], "extra": 1})", "unknown key 'extra'"},
       {R"({"dtype": "I8", "shape": [24], "data_offsets": [0, 24]})",
-       "tensor 'x' dtype must be F32, F64, BF16 or F16, got \"I8\""},
+       "tensor 'x' dtype must be F32, F64, BF16, F16 or I64, got \"I8\""},
       {R"({"dtype": "f32", "shape": [2, 3], "data_offsets": [0, 24]})", "got \"f32\""},
-      {R"({"dtype": 4, "shape": [2, 3], "data_offsets": [0, 24]})", "F16, got 4"},
+      {R"({"dtype": 4, "shape": [2, 3], "data_offsets": [0, 24]})", "I64, got 4"},
       {R"({"dtype": "F32", "shape": 6, "data_offsets": [0, 24]})", "tensor 'x' shape must be an array, got 6"},
       {R"({"dtype": "F32", "shape": [2, -3], "data_offsets": [0, 24]})",
        "tensor 'x' shape dimension must be a non-negative integer, got -3"},
@@ -330,4 +330,22 @@ TEST(SafetensorsTest, ManyTensorsKeepFileOrder) {
     EXPECT_EQ(back.tensors[i].first, f.tensors[i].first);
     EXPECT_EQ(back.tensors[i].second.item(0), double(i));
   }
+}
+
+// PyTorch writes integer buffers (BatchNorm's num_batches_tracked) as I64; they read as F64 with the same values.
+TEST(SafetensorsTest, ReadsI64AsExactF64AndNamesIt) {
+  TensorFile f = parse(st(R"({"n":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)"
+                          R"("v":{"dtype":"I64","shape":[2],"data_offsets":[8,24]}})",
+                          raw_of(std::vector<int64_t>{3, -(int64_t(1) << 53), int64_t(1) << 53}).substr(0, 24)));
+  ASSERT_EQ(f.tensors.size(), 2u);
+  EXPECT_EQ(f.find("n")->dtype(), DType::f64);
+  EXPECT_EQ(f.find("n")->rank(), 0u);
+  EXPECT_EQ(f.find("n")->item(0), 3.0);
+  EXPECT_EQ(f.find("v")->to_vector(), (std::vector<double>{-9007199254740992.0, 9007199254740992.0}));
+  EXPECT_EQ(f.int64, (std::set<std::string, std::less<>>{"n", "v"}));
+  EXPECT_THROW_MSG(parse(one(R"({"dtype":"I64","shape":[1],"data_offsets":[0,8]})",
+                             raw_of(std::vector<int64_t>{(int64_t(1) << 53) + 1}))),
+                   FormatError, "tensor 'x' I64 values must be within +-2^53 (exact in F64), got 9007199254740993");
+  EXPECT_THROW_MSG(parse(one(R"({"dtype":"I64","shape":[2],"data_offsets":[0,8]})", raw_of(std::vector<int64_t>{1}))),
+                   FormatError, "must span 16 bytes (shape (2,), I64), got 8");
 }

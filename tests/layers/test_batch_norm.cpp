@@ -329,3 +329,85 @@ TEST(BatchNorm, SpecRoundTripAndWeights) {
                                             "bn.num_batches_tracked"}));
   EXPECT_EQ(model.param_count(), 6);
 }
+
+// numpy-ml names gamma, beta and the running statistics scaler, intercept, running_mean, running_var; a weight
+// file with those names loads into the numpy-ml convention (values and the inference output checked here).
+TEST(BatchNorm, NumpyMlParameterNamesLoad) {
+  Sequential model = parse_model("Input((2, 2, 3)) >> BatchNorm2D(name='bn')");
+  model.build(Shape{Shape::kUnknown, 2, 2, 3}, uint64_t(0), DType::f64);
+  const std::vector<double> scaler{0.5, 2.0, 1.5}, intercept{0.1, -0.2, 0.3}, mean{1.0, -1.0, 0.5},
+      var{4.0, 0.25, 1.0};
+  TensorFile f;
+  f.tensors = {{"bn.scaler", Tensor::from<double>(scaler, Shape{3})},
+               {"bn.intercept", Tensor::from<double>(intercept, Shape{3})},
+               {"bn.running_mean", Tensor::from<double>(mean, Shape{3})},
+               {"bn.running_var", Tensor::from<double>(var, Shape{3})}};
+  load_weights(model, f);
+  Layer& bn = model.layer(0);
+  expect_values(bn.params()[0]->value, scaler);
+  expect_values(bn.params()[1]->value, intercept);
+  expect_values(buffer(bn, "moving_mean"), mean);
+  expect_values(buffer(bn, "moving_variance"), var);
+  Tensor x = random_tensor(Shape{2, 2, 2, 3}, DType::f64, 5);
+  Tensor y = model.forward(x, Mode::Inference);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    size_t c = size_t(i % 3);
+    EXPECT_NEAR(y.item(i), scaler[c] * (x.item(i) - mean[c]) / std::sqrt(var[c] + 1e-5) + intercept[c], 1e-12);
+  }
+  // The names are numpy-ml's, not every convention's: Keras calls them gamma, beta, moving_mean, moving_variance.
+  Sequential keras = parse_model("Input((2, 2, 3)) >> BatchNorm2D.keras(name='bn')");
+  keras.build(Shape{Shape::kUnknown, 2, 2, 3}, uint64_t(0), DType::f64);
+  EXPECT_THROW_MSG(load_weights(keras, f), FormatError, "weights: key 'bn.scaler' matches no parameter of the model");
+}
+
+// numpy-ml's and Keras's trainable=False in a spec freezes the BatchNorm (numpy-ml's freeze()), round-trips
+// through config(), and trainable=True undoes nothing.
+TEST(BatchNorm, TrainableFalseInTheSpecFreezes) {
+  auto frozen = layer_of("BatchNorm2D(trainable=False)");
+  auto& bn = dynamic_cast<BatchNormBase&>(*frozen);
+  EXPECT_TRUE(bn.frozen());
+  EXPECT_EQ(frozen->config().repr(),
+            "BatchNorm2D(momentum=0.9, epsilon=1e-05, activation=None, data_format=\"channels_last\", name=\"\", "
+            "trainable=False)");
+  EXPECT_TRUE(dynamic_cast<BatchNormBase&>(*make_layer(frozen->config())).frozen());
+  build(*frozen, Shape{4, 2, 2, 3});
+  EXPECT_TRUE(frozen->params().empty());
+  EXPECT_EQ(frozen->param_count(), 0);
+  EXPECT_EQ(frozen->buffer_count(), 12);  // gamma, beta, moving_mean, moving_variance
+  Tensor x = random_tensor(Shape{4, 2, 2, 3}, DType::f64, 6);
+  EXPECT_TRUE(frozen->forward(x, Mode::Training).equal(frozen->forward(x, Mode::Inference)));
+  expect_values(buffer(*frozen, "moving_mean"), {0, 0, 0});
+  EXPECT_FALSE(dynamic_cast<BatchNormBase&>(*layer_of("BatchNorm2D(trainable=True)")).frozen());
+  bn.unfreeze();
+  EXPECT_EQ(frozen->config().repr().find("trainable"), std::string::npos);
+  EXPECT_THROW_MSG(layer_of("BatchNorm2D(trainable=0)"), ConfigError, "argument 'trainable' must be bool, got int 0");
+}
+
+// PyTorch's reset_running_stats(): back to the statistics build() made (PyTorch: 0 and 1, count 0; Keras: the
+// initializers' draw; Caffe: sums and normalizer 0), gamma and beta untouched.
+TEST(BatchNorm, ResetRunningStats) {
+  Shape in{4, 3, 2, 2};
+  for (const char* spec : {"BatchNorm2D.pytorch(3)", "BatchNorm2D.pytorch(3, momentum=None)",
+                           "BatchNorm2D.keras(axis=1, moving_mean_initializer='random_uniform', "
+                           "moving_variance_initializer='random_uniform')",
+                           "BatchNorm2D.caffe()", "BatchNorm2D(data_format='channels_first')"}) {
+    SCOPED_TRACE(spec);
+    auto l = layer_of(spec);
+    auto& bn = dynamic_cast<BatchNormBase&>(*l);
+    bn.reset_running_stats();  // before build: nothing to reset
+    build(*l, in);
+    std::vector<std::vector<double>> initial;
+    for (Param* p : l->buffers()) initial.push_back(p->value.to_vector());
+    std::vector<std::vector<double>> params;
+    for (Param* p : l->params()) params.push_back(p->value.to_vector());
+    for (uint64_t s = 0; s < 2; ++s) (void)l->forward(random_tensor(in, DType::f64, 40 + s, 3.0), Mode::Training);
+    EXPECT_NE(buffer(*l, "moving_mean").to_vector(), initial[0]);
+    bn.reset_running_stats();
+    for (size_t i = 0; i < initial.size(); ++i) EXPECT_EQ(l->buffers()[i]->value.to_vector(), initial[i]) << i;
+    for (size_t i = 0; i < params.size(); ++i) EXPECT_EQ(l->params()[i]->value.to_vector(), params[i]) << i;
+  }
+  auto none = layer_of("BatchNorm2D.pytorch(3, track_running_stats=False)");
+  build(*none, in);
+  dynamic_cast<BatchNormBase&>(*none).reset_running_stats();  // no running statistics: nothing to do
+  EXPECT_TRUE(none->buffers().empty());
+}

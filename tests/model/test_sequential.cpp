@@ -134,3 +134,19 @@ TEST(Sequential, SameSeedSameParameters) {
   b.build(Shape{Shape::kUnknown, 6}, uint64_t(43));
   EXPECT_FALSE(a.layer(0).params()[0]->value.equal(b.layer(0).params()[0]->value));
 }
+
+// param_count()/buffer_count() before build(): from the Input shape when there is one (as summary() reports),
+// the same numbers as after build; without an Input shape only built layers count.
+TEST(Sequential, ParamCountBeforeBuild) {
+  Sequential m = parse_model("Input((10, 10, 12)) >> Flatten() >> Dense(10) >> BatchNorm1D.pytorch(10)");
+  EXPECT_FALSE(m.built());
+  EXPECT_EQ(m.param_count(), 12010 + 20);
+  EXPECT_EQ(m.buffer_count(), 21);  // running mean, variance, num_batches_tracked
+  EXPECT_FALSE(m.built()) << "counting builds a copy";
+  m.build(Shape{Shape::kUnknown, 10, 10, 12});
+  EXPECT_EQ(m.param_count(), 12030);
+  EXPECT_EQ(m.buffer_count(), 21);
+  Sequential no_input = parse_model("Flatten() >> Dense(10)");
+  EXPECT_EQ(no_input.param_count(), 0);
+  EXPECT_EQ((Input({4}) >> Dense(3)).param_count(), 15);
+}

@@ -116,7 +116,6 @@ TEST(Optimizers, SpecFormsAndErrors) {
             "SGD(learning_rate=CosineDecay(0.1, 100), momentum=0.0, nesterov=False)");
   EXPECT_THROW_MSG(make_optimizer("Adamax()"), ConfigError,
                    "optimizer must be one of SGD, Adam, AdamW, RMSprop, Adagrad (a call or a name), got Adamax()");
-  EXPECT_THROW_MSG(make_optimizer("SGD(lr=0.1)"), ConfigError, "unknown argument 'lr'");
   EXPECT_THROW_MSG(make_optimizer("SGD(momentum=1.5)"), ConfigError, "SGD: momentum must be in [0, 1], got 1.5");
   EXPECT_THROW_MSG(make_optimizer("Adam(beta_1=1.0)"), ConfigError, "Adam: beta_1 must be in [0, 1), got 1");
   EXPECT_THROW_MSG(make_optimizer("Adam(-0.1)"), ConfigError, "learning_rate must be a finite number >= 0, got -0.1");
@@ -197,4 +196,52 @@ TEST(Optimizers, StateRoundTrip) {
     if (k == "a.kernel.momentum") t = Tensor(Shape{4, 3}, DType::f64);
   EXPECT_THROW_MSG(make_optimizer("Adam(0.01)")->load_state(m2, wrong), FormatError,
                    "'a.kernel.momentum' must have shape (3, 4), got (4, 3)");
+}
+
+// numpy-ml's optimizer='SGD(lr=0.01)' (and old Keras's lr): lr is learning_rate for every optimizer; both is an error.
+TEST(Optimizers, LrIsAnAliasOfLearningRate) {
+  for (const char* type : {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"}) {
+    SCOPED_TRACE(type);
+    EXPECT_EQ(make_optimizer(fmt::format("{}(lr=0.25)", type))->config().repr(),
+              make_optimizer(fmt::format("{}(learning_rate=0.25)", type))->config().repr());
+    EXPECT_EQ(make_optimizer(fmt::format("{}(lr=0.25)", type))->learning_rate(), 0.25);
+    EXPECT_THROW_MSG(make_optimizer(fmt::format("{}(0.1, lr=0.2)", type)), ConfigError,
+                     "learning_rate must be given once (lr is its alias), got both");
+    EXPECT_THROW_MSG(make_optimizer(fmt::format("{}(learning_rate=0.1, lr=0.2)", type)), ConfigError,
+                     "got both");
+  }
+  EXPECT_EQ(two_steps("SGD(lr=0.1, momentum=0.9)"), two_steps("SGD(0.1, momentum=0.9)"));
+  // The per-layer form numpy-ml writes.
+  Sequential m = parse_model("Input((3,)) >> Dense(2, optimizer='SGD(lr=0.01)')");
+  EXPECT_EQ(make_optimizer(m.layer(0).optimizer())->learning_rate(), 0.01);
+}
+
+// trainable=False (numpy-ml, Keras) on any layer: the optimizer leaves its parameters alone, its own optimizer
+// included, and its constraints do not move them; they count as non-trainable and stay in the spec.
+TEST(Optimizers, NonTrainableLayerGetsNoUpdates) {
+  Sequential m = parse_model(
+      "Input((3,)) >> Dense(2, name='a', trainable=False, kernel_constraint='non_neg') >> "
+      "Dense(1, name='b') >> Dense(1, name='c', trainable=False, optimizer='SGD(1.0)')");
+  m.build(Shape{-1, 3}, 1, DType::f64);
+  for (auto& [key, p] : m.named_params(false)) p->grad.fill(1.0);
+  Sequential before = m;
+  auto opt = make_optimizer("Adam(0.1)");
+  opt->step(m);
+  m.apply_constraints();
+  for (size_t l : {0u, 2u})
+    for (size_t i = 0; i < m.layer(l).params().size(); ++i)
+      EXPECT_TRUE(m.layer(l).params()[i]->value.equal(before.layer(l).params()[i]->value)) << l << " " << i;
+  EXPECT_FALSE(m.layer(1).params()[0]->value.equal(before.layer(1).params()[0]->value));
+  EXPECT_EQ(m.param_count(), 3);   // b: 2 + 1
+  EXPECT_EQ(m.buffer_count(), 10);  // a: 3 * 2 + 2; c: 1 + 1
+  for (auto& [k, t] : opt->state()) EXPECT_TRUE(k == "iterations" || k == "c.iterations" || k.starts_with("b.")) << k;
+  Sequential again = parse_model(m.spec());
+  EXPECT_FALSE(again.layer(0).trainable());
+  EXPECT_TRUE(again.layer(1).trainable());
+  EXPECT_FALSE(again.layer(2).trainable());
+  // Unfreezing makes the parameters trainable again.
+  m.layer(0).set_trainable(true);
+  EXPECT_EQ(m.param_count(), 11);
+  opt->step(m);
+  EXPECT_FALSE(m.layer(0).params()[0]->value.equal(before.layer(0).params()[0]->value));
 }

@@ -39,6 +39,15 @@ struct FieldDoc {
   bool required;
 };
 
+// A documented type other than a layer (an optimizer, schedule, loss, regularizer, constraint or initializer),
+// for `locnet info`: its spec name, other names it accepts, one line on what it does, and its options.
+struct TypeDoc {
+  std::string name;
+  std::vector<std::string> aliases;
+  std::string doc;
+  std::vector<FieldDoc> options;
+};
+
 namespace detail {
 template <class T>
 struct is_optional : std::false_type {};

@@ -1,12 +1,16 @@
 // safetensors files: 8-byte little-endian header length N, N bytes of JSON
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}},
-// then the raw little-endian data. dtypes F32, F64, BF16, F16. The reader checks the header length against the
+// then the raw little-endian data. dtypes F32, F64, BF16, F16, and on reading I64 (PyTorch's integer buffers
+// such as num_batches_tracked): Tensor has no integer dtype, so an I64 tensor is read as F64 holding the same
+// values (a value beyond +-2^53, which F64 cannot hold exactly, is a FormatError) and TensorFile::int64 names it.
+// The reader checks the header length against the
 // file size, the JSON, every dtype, shape (overflow), offset pair (in range, size = numel * itemsize, the pairs tiling the data exactly with no gap or overlap)
 // before it copies anything: a corrupt or truncated file is a FormatError. The writer keeps insertion order,
 // aligns data to 8 bytes by padding the header with spaces, writes a temporary file and renames it.
 #pragma once
 #include <cstddef>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -19,6 +23,7 @@ namespace locnet {
 struct TensorFile {
   std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
   std::map<std::string, std::string> metadata;
+  std::set<std::string, std::less<>> int64;  // tensors the file stores as I64 (read as F64); the writer ignores it
   const Tensor* find(std::string_view name) const;
 };
 

@@ -37,8 +37,12 @@
 //        the batch statistics (updating the running ones only in training mode).
 // Inputs: 1D (N, C) or (N, L, C); 2D (N, H, W, C); 3D (N, D, H, W, C); or the channels_first forms.
 // Parameters gamma, beta (C,) trainable; buffers moving_mean, moving_variance (C,) (+ num_batches_tracked (1,)
-// for PyTorch, normalizer (1,) for Caffe), saved with the weights. freeze(): inference statistics in every mode,
-// nothing trained (gamma and beta move to buffers()); unfreeze() undoes it.
+// for PyTorch, normalizer (1,) for Caffe), saved with the weights. Weight files may also name them as the
+// framework does: numpy-ml's scaler, intercept, running_mean, running_var; PyTorch's weight, bias, running_mean,
+// running_var, with num_batches_tracked optional (0 when absent) and accepted as PyTorch's I64 scalar.
+// trainable=False (spec) or freeze(): inference statistics in every mode, nothing trained (gamma and beta move
+// to buffers()); unfreeze() undoes it. reset_running_stats() (PyTorch's) puts the running statistics, the
+// batch count and Caffe's normalizer back to their values after build().
 // Errors: ConfigError for epsilon <= 0 or not finite, momentum outside [0, 1], an unknown data_format/axis/
 // activation/initializer, a bad regularizer/constraint; ShapeError for a wrong rank,
 // unknown or zero channels or spatial size, a channel count different from num_features or from the built
@@ -47,6 +51,7 @@
 // training mode (raised before the running statistics change). Loading mis-shaped running statistics is a
 // FormatError (model/weights.hpp).
 #pragma once
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +80,8 @@ struct BatchNormCanonical {
   std::optional<bool> use_global_stats;  // Caffe
   bool batches_tracked = false;          // PyTorch's num_batches_tracked buffer
   bool gamma_uniform01 = false;          // numpy-ml: gamma ~ U[0, 1)
+  // The framework's own names of gamma, beta, moving_mean, moving_variance ("": none), accepted in weight files.
+  std::array<const char*, 4> file_names{"", "", "", ""};
   std::string gamma_initializer = "ones", beta_initializer = "zeros";
   std::string moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
   std::shared_ptr<const Regularizer> gamma_regularizer, beta_regularizer;
@@ -207,10 +214,14 @@ class BatchNormBase : public Layer {
   std::vector<Param*> buffers() override;
   const BatchNormCanonical& canonical() const { return c_; }
 
-  // numpy-ml: a frozen layer normalizes with the running statistics in every mode and trains nothing.
-  void freeze() { frozen_ = true; }
-  void unfreeze() { frozen_ = false; }
-  bool frozen() const { return frozen_; }
+  // numpy-ml: a frozen layer normalizes with the running statistics in every mode and trains nothing. The same
+  // as set_trainable(false), so a spec's trainable=False freezes it too.
+  void freeze() { set_trainable(false); }
+  void unfreeze() { set_trainable(true); }
+  bool frozen() const { return !trainable(); }
+  // PyTorch's reset_running_stats(): the running statistics (and num_batches_tracked, Caffe's normalizer) as
+  // build() initialized them; nothing happens before build or without running statistics.
+  void reset_running_stats();
   // Whether forward in `mode` normalizes with the batch's statistics (else the running ones).
   bool uses_batch_stats(Mode mode) const;
   // The inference transform y = act(x scale + shift) per channel (ones/zeros where there is no gamma/beta);
@@ -225,10 +236,10 @@ class BatchNormBase : public Layer {
   void update_running(const std::vector<double>& mean, const std::vector<double>& var, int64_t m);
 
   BatchNormCanonical c_;
-  bool frozen_ = false;
   Param gamma_{"gamma", {}, {}}, beta_{"beta", {}, {}};
   Param moving_mean_{"moving_mean", {}, {}, false}, moving_variance_{"moving_variance", {}, {}, false};
   Param batches_{"num_batches_tracked", {}, {}, false}, normalizer_{"normalizer", {}, {}, false};
+  Tensor initial_mean_, initial_variance_;  // for reset_running_stats()
   const kernels::BatchNormKernel* impl_ = nullptr;
   Tensor x_cache_;
   std::vector<double> mean_cache_, invstd_cache_;  // the statistics the cached forward used

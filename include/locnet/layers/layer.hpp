@@ -28,7 +28,11 @@ class Constraint;   // train/constraints.hpp
 enum class Mode { Training, Inference };
 
 // A named tensor owned by a layer: a trainable parameter (with its gradient) or a buffer such as a running
-// statistic (trainable = false, no gradient), saved with the weights either way.
+// statistic (trainable = false, no gradient), saved with the weights either way. A parameter of a layer with
+// trainable=False is listed by params() with trainable = false: optimizers leave it alone.
+// Loading weights (model/weights.hpp) also accepts a key under one of `aliases` (other frameworks' names, such
+// as PyTorch's "running_var"); a `counter` (PyTorch's num_batches_tracked) may be absent (then 0) and may come as
+// an I64 scalar of shape ().
 // A parameter may carry a regularizer (its loss and gradient are added by the model, not by backward, so gradient
 // checks see the layer's own function) and a constraint (applied to value after each optimizer step).
 struct Param {
@@ -38,6 +42,8 @@ struct Param {
   bool trainable = true;
   std::shared_ptr<const Regularizer> regularizer = nullptr;
   std::shared_ptr<const Constraint> constraint = nullptr;
+  std::vector<std::string> aliases = {};
+  bool counter = false;
 };
 
 class Layer {
@@ -68,7 +74,7 @@ class Layer {
   std::vector<const Param*> params() const;
   std::vector<const Param*> buffers() const;
   int64_t param_count() const;                          // trainable
-  int64_t buffer_count() const;                         // non-trainable
+  int64_t buffer_count() const;                         // non-trainable (frozen parameters included)
   void zero_grad();
   // The activity-regularization loss recorded by the last training forward (train/regularizers.hpp), else 0.
   virtual double activity_loss() const { return 0.0; }
@@ -77,6 +83,12 @@ class Layer {
   // SGD(0.1) or "adam" that Optimizer::step(model) uses for this layer's parameters. ConfigError for a bad spec.
   const Value& optimizer() const { return optimizer_; }
   void set_optimizer(Value spec);
+
+  // Keras's and numpy-ml's trainable (spec `trainable=False`, kept by config()): False freezes the layer, so no
+  // optimizer updates its parameters and they count as non-trainable. BatchNorm layers also normalize with their
+  // running statistics in every mode (numpy-ml's and Keras's frozen BatchNorm).
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool trainable);
 
   // The layer as a spec-language call, including name="...": make_layer(config()) rebuilds an equal layer.
   virtual Call config() const = 0;
@@ -103,6 +115,7 @@ class Layer {
   std::string name_pattern_;
   std::string name_;
   Value optimizer_;
+  bool trainable_ = true;
   Shape input_shape_;
   DType dtype_ = DType::f32;
   bool built_ = false;

@@ -29,7 +29,7 @@ LayerType layer_type(std::string type, std::string doc) {
   return LayerType{type, std::move(doc),
                    [](const Call& call) -> std::unique_ptr<Layer> {
                      typename L::Config cfg{};
-                     assign_config(cfg, call, {"name", "optimizer"});
+                     assign_config(cfg, call, {"name", "optimizer", "trainable"});
                      std::string name;
                      if (const Value* v = call.kwarg("name"); v && !v->is_none()) {
                        if (v->kind() != Value::Kind::Str)
@@ -39,6 +39,11 @@ LayerType layer_type(std::string type, std::string doc) {
                      }
                      auto layer = std::make_unique<L>(cfg, name);
                      if (const Value* v = call.kwarg("optimizer")) layer->set_optimizer(*v);
+                     if (const Value* v = call.kwarg("trainable")) {
+                       if (v->kind() != Value::Kind::Bool)
+                         detail::bad_argument_type(detail::where(call.type, call.column), "trainable", "bool", *v);
+                       layer->set_trainable(v->as_bool());
+                     }
                      return layer;
                    },
                    [] {
@@ -50,6 +55,10 @@ LayerType layer_type(std::string type, std::string doc) {
                      opts.push_back({"optimizer", "optimizer spec or None", "None",
                                      "This layer's own optimizer, e.g. SGD(0.1) (numpy-ml's optimizer=); None uses "
                                      "the model's.",
+                                     false});
+                     opts.push_back({"trainable", "bool", "True",
+                                     "False freezes the layer: no optimizer updates its parameters (numpy-ml, "
+                                     "Keras); a BatchNorm also normalizes with its running statistics.",
                                      false});
                      return opts;
                    }};

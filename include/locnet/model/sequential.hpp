@@ -65,6 +65,8 @@ class Sequential {
 
   // "<layer>.<param>" -> parameter, for trainable parameters and buffers.
   std::vector<std::pair<std::string, Param*>> named_params(bool include_buffers = true);
+  // Trainable and non-trainable (buffers, frozen parameters) element counts; before build() those of a copy
+  // built for the Input shape when there is one (else of the built layers only).
   int64_t param_count() const;
   int64_t buffer_count() const;
 
@@ -75,6 +77,7 @@ class Sequential {
 
  private:
   std::string resolve_name(const Layer& l) const;
+  Sequential built_copy(std::optional<Shape> in = std::nullopt) const;  // for `in`, else the Input shape
   std::optional<Shape> input_;
   std::vector<std::unique_ptr<Layer>> layers_;
 };

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "locnet/core/config.hpp"
 #include "locnet/core/tensor.hpp"
 #include "locnet/core/value.hpp"
 
@@ -92,5 +93,6 @@ class MinMaxNorm : public NormConstraint {
 
 // None -> nullptr; otherwise a constraint, or ConfigError "<where> must be ..., got ...".
 std::shared_ptr<const Constraint> make_constraint(const Value& v, std::string_view where);
+std::vector<TypeDoc> constraint_docs();  // for `locnet info`
 
 }  // namespace locnet

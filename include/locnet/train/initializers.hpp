@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "locnet/core/config.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/core/tensor.hpp"
 
@@ -19,5 +20,6 @@ namespace locnet {
 void check_initializer(std::string_view name, std::string_view where);  // ConfigError if unknown
 void initialize(std::string_view name, Tensor& t, int64_t fan_in, int64_t fan_out, Rng& rng);
 std::vector<std::string> initializer_names();
+std::vector<TypeDoc> initializer_docs();  // for `locnet info`
 
 }  // namespace locnet

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 
+#include "locnet/core/config.hpp"
 #include "locnet/core/tensor.hpp"
 
 namespace locnet {
@@ -37,5 +38,7 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> labels);
 LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets);
 LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets);
+// The losses above for `locnet info` (C++ functions, so no options; aliases are Keras's names).
+std::vector<TypeDoc> loss_docs();
 
 }  // namespace locnet

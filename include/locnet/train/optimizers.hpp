@@ -19,6 +19,8 @@
 //       lr = initial ((1 - alpha) (1 + cos(pi min(step, decay_steps) / decay_steps)) / 2 + alpha)
 // Spec forms (make_optimizer): "Adam(learning_rate=1e-3)", "SGD(0.1, momentum=0.9, nesterov=True)",
 // "SGD(learning_rate=CosineDecay(0.1, 1000))", or a bare name ("adam", "sgd", "rmsprop", "adagrad", "adamw").
+// lr is an alias of learning_rate ("SGD(lr=0.01)", numpy-ml's and old Keras's spelling); giving both is a
+// ConfigError; config() says learning_rate.
 // After updating a parameter, step() applies its constraint (train/constraints.hpp). Gradients are read, not
 // zeroed. Regularization gradients are the model's business (Sequential::add_regularization_grads) before step.
 //
@@ -40,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "locnet/core/config.hpp"
 #include "locnet/core/value.hpp"
 #include "locnet/layers/layer.hpp"
 
@@ -99,5 +102,8 @@ class Optimizer {
 // ConfigError "<where>: ..." for unknown names or arguments.
 std::unique_ptr<Optimizer> make_optimizer(const Value& spec, std::string_view where = "optimizer");
 std::vector<std::string> optimizer_names();
+// Each optimizer and schedule with its options, for `locnet info`.
+std::vector<TypeDoc> optimizer_docs();
+std::vector<TypeDoc> schedule_docs();
 
 }  // namespace locnet

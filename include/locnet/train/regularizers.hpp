@@ -16,6 +16,7 @@
 #include <memory>
 #include <string_view>
 
+#include "locnet/core/config.hpp"
 #include "locnet/core/tensor.hpp"
 #include "locnet/core/value.hpp"
 
@@ -57,6 +58,7 @@ class L2 : public L1L2 {
 
 // None -> nullptr; otherwise a regularizer, or ConfigError "<where> must be ..., got ...".
 std::shared_ptr<const Regularizer> make_regularizer(const Value& v, std::string_view where);
+std::vector<TypeDoc> regularizer_docs();  // for `locnet info`
 
 // An activity regularizer owned by a layer (see above). Does nothing when reg is null.
 struct ActivityRegularization {
