@@ -139,8 +139,12 @@ LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets) 
 
 std::vector<TypeDoc> loss_docs() {
   return {{"softmax_cross_entropy", {"sparse_categorical_crossentropy", "categorical_crossentropy"},
-           "Softmax cross-entropy on logits, with integer labels or one-hot/probability targets (what locnet "
-           "train uses).",
+           "Softmax cross-entropy on logits, with integer labels or one-hot/probability targets (Keras's "
+           "from_logits=True).",
+           {}},
+          {"cross_entropy", {},
+           "Cross-entropy on probabilities (a softmax's output) with integer labels, clipped to [1e-7, 1 - 1e-7] "
+           "(Keras's from_logits=False).",
            {}},
           {"binary_cross_entropy", {"binary_crossentropy"}, "Sigmoid cross-entropy on logits, targets in [0, 1].", {}},
           {"mean_squared_error", {"mse"}, "Mean of (prediction - target)^2.", {}}};
