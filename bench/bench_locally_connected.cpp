@@ -1,5 +1,5 @@
 // LocallyConnected1D/2D (f32, channels_last, valid, no activation) through the layer, forward and backward, on
-// the shapes: the seed's 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32 filters 3x3, a 1D
+// the target shapes: Keras's documented example 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32 filters 3x3, a 1D
 // 64x128x32 -> 64 filters k=5, and batch 1 of the second. See docs/benchmarks.md and docs/locally_connected.md.
 //
 // Per iteration, with P positions, K = kh kw C, F filters, X = N H W C inputs, Y = N P F outputs:
@@ -7,9 +7,9 @@
 //   backward  flops 4 N P K F;  bytes 4 (Y + 2 X + 3 P K F + 2 P F)       read dy, x, kernel; write dx;
 //                                                                        read + write dkernel and dbias
 // Counters besides "roofline" (roofline.hpp; batch 64 rows use Limit::Sgemm, batch 1 rows Limit::Memory):
-//   sgemm_frac   achieved FLOP/s / the 2048^3 sgemm peak       (the target: >= 0.5 at batch 64)
+//   sgemm_frac   achieved FLOP/s / the 2048^3 sgemm peak       (target: >= 0.5 at batch 64)
 //   weights_bw   kernel bytes read per second / memcpy bandwidth (read + write), the weight-streaming rate
-//                (the target: >= 0.7 at batch 1)
+//                (target: >= 0.7 at batch 1)
 #include <cstdint>
 #include <memory>
 
@@ -27,8 +27,8 @@ struct LcShape {
   int64_t n, h, w, c, f, k;  // 1D: h = 1
 };
 const LcShape kShapes[] = {
-    {2, 64, 32, 32, 3, 64, 3},   // 0: the seed's first layer
-    {2, 64, 30, 30, 64, 32, 3},  // 1: the seed's second layer
+    {2, 64, 32, 32, 3, 64, 3},   // 0: the example's first layer
+    {2, 64, 30, 30, 64, 32, 3},  // 1: the example's second layer
     {1, 64, 1, 128, 32, 64, 5},  // 2: 1D
     {2, 1, 30, 30, 64, 32, 3},   // 3: batch 1 of shape 1
 };

@@ -1,6 +1,6 @@
 // LRN (across channels, size 5, PyTorch/oneDNN alpha=1e-4, beta=0.75, k=1): locnet's chosen kernel on
-// preallocated buffers, the layer (allocation included), and oneDNN's primitive when libdnnl is installed, on the
-// issue's shapes (N=16, C=96, 55x55 and N=16, C=256, 27x27), both layouts. Bytes per iteration are the least the
+// preallocated buffers, the layer (allocation included), and oneDNN's primitive when libdnnl is installed, on
+// AlexNet's shapes (N=16, C=96, 55x55 and N=16, C=256, 27x27), both layouts. Bytes per iteration are the least the
 // op must move: forward reads x and writes y (2 x numel x itemsize); backward reads x and dy and writes dx (3x).
 // "roofline" = that traffic at this machine's memcpy bandwidth / the measured time (see roofline.hpp). The
 // BM_traffic_* rows move the same bytes with no arithmetic, a same-run reference (roofline.hpp).

@@ -1,4 +1,4 @@
-// `locnet` with LocallyConnected layers: summary of the seed's example, apply with --weights (Keras
+// `locnet` with LocallyConnected layers: summary of Keras's documented example, apply with --weights (Keras
 // implementations 1, 2 and 3) and --grad-output, and the error statuses.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -35,7 +35,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 constexpr int64_t N = 2, H = 4, W = 5, C = 3, F = 2, KH = 2, KW = 3, OH = 3, OW = 3, P = 9, K = 18;
 const char* kSpec = "LocallyConnected2D(2, (2, 3), name='lc')";
 
-// Keras implementation 1, §1.6: y[n, r, c, f] = b[(r*OW + c)*F + f] + sum x[n, r+dy, c+dx, ch] W1[p, (dy*KW+dx)*C+ch, f]
+// Keras implementation 1: y[n, r, c, f] = b[(r*OW + c)*F + f] + sum x[n, r+dy, c+dx, ch] W1[p, (dy*KW+dx)*C+ch, f]
 double expected(const Tensor& x, const Tensor& k, const Tensor& b, int64_t n, int64_t r, int64_t c, int64_t f) {
   int64_t p = r * OW + c;
   double acc = b.item(p * F + f);
@@ -65,8 +65,8 @@ TEST_F(CliLc, ApplyWithWeightsOfEveryKerasImplementation) {
   Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
   Tensor k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
   Tensor b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
-  // The same kernel in implementation 2 (H, W, C, OH, OW, F), §1.7, with masked-out entries set to garbage as
-  // Keras leaves them, and implementation 3, §1.8, order [p][f][dy][dx][ch].
+  // The same kernel in implementation 2 (H, W, C, OH, OW, F), with masked-out entries set to garbage as
+  // Keras leaves them, and implementation 3, order [p][f][dy][dx][ch].
   Tensor k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
   Tensor k3(Shape{P * K * F}, DType::f32);
   for (int64_t r = 0; r < OH; ++r)
@@ -127,7 +127,7 @@ TEST_F(CliLc, ApplyBackwardBothLayersMatchesReference) {
     TensorFile g = read_safetensors(path("g.safetensors")), gr = read_safetensors(path("gr.safetensors"));
     ASSERT_NE(g.find("lc.kernel"), nullptr);
     EXPECT_LE(max_scaled_error(*g.find("lc.kernel"), *gr.find("lc.kernel"), 1e-12, 1e-12), 1.0);
-    // db = dy summed over the batch, in the output's memory order (§1.9), whatever the format.
+    // db = dy summed over the batch, in the output's memory order (docs/locally_connected.md), whatever the format.
     const Tensor* db = g.find("lc.bias");
     ASSERT_NE(db, nullptr);
     int64_t block = dy.numel() / 3;

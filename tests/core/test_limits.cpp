@@ -1,4 +1,4 @@
-// Resource limits (docs/limits.md): hostile sizes in files and text fail with a typed error before any large
+// Resource limits (docs/robustness.md): hostile sizes in files and text fail with a typed error before any large
 // allocation or deep recursion. Each case here would otherwise ask for terabytes or a million stack frames.
 #include <gtest/gtest.h>
 #include <zlib.h>

@@ -1,7 +1,7 @@
 // LocallyConnected1D/2D: forward against a direct loop written here from Keras's implementation-1 formula
-// (reference/locally_connected.md §1.6, flat bias rule §1.9) with the padding table of the header, hand-computed
-// values, Keras's 'same' window table (§1.3), the seed's example, layouts, gradients in every mode, Keras
-// implementation 2/3 conversions (§1.7, §1.8) and every error path.
+// (docs/locally_connected.md: Layouts, the flat bias rule) with the padding table of the header, hand-computed
+// values, Keras's 'same' window rule (docs/frameworks.md), Keras's documented example, layouts, gradients in every
+// mode, Keras implementation 2/3 conversions and every error path.
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -78,7 +78,7 @@ void axis(const Case& t, int a, int64_t& before, int64_t& out) {
   }
 }
 
-// Keras implementation 1 (§1.6) with taps outside the input left out:
+// Keras implementation 1 (docs/locally_connected.md, Layouts) with taps outside the input left out:
 //   y[n, r, c, f] = bias_flat[(r*OW + c)*F + f] + sum x[n, iy, ix, ch] W1[r*OW + c, (dy*kw + dx)*C + ch, f]
 //   y[n, f, r, c] = bias_flat[f*OH*OW + r*OW + c] + sum x[n, ch, iy, ix] W1[r*OW + c, (ch*kh + dy)*kw + dx, f]
 // with iy = r*sh + dy*dh - before_rows, ix = c*sw + dx*dw - before_cols.
@@ -228,7 +228,8 @@ TEST(LocallyConnected, HandComputedValues) {
   EXPECT_DOUBLE_EQ(y2.item(1), 3 * 2 + 4 * 3 + 30 * 5 + 40 * 7);
 }
 
-// The 'same' windows of reference §1.3's table (Keras-LC column), read off with x = 2^i and an all-ones kernel.
+// Keras's 'same' windows (its conv_connected_inputs rule, docs/frameworks.md), read off with x = 2^i and an
+// all-ones kernel.
 TEST(LocallyConnected, KerasSameWindowTable) {
   struct Row {
     int64_t n, k, s;
@@ -284,7 +285,7 @@ TEST(LocallyConnected, ForwardMatchesKerasFormulaEveryMode) {
 
 TEST(LocallyConnected, BiasIsAddedInOutputMemoryOrder) {
   // A zero kernel leaves the bias alone: every sample's output block equals the flat bias buffer, in both
-  // formats (channels_first reads the "(OH, OW, F)" bias as (F, OH, OW), reference §1.9).
+  // formats (channels_first reads the "(OH, OW, F)" bias as (F, OH, OW), docs/locally_connected.md).
   for (bool last : {true, false}) {
     LocallyConnected2D l({.filters = 3, .kernel_size = {2, 2}, .data_format = last ? "channels_last" : "channels_first",
                           .kernel_initializer = "zeros"});
@@ -299,7 +300,7 @@ TEST(LocallyConnected, BiasIsAddedInOutputMemoryOrder) {
   }
 }
 
-// Reference §4: the channels_first kernel is V.transpose(0, 1, 4, 2, 3, 5) of the channels_last one; with inputs
+// The channels_first kernel is V.transpose(0, 1, 4, 2, 3, 5) of the channels_last one; with inputs
 // transposed to match, the outputs are the same (up to the layout).
 TEST(LocallyConnected, ChannelsFirstPatchOrderIsChannelMajor) {
   const int64_t N = 2, H = 5, W = 4, C = 3, F = 2, kh = 2, kw = 3, OH = 4, OW = 2;
@@ -529,8 +530,8 @@ LocallyConnectedGeometry geometry_of(const Case& t) {
 }
 }  // namespace
 
-// Hand-built: 2D channels_last, H = W = 3, C = 2, F = 2, kernel 2x2, valid -> OH = OW = 2. §1.7:
-// W2[r*sh+dy, c*sw+dx, ch, r, c, f] == W1[r*OW+c, (dy*kw+dx)*C+ch, f]; §1.8: w3 in order [p][f][dy][dx][ch].
+// Hand-built: 2D channels_last, H = W = 3, C = 2, F = 2, kernel 2x2, valid -> OH = OW = 2. Impl. 2:
+// W2[r*sh+dy, c*sw+dx, ch, r, c, f] == W1[r*OW+c, (dy*kw+dx)*C+ch, f]; impl. 3: w3 in order [p][f][dy][dx][ch].
 TEST(LocallyConnectedKeras, IndexFormulasChannelsLast) {
   Case t;
   t.h = t.w = 3;
@@ -558,7 +559,7 @@ TEST(LocallyConnectedKeras, IndexFormulasChannelsLast) {
             }
 }
 
-// Hand-built channels_first: §1.7 (C, H, W, F, OH, OW), §1.8 order [f][p][ch][dy][dx]; 1D (C, L, F, OL).
+// Hand-built channels_first: impl. 2 (C, H, W, F, OH, OW), impl. 3 order [f][p][ch][dy][dx]; 1D (C, L, F, OL).
 TEST(LocallyConnectedKeras, IndexFormulasChannelsFirstAnd1D) {
   Case t;
   t.last = false;
@@ -602,7 +603,7 @@ TEST(LocallyConnectedKeras, IndexFormulasChannelsFirstAnd1D) {
           EXPECT_EQ(v2.item(((ch * 5 + o + dk) * 3 + f) * 4 + o), v1.item((o * 4 + ch * 2 + dk) * 3 + f));
 }
 
-// 'same' clips windows: 5x5 input, k = 3, C = F = 1 -> nnz 169 (reference §1.8), not 225.
+// 'same' clips windows: 5x5 input, k = 3, C = F = 1 -> nnz 169, not 225.
 TEST(LocallyConnectedKeras, SameClipsImplementation3) {
   Case t;
   t.h = t.w = 5;

@@ -1,5 +1,5 @@
 // LRN: every convention against an independent implementation written from that framework's documented formula
-// (reference/lrn.md), gradient checks, the call API and the error paths.
+// (docs/lrn.md, docs/frameworks.md), gradient checks, the call API and the error paths.
 #include <cmath>
 
 #include "expect_error.hpp"
@@ -201,7 +201,7 @@ TEST(Lrn, MxnetChannelPool) {
 }
 
 TEST(Lrn, GoldenValuesOfTheReference) {
-  // reference/lrn.md: x = [0.5, -1, 2, 0.25, -1.5, 3], alpha = 0.1, beta = 0.75, k = 2; TF r = 2 equals the
+  // Synthetic: x = [0.5, -1, 2, 0.25, -1.5, 3], alpha = 0.1, beta = 0.75, k = 2; TF r = 2 equals the
   // AlexNet-paper formula, computed here by hand for channel 0: S = 0.25 + 1 + 4.
   Tensor x = Tensor::from<double>({0.5, -1, 2, 0.25, -1.5, 3}, Shape{1, 6});
   TensorFlowLocalResponseNorm tf({.depth_radius = 2, .bias = 2, .alpha = 0.1, .beta = 0.75});

@@ -1,4 +1,4 @@
-// Resource limits (docs/limits.md). Sizes read from files or text are checked against them before anything is
+// Resource limits (docs/robustness.md). Sizes read from files or text are checked against them before anything is
 // allocated, so a hostile or corrupt header fails with a typed error instead of exhausting memory.
 #pragma once
 #include <cstdint>

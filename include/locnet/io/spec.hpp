@@ -1,4 +1,4 @@
-// The layer-spec language: Python-call syntax, as in the seeds.
+// The layer-spec language: Python-call syntax, as in neupy and Keras (docs/spec-language.md).
 //   Input((28, 28, 1)) >> Dense(10, activation="relu", name="fc") >> Flatten()
 // Values: integers, floats (1e-4, .5, -3.0), strings in single or double quotes, tuples (a, b) and lists
 // [a, b], None, True, False, nested calls (L2(1e-4)). Type names may be dotted (LocalResponseNorm.pytorch).

@@ -1,4 +1,5 @@
-// Batch Normalization (BatchNorm1D/2D/3D), with the exact semantics of each framework (reference/batchnorm.md).
+// Batch Normalization (BatchNorm1D/2D/3D), with the exact semantics of each framework (docs/batch_norm.md,
+// docs/frameworks.md).
 //
 // Per channel c over the m = N * spatial elements of the batch (two-pass statistics, double accumulators):
 //   mean = (1/m) sum x,  var = (1/m) sum (x - mean)^2  (biased: what every framework normalizes with)

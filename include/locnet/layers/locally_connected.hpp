@@ -167,7 +167,7 @@ class LocallyConnected : public LocallyConnectedBase {
   using Config = LocallyConnectedConfig<R>;
   explicit LocallyConnected(Config cfg, std::string name = {})
       : LocallyConnectedBase(cfg.spec(), std::move(name)), cfg_(std::move(cfg)) {}
-  // LocallyConnected2D(64, {3, 3}): the seed's positional form.
+  // LocallyConnected2D(64, {3, 3}): Keras's positional form.
   LocallyConnected(int64_t filters, std::vector<int64_t> kernel_size, std::string name = {})
       : LocallyConnected(Config{.filters = filters, .kernel_size = std::move(kernel_size)}, std::move(name)) {}
   std::string type() const override { return Config::kType; }
@@ -182,7 +182,7 @@ class LocallyConnected : public LocallyConnectedBase {
 using LocallyConnected1D = LocallyConnected<1>;
 using LocallyConnected2D = LocallyConnected<2>;
 
-// Keras's other weight layouts (reference/locally_connected.md §1.7, §1.8), for a layer's geometry. The bias is
+// Keras's other weight layouts (docs/locally_connected.md, docs/frameworks.md), for a layer's geometry. The bias is
 // the same (OL, F) / (OH, OW, F) in every implementation and needs no conversion.
 //   implementation 2 (dense, masked): 2D channels_last (H, W, C, OH, OW, F), channels_first (C, H, W, F, OH, OW);
 //     1D channels_last (L, C, OL, F), channels_first (C, L, F, OL). Entry [input (iy, ix, c), output (oy, ox, f)]

@@ -1,6 +1,6 @@
 // Local Response Normalization, with the exact semantics of each framework.
 //
-// Canonical form (reference/lrn.md §0), which every convention maps to:
+// Canonical form (docs/lrn.md; why: docs/frameworks.md), which every convention maps to:
 //   across channels:  W(c) = [c - B, c + A] clipped to [0, C);  S_c = sum_{j in W(c)} x_j^2
 //                     N_c = k + (alpha / D) S_c;  y_c = x_c N_c^-beta
 //   within channel:   S_p = sum of x^2 over the box [p - h, p + h] (each spatial axis, clipped) in the same channel,
