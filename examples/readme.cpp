@@ -4,14 +4,16 @@
 using namespace locnet;
 
 int main() {
-  Sequential model = Input({10, 10, 12}) >> Flatten() >> Dense({.units = 10, .activation = "softmax"});
-  std::puts(model.summary().c_str());  // Keras-like table, 12,010 parameters
+  // Ends in logits, no softmax: training's cross-entropy expects them, and `locnet predict` turns them into
+  // class probabilities.
+  Sequential model = Input({10, 10, 12}) >> Flatten() >> Dense({.units = 10});
+  std::puts(model.summary().c_str());              // Keras-like table, 12,010 parameters
 
   model.build(Shape{Shape::kUnknown, 10, 10, 12}, /*seed=*/42);
-  Tensor x(Shape{8, 10, 10, 12});                 // zero-filled f32, 64-byte aligned
-  Tensor y = model.forward(x, Mode::Training);    // (8, 10)
+  Tensor x(Shape{8, 10, 10, 12});                   // zero-filled f32, 64-byte aligned
+  Tensor y = model.forward(x, Mode::Training);      // (8, 10) logits
   model.zero_grad();
-  Tensor dx = model.backward(Tensor(y.shape()));  // parameter gradients accumulate
-  save_weights(model, "model.safetensors");       // keys "dense_1.kernel", "dense_1.bias"
+  Tensor dx = model.backward(Tensor(y.shape()));    // parameter gradients accumulate
+  save_model(model, "model.safetensors");           // the weights and the spec
   std::printf("y %s, dx %s\n", y.shape().str().c_str(), dx.shape().str().c_str());
 }
