@@ -4,8 +4,8 @@
 using namespace locnet;
 
 int main() {
-  // Ends in logits, no softmax: training's cross-entropy expects them, and `locnet predict` turns them into
-  // class probabilities.
+  // Ends in logits (no final softmax): training takes the softmax cross-entropy of logits directly, and
+  // `locnet predict` turns them into class probabilities.
   Sequential model = Input({10, 10, 12}) >> Flatten() >> Dense({.units = 10});
   std::puts(model.summary().c_str());              // Keras-like table, 12,010 parameters
 
