@@ -210,7 +210,7 @@ TEST(Conv2D, ShapeErrors) {
 TEST(Conv2D, SpecRoundTripAndSummary) {
   Sequential m = parse_model("Input((8, 8, 3)) >> Conv2D(4, 3, padding='same', activation='relu', name='conv')");
   EXPECT_EQ(m.output_shape().str(), "(None, 8, 8, 4)");
-  EXPECT_EQ(m.param_count(), 3 * 3 * 3 * 4 + 4);  // unbuilt: counted for the Input shape (issue 27 item 12)
+  EXPECT_EQ(m.param_count(), 3 * 3 * 3 * 4 + 4);  // unbuilt: counted for the Input shape
   m.build(Shape{Shape::kUnknown, 8, 8, 3}, 1);
   EXPECT_EQ(m.param_count(), 3 * 3 * 3 * 4 + 4);
   Call c = m.layer(0).config();
