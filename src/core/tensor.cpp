@@ -72,7 +72,7 @@ std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zero = true) {
   const size_t align = bytes >= kHugePageMin ? kHugePage : kAlignment;
   const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
   void* p = nullptr;
-  if (posix_memalign(&p, align, rounded) != 0) raise<ShapeError>("Tensor: cannot allocate {} bytes", bytes);
+  if (posix_memalign(&p, align, rounded) != 0) raise<OutOfMemory>("Tensor: cannot allocate {} bytes", bytes);
 #ifdef MADV_HUGEPAGE
   if (align == kHugePage) (void)madvise(p, bytes, MADV_HUGEPAGE);
 #endif

@@ -112,22 +112,35 @@ double IdxArray::at(int64_t i) const {
   }
 }
 
-IdxArray parse_idx(std::span<const std::byte> file) {
-  // The header first (at most 4 + 4 * 255 bytes), then exactly the data it announces: a gzip bomb or a header
-  // that claims terabytes stops before the allocation.
+namespace {
+
+// The header (at most 4 + 4 * 255 bytes, inflated first when gzip) with every check made before the data.
+struct Head {
+  IdxArray array;  // type and dims, no data yet
+  size_t header = 0;
+  uint64_t need = 0;  // data bytes
+};
+
+Head read_head(std::span<const std::byte> file) {
   const Inflated head = inflate_at_most(file, 4 + 4 * 255);
   const std::vector<unsigned char>& h = head.bytes;
   if (h.size() < 4) raise<FormatError>("IDX file must be at least 4 bytes, got {}", h.size());
-  if (h[0] != 0 || h[1] != 0)
+  if (h[0] != 0 || h[1] != 0) {
+    if (std::string_view other = known_format(std::as_bytes(std::span(h))); !other.empty())
+      raise<FormatError>("IDX: not an IDX file (it starts with the {} magic)", other);
     raise<FormatError>("IDX magic must start with bytes 0x00 0x00, got 0x{:02x} 0x{:02x}", h[0], h[1]);
-  IdxArray a;
+  }
+  Head r;
+  IdxArray& a = r.array;
   a.type = h[2];
   if (type_size(a.type) == 0)
     raise<FormatError>("IDX element type must be 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e, got 0x{:02x}", a.type);
-  const size_t rank = h[3], header = 4 + 4 * rank;
+  const size_t rank = h[3];
+  r.header = 4 + 4 * rank;
   if (rank == 0) raise<FormatError>("IDX dimension count must be >= 1, got 0");
-  if (h.size() < header)
-    raise<FormatError>("IDX header with {} dimensions must be {} bytes, got a {}-byte file", rank, header, h.size());
+  if (h.size() < r.header)
+    raise<FormatError>("IDX header with {} dimensions must be {} bytes, got a {}-byte file", rank, r.header,
+                       h.size());
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
     uint32_t d = big_endian_u32(h.data() + 4 + 4 * i);
@@ -136,10 +149,35 @@ IdxArray parse_idx(std::span<const std::byte> file) {
       raise<FormatError>("IDX sizes {} must have at most 2^40 elements", dims_str(a.dims));
     count *= d;
   }
-  const uint64_t need = count * a.element_size();
-  if (need > max_tensor_bytes())
-    raise<FormatError>("IDX sizes {} need {} bytes of data, more than max_tensor_bytes = {}", dims_str(a.dims), need,
-                       max_tensor_bytes());
+  r.need = count * a.element_size();
+  if (r.need > max_tensor_bytes())
+    raise<FormatError>("IDX sizes {} need {} bytes of data, more than max_tensor_bytes = {}", dims_str(a.dims),
+                       r.need, max_tensor_bytes());
+  return r;
+}
+
+// The file's length as far as `file` tells, for read_file. Plain: the header and the data it announces. gzip:
+// what deflate needs at worst for those bytes (stored blocks add 5 bytes per 64 KiB) plus 64 KiB for the gzip
+// header's name, comment and extra field; the first 64 KiB must hold the compressed IDX header.
+constexpr uint64_t kGzipSlack = 1 << 16;
+uint64_t announced_length(std::span<const std::byte> file) {
+  const bool gz = is_gzip(file);
+  const uint64_t look = gz ? kGzipSlack : 4 + 4 * 255;
+  if (file.size() < look) return look;
+  const Head h = read_head(file);
+  const uint64_t plain = h.header + h.need;
+  return gz ? plain + plain / 8192 * 5 + 2 * kGzipSlack : plain;
+}
+
+}  // namespace
+
+IdxArray parse_idx(std::span<const std::byte> file) {
+  // The header first, then exactly the data it announces: a gzip bomb or a header that claims terabytes stops
+  // before the allocation.
+  Head head = read_head(file);
+  IdxArray& a = head.array;
+  const size_t header = head.header;
+  const uint64_t need = head.need;
   Inflated all = inflate_at_most(file, header + need + 1);  // + 1: learns whether more data follows
   if (all.bytes.size() != header + need) {
     const uint64_t got = is_gzip(file) ? all.bytes.size() - header : file.size() - header;
@@ -148,11 +186,11 @@ IdxArray parse_idx(std::span<const std::byte> file) {
   }
   a.data.assign(all.bytes.begin() + std::ptrdiff_t(header), all.bytes.end());
   to_from_big_endian(a.data.data(), a.data.size(), a.element_size());
-  return a;
+  return std::move(a);
 }
 
 IdxArray read_idx(const std::string& path) {
-  const std::vector<std::byte> bytes = read_file(path);
+  const std::vector<std::byte> bytes = read_file(path, announced_length);
   try {
     return parse_idx(bytes);
   } catch (const FormatError& e) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "locnet/core/limits.hpp"
 #include "locnet/io/file.hpp"
 
 namespace locnet {
@@ -14,6 +15,9 @@ static_assert(std::endian::native == std::endian::little, "npy data is read and 
 namespace {
 
 constexpr std::string_view kMagic = "\x93NUMPY";
+// numpy writes version 2.0 only for headers over 65535 bytes, and np.load refuses headers over 10000 bytes
+// unless told otherwise; this bound only keeps a corrupt length from being read.
+constexpr uint64_t kMaxHeader = 1 << 20;
 
 // Shows a header excerpt in messages without dumping kilobytes or control bytes.
 std::string excerpt(std::string_view s) {
@@ -161,42 +165,82 @@ uint32_t load_le(const std::byte* p, size_t n) {
   return v;
 }
 
+// What the prefix (magic, version, header length) and the header dict announce.
+struct Layout {
+  size_t prefix = 0;                     // magic, version and header length: 10 or 12 bytes
+  uint64_t header_len = 0;               // the dict, padding included
+  std::optional<DType> dtype;            // the rest is known once the whole header is there
+  Shape shape;
+  uint64_t data_bytes = 0;
+  uint64_t size() const { return prefix + header_len + data_bytes; }  // the whole file
+};
+
+// Checks as much as `bytes` hold (at least 8 bytes) and describes it; a missing header leaves dtype empty.
+Layout layout(std::span<const std::byte> bytes) {
+  if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+    if (std::string_view other = known_format(bytes); !other.empty())
+      raise<FormatError>("npy: not an npy file (it starts with the {} magic)", other);
+    raise<FormatError>("npy: magic must be \\x93NUMPY, got '{}'",
+                       excerpt({reinterpret_cast<const char*>(bytes.data()), kMagic.size()}));
+  }
+  const unsigned major = unsigned(bytes[6]), minor = unsigned(bytes[7]);
+  if (major < 1 || major > 3 || minor != 0)
+    raise<FormatError>("npy: format version must be 1.0, 2.0 or 3.0, got {}.{}", major, minor);
+  Layout l;
+  const size_t len_bytes = major == 1 ? 2 : 4;
+  l.prefix = 8 + len_bytes;
+  if (bytes.size() < l.prefix) return l;
+  l.header_len = load_le(bytes.data() + 8, len_bytes);
+  if (l.header_len > kMaxHeader)
+    raise<FormatError>("npy: header length {} exceeds the limit of {}", l.header_len, kMaxHeader);
+  if (bytes.size() < l.prefix + l.header_len) return l;
+
+  auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + l.prefix, size_t(l.header_len)}).parse();
+  l.dtype = dtype_from_descr(*h.descr);
+  if (*h.fortran_order) raise<FormatError>("npy: fortran_order must be False, got True");
+  l.shape = Shape(*h.shape);
+  const int64_t itemsize = int64_t(dtype_size(*l.dtype));
+  int64_t numel = 1;
+  for (int64_t d : l.shape.dims()) {
+    if (d != 0 && numel > INT64_MAX / d)
+      raise<FormatError>("npy: shape {} has more elements than fit in int64", l.shape);
+    numel *= d;
+  }
+  if (numel > INT64_MAX / itemsize)
+    raise<FormatError>("npy: shape {} of {} is more bytes than fit in int64", l.shape, dtype_name(*l.dtype));
+  l.data_bytes = uint64_t(numel * itemsize);
+  return l;
+}
+
+// The file's length as far as `bytes` tell, for read_file: a header announcing more than one tensor may hold
+// stops here, before its data is read.
+uint64_t announced_length(std::span<const std::byte> bytes) {
+  if (bytes.size() < 8) return 8;
+  const Layout l = layout(bytes);
+  if (l.dtype && l.data_bytes > max_tensor_bytes())
+    raise<FormatError>("npy: data of shape {} {} must be at most max_tensor_bytes = {} bytes, got {}", l.shape,
+                       dtype_name(*l.dtype), max_tensor_bytes(), l.data_bytes);
+  return l.size();
+}
+
 }  // namespace
 
 Tensor parse_npy(std::span<const std::byte> bytes) {
   const size_t size = bytes.size();
-  if (size < 10) raise<FormatError>("npy: file must be at least 10 bytes, got {}", size);
-  if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0)
-    raise<FormatError>("npy: magic must be \\x93NUMPY, got '{}'",
-                       excerpt({reinterpret_cast<const char*>(bytes.data()), kMagic.size()}));
-  const unsigned major = unsigned(bytes[6]), minor = unsigned(bytes[7]);
-  if (major < 1 || major > 3 || minor != 0)
-    raise<FormatError>("npy: format version must be 1.0, 2.0 or 3.0, got {}.{}", major, minor);
-  const size_t len_bytes = major == 1 ? 2 : 4;
-  const size_t prefix = 8 + len_bytes;
-  if (size < prefix) raise<FormatError>("npy: file must be at least {} bytes, got {}", prefix, size);
-  const size_t header_len = load_le(bytes.data() + 8, len_bytes);
-  if (header_len > size - prefix) raise<FormatError>("npy: header length {} exceeds file size {}", header_len, size);
-
-  auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + prefix, header_len}).parse();
-  const DType dtype = dtype_from_descr(*h.descr);
-  if (*h.fortran_order) raise<FormatError>("npy: fortran_order must be False, got True");
-
-  const Shape shape(*h.shape);
-  const int64_t itemsize = int64_t(dtype_size(dtype));
-  int64_t numel = 1;
-  for (int64_t d : shape.dims()) {
-    if (d != 0 && numel > INT64_MAX / d) raise<FormatError>("npy: shape {} has more elements than fit in int64", shape);
-    numel *= d;
+  if (size < 10) {
+    if (size >= 8) layout(bytes);  // names another format before complaining about the size
+    raise<FormatError>("npy: file must be at least 10 bytes, got {}", size);
   }
-  if (numel > INT64_MAX / itemsize)
-    raise<FormatError>("npy: shape {} of {} is more bytes than fit in int64", shape, dtype_name(dtype));
-  const uint64_t want = uint64_t(numel * itemsize), have = size - prefix - header_len;
-  if (have != want)
-    raise<FormatError>("npy: data must be {} bytes (shape {}, {}), got {}", want, shape, dtype_name(dtype), have);
+  const Layout l = layout(bytes);
+  if (size < l.prefix) raise<FormatError>("npy: file must be at least {} bytes, got {}", l.prefix, size);
+  if (!l.dtype) raise<FormatError>("npy: header length {} exceeds file size {}", l.header_len, size);
+  const uint64_t have = size - l.prefix - l.header_len;
+  if (have != l.data_bytes)
+    raise<FormatError>("npy: data must be {} bytes (shape {}, {}), got {}", l.data_bytes, l.shape,
+                       dtype_name(*l.dtype), have);
 
-  Tensor t(shape, dtype);
-  if (want) std::memcpy(t.raw(), bytes.data() + prefix + header_len, want);
+  Tensor t(l.shape, *l.dtype);
+  if (have) std::memcpy(t.raw(), bytes.data() + l.prefix + l.header_len, have);
   return t;
 }
 
@@ -230,7 +274,7 @@ std::vector<std::byte> serialize_npy(const Tensor& in) {
 }
 
 Tensor read_npy(const std::string& path) {
-  std::vector<std::byte> bytes = read_file(path);
+  std::vector<std::byte> bytes = read_file(path, announced_length);
   try {
     return parse_npy(bytes);
   } catch (const FormatError& e) {
@@ -238,6 +282,9 @@ Tensor read_npy(const std::string& path) {
   }
 }
 
-void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, serialize_npy(t)); }
+void write_npy(const std::string& path, const Tensor& t) {
+  check_extension(path, "npy", ".npy");
+  write_file_atomic(path, serialize_npy(t));
+}
 
 }  // namespace locnet

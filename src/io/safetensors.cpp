@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "locnet/core/limits.hpp"
 #include "locnet/io/file.hpp"
 
 namespace locnet {
@@ -170,6 +171,37 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size) {
   return e;
 }
 
+// A file of another known format gets a message that names it, not a complaint about its "header length".
+void check_known_format(std::span<const std::byte> bytes) {
+  std::string_view f = known_format(bytes);
+  if (!f.empty() && f != "safetensors")
+    raise<FormatError>("safetensors: not a safetensors file (it starts with the {} magic)", f);
+}
+
+uint64_t header_length(std::span<const std::byte> bytes) {  // bytes: at least 8
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[size_t(i)]) << (8 * i);
+  if (n > kMaxHeader) raise<FormatError>("safetensors: header length {} exceeds the limit of {}", n, kMaxHeader);
+  return n;
+}
+
+// The file's length as far as `bytes` tell, for read_file: 8 + the header + the data its offsets announce, so
+// nothing past the last tensor is read; data over max_tensor_bytes() stops before it is read.
+uint64_t announced_length(std::span<const std::byte> bytes) {
+  if (bytes.size() < 9) return 9;
+  check_known_format(bytes);
+  const uint64_t n = header_length(bytes);
+  if (bytes.size() < 8 + n) return 8 + n;
+  const Header h = parse_header({reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n)});
+  uint64_t end = 0;
+  for (const std::string& name : h.order)
+    if (name != "__metadata__") end = std::max(end, parse_entry(name, h.value.at(name), UINT64_MAX).end);
+  if (end > max_tensor_bytes())
+    raise<FormatError>("safetensors: data must be at most max_tensor_bytes = {} bytes, got offsets up to {}",
+                       max_tensor_bytes(), end);
+  return 8 + n + end;
+}
+
 }  // namespace
 
 const Tensor* TensorFile::find(std::string_view name) const {
@@ -180,10 +212,9 @@ const Tensor* TensorFile::find(std::string_view name) const {
 
 TensorFile parse_safetensors(std::span<const std::byte> bytes) {
   const uint64_t size = bytes.size();
+  check_known_format(bytes);
   if (size < 8) raise<FormatError>("safetensors: file must be at least 8 bytes, got {}", size);
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[size_t(i)]) << (8 * i);
-  if (n > kMaxHeader) raise<FormatError>("safetensors: header length {} exceeds the limit of {}", n, kMaxHeader);
+  const uint64_t n = header_length(bytes);
   if (n > size - 8) raise<FormatError>("safetensors: header length {} exceeds file size {}", n, size);
 
   const Header h = parse_header({reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n)});
@@ -286,7 +317,7 @@ std::vector<std::byte> serialize_safetensors(const TensorFile& file) {
 }
 
 TensorFile read_safetensors(const std::string& path) {
-  std::vector<std::byte> bytes = read_file(path);
+  std::vector<std::byte> bytes = read_file(path, announced_length);
   try {
     return parse_safetensors(bytes);
   } catch (const FormatError& e) {
@@ -295,6 +326,7 @@ TensorFile read_safetensors(const std::string& path) {
 }
 
 void write_safetensors(const std::string& path, const TensorFile& file) {
+  check_extension(path, "safetensors", ".safetensors");
   write_file_atomic(path, serialize_safetensors(file));
 }
 

@@ -1,5 +1,5 @@
 // locnet command-line tool. Exit status: 0 success, 2 usage or configuration error, 3 file error,
-// 4 training stopped on a non-finite loss.
+// 4 training stopped on a non-finite loss, 5 out of memory (1: an internal error, a bug).
 #include <unistd.h>
 
 #include <cstdio>
@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   } catch (const locnet::Error& e) {
     std::fprintf(stderr, "locnet: error: %s\n", e.what());
     return 2;
+  } catch (const std::bad_alloc& e) {
+    std::fprintf(stderr, "locnet: error: out of memory: %s\n", e.what());
+    return 5;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "locnet: internal error: %s\n", e.what());
     return 1;

@@ -114,7 +114,7 @@ struct FileLog {
     if (path.empty()) return;
     if (text.empty()) {
       if (resuming && std::filesystem::exists(path)) {
-        std::vector<std::byte> old = read_file(path);
+        std::vector<std::byte> old = read_file(path, kMaxTextFileBytes);
         text.assign(reinterpret_cast<const char*>(old.data()), old.size());
       }
       if (text.empty()) text = csv_header();
@@ -156,7 +156,7 @@ int run_train(TrainArgs a) {
   } else {
     std::string spec = a.model.empty() ? kDefaultModel : a.model;
     if (!a.model_file.empty()) {
-      std::vector<std::byte> bytes = read_file(a.model_file);
+      std::vector<std::byte> bytes = read_file(a.model_file, kMaxTextFileBytes);
       spec.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
     model = parse_model(spec);

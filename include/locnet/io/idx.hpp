@@ -10,7 +10,9 @@
 // (Xiao, Rasul and Vollgraf 2017, https://github.com/zalandoresearch/fashion-mnist).
 // Errors (FormatError, naming the file): unreadable or missing files, a wrong magic or element type, sizes that
 // disagree with the file size (short or trailing data), a truncated or corrupt gzip stream, images that are not
-// uint8 (N, rows, cols), labels that are not uint8 (N,), image and label counts that differ.
+// uint8 (N, rows, cols), labels that are not uint8 (N,), image and label counts that differ, a file of another
+// known format ("not an IDX file (it starts with the npy magic)"). read_idx reads no further than the header
+// announces (gzip: what deflate needs for that at worst, plus 128 KiB), so an endless input ends at once.
 #pragma once
 #include <cstddef>
 #include <cstdint>
