@@ -54,6 +54,16 @@ std::atomic<uint64_t>& tensor_limit() {
   return limit;
 }
 
+// A std::bad_alloc that says how much was asked for (the CLI reports it as out of memory, exit status 5).
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string what) : what_(std::move(what)) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
+};
+
 // Checked before allocating: shapes come from files and specs, and a header may claim terabytes.
 void check_size(const Shape& shape, int64_t numel, DType dtype) {
   const uint64_t limit = max_tensor_bytes();

@@ -76,8 +76,8 @@ std::string follow_links(const std::string& path) {
 
 // Special files (FIFO, device, socket) are written in place: there is nothing to rename over, and a rename
 // would replace the node with a regular file. Nothing to fsync either (it fails with EINVAL on most of them).
-void write_in_place(const std::string& path, const std::string& target, std::span<const std::byte> bytes) {
-  Fd f{::open(target.c_str(), O_WRONLY | O_CLOEXEC)};
+void write_in_place(const std::string& path, std::span<const std::byte> bytes) {
+  Fd f{::open(path.c_str(), O_WRONLY | O_CLOEXEC)};
   if (f.fd < 0) raise<FormatError>("{}: cannot open for writing: {}", path, reason(errno));
   if (int err = write_fully(f.fd, bytes)) raise<FormatError>("{}: write failed: {}", path, reason(err));
   int fd = f.fd;
@@ -129,10 +129,12 @@ std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes) {
 std::vector<std::byte> read_file(const std::string& path) { return read_file(path, max_tensor_bytes()); }
 
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
-  const std::string target = follow_links(path);
+  // stat and open resolve links as the kernel does, including /dev/stdout -> /proc/self/fd/1 -> "pipe:[...]",
+  // which names no file a rename could replace.
   struct stat old {};
-  const bool exists = ::stat(target.c_str(), &old) == 0;
-  if (exists && !S_ISREG(old.st_mode) && !S_ISDIR(old.st_mode)) return write_in_place(path, target, bytes);
+  const bool exists = ::stat(path.c_str(), &old) == 0;
+  if (exists && !S_ISREG(old.st_mode) && !S_ISDIR(old.st_mode)) return write_in_place(path, bytes);
+  const std::string target = follow_links(path);
 
   const std::string tmp = fmt::format("{}.tmp.{}", target, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

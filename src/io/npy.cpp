@@ -15,8 +15,8 @@ static_assert(std::endian::native == std::endian::little, "npy data is read and 
 namespace {
 
 constexpr std::string_view kMagic = "\x93NUMPY";
-// numpy writes version 2.0 only for headers over 65535 bytes, and np.load refuses headers over 10000 bytes
-// unless told otherwise; this bound only keeps a corrupt length from being read.
+// How much header read_npy reads: numpy writes version 2.0 only for headers over 65535 bytes, and np.load refuses
+// headers over 10000 bytes unless told otherwise.
 constexpr uint64_t kMaxHeader = 1 << 20;
 
 // Shows a header excerpt in messages without dumping kilobytes or control bytes.
@@ -191,8 +191,6 @@ Layout layout(std::span<const std::byte> bytes) {
   l.prefix = 8 + len_bytes;
   if (bytes.size() < l.prefix) return l;
   l.header_len = load_le(bytes.data() + 8, len_bytes);
-  if (l.header_len > kMaxHeader)
-    raise<FormatError>("npy: header length {} exceeds the limit of {}", l.header_len, kMaxHeader);
   if (bytes.size() < l.prefix + l.header_len) return l;
 
   auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + l.prefix, size_t(l.header_len)}).parse();
@@ -217,6 +215,8 @@ Layout layout(std::span<const std::byte> bytes) {
 uint64_t announced_length(std::span<const std::byte> bytes) {
   if (bytes.size() < 8) return 8;
   const Layout l = layout(bytes);
+  if (l.header_len > kMaxHeader)
+    raise<FormatError>("npy: header length {} exceeds the limit of {}", l.header_len, kMaxHeader);
   if (l.dtype && l.data_bytes > max_tensor_bytes())
     raise<FormatError>("npy: data of shape {} {} must be at most max_tensor_bytes = {} bytes, got {}", l.shape,
                        dtype_name(*l.dtype), max_tensor_bytes(), l.data_bytes);

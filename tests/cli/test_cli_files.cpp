@@ -157,7 +157,7 @@ TEST_F(CliFiles, EndlessInputExits3AtOnceInLittleMemory) {
   r = run_measured(limit + " (cat " + shell_quote(path("x.npy")) + "; cat /dev/zero) |",
                    {"apply", "Dense(2)", "--input", "/dev/stdin", "--output", path("y.npy")});
   EXPECT_EQ(r.status, 3) << r.out;
-  EXPECT_NE(r.out.find("npy: data must be 32 bytes (shape (2, 4), float32), got 33"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("npy: data must be 32 bytes (shape (2, 4), f32), got 33"), std::string::npos) << r.out;
   EXPECT_LT(r.max_rss_kib, 100 * 1024) << r.out;
   // The same pipe without the endless tail works.
   r = run_measured("cat " + shell_quote(path("x.npy")) + " |",

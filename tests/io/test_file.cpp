@@ -202,6 +202,17 @@ TEST_F(FileTest, WriteToFifoStreamsIntoIt) {
   EXPECT_EQ(received, content);
   EXPECT_TRUE(fs::is_fifo(fifo));
   EXPECT_TRUE(others("fifo").empty());
+
+  // An anonymous pipe through /proc/self/fd (what /dev/stdout is when a shell pipes the output on): its link
+  // names "pipe:[...]", no file to rename over.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  write_file_atomic(fmt::format("/proc/self/fd/{}", fds[1]), as_bytes("through a pipe"));
+  ::close(fds[1]);
+  char buf[64];
+  ssize_t n = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  EXPECT_EQ(std::string(buf, size_t(std::max<ssize_t>(n, 0))), "through a pipe");
 }
 
 TEST_F(FileTest, FullDeviceReportsEnospcAndStaysADevice) {
@@ -295,7 +306,7 @@ TEST_F(FileTest, EndlessInputsEndAtOnce) {
     std::fclose(f);
   });
   std::signal(SIGPIPE, SIG_IGN);
-  EXPECT_THROW_MSG(read_npy(fifo), FormatError, "npy: data must be 24 bytes (shape (2, 3), float32), got 25");
+  EXPECT_THROW_MSG(read_npy(fifo), FormatError, "npy: data must be 24 bytes (shape (2, 3), f32), got 25");
   writer.join();
 
   // A header announcing more than max_tensor_bytes stops before the data is read.
@@ -303,7 +314,7 @@ TEST_F(FileTest, EndlessInputsEndAtOnce) {
   std::string path = (dir_ / "big.npy").string();
   write_npy(path, big);
   set_max_tensor_bytes(1000);
-  EXPECT_THROW_MSG(read_npy(path), FormatError, "data of shape (1000,) float32 must be at most max_tensor_bytes");
+  EXPECT_THROW_MSG(read_npy(path), FormatError, "data of shape (1000,) f32 must be at most max_tensor_bytes");
   set_max_tensor_bytes(0);
 }
 

@@ -6,12 +6,10 @@
 //   ShapeError   - a tensor's shape (or dtype) is not what the layer or link expects
 //   FormatError  - a file or text is corrupt, truncated or of an unsupported layout
 //   NotSupported - a valid request this build does not implement
-// Running out of memory is an OutOfMemory (a std::bad_alloc that says how much was asked for), not an Error.
 #pragma once
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -36,15 +34,6 @@ class FormatError : public Error {
 class NotSupported : public Error {
  public:
   using Error::Error;
-};
-
-class OutOfMemory : public std::bad_alloc {
- public:
-  explicit OutOfMemory(std::string what) : what_(std::move(what)) {}
-  const char* what() const noexcept override { return what_.c_str(); }
-
- private:
-  std::string what_;
 };
 
 // Throws E with a fmt-formatted message.
