@@ -4,9 +4,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -28,11 +30,15 @@ struct Measured {
   double seconds;
 };
 
-// Runs `sh -c "<shell_prefix> exec locnet <args>"` and measures the CLI process itself (exec keeps the pid).
-// shell_prefix may set a ulimit, so that a reader that does not stop fails at 4 GB instead of exhausting memory.
+// Runs `sh -c "<shell_prefix> locnet <args>"` and measures the process the shell waits for: the prefix ends in
+// `exec` so that this is the CLI itself. It may set a ulimit, so that a reader that does not stop fails at 4 GB
+// instead of exhausting the machine's memory.
 Measured run_measured(const std::string& shell_prefix, const std::vector<std::string>& args) {
-  std::string cmd = shell_prefix + " exec " + shell_quote(LOCNET_CLI_PATH);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  std::string cmd = shell_prefix + " " + shell_quote(LOCNET_CLI_PATH);
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
   int fds[2];
   if (::pipe(fds) != 0) return {127, "pipe failed", 0, 0};
   const auto t0 = std::chrono::steady_clock::now();
@@ -98,9 +104,19 @@ TEST_F(CliFiles, OutputThroughSymlinkKeepsTheLink) {
 
 TEST_F(CliFiles, OutputIntoFifoReachesTheReader) {
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  fs::create_hard_link(path("fifo"), path("fifo.keep"));  // reaches the FIFO even if a rename replaced "fifo"
   std::string received;
-  std::thread reader([&] { received = slurp(path("fifo")); });
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    received = slurp(path("fifo"));
+    done = true;
+  });
   CliRun r = apply_to(path("fifo"));
+  // A writer that never opened the FIFO leaves the reader waiting in open(): open and close it to end the read.
+  while (!done) {
+    if (int w = ::open(path("fifo.keep").c_str(), O_WRONLY | O_NONBLOCK); w >= 0) ::close(w);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   reader.join();
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::is_fifo(path("fifo")));
@@ -131,7 +147,7 @@ TEST_F(CliFiles, OutputInReadOnlyDirectoryFailsAndKeepsTheOldFile) {
   { std::ofstream(path("y.npy")) << "old"; }
   fs::permissions(path("y.npy"), fs::perms::all);
   fs::permissions(path("x.npy"), fs::perms::all);
-  Measured r = run_measured("setpriv --reuid=65534 --regid=65534 --clear-groups",
+  Measured r = run_measured("exec setpriv --reuid=65534 --regid=65534 --clear-groups",
                             {"apply", "Dense(3)", "--input", path("x.npy"), "--output", path("y.npy")});
   if (r.out.find("Permission denied") != std::string::npos && r.out.find("cannot create temporary") == std::string::npos)
     GTEST_SKIP() << "nobody cannot run the CLI here: " << r.out;
@@ -142,25 +158,27 @@ TEST_F(CliFiles, OutputInReadOnlyDirectoryFailsAndKeepsTheOldFile) {
 
 TEST_F(CliFiles, EndlessInputExits3AtOnceInLittleMemory) {
   const std::string limit = "ulimit -v 4000000;";  // KiB: a reader that does not stop dies here
-  Measured r = run_measured(limit, {"apply", "Dense(2)", "--input", "/dev/zero", "--output", path("y.npy")});
+  const std::string exec = limit + " exec";
+  Measured r = run_measured(exec, {"apply", "Dense(2)", "--input", "/dev/zero", "--output", path("y.npy")});
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("/dev/zero: npy: magic must be"), std::string::npos) << r.out;
   EXPECT_LT(r.max_rss_kib, 100 * 1024) << r.out;
   EXPECT_LT(r.seconds, 5.0) << r.out;  // about 10 ms alone; slack for a loaded machine
 
-  r = run_measured(limit, {"evaluate", "/dev/zero"});
+  r = run_measured(exec, {"evaluate", "/dev/zero"});
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("/dev/zero: safetensors:"), std::string::npos) << r.out;
   EXPECT_LT(r.max_rss_kib, 100 * 1024) << r.out;
 
-  // A pipe: a valid file followed by endless data is read up to its announced end, plus one byte.
-  r = run_measured(limit + " (cat " + shell_quote(path("x.npy")) + "; cat /dev/zero) |",
+  // A pipe: a valid file followed by endless data is read up to its announced end, plus one byte. (The shell
+  // waits for the CLI here, and wait4 counts the children a process has waited for.)
+  r = run_measured(limit + " (cat " + shell_quote(path("x.npy")) + "; cat /dev/zero) | exec",
                    {"apply", "Dense(2)", "--input", "/dev/stdin", "--output", path("y.npy")});
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("npy: data must be 32 bytes (shape (2, 4), f32), got 33"), std::string::npos) << r.out;
   EXPECT_LT(r.max_rss_kib, 100 * 1024) << r.out;
   // The same pipe without the endless tail works.
-  r = run_measured("cat " + shell_quote(path("x.npy")) + " |",
+  r = run_measured("cat " + shell_quote(path("x.npy")) + " | exec",
                    {"apply", "Dense(2)", "--input", "/dev/stdin", "--output", path("y.npy")});
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(read_npy(path("y.npy")).shape(), Shape({2, 2}));
@@ -169,7 +187,7 @@ TEST_F(CliFiles, EndlessInputExits3AtOnceInLittleMemory) {
 TEST_F(CliFiles, OutOfMemoryHasItsOwnExitStatus) {
   // A 1.6 GB Dense kernel under a 1.5 GB address-space limit (below max_tensor_bytes, the physical memory).
   write_npy(path("wide.npy"), Tensor(Shape{1, 20000}));
-  Measured r = run_measured("ulimit -v 1500000;", {"apply", "Dense(20000)", "--input", path("wide.npy"), "--output",
+  Measured r = run_measured("ulimit -v 1500000; exec", {"apply", "Dense(20000)", "--input", path("wide.npy"), "--output",
                                                    path("y.npy")});
   EXPECT_EQ(r.status, 5) << r.out;
   EXPECT_NE(r.out.find("locnet: error: out of memory: Tensor: cannot allocate 1600000000 bytes"), std::string::npos)
