@@ -101,6 +101,8 @@ std::vector<std::byte> read_file(const std::string& path, const AnnouncedLength&
       want = length(bytes);
     } catch (const FormatError& e) {  // the format's own check, e.g. "npy: magic must be ..."
       raise<FormatError>("{}: {}", path, e.what());
+    } catch (const ConfigError& e) {  // a size over max_tensor_bytes(), as for any tensor
+      raise<ConfigError>("{}: {}", path, e.what());
     }
     if (bytes.size() > want) break;  // one byte past the announced end: the parser reports the excess
     // A regular file's size is known; anything else grows geometrically, so a stream that announces much and

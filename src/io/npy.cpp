@@ -218,7 +218,7 @@ uint64_t announced_length(std::span<const std::byte> bytes) {
   if (l.header_len > kMaxHeader)
     raise<FormatError>("npy: header length {} exceeds the limit of {}", l.header_len, kMaxHeader);
   if (l.dtype && l.data_bytes > max_tensor_bytes())
-    raise<FormatError>("npy: data of shape {} {} must be at most max_tensor_bytes = {} bytes, got {}", l.shape,
+    raise<ConfigError>("npy: data of shape {} {} must be at most max_tensor_bytes = {} bytes, got {}", l.shape,
                        dtype_name(*l.dtype), max_tensor_bytes(), l.data_bytes);
   return l.size();
 }

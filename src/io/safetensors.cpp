@@ -197,7 +197,7 @@ uint64_t announced_length(std::span<const std::byte> bytes) {
   for (const std::string& name : h.order)
     if (name != "__metadata__") end = std::max(end, parse_entry(name, h.value.at(name), UINT64_MAX).end);
   if (end > max_tensor_bytes())
-    raise<FormatError>("safetensors: data must be at most max_tensor_bytes = {} bytes, got offsets up to {}",
+    raise<ConfigError>("safetensors: data must be at most max_tensor_bytes = {} bytes, got offsets up to {}",
                        max_tensor_bytes(), end);
   return 8 + n + end;
 }

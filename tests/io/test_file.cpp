@@ -309,12 +309,12 @@ TEST_F(FileTest, EndlessInputsEndAtOnce) {
   EXPECT_THROW_MSG(read_npy(fifo), FormatError, "npy: data must be 24 bytes (shape (2, 3), f32), got 25");
   writer.join();
 
-  // A header announcing more than max_tensor_bytes stops before the data is read.
+  // A header announcing more than max_tensor_bytes stops before the data is read (ConfigError, as for any tensor).
   Tensor big(Shape{1000});
   std::string path = (dir_ / "big.npy").string();
   write_npy(path, big);
   set_max_tensor_bytes(1000);
-  EXPECT_THROW_MSG(read_npy(path), FormatError, "data of shape (1000,) f32 must be at most max_tensor_bytes");
+  EXPECT_THROW_MSG(read_npy(path), ConfigError, path + ": npy: data of shape (1000,) f32 must be at most max_tensor_bytes");
   set_max_tensor_bytes(0);
 }
 

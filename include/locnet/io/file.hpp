@@ -2,10 +2,11 @@
 //
 // read_file(path, length) reads a file whose header announces its length: `length` gets the bytes read so far
 // and returns the whole file's length as far as they tell (more bytes may raise it), or throws FormatError as soon
-// as they show a wrong or too large file. Reading stops at the end of the file or one byte past the announced
-// length (so the parser sees that more follows): an endless input (/dev/zero, a pipe) costs what its header
-// announces and no more. read_file(path, max_bytes) reads a whole file of at most max_bytes (default
-// max_tensor_bytes()); a longer one raises FormatError. Pipes, FIFOs and devices are read like regular files.
+// as they show a wrong file (ConfigError: larger than max_tensor_bytes()); read_file puts the path in front.
+// Reading stops at the end of the file or one byte past the announced length (so the parser sees that more
+// follows): an endless input (/dev/zero, a pipe) costs what its header announces and no more.
+// read_file(path, max_bytes) reads a whole file of at most max_bytes (default max_tensor_bytes()); a longer one
+// raises FormatError. Pipes, FIFOs and devices are read like regular files.
 //
 // write_file_atomic(path, bytes): a regular file, or a path that does not exist yet, is written to
 // "<path>.tmp.<pid>", flushed to disk and renamed over path, so a crash or a failed write leaves the old file or

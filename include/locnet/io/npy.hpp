@@ -3,9 +3,9 @@
 // self-describing, so bf16 is written and read as descr 'bfloat16'). Little-endian, C order only: Fortran
 // order, big-endian or any other dtype is a FormatError. Readers check magic, header length, the header
 // dictionary, the shape (overflow) and the data size before touching data: a corrupt or truncated file is a
-// FormatError, never a crash. read_npy reads no further than the header announces (a header over 1 MiB, or data
-// over max_tensor_bytes(), is a FormatError before the data is read), so an endless input such as /dev/zero or a
-// pipe ends at once. write_npy writes through write_file_atomic (io/file.hpp); a path ending in another format's
+// FormatError, never a crash. read_npy reads no further than the header announces (a header over 1 MiB is a
+// FormatError, data over max_tensor_bytes() a ConfigError as for any tensor, both before the data is read), so
+// an endless input such as /dev/zero or a pipe ends at once. write_npy writes through write_file_atomic (io/file.hpp); a path ending in another format's
 // extension (".csv") raises ConfigError.
 #pragma once
 #include <cstddef>

@@ -6,7 +6,7 @@
 // The reader checks the header length against the
 // file size, the JSON, every dtype, shape (overflow), offset pair (in range, size = numel * itemsize, the pairs tiling the data exactly with no gap or overlap)
 // before it copies anything: a corrupt or truncated file is a FormatError. read_safetensors reads no further than
-// the header's offsets announce (data over max_tensor_bytes() is a FormatError before it is read), so an endless
+// the header's offsets announce (data over max_tensor_bytes() is a ConfigError before it is read), so an endless
 // input ends at once; a file of another known format is "not a safetensors file (it starts with the npy magic)".
 // The writer keeps insertion order, aligns data to 8 bytes by padding the header with spaces and writes through
 // write_file_atomic (io/file.hpp); a path ending in another format's extension (".npy") raises ConfigError.
