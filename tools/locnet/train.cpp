@@ -44,7 +44,7 @@ struct TrainArgs {
 
 // Class names from a text file, one a line.
 std::vector<std::string> read_class_names(const std::string& path) {
-  std::vector<std::byte> bytes = read_file(path);
+  std::vector<std::byte> bytes = read_file(path, kMaxTextFileBytes);
   std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
