@@ -68,8 +68,13 @@ TEST(Registry, ForcedPerOpAndOtherOpsIgnored) {
 
 // A typo used to be ignored, so the default kernels ran while the user believed one was forced.
 TEST(Registry, UnknownOpOrKernelInLocnetImplIsAnError) {
-  for (const char* bad : {"lrm:ref", "lrn:nonexistent", "avx9000", "toy:ref,lrn:nonexistent", "toy:slow"}) {
-    EnvGuard env(bad, nullptr);
+  struct Row {
+    const char *env, *bad;
+  };
+  for (Row r : {Row{"lrm:ref", "lrm:ref"}, Row{"lrn:nonexistent", "lrn:nonexistent"}, Row{"avx9000", "avx9000"},
+                Row{"toy:ref,lrn:nonexistent", "lrn:nonexistent"}, Row{"toy:slow", "toy:slow"}}) {
+    const char* bad = r.bad;
+    EnvGuard env(r.env, nullptr);
     try {
       choose_name(4);
       ADD_FAILURE() << bad << " was accepted";
