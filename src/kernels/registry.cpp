@@ -1,29 +1,80 @@
 #include "kernels/registry.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
+#include "kernels/batch_norm/problem.hpp"
+#include "kernels/conv2d/problem.hpp"
+#include "kernels/dense/problem.hpp"
+#include "kernels/locally_connected/problem.hpp"
+#include "kernels/lrn/problem.hpp"
 #include "kernels/stream.hpp"
 
 namespace locnet::kernels {
+namespace {
+using OpImpls = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
-std::string forced_impl(std::string_view op) {
+template <class Kernel>
+void add_op(OpImpls& ops, std::string op, std::span<const Kernel> list) {
+  std::vector<std::string> names;
+  for (const Kernel& k : list) names.emplace_back(k.name);
+  ops.emplace_back(std::move(op), std::move(names));
+}
+
+// Every op that chooses its kernel through choose(), with the op names the layers pass to it.
+OpImpls library_ops() {
+  OpImpls ops;
+  add_op(ops, "batch_norm", batch_norm_kernels());
+  add_op(ops, "conv2d", conv2d_kernels());
+  add_op(ops, "dense", dense_kernels());
+  add_op(ops, "locally_connected", lc_kernels());
+  add_op(ops, "lrn", lrn_kernels());
+  return ops;
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// A typo in LOCNET_IMPL would otherwise silently run the default kernels.
+[[noreturn]] void bad_item(std::string_view item, std::string_view what, const OpImpls& ops) {
+  std::vector<std::string> lines;
+  for (const auto& [op, names] : ops) lines.push_back(fmt::format("{} ({})", op, fmt::join(names, ", ")));
+  raise<ConfigError>("LOCNET_IMPL: each item must be <kernel> or <op>:<kernel> with an op and kernel of: {}; got "
+                     "'{}' ({})",
+                     fmt::join(lines, "; "), item, what);
+}
+}  // namespace
+
+std::string forced_impl(std::string_view op, const std::vector<std::string>& names) {
   const char* env = std::getenv("LOCNET_IMPL");
   if (!env || !*env) return {};
+  OpImpls ops = library_ops();
+  if (std::none_of(ops.begin(), ops.end(), [&](const auto& o) { return o.first == op; }))
+    ops.emplace_back(std::string(op), names);
   std::string_view spec(env);
-  std::string plain;
+  std::string plain, mine;
   while (!spec.empty()) {
     size_t comma = spec.find(',');
     std::string_view item = spec.substr(0, comma);
     spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
     size_t colon = item.find(':');
-    if (colon == std::string_view::npos)
-      plain = std::string(item);
-    else if (item.substr(0, colon) == op)
-      return std::string(item.substr(colon + 1));
+    std::string_view item_op = colon == std::string_view::npos ? std::string_view() : item.substr(0, colon);
+    std::string_view name = colon == std::string_view::npos ? item : item.substr(colon + 1);
+    if (colon == std::string_view::npos) {
+      if (std::none_of(ops.begin(), ops.end(), [&](const auto& o) { return contains(o.second, name); }))
+        bad_item(item, "no op has that kernel", ops);
+      plain = std::string(name);
+      continue;
+    }
+    auto it = std::find_if(ops.begin(), ops.end(), [&](const auto& o) { return o.first == item_op; });
+    if (it == ops.end()) bad_item(item, fmt::format("there is no op '{}'", item_op), ops);
+    if (!contains(it->second, name)) bad_item(item, fmt::format("op '{}' has no kernel '{}'", item_op, name), ops);
+    if (item_op == op && mine.empty()) mine = std::string(name);
   }
-  return plain;
+  return mine.empty() ? plain : mine;
 }
 
 bool verbose() {

@@ -186,13 +186,13 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
     if (c_.gamma_uniform01)
       for (int64_t i = 0; i < C; ++i) gamma_.value.set(i, rng.uniform());
     else
-      initialize(c_.gamma_initializer, gamma_.value, C, C, rng);
+      initialize(c_.gamma_initializer, gamma_.value, rng, where() + " gamma_initializer");
     gamma_.regularizer = c_.gamma_regularizer;
     gamma_.constraint = c_.gamma_constraint;
     if (gamma_.constraint) gamma_.constraint->check(gamma_.value.shape(), where() + " gamma_constraint");
   }
   if (c_.has_beta) {
-    initialize(c_.beta_initializer, beta_.value, C, C, rng);
+    initialize(c_.beta_initializer, beta_.value, rng, where() + " beta_initializer");
     beta_.regularizer = c_.beta_regularizer;
     beta_.constraint = c_.beta_constraint;
     if (beta_.constraint) beta_.constraint->check(beta_.value.shape(), where() + " beta_constraint");
@@ -200,8 +200,8 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
   make(moving_mean_, c_.running_stats, false);
   make(moving_variance_, c_.running_stats, false);
   if (c_.running_stats) {
-    initialize(c_.moving_mean_initializer, moving_mean_.value, C, C, rng);
-    initialize(c_.moving_variance_initializer, moving_variance_.value, C, C, rng);
+    initialize(c_.moving_mean_initializer, moving_mean_.value, rng, where() + " moving_mean_initializer");
+    initialize(c_.moving_variance_initializer, moving_variance_.value, rng, where() + " moving_variance_initializer");
     initial_mean_ = moving_mean_.value.clone();
     initial_variance_ = moving_variance_.value.clone();
   }

@@ -32,6 +32,10 @@ Conv2D::Conv2D(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std:
   spatial::size_pair("Conv2D", "kernel_size", cfg_.kernel_size, kernel_);
   spatial::size_pair("Conv2D", "strides", cfg_.strides, strides_);
   spatial::size_pair("Conv2D", "dilation_rate", cfg_.dilation_rate, dilation_);
+  // config() prints kernel_size=(3, 3) as Keras's get_config does, never the (3,) a lone 3 was stored as.
+  cfg_.kernel_size = {kernel_[0], kernel_[1]};
+  cfg_.strides = {strides_[0], strides_[1]};
+  cfg_.dilation_rate = {dilation_[0], dilation_[1]};
   channels_last_ = spatial::channels_last("Conv2D", cfg_.data_format);
   act_ = ActivationFn::by_name(cfg_.activation.value_or("linear"), "Conv2D");
   activity_.reg = make_regularizer(cfg_.activity_regularizer, "Conv2D: activity_regularizer");
@@ -72,18 +76,17 @@ void Conv2D::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
   kernels::Conv2dProblem p = problem(in);
   (void)Shape{p.kh, p.kw, p.c, p.f}.numel();  // ShapeError if the products below would overflow int64
-  const int64_t rf = p.kh * p.kw;  // Keras's receptive field: fan_in = rf * C, fan_out = rf * F
   Shape ks{p.kh, p.kw, p.c, p.f};
   kernel_param_.value = Tensor(ks, dtype());
   kernel_param_.grad = Tensor(ks, dtype());
-  initialize(cfg_.kernel_initializer, kernel_param_.value, rf * p.c, rf * p.f, rng);
+  initialize(cfg_.kernel_initializer, kernel_param_.value, rng, where() + " kernel_initializer");
   kernel_param_.regularizer = make_regularizer(cfg_.kernel_regularizer, "Conv2D: kernel_regularizer");
   kernel_param_.constraint = make_constraint(cfg_.kernel_constraint, "Conv2D: kernel_constraint");
   if (kernel_param_.constraint) kernel_param_.constraint->check(ks, where() + " kernel_constraint");
   if (cfg_.use_bias) {
     bias_.value = Tensor(Shape{p.f}, dtype());
     bias_.grad = Tensor(Shape{p.f}, dtype());
-    initialize(cfg_.bias_initializer, bias_.value, rf * p.c, rf * p.f, rng);
+    initialize(cfg_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
     bias_.regularizer = make_regularizer(cfg_.bias_regularizer, "Conv2D: bias_regularizer");
     bias_.constraint = make_constraint(cfg_.bias_constraint, "Conv2D: bias_constraint");
     if (bias_.constraint) bias_.constraint->check(bias_.value.shape(), where() + " bias_constraint");

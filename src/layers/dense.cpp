@@ -43,12 +43,12 @@ void Dense::do_build(const Shape& in, Rng& rng) {
   int64_t fan_in = in.dim(-1);
   kernel_.value = Tensor(Shape{fan_in, cfg_.units}, dtype());
   kernel_.grad = Tensor(Shape{fan_in, cfg_.units}, dtype());
-  initialize(cfg_.kernel_initializer, kernel_.value, fan_in, cfg_.units, rng);
+  initialize(cfg_.kernel_initializer, kernel_.value, rng, where() + " kernel_initializer");
   if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
   if (cfg_.use_bias) {
     bias_.value = Tensor(Shape{cfg_.units}, dtype());
     bias_.grad = Tensor(Shape{cfg_.units}, dtype());
-    initialize(cfg_.bias_initializer, bias_.value, fan_in, cfg_.units, rng);
+    initialize(cfg_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
     if (bias_.constraint) bias_.constraint->check(bias_.value.shape(), where() + " bias_constraint");
   }
   kernels::DenseProblem p{1, fan_in, cfg_.units, dtype(), cfg_.use_bias};

@@ -11,6 +11,12 @@ void Layer::build(const Shape& in, Rng& rng, DType dtype) {
   do_build(in, rng);
   built_ = true;
   set_trainable(trainable_);  // marks the new parameters
+  // Known only now (BatchNorm(center=False, scale=False) has none): an optimizer here would silently do nothing.
+  if (!optimizer_.is_none() && params().empty()) {
+    built_ = false;
+    raise<ConfigError>("{}: optimizer must be None for a layer without trainable parameters, got {}", where(),
+                       optimizer_.repr());
+  }
 }
 
 std::vector<const Param*> Layer::params() const {

@@ -120,6 +120,9 @@ LocallyConnectedSpec LocallyConnectedConfig<R>::spec() const {
   s.activation = activation.value_or("linear");
   (void)ActivationFn::by_name(s.activation, type);
   s.use_bias = use_bias;
+  if (implementation < 1 || implementation > 3)
+    raise<ConfigError>("{}: implementation must be 1, 2 or 3, got {}", type, implementation);
+  s.implementation = int(implementation);
   check_initializer(kernel_initializer, fmt::format("{}: kernel_initializer", type));
   check_initializer(bias_initializer, fmt::format("{}: bias_initializer", type));
   s.kernel_initializer = kernel_initializer;
@@ -215,8 +218,15 @@ void LocallyConnectedBase::do_build(const Shape& in, Rng& rng) {
   const int64_t P = geo_.positions(), K = geo_.patch(), F = geo_.f;
   kernel_.value = Tensor(Shape{P, K, F}, dtype());
   kernel_.grad = Tensor(Shape{P, K, F}, dtype());
-  // Keras's _compute_fans: receptive field = product of all but the last two axes.
-  initialize(spec_.kernel_initializer, kernel_.value, K * P, F * P, rng);
+  // Keras initializes the kernel of its implementation, with that shape's fans (and layout, for Orthogonal).
+  if (spec_.implementation == 1) {
+    initialize(spec_.kernel_initializer, kernel_.value, rng, where() + " kernel_initializer");
+  } else {
+    Tensor k(keras_kernel_shape(geo_, spec_.implementation), dtype());
+    initialize(spec_.kernel_initializer, k, rng, where() + " kernel_initializer");
+    Tensor k1 = spec_.implementation == 2 ? keras_impl2_to_impl1(geo_, k) : keras_impl3_to_impl1(geo_, k);
+    kernel_.value = k1.to(dtype());
+  }
   kernel_.regularizer = spec_.kernel_regularizer;
   kernel_.constraint = spec_.kernel_constraint;
   if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
@@ -224,8 +234,7 @@ void LocallyConnectedBase::do_build(const Shape& in, Rng& rng) {
     Shape bs = geo_.rank == 1 ? Shape{geo_.ow, F} : Shape{geo_.oh, geo_.ow, F};
     bias_.value = Tensor(bs, dtype());
     bias_.grad = Tensor(bs, dtype());
-    int64_t fi = geo_.rank == 1 ? geo_.ow : geo_.oh * geo_.ow, fo = geo_.rank == 1 ? F : F * geo_.oh;
-    initialize(spec_.bias_initializer, bias_.value, fi, fo, rng);
+    initialize(spec_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
     bias_.regularizer = spec_.bias_regularizer;
     bias_.constraint = spec_.bias_constraint;
     if (bias_.constraint) bias_.constraint->check(bs, where() + " bias_constraint");
@@ -431,18 +440,35 @@ TensorFile keras_weights_to_impl1(Sequential& model, TensorFile file, int implem
     auto* lc = dynamic_cast<LocallyConnectedBase*>(&model.layer(i));
     if (!lc) continue;
     const std::string key = lc->name() + ".kernel";
+    if (int own = lc->spec().implementation; own != 1) {
+      if (own != implementation)
+        raise<ConfigError>("Keras weights: layer '{}' says implementation={}, so its kernel must be read as "
+                           "implementation {}, got {} for the file",
+                           lc->name(), own, own, implementation);
+      continue;  // load_weights converts it
+    }
     for (auto& [name, t] : file.tensors) {
       if (name != key) continue;
       const LocallyConnectedGeometry& g = lc->geometry();
       Shape want = keras_kernel_shape(g, implementation);
       if (t.shape() != want)
-        raise<FormatError>("weights: key '{}' (Keras implementation {}) must have shape {}, got {}", key,
-                           implementation, want.str(), t.shape().str());
+        raise<FormatError>("weights: key '{}' (Keras implementation {}) must have shape {}, got {}{}", key,
+                           implementation, want.str(), t.shape().str(),
+                           keras_layout_hint(g, implementation, t.shape()));
       DType dt = t.dtype();
       t = (implementation == 2 ? keras_impl2_to_impl1(g, t) : keras_impl3_to_impl1(g, t)).to(dt);
     }
   }
   return file;
+}
+
+std::string keras_layout_hint(const LocallyConnectedGeometry& g, int implementation, const Shape& got) {
+  for (int k = 1; k <= 3; ++k)
+    if (k != implementation && keras_kernel_shape(g, k) == got)
+      return fmt::format(" (the shape of a Keras implementation-{} kernel: load it with implementation={} on the "
+                         "layer, or `locnet apply --keras-implementation {}`)",
+                         k, k, k);
+  return {};
 }
 
 }  // namespace locnet

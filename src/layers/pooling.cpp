@@ -38,6 +38,9 @@ Pooling2D::Pooling2D(bool max, Config cfg, std::string name)
   const char* type = max_ ? "MaxPooling2D" : "AveragePooling2D";
   spatial::size_pair(type, "pool_size", cfg_.pool_size, pool_);
   spatial::size_pair(type, "strides", cfg_.strides.value_or(cfg_.pool_size), strides_);
+  // config() prints pool_size=(2, 2) as Keras's get_config does, never the (2,) a lone 2 was stored as.
+  cfg_.pool_size = {pool_[0], pool_[1]};
+  if (cfg_.strides) cfg_.strides = std::vector<int64_t>{strides_[0], strides_[1]};
   spatial::check_padding(type, cfg_.padding);
   channels_last_ = spatial::channels_last(type, cfg_.data_format);
 }

@@ -2,17 +2,57 @@
 
 #include <cmath>
 
+#include "locnet/layers/locally_connected.hpp"
+
 namespace locnet {
+namespace {
+
+// A LocallyConnected layer with implementation=2|3 keeps Keras's kernel of that implementation in files;
+// fn(layer, its kernel's key) for each.
+template <class Fn>
+void for_each_keras_layout(Sequential& model, Fn&& fn) {
+  for (size_t i = 0; i < model.size(); ++i)
+    if (auto* lc = dynamic_cast<LocallyConnectedBase*>(&model.layer(i)); lc && lc->spec().implementation != 1)
+      fn(*lc, lc->name() + ".kernel");
+}
+
+// "" or a note for a LocallyConnected kernel whose shape is another Keras implementation's.
+std::string layout_hint(Sequential& model, const std::string& key, const Shape& got) {
+  for (size_t i = 0; i < model.size(); ++i)
+    if (auto* lc = dynamic_cast<LocallyConnectedBase*>(&model.layer(i)); lc && lc->name() + ".kernel" == key)
+      return keras_layout_hint(lc->geometry(), lc->spec().implementation, got);
+  return {};
+}
+
+}  // namespace
 
 TensorFile model_weights(Sequential& model) {
   if (!model.built()) raise<ConfigError>("save weights: the model must be built, got an unbuilt model");
   TensorFile f;
   for (auto& [key, p] : model.named_params()) f.tensors.emplace_back(key, p->value);
+  for_each_keras_layout(model, [&](LocallyConnectedBase& lc, const std::string& key) {
+    for (auto& [name, t] : f.tensors)
+      if (name == key)
+        t = (lc.spec().implementation == 2 ? keras_impl1_to_impl2 : keras_impl1_to_impl3)(lc.geometry(), t)
+                .to(t.dtype());
+  });
   return f;
 }
 
-void load_weights(Sequential& model, const TensorFile& file) {
+void load_weights(Sequential& model, const TensorFile& keras_file) {
   if (!model.built()) raise<ConfigError>("load weights: the model must be built, got an unbuilt model");
+  TensorFile file = keras_file;
+  for_each_keras_layout(model, [&](LocallyConnectedBase& lc, const std::string& key) {
+    const int impl = lc.spec().implementation;
+    for (auto& [name, t] : file.tensors) {
+      if (name != key) continue;
+      Shape want = keras_kernel_shape(lc.geometry(), impl);
+      if (t.shape() != want)
+        raise<FormatError>("weights: key '{}' (implementation={}) must have shape {}, got {}{}", key, impl,
+                           want.str(), t.shape().str(), keras_layout_hint(lc.geometry(), impl, t.shape()));
+      t = (impl == 2 ? keras_impl2_to_impl1 : keras_impl3_to_impl1)(lc.geometry(), t).to(t.dtype());
+    }
+  });
   auto params = model.named_params();
   // Every key a file may use for a parameter: "<layer>.<param>" and "<layer>.<alias>".
   std::map<std::string, size_t, std::less<>> owner;
@@ -52,8 +92,8 @@ void load_weights(Sequential& model, const TensorFile& file) {
       if (!(n >= 0 && n == std::floor(n)))
         raise<FormatError>("weights: key '{}' must be a count (an integer >= 0), got {}", file_key, n);
     } else if (t->shape() != p->value.shape()) {
-      raise<FormatError>("weights: key '{}' must have shape {}, got {}", file_key, p->value.shape().str(),
-                         t->shape().str());
+      raise<FormatError>("weights: key '{}' must have shape {}, got {}{}", file_key, p->value.shape().str(),
+                         t->shape().str(), layout_hint(model, key, t->shape()));
     }
   }
   for (size_t i = 0; i < params.size(); ++i) {

@@ -41,6 +41,45 @@ TEST_F(Cli, SummaryOfTheIssueExample) {
   EXPECT_NE(r.out.find("Total params: 12,010"), std::string::npos) << r.out;
 }
 
+// --input-shape as a Keras user types it; "(32, 32, 3)" used to be rejected by the option parser.
+TEST_F(Cli, SummaryInputShapeInEitherSpelling) {
+  const char* spec = "LocallyConnected2D(4, (3, 3)) >> Flatten()";
+  for (std::vector<std::string> shape : {std::vector<std::string>{"(8, 8, 3)"}, {"8", "8", "3"}, {"[8, 8, 3]"},
+                                         {"(8,", "8,", "3)"}}) {
+    std::vector<std::string> args{"summary", spec, "--input-shape"};
+    args.insert(args.end(), shape.begin(), shape.end());
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("(None, 6, 6, 4)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(None, 144)"), std::string::npos) << r.out;
+  }
+  // Keras's input_shape= in the spec does the same.
+  CliRun k = run({"summary", "LocallyConnected2D(4, (3, 3), input_shape=(8, 8, 3)) >> Flatten()"});
+  EXPECT_EQ(k.status, 0) << k.out;
+  EXPECT_NE(k.out.find("(None, 144)"), std::string::npos) << k.out;
+  for (const char* bad : {"(8, 0, 3)", "(8, x)", "8.5"}) {
+    CliRun r = run({"summary", spec, "--input-shape", bad});
+    EXPECT_EQ(r.status, 2) << bad << "\n" << r.out;
+    EXPECT_NE(r.out.find("--input-shape must be positive ints, as 32 32 3 or \"(32, 32, 3)\", got"), std::string::npos)
+        << r.out;
+  }
+}
+
+// CLI11 read --seed -1 as 2^64 - 1 and went on.
+TEST_F(Cli, NegativeSeedIsRefused) {
+  Tensor x = locnet::testing::random_tensor(Shape{2, 3}, DType::f32, 1);
+  write_npy(path("x.npy"), x);
+  CliRun r = run({"apply", "Dense(2)", "--input", path("x.npy"), "--output", path("y.npy"), "--seed", "-1"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--seed: must be an integer >= 0, got -1"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(path("y.npy")));
+  r = run({"train", "--seed", "-1", "--epochs", "1"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--seed"), std::string::npos) << r.out;
+  r = run({"apply", "Dense(2)", "--input", path("x.npy"), "--output", path("y.npy"), "--seed", "7"});
+  EXPECT_EQ(r.status, 0) << r.out;
+}
+
 TEST_F(Cli, InfoListsOptionsAndDefaults) {
   CliRun r = run({"info", "Dense"});
   EXPECT_EQ(r.status, 0) << r.out;
@@ -72,7 +111,10 @@ TEST_F(Cli, InfoExplainsEveryKind) {
   CliRun glorot = run({"info", "glorot_uniform"});
   ASSERT_EQ(glorot.status, 0) << glorot.out;
   EXPECT_NE(glorot.out.find("glorot_uniform: U(-l, l)"), std::string::npos) << glorot.out;
-  EXPECT_NE(glorot.out.find("No options."), std::string::npos) << glorot.out;
+  EXPECT_NE(glorot.out.find("seed"), std::string::npos) << glorot.out;  // GlorotUniform(seed=None)
+  CliRun normal = run({"info", "RandomNormal"});
+  for (const char* s : {"random_normal: N(mean, stddev)", "mean", "stddev", "0.05", "seed"})
+    EXPECT_NE(normal.out.find(s), std::string::npos) << s << "\n" << normal.out;
   CliRun max_norm = run({"info", "max_norm"});
   for (const char* s : {"MaxNorm: ", "max_value", "2.0", "axis", "Largest norm allowed."})
     EXPECT_NE(max_norm.out.find(s), std::string::npos) << s << "\n" << max_norm.out;

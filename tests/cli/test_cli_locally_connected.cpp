@@ -99,6 +99,84 @@ TEST_F(CliLc, ApplyWithWeightsOfEveryKerasImplementation) {
   }
 }
 
+TEST_F(CliLc, ImplementationOptionLoadsAndSavesItsLayout) {
+  Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
+  Tensor k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
+  Tensor b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
+  Tensor k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
+  Tensor k3(Shape{P * K * F}, DType::f32);
+  for (int64_t r = 0; r < OH; ++r)
+    for (int64_t c = 0; c < OW; ++c)
+      for (int64_t dy = 0; dy < KH; ++dy)
+        for (int64_t dx = 0; dx < KW; ++dx)
+          for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t f = 0; f < F; ++f) {
+              int64_t p = r * OW + c;
+              double v = k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
+              k2.set((((((r + dy) * W + c + dx) * C + ch) * OH + r) * OW + c) * F + f, v);
+              k3.set((((p * F + f) * KH + dy) * KW + dx) * C + ch, v);
+            }
+  write_npy(path("x.npy"), x);
+  write_safetensors(path("w1.safetensors"), TensorFile{{{"lc.kernel", k}, {"lc.bias", b}}, {}});
+  write_safetensors(path("w2.safetensors"), TensorFile{{{"lc.kernel", k2}, {"lc.bias", b}}, {}});
+  write_safetensors(path("w3.safetensors"), TensorFile{{{"lc.kernel", k3}, {"lc.bias", b}}, {}});
+  // implementation=N on the layer reads the same files without the flag, and --save-weights writes its layout.
+  for (int impl : {2, 3}) {
+    SCOPED_TRACE(impl);
+    std::string spec = fmt::format("LocallyConnected2D(2, (2, 3), name='lc', implementation={})", impl);
+    CliRun r = run({"apply", spec, "--input", path("x.npy"), "--weights", path(fmt::format("w{}.safetensors", impl)),
+                    "--output", path("y.npy"), "--save-weights", path("saved.safetensors")});
+    ASSERT_EQ(r.status, 0) << r.out;
+    Tensor y = read_npy(path("y.npy"));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j)
+          for (int64_t f = 0; f < F; ++f)
+            EXPECT_NEAR(y.item(((n * OH + i) * OW + j) * F + f), expected(x, k, b, n, i, j, f), 1e-5);
+    TensorFile saved = read_safetensors(path("saved.safetensors"));
+    const Tensor* sk = saved.find("lc.kernel");
+    ASSERT_NE(sk, nullptr);
+    const Tensor& want = impl == 2 ? k2 : k3;
+    ASSERT_EQ(sk->shape(), want.shape());
+    int64_t zeros = 0;
+    for (int64_t e = 0; e < want.numel(); ++e) {
+      // implementation 2's masked-out entries are written as zeros (locnet keeps no value for them).
+      if (impl == 2 && sk->item(e) == 0.0 && want.item(e) != 0.0) {
+        ++zeros;
+        continue;
+      }
+      ASSERT_EQ(sk->item(e), want.item(e)) << e;
+    }
+    if (impl == 2) {
+      EXPECT_EQ(zeros, k2.numel() - P * K * F);
+    }
+    // The file the layer wrote loads back into the same layer.
+    CliRun again = run({"apply", spec, "--input", path("x.npy"), "--weights", path("saved.safetensors"), "--output",
+                        path("y2.npy")});
+    ASSERT_EQ(again.status, 0) << again.out;
+    EXPECT_TRUE(read_npy(path("y2.npy")).equal(y));
+  }
+  // A file of another implementation says which one it looks like and how to load it.
+  CliRun bad = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path("w2.safetensors"), "--output",
+                    path("y.npy")});
+  EXPECT_EQ(bad.status, 3) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "the shape of a Keras implementation-2 kernel")) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "--keras-implementation 2")) << bad.out;
+  bad = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path("w3.safetensors"), "--keras-implementation",
+             "2", "--output", path("y.npy")});
+  EXPECT_EQ(bad.status, 3) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "implementation-3 kernel")) << bad.out;
+  bad = run({"apply", fmt::format("LocallyConnected2D(2, (2, 3), name='lc', implementation=3)"), "--input",
+             path("x.npy"), "--weights", path("w1.safetensors"), "--output", path("y.npy")});
+  EXPECT_EQ(bad.status, 3) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "implementation-1 kernel")) << bad.out;
+  bad = run({"apply", fmt::format("LocallyConnected2D(2, (2, 3), name='lc', implementation=3)"), "--input",
+             path("x.npy"), "--weights", path("w2.safetensors"), "--keras-implementation", "2", "--output",
+             path("y.npy")});
+  EXPECT_EQ(bad.status, 2) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "says implementation=3")) << bad.out;
+}
+
 TEST_F(CliLc, ApplyBackwardBothLayersMatchesReference) {
   for (const char* spec : {"LocallyConnected1D(3, 2, strides=2, padding='causal', data_format='channels_first', "
                            "dilation_rate=2, name='lc')",

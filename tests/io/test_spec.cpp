@@ -105,3 +105,60 @@ TEST(Spec, EveryRegisteredTypeRoundTripsThroughConfig) {
     EXPECT_EQ(again->config(), c);
   }
 }
+
+// Keras's input_shape= on the first layer is an Input(...) in front of it (it used to be an unknown argument).
+TEST(Spec, KerasInputShapeOnTheFirstLayer) {
+  Sequential m = parse_model("Dense(3, input_shape=(4,)) >> Dense(2)");
+  ASSERT_TRUE(m.input_shape().has_value());
+  EXPECT_EQ(m.input_shape()->str(), "(None, 4)");
+  EXPECT_EQ(m.output_shape().str(), "(None, 2)");
+  EXPECT_EQ(m.spec(), parse_model("Input((4,)) >> Dense(3) >> Dense(2)").spec());
+  Sequential lc = parse_model("LocallyConnected2D(4, (3, 3), input_shape=(8, 8, 3))");
+  EXPECT_EQ(lc.output_shape().str(), "(None, 6, 6, 4)");
+  EXPECT_THROW_MSG(parse_model("Dense(3) >> Dense(2, input_shape=(3,))"), ConfigError,
+                   "Dense (column 13): input_shape must be given on the first layer only");
+  EXPECT_THROW_MSG(parse_model("Input((4,)) >> Dense(2, input_shape=(4,))"), ConfigError,
+                   "input_shape must be given on the first layer only (or as Input(shape) in front), got it on layer 1 "
+                   "after an Input");
+  EXPECT_THROW_MSG(parse_model("Dense(2, input_shape='x')"), ConfigError,
+                   "Dense (column 1): argument 'input_shape' must be a tuple of positive ints, got string");
+  EXPECT_THROW_MSG(parse_model("Dense(2, input_shape=(0, 3))"), ConfigError,
+                   "argument 'input_shape' must contain positive ints, got (0, 3)");
+}
+
+// A 2D layer given kernel_size=3 prints (3, 3), as Keras's get_config does; it used to print (3,).
+TEST(Spec, SavedSpecPrintsEverySpatialAxis) {
+  Sequential m = parse_model(
+      "Input((10, 10, 2)) >> Conv2D(2, 3, strides=1, dilation_rate=1) >> LocallyConnected2D(2, 3, strides=1) >> "
+      "MaxPooling2D(2, strides=1) >> AveragePooling2D(2) >> Reshape((4, 2)) >> LocallyConnected1D(2, 3)");
+  std::string s = m.spec();
+  for (const char* part : {"Conv2D(filters=2, kernel_size=(3, 3), strides=(1, 1)", "dilation_rate=(1, 1)",
+                           "LocallyConnected2D(filters=2, kernel_size=(3, 3), strides=(1, 1)",
+                           "MaxPooling2D(pool_size=(2, 2), strides=(1, 1)",
+                           "AveragePooling2D(pool_size=(2, 2), strides=None",
+                           "LocallyConnected1D(filters=2, kernel_size=(3,), strides=(1,)"})
+    EXPECT_NE(s.find(part), std::string::npos) << part << "\n" << s;
+  EXPECT_EQ(s.find("(3,), strides=(1,), padding=\"valid\", data_format=None, activation=None, use_bias=True, "
+                   "kernel_initializer=\"glorot_uniform\", bias_initializer=\"zeros\", kernel_regularizer=None, "
+                   "bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None, "
+                   "implementation=1, dilation_rate=(1, 1)"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(parse_model(s).spec(), s);
+}
+
+// numpy-ml's per-layer optimizer= on a layer without parameters would never be used.
+TEST(Spec, OptimizerOnALayerWithoutParametersIsRefused) {
+  Sequential ok = parse_model("Input((4,)) >> Dense(2, optimizer='SGD(0.1)')");
+  EXPECT_NO_THROW(ok.build(*ok.input_shape(), uint64_t(0)));
+  for (const char* text : {"Input((4,)) >> Flatten(optimizer='SGD(0.1)')",
+                           "Input((4,)) >> Activation('relu', optimizer='adam')",
+                           "Input((4, 3)) >> BatchNorm1D.keras(center=False, scale=False, optimizer='SGD(0.1)')"}) {
+    SCOPED_TRACE(text);
+    Sequential m = parse_model(text);
+    EXPECT_THROW_MSG(m.build(*m.input_shape(), uint64_t(0)), ConfigError,
+                     "optimizer must be None for a layer without trainable parameters, got");
+  }
+  Sequential bn = parse_model("Input((4, 3)) >> BatchNorm1D.keras(center=False, optimizer=None)");
+  EXPECT_NO_THROW(bn.build(*bn.input_shape(), uint64_t(0)));
+}

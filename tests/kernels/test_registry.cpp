@@ -53,16 +53,39 @@ TEST(Registry, ForcedByName) {
 
 TEST(Registry, ForcedPerOpAndOtherOpsIgnored) {
   {
-    EnvGuard env("other:fast,toy:ref", nullptr);
+    EnvGuard env("dense:ref,toy:ref", nullptr);
     EXPECT_EQ(choose_name(4), "ref");
   }
   {
-    EnvGuard env("other:ref", nullptr);
+    EnvGuard env("dense:ref", nullptr);
     EXPECT_EQ(choose_name(4), "fast");
   }
   {
-    EnvGuard env("avx9000", nullptr);  // a name this op does not have
+    EnvGuard env("im2col", nullptr);  // another op's kernel: this op keeps its own choice
     EXPECT_EQ(choose_name(4), "fast");
+  }
+}
+
+// A typo used to be ignored, so the default kernels ran while the user believed one was forced.
+TEST(Registry, UnknownOpOrKernelInLocnetImplIsAnError) {
+  struct Row {
+    const char *env, *bad;
+  };
+  for (Row r : {Row{"lrm:ref", "lrm:ref"}, Row{"lrn:nonexistent", "lrn:nonexistent"}, Row{"avx9000", "avx9000"},
+                Row{"toy:ref,lrn:nonexistent", "lrn:nonexistent"}, Row{"toy:slow", "toy:slow"}}) {
+    const char* bad = r.bad;
+    EnvGuard env(r.env, nullptr);
+    try {
+      choose_name(4);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const ConfigError& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find("LOCNET_IMPL"), std::string::npos) << msg;
+      // The message lists the ops and their kernels, the library's and the one being chosen.
+      EXPECT_NE(msg.find("lrn (hwy, ref)"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("toy (fast, ref)"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::string("'") + bad + "'") , std::string::npos) << msg;
+    }
   }
 }
 

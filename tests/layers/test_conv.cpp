@@ -217,7 +217,7 @@ TEST(Conv2D, SpecRoundTripAndSummary) {
   auto again = make_layer(c);
   again->set_name(again->name_pattern());
   EXPECT_EQ(again->config(), c);
-  EXPECT_NE(c.repr().find("kernel_size=(3,)"), std::string::npos) << c.repr();
+  EXPECT_NE(c.repr().find("kernel_size=(3, 3), strides=(1, 1)"), std::string::npos) << c.repr();  // as Keras
   EXPECT_THROW_MSG(parse_model("Conv2D(4, 3, bogus=1)"), ConfigError, "unknown argument 'bogus'");
   EXPECT_THROW_MSG(parse_model("Conv2D(4)"), ConfigError, "argument 'kernel_size' is required");
 }

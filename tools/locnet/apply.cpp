@@ -76,7 +76,9 @@ void add_apply(CLI::App& app, Action& action) {
   cmd->add_option("--save-weights", a->save_weights,
                   "Write the parameters and buffers to safetensors after the forward pass (running statistics "
                   "updated in training mode)");
-  cmd->add_option("--seed", a->seed, "Seed of the parameter initializers")->default_val(0);
+  cmd->add_option("--seed", a->seed, "Seed of the parameter initializers (an integer >= 0)")
+      ->default_val(0)
+      ->check(non_negative_integer());
   cmd->add_option("--grad-output", a->grad_output, "dL/dy (.npy): run backward");
   cmd->add_option("--grad-input", a->grad_input, "Where to write dL/dx (.npy)");
   cmd->add_option("--grad-params", a->grad_params, "Where to write the parameter gradients (safetensors)");

@@ -6,21 +6,43 @@
 #include "locnet/train/checkpoint.hpp"
 
 namespace locnet::cli {
+namespace {
+// --input-shape as a Keras user types it, "(32, 32, 3)" or "[32, 32, 3]", or as separate ints 32 32 3.
+Shape parse_input_shape(const std::vector<std::string>& words) {
+  std::string text = fmt::format("{}", fmt::join(words, " "));
+  bool python = text.find_first_of("(),[]") != std::string::npos;
+  if (!python) text = fmt::format("({},)", fmt::join(words, ", "));
+  std::vector<int64_t> dims;
+  Value v;
+  try {
+    v = parse_value(text);
+  } catch (const ConfigError&) {
+    v = Value(text);  // reported below with the text as typed
+  }
+  bool ok = detail::from_value(v, dims) && !dims.empty();
+  for (int64_t d : dims) ok &= d > 0;
+  if (!ok)
+    raise<ConfigError>("--input-shape must be positive ints, as 32 32 3 or \"(32, 32, 3)\", got '{}'",
+                       fmt::join(words, " "));
+  return Shape(dims);
+}
+}  // namespace
 
 void add_summary(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("summary", "Print the layer table of a network spec or a model file (shapes, "
                                             "parameters)");
   auto spec = std::make_shared<std::string>();
-  auto input = std::make_shared<std::vector<int64_t>>();
+  auto input = std::make_shared<std::vector<std::string>>();
   cmd->add_option("spec", *spec, "Network, e.g. \"Input((10, 10, 12)) >> Flatten() >> Dense(10)\", or a model file "
                                  "(its spec and weights, as locnet train writes)")->required();
-  cmd->add_option("--input-shape", *input, "Per-sample input shape when the spec has no Input(...)");
+  cmd->add_option("--input-shape", *input,
+                  "Per-sample input shape when the spec has no Input(...): 32 32 3 or \"(32, 32, 3)\"");
   cmd->callback([&action, spec, input] {
     action = [spec, input] {
       // An existing file is a model file: its metadata spec, checked against its tensors by load_model.
       Sequential model = std::filesystem::is_regular_file(*spec) ? load_model(*spec) : parse_model(*spec);
       std::optional<Shape> in;
-      if (!input->empty()) in = Shape(*input).with_batch(Shape::kUnknown);
+      if (!input->empty()) in = parse_input_shape(*input).with_batch(Shape::kUnknown);
       std::fputs(model.summary(in).c_str(), stdout);
       return 0;
     };

@@ -316,7 +316,9 @@ void add_train(CLI::App& app, Action& action) {
                                                                  "(with --resume: the checkpoint's)")
                         ->default_str(a->optimizer);
   auto* seed = cmd->add_option("--seed", a->seed, "Seed of the initializers and the shuffling (with --resume: the "
-                                                  "checkpoint's)")->default_val(0);
+                                                  "checkpoint's; an integer >= 0)")
+                   ->default_val(0)
+                   ->check(non_negative_integer());
   cmd->add_option("--save", a->save, "Model file, rewritten after each epoch as a checkpoint (weights, spec, "
                                      "optimizer state)")->default_str(a->save);
   cmd->add_option("--plot", a->plot, "SVG of the learning curves, rewritten after each epoch");

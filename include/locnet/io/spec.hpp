@@ -16,7 +16,8 @@ namespace locnet {
 
 Value parse_value(std::string_view text);
 std::vector<Call> parse_chain(std::string_view text);  // calls joined by >>
-// A model from a chain; a leading Input(shape) sets the input shape (per sample).
+// A model from a chain; a leading Input(shape), or Keras's input_shape=shape on the first layer, sets the input
+// shape (per sample). input_shape= on any other layer is a ConfigError.
 Sequential parse_model(std::string_view text);
 
 }  // namespace locnet

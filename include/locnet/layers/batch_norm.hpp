@@ -83,8 +83,8 @@ struct BatchNormCanonical {
   bool gamma_uniform01 = false;          // numpy-ml: gamma ~ U[0, 1)
   // The framework's own names of gamma, beta, moving_mean, moving_variance ("": none), accepted in weight files.
   std::array<const char*, 4> file_names{"", "", "", ""};
-  std::string gamma_initializer = "ones", beta_initializer = "zeros";
-  std::string moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
+  Value gamma_initializer = "ones", beta_initializer = "zeros";
+  Value moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
   std::shared_ptr<const Regularizer> gamma_regularizer, beta_regularizer;
   std::shared_ptr<const Constraint> gamma_constraint, beta_constraint;
   int64_t num_features = -1;  // -1: any
@@ -152,8 +152,8 @@ struct KerasBatchNormConfig {
   int64_t axis = -1;
   double momentum = 0.99, epsilon = 1e-3;
   bool center = true, scale = true;
-  std::string beta_initializer = "zeros", gamma_initializer = "ones";
-  std::string moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
+  Value beta_initializer = "zeros", gamma_initializer = "ones";
+  Value moving_mean_initializer = "zeros", moving_variance_initializer = "ones";
   Value beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint;
   std::optional<std::string> activation;
   std::optional<std::string> data_format;

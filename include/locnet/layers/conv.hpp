@@ -8,7 +8,7 @@
 //   groups              1 (anything else is NotSupported)
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
-//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (names from initializers.hpp)
+//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (a name or call from initializers.hpp)
 //   kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
 //                       None (train/regularizers.hpp, train/constraints.hpp)
 // Per axis, with input length n, kernel k, stride s, dilation d and dilated extent e = (k - 1) d + 1, tap j of
@@ -49,8 +49,8 @@ struct Conv2DConfig {
   int64_t groups = 1;
   std::optional<std::string> activation;
   bool use_bias = true;
-  std::string kernel_initializer = "glorot_uniform";
-  std::string bias_initializer = "zeros";
+  Value kernel_initializer = "glorot_uniform";
+  Value bias_initializer = "zeros";
   Value kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint;
 
   template <class Self, class V>

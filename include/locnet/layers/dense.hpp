@@ -2,7 +2,7 @@
 //   units               required, > 0
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
-//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"  (names from initializers.hpp)
+//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"  (a name or call from initializers.hpp)
 //   kernel_regularizer, bias_regularizer, activity_regularizer   None or as train/regularizers.hpp
 //                       (the activity regularizer acts on the output y, after the activation)
 //   kernel_constraint, bias_constraint                           None or as train/constraints.hpp (Keras's
@@ -27,8 +27,8 @@ struct DenseConfig {
   int64_t units = 0;
   std::optional<std::string> activation;
   bool use_bias = true;
-  std::string kernel_initializer = "glorot_uniform";
-  std::string bias_initializer = "zeros";
+  Value kernel_initializer = "glorot_uniform";
+  Value bias_initializer = "zeros";
   Value kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint;
 
   template <class Self, class V>

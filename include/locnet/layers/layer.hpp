@@ -80,7 +80,8 @@ class Layer {
   virtual double activity_loss() const { return 0.0; }
 
   // Per-layer optimizer override (train/optimizers.hpp, numpy-ml's optimizer=): None, or an optimizer spec such as
-  // SGD(0.1) or "adam" that Optimizer::step(model) uses for this layer's parameters. ConfigError for a bad spec.
+  // SGD(0.1) or "adam" that Optimizer::step(model) uses for this layer's parameters. ConfigError for a bad spec,
+  // and at build for a layer that has no trainable parameters (Flatten, Dropout, LRN, ...).
   const Value& optimizer() const { return optimizer_; }
   void set_optimizer(Value spec);
 

@@ -7,7 +7,7 @@
 //   data_format         None (= "channels_last"), "channels_last" or "channels_first"
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
-//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (names from initializers.hpp)
+//   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (a name or call from initializers.hpp)
 //   kernel_regularizer, bias_regularizer, activity_regularizer
 //                       None, "l1", "l2", "l1_l2" or L1(..)/L2(..)/L1L2(..) (train/regularizers.hpp); the
 //                       activity regularizer acts on the output y (after the activation)
@@ -15,6 +15,9 @@
 //                       None, "max_norm", "non_neg", "unit_norm", "min_max_norm" or a call (train/constraints.hpp);
 //                       Keras's axis=0 is the position axis of the (P, K, F) kernel: axis=1 gives one norm
 //                       per position and filter
+//   implementation      1, 2 or 3 (Keras): the layout of the kernel in weight files (load_weights, model_weights,
+//                       checkpoints) and the shape whose Keras fans and layout the kernel initializer uses; the
+//                       layer always computes with implementation 1's kernel below (same function)
 //   dilation_rate       1 / (1, 1): int or tuple, > 0 (beyond Keras)
 // Input (N, steps, C) / (N, rows, cols, C), or (N, C, steps) / (N, C, rows, cols) for channels_first; the
 // spatial size and C are fixed at build (every position owns its weights).
@@ -70,9 +73,10 @@ struct LocallyConnectedSpec {
   bool channels_last = true;
   std::string activation = "linear";
   bool use_bias = true;
-  std::string kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
+  Value kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
   std::shared_ptr<const Regularizer> kernel_regularizer, bias_regularizer, activity_regularizer;
   std::shared_ptr<const Constraint> kernel_constraint, bias_constraint;
+  int implementation = 1;  // Keras's kernel layout for weight files and initialization
 };
 
 // The geometry of a built layer (1D: h = oh = kh = 1). Tap j of output o along an axis reads input
@@ -101,9 +105,10 @@ struct LocallyConnectedConfig {
   std::optional<std::string> data_format;
   std::optional<std::string> activation;
   bool use_bias = true;
-  std::string kernel_initializer = "glorot_uniform";
-  std::string bias_initializer = "zeros";
+  Value kernel_initializer = "glorot_uniform";
+  Value bias_initializer = "zeros";
   Value kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint;
+  int64_t implementation = 1;
   std::vector<int64_t> dilation_rate = std::vector<int64_t>(R, 1);
 
   template <class Self, class V>
@@ -128,6 +133,9 @@ struct LocallyConnectedConfig {
                                                       "\"min_max_norm\" or a call such as MaxNorm(2, axis=1); axis 0 "
                                                       "is the position axis, 1 the patch."});
     v(s.bias_constraint, Field{"bias_constraint", "As kernel_constraint, for the bias (OL, F) / (OH, OW, F)."});
+    v(s.implementation, Field{"implementation", "Keras's implementation 1, 2 or 3: the kernel layout that weights "
+                                                "are loaded from and saved in, and initialized in (the layer "
+                                                "computes the same function with implementation 1's kernel)."});
     v(s.dilation_rate, Field{"dilation_rate", "Spacing between taps: an int or one per spatial axis."});
   }
   LocallyConnectedSpec spec() const;  // validates (ConfigError / NotSupported)
@@ -166,7 +174,15 @@ class LocallyConnected : public LocallyConnectedBase {
  public:
   using Config = LocallyConnectedConfig<R>;
   explicit LocallyConnected(Config cfg, std::string name = {})
-      : LocallyConnectedBase(cfg.spec(), std::move(name)), cfg_(std::move(cfg)) {}
+      : LocallyConnectedBase(cfg.spec(), std::move(name)), cfg_(std::move(cfg)) {
+    // config() prints kernel_size=(3, 3) for 2D as Keras's get_config does, never the (3,) a lone 3 was stored as.
+    auto per_axis = [](const int64_t (&v)[2]) {
+      return R == 1 ? std::vector<int64_t>{v[1]} : std::vector<int64_t>{v[0], v[1]};
+    };
+    cfg_.kernel_size = per_axis(spec().kernel);
+    cfg_.strides = per_axis(spec().strides);
+    cfg_.dilation_rate = per_axis(spec().dilation);
+  }
   // LocallyConnected2D(64, {3, 3}): Keras's positional form.
   LocallyConnected(int64_t filters, std::vector<int64_t> kernel_size, std::string name = {})
       : LocallyConnected(Config{.filters = filters, .kernel_size = std::move(kernel_size)}, std::move(name)) {}
@@ -203,7 +219,13 @@ Tensor keras_impl1_to_impl3(const LocallyConnectedGeometry& g, const Tensor& ker
 // A weight file saved from Keras with the given implementation, with the "<layer>.kernel" of every
 // LocallyConnected layer of the (built) model converted to implementation 1; other entries are unchanged, and
 // a kernel that is absent is left for load_weights to report. implementation 1 returns the file as it is.
+// A layer that sets its own implementation= (2 or 3) is left for load_weights, which converts its kernel from that
+// layout; ConfigError if `implementation` (other than 1) contradicts it.
 // ConfigError for an implementation other than 1, 2, 3; FormatError naming the key for a mis-shaped kernel.
 TensorFile keras_weights_to_impl1(Sequential& model, TensorFile file, int implementation);
+
+// For a kernel of shape `got` that is not the layer's: a note saying which other Keras implementation has that
+// shape and how to load it, or "" when none does.
+std::string keras_layout_hint(const LocallyConnectedGeometry& g, int implementation, const Shape& got);
 
 }  // namespace locnet
