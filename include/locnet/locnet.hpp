@@ -27,6 +27,7 @@
 #include "locnet/layers/registry.hpp"
 #include "locnet/layers/reshape.hpp"
 #include "locnet/model/fold.hpp"
+#include "locnet/model/profile.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/model/weights.hpp"
 #include "locnet/train/constraints.hpp"

@@ -345,4 +345,6 @@ void BatchNormBase::inference_affine(std::vector<double>& scale, std::vector<dou
   }
 }
 
+std::string BatchNormBase::kernel() const { return impl_ ? impl_->name : "none"; }
+
 }  // namespace locnet

@@ -137,4 +137,11 @@ Tensor Conv2D::backward(const Tensor& dy_in) {
   return dx;
 }
 
+std::string Conv2D::kernel() const { return impl_ ? impl_->name : "none"; }
+
+LayerWork Conv2D::work(const Shape& in) const {
+  const double taps_per_output = double(kernel_param_.value.numel()) / double(cfg_.filters);
+  return weighted_work(in, double(output_shape(in).numel()) * taps_per_output, double(param_count()));
+}
+
 }  // namespace locnet

@@ -99,4 +99,10 @@ Tensor Dense::backward(const Tensor& dy) {
   return dx;
 }
 
+std::string Dense::kernel() const { return kernel_impl_ ? kernel_impl_->name : "none"; }
+
+LayerWork Dense::work(const Shape& in) const {
+  return weighted_work(in, double(in.numel()) * double(cfg_.units), double(param_count()));
+}
+
 }  // namespace locnet

@@ -49,6 +49,16 @@ void Layer::detach_storage() {
   }
 }
 
+LayerWork Layer::work(const Shape& in) const {
+  const double e = double(dtype_size(dtype_)), x = double(in.numel()), y = double(output_shape(in).numel());
+  return {{0, (x + y) * e}, {0, (2 * x + y) * e}};
+}
+
+LayerWork Layer::weighted_work(const Shape& in, double macs, double weights) const {
+  const double e = double(dtype_size(dtype_)), x = double(in.numel()), y = double(output_shape(in).numel());
+  return {{2 * macs, (x + weights + y) * e}, {4 * macs, (2 * x + y + 2 * weights) * e}};
+}
+
 void Layer::zero_grad() {
   for (Param* p : params())
     if (p->grad.defined()) p->grad.fill(0.0);

@@ -471,4 +471,10 @@ std::string keras_layout_hint(const LocallyConnectedGeometry& g, int implementat
   return {};
 }
 
+std::string LocallyConnectedBase::kernel() const { return impl_ ? impl_->name : "none"; }
+
+LayerWork LocallyConnectedBase::work(const Shape& in) const {
+  return weighted_work(in, double(in[0]) * double(kernel_.value.numel()), double(param_count()));
+}
+
 }  // namespace locnet

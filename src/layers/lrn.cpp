@@ -199,4 +199,6 @@ Tensor LrnBase::operator()(const Tensor& x) {
   return unbatched ? y.reshape(x.shape()) : y;
 }
 
+std::string LrnBase::kernel() const { return impl_ ? impl_->name : "none"; }
+
 }  // namespace locnet

@@ -94,6 +94,12 @@ Tensor Pooling2D::forward(const Tensor& x, Mode mode) {
   return y;
 }
 
+std::string Pooling2D::kernel() const {
+  if (!max_ || dtype() != DType::f32 || !built()) return "ref";
+  auto p = pool_problem(input_shape(), channels_last_, pool_, strides_, cfg_.padding, where());
+  return kernels::max_pool_fast_applicable(p) ? "max_pool_hwy" : "ref";
+}
+
 Tensor Pooling2D::backward(const Tensor& dy) {
   if (!x_shape_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, y_shape_);

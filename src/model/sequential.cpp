@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <utility>
 
 #include "locnet/layers/registry.hpp"
+#include "locnet/model/profile.hpp"
 #include "locnet/train/constraints.hpp"
 #include "locnet/train/regularizers.hpp"
 
@@ -35,6 +37,10 @@ std::string group_digits(int64_t v) {
     if (++n % 3 == 0 && i > 0 && s[i - 1] != '-') out.insert(out.begin(), ',');
   }
   return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -139,13 +145,30 @@ Tensor Sequential::forward(const Tensor& x, Mode mode) {
   if (!built() || (!layers_.empty() && layers_.front()->dtype() != x.dtype()))
     build(x.shape().with_dim(0, Shape::kUnknown), uint64_t(0), x.dtype());
   Tensor y = x;
-  for (auto& l : layers_) y = l->forward(y, mode);
+  if (!profiler_) {
+    for (auto& l : layers_) y = l->forward(y, mode);
+    return y;
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Shape in = y.shape();
+    const auto start = std::chrono::steady_clock::now();
+    y = layers_[i]->forward(y, mode);
+    profiler_->add(i, *layers_[i], in, false, seconds_since(start));
+  }
   return y;
 }
 
 Tensor Sequential::backward(const Tensor& dy) {
   Tensor g = dy;
-  for (size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    if (!profiler_) {
+      g = layers_[i]->backward(g);
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    g = layers_[i]->backward(g);
+    profiler_->add(i, *layers_[i], g.shape(), true, seconds_since(start));  // dx has the layer's input shape
+  }
   return g;
 }
 

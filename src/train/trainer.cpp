@@ -112,6 +112,17 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
   int64_t since_best = 0;
   Tensor xb;
   std::vector<int64_t> yb;
+  if (o.profiler && (o.profile_warmup < 0 || o.profile_steps < 1))
+    raise<ConfigError>("fit: profile_warmup must be >= 0 and profile_steps >= 1, got {} and {}", o.profile_warmup,
+                       o.profile_steps);
+  struct Detach {  // o.profiler is the caller's: never leave it attached
+    Sequential& m;
+    bool attached;
+    ~Detach() {
+      if (attached) m.set_profiler(nullptr);
+    }
+  } detach{model, o.profiler != nullptr};
+  int64_t step = 0;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(rng.below(uint64_t(i + 1)))]);
@@ -119,6 +130,10 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
     double loss_sum = 0;
     int64_t correct = 0;
     for (int64_t b = 0; b < batches; ++b) {
+      const bool profiling =
+          o.profiler && step >= o.profile_warmup && step < o.profile_warmup + o.profile_steps;
+      if (o.profiler) model.set_profiler(profiling ? o.profiler : nullptr);
+      const auto step_start = std::chrono::steady_clock::now();
       const int64_t lo = b * o.batch_size, hi = std::min(n, lo + o.batch_size);
       gather(train, std::span<const int64_t>(order).subspan(size_t(lo), size_t(hi - lo)), xb, yb);
       model.zero_grad();
@@ -135,7 +150,14 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
       model.add_regularization_grads();
       optimizer.step(model);
       loss_sum += loss * double(hi - lo);
+      if (profiling)
+        o.profiler->add_step(std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
       if (o.on_batch) o.on_batch(b + 1, batches, loss);
+      if (++step == o.profile_warmup + o.profile_steps && profiling) {
+        result.stopped = fmt::format("stopped after profiling {} steps (following {} warm-up steps)", o.profile_steps,
+                                     o.profile_warmup);
+        return result;
+      }
     }
     EpochMetrics m;
     m.epoch = epoch;

@@ -4,6 +4,7 @@
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/locally_connected.hpp"
+#include "locnet/model/profile.hpp"
 #include "locnet/model/weights.hpp"
 
 namespace locnet::cli {
@@ -12,6 +13,8 @@ struct ApplyArgs {
   std::string spec, input, output, mode, weights, save_weights, grad_output, grad_input, grad_params;
   uint64_t seed = 0;
   int keras_implementation = 1;
+  bool profile = false;
+  int64_t profile_steps = 10;
 };
 
 // bf16/f16 inputs compute in f32 and are written back in their own dtype.
@@ -43,7 +46,16 @@ int run_apply(const ApplyArgs& a) {
   write_npy(a.output, y.to(x.dtype()));
   // After forward: a training forward updates buffers such as BatchNorm's running statistics.
   if (!a.save_weights.empty()) save_weights(model, a.save_weights, {{"spec", model.spec()}});
-  if (!want_grad) return 0;
+  // After the outputs are written: the profiled steps change running statistics and accumulate gradients.
+  auto profile = [&](const Tensor& dy) {
+    if (!a.profile) return 0;
+    const MachineLimits limits = measure_machine_limits();
+    Profiler profiler;
+    profile_steps(model, x.to(dt), mode, dy, a.profile_steps, profiler);
+    std::printf("%s", profile_table(profiler, limits).c_str());
+    return 0;
+  };
+  if (!want_grad) return profile(Tensor());
 
   Tensor dy = read_npy(a.grad_output);
   if (dy.shape() != y.shape())
@@ -56,7 +68,7 @@ int run_apply(const ApplyArgs& a) {
     for (auto& [key, p] : model.named_params(false)) g.tensors.emplace_back(key, p->grad.to(x.dtype()));
     write_safetensors(a.grad_params, g);
   }
-  return 0;
+  return profile(dy.to(dt));
 }
 }  // namespace
 
@@ -82,6 +94,12 @@ void add_apply(CLI::App& app, Action& action) {
   cmd->add_option("--grad-output", a->grad_output, "dL/dy (.npy): run backward");
   cmd->add_option("--grad-input", a->grad_input, "Where to write dL/dx (.npy)");
   cmd->add_option("--grad-params", a->grad_params, "Where to write the parameter gradients (safetensors)");
+  cmd->add_flag("--profile", a->profile,
+                "After writing the outputs, time --profile-steps more passes per layer (backward too with "
+                "--grad-output) and print the table (docs/profiling.md)");
+  cmd->add_option("--profile-steps", a->profile_steps, "Profiled steps, after one warm-up step")
+      ->default_val(a->profile_steps)
+      ->check(CLI::PositiveNumber);
   cmd->callback([&action, a] { action = [a] { return run_apply(*a); }; });
 }
 

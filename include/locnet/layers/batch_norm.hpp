@@ -213,6 +213,7 @@ class BatchNormBase : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
   std::vector<Param*> buffers() override;
+  std::string kernel() const override;
   const BatchNormCanonical& canonical() const { return c_; }
 
   // numpy-ml: a frozen layer normalizes with the running statistics in every mode and trains nothing. The same

@@ -88,6 +88,9 @@ class Conv2D : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
   double activity_loss() const override { return activity_.loss; }
+  std::string kernel() const override;
+  // Every tap at every output element: N * OH * OW * F * KH * KW * C multiply-adds (padding taps included).
+  LayerWork work(const Shape& in) const override;
   Call config() const override { return make_call(config_values(cfg_)); }
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
   const Config& cfg() const { return cfg_; }

@@ -63,6 +63,8 @@ class Dense : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
   double activity_loss() const override { return activity_.loss; }
+  std::string kernel() const override;
+  LayerWork work(const Shape& in) const override;  // in.numel() * units multiply-adds
   Call config() const override { return make_call(config_values(cfg_)); }
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
   const Config& cfg() const { return cfg_; }

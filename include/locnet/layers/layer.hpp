@@ -27,6 +27,15 @@ class Constraint;   // train/constraints.hpp
 
 enum class Mode { Training, Inference };
 
+// An estimate of one pass's work (model/profile.hpp): flops counts 2 per multiply-add (0 where the layer is bound
+// by memory traffic); bytes counts each tensor the pass reads or writes once (inputs, outputs, weights).
+struct PassWork {
+  double flops = 0, bytes = 0;
+};
+struct LayerWork {
+  PassWork forward, backward;
+};
+
 // A named tensor owned by a layer: a trainable parameter (with its gradient) or a buffer such as a running
 // statistic (trainable = false, no gradient), saved with the weights either way. A parameter of a layer with
 // trainable=False is listed by params() with trainable = false: optimizers leave it alone.
@@ -79,6 +88,13 @@ class Layer {
   // The activity-regularization loss recorded by the last training forward (train/regularizers.hpp), else 0.
   virtual double activity_loss() const { return 0.0; }
 
+  // Profiling (model/profile.hpp). kernel(): the implementation build() chose (the kernel registry's name), "ref"
+  // for layers with a single implementation. work(in): the estimated work of a forward and a backward pass of the
+  // built layer on input shape `in` (batch included). The default suits layers without weights or arithmetic to
+  // speak of: forward reads x and writes y, backward reads x and dy and writes dx; flops 0.
+  virtual std::string kernel() const { return "ref"; }
+  virtual LayerWork work(const Shape& in) const;
+
   // Per-layer optimizer override (train/optimizers.hpp, numpy-ml's optimizer=): None, or an optimizer spec such as
   // SGD(0.1) or "adam" that Optimizer::step(model) uses for this layer's parameters. ConfigError for a bad spec,
   // and at build for a layer that has no trainable parameters (Flatten, Dropout, LRN, ...).
@@ -105,6 +121,9 @@ class Layer {
     return c;
   }
   void detach_storage();
+  // work() of a layer whose arithmetic is `macs` multiply-adds with `weights` parameters (Dense, Conv2D,
+  // LocallyConnected): forward 2 macs flops over x, W and y; backward 4 macs (dx and dW) over x, dy, W, dx and dW.
+  LayerWork weighted_work(const Shape& in, double macs, double weights) const;
   void require_float_dtype() const;  // NotSupported unless f32 or f64
   // ShapeError unless x has the built shape (any batch size) and dtype; returns the batch size.
   int64_t check_input(const Tensor& x) const;

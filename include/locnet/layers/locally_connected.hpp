@@ -151,6 +151,8 @@ class LocallyConnectedBase : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
   double activity_loss() const override { return activity_.loss; }
+  std::string kernel() const override;
+  LayerWork work(const Shape& in) const override;  // each kernel weight once per sample: N * P * K * F
   const LocallyConnectedSpec& spec() const { return spec_; }
   // The geometry for an input shape (ShapeError as output_shape), or of the built layer.
   LocallyConnectedGeometry geometry(const Shape& in) const;

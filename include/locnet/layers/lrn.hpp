@@ -203,6 +203,7 @@ class LrnBase : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  std::string kernel() const override;
   const LrnCanonical& canonical() const { return c_; }
   // Call API: builds on first use for x's shape and runs an inference forward. Wolfram's convention also takes a
   // single unbatched (C, H, W) array and returns one.

@@ -46,6 +46,7 @@ class Pooling2D : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  std::string kernel() const override;  // "max_pool_hwy" where max_pool_forward takes its SIMD path, else "ref"
   Call config() const override { return make_call(config_values(cfg_)); }
 
  protected:

@@ -18,6 +18,8 @@
 
 namespace locnet {
 
+class Profiler;  // model/profile.hpp
+
 struct Input {
   explicit Input(Shape per_sample) : shape(std::move(per_sample)) {}
   Input(std::initializer_list<int64_t> dims) : shape(dims) {}
@@ -55,6 +57,9 @@ class Sequential {
 
   Tensor forward(const Tensor& x, Mode mode);  // builds on first use (seed 0) when not built
   Tensor backward(const Tensor& dy);
+  // Per-layer timing of forward/backward into `profiler` (model/profile.hpp); nullptr (the default) detaches it.
+  // Not copied with the model.
+  void set_profiler(Profiler* profiler) { profiler_ = profiler; }
   void zero_grad();
   // Regularization (train/regularizers.hpp): the sum of every parameter regularizer's loss and every layer's
   // activity loss; adding each parameter regularizer's gradient to its grad (backward does not); applying
@@ -80,6 +85,7 @@ class Sequential {
   Sequential built_copy(std::optional<Shape> in = std::nullopt) const;  // for `in`, else the Input shape
   std::optional<Shape> input_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  Profiler* profiler_ = nullptr;
 };
 
 template <class L, class = std::enable_if_t<std::is_base_of_v<Layer, std::decay_t<L>>>>

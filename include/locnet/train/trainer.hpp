@@ -12,6 +12,9 @@
 // A loss that is not finite stops training at once: FitResult::stopped names the epoch and batch (1-based).
 // Early stopping (patience > 0): stops after `patience` epochs without improvement of `monitor` ("loss",
 // "accuracy", "val_loss", "val_accuracy"; losses must fall, accuracies rise by more than min_delta).
+// Profiling (model/profile.hpp): with a profiler, the steps profile_warmup + 1 .. profile_warmup + profile_steps
+// (counted from the first step this call runs) are timed per layer into it, each step's wall time included
+// (batch copy, loss and optimizer step too), and then fit stops: FitResult::stopped says so, on_epoch is not called.
 // evaluate() runs Inference batches: mean loss (without regularization), accuracy and the confusion matrix
 // (row = true class, column = predicted; the prediction is the first largest output).
 // Errors: ShapeError when x has no samples, labels and samples differ in number, or the output is not (N, K);
@@ -23,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "locnet/model/profile.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/optimizers.hpp"
 
@@ -50,6 +54,8 @@ struct FitOptions {
   double min_delta = 0.0;
   std::function<void(int64_t batch, int64_t batches, double loss)> on_batch;  // after each step
   std::function<void(const EpochMetrics&)> on_epoch;
+  Profiler* profiler = nullptr;
+  int64_t profile_warmup = 2, profile_steps = 10;
 };
 
 struct FitResult {
