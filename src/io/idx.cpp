@@ -236,7 +236,7 @@ LabeledImages load_idx_images(const std::string& images_path, const std::string&
   LabeledImages out;
   out.images = Tensor::empty(Shape{img.dims[0], img.dims[1], img.dims[2], 1}, DType::f32);
   float* px = out.images.data<float>();
-  for (size_t i = 0; i < img.data.size(); ++i) px[i] = float(img.data[i]) / 255.0f;
+  for (size_t i = 0; i < img.data.size(); ++i) px[i] = float(double(img.data[i]) * kIdxImageScale);  // = float(v) / 255.0f for all v
   out.labels.assign(lab.data.begin(), lab.data.end());
   return out;
 }

@@ -170,6 +170,7 @@ struct Layout {
   size_t prefix = 0;                     // magic, version and header length: 10 or 12 bytes
   uint64_t header_len = 0;               // the dict, padding included
   std::optional<DType> dtype;            // the rest is known once the whole header is there
+  bool uint8 = false;                    // '|u1' (dtype f32: what parse_npy makes of it when asked to)
   Shape shape;
   uint64_t data_bytes = 0;
   uint64_t size() const { return prefix + header_len + data_bytes; }  // the whole file
@@ -194,10 +195,11 @@ Layout layout(std::span<const std::byte> bytes) {
   if (bytes.size() < l.prefix + l.header_len) return l;
 
   auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + l.prefix, size_t(l.header_len)}).parse();
-  l.dtype = dtype_from_descr(*h.descr);
+  l.uint8 = *h.descr == "|u1";
+  l.dtype = l.uint8 ? DType::f32 : dtype_from_descr(*h.descr);
   if (*h.fortran_order) raise<FormatError>("npy: fortran_order must be False, got True");
   l.shape = Shape(*h.shape);
-  const int64_t itemsize = int64_t(dtype_size(*l.dtype));
+  const int64_t itemsize = l.uint8 ? 1 : int64_t(dtype_size(*l.dtype));
   int64_t numel = 1;
   for (int64_t d : l.shape.dims()) {
     if (d != 0 && numel > INT64_MAX / d)
@@ -225,7 +227,7 @@ uint64_t announced_length(std::span<const std::byte> bytes) {
 
 }  // namespace
 
-Tensor parse_npy(std::span<const std::byte> bytes) {
+Tensor parse_npy(std::span<const std::byte> bytes, bool* was_uint8) {
   const size_t size = bytes.size();
   if (size < 10) {
     if (size >= 8) layout(bytes);  // names another format before complaining about the size
@@ -234,10 +236,19 @@ Tensor parse_npy(std::span<const std::byte> bytes) {
   const Layout l = layout(bytes);
   if (size < l.prefix) raise<FormatError>("npy: file must be at least {} bytes, got {}", l.prefix, size);
   if (!l.dtype) raise<FormatError>("npy: header length {} exceeds file size {}", l.header_len, size);
+  if (l.uint8 && !was_uint8) (void)dtype_from_descr("|u1");  // the usual dtype error
+  if (was_uint8) *was_uint8 = l.uint8;
   const uint64_t have = size - l.prefix - l.header_len;
   if (have != l.data_bytes)
     raise<FormatError>("npy: data must be {} bytes (shape {}, {}), got {}", l.data_bytes, l.shape,
-                       dtype_name(*l.dtype), have);
+                       l.uint8 ? std::string_view("uint8") : dtype_name(*l.dtype), have);
+  if (l.uint8) {
+    Tensor t(l.shape, DType::f32);
+    const auto* src = reinterpret_cast<const uint8_t*>(bytes.data() + l.prefix + l.header_len);
+    float* dst = t.data<float>();
+    for (uint64_t i = 0; i < have; ++i) dst[i] = float(src[i]);
+    return t;
+  }
 
   Tensor t(l.shape, *l.dtype);
   if (have) std::memcpy(t.raw(), bytes.data() + l.prefix + l.header_len, have);

@@ -1,6 +1,7 @@
 #include "locnet/train/checkpoint.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include "locnet/io/spec.hpp"
 #include "locnet/model/weights.hpp"
@@ -10,7 +11,7 @@ namespace {
 
 constexpr std::string_view kOptimizerPrefix = "optimizer/";
 
-TensorFile model_file(Sequential& model) {
+TensorFile model_file(Sequential& model, const std::optional<InputScaling>& input) {
   if (!model.input_shape())
     raise<ConfigError>("model file: the model needs an Input(shape) so the file can rebuild it, got none");
   TensorFile f = model_weights(model);
@@ -19,6 +20,10 @@ TensorFile model_file(Sequential& model) {
                 {"locnet_version", LOCNET_VERSION},
                 {"spec", model.spec()},
                 {"dtype", dt == DType::f64 ? "f64" : "f32"}};
+  if (input) {
+    f.metadata["input_dtype"] = input->dtype;
+    f.metadata["input_scale"] = fmt::format("{}", input->scale);  // shortest round-trip text
+  }
   return f;
 }
 
@@ -36,6 +41,18 @@ int64_t metadata_int(const TensorFile& f, const std::string& path, const std::st
   if (ec != std::errc() || end != s.data() + s.size() || v < 0)
     raise<FormatError>("{}: metadata '{}' must be a non-negative integer, got '{}'", path, key, s);
   return v;
+}
+
+std::optional<InputScaling> input_scaling(const TensorFile& f, const std::string& path) {
+  const bool has_dtype = f.metadata.count("input_dtype"), has_scale = f.metadata.count("input_scale");
+  if (!has_dtype && !has_scale) return std::nullopt;
+  InputScaling s{metadata(f, path, "input_dtype"), 0.0};
+  if (s.dtype != "uint8") raise<FormatError>("{}: metadata 'input_dtype' must be 'uint8', got '{}'", path, s.dtype);
+  const std::string& text = metadata(f, path, "input_scale");
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s.scale);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(s.scale) || s.scale <= 0)
+    raise<FormatError>("{}: metadata 'input_scale' must be a finite number > 0, got '{}'", path, text);
+  return s;
 }
 
 Sequential model_from(const TensorFile& f, const std::string& path) {
@@ -79,9 +96,17 @@ std::vector<std::string> class_names_of(const TensorFile& f) {
 
 }  // namespace
 
-void save_model(Sequential& model, const std::string& path) { write_safetensors(path, model_file(model)); }
+void save_model(Sequential& model, const std::string& path, const std::optional<InputScaling>& input) {
+  write_safetensors(path, model_file(model, input));
+}
 
 Sequential load_model(const std::string& path) { return model_from(read_safetensors(path), path); }
+
+Sequential load_model(const std::string& path, std::optional<InputScaling>& input) {
+  TensorFile f = read_safetensors(path);
+  input = input_scaling(f, path);
+  return model_from(f, path);
+}
 
 Sequential load_model(std::span<const std::byte> file, const std::string& name) {
   TensorFile f;
@@ -94,8 +119,8 @@ Sequential load_model(std::span<const std::byte> file, const std::string& name) 
 }
 
 void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
-                     const std::string& path) {
-  TensorFile f = model_file(model);
+                     const std::string& path, const std::optional<InputScaling>& input) {
+  TensorFile f = model_file(model, input);
   for (auto& [key, t] : optimizer.state()) f.tensors.emplace_back(std::string(kOptimizerPrefix) + key, t);
   f.metadata["optimizer"] = optimizer.config().repr();
   f.metadata["epoch"] = std::to_string(state.epoch);

@@ -14,9 +14,11 @@
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/profile.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
 #include "locnet/train/trainer.hpp"
+#include "locnet/train/samples.hpp"
 
 namespace locnet::cli {
 
@@ -40,6 +42,8 @@ struct TrainArgs {
   uint64_t seed = 0;
   int threads = 0;
   bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
+  bool profile = false;
+  int64_t profile_steps = 10;
 };
 
 // Class names from a text file, one a line.
@@ -218,13 +222,22 @@ int run_train(TrainArgs a) {
     std::fflush(stdout);
     history.push_back(m);
     save_checkpoint(model, *optimizer,
-                    {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names}, a.save);
+                    {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names}, a.save,
+                    InputScaling{"uint8", kIdxImageScale});
     saved_epoch = m.epoch;
     log.append(m);
     if (!a.plot.empty()) write_text(a.plot, learning_curves_svg(history, title));
     current_epoch = m.epoch + 1;
   };
+  Profiler profiler;
+  MachineLimits limits;
+  if (a.profile) {
+    limits = measure_machine_limits();
+    o.profiler = &profiler;
+    o.profile_steps = a.profile_steps;
+  }
   FitResult r = fit(model, *optimizer, train, &test, o);
+  if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
   if (r.stopped.starts_with("the loss is")) {
     std::fprintf(stderr, "locnet: training stopped: %s; %s\n", r.stopped.c_str(),
@@ -280,10 +293,12 @@ Tensor softmax_rows(const Tensor& z) {
   return p;
 }
 
-int run_predict(const std::string& model_path, const std::string& input, const std::string& output) {
-  Sequential model = load_model(model_path);
-  Tensor x = read_npy(input);
+int run_predict(const std::string& model_path, const std::vector<std::string>& inputs, const std::string& output,
+                bool to_gray) {
+  std::optional<InputScaling> scaling;
+  Sequential model = load_model(model_path, scaling);
   const Shape want = *model.input_shape();
+  Tensor x = read_samples(inputs, want.without_batch(), scaling.value_or(InputScaling{}), to_gray);
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis, got shape {}", x.shape().str());
   const int64_t per_sample = want.without_batch().numel();
   if (x.dim(0) > 0 && x.numel() / x.dim(0) == per_sample && x.shape().without_batch() != want.without_batch())
@@ -327,6 +342,12 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save");
   cmd->add_option("--patience", a->patience, "Stop after this many epochs without a lower test loss (0: never)")
       ->default_val(0);
+  cmd->add_flag("--profile", a->profile,
+                "Time --profile-steps training steps per layer after 2 warm-up steps, print the table and stop "
+                "(no checkpoint is written; docs/profiling.md)");
+  cmd->add_option("--profile-steps", a->profile_steps, "Profiled steps")
+      ->default_val(a->profile_steps)
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
                                                    "file (default: Fashion-MNIST's when training on it)");
   cmd->callback([&action, a, batch_size, optimizer, seed] {
@@ -354,15 +375,21 @@ void add_evaluate(CLI::App& app, Action& action) {
 }
 
 void add_predict(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("predict", "Class probabilities of a model on .npy input: its output when it ends "
-                                            "in softmax, else the softmax of its logits");
+  auto* cmd = app.add_subcommand("predict", "Class probabilities of a model on .npy input or PNG/JPEG images: its "
+                                            "output when it ends in softmax, else the softmax of its logits");
   auto model = std::make_shared<std::string>();
-  auto input = std::make_shared<std::string>(), output = std::make_shared<std::string>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto output = std::make_shared<std::string>();
+  auto to_gray = std::make_shared<bool>(false);
   cmd->add_option("model", *model, "Model file written by locnet train")->required();
-  cmd->add_option("--input", *input, "Samples x (.npy), axis 0 the batch")->required();
+  cmd->add_option("--input", *inputs,
+                  "Samples: one .npy (axis 0 the batch; uint8 is scaled as in training) or PNG/JPEG images, one "
+                  "sample each (docs/predict.md)")
+      ->required();
   cmd->add_option("--output", *output, "Probabilities (batch, classes) (.npy)")->required();
-  cmd->callback([&action, model, input, output] {
-    action = [=] { return run_predict(*model, *input, *output); };
+  cmd->add_flag("--to-gray", *to_gray, "Convert RGB images to grayscale for a one-channel model");
+  cmd->callback([&action, model, inputs, output, to_gray] {
+    action = [=] { return run_predict(*model, *inputs, *output, *to_gray); };
   });
 }
 

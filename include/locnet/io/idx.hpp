@@ -24,6 +24,9 @@
 
 namespace locnet {
 
+// The scaling of uint8 IDX images to [0, 1] (load_idx_images); `locnet train` records it in its model files.
+inline constexpr double kIdxImageScale = 1.0 / 255.0;
+
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 inline constexpr const char* kFashionMnistClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

@@ -7,6 +7,8 @@
 // FormatError, data over max_tensor_bytes() a ConfigError as for any tensor, both before the data is read), so
 // an endless input such as /dev/zero or a pipe ends at once. write_npy writes through write_file_atomic (io/file.hpp); a path ending in another format's
 // extension (".csv") raises ConfigError.
+// uint8 arrays ('|u1', e.g. images) are read only where the caller asks for them (was_uint8 not null): their
+// values become an f32 tensor (0 to 255, unscaled) and *was_uint8 is set, so the caller can scale them.
 #pragma once
 #include <cstddef>
 #include <span>
@@ -18,7 +20,7 @@
 namespace locnet {
 
 Tensor read_npy(const std::string& path);
-Tensor parse_npy(std::span<const std::byte> bytes);  // the whole file's bytes
+Tensor parse_npy(std::span<const std::byte> bytes, bool* was_uint8 = nullptr);  // the whole file's bytes
 void write_npy(const std::string& path, const Tensor& t);
 std::vector<std::byte> serialize_npy(const Tensor& t);
 

@@ -7,6 +7,7 @@
 //             "seed" and "batch_size" of the run, so `--resume` continues it: the trainer replays the skipped
 //             epochs' shuffles (FitOptions::initial_epoch), and resuming gives the weights an uninterrupted run gives;
 //             "class_names" (optional): the names of the output classes in order, one a line.
+//             Optional "input_dtype" and "input_scale" (InputScaling): how raw samples were scaled in training.
 // A checkpoint is also a model file: load_model() ignores the optimizer tensors.
 // load_class_names(path) reads "class_names" from any model file: empty when it has none.
 // Errors: FormatError (naming the path) for a missing or unreadable file, a corrupt safetensors file, missing
@@ -15,17 +16,29 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "locnet/io/idx.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/optimizers.hpp"
 
 namespace locnet {
 
-void save_model(Sequential& model, const std::string& path);
+// How raw samples become the model's input: a raw sample of `dtype` (only "uint8") times `scale`. `locnet train`
+// records uint8 and 1/255 (io/idx.hpp); the metadata value is the shortest text that reads back as the same double.
+struct InputScaling {
+  std::string dtype = "uint8";
+  double scale = kIdxImageScale;
+};
+
+void save_model(Sequential& model, const std::string& path, const std::optional<InputScaling>& input = std::nullopt);
 Sequential load_model(const std::string& path);  // built, weights loaded
+// Also the file's InputScaling (nullopt for a file without one, such as files written before it was recorded).
+// FormatError for an input_dtype other than uint8 or an input_scale that is not a finite number > 0.
+Sequential load_model(const std::string& path, std::optional<InputScaling>& input);
 Sequential load_model(std::span<const std::byte> file, const std::string& name);  // the file's bytes; name in errors
 
 struct TrainingState {
@@ -42,7 +55,7 @@ struct Checkpoint {
 };
 
 void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
-                     const std::string& path);
+                     const std::string& path, const std::optional<InputScaling>& input = std::nullopt);
 Checkpoint load_checkpoint(const std::string& path);
 std::vector<std::string> load_class_names(const std::string& path);
 
