@@ -15,7 +15,9 @@
 namespace locnet {
 namespace {
 
-bool is_png(std::span<const std::byte> f) { return f.size() >= 8 && png_sig_cmp(reinterpret_cast<png_const_bytep>(f.data()), 0, 8) == 0; }
+bool is_png(std::span<const std::byte> f) {
+  return f.size() >= 8 && png_sig_cmp(reinterpret_cast<png_const_bytep>(f.data()), 0, 8) == 0;
+}
 bool is_jpeg(std::span<const std::byte> f) {
   return f.size() >= 3 && f[0] == std::byte{0xFF} && f[1] == std::byte{0xD8} && f[2] == std::byte{0xFF};
 }

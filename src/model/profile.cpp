@@ -133,8 +133,11 @@ std::string profile_table(const Profiler& profiler, const MachineLimits& limits)
   widen(head);
   for (const Row& r : rows) widen(r);
   auto line = [&](const Row& r) {
-    return fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}  {:>{}}  {:>{}}  {:>{}}  {:>{}}\n", r.name, w[0], r.type, w[1],
-                       r.kernel, w[2], r.fwd, w[3], r.bwd, w[4], r.share, w[5], r.achieved, w[6], r.roofline, w[7]);
+    std::string s = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}  {:>{}}  {:>{}}  {:>{}}  {:>{}}", r.name, w[0], r.type,
+                                w[1], r.kernel, w[2], r.fwd, w[3], r.bwd, w[4], r.share, w[5], r.achieved, w[6],
+                                r.roofline, w[7]);
+    s.erase(s.find_last_not_of(' ') + 1);  // the total row's empty cells
+    return s + "\n";
   };
   std::string out = fmt::format("profile: {} step(s), {:.3f} ms per step\n", steps, step_seconds / double(steps) * 1e3);
   out += line(head);

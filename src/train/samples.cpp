@@ -15,7 +15,8 @@ std::vector<uint8_t> convert_channels(const Image& img, int64_t channels, bool t
   const int64_t n = img.height * img.width;
   std::vector<uint8_t> out(size_t(n * channels));
   if (img.channels == 1 && channels == 3) {
-    for (int64_t i = 0; i < n; ++i) out[size_t(3 * i)] = out[size_t(3 * i + 1)] = out[size_t(3 * i + 2)] = img.pixels[size_t(i)];
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < 3; ++k) out[size_t(3 * i + k)] = img.pixels[size_t(i)];
     return out;
   }
   if (img.channels == 3 && channels == 1 && to_gray) {
@@ -25,10 +26,10 @@ std::vector<uint8_t> convert_channels(const Image& img, int64_t channels, bool t
     }
     return out;
   }
-  raise<ShapeError>("{}: image channels must be {} (the model's input {}){}, got {} ({})", name, channels,
+  raise<ShapeError>("{}: image shape must be {} (the model's input{}), got {}", name,
                     hwc(img.height, img.width, channels),
                     img.channels == 3 && channels == 1 ? "; --to-gray converts RGB to grayscale" : "",
-                    img.channels, hwc(img.height, img.width, img.channels));
+                    hwc(img.height, img.width, img.channels));
 }
 
 Tensor image_batch(const std::vector<std::string>& paths, const Shape& sample, double scale, bool to_gray) {
@@ -42,8 +43,8 @@ Tensor image_batch(const std::vector<std::string>& paths, const Shape& sample, d
   for (const std::string& path : paths) {
     const Image img = read_image(path);
     if (img.height != h || img.width != w)
-      raise<ShapeError>("{}: image size must be {}x{} (the model's input {}), got {}x{} ({})", path, h, w,
-                        hwc(h, w, c), img.height, img.width, hwc(img.height, img.width, img.channels));
+      raise<ShapeError>("{}: image shape must be {} (the model's input; images are not resized), got {}", path,
+                        hwc(h, w, c), hwc(img.height, img.width, img.channels));
     for (uint8_t v : convert_channels(img, c, to_gray, path)) *dst++ = float(double(v) * scale);
   }
   return x;

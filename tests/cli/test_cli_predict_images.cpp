@@ -153,7 +153,7 @@ TEST_F(CliPredictImages, MismatchesAndCorruptFilesAreClearErrors) {
   test_images::write_png(path("big.png"), 8, 9, 1, pixels(72, 5));
   CliRun size = predict("gray.safetensors", {"big.png"}, "p.npy");
   EXPECT_EQ(size.status, 2) << size.out;
-  EXPECT_NE(size.out.find("image size must be 8x8 (the model's input (8, 8, 1)), got 9x8 (9, 8, 1)"),
+  EXPECT_NE(size.out.find("image shape must be (8, 8, 1) (the model's input; images are not resized), got (9, 8, 1)"),
             std::string::npos)
       << size.out;
   std::ofstream(path("bad.png"), std::ios::binary).write("\x89PNG\r\n\x1a\n garbage", 17);

@@ -69,7 +69,8 @@ TEST_F(ImageIo, OpaqueAlphaIsDroppedTransparentIsAnError) {
   EXPECT_EQ(a.pixels, rgb);
   rgba[4 * 5 + 3] = 128;  // row 1, column 1
   test_images::write_png(path("t.png"), 4, 2, 4, rgba);
-  EXPECT_THROW_MSG(read_image(path("t.png")), FormatError, "alpha must be 255 (opaque) at every pixel, got 128 at row 1, column 1");
+  EXPECT_THROW_MSG(read_image(path("t.png")), FormatError,
+                   "alpha must be 255 (opaque) at every pixel, got 128 at row 1, column 1");
 }
 
 TEST_F(ImageIo, JpegDecodesWithinTheCodecLoss) {
