@@ -6,6 +6,23 @@
 #include <string>
 #include <vector>
 
+// AddressSanitizer and ThreadSanitizer reserve terabytes of address space for their shadow memory, so a binary
+// built with them cannot start under an address-space limit (`ulimit -v`), and its memory use is not the
+// program's own. Tests that measure memory run in the ordinary build only.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LOCNET_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LOCNET_TEST_SANITIZED 1
+#endif
+#ifdef LOCNET_TEST_SANITIZED
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
 struct CliRun {
   int status;       // the exit status, or 128 + signal
   std::string out;  // stdout and stderr together

@@ -157,6 +157,7 @@ TEST_F(CliFiles, OutputInReadOnlyDirectoryFailsAndKeepsTheOldFile) {
 }
 
 TEST_F(CliFiles, EndlessInputExits3AtOnceInLittleMemory) {
+  if (kSanitizedBuild) GTEST_SKIP() << "memory limits and measurements need the ordinary build (see cli_run.hpp)";
   const std::string limit = "ulimit -v 4000000;";  // KiB: a reader that does not stop dies here
   const std::string exec = limit + " exec";
   Measured r = run_measured(exec, {"apply", "Dense(2)", "--input", "/dev/zero", "--output", path("y.npy")});
@@ -185,6 +186,7 @@ TEST_F(CliFiles, EndlessInputExits3AtOnceInLittleMemory) {
 }
 
 TEST_F(CliFiles, OutOfMemoryHasItsOwnExitStatus) {
+  if (kSanitizedBuild) GTEST_SKIP() << "memory limits and measurements need the ordinary build (see cli_run.hpp)";
   // A 1.6 GB Dense kernel under a 1.5 GB address-space limit (below max_tensor_bytes, the physical memory).
   write_npy(path("wide.npy"), Tensor(Shape{1, 20000}));
   Measured r = run_measured("ulimit -v 1500000; exec", {"apply", "Dense(20000)", "--input", path("wide.npy"), "--output",
