@@ -28,12 +28,13 @@ struct Shape4 {
 const Shape4 kShapes[] = {{32, 64, 56, 56}, {256, 512, 7, 7}};
 const bool kLimitRows = locnet::bench::register_limit_rows(/*with_dgemm=*/false);
 
-locnet::kernels::BatchNormProblem problem(const Shape4& s, bool last) {
+locnet::kernels::BatchNormProblem problem(const Shape4& s, bool last, bool relu = false) {
   locnet::kernels::BatchNormProblem p;
   p.n = s.n;
   p.c = s.c;
   p.s = s.h * s.w;
   p.channels_last = last;
+  p.relu = relu;
   p.dtype = locnet::DType::f32;
   return p;
 }
@@ -50,7 +51,8 @@ struct Fixture {
   locnet::Tensor x, y, dy, dx;
   std::vector<double> gamma, beta, mean, var, invstd;
   const locnet::kernels::BatchNormKernel* k;
-  explicit Fixture(const benchmark::State& state) : p(problem(kShapes[state.range(0)], state.range(1))) {
+  explicit Fixture(const benchmark::State& state)
+      : p(problem(kShapes[state.range(0)], state.range(1), state.range(2))) {
     int64_t count = p.n * p.c * p.s;
     x = random(count, 1);
     dy = random(count, 2);
@@ -206,6 +208,14 @@ void shapes(benchmark::internal::Benchmark* b) {
     for (int last = 0; last < 2; ++last) b->Args({s, last});
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
+// locnet's rows also with the fused ReLU (relu:1).
+void shapes_relu(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "channels_last", "relu"});
+  for (int s = 0; s < 2; ++s)
+    for (int last = 0; last < 2; ++last)
+      for (int relu = 0; relu < 2; ++relu) b->Args({s, last, relu});
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
 void layout_free_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape"});
   for (int s = 0; s < 2; ++s) b->Args({s});
@@ -214,9 +224,9 @@ void layout_free_shapes(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
-BENCHMARK(BM_bn_forward_training)->Apply(shapes);
-BENCHMARK(BM_bn_forward_inference)->Apply(shapes);
-BENCHMARK(BM_bn_backward)->Apply(shapes);
+BENCHMARK(BM_bn_forward_training)->Apply(shapes_relu);
+BENCHMARK(BM_bn_forward_inference)->Apply(shapes_relu);
+BENCHMARK(BM_bn_backward)->Apply(shapes_relu);
 BENCHMARK(BM_traffic_forward_training)->Apply(layout_free_shapes);
 BENCHMARK(BM_traffic_forward_inference)->Apply(layout_free_shapes);
 BENCHMARK(BM_traffic_backward)->Apply(layout_free_shapes);
