@@ -6,7 +6,7 @@
 
 namespace locnet {
 namespace {
-constexpr std::array<std::pair<std::string_view, ActivationKind>, 9> kNames{{
+constexpr std::array<std::pair<std::string_view, ActivationKind>, 13> kNames{{
     {"linear", ActivationKind::linear},
     {"relu", ActivationKind::relu},
     {"leaky_relu", ActivationKind::leaky_relu},
@@ -16,6 +16,10 @@ constexpr std::array<std::pair<std::string_view, ActivationKind>, 9> kNames{{
     {"softmax", ActivationKind::softmax},
     {"softplus", ActivationKind::softplus},
     {"gelu", ActivationKind::gelu},
+    {"selu", ActivationKind::selu},
+    {"swish", ActivationKind::swish},
+    {"hard_sigmoid", ActivationKind::hard_sigmoid},
+    {"exponential", ActivationKind::exponential},
 }};
 
 template <class F>

@@ -1,6 +1,7 @@
 // Activation functions by Keras name, and the Activation and Flatten layers.
 //   linear    y = x
-//   relu      y = max(x, 0)                 (gradient 0 at x = 0, as TensorFlow)
+//   relu      y = x < 0 ? 0 : x             (gradient 0 at x = 0, as TensorFlow; NaN stays NaN, and at a NaN
+//                                            input the gradient passes dy through, as PyTorch)
 //   leaky_relu y = x > 0 ? x : 0.2 x         (Keras/TensorFlow negative_slope = 0.2)
 //   elu       y = x > 0 ? x : exp(x) - 1     (alpha = 1)
 //   sigmoid   y = 1 / (1 + exp(-x))
@@ -8,6 +9,13 @@
 //   softmax   y = exp(x - max) / sum exp(x - max) over the last axis
 //   softplus  y = log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
 //   gelu      y = x/2 (1 + erf(x / sqrt 2))  (exact form, Keras approximate=False)
+//   selu      y = scale * (x > 0 ? x : alpha (exp(x) - 1)),  alpha = 1.6732632423543772848170429916717,
+//             scale = 1.0507009873554804934193349852946 (Keras, Klambauer et al. 2017)
+//   swish     y = x sigmoid(x)               (Keras swish, also called silu)
+//   hard_sigmoid y = clip(0.2 x + 0.5, 0, 1) (Keras 2 / tf.keras; Keras 3 uses relu6(x + 3) / 6 instead)
+//   exponential y = exp(x)
+// Every function maps NaN to NaN (TensorFlow and PyTorch do too); at a NaN input, a NaN output gradient gives a
+// NaN input gradient.
 // An unknown name is a ConfigError listing the known ones.
 #pragma once
 #include <string>
@@ -17,7 +25,9 @@
 
 namespace locnet {
 
-enum class ActivationKind { linear, relu, leaky_relu, elu, sigmoid, tanh, softmax, softplus, gelu };
+enum class ActivationKind {
+  linear, relu, leaky_relu, elu, sigmoid, tanh, softmax, softplus, gelu, selu, swish, hard_sigmoid, exponential
+};
 
 struct ActivationFn {
   ActivationKind kind = ActivationKind::linear;

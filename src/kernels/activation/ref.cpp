@@ -2,7 +2,11 @@
 // Derivatives (z: input, y = f(z)):
 //   relu' = [z > 0]   leaky_relu' = z > 0 ? 1 : 0.2   elu' = z > 0 ? 1 : y + 1   sigmoid' = y (1 - y)
 //   tanh' = 1 - y^2   softplus' = sigmoid(z)   gelu' = Phi(z) + z phi(z)
+//   selu' = z > 0 ? scale : y + scale alpha   swish' = s (1 + z (1 - s)), s = sigmoid(z)
+//   hard_sigmoid' = 0.2 inside [-2.5, 2.5] (TensorFlow's clip gradient keeps the ends), else 0   exponential' = y
 //   softmax: dz = y * (dy - sum(dy * y)) per row
+// NaN: relu tests z < 0 (forward) and z <= 0 (backward), not z > 0, so that NaN passes (y = NaN; dz = dy, as
+// PyTorch's threshold_backward; TensorFlow's ReluGrad gives dy * 0 there). The other formulas give NaN for NaN.
 #include <algorithm>
 #include <cmath>
 
@@ -12,6 +16,7 @@
 namespace locnet::kernels {
 namespace {
 constexpr double kLeakySlope = 0.2;
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717, kSeluScale = 1.0507009873554804934193349852946;
 template <class T>
 T sigmoid(T z) {
   // Branches keep exp() from overflowing for large |z|.
@@ -39,7 +44,8 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
     parallel_for(0, p.n, 1 << 14, [z, y](int64_t lo, int64_t hi) {
       const T* __restrict zs = z;
       T* __restrict ys = y;
-      for (int64_t i = lo; i < hi; ++i) ys[i] = zs[i] > 0 ? zs[i] : T(0);
+      // z < 0 ? 0 : z keeps NaN (and -0), z > 0 ? z : 0 dropped NaN; both compile to a compare and a mask.
+      for (int64_t i = lo; i < hi; ++i) ys[i] = zs[i] < 0 ? T(0) : zs[i];
     });
     return;
   }
@@ -48,13 +54,21 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
       T v = z[i];
       switch (p.kind) {
         case K::linear: y[i] = v; break;
-        case K::relu: y[i] = v > 0 ? v : T(0); break;
+        case K::relu: y[i] = v < 0 ? T(0) : v; break;
         case K::leaky_relu: y[i] = v > 0 ? v : T(kLeakySlope) * v; break;
         case K::elu: y[i] = v > 0 ? v : std::expm1(v); break;
         case K::sigmoid: y[i] = sigmoid(v); break;
         case K::tanh: y[i] = std::tanh(v); break;
         case K::softplus: y[i] = std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); break;
         case K::gelu: y[i] = T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))); break;
+        case K::selu: y[i] = T(kSeluScale) * (v > 0 ? v : T(kSeluAlpha) * std::expm1(v)); break;
+        case K::swish: y[i] = v * sigmoid(v); break;
+        case K::hard_sigmoid: {
+          T u = T(0.2) * v + T(0.5);
+          y[i] = u < 0 ? T(0) : u > 1 ? T(1) : u;  // NaN fails both tests
+          break;
+        }
+        case K::exponential: y[i] = std::exp(v); break;
         case K::softmax: break;
       }
     }
@@ -82,7 +96,7 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
       T* __restrict ds = dz;
       for (int64_t i = lo; i < hi; ++i) {
         const T g = gs[i];  // loaded unconditionally: a select, not a branch
-        ds[i] = zs[i] > 0 ? g : T(0);
+        ds[i] = zs[i] <= 0 ? T(0) : g;
       }
     });
     return;
@@ -92,7 +106,7 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
       T v = z[i], g = dy[i];
       switch (p.kind) {
         case K::linear: dz[i] = g; break;
-        case K::relu: dz[i] = v > 0 ? g : T(0); break;
+        case K::relu: dz[i] = v <= 0 ? T(0) : g; break;
         case K::leaky_relu: dz[i] = v > 0 ? g : T(kLeakySlope) * g; break;
         case K::elu: dz[i] = v > 0 ? g : g * (y[i] + T(1)); break;
         case K::sigmoid: dz[i] = g * y[i] * (T(1) - y[i]); break;
@@ -104,6 +118,18 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
           dz[i] = g * (cdf + v * pdf);
           break;
         }
+        case K::selu: dz[i] = v > 0 ? g * T(kSeluScale) : g * (y[i] + T(kSeluScale * kSeluAlpha)); break;
+        case K::swish: {
+          T s = sigmoid(v);
+          dz[i] = g * s * (T(1) + v * (T(1) - s));
+          break;
+        }
+        case K::hard_sigmoid: {
+          T u = T(0.2) * v + T(0.5);  // the forward's clip, on the same rounded value
+          dz[i] = u < 0 || u > 1 ? T(0) : T(0.2) * g;
+          break;
+        }
+        case K::exponential: dz[i] = g * y[i]; break;
         case K::softmax: break;
       }
     }

@@ -130,21 +130,32 @@ HWY_INLINE void PlaneSums(D d, const hn::TFromD<D>* x, int64_t len, V vs, V& a1,
   a2 = hn::Add(a2, b2);
 }
 
-// g = dy * act'((x - mf) a + b) with u = x - mf.
+// max(z, 0) that keeps NaN, as the reference: x86's max returns its second operand when either is NaN, so
+// max(0, z) keeps a NaN z in one instruction (max(z, 0) gave 0); other targets' Max (and the emulated ones on
+// x86) differ, so they compare and select. -0 stays -0 on both paths, as in the reference's std::max(z, 0.0).
+template <class D, class V>
+HWY_INLINE V Relu(D d, V z) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+  return hn::Max(hn::Zero(d), z);
+#else
+  return hn::IfThenZeroElse(hn::Lt(z, hn::Zero(d)), z);
+#endif
+}
+// g = dy * act'((x - mf) a + b) with u = x - mf; at a NaN z, g = dy (NaN passes, as PyTorch's relu backward).
 template <bool kRelu, class D, class V>
 HWY_INLINE V GradIn(D d, V u, V g, V va, V vb) {
   if (!kRelu) return g;
-  return hn::IfThenElseZero(hn::Gt(hn::MulAdd(u, va, vb), hn::Zero(d)), g);
+  return hn::IfThenZeroElse(hn::Le(hn::MulAdd(u, va, vb), hn::Zero(d)), g);
 }
 // The same for one element, and one element of y = act((x - mf) a + b).
 template <bool kRelu, class T>
 HWY_INLINE T GradInS(T u, T g, T a, T b) {
-  return kRelu && !(u * a + b > 0) ? T(0) : g;
+  return kRelu && u * a + b <= 0 ? T(0) : g;
 }
 template <bool kRelu, class T>
 HWY_INLINE T AffineS(T x, T mf, T a, T b) {
   T z = (x - mf) * a + b;
-  return kRelu ? (z > 0 ? z : T(0)) : z;
+  return kRelu ? (z < 0 ? T(0) : z) : z;
 }
 
 // Lane sums a1 += g, a2 += g (x - mf) over L <= len elements, not reduced (tail as in PlaneSums).
@@ -214,7 +225,7 @@ void Affine(const T* x, T* y, int64_t len, const ChannelConsts& k) {
   const auto vm = hn::Set(d, mf), va = hn::Set(d, a), vb = hn::Set(d, b);
   auto f = [&](hn::Vec<decltype(d)> v) {
     auto z = hn::MulAdd(hn::Sub(v, vm), va, vb);
-    return kRelu ? hn::Max(z, hn::Zero(d)) : z;
+    return kRelu ? Relu(d, z) : z;
   };
   const auto tail = f(hn::LoadU(d, x + len - L));  // the last whole vector, read before any store (y may be x)
   int64_t i = 0;
@@ -416,7 +427,7 @@ void AffinePlanes(const BatchNormProblem& p, const T* x, T* y, int64_t b0, int64
   const T *mf = q.mf.data(), *a = q.a.data(), *b = q.b.data();
   auto f = [&](const T* px, T* py, V vm, V va, V vb) {
     V z = hn::MulAdd(hn::Sub(hn::LoadU(d, px), vm), va, vb);
-    Put<NT>(d, kRelu ? hn::Max(z, hn::Zero(d)) : z, py);
+    Put<NT>(d, kRelu ? Relu(d, z) : z, py);
   };
   WalkPlanes(
       d, p.c, p.s, b0 * p.c * p.s, b1 * p.c * p.s,
@@ -823,7 +834,6 @@ template <bool kRelu, bool NT = false, class T>
 void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const typename ConstRows<T>::View r) {
   const hn::ScalableTag<T> d;
   const int64_t L = int64_t(hn::Lanes(d)), Cv = C / L * L;
-  const auto zero = hn::Zero(d);
   ForRowGroups<kRowGroup>(q0, q1, [&](int64_t q, auto rows) {
     constexpr int R = decltype(rows)::value;
     const T* row = x + q * C;
@@ -833,7 +843,7 @@ void NormalizeRows(const T* x, T* y, int64_t q0, int64_t q1, int64_t C, const ty
       const auto vm = hn::Load(d, r.mf + c), va = hn::Load(d, r.a + c), vb = hn::Load(d, r.b + c);
       for (int j = 0; j < R; ++j) {
         auto z = hn::MulAdd(hn::Sub(hn::LoadU(d, row + j * C + c), vm), va, vb);
-        Put<NT>(d, kRelu ? hn::Max(z, zero) : z, out + j * C + c);
+        Put<NT>(d, kRelu ? Relu(d, z) : z, out + j * C + c);
       }
     }
     for (; c < C; ++c)

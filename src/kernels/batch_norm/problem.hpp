@@ -12,7 +12,7 @@ namespace locnet::kernels {
 struct BatchNormProblem {
   int64_t n = 1, c = 1, s = 1;
   bool channels_last = true;
-  bool relu = false;  // y = max(z, 0), g = dy * (z > 0)
+  bool relu = false;  // y = max(z, 0), g = dy * (z > 0); NaN z: y = NaN, g = dy
   DType dtype = DType::f32;
   int64_t count() const { return n * s; }  // m, the elements per channel
 };

@@ -2,7 +2,7 @@
 // whatever the storage type (f32, f64). Per channel c over its m = n * S elements:
 //   statistics (two-pass):  mean = (1/m) sum x,   var = (1/m) sum (x - mean)^2      (biased, long double)
 //   normalize:              z = gamma (x - mean) invstd + beta,  invstd = 1/sqrt(var + eps),  y = act(z)
-//   backward (g = dy * act'(z), act' = [z > 0] for relu, else 1):
+//   backward (g = dy * act'(z), act' = [z > 0] for relu, else 1; at a NaN z, g = dy):
 //     dbeta  = sum g,   dgamma = invstd sum g (x - mean)
 //     training (statistics from x):  dx = gamma invstd (g - dbeta/m - (x - mean) invstd dgamma/m)
 //     inference (statistics given):  dx = gamma invstd g
@@ -22,7 +22,7 @@ void for_channel(const BatchNormProblem& p, int64_t ch, F&& f) {
     for (int64_t s = 0; s < p.s; ++s) f(p.channels_last ? (b * p.s + s) * p.c + ch : (b * p.c + ch) * p.s + s);
 }
 
-double act(const BatchNormProblem& p, double z) { return p.relu ? std::max(z, 0.0) : z; }
+double act(const BatchNormProblem& p, double z) { return p.relu ? std::max(z, 0.0) : z; }  // max(NaN, 0) = NaN
 
 template <class T>
 void normalize(const BatchNormProblem& p, const T* x, const double* mean, const double* invstd, const double* gamma,
@@ -75,7 +75,7 @@ void backward_t(const BatchNormProblem& p, const void* xv, const void* dyv, cons
     for (int64_t ch = lo; ch < hi; ++ch) {
       auto g = [&](int64_t o) {
         double z = gamma[ch] * (double(x[o]) - mean[ch]) * invstd[ch] + beta[ch];
-        return p.relu && !(z > 0) ? 0.0 : double(dy[o]);
+        return p.relu && z <= 0 ? 0.0 : double(dy[o]);  // NaN z passes dy, as PyTorch's relu backward
       };
       double sum_g = 0, sum_gx = 0;
       for_channel(p, ch, [&](int64_t o) {
