@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "cli/cli_run.hpp"
 #include "gradcheck.hpp"
@@ -46,6 +47,37 @@ double expected(const Tensor& x, const Tensor& k, const Tensor& b, int64_t n, in
   return acc;
 }
 
+// One random kernel and bias, written as w1/w2/w3.safetensors in the layouts of Keras implementations 1, 2
+// (H, W, C, OH, OW, F, with masked-out entries set to garbage as Keras leaves them) and 3 ([p][f][dy][dx][ch]).
+struct KerasKernels {
+  Tensor x, k, b, k2, k3;
+};
+
+KerasKernels write_every_implementation(const std::function<std::string(const std::string&)>& path) {
+  KerasKernels w;
+  w.x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
+  w.k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
+  w.b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
+  w.k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
+  w.k3 = Tensor(Shape{P * K * F}, DType::f32);
+  for (int64_t r = 0; r < OH; ++r)
+    for (int64_t c = 0; c < OW; ++c)
+      for (int64_t dy = 0; dy < KH; ++dy)
+        for (int64_t dx = 0; dx < KW; ++dx)
+          for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t f = 0; f < F; ++f) {
+              int64_t p = r * OW + c;
+              double v = w.k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
+              w.k2.set((((((r + dy) * W + c + dx) * C + ch) * OH + r) * OW + c) * F + f, v);
+              w.k3.set((((p * F + f) * KH + dy) * KW + dx) * C + ch, v);
+            }
+  write_npy(path("x.npy"), w.x);
+  write_safetensors(path("w1.safetensors"), TensorFile{{{"lc.kernel", w.k}, {"lc.bias", w.b}}, {}});
+  write_safetensors(path("w2.safetensors"), TensorFile{{{"lc.kernel", w.k2}, {"lc.bias", w.b}}, {}});
+  write_safetensors(path("w3.safetensors"), TensorFile{{{"lc.kernel", w.k3}, {"lc.bias", w.b}}, {}});
+  return w;
+}
+
 }  // namespace
 
 TEST_F(CliLc, SummaryOfTheSeedExample) {
@@ -62,28 +94,7 @@ TEST_F(CliLc, SummaryOfTheSeedExample) {
 }
 
 TEST_F(CliLc, ApplyWithWeightsOfEveryKerasImplementation) {
-  Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
-  Tensor k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
-  Tensor b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
-  // The same kernel in implementation 2 (H, W, C, OH, OW, F), with masked-out entries set to garbage as
-  // Keras leaves them, and implementation 3, order [p][f][dy][dx][ch].
-  Tensor k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
-  Tensor k3(Shape{P * K * F}, DType::f32);
-  for (int64_t r = 0; r < OH; ++r)
-    for (int64_t c = 0; c < OW; ++c)
-      for (int64_t dy = 0; dy < KH; ++dy)
-        for (int64_t dx = 0; dx < KW; ++dx)
-          for (int64_t ch = 0; ch < C; ++ch)
-            for (int64_t f = 0; f < F; ++f) {
-              int64_t p = r * OW + c;
-              double v = k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
-              k2.set((((((r + dy) * W + c + dx) * C + ch) * OH + r) * OW + c) * F + f, v);
-              k3.set((((p * F + f) * KH + dy) * KW + dx) * C + ch, v);
-            }
-  write_npy(path("x.npy"), x);
-  write_safetensors(path("w1.safetensors"), TensorFile{{{"lc.kernel", k}, {"lc.bias", b}}, {}});
-  write_safetensors(path("w2.safetensors"), TensorFile{{{"lc.kernel", k2}, {"lc.bias", b}}, {}});
-  write_safetensors(path("w3.safetensors"), TensorFile{{{"lc.kernel", k3}, {"lc.bias", b}}, {}});
+  const auto [x, k, b, k2, k3] = write_every_implementation([this](const std::string& n) { return path(n); });
   for (int impl : {1, 2, 3}) {
     SCOPED_TRACE(impl);
     CliRun r = run({"apply", kSpec, "--input", path("x.npy"), "--weights", path(fmt::format("w{}.safetensors", impl)),
@@ -100,26 +111,7 @@ TEST_F(CliLc, ApplyWithWeightsOfEveryKerasImplementation) {
 }
 
 TEST_F(CliLc, ImplementationOptionLoadsAndSavesItsLayout) {
-  Tensor x = locnet::testing::random_tensor(Shape{N, H, W, C}, DType::f32, 1);
-  Tensor k = locnet::testing::random_tensor(Shape{P, K, F}, DType::f32, 2);
-  Tensor b = locnet::testing::random_tensor(Shape{OH, OW, F}, DType::f32, 3);
-  Tensor k2 = locnet::testing::random_tensor(Shape{H, W, C, OH, OW, F}, DType::f32, 4);
-  Tensor k3(Shape{P * K * F}, DType::f32);
-  for (int64_t r = 0; r < OH; ++r)
-    for (int64_t c = 0; c < OW; ++c)
-      for (int64_t dy = 0; dy < KH; ++dy)
-        for (int64_t dx = 0; dx < KW; ++dx)
-          for (int64_t ch = 0; ch < C; ++ch)
-            for (int64_t f = 0; f < F; ++f) {
-              int64_t p = r * OW + c;
-              double v = k.item((p * K + (dy * KW + dx) * C + ch) * F + f);
-              k2.set((((((r + dy) * W + c + dx) * C + ch) * OH + r) * OW + c) * F + f, v);
-              k3.set((((p * F + f) * KH + dy) * KW + dx) * C + ch, v);
-            }
-  write_npy(path("x.npy"), x);
-  write_safetensors(path("w1.safetensors"), TensorFile{{{"lc.kernel", k}, {"lc.bias", b}}, {}});
-  write_safetensors(path("w2.safetensors"), TensorFile{{{"lc.kernel", k2}, {"lc.bias", b}}, {}});
-  write_safetensors(path("w3.safetensors"), TensorFile{{{"lc.kernel", k3}, {"lc.bias", b}}, {}});
+  const auto [x, k, b, k2, k3] = write_every_implementation([this](const std::string& n) { return path(n); });
   // implementation=N on the layer reads the same files without the flag, and --save-weights writes its layout.
   for (int impl : {2, 3}) {
     SCOPED_TRACE(impl);
