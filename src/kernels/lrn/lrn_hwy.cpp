@@ -339,7 +339,7 @@ TC ExactSquaresS(const T* xb, int64_t S, int64_t c, int64_t B, int64_t A, int64_
 // max(0, s) keeps it, in one instruction instead of a compare and a blend (5-10% of the channels_first forward).
 template <class D>
 HWY_INLINE hn::Vec<D> RunningSumNonNegative(D d, hn::Vec<D> s) {
-#if HWY_ARCH_X86
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3  // x86 vector instructions; not the emulated EMU128 or SCALAR
   return hn::Max(hn::Zero(d), s);
 #else
   return hn::IfThenZeroElse(hn::Lt(s, hn::Zero(d)), s);
