@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "cli/cli_run.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
@@ -19,17 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_{}_{}", getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class Cli : public locnet::testing::TempDirTest {};
 
 }  // namespace
 

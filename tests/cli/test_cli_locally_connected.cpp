@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "temp_dir.hpp"
 #include "cli/cli_run.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
@@ -18,17 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class CliLc : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_lc_{}_{}", getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class CliLc : public locnet::testing::TempDirTest {};
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

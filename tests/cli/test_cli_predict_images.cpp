@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "cli/cli_run.hpp"
 #include "io/image_files.hpp"
 #include "locnet/core/rng.hpp"
@@ -44,15 +45,8 @@ std::vector<uint8_t> pixels(size_t n, uint64_t seed) {
   return v;
 }
 
-class CliPredictImages : public ::testing::Test {
+class CliPredictImages : public locnet::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_predict_{}_{}", getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
   // A model file for (8, 8, channels) inputs, with or without the input scaling metadata.
   void model(const std::string& name, int64_t channels, bool with_scaling = true) {
     Sequential m = parse_model(fmt::format("Input((8, 8, {})) >> Conv2D(2, 3) >> Flatten() >> Dense(3)", channels));

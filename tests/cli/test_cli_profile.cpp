@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "temp_dir.hpp"
 #include "cli/cli_run.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/io/idx.hpp"
@@ -78,17 +79,7 @@ void expect_table(const std::string& out, bool backward) {
   EXPECT_NE(out.find("roofline: memcpy"), std::string::npos) << out;
 }
 
-class CliProfile : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("locnet_cli_profile_{}_{}", getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class CliProfile : public locnet::testing::TempDirTest {};
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "expect_error.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/spec.hpp"
@@ -20,17 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("locnet_ckpt_{}_{}", ::getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class CheckpointTest : public locnet::testing::TempDirTest {};
 
 LabeledData toy_data() {
   Tensor x = Tensor::empty(Shape{12, 4, 4, 1});
