@@ -4,9 +4,9 @@
 
 #include "kernels/batch_norm/problem.hpp"
 #include "kernels/registry.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/initializers.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/initializers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet {
 namespace {

@@ -3,8 +3,8 @@
 #include "kernels/conv2d/problem.hpp"
 #include "kernels/registry.hpp"
 #include "layers/spatial.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/initializers.hpp"
 
 namespace locnet {
 

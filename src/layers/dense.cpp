@@ -2,7 +2,7 @@
 
 #include "kernels/dense/problem.hpp"
 #include "kernels/registry.hpp"
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/initializers.hpp"
 
 namespace locnet {
 

@@ -7,7 +7,7 @@
 #include "kernels/registry.hpp"
 #include "locnet/io/safetensors.hpp"
 #include "locnet/model/sequential.hpp"
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/initializers.hpp"
 #include "layers/spatial.hpp"
 
 namespace locnet {

@@ -7,8 +7,8 @@
 
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/profile.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet {
 namespace {

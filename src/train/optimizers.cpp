@@ -13,7 +13,7 @@
 #include "locnet/core/config.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/sequential.hpp"
-#include "locnet/train/constraints.hpp"
+#include "locnet/params/constraints.hpp"
 
 namespace locnet {
 namespace {

@@ -7,7 +7,7 @@
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/conv.hpp"
 #include "locnet/layers/registry.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 using namespace locnet;
 using locnet::testing::random_tensor;

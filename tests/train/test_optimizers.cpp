@@ -6,7 +6,7 @@
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/model/sequential.hpp"
-#include "locnet/train/constraints.hpp"
+#include "locnet/params/constraints.hpp"
 #include "locnet/train/optimizers.hpp"
 
 using namespace locnet;

@@ -3,11 +3,11 @@
 
 #include "commands.hpp"
 #include "locnet/layers/registry.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/initializers.hpp"
 #include "locnet/train/losses.hpp"
 #include "locnet/train/optimizers.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet::cli {
 namespace {

@@ -168,10 +168,10 @@ struct KerasBatchNormConfig {
     v(s.gamma_initializer, Field{"gamma_initializer", "Initializer of gamma."});
     v(s.moving_mean_initializer, Field{"moving_mean_initializer", "Initializer of moving_mean."});
     v(s.moving_variance_initializer, Field{"moving_variance_initializer", "Initializer of moving_variance."});
-    v(s.beta_regularizer, Field{"beta_regularizer", "None or a regularizer (train/regularizers.hpp)."});
-    v(s.gamma_regularizer, Field{"gamma_regularizer", "None or a regularizer (train/regularizers.hpp)."});
-    v(s.beta_constraint, Field{"beta_constraint", "None or a constraint (train/constraints.hpp)."});
-    v(s.gamma_constraint, Field{"gamma_constraint", "None or a constraint (train/constraints.hpp)."});
+    v(s.beta_regularizer, Field{"beta_regularizer", "None or a regularizer (params/regularizers.hpp)."});
+    v(s.gamma_regularizer, Field{"gamma_regularizer", "None or a regularizer (params/regularizers.hpp)."});
+    v(s.beta_constraint, Field{"beta_constraint", "None or a constraint (params/constraints.hpp)."});
+    v(s.gamma_constraint, Field{"gamma_constraint", "None or a constraint (params/constraints.hpp)."});
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "None (from axis), \"channels_last\" or \"channels_first\"."});
   }

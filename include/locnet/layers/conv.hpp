@@ -10,7 +10,7 @@
 //   use_bias            True
 //   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (a name or call from initializers.hpp)
 //   kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
-//                       None (train/regularizers.hpp, train/constraints.hpp)
+//                       None (params/regularizers.hpp, params/constraints.hpp)
 // Per axis, with input length n, kernel k, stride s, dilation d and dilated extent e = (k - 1) d + 1, tap j of
 // output o reads input o*s + j*d - before (zero outside the input):
 //   valid  before = 0,                 out = floor((n - e) / s) + 1   (ShapeError if n < e)
@@ -30,7 +30,7 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet {
 namespace kernels {

@@ -3,9 +3,9 @@
 //   activation          None/"linear" or a name from activations.hpp
 //   use_bias            True
 //   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"  (a name or call from initializers.hpp)
-//   kernel_regularizer, bias_regularizer, activity_regularizer   None or as train/regularizers.hpp
+//   kernel_regularizer, bias_regularizer, activity_regularizer   None or as params/regularizers.hpp
 //                       (the activity regularizer acts on the output y, after the activation)
-//   kernel_constraint, bias_constraint                           None or as train/constraints.hpp (Keras's
+//   kernel_constraint, bias_constraint                           None or as params/constraints.hpp (Keras's
 //                       axis=0 on the (in, units) kernel: the norm of each unit's incoming weights)
 // Parameters: kernel (in, units), bias (units,), exactly Keras's layout. Input rank >= 2; the last axis is
 // fixed at build. Errors: ConfigError for units <= 0 or unknown names, regularizers or constraints; ShapeError
@@ -15,8 +15,8 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet {
 namespace kernels {

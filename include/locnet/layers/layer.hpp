@@ -22,8 +22,8 @@
 
 namespace locnet {
 
-class Regularizer;  // train/regularizers.hpp
-class Constraint;   // train/constraints.hpp
+class Regularizer;  // params/regularizers.hpp
+class Constraint;   // params/constraints.hpp
 
 enum class Mode { Training, Inference };
 
@@ -85,7 +85,7 @@ class Layer {
   int64_t param_count() const;                          // trainable
   int64_t buffer_count() const;                         // non-trainable (frozen parameters included)
   void zero_grad();
-  // The activity-regularization loss recorded by the last training forward (train/regularizers.hpp), else 0.
+  // The activity-regularization loss recorded by the last training forward (params/regularizers.hpp), else 0.
   virtual double activity_loss() const { return 0.0; }
 
   // Profiling (model/profile.hpp). kernel(): the implementation build() chose (the kernel registry's name), "ref"

@@ -9,10 +9,10 @@
 //   use_bias            True
 //   kernel_initializer  "glorot_uniform";  bias_initializer "zeros"   (a name or call from initializers.hpp)
 //   kernel_regularizer, bias_regularizer, activity_regularizer
-//                       None, "l1", "l2", "l1_l2" or L1(..)/L2(..)/L1L2(..) (train/regularizers.hpp); the
+//                       None, "l1", "l2", "l1_l2" or L1(..)/L2(..)/L1L2(..) (params/regularizers.hpp); the
 //                       activity regularizer acts on the output y (after the activation)
 //   kernel_constraint, bias_constraint
-//                       None, "max_norm", "non_neg", "unit_norm", "min_max_norm" or a call (train/constraints.hpp);
+//                       None, "max_norm", "non_neg", "unit_norm", "min_max_norm" or a call (params/constraints.hpp);
 //                       Keras's axis=0 is the position axis of the (P, K, F) kernel: axis=1 gives one norm
 //                       per position and filter
 //   implementation      1, 2 or 3 (Keras): the layout of the kernel in weight files (load_weights, model_weights,
@@ -52,8 +52,8 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
-#include "locnet/train/constraints.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/regularizers.hpp"
 
 namespace locnet {
 

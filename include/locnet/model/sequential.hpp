@@ -61,7 +61,7 @@ class Sequential {
   // Not copied with the model.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
   void zero_grad();
-  // Regularization (train/regularizers.hpp): the sum of every parameter regularizer's loss and every layer's
+  // Regularization (params/regularizers.hpp): the sum of every parameter regularizer's loss and every layer's
   // activity loss; adding each parameter regularizer's gradient to its grad (backward does not); applying
   // every parameter constraint (optimizers call it after each step).
   double regularization_loss() const;

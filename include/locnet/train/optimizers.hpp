@@ -21,7 +21,7 @@
 // "SGD(learning_rate=CosineDecay(0.1, 1000))", or a bare name ("adam", "sgd", "rmsprop", "adagrad", "adamw").
 // lr is an alias of learning_rate ("SGD(lr=0.01)", numpy-ml's and old Keras's spelling); giving both is a
 // ConfigError; config() says learning_rate.
-// After updating a parameter, step() applies its constraint (train/constraints.hpp). Gradients are read, not
+// After updating a parameter, step() applies its constraint (params/constraints.hpp). Gradients are read, not
 // zeroed. Regularization gradients are the model's business (Sequential::add_regularization_grads) before step.
 //
 // Per-layer override (numpy-ml's optimizer=): a layer may carry its own optimizer spec (Layer::optimizer(),

@@ -6,7 +6,7 @@
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 using namespace locnet;
 

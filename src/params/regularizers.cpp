@@ -1,4 +1,4 @@
-#include "locnet/train/regularizers.hpp"
+#include "locnet/params/regularizers.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "locnet/train/constraints.hpp"
+#include "locnet/params/constraints.hpp"
 
 #include <algorithm>
 #include <cmath>

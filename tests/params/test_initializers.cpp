@@ -11,7 +11,7 @@
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/model/weights.hpp"
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/initializers.hpp"
 
 using namespace locnet;
 

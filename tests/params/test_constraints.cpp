@@ -8,7 +8,7 @@
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"
-#include "locnet/train/constraints.hpp"
+#include "locnet/params/constraints.hpp"
 
 using namespace locnet;
 

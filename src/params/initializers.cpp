@@ -1,4 +1,4 @@
-#include "locnet/train/initializers.hpp"
+#include "locnet/params/initializers.hpp"
 
 #include <cctype>
 #include <cmath>
