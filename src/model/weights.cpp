@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "locnet/layers/locally_connected.hpp"
+#include "locnet/layers/locally_connected_keras.hpp"
 
 namespace locnet {
 namespace {

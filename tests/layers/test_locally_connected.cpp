@@ -1,16 +1,17 @@
 // LocallyConnected1D/2D: forward against a direct loop written here from Keras's implementation-1 formula
 // (docs/locally_connected.md: Layouts, the flat bias rule) with the padding table of the header, hand-computed
 // values, Keras's 'same' window rule (docs/frameworks.md), Keras's documented example, layouts, gradients in every
-// mode, Keras implementation 2/3 conversions and every error path.
+// mode, Keras implementation 2/3 kernel conversions and every error path (whole Keras weight files:
+// tests/interop/test_keras.cpp).
 #include <cmath>
 #include <cstdlib>
 #include <set>
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/safetensors.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/locally_connected.hpp"
+#include "locnet/layers/locally_connected_keras.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"
 
@@ -658,12 +659,4 @@ TEST(LocallyConnectedKeras, Errors) {
                    "a Keras implementation-3 kernel must have shape (2520,), got (10,)");
   EXPECT_THROW_MSG(keras_impl1_to_impl2(g, Tensor(Shape{35, 18})), ShapeError,
                    "implementation-1 kernel must have shape (35, 18, 4), got (35, 18)");
-  Sequential m = Input({7, 8, 3}) >> LocallyConnected2D(4, {3, 2}, "lc");
-  m.build(Shape{Shape::kUnknown, 7, 8, 3}, uint64_t(0));
-  TensorFile f{{{"lc.kernel", Tensor(Shape{3})}, {"lc.bias", Tensor(Shape{5, 7, 4})}}, {}};
-  EXPECT_THROW_MSG(keras_weights_to_impl1(m, f, 3), FormatError,
-                   "weights: key 'lc.kernel' (Keras implementation 3) must have shape (2520,), got (3,)");
-  EXPECT_THROW_MSG(keras_weights_to_impl1(m, f, 0), ConfigError, "implementation must be 1, 2 or 3, got 0");
-  Sequential unbuilt = Input({7, 8, 3}) >> LocallyConnected2D(4, {3, 2}, "lc");
-  EXPECT_THROW_MSG(keras_weights_to_impl1(unbuilt, f, 2), ConfigError, "the model must be built");
 }

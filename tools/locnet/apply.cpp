@@ -3,7 +3,7 @@
 #include "commands.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
-#include "locnet/layers/locally_connected.hpp"
+#include "locnet/interop/keras.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/model/weights.hpp"
 

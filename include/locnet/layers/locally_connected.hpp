@@ -57,8 +57,6 @@
 
 namespace locnet {
 
-class Sequential;
-struct TensorFile;
 namespace kernels {
 struct LcKernel;
 }
@@ -199,35 +197,5 @@ class LocallyConnected : public LocallyConnectedBase {
 
 using LocallyConnected1D = LocallyConnected<1>;
 using LocallyConnected2D = LocallyConnected<2>;
-
-// Keras's other weight layouts (docs/locally_connected.md, docs/frameworks.md), for a layer's geometry. The bias is
-// the same (OL, F) / (OH, OW, F) in every implementation and needs no conversion.
-//   implementation 2 (dense, masked): 2D channels_last (H, W, C, OH, OW, F), channels_first (C, H, W, F, OH, OW);
-//     1D channels_last (L, C, OL, F), channels_first (C, L, F, OL). Entry [input (iy, ix, c), output (oy, ox, f)]
-//     is the weight of that tap when the input lies in the window; Keras keeps (and initialises) the masked-out
-//     entries, which are ignored here and written as zeros by impl1_to_impl2.
-//   implementation 3 (sparse): a vector (nnz,) in the sorted order of (output index, input index), both raveled
-//     in the data format's order: channels_last [p][f][dy][dx][c], channels_first [f][p][c][dy][dx], over the
-//     taps inside the input only (nnz = P*K*F for valid padding; fewer when "same" windows are clipped).
-// Weights of taps that read nothing (outside the input) have no place in implementations 2 and 3: converting to
-// implementation 1 gives them 0, and impl1 -> impl2/3 drops them. dtype is kept (f32, f64; others become f32).
-// ShapeError if the tensor's shape is not the one the geometry needs.
-Shape keras_kernel_shape(const LocallyConnectedGeometry& g, int implementation);  // ConfigError unless 1, 2, 3
-Tensor keras_impl2_to_impl1(const LocallyConnectedGeometry& g, const Tensor& kernel2);
-Tensor keras_impl1_to_impl2(const LocallyConnectedGeometry& g, const Tensor& kernel1);
-Tensor keras_impl3_to_impl1(const LocallyConnectedGeometry& g, const Tensor& kernel3);
-Tensor keras_impl1_to_impl3(const LocallyConnectedGeometry& g, const Tensor& kernel1);
-
-// A weight file saved from Keras with the given implementation, with the "<layer>.kernel" of every
-// LocallyConnected layer of the (built) model converted to implementation 1; other entries are unchanged, and
-// a kernel that is absent is left for load_weights to report. implementation 1 returns the file as it is.
-// A layer that sets its own implementation= (2 or 3) is left for load_weights, which converts its kernel from that
-// layout; ConfigError if `implementation` (other than 1) contradicts it.
-// ConfigError for an implementation other than 1, 2, 3; FormatError naming the key for a mis-shaped kernel.
-TensorFile keras_weights_to_impl1(Sequential& model, TensorFile file, int implementation);
-
-// For a kernel of shape `got` that is not the layer's: a note saying which other Keras implementation has that
-// shape and how to load it, or "" when none does.
-std::string keras_layout_hint(const LocallyConnectedGeometry& g, int implementation, const Shape& got);
 
 }  // namespace locnet

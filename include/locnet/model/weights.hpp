@@ -6,7 +6,7 @@
 // only once. A counter (Param::counter: PyTorch's num_batches_tracked) may be absent (it becomes 0), may have
 // shape (1,) or () and may be stored as I64; it must hold an integer >= 0. I64 anywhere else is a FormatError.
 // A LocallyConnected layer with implementation=2|3 has its kernel in that Keras layout in the file, both ways
-// (locally_connected.hpp).
+// (include/locnet/layers/locally_connected_keras.hpp).
 #pragma once
 #include <map>
 #include <string>
