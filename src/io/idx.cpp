@@ -189,14 +189,7 @@ IdxArray parse_idx(std::span<const std::byte> file) {
   return std::move(a);
 }
 
-IdxArray read_idx(const std::string& path) {
-  const std::vector<std::byte> bytes = read_file(path, announced_length);
-  try {
-    return parse_idx(bytes);
-  } catch (const FormatError& e) {
-    raise<FormatError>("{}: {}", path, e.what());
-  }
-}
+IdxArray read_idx(const std::string& path) { return read_parsed(path, announced_length, parse_idx); }
 
 void write_idx(const std::string& path, const IdxArray& a, bool gzip) {
   std::vector<unsigned char> out{0, 0, a.type, static_cast<unsigned char>(a.dims.size())};

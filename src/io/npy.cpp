@@ -285,12 +285,7 @@ std::vector<std::byte> serialize_npy(const Tensor& in) {
 }
 
 Tensor read_npy(const std::string& path) {
-  std::vector<std::byte> bytes = read_file(path, announced_length);
-  try {
-    return parse_npy(bytes);
-  } catch (const FormatError& e) {
-    raise<FormatError>("{}: {}", path, e.what());
-  }
+  return read_parsed(path, announced_length, [](std::span<const std::byte> b) { return parse_npy(b); });
 }
 
 void write_npy(const std::string& path, const Tensor& t) {

@@ -317,12 +317,7 @@ std::vector<std::byte> serialize_safetensors(const TensorFile& file) {
 }
 
 TensorFile read_safetensors(const std::string& path) {
-  std::vector<std::byte> bytes = read_file(path, announced_length);
-  try {
-    return parse_safetensors(bytes);
-  } catch (const FormatError& e) {
-    raise<FormatError>("{}: {}", path, e.what());
-  }
+  return read_parsed(path, announced_length, parse_safetensors);
 }
 
 void write_safetensors(const std::string& path, const TensorFile& file) {

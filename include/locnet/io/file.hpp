@@ -7,6 +7,8 @@
 // follows): an endless input (/dev/zero, a pipe) costs what its header announces and no more.
 // read_file(path, max_bytes) reads a whole file of at most max_bytes (default max_tensor_bytes()); a longer one
 // raises FormatError. Pipes, FIFOs and devices are read like regular files.
+// read_parsed(path, length, parse) returns parse(read_file(path, length)) and puts the path in front of a
+// FormatError that parse throws: the one way every file format's read_<format>(path) reports.
 //
 // write_file_atomic(path, bytes): a regular file, or a path that does not exist yet, is written to
 // "<path>.tmp.<pid>", flushed to disk and renamed over path, so a crash or a failed write leaves the old file or
@@ -30,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include "locnet/core/error.hpp"
+
 namespace locnet {
 
 constexpr uint64_t kMaxTextFileBytes = uint64_t(16) << 20;  // spec text, CSV logs: read_file(path, this)
@@ -39,6 +43,16 @@ std::vector<std::byte> read_file(const std::string& path, const AnnouncedLength&
 std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes);
 std::vector<std::byte> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
+
+template <class Parse>
+auto read_parsed(const std::string& path, const AnnouncedLength& length, Parse&& parse) {
+  const std::vector<std::byte> bytes = read_file(path, length);
+  try {
+    return parse(std::span<const std::byte>(bytes));
+  } catch (const FormatError& e) {
+    raise<FormatError>("{}: {}", path, e.what());
+  }
+}
 
 std::string_view known_format(std::span<const std::byte> head);
 void check_extension(const std::string& path, std::string_view format, std::string_view ext);
