@@ -3,8 +3,11 @@
 #include <cblas.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <type_traits>
 
+#include "locnet/core/dtype.hpp"
 #include "locnet/core/parallel.hpp"
 
 namespace locnet::kernels {
@@ -20,6 +23,26 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
   else
     cblas_dgemm(CblasRowMajor, opa, opb, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b, blasint(ldb),
                 beta, c, blasint(ldc));
+}
+
+// Whether a BLAS kernel applies: dtype f32 or f64, and every matrix size given (dimensions and products of them)
+// fits the 32-bit BLAS interface and is not zero (an empty problem is left to the reference).
+inline bool blas_applicable(DType dtype, std::initializer_list<int64_t> sizes, std::string* why) {
+  if (dtype != DType::f32 && dtype != DType::f64) {
+    *why = "dtype must be f32 or f64";
+    return false;
+  }
+  for (int64_t s : sizes)
+    if (s >= int64_t(1) << 31) {
+      *why = "matrix dimensions exceed the 32-bit BLAS interface";
+      return false;
+    }
+  for (int64_t s : sizes)
+    if (s == 0) {
+      *why = "empty problem";
+      return false;
+    }
+  return true;
 }
 
 // OpenBLAS's pthread build would start its own threads inside each of ours: make it single-threaded while our

@@ -5,17 +5,18 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "kernels/activation/problem.hpp"
 #include "kernels/batch_norm/problem.hpp"
 #include "kernels/conv2d/problem.hpp"
 #include "kernels/dense/problem.hpp"
 #include "kernels/locally_connected/problem.hpp"
 #include "kernels/lrn/problem.hpp"
+#include "kernels/optimizer/problem.hpp"
+#include "kernels/pooling/problem.hpp"
 #include "kernels/stream.hpp"
 
 namespace locnet::kernels {
 namespace {
-using OpImpls = std::vector<std::pair<std::string, std::vector<std::string>>>;
-
 template <class Kernel>
 void add_op(OpImpls& ops, std::string op, std::span<const Kernel> list) {
   std::vector<std::string> names;
@@ -23,16 +24,27 @@ void add_op(OpImpls& ops, std::string op, std::span<const Kernel> list) {
   ops.emplace_back(std::move(op), std::move(names));
 }
 
-// Every op that chooses its kernel through choose(), with the op names the layers pass to it.
+}  // namespace
+
 OpImpls library_ops() {
   OpImpls ops;
+  add_op(ops, "activation", activation_kernels());
+  add_op(ops, "adagrad", adagrad_kernels());
+  add_op(ops, "adam", adam_kernels());
+  add_op(ops, "avg_pool", avg_pool_kernels());
   add_op(ops, "batch_norm", batch_norm_kernels());
   add_op(ops, "conv2d", conv2d_kernels());
   add_op(ops, "dense", dense_kernels());
+  add_op(ops, "global_avg_pool", global_avg_pool_kernels());
   add_op(ops, "locally_connected", lc_kernels());
   add_op(ops, "lrn", lrn_kernels());
+  add_op(ops, "max_pool", max_pool_kernels());
+  add_op(ops, "rmsprop", rmsprop_kernels());
+  add_op(ops, "sgd", sgd_kernels());
   return ops;
 }
+
+namespace {
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();

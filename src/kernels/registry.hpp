@@ -8,11 +8,17 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "locnet/core/error.hpp"
 
 namespace locnet::kernels {
+
+// Every op that chooses its kernel through choose(), by the op name the layers and optimizers pass to it, with
+// its kernels' names in order.
+using OpImpls = std::vector<std::pair<std::string, std::vector<std::string>>>;
+OpImpls library_ops();
 
 // The implementation name LOCNET_IMPL forces for `op` (whose kernels are `names`), or "" when none is forced.
 // ConfigError for an item of LOCNET_IMPL that names no op or kernel of the library (nor `op` and `names`).
@@ -43,4 +49,31 @@ const Kernel& choose(std::string_view op, std::span<const Kernel> list, const Pr
   raise<NotSupported>("{}: no implementation applies ({})", op, skipped);
 }
 
+// Caches choose()'s answer per element type, for ops that learn their dtype only at their first call (the
+// optimizers, ActivationFn): the choice is still made once per dtype, not per call.
+template <class Kernel>
+class ChosenByDtype {
+ public:
+  template <class Problem>
+  const Kernel& get(std::string_view op, std::span<const Kernel> list, const Problem& p) {
+    const Kernel*& k = chosen_[size_t(p.dtype)];
+    if (!k) k = &choose(op, list, p);
+    return *k;
+  }
+
+ private:
+  const Kernel* chosen_[8] = {};
+};
+
 }  // namespace locnet::kernels
+
+// Defines `std::span<const Kernel> list_fn()`: the ordered kernel list of one op (most specialised first, "ref"
+// last), from the kernels' names as each kernel file defines them (`extern const Kernel kName{...}`).
+#define LOCNET_KERNEL_LIST(Kernel, list_fn, ...)    \
+  namespace locnet::kernels {                      \
+  extern const Kernel __VA_ARGS__;                 \
+  std::span<const Kernel> list_fn() {              \
+    static const Kernel list[] = {__VA_ARGS__};    \
+    return list;                                   \
+  }                                                \
+  }

@@ -1,72 +1,53 @@
 #include "locnet/layers/activations.hpp"
 
-#include <array>
+#include <atomic>
 
 #include "kernels/activation/problem.hpp"
+#include "kernels/registry.hpp"
 
 namespace locnet {
 namespace {
-constexpr std::array<std::pair<std::string_view, ActivationKind>, 13> kNames{{
-    {"linear", ActivationKind::linear},
-    {"relu", ActivationKind::relu},
-    {"leaky_relu", ActivationKind::leaky_relu},
-    {"elu", ActivationKind::elu},
-    {"sigmoid", ActivationKind::sigmoid},
-    {"tanh", ActivationKind::tanh},
-    {"softmax", ActivationKind::softmax},
-    {"softplus", ActivationKind::softplus},
-    {"gelu", ActivationKind::gelu},
-    {"selu", ActivationKind::selu},
-    {"swish", ActivationKind::swish},
-    {"hard_sigmoid", ActivationKind::hard_sigmoid},
-    {"exponential", ActivationKind::exponential},
-}};
+constexpr auto& kNames = kernels::kActivationNames;
+static_assert(kNames.size() == size_t(ActivationKind::exponential) + 1, "one name per ActivationKind");
 
-template <class F>
-void dispatch_float(DType t, std::string_view what, F&& f) {
-  if (t == DType::f32)
-    f(float{});
-  else if (t == DType::f64)
-    f(double{});
-  else
-    raise<NotSupported>("{}: dtype must be f32 or f64, got {}", what, dtype_name(t));
+// The kernel for z's dtype: chosen once per ActivationFn and dtype.
+const kernels::ActivationKernel& kernel_for(const ActivationFn& fn, const kernels::ActivationProblem& p) {
+  if (p.dtype != DType::f32 && p.dtype != DType::f64)
+    raise<NotSupported>("{}: dtype must be f32 or f64, got {}", "activation", dtype_name(p.dtype));
+  std::atomic_ref<const kernels::ActivationKernel*> slot(fn.chosen_[p.dtype == DType::f64]);
+  const kernels::ActivationKernel* k = slot.load(std::memory_order_acquire);
+  if (!k) {
+    k = &kernels::choose<kernels::ActivationKernel>("activation", kernels::activation_kernels(), p);
+    slot.store(k, std::memory_order_release);
+  }
+  return *k;
+}
+
+kernels::ActivationProblem problem(const ActivationFn& fn, const Tensor& z) {
+  return {kernels::ActivationId(fn.kind), z.numel(), z.rank() ? z.dim(-1) : 1, z.dtype()};
 }
 }  // namespace
 
 ActivationFn ActivationFn::by_name(std::string_view name, std::string_view where) {
-  for (auto [n, k] : kNames)
-    if (n == name) return ActivationFn{k};
+  for (size_t i = 0; i < kNames.size(); ++i)
+    if (kNames[i] == name) return ActivationFn{ActivationKind(i)};
   raise<ConfigError>("{}: activation must be one of {}, got '{}'", where, fmt::join(activation_names(), ", "), name);
 }
 
-std::string_view ActivationFn::name() const {
-  for (auto [n, k] : kNames)
-    if (k == kind) return n;
-  return "?";
-}
+std::string_view ActivationFn::name() const { return size_t(kind) < kNames.size() ? kNames[size_t(kind)] : "?"; }
 
-std::vector<std::string> activation_names() {
-  std::vector<std::string> out;
-  for (auto [n, k] : kNames) out.emplace_back(n);
-  return out;
-}
+std::vector<std::string> activation_names() { return {kNames.begin(), kNames.end()}; }
 
 void ActivationFn::forward(const Tensor& z, Tensor& y) const {
-  kernels::ActivationProblem p{kind, z.numel(), z.rank() ? z.dim(-1) : 1};
+  const kernels::ActivationProblem p = problem(*this, z);
   if (p.last == 0) return;
-  dispatch_float(z.dtype(), "activation", [&](auto t) {
-    using T = decltype(t);
-    kernels::activation_forward_ref<T>(p, z.data<T>(), y.data<T>());
-  });
+  kernel_for(*this, p).forward(p, z.raw(), y.raw());
 }
 
 void ActivationFn::backward(const Tensor& z, const Tensor& y, const Tensor& dy, Tensor& dz) const {
-  kernels::ActivationProblem p{kind, z.numel(), z.rank() ? z.dim(-1) : 1};
+  const kernels::ActivationProblem p = problem(*this, z);
   if (p.last == 0) return;
-  dispatch_float(z.dtype(), "activation", [&](auto t) {
-    using T = decltype(t);
-    kernels::activation_backward_ref<T>(p, z.data<T>(), y.data<T>(), dy.data<T>(), dz.data<T>());
-  });
+  kernel_for(*this, p).backward(p, z.raw(), y.raw(), dy.raw(), dz.raw());
 }
 
 void ActivationConfig::validate() const { (void)ActivationFn::by_name(activation, "Activation"); }

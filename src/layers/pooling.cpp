@@ -1,19 +1,11 @@
 #include "locnet/layers/pooling.hpp"
 
 #include "kernels/pooling/problem.hpp"
+#include "kernels/registry.hpp"
 #include "layers/spatial.hpp"
 
 namespace locnet {
 namespace {
-
-// Runs fn(T{}) for f32 / f64 (pooling layers are built in one of them).
-template <class Fn>
-void typed(DType dt, Fn&& fn) {
-  if (dt == DType::f64)
-    fn(double{});
-  else
-    fn(float{});
-}
 
 void check_rank4(const Shape& in, const std::string& where, bool channels_last) {
   if (in.rank() != 4)
@@ -47,9 +39,10 @@ Pooling2D::Pooling2D(bool max, Config cfg, std::string name)
 
 namespace {
 kernels::PoolProblem pool_problem(const Shape& in, bool last, const int64_t (&k)[2], const int64_t (&s)[2],
-                                  const std::string& padding, const std::string& where) {
+                                  const std::string& padding, const std::string& where, DType dtype) {
   check_rank4(in, where, last);
   kernels::PoolProblem p;
+  p.dtype = dtype;
   p.n = std::max<int64_t>(in[0], 0);
   p.h = last ? in[1] : in[2];
   p.w = last ? in[2] : in[3];
@@ -68,25 +61,31 @@ kernels::PoolProblem pool_problem(const Shape& in, bool last, const int64_t (&k)
 }  // namespace
 
 Shape Pooling2D::output_shape(const Shape& in) const {
-  auto p = pool_problem(in, channels_last_, pool_, strides_, cfg_.padding, where());
+  auto p = pool_problem(in, channels_last_, pool_, strides_, cfg_.padding, where(), dtype());
   return channels_last_ ? Shape{in[0], p.oh, p.ow, p.c} : Shape{in[0], p.c, p.oh, p.ow};
+}
+
+void Pooling2D::do_build(const Shape& in, Rng&) {
+  require_float_dtype();
+  auto p = pool_problem(in, channels_last_, pool_, strides_, cfg_.padding, where(), dtype());
+  if (max_)
+    max_impl_ = &kernels::choose<kernels::MaxPoolKernel>("max_pool", kernels::max_pool_kernels(), p);
+  else
+    avg_impl_ = &kernels::choose<kernels::AvgPoolKernel>("avg_pool", kernels::avg_pool_kernels(), p);
 }
 
 Tensor Pooling2D::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  auto p = pool_problem(x.shape(), channels_last_, pool_, strides_, cfg_.padding, where());
+  auto p = pool_problem(x.shape(), channels_last_, pool_, strides_, cfg_.padding, where(), dtype());
   Tensor y = Tensor::empty(output_shape(x.shape()), dtype());
   const bool keep = mode == Mode::Training;
   std::vector<int64_t> scratch;  // inference writes no member: layers may serve several threads at once
   std::vector<int64_t>& argmax = keep ? argmax_ : scratch;
   if (max_) argmax.resize(size_t(y.numel()));
-  typed(dtype(), [&](auto t) {
-    using T = decltype(t);
-    if (max_)
-      kernels::max_pool_forward<T>(p, x.data<T>(), y.data<T>(), argmax.data());
-    else
-      kernels::avg_pool_forward<T>(p, x.data<T>(), y.data<T>());
-  });
+  if (max_)
+    max_impl_->forward(p, x.raw(), y.raw(), argmax.data());
+  else
+    avg_impl_->forward(p, x.raw(), y.raw());
   if (keep) {
     x_shape_ = x.shape();
     y_shape_ = y.shape();
@@ -95,23 +94,19 @@ Tensor Pooling2D::forward(const Tensor& x, Mode mode) {
 }
 
 std::string Pooling2D::kernel() const {
-  if (!max_ || dtype() != DType::f32 || !built()) return "ref";
-  auto p = pool_problem(input_shape(), channels_last_, pool_, strides_, cfg_.padding, where());
-  return kernels::max_pool_fast_applicable(p) ? "max_pool_hwy" : "ref";
+  if (max_impl_) return max_impl_->name;
+  return avg_impl_ ? avg_impl_->name : "ref";
 }
 
 Tensor Pooling2D::backward(const Tensor& dy) {
   if (!x_shape_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, y_shape_);
-  auto p = pool_problem(x_shape_, channels_last_, pool_, strides_, cfg_.padding, where());
+  auto p = pool_problem(x_shape_, channels_last_, pool_, strides_, cfg_.padding, where(), dtype());
   Tensor dx = Tensor::empty(x_shape_, dtype());
-  typed(dtype(), [&](auto t) {
-    using T = decltype(t);
-    if (max_)
-      kernels::max_pool_backward<T>(p, dy.data<T>(), argmax_.data(), dx.data<T>());
-    else
-      kernels::avg_pool_backward<T>(p, dy.data<T>(), dx.data<T>());
-  });
+  if (max_)
+    max_impl_->backward(p, dy.raw(), argmax_.data(), dx.raw());
+  else
+    avg_impl_->backward(p, dy.raw(), dx.raw());
   return dx;
 }
 
@@ -131,21 +126,31 @@ Shape GlobalAveragePooling2D::output_shape(const Shape& in) const {
   return channels_last_ ? Shape{in[0], 1, 1, c} : Shape{in[0], c, 1, 1};
 }
 
-// y[n, c] = sum over the H*W pixels / (H*W);  dx[n, pixel, c] = dy[n, c] / (H*W).
+namespace {
+// The whole (rows, cols) plane as one window (src/kernels/pooling/problem.hpp).
+kernels::PoolProblem global_problem(const Shape& in, bool last, DType dtype) {
+  kernels::PoolProblem p;
+  p.n = std::max<int64_t>(in[0], 0);
+  p.h = last ? in[1] : in[2];
+  p.w = last ? in[2] : in[3];
+  p.c = last ? in[3] : in[1];
+  p.kh = p.h, p.kw = p.w;
+  p.channels_last = last;
+  p.dtype = dtype;
+  return p;
+}
+}  // namespace
+
+void GlobalAveragePooling2D::do_build(const Shape& in, Rng&) {
+  require_float_dtype();
+  impl_ = &kernels::choose<kernels::AvgPoolKernel>("global_avg_pool", kernels::global_avg_pool_kernels(),
+                                                   global_problem(in, channels_last_, dtype()));
+}
+
 Tensor GlobalAveragePooling2D::forward(const Tensor& x, Mode mode) {
-  int64_t n = check_input(x);
-  const int64_t c = channels_last_ ? x.dim(3) : x.dim(1), pixels = x.numel() / std::max<int64_t>(n * c, 1);
-  Tensor y(output_shape(x.shape()), dtype());
-  typed(dtype(), [&](auto t) {
-    using T = decltype(t);
-    const T* xs = x.data<T>();
-    T* ys = y.data<T>();
-    for (int64_t s = 0; s < n; ++s)
-      for (int64_t px = 0; px < pixels; ++px)
-        for (int64_t ch = 0; ch < c; ++ch)
-          ys[s * c + ch] += xs[s * pixels * c + (channels_last_ ? px * c + ch : ch * pixels + px)];
-    for (int64_t i = 0; i < n * c; ++i) ys[i] /= T(pixels);
-  });
+  check_input(x);
+  Tensor y = Tensor::empty(output_shape(x.shape()), dtype());  // every element assigned
+  impl_->forward(global_problem(x.shape(), channels_last_, dtype()), x.raw(), y.raw());
   if (mode == Mode::Training) x_shape_ = x.shape();
   return y;
 }
@@ -153,17 +158,8 @@ Tensor GlobalAveragePooling2D::forward(const Tensor& x, Mode mode) {
 Tensor GlobalAveragePooling2D::backward(const Tensor& dy) {
   if (!x_shape_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, output_shape(x_shape_));
-  const int64_t n = x_shape_[0], c = channels_last_ ? x_shape_[3] : x_shape_[1], pixels = x_shape_[1] * x_shape_[2] * x_shape_[3] / c;
   Tensor dx = Tensor::empty(x_shape_, dtype());
-  typed(dtype(), [&](auto t) {
-    using T = decltype(t);
-    const T* g = dy.data<T>();
-    T* d = dx.data<T>();
-    for (int64_t s = 0; s < n; ++s)
-      for (int64_t px = 0; px < pixels; ++px)
-        for (int64_t ch = 0; ch < c; ++ch)
-          d[s * pixels * c + (channels_last_ ? px * c + ch : ch * pixels + px)] = g[s * c + ch] / T(pixels);
-  });
+  impl_->backward(global_problem(x_shape_, channels_last_, dtype()), dy.raw(), dx.raw());
   return dx;
 }
 

@@ -7,9 +7,9 @@
 #include <limits>
 #include <numbers>
 #include <set>
-#include <type_traits>
 
-#include "kernels/optimizer/adam.hpp"
+#include "kernels/optimizer/problem.hpp"
+#include "kernels/registry.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/sequential.hpp"
@@ -102,16 +102,17 @@ class CosineDecay : public LearningRateSchedule {
 
 // ---- optimizers ----
 
-// Routes both element types to Self::apply<T>.
+// Routes both element types to Self::apply(problem's dtype, ...), which runs the kernel the registry chose for
+// that dtype at its first update (Self's kernel_ cache).
 template <class Self>
 class Impl : public Optimizer {
  protected:
   using Optimizer::Optimizer;
   void update(float* w, const float* g, float* const* s, int64_t n, double lr, int64_t t) const override {
-    static_cast<const Self*>(this)->template apply<float>(w, g, s, n, lr, t);
+    static_cast<const Self*>(this)->apply(DType::f32, w, g, reinterpret_cast<void* const*>(s), n, lr, t);
   }
   void update(double* w, const double* g, double* const* s, int64_t n, double lr, int64_t t) const override {
-    static_cast<const Self*>(this)->template apply<double>(w, g, s, n, lr, t);
+    static_cast<const Self*>(this)->apply(DType::f64, w, g, reinterpret_cast<void* const*>(s), n, lr, t);
   }
 };
 
@@ -135,22 +136,14 @@ class Sgd : public Impl<Sgd> {
   std::vector<std::string> slot_names() const override {
     return c_.momentum > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
   }
-  template <class T>
-  void apply(T* w, const T* g, T* const* s, int64_t n, double lr, int64_t) const {
-    const T mu = T(c_.momentum), rate = T(lr);
-    if (c_.momentum == 0) {
-      for (int64_t i = 0; i < n; ++i) w[i] -= rate * g[i];
-      return;
-    }
-    T* m = s[0];
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = mu * m[i] - rate * g[i];
-      w[i] += c_.nesterov ? mu * m[i] - rate * g[i] : m[i];
-    }
+  void apply(DType dt, void* w, const void* g, void* const* s, int64_t n, double lr, int64_t) const {
+    const kernels::SgdProblem p{dt, n, lr, c_.momentum, c_.nesterov};
+    kernel_.get("sgd", kernels::sgd_kernels(), p).update(p, w, g, s);
   }
 
  private:
   SgdConfig c_;
+  mutable kernels::ChosenByDtype<kernels::SgdKernel> kernel_;
 };
 
 struct AdamConfig {
@@ -192,27 +185,17 @@ class Adam : public Impl<Adam> {
   std::string type() const override { return type_; }
   Call config() const override { return config_; }
   std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
-  template <class T>
-  void apply(T* w, const T* g, T* const* s, int64_t n, double lr, int64_t t) const {
-    const T alpha = T(lr * std::sqrt(1 - std::pow(b2_, double(t))) / (1 - std::pow(b1_, double(t))));
-    const T decay = T(lr * wd_), c1 = T(1 - b1_), c2 = T(1 - b2_), eps = T(eps_);
-    T *m = s[0], *v = s[1];
-    if constexpr (std::is_same_v<T, float>) {  // the same loop with Highway (kernels/optimizer/adam.hpp)
-      kernels::adam_update_f32(w, g, m, v, n, wd_ > 0, decay, c1, c2, alpha, eps);
-      return;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      if (wd_ > 0) w[i] -= w[i] * decay;
-      m[i] += (g[i] - m[i]) * c1;
-      v[i] += (g[i] * g[i] - v[i]) * c2;
-      w[i] -= m[i] * alpha / (std::sqrt(v[i]) + eps);
-    }
+  void apply(DType dt, void* w, const void* g, void* const* s, int64_t n, double lr, int64_t t) const {
+    const double alpha = lr * std::sqrt(1 - std::pow(b2_, double(t))) / (1 - std::pow(b1_, double(t)));
+    const kernels::AdamProblem p{dt, n, wd_ > 0, lr * wd_, 1 - b1_, 1 - b2_, alpha, eps_};
+    kernel_.get("adam", kernels::adam_kernels(), p).update(p, w, g, s);
   }
 
  private:
   std::string type_;
   double wd_, b1_, b2_, eps_;
   Call config_;
+  mutable kernels::ChosenByDtype<kernels::AdamKernel> kernel_;
 };
 
 struct RmspropConfig {
@@ -239,24 +222,14 @@ class Rmsprop : public Impl<Rmsprop> {
   std::vector<std::string> slot_names() const override {
     return c_.momentum > 0 ? std::vector<std::string>{"velocity", "momentum"} : std::vector<std::string>{"velocity"};
   }
-  template <class T>
-  void apply(T* w, const T* g, T* const* s, int64_t n, double lr, int64_t) const {
-    const T rho = T(c_.rho), mu = T(c_.momentum), rate = T(lr), eps = T(c_.epsilon);
-    T* v = s[0];
-    for (int64_t i = 0; i < n; ++i) {
-      v[i] = rho * v[i] + (1 - rho) * g[i] * g[i];
-      T d = rate * g[i] / std::sqrt(v[i] + eps);
-      if (c_.momentum > 0) {
-        s[1][i] = mu * s[1][i] + d;
-        w[i] -= s[1][i];
-      } else {
-        w[i] -= d;
-      }
-    }
+  void apply(DType dt, void* w, const void* g, void* const* s, int64_t n, double lr, int64_t) const {
+    const kernels::RmspropProblem p{dt, n, lr, c_.rho, c_.momentum, c_.epsilon};
+    kernel_.get("rmsprop", kernels::rmsprop_kernels(), p).update(p, w, g, s);
   }
 
  private:
   RmspropConfig c_;
+  mutable kernels::ChosenByDtype<kernels::RmspropKernel> kernel_;
 };
 
 struct AdagradConfig {
@@ -280,18 +253,14 @@ class Adagrad : public Impl<Adagrad> {
   Call config() const override { return Call{"Adagrad", {}, config_values(c_), -1}; }
   std::vector<std::string> slot_names() const override { return {"accumulator"}; }
   double slot_initial_value() const override { return c_.initial_accumulator_value; }
-  template <class T>
-  void apply(T* w, const T* g, T* const* s, int64_t n, double lr, int64_t) const {
-    const T rate = T(lr), eps = T(c_.epsilon);
-    T* a = s[0];
-    for (int64_t i = 0; i < n; ++i) {
-      a[i] += g[i] * g[i];
-      w[i] -= rate * g[i] / std::sqrt(a[i] + eps);
-    }
+  void apply(DType dt, void* w, const void* g, void* const* s, int64_t n, double lr, int64_t) const {
+    const kernels::AdagradProblem p{dt, n, lr, c_.epsilon};
+    kernel_.get("adagrad", kernels::adagrad_kernels(), p).update(p, w, g, s);
   }
 
  private:
   AdagradConfig c_;
+  mutable kernels::ChosenByDtype<kernels::AdagradKernel> kernel_;
 };
 
 template <class Config>

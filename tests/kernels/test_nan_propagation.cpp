@@ -50,11 +50,12 @@ std::vector<double> mixed_values() {
 }
 
 template <class T>
-void relu_kernel_keeps_nan() {
+void relu_kernel_keeps_nan(const ActivationKernel& k) {
+  SCOPED_TRACE(k.name);
   const std::vector<double> src = mixed_values();
-  const ActivationProblem p{ActivationKind::relu, int64_t(src.size()), int64_t(src.size())};
+  const ActivationProblem p{ActivationId::relu, int64_t(src.size()), int64_t(src.size()), dtype_v<T>};
   std::vector<T> z(src.begin(), src.end()), y(z.size()), ones(z.size(), T(1)), dy(z.size()), dz(z.size());
-  activation_forward_ref<T>(p, z.data(), y.data());
+  k.forward(p, z.data(), y.data());
   for (size_t i = 0; i < z.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "z[" << i << "] = " << z[i]);
     if (std::isnan(z[i])) {
@@ -63,10 +64,10 @@ void relu_kernel_keeps_nan() {
       EXPECT_EQ(y[i], z[i] > 0 ? z[i] : T(0));
     }
   }
-  activation_backward_ref<T>(p, z.data(), y.data(), ones.data(), dz.data());
+  k.backward(p, z.data(), y.data(), ones.data(), dz.data());
   for (size_t i = 0; i < z.size(); ++i) EXPECT_EQ(dz[i], z[i] <= 0 ? T(0) : T(1)) << "z = " << z[i];
   for (size_t i = 0; i < z.size(); ++i) dy[i] = std::isnan(z[i]) ? T(kNaN) : T(1);
-  activation_backward_ref<T>(p, z.data(), y.data(), dy.data(), dz.data());
+  k.backward(p, z.data(), y.data(), dy.data(), dz.data());
   for (size_t i = 0; i < z.size(); ++i) {
     if (std::isnan(z[i])) {
       EXPECT_TRUE(std::isnan(dz[i])) << "i = " << i;
@@ -77,14 +78,21 @@ void relu_kernel_keeps_nan() {
 }  // namespace
 
 TEST(NanPropagation, ReluKernelForwardAndBackward) {
-  relu_kernel_keeps_nan<float>();
-  relu_kernel_keeps_nan<double>();
+  int kernels = 0;
+  std::string why;
+  for (const ActivationKernel& k : activation_kernels()) {  // the reference and the relu loops
+    if (!k.applicable(ActivationProblem{ActivationId::relu, 1, 1}, &why)) continue;
+    relu_kernel_keeps_nan<float>(k);
+    relu_kernel_keeps_nan<double>(k);
+    ++kernels;
+  }
+  EXPECT_EQ(kernels, 2);
 }
 
 TEST(NanPropagation, EveryActivationKernel) {
   for (const std::string& name : activation_names()) {
     SCOPED_TRACE(name);
-    const ActivationKind kind = ActivationFn::by_name(name).kind;
+    const ActivationId kind = ActivationId(ActivationFn::by_name(name).kind);
     const std::vector<double> z = {kNaN, -1, 0.5, -kNaN, 3, -2};  // two rows of 3 (softmax normalises rows)
     const ActivationProblem p{kind, 6, 3};
     std::vector<double> y(6), dy(6), dz(6);

@@ -1,4 +1,4 @@
-// The SIMD max-pooling forward (max_pool_hwy.cpp) against the reference loops: channel counts around the vector
+// The SIMD max-pooling forward (src/kernels/pooling/max_pool_hwy.cpp) against the reference loops: channel counts around the vector
 // lengths, overlapping and strided windows, inputs with unread rows/columns ("valid"), ties and NaNs (first
 // maximum and first NaN win), batch 1 and batches above the thread count, guard elements around the outputs.
 #include <gtest/gtest.h>
@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/pooling/problem.hpp"
@@ -24,6 +26,17 @@ PoolProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t
   p.oh = (h - kh) / sh + 1, p.ow = (w - kw) / sw + 1;
   p.channels_last = true;
   return p;
+}
+
+const MaxPoolKernel& kernel(const char* name) {
+  for (const MaxPoolKernel& k : max_pool_kernels())
+    if (std::string(k.name) == name) return k;
+  throw std::runtime_error(name);
+}
+
+bool fast_applicable(const PoolProblem& p) {
+  std::string why;
+  return kernel("max_pool_hwy").applicable(p, &why);
 }
 
 }  // namespace
@@ -45,7 +58,7 @@ TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
         for (int data = 0; data < 3; ++data) {  // 0: distinct values, 1: many ties, 2: ties and NaNs
           set_num_threads(threads);
           PoolProblem p = make(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw);
-          ASSERT_TRUE(max_pool_fast_applicable(p));
+          ASSERT_TRUE(fast_applicable(p));
           SCOPED_TRACE(::testing::Message() << "threads=" << threads << " n=" << g.n << " " << g.h << "x" << g.w << "x"
                                             << g.c << " k=" << g.kh << "x" << g.kw << " s=" << g.sh << "x" << g.sw
                                             << " data=" << data);
@@ -59,8 +72,8 @@ TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
           }
           std::vector<float> y1(size_t(out + 2 * kGuard), -77.f), y2(size_t(out), 0.f);
           std::vector<int64_t> a1(size_t(out + 2 * kGuard), -77), a2(size_t(out), 0);
-          max_pool_forward<float>(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
-          max_pool_forward_ref<float>(p, x.data(), y2.data(), a2.data());
+          kernel("max_pool_hwy").forward(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
+          kernel("ref").forward(p, x.data(), y2.data(), a2.data());
           for (int64_t i = 0; i < out; ++i) {
             const float u = y1[size_t(i + kGuard)], v = y2[size_t(i)];
             ASSERT_TRUE((std::isnan(u) && std::isnan(v)) || u == v) << "y[" << i << "] " << u << " vs " << v;
@@ -79,11 +92,11 @@ TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
 
 TEST(MaxPoolKernels, FastPathOnlyWhereEveryWindowIsInside) {
   PoolProblem p = make(2, 7, 7, 8, 2, 2, 2, 2);
-  EXPECT_TRUE(max_pool_fast_applicable(p));
+  EXPECT_TRUE(fast_applicable(p));
   PoolProblem same = p;
   same.pl = 1, same.ow = 4;  // a padded column: windows clipped by the reference
-  EXPECT_FALSE(max_pool_fast_applicable(same));
+  EXPECT_FALSE(fast_applicable(same));
   PoolProblem first = p;
   first.channels_last = false;
-  EXPECT_FALSE(max_pool_fast_applicable(first));
+  EXPECT_FALSE(fast_applicable(first));
 }

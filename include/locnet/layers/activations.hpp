@@ -24,7 +24,11 @@
 #include "locnet/layers/layer.hpp"
 
 namespace locnet {
+namespace kernels {
+struct ActivationKernel;
+}  // namespace kernels
 
+// In the order of the kernels' ids (src/kernels/activation/problem.hpp), to which ActivationFn maps by index.
 enum class ActivationKind {
   linear, relu, leaky_relu, elu, sigmoid, tanh, softmax, softplus, gelu, selu, swish, hard_sigmoid, exponential
 };
@@ -38,6 +42,9 @@ struct ActivationFn {
   void forward(const Tensor& z, Tensor& y) const;
   // dz = dy * f'(z), given z and y = f(z).
   void backward(const Tensor& z, const Tensor& y, const Tensor& dy, Tensor& dz) const;
+  // The registry's choice for f32 and f64, made at the first call of each (atomically: inference may run on
+  // several threads at once) and kept by copies.
+  mutable const kernels::ActivationKernel* chosen_[2] = {};
 };
 std::vector<std::string> activation_names();
 

@@ -21,6 +21,10 @@
 #include "locnet/layers/layer.hpp"
 
 namespace locnet {
+namespace kernels {
+struct MaxPoolKernel;
+struct AvgPoolKernel;
+}  // namespace kernels
 
 struct Pooling2DConfig {
   std::vector<int64_t> pool_size = {2, 2};
@@ -46,11 +50,11 @@ class Pooling2D : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  std::string kernel() const override;  // "max_pool_hwy" where max_pool_forward takes its SIMD path, else "ref"
+  std::string kernel() const override;  // the registry's choice: "max_pool_hwy" (SIMD) or "ref"
   Call config() const override { return make_call(config_values(cfg_)); }
 
  protected:
-  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
+  void do_build(const Shape& in, Rng&) override;
 
  private:
   bool max_;
@@ -59,6 +63,8 @@ class Pooling2D : public Layer {
   bool channels_last_ = true;
   Shape x_shape_, y_shape_;            // of the last training forward
   std::vector<int64_t> argmax_;        // max: the input index each output came from
+  const kernels::MaxPoolKernel* max_impl_ = nullptr;  // chosen in build(), by max_
+  const kernels::AvgPoolKernel* avg_impl_ = nullptr;
 };
 
 class MaxPooling2D : public Pooling2D {
@@ -99,12 +105,13 @@ class GlobalAveragePooling2D : public Layer {
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
 
  protected:
-  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
+  void do_build(const Shape& in, Rng&) override;
 
  private:
   Config cfg_;
   bool channels_last_ = true;
   Shape x_shape_;
+  const kernels::AvgPoolKernel* impl_ = nullptr;
 };
 
 }  // namespace locnet

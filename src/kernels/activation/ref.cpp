@@ -1,4 +1,5 @@
-// Reference activation kernels; formulas in include/locnet/layers/activations.hpp.
+// Reference activation kernels, the spec the others are tested against; the forward formulas are in
+// include/locnet/layers/activations.hpp.
 // Derivatives (z: input, y = f(z)):
 //   relu' = [z > 0]   leaky_relu' = z > 0 ? 1 : 0.2   elu' = z > 0 ? 1 : y + 1   sigmoid' = y (1 - y)
 //   tanh' = 1 - y^2   softplus' = sigmoid(z)   gelu' = Phi(z) + z phi(z)
@@ -26,7 +27,7 @@ T sigmoid(T z) {
 
 template <class T>
 void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
-  using K = ActivationKind;
+  using K = ActivationId;
   if (p.kind == K::softmax) {
     parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
@@ -37,15 +38,6 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
         for (int64_t i = 0; i < p.last; ++i) sum += yr[i] = std::exp(zr[i] - mx);
         for (int64_t i = 0; i < p.last; ++i) yr[i] /= sum;
       }
-    });
-    return;
-  }
-  if (p.kind == K::relu) {  // the common case, as its own loop so that it vectorizes
-    parallel_for(0, p.n, 1 << 14, [z, y](int64_t lo, int64_t hi) {
-      const T* __restrict zs = z;
-      T* __restrict ys = y;
-      // z < 0 ? 0 : z keeps NaN (and -0), z > 0 ? z : 0 dropped NaN; both compile to a compare and a mask.
-      for (int64_t i = lo; i < hi; ++i) ys[i] = zs[i] < 0 ? T(0) : zs[i];
     });
     return;
   }
@@ -77,7 +69,7 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
 
 template <class T>
 void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y, const T* dy, T* dz) {
-  using K = ActivationKind;
+  using K = ActivationId;
   if (p.kind == K::softmax) {
     parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
@@ -85,18 +77,6 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
         T dot = 0;
         for (int64_t i = 0; i < p.last; ++i) dot += dy[o + i] * y[o + i];
         for (int64_t i = 0; i < p.last; ++i) dz[o + i] = y[o + i] * (dy[o + i] - dot);
-      }
-    });
-    return;
-  }
-  if (p.kind == K::relu) {
-    parallel_for(0, p.n, 1 << 14, [z, dy, dz](int64_t lo, int64_t hi) {
-      const T* __restrict zs = z;
-      const T* __restrict gs = dy;
-      T* __restrict ds = dz;
-      for (int64_t i = lo; i < hi; ++i) {
-        const T g = gs[i];  // loaded unconditionally: a select, not a branch
-        ds[i] = zs[i] <= 0 ? T(0) : g;
       }
     });
     return;
@@ -142,5 +122,29 @@ template void activation_backward_ref<float>(const ActivationProblem&, const flo
                                              float*);
 template void activation_backward_ref<double>(const ActivationProblem&, const double*, const double*, const double*,
                                               double*);
+
+namespace {
+bool applicable(const ActivationProblem& p, std::string* why) {
+  if (p.dtype == DType::f32 || p.dtype == DType::f64) return true;
+  *why = "dtype must be f32 or f64";
+  return false;
+}
+void forward(const ActivationProblem& p, const void* z, void* y) {
+  if (p.dtype == DType::f64)
+    activation_forward_ref(p, static_cast<const double*>(z), static_cast<double*>(y));
+  else
+    activation_forward_ref(p, static_cast<const float*>(z), static_cast<float*>(y));
+}
+void backward(const ActivationProblem& p, const void* z, const void* y, const void* dy, void* dz) {
+  if (p.dtype == DType::f64)
+    activation_backward_ref(p, static_cast<const double*>(z), static_cast<const double*>(y),
+                            static_cast<const double*>(dy), static_cast<double*>(dz));
+  else
+    activation_backward_ref(p, static_cast<const float*>(z), static_cast<const float*>(y),
+                            static_cast<const float*>(dy), static_cast<float*>(dz));
+}
+}  // namespace
+
+extern const ActivationKernel kActivationRef{"ref", applicable, forward, backward};
 
 }  // namespace locnet::kernels

@@ -1,12 +1,4 @@
 #include "kernels/batch_norm/problem.hpp"
+#include "kernels/registry.hpp"
 
-namespace locnet::kernels {
-
-extern const BatchNormKernel kBatchNormHwy, kBatchNormRef;
-
-std::span<const BatchNormKernel> batch_norm_kernels() {
-  static const BatchNormKernel list[] = {kBatchNormHwy, kBatchNormRef};
-  return list;
-}
-
-}  // namespace locnet::kernels
+LOCNET_KERNEL_LIST(BatchNormKernel, batch_norm_kernels, kBatchNormHwy, kBatchNormRef)

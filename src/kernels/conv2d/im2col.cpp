@@ -206,20 +206,7 @@ void backward_t(const Conv2dProblem& p, const void* dyv, const void* xv, const v
 }
 
 bool applicable(const Conv2dProblem& p, std::string* why) {
-  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
-    *why = "dtype must be f32 or f64";
-    return false;
-  }
-  constexpr int64_t kMax = int64_t(1) << 31;
-  if (p.positions() * p.patch() >= kMax || p.positions() * p.f >= kMax || p.patch() * p.f >= kMax) {
-    *why = "matrix dimensions exceed the 32-bit BLAS interface";
-    return false;
-  }
-  if (p.positions() == 0 || p.patch() == 0 || p.f == 0) {
-    *why = "empty problem";
-    return false;
-  }
-  return true;
+  return blas_applicable(p.dtype, {p.positions() * p.patch(), p.positions() * p.f, p.patch() * p.f}, why);
 }
 
 void forward(const Conv2dProblem& p, const void* x, const void* w, const void* b, void* y) {

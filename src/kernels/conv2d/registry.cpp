@@ -1,12 +1,4 @@
 #include "kernels/conv2d/problem.hpp"
+#include "kernels/registry.hpp"
 
-namespace locnet::kernels {
-
-extern const Conv2dKernel kConv2dDirectHwy, kConv2dIm2col, kConv2dRef;
-
-std::span<const Conv2dKernel> conv2d_kernels() {
-  static const Conv2dKernel list[] = {kConv2dDirectHwy, kConv2dIm2col, kConv2dRef};
-  return list;
-}
-
-}  // namespace locnet::kernels
+LOCNET_KERNEL_LIST(Conv2dKernel, conv2d_kernels, kConv2dDirectHwy, kConv2dIm2col, kConv2dRef)

@@ -1,6 +1,4 @@
 // Dense through CBLAS (OpenBLAS): one GEMM per product, the bias broadcast into y first (beta = 1).
-#include <cblas.h>
-
 #include <optional>
 
 #include "kernels/blas.hpp"
@@ -14,17 +12,13 @@ namespace {
 // threads of the layers around (the default network's Dense: 64 x 800 x 10).
 constexpr int64_t kSingleThreadedMacs = int64_t(1) << 22;
 
+// kernels::gemm (src/kernels/blas.hpp), on one BLAS thread for small products.
 template <class T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                T beta, T* c, int64_t ldc) {
   std::optional<BlasSingleThreaded> one;
   if (m * n * k < kSingleThreadedMacs) one.emplace();
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b, blasint(ldb),
-                beta, c, blasint(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b, blasint(ldb),
-                beta, c, blasint(ldc));
+  gemm<T>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>
@@ -38,7 +32,7 @@ void forward_t(const DenseProblem& p, const void* xv, const void* wv, const void
     if (!p.has_bias) std::fill(y, y + p.m * p.n, T(0));
     return;
   }
-  gemm<T>(CblasNoTrans, CblasNoTrans, p.m, p.n, p.k, static_cast<const T*>(xv), p.k, static_cast<const T*>(wv), p.n,
+  dense_gemm<T>(false, false, p.m, p.n, p.k, static_cast<const T*>(xv), p.k, static_cast<const T*>(wv), p.n,
           p.has_bias ? T(1) : T(0), y, p.n);
 }
 
@@ -46,10 +40,10 @@ template <class T>
 void backward_t(const DenseProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
                 void* dbv) {
   auto dy = static_cast<const T*>(dyv);
-  gemm<T>(CblasNoTrans, CblasTrans, p.m, p.k, p.n, dy, p.n, static_cast<const T*>(wv), p.n, T(0),
-          static_cast<T*>(dxv), p.k);
-  gemm<T>(CblasTrans, CblasNoTrans, p.k, p.n, p.m, static_cast<const T*>(xv), p.k, dy, p.n, T(1),
-          static_cast<T*>(dwv), p.n);
+  dense_gemm<T>(false, true, p.m, p.k, p.n, dy, p.n, static_cast<const T*>(wv), p.n, T(0),
+                static_cast<T*>(dxv), p.k);
+  dense_gemm<T>(true, false, p.k, p.n, p.m, static_cast<const T*>(xv), p.k, dy, p.n, T(1),
+                static_cast<T*>(dwv), p.n);
   if (p.has_bias) {
     auto db = static_cast<T*>(dbv);
     for (int64_t i = 0; i < p.m; ++i)
@@ -58,20 +52,7 @@ void backward_t(const DenseProblem& p, const void* dyv, const void* xv, const vo
 }
 
 bool applicable(const DenseProblem& p, std::string* why) {
-  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
-    *why = "dtype must be f32 or f64";
-    return false;
-  }
-  constexpr int64_t kMax = int64_t(1) << 31;
-  if (p.m >= kMax || p.n >= kMax || p.k >= kMax || p.m * p.n >= kMax || p.m * p.k >= kMax || p.k * p.n >= kMax) {
-    *why = "matrix dimensions exceed the 32-bit BLAS interface";
-    return false;
-  }
-  if (p.m == 0 || p.n == 0 || p.k == 0) {
-    *why = "empty problem";
-    return false;
-  }
-  return true;
+  return blas_applicable(p.dtype, {p.m, p.n, p.k, p.m * p.n, p.m * p.k, p.k * p.n}, why);
 }
 
 void forward(const DenseProblem& p, const void* x, const void* w, const void* b, void* y) {

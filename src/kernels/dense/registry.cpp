@@ -1,12 +1,4 @@
 #include "kernels/dense/problem.hpp"
+#include "kernels/registry.hpp"
 
-namespace locnet::kernels {
-
-extern const DenseKernel kDenseBlas, kDenseRef;
-
-std::span<const DenseKernel> dense_kernels() {
-  static const DenseKernel list[] = {kDenseBlas, kDenseRef};
-  return list;
-}
-
-}  // namespace locnet::kernels
+LOCNET_KERNEL_LIST(DenseKernel, dense_kernels, kDenseBlas, kDenseRef)

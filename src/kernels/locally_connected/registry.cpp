@@ -1,12 +1,4 @@
 #include "kernels/locally_connected/problem.hpp"
+#include "kernels/registry.hpp"
 
-namespace locnet::kernels {
-
-extern const LcKernel kLcHwy, kLcBlas, kLcRef;
-
-std::span<const LcKernel> lc_kernels() {
-  static const LcKernel list[] = {kLcHwy, kLcBlas, kLcRef};
-  return list;
-}
-
-}  // namespace locnet::kernels
+LOCNET_KERNEL_LIST(LcKernel, lc_kernels, kLcHwy, kLcBlas, kLcRef)

@@ -1,12 +1,4 @@
 #include "kernels/lrn/problem.hpp"
+#include "kernels/registry.hpp"
 
-namespace locnet::kernels {
-
-extern const LrnKernel kLrnHwy, kLrnRef;
-
-std::span<const LrnKernel> lrn_kernels() {
-  static const LrnKernel list[] = {kLrnHwy, kLrnRef};
-  return list;
-}
-
-}  // namespace locnet::kernels
+LOCNET_KERNEL_LIST(LrnKernel, lrn_kernels, kLrnHwy, kLrnRef)

@@ -1,5 +1,5 @@
 // Max pooling forward for f32 channels_last when every window lies inside the input (no padding taps): Highway
-// SIMD across channels, one vector of channels per step. The same rule as the reference in pooling.cpp: the
+// SIMD across channels, one vector of channels per step. The same rule as the reference in src/kernels/pooling/ref.cpp: the
 // first tap in (dy, dx) order starts the window; a later tap replaces it when it is greater, or when it is NaN
 // and the kept value is not (NaN propagates, the first NaN wins). The argmax index (within the sample) is kept
 // as int32 in the vector loop and widened on the store. Channels past the last whole vector take the scalar
@@ -70,16 +70,24 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace locnet::kernels {
+namespace {
 HWY_EXPORT(MaxPoolF32);
 
-bool max_pool_fast_applicable(const PoolProblem& p) {
-  return p.channels_last && p.pt == 0 && p.pl == 0 && p.kh >= 1 && p.kw >= 1 &&
-         (p.oh - 1) * p.sh + p.kh <= p.h && (p.ow - 1) * p.sw + p.kw <= p.w &&
-         p.h * p.w * p.c < (int64_t(1) << 31) - 64;
+bool applicable(const PoolProblem& p, std::string* why) {
+  if (p.dtype != DType::f32) return *why = "dtype must be f32", false;
+  if (!p.channels_last) return *why = "data_format must be channels_last", false;
+  if (p.pt != 0 || p.pl != 0 || p.kh < 1 || p.kw < 1 || (p.oh - 1) * p.sh + p.kh > p.h ||
+      (p.ow - 1) * p.sw + p.kw > p.w)
+    return *why = "a window reaches outside the input (padding)", false;
+  if (p.h * p.w * p.c >= (int64_t(1) << 31) - 64) return *why = "a sample exceeds the int32 argmax", false;
+  return true;
 }
 
-void max_pool_forward_fast(const PoolProblem& p, const float* x, float* y, int64_t* argmax) {
-  HWY_DYNAMIC_DISPATCH(MaxPoolF32)(p, x, y, argmax);
+void forward(const PoolProblem& p, const void* x, void* y, int64_t* argmax) {
+  HWY_DYNAMIC_DISPATCH(MaxPoolF32)(p, static_cast<const float*>(x), static_cast<float*>(y), argmax);
 }
+}  // namespace
+
+extern const MaxPoolKernel kMaxPoolHwy{"max_pool_hwy", applicable, forward, max_pool_backward};
 }  // namespace locnet::kernels
 #endif

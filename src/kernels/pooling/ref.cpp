@@ -1,0 +1,179 @@
+// Reference pooling kernels (the spec the SIMD max pooling is tested against): direct loops, OpenMP over the
+// batch for the windowed ones. Formulas in src/kernels/pooling/problem.hpp and above each function.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/pooling/problem.hpp"
+#include "locnet/core/parallel.hpp"
+
+namespace locnet::kernels {
+namespace {
+
+// Strides in elements within a sample: one pixel step and one channel step, for x and y.
+struct Layout {
+  int64_t in_pixel, in_channel, out_pixel, out_channel;
+  explicit Layout(const PoolProblem& p)
+      : in_pixel(p.channels_last ? p.c : 1),
+        in_channel(p.channels_last ? 1 : p.h * p.w),
+        out_pixel(p.channels_last ? p.c : 1),
+        out_channel(p.channels_last ? 1 : p.oh * p.ow) {}
+};
+
+// fn(sample, output offset, [y0, y1) x [x0, x1) valid input rows/cols) for every window.
+template <class Fn>
+void for_each_window(const PoolProblem& p, Fn&& fn) {
+  const Layout l(p);
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.oh * p.ow * p.c));
+  parallel_for(0, p.n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s)
+      for (int64_t oy = 0; oy < p.oh; ++oy) {
+        int64_t y0 = std::max<int64_t>(oy * p.sh - p.pt, 0), y1 = std::min(oy * p.sh - p.pt + p.kh, p.h);
+        for (int64_t ox = 0; ox < p.ow; ++ox) {
+          int64_t x0 = std::max<int64_t>(ox * p.sw - p.pl, 0), x1 = std::min(ox * p.sw - p.pl + p.kw, p.w);
+          fn(s, (oy * p.ow + ox) * l.out_pixel, y0, y1, x0, x1);
+        }
+      }
+  });
+}
+
+// y = max over the window's taps inside the input; argmax = the index (within the sample) of the first maximum in
+// (dy, dx) order; a later tap replaces the kept one when greater, or when NaN and the kept one is not.
+template <class T>
+void max_forward(const PoolProblem& p, const void* xv, void* yv, int64_t* argmax) {
+  auto x = static_cast<const T*>(xv);
+  auto y = static_cast<T*>(yv);
+  const Layout l(p);
+  const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
+  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t arg = -1;
+      for (int64_t iy = y0; iy < y1; ++iy)
+        for (int64_t ix = x0; ix < x1; ++ix) {
+          int64_t i = (iy * p.w + ix) * l.in_pixel + ch * l.in_channel;
+          T v = x[s * in + i];
+          if (v > best || arg < 0 || (std::isnan(v) && !std::isnan(best))) best = v, arg = i;
+        }
+      y[s * out + o + ch * l.out_channel] = best;
+      argmax[s * out + o + ch * l.out_channel] = arg;
+    }
+  });
+}
+
+// dx = 0, then dx[argmax] += dy per output.
+template <class T>
+void max_backward(const PoolProblem& p, const void* dyv, const int64_t* argmax, void* dxv) {
+  auto dy = static_cast<const T*>(dyv);
+  auto dx = static_cast<T*>(dxv);
+  const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
+  parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) {
+      std::fill(dx + s * in, dx + (s + 1) * in, T(0));
+      for (int64_t o = 0; o < out; ++o) dx[s * in + argmax[s * out + o]] += dy[s * out + o];
+    }
+  });
+}
+
+// y = sum over the window's taps inside the input / their count.
+template <class T>
+void avg_forward(const PoolProblem& p, const void* xv, void* yv) {
+  auto x = static_cast<const T*>(xv);
+  auto y = static_cast<T*>(yv);
+  const Layout l(p);
+  const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
+  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+    const T scale = T(1) / T((y1 - y0) * (x1 - x0));
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      T sum = 0;
+      for (int64_t iy = y0; iy < y1; ++iy)
+        for (int64_t ix = x0; ix < x1; ++ix) sum += x[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel];
+      y[s * out + o + ch * l.out_channel] = sum * scale;
+    }
+  });
+}
+
+// dx[i] = sum over the windows containing i of dy / the window's count.
+template <class T>
+void avg_backward(const PoolProblem& p, const void* dyv, void* dxv) {
+  auto dy = static_cast<const T*>(dyv);
+  auto dx = static_cast<T*>(dxv);
+  const Layout l(p);
+  const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
+  parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) std::fill(dx + s * in, dx + (s + 1) * in, T(0));
+  });
+  // Windows of one sample overlap in dx; samples never do, so for_each_window's split by sample is race-free.
+  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+    const T scale = T(1) / T((y1 - y0) * (x1 - x0));
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      T g = dy[s * out + o + ch * l.out_channel] * scale;
+      for (int64_t iy = y0; iy < y1; ++iy)
+        for (int64_t ix = x0; ix < x1; ++ix) dx[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel] += g;
+    }
+  });
+}
+
+// Global average: fn(output index s*c + ch, input index) for every pixel of every sample, pixels outer.
+template <class Fn>
+void for_each_pixel(const PoolProblem& p, Fn&& fn) {
+  const int64_t pixels = p.h * p.w, c = p.c;
+  for (int64_t s = 0; s < p.n; ++s)
+    for (int64_t px = 0; px < pixels; ++px)
+      for (int64_t ch = 0; ch < c; ++ch)
+        fn(s * c + ch, s * pixels * c + (p.channels_last ? px * c + ch : ch * pixels + px));
+}
+
+// y[n, c] = sum over the h*w pixels / (h*w).
+template <class T>
+void global_forward(const PoolProblem& p, const void* xv, void* yv) {
+  auto x = static_cast<const T*>(xv);
+  auto y = static_cast<T*>(yv);
+  std::fill(y, y + p.n * p.c, T(0));
+  for_each_pixel(p, [&](int64_t o, int64_t i) { y[o] += x[i]; });
+  for (int64_t i = 0; i < p.n * p.c; ++i) y[i] /= T(p.h * p.w);
+}
+
+// dx[n, pixel, c] = dy[n, c] / (h*w).
+template <class T>
+void global_backward(const PoolProblem& p, const void* dyv, void* dxv) {
+  auto dy = static_cast<const T*>(dyv);
+  auto dx = static_cast<T*>(dxv);
+  for_each_pixel(p, [&](int64_t o, int64_t i) { dx[i] = dy[o] / T(p.h * p.w); });
+}
+
+bool float_dtype(const PoolProblem& p, std::string* why) {
+  if (p.dtype == DType::f32 || p.dtype == DType::f64) return true;
+  *why = "dtype must be f32 or f64";
+  return false;
+}
+
+}  // namespace
+
+void max_pool_backward(const PoolProblem& p, const void* dy, const int64_t* argmax, void* dx) {
+  p.dtype == DType::f64 ? max_backward<double>(p, dy, argmax, dx) : max_backward<float>(p, dy, argmax, dx);
+}
+
+namespace {
+void max_fwd(const PoolProblem& p, const void* x, void* y, int64_t* argmax) {
+  p.dtype == DType::f64 ? max_forward<double>(p, x, y, argmax) : max_forward<float>(p, x, y, argmax);
+}
+void avg_fwd(const PoolProblem& p, const void* x, void* y) {
+  p.dtype == DType::f64 ? avg_forward<double>(p, x, y) : avg_forward<float>(p, x, y);
+}
+void avg_bwd(const PoolProblem& p, const void* dy, void* dx) {
+  p.dtype == DType::f64 ? avg_backward<double>(p, dy, dx) : avg_backward<float>(p, dy, dx);
+}
+void global_fwd(const PoolProblem& p, const void* x, void* y) {
+  p.dtype == DType::f64 ? global_forward<double>(p, x, y) : global_forward<float>(p, x, y);
+}
+void global_bwd(const PoolProblem& p, const void* dy, void* dx) {
+  p.dtype == DType::f64 ? global_backward<double>(p, dy, dx) : global_backward<float>(p, dy, dx);
+}
+}  // namespace
+
+extern const MaxPoolKernel kMaxPoolRef{"ref", float_dtype, max_fwd, max_pool_backward};
+extern const AvgPoolKernel kAvgPoolRef{"ref", float_dtype, avg_fwd, avg_bwd};
+extern const AvgPoolKernel kGlobalAvgPoolRef{"ref", float_dtype, global_fwd, global_bwd};
+
+}  // namespace locnet::kernels
