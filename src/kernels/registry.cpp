@@ -17,31 +17,23 @@
 
 namespace locnet::kernels {
 namespace {
+// An op's name with its kernels' names in order.
 template <class Kernel>
-void add_op(OpImpls& ops, std::string op, std::span<const Kernel> list) {
+std::pair<std::string, std::vector<std::string>> op(std::string name, std::span<const Kernel> list) {
   std::vector<std::string> names;
   for (const Kernel& k : list) names.emplace_back(k.name);
-  ops.emplace_back(std::move(op), std::move(names));
+  return {std::move(name), std::move(names)};
 }
 
 }  // namespace
 
 OpImpls library_ops() {
-  OpImpls ops;
-  add_op(ops, "activation", activation_kernels());
-  add_op(ops, "adagrad", adagrad_kernels());
-  add_op(ops, "adam", adam_kernels());
-  add_op(ops, "avg_pool", avg_pool_kernels());
-  add_op(ops, "batch_norm", batch_norm_kernels());
-  add_op(ops, "conv2d", conv2d_kernels());
-  add_op(ops, "dense", dense_kernels());
-  add_op(ops, "global_avg_pool", global_avg_pool_kernels());
-  add_op(ops, "locally_connected", lc_kernels());
-  add_op(ops, "lrn", lrn_kernels());
-  add_op(ops, "max_pool", max_pool_kernels());
-  add_op(ops, "rmsprop", rmsprop_kernels());
-  add_op(ops, "sgd", sgd_kernels());
-  return ops;
+  return {op("activation", activation_kernels()), op("adagrad", adagrad_kernels()), op("adam", adam_kernels()),
+          op("avg_pool", avg_pool_kernels()),     op("batch_norm", batch_norm_kernels()),
+          op("conv2d", conv2d_kernels()),         op("dense", dense_kernels()),
+          op("global_avg_pool", global_avg_pool_kernels()), op("locally_connected", lc_kernels()),
+          op("lrn", lrn_kernels()), op("max_pool", max_pool_kernels()), op("rmsprop", rmsprop_kernels()),
+          op("sgd", sgd_kernels())};
 }
 
 namespace {

@@ -40,9 +40,7 @@ void for_each_window(const PoolProblem& p, Fn&& fn) {
 // y = max over the window's taps inside the input; argmax = the index (within the sample) of the first maximum in
 // (dy, dx) order; a later tap replaces the kept one when greater, or when NaN and the kept one is not.
 template <class T>
-void max_forward(const PoolProblem& p, const void* xv, void* yv, int64_t* argmax) {
-  auto x = static_cast<const T*>(xv);
-  auto y = static_cast<T*>(yv);
+void max_forward(const PoolProblem& p, const T* x, T* y, int64_t* argmax) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
   for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
@@ -63,9 +61,7 @@ void max_forward(const PoolProblem& p, const void* xv, void* yv, int64_t* argmax
 
 // dx = 0, then dx[argmax] += dy per output.
 template <class T>
-void max_backward(const PoolProblem& p, const void* dyv, const int64_t* argmax, void* dxv) {
-  auto dy = static_cast<const T*>(dyv);
-  auto dx = static_cast<T*>(dxv);
+void max_backward(const PoolProblem& p, const T* dy, const int64_t* argmax, T* dx) {
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
   parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s) {
@@ -77,9 +73,7 @@ void max_backward(const PoolProblem& p, const void* dyv, const int64_t* argmax, 
 
 // y = sum over the window's taps inside the input / their count.
 template <class T>
-void avg_forward(const PoolProblem& p, const void* xv, void* yv) {
-  auto x = static_cast<const T*>(xv);
-  auto y = static_cast<T*>(yv);
+void avg_forward(const PoolProblem& p, const T* x, T* y) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
   for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
@@ -95,9 +89,7 @@ void avg_forward(const PoolProblem& p, const void* xv, void* yv) {
 
 // dx[i] = sum over the windows containing i of dy / the window's count.
 template <class T>
-void avg_backward(const PoolProblem& p, const void* dyv, void* dxv) {
-  auto dy = static_cast<const T*>(dyv);
-  auto dx = static_cast<T*>(dxv);
+void avg_backward(const PoolProblem& p, const T* dy, T* dx) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
   parallel_for(0, p.n, 1, [&](int64_t lo, int64_t hi) {
@@ -126,9 +118,7 @@ void for_each_pixel(const PoolProblem& p, Fn&& fn) {
 
 // y[n, c] = sum over the h*w pixels / (h*w).
 template <class T>
-void global_forward(const PoolProblem& p, const void* xv, void* yv) {
-  auto x = static_cast<const T*>(xv);
-  auto y = static_cast<T*>(yv);
+void global_forward(const PoolProblem& p, const T* x, T* y) {
   std::fill(y, y + p.n * p.c, T(0));
   for_each_pixel(p, [&](int64_t o, int64_t i) { y[o] += x[i]; });
   for (int64_t i = 0; i < p.n * p.c; ++i) y[i] /= T(p.h * p.w);
@@ -136,9 +126,7 @@ void global_forward(const PoolProblem& p, const void* xv, void* yv) {
 
 // dx[n, pixel, c] = dy[n, c] / (h*w).
 template <class T>
-void global_backward(const PoolProblem& p, const void* dyv, void* dxv) {
-  auto dy = static_cast<const T*>(dyv);
-  auto dx = static_cast<T*>(dxv);
+void global_backward(const PoolProblem& p, const T* dy, T* dx) {
   for_each_pixel(p, [&](int64_t o, int64_t i) { dx[i] = dy[o] / T(p.h * p.w); });
 }
 
@@ -148,27 +136,42 @@ bool float_dtype(const PoolProblem& p, std::string* why) {
   return false;
 }
 
+template <class T>
+const T* in(const void* v) {
+  return static_cast<const T*>(v);
+}
+template <class T>
+T* out(void* v) {
+  return static_cast<T*>(v);
+}
+
 }  // namespace
 
 void max_pool_backward(const PoolProblem& p, const void* dy, const int64_t* argmax, void* dx) {
-  p.dtype == DType::f64 ? max_backward<double>(p, dy, argmax, dx) : max_backward<float>(p, dy, argmax, dx);
+  p.dtype == DType::f64 ? max_backward(p, in<double>(dy), argmax, out<double>(dx))
+                        : max_backward(p, in<float>(dy), argmax, out<float>(dx));
 }
 
 namespace {
+// The type-erased entry points: the dtype picks the instance.
 void max_fwd(const PoolProblem& p, const void* x, void* y, int64_t* argmax) {
-  p.dtype == DType::f64 ? max_forward<double>(p, x, y, argmax) : max_forward<float>(p, x, y, argmax);
+  p.dtype == DType::f64 ? max_forward(p, in<double>(x), out<double>(y), argmax)
+                        : max_forward(p, in<float>(x), out<float>(y), argmax);
 }
 void avg_fwd(const PoolProblem& p, const void* x, void* y) {
-  p.dtype == DType::f64 ? avg_forward<double>(p, x, y) : avg_forward<float>(p, x, y);
+  p.dtype == DType::f64 ? avg_forward(p, in<double>(x), out<double>(y)) : avg_forward(p, in<float>(x), out<float>(y));
 }
 void avg_bwd(const PoolProblem& p, const void* dy, void* dx) {
-  p.dtype == DType::f64 ? avg_backward<double>(p, dy, dx) : avg_backward<float>(p, dy, dx);
+  p.dtype == DType::f64 ? avg_backward(p, in<double>(dy), out<double>(dx))
+                        : avg_backward(p, in<float>(dy), out<float>(dx));
 }
 void global_fwd(const PoolProblem& p, const void* x, void* y) {
-  p.dtype == DType::f64 ? global_forward<double>(p, x, y) : global_forward<float>(p, x, y);
+  p.dtype == DType::f64 ? global_forward(p, in<double>(x), out<double>(y))
+                        : global_forward(p, in<float>(x), out<float>(y));
 }
 void global_bwd(const PoolProblem& p, const void* dy, void* dx) {
-  p.dtype == DType::f64 ? global_backward<double>(p, dy, dx) : global_backward<float>(p, dy, dx);
+  p.dtype == DType::f64 ? global_backward(p, in<double>(dy), out<double>(dx))
+                        : global_backward(p, in<float>(dy), out<float>(dx));
 }
 }  // namespace
 
