@@ -50,6 +50,10 @@ void ActivationFn::backward(const Tensor& z, const Tensor& y, const Tensor& dy, 
   kernel_for(*this, p).backward(p, z.raw(), y.raw(), dy.raw(), dz.raw());
 }
 
+std::string_view ActivationFn::kernel(DType dtype) const {
+  return kernel_for(*this, kernels::ActivationProblem{kernels::ActivationId(kind), 1, 1, dtype}).name;
+}
+
 void ActivationConfig::validate() const { (void)ActivationFn::by_name(activation, "Activation"); }
 
 Activation::Activation(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
@@ -58,6 +62,11 @@ Activation::Activation(Config cfg, std::string name) : Layer(std::move(name)), c
 }
 Activation::Activation(std::string activation, std::string name)
     : Activation(Config{std::move(activation)}, std::move(name)) {}
+
+void Activation::do_build(const Shape&, Rng&) {
+  require_float_dtype();
+  (void)fn_.kernel(dtype());  // the choice, made here
+}
 
 Shape Activation::output_shape(const Shape& in) const {
   if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());

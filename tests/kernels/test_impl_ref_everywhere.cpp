@@ -64,14 +64,15 @@ Tensor filled(const Shape& shape, uint64_t seed) {
   return t;
 }
 
-// Builds every model, runs forward, backward and one step of every optimizer; returns the layer types seen.
-std::set<std::string> run_every_layer_and_optimizer() {
-  std::set<std::string> types;
+// Builds every model, runs forward, backward and one step of every optimizer; returns each layer type seen with
+// the kernels its layers report (Layer::kernel()).
+std::map<std::string, std::set<std::string>> run_every_layer_and_optimizer() {
+  std::map<std::string, std::set<std::string>> types;
   for (const char* spec : kModels) {
     SCOPED_TRACE(spec);
     Sequential model = parse_model(spec);
     model.build(*model.input_shape(), uint64_t(1));
-    for (size_t i = 0; i < model.size(); ++i) types.insert(model.layer(i).type());
+    for (size_t i = 0; i < model.size(); ++i) types[model.layer(i).type()].insert(model.layer(i).kernel());
     const Shape in = model.input_shape()->with_dim(0, 2);
     Tensor y = model.forward(filled(in, 1), Mode::Training);
     model.backward(filled(y.shape(), 2));
@@ -112,12 +113,13 @@ std::vector<std::pair<std::string, std::string>> reported_choices(Fn&& fn) {
 
 TEST(ImplRefEverywhere, EveryOpOfEveryLayerAndOptimizerChoosesRef) {
   std::vector<std::pair<std::string, std::string>> choices;
-  std::set<std::string> types;
+  std::map<std::string, std::set<std::string>> types;
   {
     EnvVar impl("LOCNET_IMPL", "ref"), verbose("LOCNET_VERBOSE", "1");
     choices = reported_choices([&] { types = run_every_layer_and_optimizer(); });
   }
   for (const std::string& t : layer_type_names()) EXPECT_TRUE(types.count(t)) << "no model holds layer type " << t;
+  for (const auto& [type, kernels] : types) EXPECT_EQ(kernels, std::set<std::string>{"ref"}) << type;
   std::set<std::string> ops;
   for (const auto& [op, kernel] : choices) {
     EXPECT_EQ(kernel, "ref") << op;

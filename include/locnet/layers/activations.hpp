@@ -42,9 +42,10 @@ struct ActivationFn {
   void forward(const Tensor& z, Tensor& y) const;
   // dz = dy * f'(z), given z and y = f(z).
   void backward(const Tensor& z, const Tensor& y, const Tensor& dy, Tensor& dz) const;
-  // The registry's choice for f32 and f64, made at the first call of each (atomically: inference may run on
-  // several threads at once) and kept by copies.
-  mutable const kernels::ActivationKernel* chosen_[2] = {};
+  // The kernel's name for `dtype` (f32 or f64): the registry's choice, made at the first call of forward,
+  // backward or this (layers call it from build()), once per dtype, and kept by copies.
+  std::string_view kernel(DType dtype) const;
+  mutable const kernels::ActivationKernel* chosen_[2] = {};  // f32, f64; set atomically (inference may be threaded)
 };
 std::vector<std::string> activation_names();
 
@@ -68,9 +69,10 @@ class Activation : public Layer {
   Tensor backward(const Tensor& dy) override;
   Call config() const override { return make_call(config_values(cfg_)); }
   std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+  std::string kernel() const override { return built() ? std::string(fn_.kernel(dtype())) : "none"; }
 
  protected:
-  void do_build(const Shape&, Rng&) override { require_float_dtype(); }
+  void do_build(const Shape&, Rng&) override;
 
  private:
   Config cfg_;
