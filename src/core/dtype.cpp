@@ -26,6 +26,11 @@ std::string_view dtype_name(DType t) {
   return "?";
 }
 
+void raise_not_float(DType t, std::string_view where) {
+  if (where.empty()) raise<NotSupported>("dtype must be f32 or f64, got {}", dtype_name(t));
+  raise<NotSupported>("{}: dtype must be f32 or f64, got {}", where, dtype_name(t));
+}
+
 DType dtype_from_name(std::string_view n) {
   if (n == "f32" || n == "float32" || n == "float") return DType::f32;
   if (n == "f64" || n == "float64" || n == "double") return DType::f64;

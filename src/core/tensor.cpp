@@ -104,17 +104,6 @@ std::vector<int64_t> contiguous_strides(const Shape& s) {
   return st;
 }
 
-template <class F>
-auto visit_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::bf16: return f(bf16{});
-    case DType::f16: return f(f16{});
-  }
-  return f(float{});
-}
-
 template <class T>
 double load(const T& v) {
   if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>)

@@ -43,7 +43,7 @@ Tensor Dropout::forward(const Tensor& x, Mode mode) {
       ys[i] = xs[i] * m[i];
     }
   };
-  dtype() == DType::f64 ? run(double{}) : run(float{});
+  visit_float(dtype(), run);
   return y;
 }
 
@@ -62,7 +62,7 @@ Tensor Dropout::backward(const Tensor& dy) {
     T* d = dx.data<T>();
     for (int64_t i = 0; i < dy.numel(); ++i) d[i] = g[i] * m[i];
   };
-  dtype() == DType::f64 ? run(double{}) : run(float{});
+  visit_float(dtype(), run);
   return dx;
 }
 

@@ -76,16 +76,12 @@ void check_shape(const LocallyConnectedGeometry& g, const Tensor& t, int impleme
                       implementation, want.str(), t.defined() ? t.shape().str() : std::string("an empty tensor"));
 }
 
-// Runs fn<T>() with T the element type to compute in: f64 stays f64, everything else is done in f32.
-template <class Fn>
-Tensor typed(const Tensor& t, Fn&& fn) {
-  return t.dtype() == DType::f64 ? fn.template operator()<double>(t) : fn.template operator()<float>(t.to(DType::f32));
-}
-
 // The kernel `src` of implementation `from` in implementation `to`; one of them is 1, the other 2 or 3.
 Tensor convert(const LocallyConnectedGeometry& g, const Tensor& src, int from, int to) {
   check_shape(g, src, from);
-  return typed(src, [&]<class T>(const Tensor& s) {
+  return visit_float(compute_dtype(src.dtype()), [&](auto t) {
+    using T = decltype(t);
+    const Tensor s = src.to(dtype_v<T>);
     Tensor out(keras_kernel_shape(g, to), dtype_v<T>);  // zero-filled: implementation 2's masked-out entries
     const T* in = s.data<T>();
     T* o = out.data<T>();

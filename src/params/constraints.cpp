@@ -10,12 +10,6 @@ namespace {
 
 constexpr double kEpsilon = 1e-7;  // Keras backend.epsilon()
 
-template <class Fn>
-void typed(Tensor& w, Fn&& fn) {
-  if (w.dtype() == DType::f64) fn(w.data<double>());
-  else fn(w.data<float>());
-}
-
 void check_axes(const std::vector<int64_t>& axis) {
   if (axis.empty()) raise<ConfigError>("constraint axis must be an int or a non-empty tuple of ints, got ()");
   for (size_t i = 0; i < axis.size(); ++i)
@@ -78,7 +72,8 @@ const char* kForms =
 }  // namespace
 
 void NonNeg::apply(Tensor& w) const {
-  typed(w, [&](auto* p) {
+  visit_float(w.dtype(), [&](auto t) {
+    auto* p = w.data<decltype(t)>();
     for (int64_t i = 0; i < w.numel(); ++i)
       if (!(p[i] >= 0)) p[i] = 0;
   });
@@ -125,8 +120,9 @@ void NormConstraint::apply(Tensor& w) const {
     }
   };
   std::vector<double> scale(size_t(slices), 0.0);
-  typed(w, [&](auto* p) {
-    using T = std::remove_pointer_t<decltype(p)>;
+  visit_float(w.dtype(), [&](auto t) {
+    using T = decltype(t);
+    T* p = w.data<T>();
     for_each([&](int64_t i, int64_t s) { scale[size_t(s)] += double(p[i]) * double(p[i]); });
     for (double& v : scale) {
       double norm = std::sqrt(v);

@@ -7,13 +7,6 @@
 namespace locnet {
 namespace {
 
-// Runs fn(const T* w, T* g-or-null) on f32/f64 tensors.
-template <class Fn>
-void typed(const Tensor& w, Fn&& fn) {
-  if (w.dtype() == DType::f64) fn(w.data<double>());
-  else fn(w.data<float>());
-}
-
 void check_penalty(double v, std::string_view what) {
   if (!std::isfinite(v) || v < 0) raise<ConfigError>("{} must be a finite number >= 0, got {}", what, v);
 }
@@ -52,7 +45,8 @@ L1L2::L1L2(double l1, double l2) : l1_(l1), l2_(l2) {
 
 double L1L2::loss(const Tensor& w) const {
   double sum_abs = 0, sum_sq = 0;
-  typed(w, [&](const auto* p) {
+  visit_float(w.dtype(), [&](auto t) {
+    const auto* p = w.data<decltype(t)>();
     for (int64_t i = 0; i < w.numel(); ++i) {
       double v = double(p[i]);
       sum_abs += std::abs(v);
@@ -66,8 +60,9 @@ void L1L2::add_grad(const Tensor& w, Tensor& grad) const {
   if (grad.shape() != w.shape() || grad.dtype() != w.dtype())
     raise<ShapeError>("Regularizer::add_grad: grad's shape and dtype must be {} {}, got {} {}", w.shape().str(),
                       dtype_name(w.dtype()), grad.shape().str(), dtype_name(grad.dtype()));
-  typed(w, [&](const auto* p) {
-    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+  visit_float(w.dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* p = w.data<T>();
     T* g = grad.data<T>();
     const T l1 = T(l1_), l2x2 = T(2 * l2_);
     for (int64_t i = 0; i < w.numel(); ++i) g[i] += l1 * T((p[i] > 0) - (p[i] < 0)) + l2x2 * p[i];
@@ -131,8 +126,9 @@ Tensor ActivityRegularization::add_grad(const Tensor& y, const Tensor& dy) const
   reg->add_grad(y, g);
   Tensor out = dy.clone();
   const double inv_batch = 1.0 / double(y.dim(0));
-  typed(g, [&](const auto* gp) {
-    using T = std::remove_cv_t<std::remove_pointer_t<decltype(gp)>>;
+  visit_float(g.dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* gp = g.data<T>();
     T* o = out.data<T>();
     for (int64_t i = 0; i < out.numel(); ++i) o[i] += T(inv_batch) * gp[i];
   });

@@ -1,6 +1,6 @@
-// dtype.hpp: sizes, names, and the bf16/f16 conversions. Conversions are checked exhaustively (every 16-bit
-// pattern) and against a reference written here a different way: plain double arithmetic (frexp/ldexp) and an
-// explicit round-to-nearest-even over the target grid, not bit tricks.
+// dtype.hpp: sizes, names, the dtype visitors and the bf16/f16 conversions. Conversions are checked exhaustively
+// (every 16-bit pattern) and against a reference written here a different way: plain double arithmetic
+// (frexp/ldexp) and an explicit round-to-nearest-even over the target grid, not bit tricks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "expect_error.hpp"
@@ -258,4 +261,41 @@ TEST(DType, BF16TiesAndNeighboursOfTiesMatchReference) {
     }
     ASSERT_EQ(to_bf16(mid).bits, (h % 2 == 0) ? h : uint16_t(h + 1));
   }
+}
+
+namespace {
+template <class T>
+std::string element_name() {
+  if constexpr (std::is_same_v<T, float>) return "float";
+  else if constexpr (std::is_same_v<T, double>) return "double";
+  else if constexpr (std::is_same_v<T, bf16>) return "bf16";
+  else if constexpr (std::is_same_v<T, f16>) return "f16";
+  else return "other";
+}
+}  // namespace
+
+TEST(DTypeVisit, VisitDtypeHandsEachDTypeItsElementType) {
+  const std::pair<DType, std::string> want[] = {
+      {DType::f32, "float"}, {DType::f64, "double"}, {DType::bf16, "bf16"}, {DType::f16, "f16"}};
+  for (const auto& [t, name] : want) {
+    EXPECT_EQ(visit_dtype(t, [](auto v) { return element_name<decltype(v)>(); }), name) << dtype_name(t);
+    EXPECT_EQ(visit_dtype(t, [](auto v) { return dtype_v<decltype(v)>; }), t) << dtype_name(t);
+    EXPECT_EQ(visit_dtype(t, [](auto v) { return sizeof(v); }), dtype_size(t)) << dtype_name(t);
+  }
+}
+
+TEST(DTypeVisit, VisitFloatRunsFloatAndDoubleAndRejectsStorageDtypes) {
+  EXPECT_EQ(visit_float(DType::f32, [](auto v) { return element_name<decltype(v)>(); }), "float");
+  EXPECT_EQ(visit_float(DType::f64, "where", [](auto v) { return element_name<decltype(v)>(); }), "double");
+  int calls = 0;
+  auto count = [&](auto) { ++calls; };
+  EXPECT_THROW_MSG(visit_float(DType::bf16, count), NotSupported, "dtype must be f32 or f64, got bf16");
+  EXPECT_THROW_MSG(visit_float(DType::f16, "activation", count), NotSupported,
+                   "activation: dtype must be f32 or f64, got f16");
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(DTypeVisit, ComputeDtypeKeepsF64AndComputesTheRestInF32) {
+  EXPECT_EQ(compute_dtype(DType::f64), DType::f64);
+  for (DType t : {DType::f32, DType::bf16, DType::f16}) EXPECT_EQ(compute_dtype(t), DType::f32) << dtype_name(t);
 }

@@ -17,9 +17,6 @@ struct ApplyArgs {
   int64_t profile_steps = 10;
 };
 
-// bf16/f16 inputs compute in f32 and are written back in their own dtype.
-DType compute_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
-
 int run_apply(const ApplyArgs& a) {
   bool want_grad = !a.grad_output.empty();
   Mode mode = a.mode.empty() ? (want_grad ? Mode::Training : Mode::Inference)

@@ -307,7 +307,7 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
   Tensor z = model.forward(x.to(dt), Mode::Inference);
   if (z.rank() != 2) raise<ShapeError>("predict: the model output must be (batch, classes), got {}", z.shape().str());
   Tensor p = ends_in_softmax(model) ? z : softmax_rows(z);  // never a second softmax
-  write_npy(output, p.to(x.dtype() == DType::f64 ? DType::f64 : DType::f32));
+  write_npy(output, p.to(compute_dtype(x.dtype())));
   return 0;
 }
 

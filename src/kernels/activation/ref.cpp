@@ -130,18 +130,17 @@ bool applicable(const ActivationProblem& p, std::string* why) {
   return false;
 }
 void forward(const ActivationProblem& p, const void* z, void* y) {
-  if (p.dtype == DType::f64)
-    activation_forward_ref(p, static_cast<const double*>(z), static_cast<double*>(y));
-  else
-    activation_forward_ref(p, static_cast<const float*>(z), static_cast<float*>(y));
+  visit_float(p.dtype, [&](auto t) {
+    using T = decltype(t);
+    activation_forward_ref(p, static_cast<const T*>(z), static_cast<T*>(y));
+  });
 }
 void backward(const ActivationProblem& p, const void* z, const void* y, const void* dy, void* dz) {
-  if (p.dtype == DType::f64)
-    activation_backward_ref(p, static_cast<const double*>(z), static_cast<const double*>(y),
-                            static_cast<const double*>(dy), static_cast<double*>(dz));
-  else
-    activation_backward_ref(p, static_cast<const float*>(z), static_cast<const float*>(y),
-                            static_cast<const float*>(dy), static_cast<float*>(dz));
+  visit_float(p.dtype, [&](auto t) {
+    using T = decltype(t);
+    activation_backward_ref(p, static_cast<const T*>(z), static_cast<const T*>(y), static_cast<const T*>(dy),
+                            static_cast<T*>(dz));
+  });
 }
 }  // namespace
 

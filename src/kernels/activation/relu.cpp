@@ -42,10 +42,10 @@ bool applicable(const ActivationProblem& p, std::string* why) {
 }
 
 void forward(const ActivationProblem& p, const void* z, void* y) {
-  p.dtype == DType::f64 ? forward_t<double>(p, z, y) : forward_t<float>(p, z, y);
+  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, z, y); });
 }
 void backward(const ActivationProblem& p, const void* z, const void* y, const void* dy, void* dz) {
-  p.dtype == DType::f64 ? backward_t<double>(p, z, y, dy, dz) : backward_t<float>(p, z, y, dy, dz);
+  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, z, y, dy, dz); });
 }
 
 }  // namespace

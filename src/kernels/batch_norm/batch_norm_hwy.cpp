@@ -1138,9 +1138,10 @@ void ForwardTrainingT(const BatchNormProblem& p, const void* x, const double* ga
 }
 void ForwardTraining(const BatchNormProblem& p, const void* x, const double* gamma, const double* beta, double eps,
                      void* y, double* mean, double* var) {
-  auto f = p.dtype == DType::f64 ? (p.relu ? ForwardTrainingT<double, true> : ForwardTrainingT<double, false>)
-                                 : (p.relu ? ForwardTrainingT<float, true> : ForwardTrainingT<float, false>);
-  f(p, x, gamma, beta, eps, y, mean, var);
+  visit_float(p.dtype, [&](auto t) {
+    using T = decltype(t);
+    (p.relu ? ForwardTrainingT<T, true> : ForwardTrainingT<T, false>)(p, x, gamma, beta, eps, y, mean, var);
+  });
 }
 
 template <class T, bool kRelu>
@@ -1153,9 +1154,10 @@ void ForwardInferenceT(const BatchNormProblem& p, const void* x, const double* m
 }
 void ForwardInference(const BatchNormProblem& p, const void* x, const double* mean, const double* invstd,
                       const double* gamma, const double* beta, void* y) {
-  auto f = p.dtype == DType::f64 ? (p.relu ? ForwardInferenceT<double, true> : ForwardInferenceT<double, false>)
-                                 : (p.relu ? ForwardInferenceT<float, true> : ForwardInferenceT<float, false>);
-  f(p, x, mean, invstd, gamma, beta, y);
+  visit_float(p.dtype, [&](auto t) {
+    using T = decltype(t);
+    (p.relu ? ForwardInferenceT<T, true> : ForwardInferenceT<T, false>)(p, x, mean, invstd, gamma, beta, y);
+  });
 }
 
 template <class T, bool kRelu>
@@ -1169,9 +1171,10 @@ void BackwardT(const BatchNormProblem& p, const void* x, const void* dy, const d
 }
 void Backward(const BatchNormProblem& p, const void* x, const void* dy, const double* mean, const double* invstd,
               const double* gamma, const double* beta, bool batch_stats, void* dx, double* dgamma, double* dbeta) {
-  auto f = p.dtype == DType::f64 ? (p.relu ? BackwardT<double, true> : BackwardT<double, false>)
-                                 : (p.relu ? BackwardT<float, true> : BackwardT<float, false>);
-  f(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta);
+  visit_float(p.dtype, [&](auto t) {
+    using T = decltype(t);
+    (p.relu ? BackwardT<T, true> : BackwardT<T, false>)(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta);
+  });
 }
 
 }  // namespace locnet::kernels::HWY_NAMESPACE

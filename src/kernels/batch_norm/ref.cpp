@@ -94,12 +94,6 @@ void backward_t(const BatchNormProblem& p, const void* xv, const void* dyv, cons
   });
 }
 
-template <class F>
-void dispatch(DType t, F&& f) {
-  if (t == DType::f64) return f(double{});
-  return f(float{});
-}
-
 bool applicable(const BatchNormProblem& p, std::string* why) {
   if (p.dtype != DType::f32 && p.dtype != DType::f64) {
     *why = "dtype is not f32 or f64";
@@ -109,15 +103,15 @@ bool applicable(const BatchNormProblem& p, std::string* why) {
 }
 void forward_training(const BatchNormProblem& p, const void* x, const double* gamma, const double* beta, double eps,
                       void* y, double* mean, double* var) {
-  dispatch(p.dtype, [&](auto t) { forward_training_t<decltype(t)>(p, x, gamma, beta, eps, y, mean, var); });
+  visit_float(p.dtype, [&](auto t) { forward_training_t<decltype(t)>(p, x, gamma, beta, eps, y, mean, var); });
 }
 void forward_inference(const BatchNormProblem& p, const void* x, const double* mean, const double* invstd,
                        const double* gamma, const double* beta, void* y) {
-  dispatch(p.dtype, [&](auto t) { forward_inference_t<decltype(t)>(p, x, mean, invstd, gamma, beta, y); });
+  visit_float(p.dtype, [&](auto t) { forward_inference_t<decltype(t)>(p, x, mean, invstd, gamma, beta, y); });
 }
 void backward(const BatchNormProblem& p, const void* x, const void* dy, const double* mean, const double* invstd,
               const double* gamma, const double* beta, bool batch_stats, void* dx, double* dgamma, double* dbeta) {
-  dispatch(p.dtype, [&](auto t) {
+  visit_float(p.dtype, [&](auto t) {
     backward_t<decltype(t)>(p, x, dy, mean, invstd, gamma, beta, batch_stats, dx, dgamma, dbeta);
   });
 }

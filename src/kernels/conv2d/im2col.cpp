@@ -210,10 +210,10 @@ bool applicable(const Conv2dProblem& p, std::string* why) {
 }
 
 void forward(const Conv2dProblem& p, const void* x, const void* w, const void* b, void* y) {
-  p.dtype == DType::f64 ? forward_t<double>(p, x, w, b, y) : forward_t<float>(p, x, w, b, y);
+  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, x, w, b, y); });
 }
 void backward(const Conv2dProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  p.dtype == DType::f64 ? backward_t<double>(p, dy, x, w, dx, dw, db) : backward_t<float>(p, dy, x, w, dx, dw, db);
+  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, dy, x, w, dx, dw, db); });
 }
 
 }  // namespace

@@ -314,11 +314,10 @@ bool applicable(const LcProblem& p, std::string* why) {
 }
 
 void forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
-  p.dtype == DType::f64 ? forward_t<double, false>(p, x, w, b, y) : forward_t<float, false>(p, x, w, b, y);
+  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t), false>(p, x, w, b, y); });
 }
 void backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  p.dtype == DType::f64 ? backward_t<double, false>(p, dy, x, w, dx, dw, db)
-                        : backward_t<float, false>(p, dy, x, w, dx, dw, db);
+  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t), false>(p, dy, x, w, dx, dw, db); });
 }
 
 bool hwy_applicable(const LcProblem& p, std::string* why) {

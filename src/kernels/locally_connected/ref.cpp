@@ -98,11 +98,10 @@ bool ref_applicable(const LcProblem& p, std::string* why) {
 }
 
 void forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
-  p.dtype == DType::f64 ? forward_ref<double>(p, x, w, b, y) : forward_ref<float>(p, x, w, b, y);
+  visit_float(p.dtype, [&](auto t) { forward_ref<decltype(t)>(p, x, w, b, y); });
 }
 void backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  p.dtype == DType::f64 ? backward_ref<double>(p, dy, x, w, dx, dw, db)
-                        : backward_ref<float>(p, dy, x, w, dx, dw, db);
+  visit_float(p.dtype, [&](auto t) { backward_ref<decltype(t)>(p, dy, x, w, dx, dw, db); });
 }
 
 }  // namespace

@@ -1412,22 +1412,17 @@ void BackwardT(const LrnProblem& p, const void* x, const void* g, void* dx) {
   }
 }
 
+// Highway's lane type for element type T: its own types for the 16-bit storage dtypes (same bits as bf16 / f16).
+template <class T>
+using Lane = std::conditional_t<std::is_same_v<T, bf16>, hwy::bfloat16_t,
+                                std::conditional_t<std::is_same_v<T, f16>, hwy::float16_t, T>>;
+
 void Forward(const LrnProblem& p, const void* x, void* y) {
-  switch (p.dtype) {
-    case DType::f32: return ForwardT<float>(p, x, y);
-    case DType::f64: return ForwardT<double>(p, x, y);
-    case DType::bf16: return ForwardT<hwy::bfloat16_t>(p, x, y);
-    case DType::f16: return ForwardT<hwy::float16_t>(p, x, y);
-  }
+  visit_dtype(p.dtype, [&](auto t) { ForwardT<Lane<decltype(t)>>(p, x, y); });
 }
 
 void Backward(const LrnProblem& p, const void* x, const void* g, void* dx) {
-  switch (p.dtype) {
-    case DType::f32: return BackwardT<float>(p, x, g, dx);
-    case DType::f64: return BackwardT<double>(p, x, g, dx);
-    case DType::bf16: return BackwardT<hwy::bfloat16_t>(p, x, g, dx);
-    case DType::f16: return BackwardT<hwy::float16_t>(p, x, g, dx);
-  }
+  visit_dtype(p.dtype, [&](auto t) { BackwardT<Lane<decltype(t)>>(p, x, g, dx); });
 }
 
 }  // namespace locnet::kernels::HWY_NAMESPACE

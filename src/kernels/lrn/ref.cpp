@@ -125,22 +125,12 @@ void backward_t(const LrnProblem& p, const void* xv, const void* dyv, void* dxv)
   });
 }
 
-template <class F>
-void dispatch(DType t, F&& f) {
-  switch (t) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::bf16: return f(bf16{});
-    case DType::f16: return f(f16{});
-  }
-}
-
 bool applicable(const LrnProblem&, std::string*) { return true; }
 void forward(const LrnProblem& p, const void* x, void* y) {
-  dispatch(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, x, y); });
+  visit_dtype(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, x, y); });
 }
 void backward(const LrnProblem& p, const void* x, const void* dy, void* dx) {
-  dispatch(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, x, dy, dx); });
+  visit_dtype(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, x, dy, dx); });
 }
 
 }  // namespace

@@ -148,30 +148,25 @@ T* out(void* v) {
 }  // namespace
 
 void max_pool_backward(const PoolProblem& p, const void* dy, const int64_t* argmax, void* dx) {
-  p.dtype == DType::f64 ? max_backward(p, in<double>(dy), argmax, out<double>(dx))
-                        : max_backward(p, in<float>(dy), argmax, out<float>(dx));
+  visit_float(p.dtype, [&](auto t) { max_backward(p, in<decltype(t)>(dy), argmax, out<decltype(t)>(dx)); });
 }
 
 namespace {
 // The type-erased entry points: the dtype picks the instance.
 void max_fwd(const PoolProblem& p, const void* x, void* y, int64_t* argmax) {
-  p.dtype == DType::f64 ? max_forward(p, in<double>(x), out<double>(y), argmax)
-                        : max_forward(p, in<float>(x), out<float>(y), argmax);
+  visit_float(p.dtype, [&](auto t) { max_forward(p, in<decltype(t)>(x), out<decltype(t)>(y), argmax); });
 }
 void avg_fwd(const PoolProblem& p, const void* x, void* y) {
-  p.dtype == DType::f64 ? avg_forward(p, in<double>(x), out<double>(y)) : avg_forward(p, in<float>(x), out<float>(y));
+  visit_float(p.dtype, [&](auto t) { avg_forward(p, in<decltype(t)>(x), out<decltype(t)>(y)); });
 }
 void avg_bwd(const PoolProblem& p, const void* dy, void* dx) {
-  p.dtype == DType::f64 ? avg_backward(p, in<double>(dy), out<double>(dx))
-                        : avg_backward(p, in<float>(dy), out<float>(dx));
+  visit_float(p.dtype, [&](auto t) { avg_backward(p, in<decltype(t)>(dy), out<decltype(t)>(dx)); });
 }
 void global_fwd(const PoolProblem& p, const void* x, void* y) {
-  p.dtype == DType::f64 ? global_forward(p, in<double>(x), out<double>(y))
-                        : global_forward(p, in<float>(x), out<float>(y));
+  visit_float(p.dtype, [&](auto t) { global_forward(p, in<decltype(t)>(x), out<decltype(t)>(y)); });
 }
 void global_bwd(const PoolProblem& p, const void* dy, void* dx) {
-  p.dtype == DType::f64 ? global_backward(p, in<double>(dy), out<double>(dx))
-                        : global_backward(p, in<float>(dy), out<float>(dx));
+  visit_float(p.dtype, [&](auto t) { global_backward(p, in<decltype(t)>(dy), out<decltype(t)>(dx)); });
 }
 }  // namespace
 
