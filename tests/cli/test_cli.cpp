@@ -14,8 +14,10 @@
 #include "locnet/io/safetensors.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/train/checkpoint.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
+using locnet::testing::ScopedEnv;
 namespace fs = std::filesystem;
 
 namespace {
@@ -255,10 +257,12 @@ TEST_F(Cli, ErrorsAreOneLineWithStatus) {
 TEST_F(Cli, MaxTensorBytesFromEnvironment) {
   write_npy(path("x.npy"), locnet::testing::random_tensor(Shape{2, 50}, DType::f32, 1));
   auto apply = [&] { return run({"apply", "Dense(3)", "--input", path("x.npy"), "--output", path("y.npy")}); };
-  setenv("LOCNET_MAX_TENSOR_BYTES", "100", 1);
-  CliRun small = apply();
+  CliRun small = [&] {
+    ScopedEnv limit("LOCNET_MAX_TENSOR_BYTES", "100");
+    return apply();
+  }();
   for (const char* bad : {"12abc", "-5", "0", "", "99999999999999999999999"}) {
-    setenv("LOCNET_MAX_TENSOR_BYTES", bad, 1);
+    ScopedEnv limit("LOCNET_MAX_TENSOR_BYTES", bad);
     CliRun r = apply();
     EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
     EXPECT_NE(r.out.find(fmt::format("LOCNET_MAX_TENSOR_BYTES must be a positive whole number of bytes, got '{}'",
@@ -266,9 +270,10 @@ TEST_F(Cli, MaxTensorBytesFromEnvironment) {
               std::string::npos)
         << r.out;
   }
-  setenv("LOCNET_MAX_TENSOR_BYTES", "1000000", 1);
-  CliRun ok = apply();
-  unsetenv("LOCNET_MAX_TENSOR_BYTES");
+  CliRun ok = [&] {
+    ScopedEnv limit("LOCNET_MAX_TENSOR_BYTES", "1000000");
+    return apply();
+  }();
   EXPECT_EQ(small.status, 2) << small.out;
   EXPECT_NE(small.out.find("max_tensor_bytes = 100 bytes"), std::string::npos) << small.out;
   EXPECT_EQ(ok.status, 0) << ok.out;
@@ -296,10 +301,11 @@ TEST_F(Cli, ApplyLrnEveryConvention) {
     EXPECT_TRUE(y.equal(y2)) << "training and inference forward agree for LRN";
     EXPECT_EQ(dx.shape(), x.shape());
     // Same numbers as the library's reference kernel.
-    setenv("LOCNET_IMPL", "lrn:ref", 1);
-    CliRun ref = run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
-                      path("dy.npy"), "--grad-input", path("dxr.npy")});
-    unsetenv("LOCNET_IMPL");
+    CliRun ref = [&] {
+      ScopedEnv force("LOCNET_IMPL", "lrn:ref");
+      return run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
+                  path("dy.npy"), "--grad-input", path("dxr.npy")});
+    }();
     ASSERT_EQ(ref.status, 0) << ref.out;
     EXPECT_LE(max_scaled_error(y, read_npy(path("yr.npy")), 1e-5, 1e-6), 1.0);
     EXPECT_LE(max_scaled_error(dx, read_npy(path("dxr.npy")), 1e-4, 1e-5), 1.0);

@@ -13,6 +13,7 @@
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 namespace fs = std::filesystem;
@@ -175,10 +176,11 @@ TEST_F(CliLc, ApplyBackwardBothLayersMatchesReference) {
     CliRun r = run({"apply", spec, "--input", path("x.npy"), "--output", path("y.npy"), "--grad-output",
                     path("dy.npy"), "--grad-input", path("dx.npy"), "--grad-params", path("g.safetensors")});
     ASSERT_EQ(r.status, 0) << r.out;
-    setenv("LOCNET_IMPL", "locally_connected:ref", 1);
-    CliRun ref = run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
-                      path("dy.npy"), "--grad-input", path("dxr.npy"), "--grad-params", path("gr.safetensors")});
-    unsetenv("LOCNET_IMPL");
+    CliRun ref = [&] {
+      locnet::testing::ScopedEnv force("LOCNET_IMPL", "locally_connected:ref");
+      return run({"apply", spec, "--input", path("x.npy"), "--output", path("yr.npy"), "--grad-output",
+                  path("dy.npy"), "--grad-input", path("dxr.npy"), "--grad-params", path("gr.safetensors")});
+    }();
     ASSERT_EQ(ref.status, 0) << ref.out;
     Tensor y = read_npy(path("y.npy")), dx = read_npy(path("dx.npy"));
     EXPECT_EQ(y.shape(), out);

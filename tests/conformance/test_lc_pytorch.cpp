@@ -4,12 +4,13 @@
 // chosen kernel and the reference.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 
+#include "kernels/harness.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/registry.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 
@@ -19,6 +20,7 @@ TEST(LcPyTorchConformance, ForwardAndBackward) {
   ASSERT_TRUE(index) << "missing " << dir << "cases.txt";
   std::string line;
   int cases = 0;
+  locnet::testing::KernelCount chosen({"hwy", "blas"});  // the optimized kernels the default choice must reach
   while (std::getline(index, line)) {
     if (line.empty() || line[0] == '#') continue;
     size_t bar = line.find('|');
@@ -31,11 +33,13 @@ TEST(LcPyTorchConformance, ForwardAndBackward) {
     for (const char* impl : {static_cast<const char*>(nullptr), "locally_connected:ref"})
       for (DType dt : {DType::f64, DType::f32}) {
         SCOPED_TRACE(fmt::format("{} {}", impl ? impl : "chosen", dtype_name(dt)));
-        if (impl) setenv("LOCNET_IMPL", impl, 1);
         auto layer = make_layer(parse_chain(spec)[0]);
-        Rng rng(0);
-        layer->build(x.shape().with_dim(0, Shape::kUnknown), rng, dt);
-        unsetenv("LOCNET_IMPL");
+        {
+          locnet::testing::ScopedEnv force("LOCNET_IMPL", impl);  // nullptr: the registry's own choice
+          Rng rng(0);
+          layer->build(x.shape().with_dim(0, Shape::kUnknown), rng, dt);
+        }
+        if (!impl) chosen.add(layer->kernel());
         auto ps = layer->params();
         ASSERT_EQ(ps.size(), 2u);
         ASSERT_EQ(ps[0]->value.shape(), kernel.shape());

@@ -16,16 +16,12 @@
 #include "expect_error.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/parallel.hpp"
+#include "scoped_threads.hpp"
 
 using namespace locnet;
+using locnet::testing::ScopedThreads;
 
 namespace {
-
-// Restores the thread count a test started with.
-struct ThreadCountGuard {
-  int saved = num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
 
 struct Chunks {
   std::mutex mu;
@@ -81,7 +77,7 @@ TEST(Parallel, EveryIndexExactlyOnceWithTheDefaultThreadCount) {
 }
 
 TEST(Parallel, EveryIndexExactlyOnceWithMoreThreadsThanCores) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   for (int t : {2, 3, 4, 7, 16}) {
     set_num_threads(t);
     ASSERT_EQ(num_threads(), t);
@@ -90,7 +86,7 @@ TEST(Parallel, EveryIndexExactlyOnceWithMoreThreadsThanCores) {
 }
 
 TEST(Parallel, SmallRangesRunInlineOnTheCaller) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   set_num_threads(4);
   const auto caller = std::this_thread::get_id();
   int calls = 0;
@@ -106,7 +102,7 @@ TEST(Parallel, SmallRangesRunInlineOnTheCaller) {
 }
 
 TEST(Parallel, UsesSeveralThreadsForLargeRanges) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   set_num_threads(4);
   std::mutex mu;
   std::vector<std::pair<int64_t, int64_t>> chunks;
@@ -119,7 +115,7 @@ TEST(Parallel, UsesSeveralThreadsForLargeRanges) {
 }
 
 TEST(Parallel, ExceptionsAreRethrownOnTheCallerWithTheirType) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   for (int t : {1, 2, 4}) {
     set_num_threads(t);
     EXPECT_THROW_MSG(parallel_for(0, 1000, 1,
@@ -152,7 +148,7 @@ TEST(Parallel, ExceptionsAreRethrownOnTheCallerWithTheirType) {
 }
 
 TEST(Parallel, NestedCallsRunInlineAndCoverEverything) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   set_num_threads(4);
   constexpr int64_t kOuter = 8, kInner = 1000;
   std::vector<std::atomic<int>> hits(static_cast<size_t>(kOuter * kInner));
@@ -180,7 +176,7 @@ TEST(Parallel, NestedCallsRunInlineAndCoverEverything) {
 TEST(Parallel, OneThreadRunsEverythingInlineThenRestores) {
   const int before = num_threads();
   {
-    ThreadCountGuard guard;
+    ScopedThreads guard;
     set_num_threads(1);
     EXPECT_EQ(num_threads(), 1);
     const auto caller = std::this_thread::get_id();
@@ -198,7 +194,7 @@ TEST(Parallel, OneThreadRunsEverythingInlineThenRestores) {
 }
 
 TEST(Parallel, NonPositiveRestoresTheDefault) {
-  ThreadCountGuard guard;
+  ScopedThreads guard;
   // The default is OMP_NUM_THREADS (its first entry) when set, else the number of available processors.
   int expected = omp_get_num_procs();
   if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) expected = std::atoi(env);

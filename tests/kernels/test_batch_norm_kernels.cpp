@@ -7,9 +7,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/batch_norm/problem.hpp"
+#include "kernels/guarded.hpp"
+#include "kernels/harness.hpp"
 #include "kernels/stream.hpp"
 #include "kernels/targets.hpp"
 
@@ -18,13 +19,7 @@ using namespace locnet::kernels;
 
 namespace {
 
-const BatchNormKernel& ref_kernel() {
-  for (const auto& k : batch_norm_kernels())
-    if (std::string(k.name) == "ref") return k;
-  throw std::logic_error("no ref");
-}
-
-
+using Sweep = locnet::testing::KernelSweep<BatchNormKernel>;
 using Guarded = GuardedBuffer<32>;
 
 // |a - b| <= tol * (|b| + max|b|): relative to the tensor's scale (dx sums terms that cancel).
@@ -50,8 +45,7 @@ Tensor channel_data(const BatchNormProblem& p, uint64_t seed, double offset, dou
   return x.to(p.dtype);
 }
 
-void compare(const BatchNormProblem& p, uint64_t seed, double offset, double std) {
-  const BatchNormKernel& ref = ref_kernel();
+void compare(Sweep& sweep, const BatchNormProblem& p, uint64_t seed, double offset, double std) {
   const int64_t count = p.n * p.c * p.s, C = p.c;
   Tensor x = channel_data(p, seed, offset, std);
   Tensor dy = locnet::testing::random_tensor(Shape{count}, DType::f64, seed + 1).to(p.dtype);
@@ -65,10 +59,7 @@ void compare(const BatchNormProblem& p, uint64_t seed, double offset, double std
   const bool f32 = p.dtype == DType::f32;
   // f64: the mean (up to offset * C) is held to about 1e-16 of itself, which is offset * C / std in units of y.
   const double tol_y = f32 ? 1e-5 : std::max(1e-11, 1e-15 * offset * double(C) / std);
-  for (const BatchNormKernel& k : batch_norm_kernels()) {
-    std::string why;
-    if (&k == &ref || !k.applicable(p, &why)) continue;
-    SCOPED_TRACE(k.name);
+  sweep.compare(p, [&](const BatchNormKernel& k, const BatchNormKernel& ref) {
     // Training forward: statistics and y.
     Guarded y1(count, p.dtype), y2(count, p.dtype);
     std::vector<double> m1(Cs), v1(Cs), m2(Cs), v2(Cs), zero(Cs), sd(Cs);
@@ -111,13 +102,14 @@ void compare(const BatchNormProblem& p, uint64_t seed, double offset, double std
       EXPECT_TRUE(d1.guards_intact()) << "write outside dx";
     }
     EXPECT_TRUE(y1.guards_intact() && y3.guards_intact()) << "write outside y";
-  }
+  });
 }
 
 }  // namespace
 
 TEST(BatchNormKernels, MatchReferenceOverEdges) {
   const int64_t spatial[] = {1, 7, 300, 2049};
+  Sweep sweep(batch_norm_kernels(), {"hwy"});
   int combo = 0;
   for (bool last : {true, false})
     for (DType dt : {DType::f32, DType::f64})
@@ -134,7 +126,7 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
             p.relu = relu;
             p.dtype = dt;
             SCOPED_TRACE(fmt::format("last={} {} C={} n={} S={} relu={}", last, dtype_name(dt), c, n, p.s, relu));
-            compare(p, uint64_t(combo), 0.0, 1.0);
+            compare(sweep, p, uint64_t(combo), 0.0, 1.0);
             ++combo;
           }
 }
@@ -144,6 +136,7 @@ TEST(BatchNormKernels, MatchReferenceOverEdges) {
 // walks them as one stream) and planes of over 2 KB.
 TEST(BatchNormKernels, EveryInstructionSetMatchesTheReference) {
   locnet::testing::for_each_target([] {
+    Sweep sweep(batch_norm_kernels(), {"hwy"});
     int combo = 0;
     for (bool last : {true, false})
       for (DType dt : {DType::f32, DType::f64})
@@ -157,7 +150,7 @@ TEST(BatchNormKernels, EveryInstructionSetMatchesTheReference) {
             p.relu = relu;
             p.dtype = dt;
             SCOPED_TRACE(fmt::format("last={} {} C={} S={} relu={}", last, dtype_name(dt), p.c, s, relu));
-            compare(p, uint64_t(combo), 2.0, 0.5);
+            compare(sweep, p, uint64_t(combo), 2.0, 0.5);
             ++combo;
           }
   });
@@ -176,6 +169,7 @@ TEST(BatchNormKernels, StreamedOutputs) {
   const Case cases[] = {{true, 16, 37}, {true, 32, 37}, {true, 64, 37}, {true, 80, 37}, {false, 16, 528},
                         {false, 3, 528}, {false, 16, 49}, {false, 20, 20}, {false, 20, 49}, {false, 16, 37},
                         {false, 17, 37}};
+  Sweep sweep(batch_norm_kernels(), {"hwy"});
   for (DType dt : {DType::f32, DType::f64})
     for (const Case& k : cases)
       for (bool relu : {false, true}) {
@@ -187,13 +181,14 @@ TEST(BatchNormKernels, StreamedOutputs) {
         p.relu = relu;
         p.dtype = dt;
         SCOPED_TRACE(fmt::format("{} last={} C={} S={} relu={}", dtype_name(dt), k.last, k.c, k.s, relu));
-        compare(p, uint64_t(k.c + k.s), 0.5, 2.0);
+        compare(sweep, p, uint64_t(k.c + k.s), 0.5, 2.0);
       }
 }
 
 TEST(BatchNormKernels, SmallPlanes) {
   // channels_first planes streamed per image: (n, C, 1) taken as channels_last, one vector exactly, one vector plus
   // a tail, 7x7; batch 1 and 3 (tasks of one image, or an uneven split).
+  Sweep sweep(batch_norm_kernels(), {"hwy"});
   for (DType dt : {DType::f32, DType::f64})
     for (int64_t s : {1, 16, 17, 49})
       for (int64_t c : {9, 20})
@@ -207,13 +202,14 @@ TEST(BatchNormKernels, SmallPlanes) {
             p.relu = relu;
             p.dtype = dt;
             SCOPED_TRACE(fmt::format("{} C={} n={} S={} relu={}", dtype_name(dt), c, n, p.s, relu));
-            compare(p, uint64_t(s + c + n), 1.5, 0.7);
+            compare(sweep, p, uint64_t(s + c + n), 1.5, 0.7);
           }
 }
 
 TEST(BatchNormKernels, LargeMeanSmallSpread) {
   // Per-channel means 1e4 * (1 + c), std 1e-2: E[x^2] - E[x]^2 would lose every digit in f32. Planes of 700
   // (channels_first: per channel group) and 7x7 (channels_first: one stream of all planes).
+  Sweep sweep(batch_norm_kernels(), {"hwy"});
   for (bool last : {true, false})
     for (DType dt : {DType::f32, DType::f64})
       for (int64_t c : {3, 17})
@@ -225,12 +221,13 @@ TEST(BatchNormKernels, LargeMeanSmallSpread) {
           p.channels_last = last;
           p.dtype = dt;
           SCOPED_TRACE(fmt::format("last={} {} C={} S={}", last, dtype_name(dt), c, s));
-          compare(p, 7, 1e4, 1e-2);
+          compare(sweep, p, 7, 1e4, 1e-2);
         }
 }
 
 TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {
   // m = 1 and constant channels: variance exactly 0, y = beta (no NaN).
+  Sweep sweep(batch_norm_kernels(), {"hwy"});
   for (bool last : {true, false})
     for (int64_t s : {1, 9}) {
       BatchNormProblem p;
@@ -242,14 +239,13 @@ TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {
       for (int64_t i = 0; i < x.numel(); ++i) x.set(i, last ? 100.0 + double(i % 5) : 100.0 + double(i / s));
       std::vector<double> gamma(5, 2.0), beta(5, 0.25), mean(5), var(5);
       Tensor y(Shape{p.c * p.s}, DType::f32);
-      for (const BatchNormKernel& k : batch_norm_kernels()) {
-        SCOPED_TRACE(k.name);
+      sweep.each(p, [&](const BatchNormKernel& k) {
         k.forward_training(p, x.raw(), gamma.data(), beta.data(), 1e-5, y.raw(), mean.data(), var.data());
         for (int64_t c = 0; c < 5; ++c) {
           EXPECT_EQ(var[size_t(c)], 0.0);
           EXPECT_EQ(mean[size_t(c)], 100.0 + double(c));
         }
         for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.item(i), 0.25);
-      }
+      });
     }
 }

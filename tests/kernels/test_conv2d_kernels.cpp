@@ -6,19 +6,20 @@
 
 #include <cstring>
 
-#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
 #include "kernels/conv2d/problem.hpp"
+#include "kernels/guarded.hpp"
+#include "kernels/harness.hpp"
 #include "kernels/registry.hpp"
-#include "locnet/core/parallel.hpp"
 #include "kernels/targets.hpp"
+#include "locnet/core/parallel.hpp"
+#include "scoped_threads.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
 using locnet::testing::random_tensor;
 
 namespace {
-
 
 using Guarded = GuardedBuffer<24>;
 
@@ -39,12 +40,6 @@ Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_
   axis(h, kh, sh, dh, p.pt, p.oh);
   axis(w, kw, sw, dw, p.pl, p.ow);
   return p;
-}
-
-const Conv2dKernel& ref_kernel() {
-  for (const auto& k : conv2d_kernels())
-    if (std::string(k.name) == "ref") return k;
-  throw std::logic_error("no ref");
 }
 
 }  // namespace
@@ -72,7 +67,8 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
         {1, 5, 7, 16, 7, 4, 2, 1, 1, 1, 1, true},  {3, 7, 5, 2, 40, 1, 3, 1, 1, 1, 1, true},
         {2, 4, 3, 9, 16, 3, 1, 1, 1, 1, 1, false}, {5, 1, 1, 4, 3, 3, 3, 1, 1, 1, 1, true},
     };
-    const Conv2dKernel& ref = ref_kernel();
+    locnet::testing::KernelSweep<Conv2dKernel> sweep(conv2d_kernels(), {"direct_hwy", "im2col"});
+    locnet::testing::ScopedThreads restore;
     for (int threads : {1, 2})
       for (const G& g : shapes)
         for (bool last : {true, false})
@@ -86,9 +82,7 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
                      b = random_tensor(Shape{p.f}, dt, 3), dy = random_tensor(Shape{out}, dt, 4),
                      dw0 = random_tensor(Shape{wn}, dt, 5), db0 = random_tensor(Shape{p.f}, dt, 6);
               const double tol = dt == DType::f32 ? 2e-5 : 1e-12;
-              for (const auto& impl : conv2d_kernels()) {
-                std::string why;
-                if (&impl == &ref || !impl.applicable(p, &why)) continue;
+              sweep.compare(p, [&](const Conv2dKernel& impl, const Conv2dKernel& ref) {
                 SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} same={} last={} "
                                          "bias={} {}",
                                          impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh,
@@ -106,9 +100,8 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
                 if (bias) EXPECT_LE(max_scaled_error(db1.inner(), db2.inner(), tol, 10 * tol), 1.0);
                 else EXPECT_TRUE(db1.inner().equal(db0)) << "db must be left alone without bias";
                 for (const Guarded* gd : {&y1, &dx1, &dw1, &db1}) EXPECT_TRUE(gd->guards_intact());
-              }
+              });
             }
-    set_num_threads(0);
   });
 }
 

@@ -6,8 +6,9 @@
 
 #include <cstring>
 
-#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
+#include "kernels/guarded.hpp"
+#include "kernels/harness.hpp"
 #include "kernels/locally_connected/problem.hpp"
 #include "kernels/targets.hpp"
 
@@ -16,13 +17,7 @@ using namespace locnet::kernels;
 
 namespace {
 
-const LcKernel& ref_kernel() {
-  for (const auto& k : lc_kernels())
-    if (std::string(k.name) == "ref") return k;
-  throw std::logic_error("no ref");
-}
-
-
+using Sweep = locnet::testing::KernelSweep<LcKernel>;
 using Guarded = GuardedBuffer<24>;
 
 enum class Pad { valid, same, causal, explicit_ };
@@ -50,18 +45,14 @@ LcProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh
   return p;
 }
 
-void compare(const LcProblem& p, uint64_t seed) {
-  const LcKernel& ref = ref_kernel();
+void compare(Sweep& sweep, const LcProblem& p, uint64_t seed) {
   const int64_t nx = p.n * p.in_sample(), nw = p.positions() * p.patch() * p.f, ny = p.n * p.positions() * p.f;
   const DType dt = p.dtype;
   auto rnd = [&](int64_t count, uint64_t s) { return locnet::testing::random_tensor(Shape{count}, DType::f64, s).to(dt); };
   Tensor x = rnd(nx, seed), w = rnd(nw, seed + 1), b = rnd(p.positions() * p.f, seed + 2), dy = rnd(ny, seed + 3);
   Tensor dw0 = rnd(nw, seed + 4), db0 = rnd(p.positions() * p.f, seed + 5);
   const double tol = dt == DType::f64 ? 1e-12 : 2e-5;
-  for (const LcKernel& k : lc_kernels()) {
-    std::string why;
-    if (&k == &ref || !k.applicable(p, &why)) continue;
-    SCOPED_TRACE(k.name);
+  sweep.compare(p, [&](const LcKernel& k, const LcKernel& ref) {
     Guarded y1(ny, dt), y2(ny, dt);
     k.forward(p, x.raw(), w.raw(), b.raw(), y1.data());
     ref.forward(p, x.raw(), w.raw(), b.raw(), y2.data());
@@ -78,13 +69,14 @@ void compare(const LcProblem& p, uint64_t seed) {
     if (!p.has_bias) {
       EXPECT_TRUE(db1.inner().equal(db0)) << "db must be untouched without bias";
     }
-  }
+  });
 }
 
 }  // namespace
 
 TEST(LocallyConnectedKernels, MatchReferenceOverEveryMode) {
   locnet::testing::for_each_target([&] {
+    Sweep sweep(lc_kernels(), {"hwy", "blas"});
     int combo = 0;
     for (bool last : {true, false})
       for (Pad pad : {Pad::valid, Pad::same, Pad::causal, Pad::explicit_})
@@ -101,7 +93,7 @@ TEST(LocallyConnectedKernels, MatchReferenceOverEveryMode) {
                                        "out={}x{} {} bias={}",
                                        last, int(pad), n, p.h, p.w, c, f, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt,
                                        p.pl, p.oh, p.ow, dtype_name(dt), bias));
-              compare(p, uint64_t(combo));
+              compare(sweep, p, uint64_t(combo));
               ++combo;
             }
   });
@@ -109,23 +101,24 @@ TEST(LocallyConnectedKernels, MatchReferenceOverEveryMode) {
 
 TEST(LocallyConnectedKernels, EdgeShapes) {
   locnet::testing::for_each_target([&] {
+    Sweep sweep(lc_kernels(), {"hwy", "blas"});
     for (bool last : {true, false})
       for (DType dt : {DType::f32, DType::f64}) {
         SCOPED_TRACE(fmt::format("last={} {}", last, dtype_name(dt)));
         // One position (fewer positions than threads: BLAS keeps its own threads), 1D (h = 1).
-        compare(make(4, 3, 3, 40, 6, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 1);
-        compare(make(2, 1, 11, 35, 7, 1, 5, 1, 2, 1, 1, Pad::causal, last, true, dt), 2);
+        compare(sweep, make(4, 3, 3, 40, 6, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 1);
+        compare(sweep, make(2, 1, 11, 35, 7, 1, 5, 1, 2, 1, 1, Pad::causal, last, true, dt), 2);
         // Large dilation with 'same': windows with no tap inside the input (bias only) and clipped direct runs.
-        compare(make(2, 3, 4, 33, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, true, dt), 3);
-        compare(make(1, 3, 4, 2, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, false, dt), 4);
+        compare(sweep, make(2, 3, 4, 33, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, true, dt), 3);
+        compare(sweep, make(1, 3, 4, 2, 3, 2, 3, 1, 1, 4, 5, Pad::same, last, false, dt), 4);
         // Batch 1 (GEMV/GER paths), direct reads with dilation (runs of C >= 32 values), kernel as large as the input.
-        compare(make(1, 6, 5, 32, 9, 2, 2, 1, 1, 2, 2, Pad::same, last, true, dt), 5);
-        compare(make(1, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 6);
-        compare(make(3, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 7);
+        compare(sweep, make(1, 6, 5, 32, 9, 2, 2, 1, 1, 2, 2, Pad::same, last, true, dt), 5);
+        compare(sweep, make(1, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 6);
+        compare(sweep, make(3, 5, 6, 34, 4, 5, 6, 1, 1, 1, 1, Pad::valid, last, true, dt), 7);
         // The "hwy" register tile's edges: 13 samples (two 6-row blocks and one row), 37 filters (2-vector tiles,
         // then single columns), gathered K = 27 (padded rows) and direct runs of 80 values.
-        compare(make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
-        compare(make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
+        compare(sweep, make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
+        compare(sweep, make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
       }
   });
 }

@@ -3,8 +3,9 @@
 // guard elements around the outputs to catch out-of-bounds writes.
 #include <gtest/gtest.h>
 
-#include "kernels/guarded.hpp"
 #include "gradcheck.hpp"
+#include "kernels/guarded.hpp"
+#include "kernels/harness.hpp"
 #include "kernels/lrn/problem.hpp"
 #include "kernels/stream.hpp"
 #include "kernels/targets.hpp"
@@ -14,13 +15,7 @@ using namespace locnet::kernels;
 
 namespace {
 
-const LrnKernel& ref_kernel() {
-  for (const auto& k : lrn_kernels())
-    if (std::string(k.name) == "ref") return k;
-  throw std::logic_error("no ref");
-}
-
-
+using Sweep = locnet::testing::KernelSweep<LrnKernel>;
 using Guarded = GuardedBuffer<32>;
 
 double tolerance(DType dt) {
@@ -33,15 +28,11 @@ double tolerance(DType dt) {
   return 0;
 }
 
-void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
-  const LrnKernel& ref = ref_kernel();
+void compare(Sweep& sweep, const LrnProblem& p, uint64_t seed, double scale = 1.0) {
   int64_t count = p.n * p.c * p.spatial();
   Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, seed, scale).to(p.dtype);
   Tensor g = locnet::testing::random_tensor(Shape{count}, DType::f64, seed + 1).to(p.dtype);
-  for (const LrnKernel& k : lrn_kernels()) {
-    std::string why;
-    if (&k == &ref || !k.applicable(p, &why)) continue;
-    SCOPED_TRACE(k.name);
+  sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
     Guarded y1(count, p.dtype), y2(count, p.dtype), y3(count, p.dtype), d1(count, p.dtype), d2(count, p.dtype);
     k.forward(p, x.raw(), y1.data());
     ref.forward(p, x.raw(), y2.data());
@@ -57,7 +48,7 @@ void compare(const LrnProblem& p, uint64_t seed, double scale = 1.0) {
     ref.backward(p, x.raw(), g.raw(), d2.data());
     EXPECT_LE(max_scaled_error(d1.inner(), d2.inner(), tol, 4 * tol), 1.0);
     EXPECT_TRUE(y1.guards_intact() && d1.guards_intact()) << "write outside the output";
-  }
+  });
 }
 
 // The size-5 window with AlexNet's alpha and k (alpha divided by 5); spatial dimensions are the caller's.
@@ -82,6 +73,7 @@ TEST(LrnKernels, MatchReferenceOverEdges) {
   // {3, 7}: more pixels than a vector, not a multiple of one (the channels_first backward's column walk).
   const std::vector<std::vector<int64_t>> spatial = {{}, {5}, {3, 4}, {2, 2, 3}, {3, 7}};
   const double betas[] = {0.75, 0.5, 1.0, 0.0, 0.6, 1.7};
+  Sweep sweep(lrn_kernels(), {"hwy"});
   int combo = 0;
   for (bool last : {true, false})
     for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16})
@@ -103,7 +95,7 @@ TEST(LrnKernels, MatchReferenceOverEdges) {
           p.dtype = dt;
           SCOPED_TRACE(fmt::format("last={} {} C={} B={} A={} spatial={} n={} beta={}", last, dtype_name(dt), c, b, a,
                                    p.spatial(), p.n, p.beta));
-          compare(p, uint64_t(combo));
+          compare(sweep, p, uint64_t(combo));
           ++combo;
         }
 }
@@ -113,6 +105,7 @@ TEST(LrnKernels, MatchReferenceOverEdges) {
 // path), 3 and an uneven one, channels and pixels that leave tails, and several channels_first pixel blocks.
 TEST(LrnKernels, EveryInstructionSetMatchesTheReference) {
   locnet::testing::for_each_target([] {
+    Sweep sweep(lrn_kernels(), {"hwy"});
     int combo = 0;
     for (bool last : {true, false})
       for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16})
@@ -129,7 +122,7 @@ TEST(LrnKernels, EveryInstructionSetMatchesTheReference) {
             p.sp[2] = combo % 2 ? 37 : 1100;
             p.beta = combo % 3 ? 0.75 : 0.6;
             SCOPED_TRACE(fmt::format("last={} {} C={} B={} A={} S={}", last, dtype_name(dt), c, b, a, p.sp[2]));
-            compare(p, uint64_t(combo));
+            compare(sweep, p, uint64_t(combo));
             ++combo;
           }
   });
@@ -138,6 +131,7 @@ TEST(LrnKernels, EveryInstructionSetMatchesTheReference) {
 TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {
   // More pixels than one channels-first block, a tail that is not a SIMD multiple, and values near 1e3 whose
   // squares dominate the running sums.
+  Sweep sweep(lrn_kernels(), {"hwy"});
   for (bool last : {true, false})
     for (double scale : {1.0, 1e3}) {
       LrnProblem p = size5(37, last, DType::f32);
@@ -146,14 +140,14 @@ TEST(LrnKernels, LargeBlocksTailsAndLargeValues) {
       p.sp[1] = 23;
       p.sp[2] = 29;
       SCOPED_TRACE(fmt::format("last={} scale={}", last, scale));
-      compare(p, 99, scale);
+      compare(sweep, p, 99, scale);
     }
 }
 
 // Inf, NaN and huge values, in vector bodies and tails, across anchors of the running sums: every kernel
 // gives the reference's non-finite pattern and values (N = Inf gives N^-beta = 0, as IEEE pow does).
 TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
-  const LrnKernel& ref = ref_kernel();
+  Sweep sweep(lrn_kernels(), {"hwy"});
   struct Case {
     DType dt;
     int64_t c, ahead;
@@ -184,7 +178,7 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
         x.set(count - 20, 1e18);  // its square is near the top of f32
         x = x.to(cs.dt);
         const double tol = cs.dt == DType::f32 ? 1e-5 : 1.6e-2;
-        for (const LrnKernel& k : lrn_kernels()) {
+        sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
           SCOPED_TRACE(fmt::format("{} last={} beta={} c={} {}", k.name, last, beta, c, dtype_name(cs.dt)));
           Tensor y(Shape{count}, cs.dt), yr(Shape{count}, cs.dt);
           k.forward(p, x.raw(), y.raw());
@@ -197,14 +191,14 @@ TEST(LrnKernels, NonFiniteInputsMatchTheReference) {
               EXPECT_NEAR(a, b, tol * (1 + std::fabs(b))) << "at " << i;
             }
           }
-        }
+        });
       }
 }
 
 // The backward's running sums (channels_first) and fast powers meet Inf and NaN in x and dy, in vector bodies,
 // tails, across anchors and in several pixel blocks: the reference's non-finite pattern and values.
 TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
-  const LrnKernel& ref = ref_kernel();
+  Sweep sweep(lrn_kernels(), {"hwy"});
   // channels_first: {2, 1} runs the block pipeline, {2, 2} and {1, 1} the column walk.
   const std::pair<int64_t, int64_t> windows[] = {{2, 1}, {2, 2}, {1, 1}};
   for (bool last : {true, false})
@@ -231,7 +225,7 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
           x.set(count - 20, 1e18);
           g.set(count / 5, NAN);
           g.set(count / 4 + 600, INFINITY);
-          for (const LrnKernel& k : lrn_kernels()) {
+          sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
             SCOPED_TRACE(fmt::format("{} last={} beta={} c={} B={} A={}", k.name, last, beta, c, behind, ahead));
             Tensor dx(Shape{count}, DType::f32), dxr(Shape{count}, DType::f32);
             k.backward(p, x.raw(), g.raw(), dx.raw());
@@ -243,7 +237,7 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
               if (!ok) ++bad;
               EXPECT_TRUE(ok) << "at " << i << ": " << a << " vs " << b;
             }
-          }
+          });
         }
 }
 
@@ -252,8 +246,8 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
 // arithmetic. Both run here (with_and_without_avx512_bf16). 64 channels: the channels_last path that takes
 // 32 channels at a time.
 TEST(LrnKernels, Bf16SubnormalOutputsRound) {
-  const LrnKernel& ref = ref_kernel();
   locnet::testing::with_and_without_avx512_bf16([&](bool native) {
+    Sweep sweep(lrn_kernels(), {"hwy"});
     for (bool last : {true, false})
       for (int64_t c : {48, 64}) {
         LrnProblem p = size5(c, last, DType::bf16);
@@ -264,7 +258,7 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
         // outputs ~1e-38 / 2^0.75
         for (int64_t i = 0; i < count; ++i) x.set(i, x.item(i) * (i % 3 == 0 ? 1e-38 : 1.0));
         x = x.to(DType::bf16);
-        for (const LrnKernel& k : lrn_kernels()) {
+        sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
           SCOPED_TRACE(fmt::format("{} native={} last={} c={}", k.name, native, last, c));
           Tensor y(Shape{count}, DType::bf16), yr(Shape{count}, DType::bf16);
           k.forward(p, x.raw(), y.raw());
@@ -276,7 +270,7 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
             EXPECT_LE(std::fabs(a - b), 1.6e-2 * std::fabs(b)) << "at " << i << ": " << a << " vs " << b;
           }
           EXPECT_GT(subnormal, 10);
-        }
+        });
       }
   });
 }
@@ -286,8 +280,8 @@ TEST(LrnKernels, Bf16SubnormalOutputsRound) {
 // channels: the path that takes 32 at a time (two pixels in lockstep; 45 pixels leave one alone); 48: the
 // 16-at-a-time one. With and without AVX512_BF16 (as Bf16SubnormalOutputsRound).
 TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
-  const LrnKernel& ref = ref_kernel();
   locnet::testing::with_and_without_avx512_bf16([&](bool native) {
+    Sweep sweep(lrn_kernels(), {"hwy"});
     for (int64_t c : {32, 48, 96}) {
       LrnProblem p = size5(c, true, DType::bf16);
       p.n = 3;
@@ -298,7 +292,7 @@ TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
       p.k = 0.01;
       const int64_t count = p.n * c * 15;
       Tensor x = locnet::testing::random_tensor(Shape{count}, DType::f64, 31).to(DType::bf16);
-      for (const LrnKernel& k : lrn_kernels()) {
+      sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
         SCOPED_TRACE(fmt::format("{} native={} c={}", k.name, native, c));
         Guarded y(count, DType::bf16), yr(count, DType::bf16);
         k.forward(p, x.raw(), y.data());
@@ -306,12 +300,13 @@ TEST(LrnKernels, Bf16ChannelsLastWindowTerms) {
         // One bf16 unit in the last place is at most 2^-7 of the value.
         EXPECT_LE(max_scaled_error(y.inner(), yr.inner(), 8e-3, 1e-6), 1.0);
         EXPECT_TRUE(y.guards_intact());
-      }
+      });
     }
   });
 }
 
 TEST(LrnKernels, NanPropagatesInEveryPath) {
+  Sweep sweep(lrn_kernels(), {"hwy"});
   for (DType dt : {DType::f32, DType::bf16})
     for (bool last : {true, false})
       for (double beta : {0.75, 0.6}) {
@@ -327,14 +322,14 @@ TEST(LrnKernels, NanPropagatesInEveryPath) {
         Tensor x = locnet::testing::random_tensor(Shape{320}, DType::f32, 5);
         x.set(37, NAN);
         x = x.to(dt);
-        for (const LrnKernel& k : lrn_kernels()) {
+        sweep.each(p, [&](const LrnKernel& k) {
           Tensor y(Shape{320}, dt);
           k.forward(p, x.raw(), y.raw());
           EXPECT_TRUE(std::isnan(y.item(37))) << k.name << " " << dtype_name(dt);
           int nans = 0;
           for (int64_t i = 0; i < 320; ++i) nans += std::isnan(y.item(i));
           EXPECT_EQ(nans, 3) << k.name << " " << dtype_name(dt) << ": exactly the window around the NaN";
-        }
+        });
       }
 }
 
@@ -346,7 +341,8 @@ TEST(LrnKernels, NanPropagatesInEveryPath) {
 // The wide window (channels_last: running sums in double) with x = 1e10, whose square hides 0.01 in double too, and
 // one pair only (a second would enter the window before the first leaves).
 TEST(LrnKernels, RunningSumResidueNeverMakesNNegative) {
-  const LrnKernel& ref = ref_kernel();
+  Sweep sweep(lrn_kernels(), {"hwy"});
+  const LrnKernel& ref = sweep.ref();
   for (bool last : {false, true})
     for (int64_t reach : {1, 17})
       for (int64_t pixels : {37, 64}) {  // 64: whole vectors only, with no tail whose check would catch a miss
@@ -373,27 +369,27 @@ TEST(LrnKernels, RunningSumResidueNeverMakesNNegative) {
         Tensor yr(Shape{count}, DType::f32), dr(Shape{count}, DType::f32);
         ref.forward(p, x.raw(), yr.raw());
         ref.backward(p, x.raw(), g.raw(), dr.raw());
-        for (const LrnKernel& k : lrn_kernels()) {
+        sweep.compare(p, [&](const LrnKernel& k, const LrnKernel&) {
           SCOPED_TRACE(fmt::format("{} last={} reach={} pixels={}", k.name, last, reach, pixels));
           Tensor y(Shape{count}, DType::f32), d(Shape{count}, DType::f32);
           k.forward(p, x.raw(), y.raw());
           k.backward(p, x.raw(), g.raw(), d.raw());
           EXPECT_LE(max_scaled_error(y, yr, 1e-5, 1e-5), 1.0);
           EXPECT_LE(max_scaled_error(d, dr, 1e-4, 1e-4), 1.0);
-        }
+        });
         // bf16's forward, with and without AVX512_BF16 (channels_first's 2-vector steps on it).
         p.dtype = DType::bf16;
         const Tensor xb = x.to(DType::bf16);
         Tensor ybr(Shape{count}, DType::bf16);
         ref.forward(p, xb.raw(), ybr.raw());
         locnet::testing::with_and_without_avx512_bf16([&](bool native) {
-          for (const LrnKernel& k : lrn_kernels()) {
+          sweep.compare(p, [&](const LrnKernel& k, const LrnKernel&) {
             SCOPED_TRACE(fmt::format("{} last={} reach={} pixels={} bf16 native={}", k.name, last, reach, pixels,
                                      native));
             Tensor y(Shape{count}, DType::bf16);
             k.forward(p, xb.raw(), y.raw());
             EXPECT_LE(max_scaled_error(y, ybr, 8e-3, 8e-3), 1.0);
-          }
+          });
         });
       }
 }

@@ -16,6 +16,7 @@
 #include "kernels/activation/problem.hpp"
 #include "kernels/batch_norm/problem.hpp"
 #include "kernels/dense/problem.hpp"
+#include "kernels/harness.hpp"
 #include "kernels/targets.hpp"
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
@@ -25,20 +26,16 @@
 #include "locnet/layers/dense.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/model/sequential.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
+using locnet::testing::ScopedEnv;
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// Forces LOCNET_IMPL for one scope.
-struct ForceImpl {
-  explicit ForceImpl(const std::string& v) { setenv("LOCNET_IMPL", v.c_str(), 1); }
-  ~ForceImpl() { unsetenv("LOCNET_IMPL"); }
-};
 
 // 37 values (vector bodies and a tail) cycling through NaN, -NaN (x86's default NaN has the sign bit set),
 // negatives, zeros, positives and infinities.
@@ -112,13 +109,12 @@ TEST(NanPropagation, BatchNormKernelsFusedRelu) {
     int64_t n, c, s;
   };
   locnet::testing::for_each_target([&] {
-    for (const BatchNormKernel& k : batch_norm_kernels())
-      for (DType dt : {DType::f32, DType::f64})
-        for (bool last : {true, false})
-          for (S sh : {S{2, 17, 5}, S{1, 3, 37}, S{3, 64, 9}}) {
-            BatchNormProblem p{.n = sh.n, .c = sh.c, .s = sh.s, .channels_last = last, .relu = true, .dtype = dt};
-            std::string why;
-            if (!k.applicable(p, &why)) continue;
+    locnet::testing::KernelSweep<BatchNormKernel> sweep(batch_norm_kernels(), {"hwy"});
+    for (DType dt : {DType::f32, DType::f64})
+      for (bool last : {true, false})
+        for (S sh : {S{2, 17, 5}, S{1, 3, 37}, S{3, 64, 9}}) {
+          BatchNormProblem p{.n = sh.n, .c = sh.c, .s = sh.s, .channels_last = last, .relu = true, .dtype = dt};
+          sweep.each(p, [&](const BatchNormKernel& k) {
             SCOPED_TRACE(::testing::Message() << k.name << " " << dtype_name(dt) << (last ? " NSC " : " NCS ")
                                               << sh.n << "x" << sh.c << "x" << sh.s);
             const int64_t count = p.n * p.c * p.s;
@@ -149,7 +145,8 @@ TEST(NanPropagation, BatchNormKernelsFusedRelu) {
             k.forward_training(p, xt.raw(), gamma.data(), beta.data(), 1e-3, y.raw(), mean.data(), var.data());
             for (int64_t i = 0; i < count; ++i)
               ASSERT_EQ(std::isnan(y.item(i)), channel(i) == 0) << "training i = " << i << " y = " << y.item(i);
-          }
+          });
+        }
   });
 }
 
@@ -175,7 +172,7 @@ TEST(NanPropagation, ActivationLayerRelu) {
 TEST(NanPropagation, DenseReluEveryKernel) {
   for (const DenseKernel& k : dense_kernels()) {
     SCOPED_TRACE(k.name);
-    ForceImpl force(std::string("dense:") + k.name);
+    ScopedEnv force("LOCNET_IMPL", std::string("dense:") + k.name);
     Dense d(2, "relu");
     Rng rng(3);
     d.build(Shape{Shape::kUnknown, 3}, rng);
@@ -194,7 +191,7 @@ TEST(NanPropagation, BatchNorm2DReluEveryKernel) {
   for (const BatchNormKernel& k : batch_norm_kernels())
     for (const char* fmt : {"channels_last", "channels_first"}) {
       SCOPED_TRACE(::testing::Message() << k.name << " " << fmt);
-      ForceImpl force(std::string("batch_norm:") + k.name);
+      ScopedEnv force("LOCNET_IMPL", std::string("batch_norm:") + k.name);
       BatchNorm2D bn({.activation = "relu", .data_format = fmt});
       Rng rng(1);
       bn.build(Shape{Shape::kUnknown, 4, 5, 16}, rng);
@@ -228,7 +225,7 @@ TEST(NanPropagation, MaxPooling2DLayer) {
 TEST(NanPropagation, AllNanImageGivesNanProbabilities) {
   for (const char* impl : {"", "ref"}) {
     SCOPED_TRACE(impl);
-    ForceImpl force(impl);
+    ScopedEnv force("LOCNET_IMPL", impl);
     Sequential m = Input({8, 8, 1}) >> Conv2D({.filters = 4, .kernel_size = {3, 3}, .activation = "relu"}) >>
                    MaxPooling2D() >> BatchNorm2D({.activation = "relu"}) >> Flatten() >> Dense(10, "relu") >>
                    Dense(3, "softmax");

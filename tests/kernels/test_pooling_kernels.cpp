@@ -11,9 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/harness.hpp"
 #include "kernels/pooling/problem.hpp"
-#include "locnet/core/parallel.hpp"
 #include "kernels/targets.hpp"
+#include "scoped_threads.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -53,6 +54,8 @@ TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
     };
     constexpr int64_t kGuard = 19;
     const float nan = std::numeric_limits<float>::quiet_NaN();
+    locnet::testing::KernelSweep<MaxPoolKernel> sweep(max_pool_kernels(), {"max_pool_hwy"});
+    locnet::testing::ScopedThreads restore;
     for (int threads : {1, 2})
       for (const G& g : shapes)
         for (int data = 0; data < 3; ++data) {  // 0: distinct values, 1: many ties, 2: ties and NaNs
@@ -70,23 +73,24 @@ TEST(MaxPoolKernels, FastMatchesReferenceWithGuards) {
             if (data == 2 && rng() % 7 == 0) v = nan;
             if (data == 2 && rng() % 11 == 0) v = -std::numeric_limits<float>::infinity();
           }
-          std::vector<float> y1(size_t(out + 2 * kGuard), -77.f), y2(size_t(out), 0.f);
-          std::vector<int64_t> a1(size_t(out + 2 * kGuard), -77), a2(size_t(out), 0);
-          kernel("max_pool_hwy").forward(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
-          kernel("ref").forward(p, x.data(), y2.data(), a2.data());
-          for (int64_t i = 0; i < out; ++i) {
-            const float u = y1[size_t(i + kGuard)], v = y2[size_t(i)];
-            ASSERT_TRUE((std::isnan(u) && std::isnan(v)) || u == v) << "y[" << i << "] " << u << " vs " << v;
-            ASSERT_EQ(a1[size_t(i + kGuard)], a2[size_t(i)]) << "argmax[" << i << "]";
-          }
-          for (int64_t gi = 0; gi < kGuard; ++gi) {
-            EXPECT_EQ(y1[size_t(gi)], -77.f);
-            EXPECT_EQ(y1[size_t(out + kGuard + gi)], -77.f);
-            EXPECT_EQ(a1[size_t(gi)], -77);
-            EXPECT_EQ(a1[size_t(out + kGuard + gi)], -77);
-          }
+          sweep.compare(p, [&](const MaxPoolKernel& k, const MaxPoolKernel& ref) {
+            std::vector<float> y1(size_t(out + 2 * kGuard), -77.f), y2(size_t(out), 0.f);
+            std::vector<int64_t> a1(size_t(out + 2 * kGuard), -77), a2(size_t(out), 0);
+            k.forward(p, x.data(), y1.data() + kGuard, a1.data() + kGuard);
+            ref.forward(p, x.data(), y2.data(), a2.data());
+            for (int64_t i = 0; i < out; ++i) {
+              const float u = y1[size_t(i + kGuard)], v = y2[size_t(i)];
+              ASSERT_TRUE((std::isnan(u) && std::isnan(v)) || u == v) << "y[" << i << "] " << u << " vs " << v;
+              ASSERT_EQ(a1[size_t(i + kGuard)], a2[size_t(i)]) << "argmax[" << i << "]";
+            }
+            for (int64_t gi = 0; gi < kGuard; ++gi) {
+              EXPECT_EQ(y1[size_t(gi)], -77.f);
+              EXPECT_EQ(y1[size_t(out + kGuard + gi)], -77.f);
+              EXPECT_EQ(a1[size_t(gi)], -77);
+              EXPECT_EQ(a1[size_t(out + kGuard + gi)], -77);
+            }
+          });
         }
-    set_num_threads(0);
   });
 }
 

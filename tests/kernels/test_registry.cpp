@@ -1,11 +1,10 @@
 // The implementation registry: order, LOCNET_IMPL forcing, LOCNET_VERBOSE reporting.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "expect_error.hpp"
 #include "kernels/registry.hpp"
 #include "locnet/layers/dense.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 
@@ -25,15 +24,9 @@ bool only_even(const Problem& p, std::string* why) {
 bool always(const Problem&, std::string*) { return true; }
 const Kernel kList[] = {{"fast", only_even}, {"ref", always}};
 
-struct EnvGuard {
-  EnvGuard(const char* impl, const char* verbose) {
-    impl ? setenv("LOCNET_IMPL", impl, 1) : unsetenv("LOCNET_IMPL");
-    verbose ? setenv("LOCNET_VERBOSE", verbose, 1) : unsetenv("LOCNET_VERBOSE");
-  }
-  ~EnvGuard() {
-    unsetenv("LOCNET_IMPL");
-    unsetenv("LOCNET_VERBOSE");
-  }
+struct EnvGuard {  // LOCNET_IMPL and LOCNET_VERBOSE for one scope (nullptr: unset)
+  EnvGuard(const char* impl, const char* verbose) : impl_("LOCNET_IMPL", impl), verbose_("LOCNET_VERBOSE", verbose) {}
+  locnet::testing::ScopedEnv impl_, verbose_;
 };
 std::string choose_name(int size) {
   return kernels::choose<Kernel>("toy", std::span<const Kernel>(kList), Problem{size}).name;

@@ -9,11 +9,13 @@
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
+#include "kernels/harness.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/locally_connected_keras.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 using locnet::testing::random_tensor;
@@ -146,13 +148,6 @@ std::vector<Case> all_cases() {
   return out;
 }
 
-struct ImplGuard {  // forces an implementation for the layers built while it lives
-  explicit ImplGuard(const char* impl) {
-    if (impl) setenv("LOCNET_IMPL", impl, 1);
-  }
-  ~ImplGuard() { unsetenv("LOCNET_IMPL"); }
-};
-
 Tensor run(Layer& l, const Tensor& x) {
   Rng rng(7);
   l.build(x.shape().with_dim(0, Shape::kUnknown), rng, x.dtype());
@@ -265,14 +260,16 @@ TEST(LocallyConnected, KerasSameWindowTable) {
 }
 
 TEST(LocallyConnected, ForwardMatchesKerasFormulaEveryMode) {
+  locnet::testing::KernelCount chosen({"hwy", "blas"});  // the optimized kernels the default choice must reach
   for (const char* impl : {static_cast<const char*>(nullptr), "locally_connected:ref"}) {
-    ImplGuard guard(impl);
+    locnet::testing::ScopedEnv guard("LOCNET_IMPL", impl);  // nullptr: the registry's own choice
     for (const Case& t : all_cases()) {
       SCOPED_TRACE(t.str() + (impl ? " ref" : ""));
       for (DType dt : {DType::f64, DType::f32}) {
         auto l = t.make();
         Tensor x = random_tensor(t.in_shape(), dt, 11);
         (void)run(*l, x);
+        if (!impl) chosen.add(l->kernel());
         auto ps = l->params();
         ps[0]->value = random_tensor(ps[0]->value.shape(), dt, 12);
         Tensor want = keras_formula(t, x, ps[0]->value, &ps[1]->value);

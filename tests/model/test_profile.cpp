@@ -8,6 +8,7 @@
 #include "locnet/model/profile.hpp"
 #include "locnet/train/optimizers.hpp"
 #include "locnet/train/trainer.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 
@@ -78,9 +79,10 @@ TEST(LayerKernel, NamesTheRegistrysChoice) {
   EXPECT_EQ(m.model.layer(4).kernel(), "ref");
   EXPECT_EQ(m.model.layer(6).kernel(), "ref");  // Flatten
   // A forced implementation is what kernel() reports.
-  setenv("LOCNET_IMPL", "ref", 1);
-  Built r("Input((8, 8, 4)) >> Conv2D(4, 3) >> BatchNorm2D() >> LocalResponseNorm() >> Flatten() >> Dense(3)");
-  unsetenv("LOCNET_IMPL");
+  Built r = [] {
+    locnet::testing::ScopedEnv force("LOCNET_IMPL", "ref");
+    return Built("Input((8, 8, 4)) >> Conv2D(4, 3) >> BatchNorm2D() >> LocalResponseNorm() >> Flatten() >> Dense(3)");
+  }();
   for (size_t i : {0, 1, 2, 4}) EXPECT_EQ(r.model.layer(i).kernel(), "ref") << i;
   EXPECT_NE(m.model.layer(0).kernel(), "ref");  // the default choice for this Conv2D is an optimized kernel
 }
