@@ -3,26 +3,14 @@
 
 #include "expect_error.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/toy_op.hpp"
 #include "locnet/layers/dense.hpp"
 #include "scoped_env.hpp"
 
 using namespace locnet;
 
 namespace {
-struct Problem {
-  int size;
-};
-struct Kernel {
-  const char* name;
-  bool (*applicable)(const Problem&, std::string* why);
-};
-bool only_even(const Problem& p, std::string* why) {
-  if (p.size % 2 == 0) return true;
-  *why = "size must be even";
-  return false;
-}
-bool always(const Problem&, std::string*) { return true; }
-const Kernel kList[] = {{"fast", only_even}, {"ref", always}};
+using namespace locnet::testing::toy;
 
 struct EnvGuard {  // LOCNET_IMPL and LOCNET_VERBOSE for one scope (nullptr: unset)
   EnvGuard(const char* impl, const char* verbose) : impl_("LOCNET_IMPL", impl), verbose_("LOCNET_VERBOSE", verbose) {}
