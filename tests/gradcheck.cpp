@@ -1,8 +1,27 @@
 #include "gradcheck.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "locnet/core/error.hpp"
+
 namespace locnet::testing {
+
+double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (a.shape() != b.shape())
+    raise<ShapeError>("max_scaled_error: shapes must match, got {} and {}", a.shape().str(), b.shape().str());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    double x = a.item(i), y = b.item(i);
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y)) return INFINITY;
+      continue;
+    }
+    if (x == y) continue;
+    worst = std::max(worst, std::abs(x - y) / (atol + rtol * std::abs(y)));
+  }
+  return worst;
+}
 
 Tensor random_tensor(const Shape& s, DType dt, uint64_t seed, double scale) {
   Rng rng(seed);

@@ -2,6 +2,7 @@
 // random problem for the input and every trainable parameter, plus the layer contract:
 //   forward leaves its input unchanged; inference forward is deterministic; backward assigns dx (a second
 //   backward gives the same dx, not a sum); parameter gradients accumulate over two backward calls.
+// And the tensor helpers every test uses: random_tensor (normal values from a seed), max_scaled_error.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -23,4 +24,12 @@ void check_layer(Layer& layer, const Shape& in, const GradCheck& opt = {});
 
 Tensor random_tensor(const Shape& s, DType dt, uint64_t seed, double scale = 1.0);
 
+// Elementwise max |a - b| / (atol + rtol * |b|) over two tensors of the same shape (any dtypes); <= 1 means close.
+// NaN matches NaN only (INFINITY otherwise). ShapeError when the shapes differ.
+double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol);
+
 }  // namespace locnet::testing
+
+namespace locnet {
+using testing::max_scaled_error;  // the tests call it unqualified, as when it was part of the library
+}  // namespace locnet

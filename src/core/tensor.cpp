@@ -255,20 +255,4 @@ bool Tensor::equal(const Tensor& o) const {
   return dtype_ == o.dtype_ && shape_ == o.shape_ && std::memcmp(raw(), o.raw(), nbytes()) == 0;
 }
 
-double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol) {
-  if (a.shape() != b.shape())
-    raise<ShapeError>("max_scaled_error: shapes must match, got {} and {}", a.shape().str(), b.shape().str());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    double x = a.item(i), y = b.item(i);
-    if (std::isnan(x) || std::isnan(y)) {
-      if (std::isnan(x) != std::isnan(y)) return INFINITY;
-      continue;
-    }
-    if (x == y) continue;
-    worst = std::max(worst, std::abs(x - y) / (atol + rtol * std::abs(y)));
-  }
-  return worst;
-}
-
 }  // namespace locnet

@@ -11,6 +11,7 @@
 
 #include "locnet/core/error.hpp"
 #include "locnet/core/limits.hpp"
+#include "io/write_call.hpp"
 
 namespace locnet {
 

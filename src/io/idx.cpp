@@ -12,6 +12,7 @@
 #include "locnet/core/limits.hpp"
 
 #include "locnet/io/file.hpp"
+#include "io/write_idx.hpp"
 
 namespace locnet {
 namespace {

@@ -9,6 +9,7 @@
 
 #include "temp_dir.hpp"
 #include "cli/cli_run.hpp"
+#include "io/write_idx.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"

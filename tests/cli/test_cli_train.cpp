@@ -15,6 +15,8 @@
 #include <fstream>
 
 #include "cli/cli_run.hpp"
+#include "gradcheck.hpp"
+#include "io/write_idx.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"

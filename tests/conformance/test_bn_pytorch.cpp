@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "conformance/cases.hpp"
+#include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/batch_norm.hpp"
@@ -27,13 +29,9 @@ Tensor& grad(std::vector<Param*> ps, const std::string& name) {
 }  // namespace
 
 TEST(BnPyTorchConformance, TrainingStepsEvalAndGradients) {
-  const std::string dir = std::string(LOCNET_SOURCE_DIR) + "/tests/conformance/bn_pytorch/";
-  std::ifstream index(dir + "cases.txt");
-  ASSERT_TRUE(index) << "missing " << dir << "cases.txt";
-  std::string line;
-  int cases = 0;
-  while (std::getline(index, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  const std::string dir = locnet::testing::conformance_dir("bn_pytorch");
+  const std::vector<std::string> cases = locnet::testing::conformance_cases(dir);
+  for (const std::string& line : cases) {
     std::istringstream in(line);
     std::string name, momentum, eps;
     int spatial = 0;
@@ -65,7 +63,6 @@ TEST(BnPyTorchConformance, TrainingStepsEvalAndGradients) {
       EXPECT_EQ(named(layer->buffers(), "num_batches_tracked").item(0), 3.0);
       EXPECT_LE(max_scaled_error(layer->forward(x0.to(dt), Mode::Inference), load("y_eval"), tol, tol), 1.0) << "eval";
     }
-    ++cases;
   }
-  EXPECT_EQ(cases, 6);
+  EXPECT_EQ(cases.size(), 6u);
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "expect_error.hpp"
+#include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/weights.hpp"

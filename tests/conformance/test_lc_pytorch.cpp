@@ -6,6 +6,8 @@
 
 #include <fstream>
 
+#include "conformance/cases.hpp"
+#include "gradcheck.hpp"
 #include "kernels/harness.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
@@ -15,14 +17,10 @@
 using namespace locnet;
 
 TEST(LcPyTorchConformance, ForwardAndBackward) {
-  const std::string dir = std::string(LOCNET_SOURCE_DIR) + "/tests/conformance/lc_pytorch/";
-  std::ifstream index(dir + "cases.txt");
-  ASSERT_TRUE(index) << "missing " << dir << "cases.txt";
-  std::string line;
-  int cases = 0;
+  const std::string dir = locnet::testing::conformance_dir("lc_pytorch");
+  const std::vector<std::string> cases = locnet::testing::conformance_cases(dir);
   locnet::testing::KernelCount chosen({"hwy", "blas"});  // the optimized kernels the default choice must reach
-  while (std::getline(index, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : cases) {
     size_t bar = line.find('|');
     ASSERT_NE(bar, std::string::npos) << line;
     const std::string name = line.substr(0, bar), spec = line.substr(bar + 1);
@@ -55,7 +53,6 @@ TEST(LcPyTorchConformance, ForwardAndBackward) {
         EXPECT_LE(max_scaled_error(ps[0]->grad, dk_torch, tol, tol), 1.0);
         EXPECT_LE(max_scaled_error(ps[1]->grad, db_torch, tol, tol), 1.0);
       }
-    ++cases;
   }
-  EXPECT_EQ(cases, 8);
+  EXPECT_EQ(cases.size(), 8u);
 }

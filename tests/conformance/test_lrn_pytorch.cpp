@@ -5,19 +5,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "conformance/cases.hpp"
+#include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/layers/lrn.hpp"
 
 using namespace locnet;
 
 TEST(LrnPyTorchConformance, ForwardAndBackward) {
-  const std::string dir = std::string(LOCNET_SOURCE_DIR) + "/tests/conformance/lrn_pytorch/";
-  std::ifstream index(dir + "cases.txt");
-  ASSERT_TRUE(index) << "missing " << dir << "cases.txt";
-  std::string line;
-  int cases = 0;
-  while (std::getline(index, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  const std::string dir = locnet::testing::conformance_dir("lrn_pytorch");
+  const std::vector<std::string> cases = locnet::testing::conformance_cases(dir);
+  for (const std::string& line : cases) {
     std::istringstream in(line);
     std::string name;
     PyTorchLrnConfig cfg;
@@ -35,7 +33,6 @@ TEST(LrnPyTorchConformance, ForwardAndBackward) {
       Tensor dx = lrn.backward(dy.to(dt));
       EXPECT_LE(max_scaled_error(dx, dx_torch, rtol, rtol), 1.0) << dtype_name(dt);
     }
-    ++cases;
   }
-  EXPECT_EQ(cases, 8);
+  EXPECT_EQ(cases.size(), 8u);
 }

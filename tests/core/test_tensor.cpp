@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "expect_error.hpp"
+#include "gradcheck.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/tensor.hpp"
 

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "expect_error.hpp"
+#include "io/write_call.hpp"
+#include "io/write_idx.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/limits.hpp"
 #include "locnet/io/file.hpp"

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "expect_error.hpp"
+#include "io/write_idx.hpp"
 #include "locnet/io/idx.hpp"
 
 using namespace locnet;

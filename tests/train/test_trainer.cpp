@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "gradcheck.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/train/trainer.hpp"

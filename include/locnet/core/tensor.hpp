@@ -90,7 +90,4 @@ class Tensor {
   int64_t numel_ = 0;
 };
 
-// Elementwise max |a - b| / (atol + rtol * |b|) over two tensors of the same shape (any dtypes); <= 1 means close.
-double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol);
-
 }  // namespace locnet

@@ -22,8 +22,6 @@
 // check_extension(path, format, ext) raises ConfigError when path ends in the extension of another known format
 // (".csv" for an npy writer), so a file is never written in a format its name denies.
 #pragma once
-#include <sys/types.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,10 +54,5 @@ auto read_parsed(const std::string& path, const AnnouncedLength& length, Parse&&
 
 std::string_view known_format(std::span<const std::byte> head);
 void check_extension(const std::string& path, std::string_view format, std::string_view ext);
-
-namespace detail {
-// The write(2) every writer goes through; tests replace it to simulate short writes and failing disks.
-extern ssize_t (*write_call)(int fd, const void* data, size_t size);
-}  // namespace detail
 
 }  // namespace locnet

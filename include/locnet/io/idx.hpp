@@ -41,9 +41,6 @@ struct IdxArray {
 
 IdxArray read_idx(const std::string& path);  // plain or gzip
 IdxArray parse_idx(std::span<const std::byte> file);  // the whole file's bytes, plain or gzip
-// The bytes of an IDX file (plain or gzip) written to path, for tests and tools; write_idx(path, a, true)
-// compresses with gzip.
-void write_idx(const std::string& path, const IdxArray& a, bool gzip = false);
 
 struct LabeledImages {
   Tensor images;                // (N, rows, cols, 1) f32 in [0, 1]
