@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/activation/problem.hpp"
+#include "kernels/harness.hpp"
 #include "locnet/layers/activations.hpp"
 
 using namespace locnet;
@@ -20,49 +21,44 @@ using namespace locnet::kernels;
 
 namespace {
 
+using Sweep = locnet::testing::KernelSweep<ActivationKernel>;
+
 template <class T>
-int compare_with_reference(const ActivationKernel& k, const ActivationKernel& ref) {
-  int compared = 0;
+void compare_with_reference(Sweep& sweep) {
   for (size_t id = 0; id < kActivationNames.size(); ++id)
     for (int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100003}) {
       const ActivationProblem p{ActivationId(id), n, n > 0 ? n : 1, dtype_v<T>};
-      std::string why;
-      if (!k.applicable(p, &why)) continue;
       SCOPED_TRACE(::testing::Message() << kActivationNames[id] << " n=" << n);
-      std::mt19937 rng{unsigned(n)};
-      std::normal_distribution<T> nd(0, 3);
-      const T specials[] = {std::numeric_limits<T>::quiet_NaN(), T(0), -T(0), std::numeric_limits<T>::infinity(),
-                            -std::numeric_limits<T>::infinity()};
-      const size_t size = size_t(n) + 5;
-      std::vector<T> z(size), dy(size);
-      for (size_t i = 0; i < size; ++i) {
-        z[i] = i % 7 == 3 ? specials[i % 5] : nd(rng);
-        dy[i] = nd(rng);
-      }
-      std::vector<T> y1(size, T(-7)), y2 = y1, dz1 = y1, dz2 = y1;
-      k.forward(p, z.data(), y1.data());
-      ref.forward(p, z.data(), y2.data());
-      EXPECT_EQ(std::memcmp(y1.data(), y2.data(), size * sizeof(T)), 0);
-      k.backward(p, z.data(), y2.data(), dy.data(), dz1.data());
-      ref.backward(p, z.data(), y2.data(), dy.data(), dz2.data());
-      EXPECT_EQ(std::memcmp(dz1.data(), dz2.data(), size * sizeof(T)), 0);
-      ++compared;
+      sweep.compare(p, [&](const ActivationKernel& k, const ActivationKernel& ref) {
+        std::mt19937 rng{unsigned(n)};
+        std::normal_distribution<T> nd(0, 3);
+        const T specials[] = {std::numeric_limits<T>::quiet_NaN(), T(0), -T(0), std::numeric_limits<T>::infinity(),
+                              -std::numeric_limits<T>::infinity()};
+        const size_t size = size_t(n) + 5;
+        std::vector<T> z(size), dy(size);
+        for (size_t i = 0; i < size; ++i) {
+          z[i] = i % 7 == 3 ? specials[i % 5] : nd(rng);
+          dy[i] = nd(rng);
+        }
+        std::vector<T> y1(size, T(-7)), y2 = y1, dz1 = y1, dz2 = y1;
+        k.forward(p, z.data(), y1.data());
+        ref.forward(p, z.data(), y2.data());
+        EXPECT_EQ(std::memcmp(y1.data(), y2.data(), size * sizeof(T)), 0);
+        k.backward(p, z.data(), y2.data(), dy.data(), dz1.data());
+        ref.backward(p, z.data(), y2.data(), dy.data(), dz2.data());
+        EXPECT_EQ(std::memcmp(dz1.data(), dz2.data(), size * sizeof(T)), 0);
+      });
     }
-  return compared;
 }
 
 }  // namespace
 
 TEST(ActivationKernels, OptimizedMatchReferenceBitForBit) {
-  const ActivationKernel& ref = activation_kernels().back();
-  ASSERT_EQ(std::string(ref.name), "ref");
-  int compared = 0;
-  for (const ActivationKernel& k : activation_kernels()) {
-    if (&k == &ref) continue;
-    SCOPED_TRACE(k.name);
-    compared += compare_with_reference<float>(k, ref) + compare_with_reference<double>(k, ref);
-  }
-  EXPECT_GE(compared, 2 * 16);  // relu, every length, both dtypes
+  ASSERT_EQ(std::string(activation_kernels().back().name), "ref");
+  Sweep sweep(activation_kernels(), {"relu"});
+  compare_with_reference<float>(sweep);
+  compare_with_reference<double>(sweep);
+  EXPECT_GE(sweep.optimized(), 2 * 16);  // relu, every length, both dtypes
 }
 
 TEST(ActivationKernels, LayerKindsMapToKernelIdsByName) {

@@ -75,14 +75,11 @@ void relu_kernel_keeps_nan(const ActivationKernel& k) {
 }  // namespace
 
 TEST(NanPropagation, ReluKernelForwardAndBackward) {
-  int kernels = 0;
-  std::string why;
-  for (const ActivationKernel& k : activation_kernels()) {  // the reference and the relu loops
-    if (!k.applicable(ActivationProblem{ActivationId::relu, 1, 1}, &why)) continue;
-    relu_kernel_keeps_nan<float>(k);
+  locnet::testing::KernelSweep<ActivationKernel> sweep(activation_kernels(), {"relu"});
+  const int kernels = sweep.each(ActivationProblem{ActivationId::relu, 1, 1}, [](const ActivationKernel& k) {
+    relu_kernel_keeps_nan<float>(k);  // the reference and the relu loops
     relu_kernel_keeps_nan<double>(k);
-    ++kernels;
-  }
+  });
   EXPECT_EQ(kernels, 2);
 }
 
