@@ -6,9 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,27 +16,11 @@
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/optimizers.hpp"
+#include "scoped_env.hpp"
 
 using namespace locnet;
 
 namespace {
-
-// Sets (or, with nullptr, unsets) an environment variable for one scope; restores the previous value, also when
-// the scope is left by an exception.
-class EnvVar {
- public:
-  EnvVar(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~EnvVar() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
-  EnvVar(const EnvVar&) = delete;
-  EnvVar& operator=(const EnvVar&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // Between them, every layer type (checked below against layer_type_names()).
 const char* const kModels[] = {
@@ -115,7 +97,7 @@ TEST(ImplRefEverywhere, EveryOpOfEveryLayerAndOptimizerChoosesRef) {
   std::vector<std::pair<std::string, std::string>> choices;
   std::map<std::string, std::set<std::string>> types;
   {
-    EnvVar impl("LOCNET_IMPL", "ref"), verbose("LOCNET_VERBOSE", "1");
+    locnet::testing::ScopedEnv impl("LOCNET_IMPL", "ref"), verbose("LOCNET_VERBOSE", "1");
     choices = reported_choices([&] { types = run_every_layer_and_optimizer(); });
   }
   for (const std::string& t : layer_type_names()) EXPECT_TRUE(types.count(t)) << "no model holds layer type " << t;
@@ -132,7 +114,7 @@ TEST(ImplRefEverywhere, EveryOpOfEveryLayerAndOptimizerChoosesRef) {
 TEST(ImplRefEverywhere, WithoutItTheOptimizedKernelsAreChosen) {
   std::vector<std::pair<std::string, std::string>> choices;
   {
-    EnvVar impl("LOCNET_IMPL", nullptr), verbose("LOCNET_VERBOSE", "1");
+    locnet::testing::ScopedEnv impl("LOCNET_IMPL", nullptr), verbose("LOCNET_VERBOSE", "1");
     choices = reported_choices([] { run_every_layer_and_optimizer(); });
   }
   std::map<std::string, std::set<std::string>> chosen;
