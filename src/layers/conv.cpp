@@ -37,8 +37,7 @@ Conv2D::Conv2D(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std:
   cfg_.strides = {strides_[0], strides_[1]};
   cfg_.dilation_rate = {dilation_[0], dilation_[1]};
   channels_last_ = spatial::channels_last("Conv2D", cfg_.data_format);
-  act_ = ActivationFn::by_name(cfg_.activation.value_or("linear"), "Conv2D");
-  activity_.reg = make_regularizer(cfg_.activity_regularizer, "Conv2D: activity_regularizer");
+  body_.configure(cfg_, "Conv2D");
 }
 
 kernels::Conv2dProblem Conv2D::problem(const Shape& in) const {
@@ -53,14 +52,12 @@ kernels::Conv2dProblem Conv2D::problem(const Shape& in) const {
   p.w = channels_last_ ? in[2] : in[3];
   p.c = channels_last_ ? in[3] : in[1];
   p.f = cfg_.filters;
-  p.kh = kernel_[0], p.kw = kernel_[1], p.sh = strides_[0], p.sw = strides_[1], p.dh = dilation_[0], p.dw = dilation_[1];
-  int64_t size[2] = {p.h, p.w}, before[2], out[2];
-  for (int a = 0; a < 2; ++a)
-    if (!spatial::window_axis(cfg_.padding, size[a], kernel_[a], strides_[a], dilation_[a], before[a], out[a]))
-      raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the input "
-                        "length ({}) with padding \"valid\", got input shape {}",
-                        where(), a == 0 ? "rows" : "cols", (kernel_[a] - 1) * dilation_[a] + 1, size[a], in.str());
-  p.pt = before[0], p.pl = before[1], p.oh = out[0], p.ow = out[1];
+  p.kh = kernel_[0], p.kw = kernel_[1], p.sh = strides_[0], p.sw = strides_[1];
+  p.dilation_h = dilation_[0], p.dilation_w = dilation_[1];
+  if (int a = p.fit(cfg_.padding == "same" ? WindowPadding::same : WindowPadding::valid); a >= 0)
+    raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the input "
+                      "length ({}) with padding \"valid\", got input shape {}",
+                      where(), a == 0 ? "rows" : "cols", p.extent(a), a == 0 ? p.h : p.w, in.str());
   p.channels_last = channels_last_;
   p.has_bias = cfg_.use_bias;
   p.dtype = dtype();
@@ -76,71 +73,28 @@ void Conv2D::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
   kernels::Conv2dProblem p = problem(in);
   (void)Shape{p.kh, p.kw, p.c, p.f}.numel();  // ShapeError if the products below would overflow int64
-  Shape ks{p.kh, p.kw, p.c, p.f};
-  kernel_param_.value = Tensor(ks, dtype());
-  kernel_param_.grad = Tensor(ks, dtype());
-  initialize(cfg_.kernel_initializer, kernel_param_.value, rng, where() + " kernel_initializer");
-  kernel_param_.regularizer = make_regularizer(cfg_.kernel_regularizer, "Conv2D: kernel_regularizer");
-  kernel_param_.constraint = make_constraint(cfg_.kernel_constraint, "Conv2D: kernel_constraint");
-  if (kernel_param_.constraint) kernel_param_.constraint->check(ks, where() + " kernel_constraint");
-  if (cfg_.use_bias) {
-    bias_.value = Tensor(Shape{p.f}, dtype());
-    bias_.grad = Tensor(Shape{p.f}, dtype());
-    initialize(cfg_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
-    bias_.regularizer = make_regularizer(cfg_.bias_regularizer, "Conv2D: bias_regularizer");
-    bias_.constraint = make_constraint(cfg_.bias_constraint, "Conv2D: bias_constraint");
-    if (bias_.constraint) bias_.constraint->check(bias_.value.shape(), where() + " bias_constraint");
-  } else {
-    bias_ = Param{"bias", {}, {}};
-  }
+  body_.build(Shape{p.kh, p.kw, p.c, p.f}, Shape{p.f}, cfg_.kernel_initializer, cfg_.bias_initializer, dtype(), rng,
+              where());
   impl_ = &kernels::choose<kernels::Conv2dKernel>("conv2d", kernels::conv2d_kernels(), p);
 }
 
-std::vector<Param*> Conv2D::params() {
-  if (!built()) return {};
-  if (cfg_.use_bias) return {&kernel_param_, &bias_};
-  return {&kernel_param_};
-}
+std::vector<Param*> Conv2D::params() { return built() ? body_.params() : std::vector<Param*>{}; }
 
 Tensor Conv2D::forward(const Tensor& x, Mode mode) {
-  int64_t n = check_input(x);
-  kernels::Conv2dProblem p = problem(x.shape());
-  Tensor z = Tensor::empty(output_shape(x.shape()), dtype());
-  if (n > 0) impl_->forward(p, x.raw(), kernel_param_.value.raw(), cfg_.use_bias ? bias_.value.raw() : nullptr, z.raw());
-  Tensor y = z;
-  if (!act_.is_linear()) {
-    y = Tensor::empty(z.shape(), dtype());
-    act_.forward(z, y);
-  }
-  if (mode == Mode::Training) {
-    activity_.record(y, true);
-    x_cache_ = x;
-    z_cache_ = z;
-    y_cache_ = y;
-  }
-  return y;
+  const int64_t n = check_input(x);
+  return body_.forward(*impl_, problem(x.shape()), n == 0, x, output_shape(x.shape()), mode);
 }
 
-Tensor Conv2D::backward(const Tensor& dy_in) {
-  if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy_in, y_cache_.shape());
-  Tensor dy = activity_.add_grad(y_cache_, dy_in);
-  Tensor dz = dy;
-  if (!act_.is_linear()) {
-    dz = Tensor::empty(dy.shape(), dtype());
-    act_.backward(z_cache_, y_cache_, dy, dz);
-  }
-  Tensor dx = Tensor::empty(x_cache_.shape(), dtype());
-  if (x_cache_.dim(0) > 0)
-    impl_->backward(problem(x_cache_.shape()), dz.raw(), x_cache_.raw(), kernel_param_.value.raw(), dx.raw(),
-                    kernel_param_.grad.raw(), cfg_.use_bias ? bias_.grad.raw() : nullptr);
-  return dx;
+Tensor Conv2D::backward(const Tensor& dy) {
+  body_.require_forward(where());
+  check_grad_output(dy, body_.y.shape());
+  return body_.backward(*impl_, problem(body_.x.shape()), body_.x.dim(0) == 0, dy);
 }
 
 std::string Conv2D::kernel() const { return impl_ ? impl_->name : "none"; }
 
 LayerWork Conv2D::work(const Shape& in) const {
-  const double taps_per_output = double(kernel_param_.value.numel()) / double(cfg_.filters);
+  const double taps_per_output = double(body_.kernel.value.numel()) / double(cfg_.filters);
   return weighted_work(in, double(output_shape(in).numel()) * taps_per_output, double(param_count()));
 }
 

@@ -20,12 +20,7 @@ void DenseConfig::validate() const {
 
 Dense::Dense(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
   cfg_.validate();
-  act_ = ActivationFn::by_name(cfg_.activation.value_or("linear"), "Dense");
-  kernel_.regularizer = make_regularizer(cfg_.kernel_regularizer, "Dense: kernel_regularizer");
-  bias_.regularizer = make_regularizer(cfg_.bias_regularizer, "Dense: bias_regularizer");
-  activity_.reg = make_regularizer(cfg_.activity_regularizer, "Dense: activity_regularizer");
-  kernel_.constraint = make_constraint(cfg_.kernel_constraint, "Dense: kernel_constraint");
-  bias_.constraint = make_constraint(cfg_.bias_constraint, "Dense: bias_constraint");
+  body_.configure(cfg_, "Dense");
 }
 
 Dense::Dense(int64_t units, std::optional<std::string> activation, std::string name)
@@ -40,63 +35,28 @@ Shape Dense::output_shape(const Shape& in) const {
 
 void Dense::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
-  int64_t fan_in = in.dim(-1);
-  kernel_.value = Tensor(Shape{fan_in, cfg_.units}, dtype());
-  kernel_.grad = Tensor(Shape{fan_in, cfg_.units}, dtype());
-  initialize(cfg_.kernel_initializer, kernel_.value, rng, where() + " kernel_initializer");
-  if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
-  if (cfg_.use_bias) {
-    bias_.value = Tensor(Shape{cfg_.units}, dtype());
-    bias_.grad = Tensor(Shape{cfg_.units}, dtype());
-    initialize(cfg_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
-    if (bias_.constraint) bias_.constraint->check(bias_.value.shape(), where() + " bias_constraint");
-  }
+  const int64_t fan_in = in.dim(-1);
+  body_.build(Shape{fan_in, cfg_.units}, Shape{cfg_.units}, cfg_.kernel_initializer, cfg_.bias_initializer, dtype(),
+              rng, where());
   kernels::DenseProblem p{1, fan_in, cfg_.units, dtype(), cfg_.use_bias};
   kernel_impl_ = &kernels::choose<kernels::DenseKernel>("dense", kernels::dense_kernels(), p);
 }
 
-std::vector<Param*> Dense::params() {
-  if (!built()) return {};
-  if (cfg_.use_bias) return {&kernel_, &bias_};
-  return {&kernel_};
-}
+std::vector<Param*> Dense::params() { return built() ? body_.params() : std::vector<Param*>{}; }
 
 Tensor Dense::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  int64_t k = x.dim(-1), m = x.numel() / k;
-  Tensor z(output_shape(x.shape()), dtype());
+  const int64_t k = x.dim(-1), m = x.numel() / k;
   kernels::DenseProblem p{m, k, cfg_.units, dtype(), cfg_.use_bias};
-  if (m > 0) kernel_impl_->forward(p, x.raw(), kernel_.value.raw(), cfg_.use_bias ? bias_.value.raw() : nullptr, z.raw());
-  Tensor y = z;
-  if (!act_.is_linear()) {
-    y = Tensor(z.shape(), dtype());
-    act_.forward(z, y);
-  }
-  if (mode == Mode::Training) {
-    activity_.record(y, true);
-    x_cache_ = x;
-    z_cache_ = z;
-    y_cache_ = y;
-  }
-  return y;
+  return body_.forward(*kernel_impl_, p, m == 0, x, output_shape(x.shape()), mode);
 }
 
 Tensor Dense::backward(const Tensor& dy) {
-  if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, y_cache_.shape());
-  Tensor dyr = activity_.add_grad(y_cache_, dy);  // the activity penalty's gradient joins dy here
-  Tensor dz = dyr;
-  if (!act_.is_linear()) {
-    dz = Tensor(dy.shape(), dtype());
-    act_.backward(z_cache_, y_cache_, dyr, dz);
-  }
-  int64_t k = x_cache_.dim(-1), m = x_cache_.numel() / k;
-  Tensor dx(x_cache_.shape(), dtype());
+  body_.require_forward(where());
+  check_grad_output(dy, body_.y.shape());
+  const int64_t k = body_.x.dim(-1), m = body_.x.numel() / k;
   kernels::DenseProblem p{m, k, cfg_.units, dtype(), cfg_.use_bias};
-  if (m > 0)
-    kernel_impl_->backward(p, dz.raw(), x_cache_.raw(), kernel_.value.raw(), dx.raw(), kernel_.grad.raw(),
-                           cfg_.use_bias ? bias_.grad.raw() : nullptr);
-  return dx;
+  return body_.backward(*kernel_impl_, p, m == 0, dy);
 }
 
 std::string Dense::kernel() const { return kernel_impl_ ? kernel_impl_->name : "none"; }

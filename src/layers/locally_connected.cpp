@@ -46,21 +46,8 @@ bool explicit_padding(const Value& v, int rank, int64_t (&pad)[2][2]) {
 
 kernels::LcProblem problem(const LocallyConnectedGeometry& g, int64_t n, DType dt, bool bias) {
   kernels::LcProblem p;
-  p.n = n;
-  p.h = g.h;
-  p.w = g.w;
-  p.c = g.c;
-  p.f = g.f;
-  p.kh = g.kh;
-  p.kw = g.kw;
-  p.sh = g.sh;
-  p.sw = g.sw;
-  p.dh = g.dh;
-  p.dw = g.dw;
-  p.pt = g.pad_top;
-  p.pl = g.pad_left;
-  p.oh = g.oh;
-  p.ow = g.ow;
+  static_cast<Window2D&>(p) = g;
+  p.n = n, p.c = g.c, p.f = g.f;
   p.channels_last = g.channels_last;
   p.has_bias = bias;
   p.dtype = dt;
@@ -141,8 +128,14 @@ template struct LocallyConnectedConfig<2>;
 LocallyConnectedBase::LocallyConnectedBase(LocallyConnectedSpec spec, std::string name)
     : Layer(std::move(name)),
       spec_(std::move(spec)),
-      act_(ActivationFn::by_name(spec_.activation, "activation")),
-      activity_{spec_.activity_regularizer} {}
+      body_{.use_bias = spec_.use_bias,
+            .act = ActivationFn::by_name(spec_.activation, "activation"),
+            .activity = {spec_.activity_regularizer}} {
+  body_.kernel.regularizer = spec_.kernel_regularizer;
+  body_.kernel.constraint = spec_.kernel_constraint;
+  body_.bias.regularizer = spec_.bias_regularizer;
+  body_.bias.constraint = spec_.bias_constraint;
+}
 
 LocallyConnectedGeometry LocallyConnectedBase::geometry(const Shape& in) const {
   const int R = spec_.rank;
@@ -160,38 +153,24 @@ LocallyConnectedGeometry LocallyConnectedBase::geometry(const Shape& in) const {
   g.channels_last = last;
   g.c = last ? in[size_t(R + 1)] : in[1];
   g.f = spec_.filters;
-  int64_t size[2] = {1, 1}, out[2], before[2];
+  int64_t size[2] = {1, 1};
   for (int i = 0; i < R; ++i) size[2 - R + i] = in[size_t((last ? 1 : 2) + i)];
-  for (int a = 0; a < 2; ++a) {
-    int64_t n = size[a], s = spec_.strides[a], e = (spec_.kernel[a] - 1) * spec_.dilation[a] + 1;
-    const std::string& mode = spec_.padding;
-    if (mode == "same" || mode == "causal") {
-      before[a] = mode == "same" ? e / 2 : e - 1;
-      out[a] = (n + s - 1) / s;
-      continue;
-    }
-    before[a] = mode == "explicit" ? spec_.pad[a][0] : 0;
-    int64_t padded = mode == "explicit" ? n + spec_.pad[a][0] + spec_.pad[a][1] : n;
-    if (padded < e) {
-      const char* axis = R == 1 ? "steps" : (a == 0 ? "rows" : "cols");
-      raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the {}input "
-                        "length ({}), got input shape {}",
-                        where(), axis, e, mode == "explicit" ? "padded " : "", padded, in.str());
-    }
-    out[a] = (padded - e) / s + 1;
+  g.h = size[0], g.w = size[1];
+  g.kh = spec_.kernel[0], g.kw = spec_.kernel[1];
+  g.sh = spec_.strides[0], g.sw = spec_.strides[1];
+  g.dilation_h = spec_.dilation[0], g.dilation_w = spec_.dilation[1];
+  const std::string& mode = spec_.padding;
+  const WindowPadding padding = mode == "same"     ? WindowPadding::centered
+                                : mode == "causal"   ? WindowPadding::causal
+                                : mode == "explicit" ? WindowPadding::explicit_
+                                                     : WindowPadding::valid;
+  if (int a = g.fit(padding, spec_.pad); a >= 0) {
+    const char* axis = R == 1 ? "steps" : (a == 0 ? "rows" : "cols");
+    const int64_t padded = mode == "explicit" ? size[a] + spec_.pad[a][0] + spec_.pad[a][1] : size[a];
+    raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the {}input "
+                      "length ({}), got input shape {}",
+                      where(), axis, g.extent(a), mode == "explicit" ? "padded " : "", padded, in.str());
   }
-  g.h = size[0];
-  g.w = size[1];
-  g.oh = out[0];
-  g.ow = out[1];
-  g.kh = spec_.kernel[0];
-  g.kw = spec_.kernel[1];
-  g.sh = spec_.strides[0];
-  g.sw = spec_.strides[1];
-  g.dh = spec_.dilation[0];
-  g.dw = spec_.dilation[1];
-  g.pad_top = before[0];
-  g.pad_left = before[1];
   return g;
 }
 
@@ -215,82 +194,38 @@ void LocallyConnectedBase::do_build(const Shape& in, Rng& rng) {
   geo_ = geometry(in);
   (void)Shape{geo_.oh, geo_.ow, geo_.kh, geo_.kw, geo_.c, geo_.f}.numel();  // ShapeError if P * K * F overflows
   const int64_t P = geo_.positions(), K = geo_.patch(), F = geo_.f;
-  kernel_.value = Tensor(Shape{P, K, F}, dtype());
-  kernel_.grad = Tensor(Shape{P, K, F}, dtype());
   // Keras initializes the kernel of its implementation, with that shape's fans (and layout, for Orthogonal).
-  if (spec_.implementation == 1) {
-    initialize(spec_.kernel_initializer, kernel_.value, rng, where() + " kernel_initializer");
-  } else {
+  auto init_keras_layout = [&](Tensor& kernel, Rng& r) {
     Tensor k(keras_kernel_shape(geo_, spec_.implementation), dtype());
-    initialize(spec_.kernel_initializer, k, rng, where() + " kernel_initializer");
+    initialize(spec_.kernel_initializer, k, r, where() + " kernel_initializer");
     Tensor k1 = spec_.implementation == 2 ? keras_impl2_to_impl1(geo_, k) : keras_impl3_to_impl1(geo_, k);
-    kernel_.value = k1.to(dtype());
-  }
-  kernel_.regularizer = spec_.kernel_regularizer;
-  kernel_.constraint = spec_.kernel_constraint;
-  if (kernel_.constraint) kernel_.constraint->check(kernel_.value.shape(), where() + " kernel_constraint");
-  if (spec_.use_bias) {
-    Shape bs = geo_.rank == 1 ? Shape{geo_.ow, F} : Shape{geo_.oh, geo_.ow, F};
-    bias_.value = Tensor(bs, dtype());
-    bias_.grad = Tensor(bs, dtype());
-    initialize(spec_.bias_initializer, bias_.value, rng, where() + " bias_initializer");
-    bias_.regularizer = spec_.bias_regularizer;
-    bias_.constraint = spec_.bias_constraint;
-    if (bias_.constraint) bias_.constraint->check(bs, where() + " bias_constraint");
-  } else {
-    bias_ = Param{"bias", {}, {}};
-  }
+    kernel = k1.to(dtype());
+  };
+  body_.build(Shape{P, K, F}, geo_.rank == 1 ? Shape{geo_.ow, F} : Shape{geo_.oh, geo_.ow, F},
+              spec_.kernel_initializer, spec_.bias_initializer, dtype(), rng, where(),
+              spec_.implementation == 1 ? nullptr : std::function<void(Tensor&, Rng&)>(init_keras_layout));
   impl_ = &kernels::choose<kernels::LcKernel>("locally_connected", kernels::lc_kernels(),
                                               problem(geo_, 1, dtype(), spec_.use_bias));
 }
 
-std::vector<Param*> LocallyConnectedBase::params() {
-  if (!built()) return {};
-  if (spec_.use_bias) return {&kernel_, &bias_};
-  return {&kernel_};
-}
+std::vector<Param*> LocallyConnectedBase::params() { return built() ? body_.params() : std::vector<Param*>{}; }
 
 Tensor LocallyConnectedBase::forward(const Tensor& x, Mode mode) {
-  int64_t n = check_input(x);
-  Tensor z = Tensor::empty(output_shape(x.shape()), dtype());
-  if (n > 0)
-    impl_->forward(problem(geo_, n, dtype(), spec_.use_bias), x.raw(), kernel_.value.raw(),
-                   spec_.use_bias ? bias_.value.raw() : nullptr, z.raw());
-  Tensor y = z;
-  if (!act_.is_linear()) {
-    y = Tensor::empty(z.shape(), dtype());
-    act_.forward(z, y);
-  }
-  if (mode == Mode::Training) {
-    activity_.record(y, true);
-    x_cache_ = x;
-    z_cache_ = z;
-    y_cache_ = y;
-  }
-  return y;
+  const int64_t n = check_input(x);
+  return body_.forward(*impl_, problem(geo_, n, dtype(), spec_.use_bias), n == 0, x, output_shape(x.shape()), mode);
 }
 
 Tensor LocallyConnectedBase::backward(const Tensor& dy) {
-  if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, y_cache_.shape());
-  Tensor dyr = activity_.add_grad(y_cache_, dy);  // the activity penalty's gradient joins dy here
-  Tensor dz = dyr;
-  if (!act_.is_linear()) {
-    dz = Tensor::empty(dy.shape(), dtype());
-    act_.backward(z_cache_, y_cache_, dyr, dz);
-  }
-  Tensor dx = Tensor::empty(x_cache_.shape(), dtype());
-  int64_t n = x_cache_.dim(0);
-  if (n > 0)
-    impl_->backward(problem(geo_, n, dtype(), spec_.use_bias), dz.raw(), x_cache_.raw(), kernel_.value.raw(),
-                    dx.raw(), kernel_.grad.raw(), spec_.use_bias ? bias_.grad.raw() : nullptr);
-  return dx;
+  body_.require_forward(where());
+  check_grad_output(dy, body_.y.shape());
+  const int64_t n = body_.x.dim(0);
+  return body_.backward(*impl_, problem(geo_, n, dtype(), spec_.use_bias), n == 0, dy);
 }
 
 std::string LocallyConnectedBase::kernel() const { return impl_ ? impl_->name : "none"; }
 
 LayerWork LocallyConnectedBase::work(const Shape& in) const {
-  return weighted_work(in, double(in[0]) * double(kernel_.value.numel()), double(param_count()));
+  return weighted_work(in, double(in[0]) * double(body_.kernel.value.numel()), double(param_count()));
 }
 
 }  // namespace locnet

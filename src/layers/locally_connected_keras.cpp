@@ -1,34 +1,33 @@
 #include "locnet/layers/locally_connected_keras.hpp"
 
-#include "kernels/locally_connected/problem.hpp"
-
 namespace locnet {
 namespace {
 
 // Calls fn(q, iy, ix, ch) for every tap inside the input, in Keras implementation 3's order within a
-// position: channels_last (dy, dx, ch), channels_first (ch, dy, dx); q is the implementation-1 patch index.
+// position: channels_last (tap_r, tap_c, ch), channels_first (ch, tap_r, tap_c); q is the implementation-1 patch
+// index.
 template <class Fn>
 void for_each_valid_tap(const LocallyConnectedGeometry& g, int64_t pos, Fn&& fn) {
   int64_t oy = pos / g.ow, ox = pos % g.ow, y0, y1, x0, x1;
-  kernels::LcProblem::taps(oy, g.sh, g.dh, g.pad_top, g.kh, g.h, y0, y1);
-  kernels::LcProblem::taps(ox, g.sw, g.dw, g.pad_left, g.kw, g.w, x0, x1);
-  auto iy = [&](int64_t dy) { return oy * g.sh + dy * g.dh - g.pad_top; };
-  auto ix = [&](int64_t dx) { return ox * g.sw + dx * g.dw - g.pad_left; };
+  g.row_taps(oy, y0, y1);
+  g.col_taps(ox, x0, x1);
   if (g.channels_last) {
-    for (int64_t dy = y0; dy < y1; ++dy)
-      for (int64_t dx = x0; dx < x1; ++dx)
-        for (int64_t ch = 0; ch < g.c; ++ch) fn((dy * g.kw + dx) * g.c + ch, iy(dy), ix(dx), ch);
+    for (int64_t tap_r = y0; tap_r < y1; ++tap_r)
+      for (int64_t tap_c = x0; tap_c < x1; ++tap_c)
+        for (int64_t ch = 0; ch < g.c; ++ch)
+          fn((tap_r * g.kw + tap_c) * g.c + ch, g.in_row(oy, tap_r), g.in_col(ox, tap_c), ch);
   } else {
     for (int64_t ch = 0; ch < g.c; ++ch)
-      for (int64_t dy = y0; dy < y1; ++dy)
-        for (int64_t dx = x0; dx < x1; ++dx) fn((ch * g.kh + dy) * g.kw + dx, iy(dy), ix(dx), ch);
+      for (int64_t tap_r = y0; tap_r < y1; ++tap_r)
+        for (int64_t tap_c = x0; tap_c < x1; ++tap_c)
+          fn((ch * g.kh + tap_r) * g.kw + tap_c, g.in_row(oy, tap_r), g.in_col(ox, tap_c), ch);
   }
 }
 
 int64_t valid_taps(const LocallyConnectedGeometry& g, int64_t pos) {
-  int64_t oy = pos / g.ow, ox = pos % g.ow, y0, y1, x0, x1;
-  kernels::LcProblem::taps(oy, g.sh, g.dh, g.pad_top, g.kh, g.h, y0, y1);
-  kernels::LcProblem::taps(ox, g.sw, g.dw, g.pad_left, g.kw, g.w, x0, x1);
+  int64_t y0, y1, x0, x1;
+  g.row_taps(pos / g.ow, y0, y1);
+  g.col_taps(pos % g.ow, x0, x1);
   return (y1 - y0) * (x1 - x0);
 }
 

@@ -49,13 +49,10 @@ kernels::PoolProblem pool_problem(const Shape& in, bool last, const int64_t (&k)
   p.c = last ? in[3] : in[1];
   p.kh = k[0], p.kw = k[1], p.sh = s[0], p.sw = s[1];
   p.channels_last = last;
-  int64_t size[2] = {p.h, p.w}, before[2], out[2];
-  for (int a = 0; a < 2; ++a)
-    if (!spatial::window_axis(padding, size[a], k[a], s[a], 1, before[a], out[a]))
-      raise<ShapeError>("{}: pool_size along {} ({}) must be <= the input length ({}) with padding \"valid\", got "
-                        "input shape {}",
-                        where, a == 0 ? "rows" : "cols", k[a], size[a], in.str());
-  p.pt = before[0], p.pl = before[1], p.oh = out[0], p.ow = out[1];
+  if (int a = p.fit(padding == "same" ? WindowPadding::same : WindowPadding::valid); a >= 0)
+    raise<ShapeError>("{}: pool_size along {} ({}) must be <= the input length ({}) with padding \"valid\", got "
+                      "input shape {}",
+                      where, a == 0 ? "rows" : "cols", k[a], a == 0 ? p.h : p.w, in.str());
   return p;
 }
 }  // namespace

@@ -1,4 +1,5 @@
-// Option parsing and output geometry shared by the 2D sliding-window layers (Conv2D, pooling).
+// Option parsing shared by the 2D sliding-window layers (Conv2D, LocallyConnected, pooling); their output geometry
+// is include/locnet/core/window.hpp.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -36,23 +37,6 @@ inline bool channels_last(const char* type, const std::optional<std::string>& da
 inline void check_padding(const char* type, const std::string& padding) {
   if (padding != "valid" && padding != "same")
     raise<ConfigError>("{}: padding must be \"valid\" or \"same\", got \"{}\"", type, padding);
-}
-
-// One axis of a window sliding over n inputs (kernel k, stride s, dilation d): zeros before and output length,
-// "valid" or TensorFlow "same" (total = max((out - 1) s + e - n, 0), floor(total / 2) before). Returns false when
-// a "valid" window does not fit.
-inline bool window_axis(const std::string& padding, int64_t n, int64_t k, int64_t s, int64_t d, int64_t& before,
-                        int64_t& out) {
-  int64_t e = (k - 1) * d + 1;
-  if (padding == "same") {
-    out = (n + s - 1) / s;
-    before = std::max<int64_t>((out - 1) * s + e - n, 0) / 2;
-    return true;
-  }
-  before = 0;
-  if (n < e) return false;
-  out = (n - e) / s + 1;
-  return true;
 }
 
 }  // namespace locnet::spatial

@@ -26,7 +26,8 @@ using Guarded = GuardedBuffer<24>;
 Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh, int64_t kw, int64_t sh,
                    int64_t sw, int64_t dh, int64_t dw, bool same, bool last, bool bias, DType dt) {
   Conv2dProblem p;
-  p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw, p.dh = dh, p.dw = dw;
+  p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw;
+  p.dilation_h = dh, p.dilation_w = dw;
   p.channels_last = last, p.has_bias = bias, p.dtype = dt;
   auto axis = [&](int64_t size, int64_t k, int64_t s, int64_t d, int64_t& before, int64_t& out) {
     int64_t e = (k - 1) * d + 1;
@@ -37,8 +38,8 @@ Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_
     out = (size + s - 1) / s;
     before = std::max<int64_t>((out - 1) * s + e - size, 0) / 2;
   };
-  axis(h, kh, sh, dh, p.pt, p.oh);
-  axis(w, kw, sw, dw, p.pl, p.ow);
+  axis(h, kh, sh, dh, p.pad_top, p.oh);
+  axis(w, kw, sw, dw, p.pad_left, p.ow);
   return p;
 }
 

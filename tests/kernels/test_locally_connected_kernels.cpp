@@ -26,7 +26,8 @@ enum class Pad { valid, same, causal, explicit_ };
 LcProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                int64_t dh, int64_t dw, Pad pad, bool last, bool bias, DType dt) {
   LcProblem p;
-  p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw, p.dh = dh, p.dw = dw;
+  p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw;
+  p.dilation_h = dh, p.dilation_w = dw;
   p.channels_last = last;
   p.has_bias = bias;
   p.dtype = dt;
@@ -40,8 +41,8 @@ LcProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh
       case Pad::explicit_: pad_before = before, out = (size + before + after - e) / s + 1; break;
     }
   };
-  axis(h, kh, sh, dh, pad == Pad::causal ? Pad::valid : pad, 2, 1, p.pt, p.oh);
-  axis(w, kw, sw, dw, pad, 0, 3, p.pl, p.ow);
+  axis(h, kh, sh, dh, pad == Pad::causal ? Pad::valid : pad, 2, 1, p.pad_top, p.oh);
+  axis(w, kw, sw, dw, pad, 0, 3, p.pad_left, p.ow);
   return p;
 }
 
@@ -91,8 +92,8 @@ TEST(LocallyConnectedKernels, MatchReferenceOverEveryMode) {
               LcProblem p = make(n, 7, 9, c, f, 3, 2 + combo % 2, 4 - s, s, 3 - d, d, pad, last, bias, dt);
               SCOPED_TRACE(fmt::format("last={} pad={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} pt={} pl={} "
                                        "out={}x{} {} bias={}",
-                                       last, int(pad), n, p.h, p.w, c, f, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt,
-                                       p.pl, p.oh, p.ow, dtype_name(dt), bias));
+                                       last, int(pad), n, p.h, p.w, c, f, p.kh, p.kw, p.sh, p.sw, p.dilation_h,
+                                       p.dilation_w, p.pad_top, p.pad_left, p.oh, p.ow, dtype_name(dt), bias));
               compare(sweep, p, uint64_t(combo));
               ++combo;
             }

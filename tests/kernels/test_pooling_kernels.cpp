@@ -98,7 +98,7 @@ TEST(MaxPoolKernels, FastPathOnlyWhereEveryWindowIsInside) {
   PoolProblem p = make(2, 7, 7, 8, 2, 2, 2, 2);
   EXPECT_TRUE(fast_applicable(p));
   PoolProblem same = p;
-  same.pl = 1, same.ow = 4;  // a padded column: windows clipped by the reference
+  same.pad_left = 1, same.ow = 4;  // a padded column: windows clipped by the reference
   EXPECT_FALSE(fast_applicable(same));
   PoolProblem first = p;
   first.channels_last = false;

@@ -30,6 +30,7 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/layers/weighted.hpp"
 #include "locnet/params/regularizers.hpp"
 
 namespace locnet {
@@ -87,7 +88,7 @@ class Conv2D : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
-  double activity_loss() const override { return activity_.loss; }
+  double activity_loss() const override { return body_.activity.loss; }
   std::string kernel() const override;
   // Every tap at every output element: N * OH * OW * F * KH * KW * C multiply-adds (padding taps included).
   LayerWork work(const Shape& in) const override;
@@ -103,10 +104,7 @@ class Conv2D : public Layer {
   Config cfg_;
   int64_t kernel_[2], strides_[2], dilation_[2];
   bool channels_last_ = true;
-  ActivationFn act_;
-  ActivityRegularization activity_;
-  Param kernel_param_{"kernel", {}, {}}, bias_{"bias", {}, {}};
-  Tensor x_cache_, z_cache_, y_cache_;
+  WeightedBody body_;
   const kernels::Conv2dKernel* impl_ = nullptr;
 };
 

@@ -15,6 +15,7 @@
 
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/layers/weighted.hpp"
 #include "locnet/params/constraints.hpp"
 #include "locnet/params/regularizers.hpp"
 
@@ -62,7 +63,7 @@ class Dense : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
-  double activity_loss() const override { return activity_.loss; }
+  double activity_loss() const override { return body_.activity.loss; }
   std::string kernel() const override;
   LayerWork work(const Shape& in) const override;  // in.numel() * units multiply-adds
   Call config() const override { return make_call(config_values(cfg_)); }
@@ -74,10 +75,7 @@ class Dense : public Layer {
 
  private:
   Config cfg_;
-  ActivationFn act_;
-  Param kernel_{"kernel", {}, {}}, bias_{"bias", {}, {}};
-  ActivityRegularization activity_;
-  Tensor x_cache_, z_cache_, y_cache_;
+  WeightedBody body_;
   const kernels::DenseKernel* kernel_impl_ = nullptr;
 };
 

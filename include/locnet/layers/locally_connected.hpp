@@ -51,7 +51,9 @@
 #include <vector>
 
 #include "locnet/layers/activations.hpp"
+#include "locnet/core/window.hpp"
 #include "locnet/layers/layer.hpp"
+#include "locnet/layers/weighted.hpp"
 #include "locnet/params/constraints.hpp"
 #include "locnet/params/regularizers.hpp"
 
@@ -77,16 +79,12 @@ struct LocallyConnectedSpec {
   int implementation = 1;  // Keras's kernel layout for weight files and initialization
 };
 
-// The geometry of a built layer (1D: h = oh = kh = 1). Tap j of output o along an axis reads input
-// o*s + j*d - pad_before; outside the input it reads nothing.
-struct LocallyConnectedGeometry {
+// The geometry of a built layer: its window (include/locnet/core/window.hpp; 1D: h = oh = kh = 1), channels and
+// filters. Tap j of output o along an axis reads input o*s + j*d - pad_before; outside the input it reads nothing.
+struct LocallyConnectedGeometry : Window2D {
   int rank = 2;
   bool channels_last = true;
-  int64_t h = 1, w = 1, c = 1, f = 1;
-  int64_t oh = 1, ow = 1;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
-  int64_t pad_top = 0, pad_left = 0;
-  int64_t positions() const { return oh * ow; }
+  int64_t c = 1, f = 1;
   int64_t patch() const { return kh * kw * c; }
 };
 
@@ -148,7 +146,7 @@ class LocallyConnectedBase : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::vector<Param*> params() override;
-  double activity_loss() const override { return activity_.loss; }
+  double activity_loss() const override { return body_.activity.loss; }
   std::string kernel() const override;
   LayerWork work(const Shape& in) const override;  // each kernel weight once per sample: N * P * K * F
   const LocallyConnectedSpec& spec() const { return spec_; }
@@ -161,11 +159,8 @@ class LocallyConnectedBase : public Layer {
 
  private:
   LocallyConnectedSpec spec_;
-  ActivationFn act_;
   LocallyConnectedGeometry geo_;
-  Param kernel_{"kernel", {}, {}}, bias_{"bias", {}, {}};
-  ActivityRegularization activity_;
-  Tensor x_cache_, z_cache_, y_cache_;
+  WeightedBody body_;
   const kernels::LcKernel* impl_ = nullptr;
 };
 

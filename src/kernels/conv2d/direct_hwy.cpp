@@ -3,13 +3,13 @@
 // the arithmetic at these sizes (a 3x3 kernel over 1 or 32 channels: K = 9 or 288).
 //
 // Each sample is copied into a zero-padded plane xp (Hp x Wp x C, Hp = oh + kh - 1, Wp = ow + kw - 1) so that
-// every tap of every output position lands inside it: tap (dy, dx) of output (oy, ox) reads xp(oy + dy, ox + dx).
-// For one kernel row dy, the kw*C values (dx, ch) of a position's patch are contiguous in xp and the matching
-// rows of W (kh, kw, C, F) are contiguous too, so every product is a "segmented GEMM" (SegGemm below): a
-// register tile of M rows x NV vectors of columns accumulates over nseg segments of klen steps, reading A by
-// broadcasts straight from xp (never packed) and B one row of vectors per step:
-//   forward  y(oy, :, :) (ow x F)  = sum_dy xp(oy + dy, 0.., :) (ow x kw*C) W[dy] (kw*C x F)   (+ bias first)
-//   dW       dW[dy] (kw*C x F)    += sum_oy xp(oy + dy, 0.., :)^T (kw*C x ow) dY(oy) (ow x F)   per sample
+// every tap of every output position lands inside it: tap (tap_r, tap_c) of output (oy, ox) reads
+// xp(oy + tap_r, ox + tap_c). For one kernel row tap_r, the kw*C values (tap_c, ch) of a position's patch are
+// contiguous in xp and the matching rows of W (kh, kw, C, F) are contiguous too, so every product is a "segmented
+// GEMM" (SegGemm below): a register tile of M rows x NV vectors of columns accumulates over nseg segments of klen
+// steps, reading A by broadcasts straight from xp (never packed) and B one row of vectors per step:
+//   forward  y(oy, :, :) (ow x F) = sum_tap_r xp(oy + tap_r, 0.., :) (ow x kw*C) W[tap_r] (kw*C x F) (+ bias first)
+//   dW       dW[tap_r] (kw*C x F) += sum_oy xp(oy + tap_r, 0.., :)^T (kw*C x ow) dY(oy) (ow x F)   per sample
 //   dx       dcol(oy) (ow x K)     = dY(oy) (ow x F) W^T (F x K), added into a padded dxp (col2im), then cropped.
 // B rows are read as whole vectors (up to F or K rounded up to the vector length): callers pass B with such
 // padding (packed copies when F or K is not a multiple of it); C's partial last vector goes through a stack
@@ -145,22 +145,23 @@ struct Geometry {
   const int64_t C = p.c, F = p.f, K = p.kh * p.kw * p.c, Hp = p.oh + p.kh - 1, Wp = p.ow + p.kw - 1;
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.f, plane = Hp * Wp * C;
   // Input rows/cols that land inside the padded plane (all of them unless "valid" leaves some unread).
-  const int64_t rows = std::min(p.h, Hp - p.pt), cols = std::min(p.w, Wp - p.pl);
-  // Kernel rows [dy0, dy1) of output row oy that land on input rows (padded rows [pt, pt + rows)); the others
-  // read only zeros, so they are skipped, as the reference skips them (a kernel far taller than the input, as
-  // with padding="same" and a huge kernel, costs the taps that reach the input, not kh).
-  int64_t dy0(int64_t oy) const { return std::clamp<int64_t>(p.pt - oy, 0, p.kh); }
-  int64_t dy1(int64_t oy) const { return std::clamp<int64_t>(p.pt + rows - oy, dy0(oy), p.kh); }
-  // The same overlap seen from kernel row dy: output rows [oy0, oy1) put it on input rows.
-  int64_t oy0(int64_t dy) const { return std::clamp<int64_t>(p.pt - dy, 0, p.oh); }
-  int64_t oy1(int64_t dy) const { return std::clamp<int64_t>(p.pt + rows - dy, oy0(dy), p.oh); }
+  const int64_t rows = std::min(p.h, Hp - p.pad_top), cols = std::min(p.w, Wp - p.pad_left);
+  // Kernel rows [tap_r0, tap_r1) of output row oy that land on input rows (padded rows [pad_top, pad_top + rows));
+  // the others read only zeros, so they are skipped, as the reference skips them (a kernel far taller than the
+  // input, as with padding="same" and a huge kernel, costs the taps that reach the input, not kh).
+  int64_t tap_r0(int64_t oy) const { return std::clamp<int64_t>(p.pad_top - oy, 0, p.kh); }
+  int64_t tap_r1(int64_t oy) const { return std::clamp<int64_t>(p.pad_top + rows - oy, tap_r0(oy), p.kh); }
+  // The same overlap seen from kernel row tap_r: output rows [oy0, oy1) put it on input rows.
+  int64_t oy0(int64_t tap_r) const { return std::clamp<int64_t>(p.pad_top - tap_r, 0, p.oh); }
+  int64_t oy1(int64_t tap_r) const { return std::clamp<int64_t>(p.pad_top + rows - tap_r, oy0(tap_r), p.oh); }
   // The most kernel rows one output row reaches.
   const int64_t span = std::min(p.kh, rows);
 
   // The interior of xp (its border stays zero) from sample xs.
   void pad(const float* xs, float* xp) const {
     for (int64_t iy = 0; iy < rows; ++iy)
-      std::memcpy(xp + ((iy + p.pt) * Wp + p.pl) * C, xs + iy * p.w * C, size_t(cols * C) * sizeof(float));
+      std::memcpy(xp + ((iy + p.pad_top) * Wp + p.pad_left) * C, xs + iy * p.w * C,
+                  size_t(cols * C) * sizeof(float));
   }
 };
 
@@ -168,7 +169,7 @@ void Forward(const Conv2dProblem& p, const float* x, const float* w, const float
   const Geometry geo{p};
   const int64_t C = geo.C, F = geo.F, Fp = RoundUp(F), rowlen = p.kw * C;
   // B = W's kernel rows [u0, u1) (those some output row reaches) with rows readable up to Fp.
-  const int64_t u0 = geo.dy0(p.oh - 1), u1 = geo.dy1(0);
+  const int64_t u0 = geo.tap_r0(p.oh - 1), u1 = geo.tap_r1(0);
   Buffer wpack;
   const float* wb = w + u0 * rowlen * F;
   if (Fp != F) {
@@ -184,8 +185,8 @@ void Forward(const Conv2dProblem& p, const float* x, const float* w, const float
       if (bias)
         for (int64_t pos = 0; pos < p.oh * p.ow; ++pos) std::copy(bias, bias + F, ys + pos * F);
       for (int64_t oy = 0; oy < p.oh; ++oy) {
-        const int64_t d0 = geo.dy0(oy);
-        Run(SegGemm{p.ow, F, geo.dy1(oy) - d0, rowlen, xp.get() + (oy + d0) * geo.Wp * C, C, 1, geo.Wp * C,
+        const int64_t d0 = geo.tap_r0(oy);
+        Run(SegGemm{p.ow, F, geo.tap_r1(oy) - d0, rowlen, xp.get() + (oy + d0) * geo.Wp * C, C, 1, geo.Wp * C,
                     wb + (d0 - u0) * rowlen * Fp, Fp, rowlen * Fp, ys + oy * p.ow * F, F, bias != nullptr});
       }
     }
@@ -221,21 +222,22 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
       if (db)
         for (int64_t pos = 0; pos < p.oh * p.ow; ++pos)
           for (int64_t f = 0; f < F; ++f) pdb[f] += gs[pos * F + f];
-      for (int64_t dy = 0; dy < p.kh; ++dy) {
-        const int64_t oy0 = geo.oy0(dy), oy1 = geo.oy1(dy);
+      for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
+        const int64_t oy0 = geo.oy0(tap_r), oy1 = geo.oy1(tap_r);
         if (oy1 > oy0)
-          Run(SegGemm{rowlen, F, oy1 - oy0, p.ow, xp.get() + (oy0 + dy) * geo.Wp * C, 1, C, geo.Wp * C,
-                      gb + oy0 * p.ow * Fp, Fp, p.ow * Fp, pdw + dy * rowlen * F, F, true});
+          Run(SegGemm{rowlen, F, oy1 - oy0, p.ow, xp.get() + (oy0 + tap_r) * geo.Wp * C, 1, C, geo.Wp * C,
+                      gb + oy0 * p.ow * Fp, Fp, p.ow * Fp, pdw + tap_r * rowlen * F, F, true});
       }
       std::fill(dxp.get(), dxp.get() + geo.plane, 0.0f);
       for (int64_t oy = 0; oy < p.oh; ++oy) {
-        const int64_t d0 = geo.dy0(oy), d1 = geo.dy1(oy);
+        const int64_t d0 = geo.tap_r0(oy), d1 = geo.tap_r1(oy);
         if (d1 == d0) continue;
         Run(SegGemm{p.ow, (d1 - d0) * rowlen, 1, F, gs + oy * p.ow * F, F, 1, 0, wt.get() + d0 * rowlen, Kp, 0,
                     dcol.get(), ldcol, false});
         for (int64_t ox = 0; ox < p.ow; ++ox)
-          for (int64_t dy = d0; dy < d1; ++dy)
-            AddInto(dxp.get() + ((oy + dy) * geo.Wp + ox) * C, dcol.get() + ox * ldcol + (dy - d0) * rowlen, rowlen);
+          for (int64_t tap_r = d0; tap_r < d1; ++tap_r)
+            AddInto(dxp.get() + ((oy + tap_r) * geo.Wp + ox) * C, dcol.get() + ox * ldcol + (tap_r - d0) * rowlen,
+                    rowlen);
       }
       float* dxs = dx + s * geo.in;
       for (int64_t iy = 0; iy < p.h; ++iy) {
@@ -244,7 +246,8 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
           std::fill(row, row + p.w * C, 0.0f);
           continue;
         }
-        std::memcpy(row, dxp.get() + ((iy + p.pt) * geo.Wp + p.pl) * C, size_t(geo.cols * C) * sizeof(float));
+        std::memcpy(row, dxp.get() + ((iy + p.pad_top) * geo.Wp + p.pad_left) * C,
+                    size_t(geo.cols * C) * sizeof(float));
         std::fill(row + geo.cols * C, row + p.w * C, 0.0f);
       }
     }
@@ -283,7 +286,7 @@ bool applicable(const Conv2dProblem& p, std::string* why) {
     *why = "data_format must be channels_last";
     return false;
   }
-  if (p.sh != 1 || p.sw != 1 || p.dh != 1 || p.dw != 1) {
+  if (p.sh != 1 || p.sw != 1 || p.dilation_h != 1 || p.dilation_w != 1) {
     *why = "strides and dilation_rate must be 1";
     return false;
   }
@@ -291,7 +294,7 @@ bool applicable(const Conv2dProblem& p, std::string* why) {
     *why = "empty problem";
     return false;
   }
-  if (p.pt > p.kh - 1 || p.pl > p.kw - 1) {
+  if (p.pad_top > p.kh - 1 || p.pad_left > p.kw - 1) {
     *why = "padding must be < the kernel size";
     return false;
   }

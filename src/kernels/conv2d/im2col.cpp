@@ -1,6 +1,6 @@
 // 2D convolution as im2col + GEMM (OpenBLAS), OpenMP over the batch with BLAS single-threaded inside (batch 1 or
 // one thread: a single GEMM per sample with BLAS's own threads).
-//   channels_last:  col (P x K), row p = the patch of output position p in Keras's (dy, dx, ch) order;
+//   channels_last:  col (P x K), row p = the patch of output position p in Keras's (tap_r, tap_c, ch) order;
 //                   y_s (P x F) = col @ W (K x F) + b
 //   channels_first: colT (K x P) (rows are contiguous output rows); y_s (F x P) = W^T @ colT + b
 // A 1x1 kernel with stride 1 and no padding reads x itself as the column matrix.
@@ -13,6 +13,7 @@
 
 #include "kernels/blas.hpp"
 #include "kernels/conv2d/problem.hpp"
+#include "kernels/typed.hpp"
 
 namespace locnet::kernels {
 namespace {
@@ -21,51 +22,51 @@ template <class T>
 struct Conv {
   const Conv2dProblem& p;
   const int64_t P = p.positions(), K = p.patch(), F = p.f, in = p.in_sample(), out = P * F;
-  const bool identity = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 &&
-                        p.oh == p.h && p.ow == p.w;
+  const bool identity = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pad_top == 0 &&
+                        p.pad_left == 0 && p.oh == p.h && p.ow == p.w;
 
   // Visits each (column-matrix run, input run) pair: fn(col offset, input offset or -1 for zeros, length, input
-  // step). channels_last runs are one kernel row of a position (kw*C values when dw = 1, else C per tap);
-  // channels_first runs are one output row of one patch entry.
+  // step). channels_last runs are one kernel row of a position (kw*C values when dilation_w = 1, else C per
+  // tap); channels_first runs are one output row of one patch entry.
   template <class Fn>
   void segments(Fn&& fn) const {
     const int64_t C = p.c;
     if (p.channels_last) {
       for (int64_t oy = 0; oy < p.oh; ++oy)
         for (int64_t ox = 0; ox < p.ow; ++ox)
-          for (int64_t dy = 0; dy < p.kh; ++dy) {
-            const int64_t iy = oy * p.sh + dy * p.dh - p.pt, c0 = (oy * p.ow + ox) * K + dy * p.kw * C;
+          for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
+            const int64_t iy = p.in_row(oy, tap_r), c0 = (oy * p.ow + ox) * K + tap_r * p.kw * C;
             if (iy < 0 || iy >= p.h) {
               fn(c0, -1, p.kw * C, 1);
               continue;
             }
-            const int64_t ix0 = ox * p.sw - p.pl;  // input column of tap 0
-            if (p.dw == 1) {
+            const int64_t ix0 = ox * p.sw - p.pad_left;  // input column of tap 0
+            if (p.dilation_w == 1) {
               int64_t lo = std::clamp<int64_t>(-ix0, 0, p.kw), hi = std::clamp<int64_t>(p.w - ix0, lo, p.kw);
               if (lo > 0) fn(c0, -1, lo * C, 1);
               if (hi > lo) fn(c0 + lo * C, (iy * p.w + ix0 + lo) * C, (hi - lo) * C, 1);
               if (hi < p.kw) fn(c0 + hi * C, -1, (p.kw - hi) * C, 1);
               continue;
             }
-            for (int64_t dx = 0; dx < p.kw; ++dx) {
-              int64_t ix = ix0 + dx * p.dw;
-              fn(c0 + dx * C, ix >= 0 && ix < p.w ? (iy * p.w + ix) * C : -1, C, 1);
+            for (int64_t tap_c = 0; tap_c < p.kw; ++tap_c) {
+              int64_t ix = ix0 + tap_c * p.dilation_w;
+              fn(c0 + tap_c * C, ix >= 0 && ix < p.w ? (iy * p.w + ix) * C : -1, C, 1);
             }
           }
       return;
     }
-    for (int64_t dy = 0; dy < p.kh; ++dy)
-      for (int64_t dx = 0; dx < p.kw; ++dx)
+    for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r)
+      for (int64_t tap_c = 0; tap_c < p.kw; ++tap_c)
         for (int64_t ch = 0; ch < C; ++ch) {
-          const int64_t row = ((dy * p.kw + dx) * C + ch) * P;
+          const int64_t row = ((tap_r * p.kw + tap_c) * C + ch) * P;
           for (int64_t oy = 0; oy < p.oh; ++oy) {
-            int64_t iy = oy * p.sh + dy * p.dh - p.pt;
+            int64_t iy = p.in_row(oy, tap_r);
             if (iy < 0 || iy >= p.h) {
               fn(row + oy * p.ow, -1, p.ow, 0);
               continue;
             }
-            // Output columns whose tap lands inside: ox*sw + dx*dw - pl in [0, w).
-            int64_t start = dx * p.dw - p.pl;
+            // Output columns whose tap lands inside: ox*sw + tap_c*dilation_w - pad_left in [0, w).
+            int64_t start = tap_c * p.dilation_w - p.pad_left;
             int64_t lo = start >= 0 ? 0 : std::min(p.ow, (-start + p.sw - 1) / p.sw);
             int64_t hi = start >= p.w ? lo : std::clamp<int64_t>((p.w - start + p.sw - 1) / p.sw, lo, p.ow);
             int64_t base = row + oy * p.ow, src = (ch * p.h + iy) * p.w + start;
@@ -154,28 +155,17 @@ std::unique_ptr<T[]> buffer(int64_t count) {
 }
 
 template <class T>
-void forward_t(const Conv2dProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
+void forward_t(const Conv2dProblem& p, const T* x, const T* w, const T* b, T* y) {
   Conv<T> cv{p};
-  auto x = static_cast<const T*>(xv);
-  auto y = static_cast<T*>(yv);
   for_items(p.n, [&](int64_t lo, int64_t hi) {
     auto buf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
-    for (int64_t s = lo; s < hi; ++s)
-      cv.forward_sample(x + s * cv.in, static_cast<const T*>(wv), static_cast<const T*>(bv), y + s * cv.out,
-                        buf.get());
+    for (int64_t s = lo; s < hi; ++s) cv.forward_sample(x + s * cv.in, w, b, y + s * cv.out, buf.get());
   });
 }
 
 template <class T>
-void backward_t(const Conv2dProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
-                void* dbv) {
+void backward_t(const Conv2dProblem& p, const T* gy, const T* x, const T* w, T* dx, T* dw, T* db) {
   Conv<T> cv{p};
-  auto x = static_cast<const T*>(xv);
-  auto w = static_cast<const T*>(wv);
-  auto gy = static_cast<const T*>(dyv);
-  auto dx = static_cast<T*>(dxv);
-  auto dw = static_cast<T*>(dwv);
-  auto db = static_cast<T*>(dbv);
   const int64_t KF = cv.K * cv.F, chunks = num_threads() > 1 ? std::min<int64_t>(p.n, num_threads()) : 1;
   // One chunk accumulates straight into dw/db; several get zeroed partial sums, added in chunk order below.
   std::vector<T> parts(chunks > 1 ? size_t(chunks * (KF + cv.F)) : 0, T(0));
@@ -205,19 +195,18 @@ void backward_t(const Conv2dProblem& p, const void* dyv, const void* xv, const v
   }
 }
 
+template <class T>
+struct Im2col {
+  static constexpr auto forward = forward_t<T>;
+  static constexpr auto backward = backward_t<T>;
+};
+
 bool applicable(const Conv2dProblem& p, std::string* why) {
   return blas_applicable(p.dtype, {p.positions() * p.patch(), p.positions() * p.f, p.patch() * p.f}, why);
 }
 
-void forward(const Conv2dProblem& p, const void* x, const void* w, const void* b, void* y) {
-  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, x, w, b, y); });
-}
-void backward(const Conv2dProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, dy, x, w, dx, dw, db); });
-}
-
 }  // namespace
 
-extern const Conv2dKernel kConv2dIm2col{"im2col", applicable, forward, backward};
+extern const Conv2dKernel kConv2dIm2col = typed_kernel<Conv2dKernel, Conv2dProblem, Im2col>("im2col", applicable);
 
 }  // namespace locnet::kernels

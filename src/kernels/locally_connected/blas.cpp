@@ -3,10 +3,11 @@
 // OpenMP over positions with BLAS single-threaded inside, never an im2col of the whole batch.
 //
 // Reading the patch of position p:
-//   direct  (channels_last, runs of >= kMinDirectRun elements): row dy of the window is one contiguous run of
-//           (valid dx) * C values per sample (dw = 1; C values per tap when dilated), H*W*C apart between
-//           samples, so A_{p,dy} is an N x run matrix read in place with lda = H*W*C, and
-//           Y_p = sum_dy A_{p,dy} W[p][rows of dy] is kh GEMMs (beta = 1) writing straight into y (ldc = P*F).
+//   direct  (channels_last, runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
+//           of (valid tap_c) * C values per sample (dilation_w = 1; C values per tap when dilated), H*W*C apart
+//           between samples, so A_{p,tap_r} is an N x run matrix read in place with lda = H*W*C, and
+//           Y_p = sum_tap_r A_{p,tap_r} W[p][rows of tap_r] is kh GEMMs (beta = 1) writing straight into y
+//           (ldc = P*F).
 //           Taps outside the input are simply left out of the runs.
 //   gather  (channels_first, or short runs where BLAS would run at tiny k): the position's patch for every
 //           sample is copied into a per-thread N x K buffer (zeros for taps outside), then one GEMM.
@@ -95,7 +96,7 @@ struct Lc {
   const LcProblem& p;
   const int64_t P = p.positions(), K = p.patch(), F = p.f, N = p.n, in = p.in_sample();
   // Direct reads need channels_last and runs long enough for BLAS (see kMinDirectRun).
-  const bool direct = p.channels_last && (p.dw == 1 ? p.kw * p.c : p.c) >= kMinDirectRun;
+  const bool direct = p.channels_last && (p.dilation_w == 1 ? p.kw * p.c : p.c) >= kMinDirectRun;
   // Leading dimension of the per-thread patch buffers (N x kd) and of the transposed W[p] (F x kd).
   const int64_t kd = kHwy ? (K + kLcGemmPad - 1) / kLcGemmPad * kLcGemmPad : K;
 
@@ -119,18 +120,18 @@ struct Lc {
   }
 
   // Calls fn(input offset within a sample, patch row q, run length) for each contiguous run of valid taps
-  // (channels_last): one per kernel row when dw == 1, one per tap otherwise.
+  // (channels_last): one per kernel row when dilation_w == 1, one per tap otherwise.
   template <class Fn>
   void runs(const Window& w, Fn&& fn) const {
     if (w.x1 <= w.x0) return;
-    for (int64_t dy = w.y0; dy < w.y1; ++dy) {
-      int64_t iy = w.oy * p.sh + dy * p.dh - p.pt;
-      if (p.dw == 1) {
-        int64_t ix = w.ox * p.sw + w.x0 - p.pl;
-        fn((iy * p.w + ix) * p.c, (dy * p.kw + w.x0) * p.c, (w.x1 - w.x0) * p.c);
+    for (int64_t tap_r = w.y0; tap_r < w.y1; ++tap_r) {
+      int64_t iy = p.in_row(w.oy, tap_r);
+      if (p.dilation_w == 1) {
+        int64_t ix = p.in_col(w.ox, w.x0);  // dilation_w = 1
+        fn((iy * p.w + ix) * p.c, (tap_r * p.kw + w.x0) * p.c, (w.x1 - w.x0) * p.c);
       } else {
-        for (int64_t dx = w.x0; dx < w.x1; ++dx)
-          fn((iy * p.w + w.ox * p.sw + dx * p.dw - p.pl) * p.c, (dy * p.kw + dx) * p.c, p.c);
+        for (int64_t tap_c = w.x0; tap_c < w.x1; ++tap_c)
+          fn((iy * p.w + p.in_col(w.ox, tap_c)) * p.c, (tap_r * p.kw + tap_c) * p.c, p.c);
       }
     }
   }
@@ -145,12 +146,12 @@ struct Lc {
         runs(w, [&](int64_t i, int64_t q, int64_t len) { std::copy(xs + i, xs + i + len, row + q); });
       } else {
         for (int64_t ch = 0; ch < p.c; ++ch)
-          for (int64_t dy = 0; dy < p.kh; ++dy) {
-            T* dst = row + (ch * p.kh + dy) * p.kw;
+          for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
+            T* dst = row + (ch * p.kh + tap_r) * p.kw;
             std::fill(dst, dst + p.kw, T(0));
-            if (dy < w.y0 || dy >= w.y1) continue;
-            int64_t base = (ch * p.h + w.oy * p.sh + dy * p.dh - p.pt) * p.w + w.ox * p.sw - p.pl;
-            for (int64_t dx = w.x0; dx < w.x1; ++dx) dst[dx] = xs[base + dx * p.dw];
+            if (tap_r < w.y0 || tap_r >= w.y1) continue;
+            int64_t base = (ch * p.h + p.in_row(w.oy, tap_r)) * p.w + w.ox * p.sw - p.pad_left;
+            for (int64_t tap_c = w.x0; tap_c < w.x1; ++tap_c) dst[tap_c] = xs[base + tap_c * p.dilation_w];
           }
       }
     }
@@ -167,10 +168,10 @@ struct Lc {
         });
       } else {
         for (int64_t ch = 0; ch < p.c; ++ch)
-          for (int64_t dy = w.y0; dy < w.y1; ++dy) {
-            const T* src = row + (ch * p.kh + dy) * p.kw;
-            int64_t base = (ch * p.h + w.oy * p.sh + dy * p.dh - p.pt) * p.w + w.ox * p.sw - p.pl;
-            for (int64_t dx = w.x0; dx < w.x1; ++dx) xs[base + dx * p.dw] += src[dx];
+          for (int64_t tap_r = w.y0; tap_r < w.y1; ++tap_r) {
+            const T* src = row + (ch * p.kh + tap_r) * p.kw;
+            int64_t base = (ch * p.h + p.in_row(w.oy, tap_r)) * p.w + w.ox * p.sw - p.pad_left;
+            for (int64_t tap_c = w.x0; tap_c < w.x1; ++tap_c) xs[base + tap_c * p.dilation_w] += src[tap_c];
           }
       }
     }
@@ -277,8 +278,8 @@ void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void*
   parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dx + lo, dx + hi, T(0)); });
   // Phases: positions whose oy (ox) differ by a multiple of Gh (Gw) have disjoint input windows.
   auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
-  const int64_t gh = std::min(p.oh, ceil_div((p.kh - 1) * p.dh + 1, p.sh));
-  const int64_t gw = std::min(p.ow, ceil_div((p.kw - 1) * p.dw + 1, p.sw));
+  const int64_t gh = std::min(p.oh, ceil_div(p.extent(0), p.sh));
+  const int64_t gw = std::min(p.ow, ceil_div(p.extent(1), p.sw));
   std::vector<int64_t> phase;
   for (int64_t a = 0; a < gh; ++a)
     for (int64_t c = 0; c < gw; ++c) {

@@ -76,7 +76,7 @@ HWY_EXPORT(MaxPoolF32);
 bool applicable(const PoolProblem& p, std::string* why) {
   if (p.dtype != DType::f32) return *why = "dtype must be f32", false;
   if (!p.channels_last) return *why = "data_format must be channels_last", false;
-  if (p.pt != 0 || p.pl != 0 || p.kh < 1 || p.kw < 1 || (p.oh - 1) * p.sh + p.kh > p.h ||
+  if (p.pad_top != 0 || p.pad_left != 0 || p.kh < 1 || p.kw < 1 || (p.oh - 1) * p.sh + p.kh > p.h ||
       (p.ow - 1) * p.sw + p.kw > p.w)
     return *why = "a window reaches outside the input (padding)", false;
   if (p.h * p.w * p.c >= (int64_t(1) << 31) - 64) return *why = "a sample exceeds the int32 argmax", false;

@@ -4,23 +4,22 @@
 #include <string>
 
 #include "locnet/core/dtype.hpp"
+#include "locnet/core/window.hpp"
 
 namespace locnet::kernels {
 
-// 2D pooling windows over x (n, h, w, c) or (n, c, h, w) -> y (n, oh, ow, c) or (n, c, oh, ow), element type
-// `dtype` (f32 or f64). Tap (dy, dx) of output (oy, ox) reads input (oy*sh + dy - pt, ox*sw + dx - pl); taps
-// outside the input take no part. Global average pooling is the window (kh, kw) = (h, w), oh = ow = 1.
-struct PoolProblem {
-  int64_t n = 1, h = 1, w = 1, c = 1;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1;
-  int64_t pt = 0, pl = 0;
-  int64_t oh = 1, ow = 1;
+// 2D pooling windows (a Window2D with dilation 1) over x (n, h, w, c) or (n, c, h, w) -> y (n, oh, ow, c) or
+// (n, c, oh, ow), element type `dtype` (f32 or f64). Tap (tap_r, tap_c) of output (oy, ox) reads input
+// (oy*sh + tap_r - pad_top, ox*sw + tap_c - pad_left); taps outside the input take no part. Global average pooling
+// is the window (kh, kw) = (h, w), oh = ow = 1.
+struct PoolProblem : Window2D {
+  int64_t n = 1, c = 1;
   bool channels_last = true;
   DType dtype = DType::f32;
 };
 
 // max: y = max over the taps inside the input (NaN propagates: the first NaN wins); argmax = its index within the
-// sample, the first maximum in (dy, dx) order. Backward: dx[argmax] += dy (dx assigned).
+// sample, the first maximum in (tap_r, tap_c) order. Backward: dx[argmax] += dy (dx assigned).
 struct MaxPoolKernel {
   const char* name;
   bool (*applicable)(const PoolProblem&, std::string* why);

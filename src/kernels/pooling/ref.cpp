@@ -28,9 +28,9 @@ void for_each_window(const PoolProblem& p, Fn&& fn) {
   parallel_for(0, p.n, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s)
       for (int64_t oy = 0; oy < p.oh; ++oy) {
-        int64_t y0 = std::max<int64_t>(oy * p.sh - p.pt, 0), y1 = std::min(oy * p.sh - p.pt + p.kh, p.h);
+        const int64_t top = p.in_row(oy, 0), y0 = std::max<int64_t>(top, 0), y1 = std::min(top + p.kh, p.h);
         for (int64_t ox = 0; ox < p.ow; ++ox) {
-          int64_t x0 = std::max<int64_t>(ox * p.sw - p.pl, 0), x1 = std::min(ox * p.sw - p.pl + p.kw, p.w);
+          const int64_t left = p.in_col(ox, 0), x0 = std::max<int64_t>(left, 0), x1 = std::min(left + p.kw, p.w);
           fn(s, (oy * p.ow + ox) * l.out_pixel, y0, y1, x0, x1);
         }
       }
