@@ -1,16 +1,16 @@
-// The reference of a windowed product (src/kernels/window.hpp), the loops the conv2d and locally_connected
-// references share. Direct loops, double accumulation whatever T is. Layout says where the weights and bias live:
-// weight_row(p, pos, tap_r, tap_c, ch) is the offset of the F weights that tap (tap_r, tap_c, ch) of output
-// position pos multiplies, bias_index(p, pos, f) the bias entry of output (pos, f), weights(p) / biases(p) their
-// counts. Over the taps (pos, tap) that land inside the input, reading input offset i, with o = out_index(pos, f)
-// and row = weight_row(pos, tap):
+// The reference of a windowed product (src/kernels/window_problem.hpp), the loops the conv2d and
+// locally_connected references share. Direct loops, double accumulation whatever T is. Layout says where the
+// weights and bias live: weight_row(p, pos, tap_r, tap_c, ch) is the offset of the F weights that tap
+// (tap_r, tap_c, ch) of output position pos multiplies, bias_index(p, pos, f) the bias entry of output (pos, f),
+// weights(p) / biases(p) their counts. Over the taps (pos, tap) that land inside the input, reading input offset
+// i, with o = out_index(pos, f) and row = weight_row(pos, tap):
 //   y[n, o] = b[bias_index(pos, f)] + sum_tap x[n, i] W[row + f]
 //   dx[n, i] = sum_{(pos, tap) reading i} sum_f dy[n, o] W[row + f]
 //   dW[row + f] += sum_n x[n, i] dy[n, o]          db[bias_index(pos, f)] += sum_n dy[n, o]
 #pragma once
 #include <vector>
 
-#include "kernels/window.hpp"
+#include "kernels/window_problem.hpp"
 
 namespace locnet::kernels {
 

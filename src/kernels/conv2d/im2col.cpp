@@ -13,7 +13,6 @@
 
 #include "kernels/blas.hpp"
 #include "kernels/conv2d/problem.hpp"
-#include "kernels/typed.hpp"
 
 namespace locnet::kernels {
 namespace {
@@ -207,6 +206,6 @@ bool applicable(const Conv2dProblem& p, std::string* why) {
 
 }  // namespace
 
-extern const Conv2dKernel kConv2dIm2col = typed_kernel<Conv2dKernel, Conv2dProblem, Im2col>("im2col", applicable);
+extern const Conv2dKernel kConv2dIm2col = typed_kernel<Conv2dKernel, Im2col>("im2col", applicable);
 
 }  // namespace locnet::kernels

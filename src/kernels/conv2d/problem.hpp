@@ -1,25 +1,18 @@
 #pragma once
 #include <span>
-#include <string>
 
-#include "kernels/window.hpp"
+#include "kernels/product_kernel.hpp"
+#include "kernels/window_problem.hpp"
 
 namespace locnet::kernels {
 
-// A 2D convolution (cross-correlation), a windowed product (src/kernels/window.hpp): x (n, h, w, c) or (n, c, h, w);
-// kernel (kh, kw, c, f) in Keras's layout whatever the data format (row q = (tap_r*kw + tap_c)*c + ch of a K x F
-// matrix, K = kh*kw*c); bias (f,); y (n, oh, ow, f) or (n, f, oh, ow). Tap (tap_r, tap_c) of output (oy, ox)
-// reads input (in_row(oy, tap_r), in_col(ox, tap_c)); outside the input it reads zero.
+// A 2D convolution (cross-correlation), a windowed product (src/kernels/window_problem.hpp): x (n, h, w, c) or
+// (n, c, h, w); kernel (kh, kw, c, f) in Keras's layout whatever the data format (row q = (tap_r*kw + tap_c)*c + ch
+// of a K x F matrix, K = kh*kw*c); bias (f,); y (n, oh, ow, f) or (n, f, oh, ow). Tap (tap_r, tap_c) of output
+// (oy, ox) reads input (in_row(oy, tap_r), in_col(ox, tap_c)); outside the input it reads zero.
 struct Conv2dProblem : WindowProblem {};
 
-struct Conv2dKernel {
-  const char* name;
-  bool (*applicable)(const Conv2dProblem&, std::string* why);
-  // y assigned: bias (if any) plus the convolution.
-  void (*forward)(const Conv2dProblem&, const void* x, const void* w, const void* b, void* y);
-  // dx assigned; dw and db accumulated (db ignored without bias).
-  void (*backward)(const Conv2dProblem&, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db);
-};
+struct Conv2dKernel : ProductKernel<Conv2dProblem> {};
 
 std::span<const Conv2dKernel> conv2d_kernels();  // most specialised first, "ref" last
 

@@ -7,7 +7,6 @@
 //   db[f] += sum_{n, oy, ox} dy[n, oy, ox, f]
 // (indices written channels_last; channels_first only changes where x and y live in memory, not W).
 #include "kernels/conv2d/problem.hpp"
-#include "kernels/typed.hpp"
 #include "kernels/window_ref.hpp"
 
 namespace locnet::kernels {
@@ -26,10 +25,8 @@ struct SharedKernel {
 template <class T>
 using Ref = WindowRef<T, SharedKernel>;
 
-bool ref_applicable(const Conv2dProblem& p, std::string* why) { return f32_or_f64(p.dtype, why); }
-
 }  // namespace
 
-extern const Conv2dKernel kConv2dRef = typed_kernel<Conv2dKernel, Conv2dProblem, Ref>("ref", ref_applicable);
+extern const Conv2dKernel kConv2dRef = typed_kernel<Conv2dKernel, Ref>("ref");
 
 }  // namespace locnet::kernels

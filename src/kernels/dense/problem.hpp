@@ -1,8 +1,8 @@
 #pragma once
 #include <cstdint>
 #include <span>
-#include <string>
 
+#include "kernels/product_kernel.hpp"
 #include "locnet/core/dtype.hpp"
 
 namespace locnet::kernels {
@@ -14,13 +14,7 @@ struct DenseProblem {
   bool has_bias;
 };
 
-struct DenseKernel {
-  const char* name;
-  bool (*applicable)(const DenseProblem&, std::string* why);
-  void (*forward)(const DenseProblem&, const void* x, const void* w, const void* b, void* y);
-  // dx = dy @ w^T (assigned); dw += x^T @ dy; db += column sums of dy (accumulated).
-  void (*backward)(const DenseProblem&, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db);
-};
+struct DenseKernel : ProductKernel<DenseProblem> {};
 
 std::span<const DenseKernel> dense_kernels();  // most specialised first, "ref" last
 

@@ -3,7 +3,6 @@
 //   dx[i, p] = sum_j dy[i, j] w[p, j];  dw[p, j] += sum_i x[i, p] dy[i, j];  db[j] += sum_i dy[i, j]
 // Accumulates in double whatever T is.
 #include "kernels/dense/problem.hpp"
-#include "kernels/typed.hpp"
 
 namespace locnet::kernels {
 namespace {
@@ -41,10 +40,8 @@ struct Ref {
   }
 };
 
-bool ref_applicable(const DenseProblem& p, std::string* why) { return f32_or_f64(p.dtype, why); }
-
 }  // namespace
 
-extern const DenseKernel kDenseRef = typed_kernel<DenseKernel, DenseProblem, Ref>("ref", ref_applicable);
+extern const DenseKernel kDenseRef = typed_kernel<DenseKernel, Ref>("ref");
 
 }  // namespace locnet::kernels

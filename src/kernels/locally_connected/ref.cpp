@@ -9,7 +9,6 @@
 // channels_first: o(p, f) = f*P + p,  q = (ch*kh + tap_r)*kw + tap_c,  i = (ch*H + iy)*W + ix
 // (o is the output's own memory order: Keras adds its (OH, OW, F) bias buffer flat, whatever the format.)
 #include "kernels/locally_connected/problem.hpp"
-#include "kernels/typed.hpp"
 #include "kernels/window_ref.hpp"
 
 namespace locnet::kernels {
@@ -29,10 +28,8 @@ struct KernelPerPosition {
 template <class T>
 using Ref = WindowRef<T, KernelPerPosition>;
 
-bool ref_applicable(const LcProblem& p, std::string* why) { return f32_or_f64(p.dtype, why); }
-
 }  // namespace
 
-extern const LcKernel kLcRef = typed_kernel<LcKernel, LcProblem, Ref>("ref", ref_applicable);
+extern const LcKernel kLcRef = typed_kernel<LcKernel, Ref>("ref");
 
 }  // namespace locnet::kernels

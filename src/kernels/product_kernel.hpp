@@ -1,7 +1,9 @@
-// Kernels written once for a typed element T (float or double). The registries hold untyped entry points,
-// Kernel{name, applicable, forward(p, x, w, b, y), backward(p, dy, x, w, dx, dw, db)}; typed_kernel() makes them
-// from Impl<T>::forward / Impl<T>::backward taking T pointers, with T = double for f64 problems and float
-// otherwise (applicable() keeps other dtypes out).
+// The kernel-registry entry of an op that multiplies an input by a weight kernel and adds a bias (dense, conv2d,
+// locally_connected): y = x * w + b forward; dx, and the gradients of w and b, backward. Each op's registry
+// holds a list of ProductKernel<its Problem> (src/kernels/registry.hpp chooses one).
+// typed_kernel() makes the untyped entry points of a kernel written once for a typed element T: Impl<T>::forward
+// and Impl<T>::backward take T pointers, with T = double for f64 problems and float otherwise (applicable() keeps
+// other dtypes out).
 #pragma once
 #include <string>
 
@@ -9,11 +11,27 @@
 
 namespace locnet::kernels {
 
+template <class P>
+struct ProductKernel {
+  using Problem = P;
+  const char* name;
+  bool (*applicable)(const Problem&, std::string* why);
+  // y assigned: bias (if any) plus the product.
+  void (*forward)(const Problem&, const void* x, const void* w, const void* b, void* y);
+  // dx assigned; dw and db accumulated (db ignored without bias).
+  void (*backward)(const Problem&, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db);
+};
+
 // True for f32 and f64; otherwise sets *why.
 inline bool f32_or_f64(DType dt, std::string* why) {
   if (dt == DType::f32 || dt == DType::f64) return true;
   *why = "dtype must be f32 or f64";
   return false;
+}
+// applicable() of the references: any f32 or f64 problem.
+template <class Problem>
+bool f32_or_f64_problem(const Problem& p, std::string* why) {
+  return f32_or_f64(p.dtype, why);
 }
 
 template <class T, template <class> class Impl, class Problem>
@@ -28,8 +46,9 @@ void typed_backward(const Problem& p, const void* dy, const void* x, const void*
                     static_cast<T*>(dx), static_cast<T*>(dw), static_cast<T*>(db));
 }
 
-template <class Kernel, class Problem, template <class> class Impl>
-constexpr Kernel typed_kernel(const char* name, bool (*applicable)(const Problem&, std::string*)) {
+template <class Kernel, template <class> class Impl, class Problem = typename Kernel::Problem>
+constexpr Kernel typed_kernel(const char* name,
+                              bool (*applicable)(const Problem&, std::string*) = f32_or_f64_problem<Problem>) {
   return Kernel{name, applicable,
                 [](const Problem& p, const void* x, const void* w, const void* b, void* y) {
                   p.dtype == DType::f64 ? typed_forward<double, Impl>(p, x, w, b, y)
