@@ -22,48 +22,32 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, i
 }
 
 template <class T>
-void forward_t(const DenseProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
-  auto y = static_cast<T*>(yv);
-  if (p.has_bias) {
-    auto b = static_cast<const T*>(bv);
-    for (int64_t i = 0; i < p.m; ++i) std::copy(b, b + p.n, y + i * p.n);
+struct Blas {
+  static void forward(const DenseProblem& p, const T* x, const T* w, const T* b, T* y) {
+    if (p.has_bias)
+      for (int64_t i = 0; i < p.m; ++i) std::copy(b, b + p.n, y + i * p.n);
+    if (p.k == 0) {
+      if (!p.has_bias) std::fill(y, y + p.m * p.n, T(0));
+      return;
+    }
+    dense_gemm<T>(false, false, p.m, p.n, p.k, x, p.k, w, p.n, p.has_bias ? T(1) : T(0), y, p.n);
   }
-  if (p.k == 0) {
-    if (!p.has_bias) std::fill(y, y + p.m * p.n, T(0));
-    return;
-  }
-  dense_gemm<T>(false, false, p.m, p.n, p.k, static_cast<const T*>(xv), p.k, static_cast<const T*>(wv), p.n,
-          p.has_bias ? T(1) : T(0), y, p.n);
-}
 
-template <class T>
-void backward_t(const DenseProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
-                void* dbv) {
-  auto dy = static_cast<const T*>(dyv);
-  dense_gemm<T>(false, true, p.m, p.k, p.n, dy, p.n, static_cast<const T*>(wv), p.n, T(0),
-                static_cast<T*>(dxv), p.k);
-  dense_gemm<T>(true, false, p.k, p.n, p.m, static_cast<const T*>(xv), p.k, dy, p.n, T(1),
-                static_cast<T*>(dwv), p.n);
-  if (p.has_bias) {
-    auto db = static_cast<T*>(dbv);
-    for (int64_t i = 0; i < p.m; ++i)
-      for (int64_t j = 0; j < p.n; ++j) db[j] += dy[i * p.n + j];
+  static void backward(const DenseProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
+    dense_gemm<T>(false, true, p.m, p.k, p.n, dy, p.n, w, p.n, T(0), dx, p.k);
+    dense_gemm<T>(true, false, p.k, p.n, p.m, x, p.k, dy, p.n, T(1), dw, p.n);
+    if (p.has_bias)
+      for (int64_t i = 0; i < p.m; ++i)
+        for (int64_t j = 0; j < p.n; ++j) db[j] += dy[i * p.n + j];
   }
-}
+};
 
 bool applicable(const DenseProblem& p, std::string* why) {
   return blas_applicable(p.dtype, {p.m, p.n, p.k, p.m * p.n, p.m * p.k, p.k * p.n}, why);
 }
 
-void forward(const DenseProblem& p, const void* x, const void* w, const void* b, void* y) {
-  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t)>(p, x, w, b, y); });
-}
-void backward(const DenseProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t)>(p, dy, x, w, dx, dw, db); });
-}
-
 }  // namespace
 
-extern const DenseKernel kDenseBlas{"blas", applicable, forward, backward};
+extern const DenseKernel kDenseBlas = typed_kernel<DenseKernel, Blas>("blas", applicable);
 
 }  // namespace locnet::kernels

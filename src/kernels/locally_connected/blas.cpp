@@ -240,12 +240,8 @@ struct Lc {
 };
 
 template <class T, bool kHwy>
-void forward_t(const LcProblem& p, const void* xv, const void* wv, const void* bv, void* yv) {
+void forward_t(const LcProblem& p, const T* x, const T* w, const T* b, T* y) {
   Lc<T, kHwy> lc{p};
-  auto x = static_cast<const T*>(xv);
-  auto w = static_cast<const T*>(wv);
-  auto b = static_cast<const T*>(bv);
-  auto y = static_cast<T*>(yv);
   std::unique_ptr<T[]> tmp;
   T* out = y;
   if (!p.channels_last) {
@@ -260,15 +256,9 @@ void forward_t(const LcProblem& p, const void* xv, const void* wv, const void* b
 }
 
 template <class T, bool kHwy>
-void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void* wv, void* dxv, void* dwv,
-                void* dbv) {
+void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
   Lc<T, kHwy> lc{p};
-  auto x = static_cast<const T*>(xv);
-  auto w = static_cast<const T*>(wv);
-  auto dx = static_cast<T*>(dxv);
-  auto dw = static_cast<T*>(dwv);
-  auto db = static_cast<T*>(dbv);
-  const T* g = static_cast<const T*>(dyv);
+  const T* g = dy;
   std::unique_ptr<T[]> tmp;
   if (!p.channels_last) {
     tmp = buffer<T>(lc.N * lc.P * lc.F);
@@ -296,11 +286,19 @@ void backward_t(const LcProblem& p, const void* dyv, const void* xv, const void*
     }
 }
 
+// The two kernels: "blas" for T = float or double, "hwy" for float only.
+template <class T, bool kHwy>
+struct Kernel {
+  static constexpr auto forward = forward_t<T, kHwy>;
+  static constexpr auto backward = backward_t<T, kHwy>;
+};
+template <class T>
+using Blas = Kernel<T, false>;
+template <class T>
+using Hwy = Kernel<T, true>;
+
 bool applicable(const LcProblem& p, std::string* why) {
-  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
-    *why = "dtype must be f32 or f64";
-    return false;
-  }
+  if (!f32_or_f64(p.dtype, why)) return false;
   constexpr int64_t kMax = int64_t(1) << 31;
   for (int64_t v : {p.n, p.f, p.patch(), p.in_sample(), p.positions() * p.f, p.n * p.patch()})
     if (v >= kMax) {
@@ -314,13 +312,6 @@ bool applicable(const LcProblem& p, std::string* why) {
   return true;
 }
 
-void forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
-  visit_float(p.dtype, [&](auto t) { forward_t<decltype(t), false>(p, x, w, b, y); });
-}
-void backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  visit_float(p.dtype, [&](auto t) { backward_t<decltype(t), false>(p, dy, x, w, dx, dw, db); });
-}
-
 bool hwy_applicable(const LcProblem& p, std::string* why) {
   if (p.dtype != DType::f32) {
     *why = "dtype must be f32";
@@ -328,16 +319,11 @@ bool hwy_applicable(const LcProblem& p, std::string* why) {
   }
   return applicable(p, why);
 }
-void hwy_forward(const LcProblem& p, const void* x, const void* w, const void* b, void* y) {
-  forward_t<float, true>(p, x, w, b, y);
-}
-void hwy_backward(const LcProblem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-  backward_t<float, true>(p, dy, x, w, dx, dw, db);
-}
 
 }  // namespace
 
-extern const LcKernel kLcBlas{"blas", applicable, forward, backward};
-extern const LcKernel kLcHwy{"hwy", hwy_applicable, hwy_forward, hwy_backward};
+extern const LcKernel kLcBlas = typed_kernel<LcKernel, Blas>("blas", applicable);
+extern const LcKernel kLcHwy{"hwy", hwy_applicable, typed_forward<float, Hwy, LcProblem>,
+                             typed_backward<float, Hwy, LcProblem>};
 
 }  // namespace locnet::kernels
