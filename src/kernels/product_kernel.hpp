@@ -2,8 +2,8 @@
 // locally_connected): y = x * w + b forward; dx, and the gradients of w and b, backward. Each op's registry
 // holds a list of ProductKernel<its Problem> (src/kernels/registry.hpp chooses one).
 // typed_kernel() makes the untyped entry points of a kernel written once for a typed element T: Impl<T>::forward
-// and Impl<T>::backward take T pointers, with T = double for f64 problems and float otherwise (applicable() keeps
-// other dtypes out).
+// and Impl<T>::backward take T pointers, T = float or double by the problem's dtype (visit_float; applicable()
+// keeps other dtypes out).
 #pragma once
 #include <string>
 
@@ -51,12 +51,10 @@ constexpr Kernel typed_kernel(const char* name,
                               bool (*applicable)(const Problem&, std::string*) = f32_or_f64_problem<Problem>) {
   return Kernel{name, applicable,
                 [](const Problem& p, const void* x, const void* w, const void* b, void* y) {
-                  p.dtype == DType::f64 ? typed_forward<double, Impl>(p, x, w, b, y)
-                                        : typed_forward<float, Impl>(p, x, w, b, y);
+                  visit_float(p.dtype, [&](auto t) { typed_forward<decltype(t), Impl>(p, x, w, b, y); });
                 },
                 [](const Problem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
-                  p.dtype == DType::f64 ? typed_backward<double, Impl>(p, dy, x, w, dx, dw, db)
-                                        : typed_backward<float, Impl>(p, dy, x, w, dx, dw, db);
+                  visit_float(p.dtype, [&](auto t) { typed_backward<decltype(t), Impl>(p, dy, x, w, dx, dw, db); });
                 }};
 }
 
