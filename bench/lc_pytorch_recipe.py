@@ -10,7 +10,7 @@ median of --repeats timed calls after a warm-up.
     /usr/bin/python3 bench/lc_pytorch_recipe.py [--threads 2] [--repeats 5]
 
 Compare with build/bin/bench_locally_connected (same shapes, same thread count: OMP_NUM_THREADS and
-OPENBLAS_NUM_THREADS). Figures: docs/locally_connected.md.
+OPENBLAS_NUM_THREADS). Figures: src/kernels/locally_connected/README.md.
 """
 import argparse
 import statistics

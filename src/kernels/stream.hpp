@@ -2,7 +2,8 @@
 // Non-temporal ("streaming") stores for large outputs. An ordinary store that misses the cache first reads the line
 // it writes (read for ownership), so a kernel that reads x and writes y moves three bytes for every two it must; a
 // streaming store skips that read. It also leaves y out of the cache, which only pays when y is too large to stay
-// cached for whoever reads it next: hence a size threshold.
+// cached for whoever reads it next: hence a size threshold. The Highway kernels' streaming stores themselves:
+// src/kernels/stream-inl.h.
 #pragma once
 #include <cstdint>
 

@@ -33,6 +33,13 @@ struct BatchNormKernel {
                    const double* gamma, const double* beta, bool batch_stats, void* dx, double* dgamma, double* dbeta);
 };
 
+// Both kernels' applicable(): f32 and f64 only.
+inline bool f32_or_f64(const BatchNormProblem& p, std::string* why) {
+  if (p.dtype == DType::f32 || p.dtype == DType::f64) return true;
+  *why = "dtype is not f32 or f64";
+  return false;
+}
+
 std::span<const BatchNormKernel> batch_norm_kernels();  // most specialised first, "ref" last
 
 }  // namespace locnet::kernels

@@ -94,13 +94,6 @@ void backward_t(const BatchNormProblem& p, const void* xv, const void* dyv, cons
   });
 }
 
-bool applicable(const BatchNormProblem& p, std::string* why) {
-  if (p.dtype != DType::f32 && p.dtype != DType::f64) {
-    *why = "dtype is not f32 or f64";
-    return false;
-  }
-  return true;
-}
 void forward_training(const BatchNormProblem& p, const void* x, const double* gamma, const double* beta, double eps,
                       void* y, double* mean, double* var) {
   visit_float(p.dtype, [&](auto t) { forward_training_t<decltype(t)>(p, x, gamma, beta, eps, y, mean, var); });
@@ -118,6 +111,6 @@ void backward(const BatchNormProblem& p, const void* x, const void* dy, const do
 
 }  // namespace
 
-extern const BatchNormKernel kBatchNormRef{"ref", applicable, forward_training, forward_inference, backward};
+extern const BatchNormKernel kBatchNormRef{"ref", f32_or_f64, forward_training, forward_inference, backward};
 
 }  // namespace locnet::kernels

@@ -24,7 +24,8 @@
 // Two kernels share this algorithm and differ only in the per-position GEMM: "blas" (f32, f64) calls CBLAS;
 // "hwy" (f32) calls the Highway register-tiled GEMM of gemm.hpp, which costs nothing per call and reads the
 // patches in place, where BLAS spends most of the time of these small products packing and dispatching
-// (measured in docs/locally_connected.md). "hwy" computes dx = dY_p W[p]^T from a per-thread transposed copy
+// (measured in src/kernels/locally_connected/README.md). "hwy" computes dx = dY_p W[p]^T from a per-thread
+// transposed copy
 // of W[p] (F x K; batch 1 uses BLAS's GEMV instead), and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
 #include <memory>
 #include <vector>
