@@ -17,12 +17,15 @@ void set_stream_min_bytes(int64_t bytes);  // tests: 0 streams every output; a n
 inline bool stream_output(int64_t bytes) { return bytes >= stream_min_bytes(); }
 
 // Sets the threshold for a scope (tests, benchmarks: 0 streams every output, INT64_MAX none), then restores the
-// default.
+// previous one, so scopes nest.
 struct StreamMinBytesScope {
-  explicit StreamMinBytesScope(int64_t bytes) { set_stream_min_bytes(bytes); }
-  ~StreamMinBytesScope() { set_stream_min_bytes(-1); }
+  explicit StreamMinBytesScope(int64_t bytes) : previous_(stream_min_bytes()) { set_stream_min_bytes(bytes); }
+  ~StreamMinBytesScope() { set_stream_min_bytes(previous_); }
   StreamMinBytesScope(const StreamMinBytesScope&) = delete;
   StreamMinBytesScope& operator=(const StreamMinBytesScope&) = delete;
+
+ private:
+  int64_t previous_;
 };
 
 // AVX512_BF16 (one-instruction f32 -> bf16 conversion), which only some AVX-512 machines have: true where the CPU

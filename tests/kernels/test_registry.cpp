@@ -3,6 +3,7 @@
 
 #include "expect_error.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/stream.hpp"
 #include "kernels/toy_op.hpp"
 #include "locnet/layers/dense.hpp"
 #include "scoped_env.hpp"
@@ -91,4 +92,18 @@ TEST(Registry, DenseHonoursLocnetImpl) {
   d.build(Shape{1, 3}, rng);
   std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("dense: using 'ref' (forced by LOCNET_IMPL)"), std::string::npos) << err;
+}
+
+// A scope restores the threshold it found, so a test's scope inside another keeps the outer one's setting.
+TEST(StreamThreshold, ScopesNestAndRestoreThePreviousValue) {
+  const int64_t default_bytes = kernels::stream_min_bytes();
+  {
+    kernels::StreamMinBytesScope outer(0);
+    {
+      kernels::StreamMinBytesScope inner(12345);
+      EXPECT_EQ(kernels::stream_min_bytes(), 12345);
+    }
+    EXPECT_EQ(kernels::stream_min_bytes(), 0);
+  }
+  EXPECT_EQ(kernels::stream_min_bytes(), default_bytes);
 }
