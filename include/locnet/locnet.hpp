@@ -1,6 +1,7 @@
 // locnet: Local Response Normalization, LocallyConnected and Batch Normalization layers with the framework
 // around them. This umbrella header includes the whole public API.
 #pragma once
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/core/dtype.hpp"
 #include "locnet/core/limits.hpp"
@@ -31,6 +32,7 @@
 #include "locnet/layers/reshape.hpp"
 #include "locnet/layers/weighted.hpp"
 #include "locnet/model/fold.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/model/weights.hpp"

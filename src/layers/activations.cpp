@@ -56,8 +56,7 @@ std::string_view ActivationFn::kernel(DType dtype) const {
 
 void ActivationConfig::validate() const { (void)ActivationFn::by_name(activation, "Activation"); }
 
-Activation::Activation(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
-  cfg_.validate();
+Activation::Activation(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
   fn_ = ActivationFn::by_name(cfg_.activation, "Activation");
 }
 Activation::Activation(std::string activation, std::string name)
@@ -90,30 +89,6 @@ Tensor Activation::backward(const Tensor& dy) {
   Tensor dz = Tensor::empty(dy.shape(), dy.dtype());
   fn_.backward(z_, y_, dy, dz);
   return dz;
-}
-
-Flatten::Flatten(Config, std::string name) : Layer(std::move(name)) {}
-
-Shape Flatten::output_shape(const Shape& in) const {
-  if (in.rank() < 2) raise<ShapeError>("{}: input rank must be >= 2, got shape {}", where(), in.str());
-  int64_t rest = 1;
-  for (size_t i = 1; i < in.rank(); ++i) {
-    if (in[i] < 0) raise<ShapeError>("{}: non-batch dimensions must be known, got shape {}", where(), in.str());
-    rest = Shape({rest, in[i]}).numel();
-  }
-  return Shape({in[0], rest});
-}
-
-Tensor Flatten::forward(const Tensor& x, Mode mode) {
-  check_input(x);
-  if (mode == Mode::Training) last_in_ = x.shape();
-  return x.flatten(1).clone();
-}
-
-Tensor Flatten::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, output_shape(last_in_));
-  return dy.reshape(last_in_).clone();
 }
 
 }  // namespace locnet

@@ -30,33 +30,34 @@ bool relu_of(const char* type, const std::optional<std::string>& activation) {
     raise<ConfigError>("{}: activation must be None, \"linear\" or \"relu\" (fused), got \"{}\"", type, a);
   return a == "relu";
 }
+// data_format: the layout, or nullopt where the convention derives it otherwise (Keras's axis).
 BatchNormCanonical base(int rank, double eps, const char* type, const char* eps_name,
-                        const std::optional<std::string>& activation) {
+                        const std::optional<std::string>& activation, const std::optional<std::string>& data_format) {
   check_epsilon(type, eps_name, eps);
   BatchNormCanonical c;
   c.rank = rank;
   c.epsilon = eps;
   c.relu = relu_of(type, activation);
+  if (data_format) c.channels_last = channels_last_of(type, *data_format);
   return c;
 }
 
 }  // namespace
 
 template <int R>
-BatchNormCanonical NumpyMlBatchNormConfig<R>::canonical() const {
-  BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation);
+BatchNormCanonical NumpyMlBatchNormConfig<R>::validate() const {
+  BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation, data_format);
   check_fraction(kType, "momentum", momentum);
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;  // as numpy-ml computes it
   c.gamma_uniform01 = true;
   c.file_names = {"scaler", "intercept", "running_mean", "running_var"};
-  c.channels_last = channels_last_of(kType, data_format);
   return c;
 }
 
 template <int R>
-BatchNormCanonical PyTorchBatchNormConfig<R>::canonical() const {
-  BatchNormCanonical c = base(R, eps, kType, "eps", activation);
+BatchNormCanonical PyTorchBatchNormConfig<R>::validate() const {
+  BatchNormCanonical c = base(R, eps, kType, "eps", activation, data_format);
   if (num_features <= 0) raise<ConfigError>("{}: num_features must be a positive integer, got {}", kType, num_features);
   c.num_features = num_features;
   if (momentum) {
@@ -71,13 +72,12 @@ BatchNormCanonical PyTorchBatchNormConfig<R>::canonical() const {
   c.has_gamma = c.has_beta = affine;
   c.running_stats = c.batches_tracked = track_running_stats;
   c.file_names = {"weight", "bias", "running_mean", "running_var"};
-  c.channels_last = channels_last_of(kType, data_format);
   return c;
 }
 
 template <int R>
-BatchNormCanonical KerasBatchNormConfig<R>::canonical() const {
-  BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation);
+BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
+  BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation, std::nullopt);
   check_fraction(kType, "momentum", momentum);
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;
@@ -107,8 +107,8 @@ BatchNormCanonical KerasBatchNormConfig<R>::canonical() const {
 }
 
 template <int R>
-BatchNormCanonical CaffeBatchNormConfig<R>::canonical() const {
-  BatchNormCanonical c = base(R, eps, kType, "eps", activation);
+BatchNormCanonical CaffeBatchNormConfig<R>::validate() const {
+  BatchNormCanonical c = base(R, eps, kType, "eps", activation, data_format);
   check_fraction(kType, "moving_average_fraction", moving_average_fraction);
   c.update = BatchNormCanonical::Update::caffe;
   c.old_weight = moving_average_fraction;
@@ -117,7 +117,6 @@ BatchNormCanonical CaffeBatchNormConfig<R>::canonical() const {
   c.has_gamma = c.has_beta = false;
   c.use_global_stats = use_global_stats;
   c.moving_variance_initializer = "zeros";  // Caffe's sums start at 0 and read as 0 while the normalizer is 0
-  c.channels_last = channels_last_of(kType, data_format);
   return c;
 }
 

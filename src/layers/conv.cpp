@@ -27,8 +27,7 @@ void Conv2DConfig::validate() const {
   (void)make_constraint(bias_constraint, "Conv2D: bias_constraint");
 }
 
-Conv2D::Conv2D(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
-  cfg_.validate();
+Conv2D::Conv2D(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
   spatial::size_pair("Conv2D", "kernel_size", cfg_.kernel_size, kernel_);
   spatial::size_pair("Conv2D", "strides", cfg_.strides, strides_);
   spatial::size_pair("Conv2D", "dilation_rate", cfg_.dilation_rate, dilation_);

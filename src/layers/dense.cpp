@@ -18,8 +18,7 @@ void DenseConfig::validate() const {
   (void)make_constraint(bias_constraint, "Dense: bias_constraint");
 }
 
-Dense::Dense(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) {
-  cfg_.validate();
+Dense::Dense(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
   body_.configure(cfg_, "Dense");
 }
 

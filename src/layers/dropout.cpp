@@ -10,7 +10,6 @@ void DropoutConfig::validate() const {
     raise<NotSupported>("Dropout: noise_shape must be None, got {}", noise_shape.repr());
 }
 
-Dropout::Dropout(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) { cfg_.validate(); }
 
 Shape Dropout::output_shape(const Shape& in) const {
   if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());

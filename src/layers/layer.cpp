@@ -1,6 +1,6 @@
 #include "locnet/layers/layer.hpp"
 
-#include "locnet/train/optimizers.hpp"
+#include "locnet/core/catalog.hpp"
 
 namespace locnet {
 
@@ -101,7 +101,8 @@ Call Layer::make_call(std::vector<std::pair<std::string, Value>> kwargs) const {
 }
 
 void Layer::set_optimizer(Value spec) {
-  if (!spec.is_none()) (void)make_optimizer(spec, where() + " optimizer");
+  // Validated through the catalog: the optimizers live above the layers (train/optimizers.hpp).
+  if (!spec.is_none()) (void)catalog().read(Kind::optimizer, spec, where() + " optimizer");
   optimizer_ = std::move(spec);
 }
 

@@ -57,7 +57,7 @@ kernels::LcProblem problem(const LocallyConnectedGeometry& g, int64_t n, DType d
 }  // namespace
 
 template <int R>
-LocallyConnectedSpec LocallyConnectedConfig<R>::spec() const {
+LocallyConnectedSpec LocallyConnectedConfig<R>::validate() const {
   const char* type = kType;
   LocallyConnectedSpec s;
   s.rank = R;

@@ -36,6 +36,13 @@ LrnCanonical base(const char* type, Scalars names, double alpha, double beta, do
   return c;
 }
 
+// The across/within choice of Caffe's norm_region and oneDNN's alg_kind.
+bool is_within(const char* type, const char* name, const std::string& value, const char* across, const char* within) {
+  if (value != across && value != within)
+    raise<ConfigError>("{}: {} must be \"{}\" or \"{}\", got \"{}\"", type, name, across, within, value);
+  return value == within;
+}
+
 void check_window(const char* type, const char* name, int64_t n, int64_t min, bool odd) {
   if (n < min || (odd && n % 2 == 0))
     raise<ConfigError>("{}: {} must be {} >= {}, got {}", type, name, odd ? "an odd integer" : "an integer", min, n);
@@ -43,7 +50,7 @@ void check_window(const char* type, const char* name, int64_t n, int64_t min, bo
 
 }  // namespace
 
-LrnCanonical NeupyLrnConfig::canonical() const {
+LrnCanonical NeupyLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"alpha", "beta", "k"}, alpha, beta, k, data_format);
   check_window(kType, "depth_radius", depth_radius, 1, true);
   c.behind = c.ahead = (depth_radius - 1) / 2;
@@ -51,7 +58,7 @@ LrnCanonical NeupyLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical TensorFlowLrnConfig::canonical() const {
+LrnCanonical TensorFlowLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"alpha", "beta", "bias"}, alpha, beta, bias, data_format);
   check_window(kType, "depth_radius", depth_radius, 0, false);
   c.behind = c.ahead = depth_radius;
@@ -59,7 +66,7 @@ LrnCanonical TensorFlowLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical PyTorchLrnConfig::canonical() const {
+LrnCanonical PyTorchLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"alpha", "beta", "k"}, alpha, beta, k, data_format);
   check_window(kType, "size", size, 1, false);
   c.behind = size / 2;
@@ -68,11 +75,8 @@ LrnCanonical PyTorchLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical CaffeLrnConfig::canonical() const {
-  bool within = norm_region == "WITHIN_CHANNEL";
-  if (!within && norm_region != "ACROSS_CHANNELS")
-    raise<ConfigError>("{}: norm_region must be \"ACROSS_CHANNELS\" or \"WITHIN_CHANNEL\", got \"{}\"", kType,
-                       norm_region);
+LrnCanonical CaffeLrnConfig::validate() const {
+  const bool within = is_within(kType, "norm_region", norm_region, "ACROSS_CHANNELS", "WITHIN_CHANNEL");
   // Caffe's WITHIN_CHANNEL is built from a Power layer whose shift is fixed at 1: k plays no part.
   LrnCanonical c = base(kType, {"alpha", "beta", "k"}, alpha, beta, within ? 1.0 : k, data_format, !within);
   if (within && (!std::isfinite(k) || k < 0))
@@ -85,7 +89,7 @@ LrnCanonical CaffeLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical WolframLrnConfig::canonical() const {
+LrnCanonical WolframLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"Alpha", "Beta", "Bias"}, Alpha, Beta, Bias, data_format);
   check_window(kType, "ChannelWindowSize", ChannelWindowSize, 0, false);
   c.behind = c.ahead = ChannelWindowSize;
@@ -94,7 +98,7 @@ LrnCanonical WolframLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical OnnxLrnConfig::canonical() const {
+LrnCanonical OnnxLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"alpha", "beta", "bias"}, alpha, beta, bias, data_format);
   check_window(kType, "size", size, 1, false);
   c.behind = (size - 1) / 2;
@@ -103,11 +107,8 @@ LrnCanonical OnnxLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical OneDnnLrnConfig::canonical() const {
-  bool within = alg_kind == "lrn_within_channel";
-  if (!within && alg_kind != "lrn_across_channels")
-    raise<ConfigError>("{}: alg_kind must be \"lrn_across_channels\" or \"lrn_within_channel\", got \"{}\"", kType,
-                       alg_kind);
+LrnCanonical OneDnnLrnConfig::validate() const {
+  const bool within = is_within(kType, "alg_kind", alg_kind, "lrn_across_channels", "lrn_within_channel");
   LrnCanonical c = base(kType, {"alpha", "beta", "k"}, alpha, beta, k, data_format);
   check_window(kType, "local_size", local_size, 1, false);
   c.within = within;
@@ -117,7 +118,7 @@ LrnCanonical OneDnnLrnConfig::canonical() const {
   return c;
 }
 
-LrnCanonical MxnetLrnConfig::canonical() const {
+LrnCanonical MxnetLrnConfig::validate() const {
   LrnCanonical c = base(kType, {"alpha", "beta", "knorm"}, alpha, beta, knorm, data_format);
   check_window(kType, "nsize", nsize, 1, true);
   c.behind = c.ahead = (nsize - 1) / 2;

@@ -17,24 +17,24 @@ void check_rank4(const Shape& in, const std::string& where, bool channels_last) 
 
 }  // namespace
 
-void Pooling2DConfig::validate() const {
-  int64_t pair[2];
-  spatial::size_pair("Pooling2D", "pool_size", pool_size, pair);
-  if (strides) spatial::size_pair("Pooling2D", "strides", *strides, pair);
-  spatial::check_padding("Pooling2D", padding);
-  (void)spatial::channels_last("Pooling2D", data_format);
+Pooling2DConfig Pooling2DConfig::validate(const char* type) const {
+  Pooling2DConfig c = *this;
+  int64_t pool[2], step[2];
+  spatial::size_pair(type, "pool_size", pool_size, pool);
+  spatial::size_pair(type, "strides", strides.value_or(pool_size), step);
+  // config() prints pool_size=(2, 2) as Keras's get_config does, never the (2,) a lone 2 was stored as.
+  c.pool_size = {pool[0], pool[1]};
+  if (c.strides) c.strides = std::vector<int64_t>{step[0], step[1]};
+  spatial::check_padding(type, padding);
+  (void)spatial::channels_last(type, data_format);
+  return c;
 }
 
-Pooling2D::Pooling2D(bool max, Config cfg, std::string name)
-    : Layer(std::move(name)), max_(max), cfg_(std::move(cfg)) {
-  const char* type = max_ ? "MaxPooling2D" : "AveragePooling2D";
-  spatial::size_pair(type, "pool_size", cfg_.pool_size, pool_);
-  spatial::size_pair(type, "strides", cfg_.strides.value_or(cfg_.pool_size), strides_);
-  // config() prints pool_size=(2, 2) as Keras's get_config does, never the (2,) a lone 2 was stored as.
-  cfg_.pool_size = {pool_[0], pool_[1]};
-  if (cfg_.strides) cfg_.strides = std::vector<int64_t>{strides_[0], strides_[1]};
-  spatial::check_padding(type, cfg_.padding);
-  channels_last_ = spatial::channels_last(type, cfg_.data_format);
+Pooling2D::Pooling2D(bool max, Config validated, std::string name)
+    : Layer(std::move(name)), cfg_(std::move(validated)), max_(max) {
+  spatial::size_pair("", "pool_size", cfg_.pool_size, pool_);
+  spatial::size_pair("", "strides", cfg_.strides.value_or(cfg_.pool_size), strides_);
+  channels_last_ = spatial::channels_last("", cfg_.data_format);
 }
 
 namespace {
@@ -112,8 +112,8 @@ void GlobalAveragePooling2DConfig::validate() const {
 }
 
 GlobalAveragePooling2D::GlobalAveragePooling2D(Config cfg, std::string name)
-    : Layer(std::move(name)), cfg_(std::move(cfg)) {
-  channels_last_ = spatial::channels_last("GlobalAveragePooling2D", cfg_.data_format);
+    : LayerOf(std::move(cfg), std::move(name)) {
+  channels_last_ = spatial::channels_last(Config::kType, cfg_.data_format);
 }
 
 Shape GlobalAveragePooling2D::output_shape(const Shape& in) const {

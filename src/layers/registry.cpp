@@ -1,8 +1,8 @@
 #include "locnet/layers/registry.hpp"
 
-#include <map>
-#include <mutex>
+#include <algorithm>
 
+#include "builtin_types.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/conv.hpp"
@@ -14,83 +14,97 @@
 #include "locnet/layers/reshape.hpp"
 
 namespace locnet {
-namespace {
 
-std::map<std::string, LayerType, std::less<>>& table() {
-  static std::map<std::string, LayerType, std::less<>> t;
-  return t;
+// One line per layer type.
+void declare_layers(Catalog& c) {
+  c.add(layer_entry<Dense>());
+  c.add(layer_entry<Activation>());
+  c.add(layer_entry<Flatten>());
+  c.add(layer_entry<LocalResponseNorm>());
+  c.add(layer_entry<TensorFlowLocalResponseNorm>());
+  c.add(layer_entry<PyTorchLocalResponseNorm>());
+  c.add(layer_entry<CaffeLocalResponseNorm>());
+  c.add(layer_entry<WolframLocalResponseNorm>());
+  c.add(layer_entry<OnnxLocalResponseNorm>());
+  c.add(layer_entry<OneDnnLocalResponseNorm>());
+  c.add(layer_entry<MxnetLocalResponseNorm>());
+  c.add(layer_entry<LocallyConnected1D>());
+  c.add(layer_entry<LocallyConnected2D>());
+  c.add(layer_entry<BatchNorm1D>());
+  c.add(layer_entry<BatchNorm2D>());
+  c.add(layer_entry<BatchNorm3D>());
+  c.add(layer_entry<PyTorchBatchNorm1D>());
+  c.add(layer_entry<PyTorchBatchNorm2D>());
+  c.add(layer_entry<PyTorchBatchNorm3D>());
+  c.add(layer_entry<KerasBatchNorm1D>());
+  c.add(layer_entry<KerasBatchNorm2D>());
+  c.add(layer_entry<KerasBatchNorm3D>());
+  c.add(layer_entry<CaffeBatchNorm1D>());
+  c.add(layer_entry<CaffeBatchNorm2D>());
+  c.add(layer_entry<CaffeBatchNorm3D>());
+  c.add(layer_entry<Conv2D>());
+  c.add(layer_entry<MaxPooling2D>());
+  c.add(layer_entry<AveragePooling2D>());
+  c.add(layer_entry<GlobalAveragePooling2D>());
+  c.add(layer_entry<Dropout>());
+  c.add(layer_entry<Reshape>());
+  c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
+    if (v.kind() != Value::Kind::Call)
+      raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());
+    return make_layer(v.call());
+  });
 }
 
-// One line per layer family; keeps registration explicit (static-library linking drops self-registering objects).
-void register_builtin() {
-  register_layer_type(layer_type<Dense>("Dense", "Fully connected layer: activation(x @ kernel + bias)."));
-  register_layer_type(layer_type<Activation>("Activation", "Applies an activation function elementwise."));
-  register_layer_type(layer_type<Flatten>("Flatten", "Flattens every axis but the batch, in row-major order."));
-  auto lrn = [](auto layer) {
-    using L = decltype(layer);
-    register_layer_type(layer_type<L>(L::Config::kType, L::Config::kDoc));
-  };
-  lrn(LocalResponseNorm());
-  lrn(TensorFlowLocalResponseNorm());
-  lrn(PyTorchLocalResponseNorm({.size = 5}));
-  lrn(CaffeLocalResponseNorm());
-  lrn(WolframLocalResponseNorm());
-  lrn(OnnxLocalResponseNorm({.size = 5}));
-  lrn(OneDnnLocalResponseNorm());
-  lrn(MxnetLocalResponseNorm({.nsize = 5}));
-  register_layer_type(layer_type<LocallyConnected1D>("LocallyConnected1D", LocallyConnected1D::Config::kDoc));
-  register_layer_type(layer_type<LocallyConnected2D>("LocallyConnected2D", LocallyConnected2D::Config::kDoc));
-  auto bn = [](auto... layer) {
-    (register_layer_type(layer_type<decltype(layer)>(decltype(layer)::Config::kType, decltype(layer)::Config::kDoc)),
-     ...);
-  };
-  bn(BatchNorm1D(), BatchNorm2D(), BatchNorm3D(), PyTorchBatchNorm1D({.num_features = 1}),
-     PyTorchBatchNorm2D({.num_features = 1}), PyTorchBatchNorm3D({.num_features = 1}), KerasBatchNorm1D(),
-     KerasBatchNorm2D(), KerasBatchNorm3D(), CaffeBatchNorm1D(), CaffeBatchNorm2D(), CaffeBatchNorm3D());
-  register_layer_type(layer_type<Conv2D>("Conv2D", Conv2D::Config::kDoc));
-  register_layer_type(layer_type<MaxPooling2D>("MaxPooling2D", "Max over 2D windows (Keras; TensorFlow 'same')."));
-  register_layer_type(layer_type<AveragePooling2D>(
-      "AveragePooling2D", "Mean over 2D windows (Keras; 'same' leaves padding out of the count)."));
-  register_layer_type(layer_type<GlobalAveragePooling2D>("GlobalAveragePooling2D",
-                                                         "Mean over rows and cols per channel (Keras)."));
-  register_layer_type(layer_type<Dropout>("Dropout", "Inverted dropout in training, identity in inference (Keras)."));
-  register_layer_type(layer_type<Reshape>("Reshape", "Reshapes every axis but the batch; one entry may be -1."));
-}
-
-void ensure_builtin() {
-  static std::once_flag once;
-  std::call_once(once, register_builtin);
-}
-
-}  // namespace
-
-void register_layer_type(LayerType t) {
-  std::string key = t.type;
-  table().insert_or_assign(std::move(key), std::move(t));
-}
-
-const LayerType& find_layer_type(std::string_view type) {
-  ensure_builtin();
-  auto it = table().find(type);
-  if (it == table().end())
-    raise<ConfigError>("unknown layer type '{}'; expected one of: {}", type, fmt::join(layer_type_names(), ", "));
-  return it->second;
+const CatalogEntry& find_layer_type(std::string_view type) {
+  if (const CatalogEntry* e = catalog().find(Kind::layer, type)) return *e;
+  raise<ConfigError>("unknown layer type '{}'; expected one of: {}", type, fmt::join(layer_type_names(), ", "));
 }
 
 std::vector<std::string> layer_type_names() {
-  ensure_builtin();
-  std::vector<std::string> names;
-  for (const auto& [k, v] : table()) names.push_back(k);
+  std::vector<std::string> names = catalog().names(Kind::layer);
+  std::sort(names.begin(), names.end());
   return names;
 }
 
 std::unique_ptr<Layer> make_layer(const Call& call) {
-  ensure_builtin();
-  auto it = table().find(call.type);
-  if (it == table().end())
+  const CatalogEntry* e = catalog().find(Kind::layer, call.type);
+  if (!e)
     raise<ConfigError>("{}: unknown layer type '{}'; expected one of: {}", detail::where("spec", call.column),
                        call.type, fmt::join(layer_type_names(), ", "));
-  return it->second.make(call);
+  return Catalog::make_as<Layer>(*e, call);
 }
 
+namespace detail {
+
+std::string layer_name(const Call& call) {
+  const Value* v = call.kwarg("name");
+  if (!v || v->is_none()) return {};
+  if (v->kind() != Value::Kind::Str) bad_argument_type(where(call.type, call.column), "name", "string or None", *v);
+  return v->as_str();
+}
+
+std::unique_ptr<Layer> with_layer_options(std::unique_ptr<Layer> layer, const Call& call) {
+  if (const Value* v = call.kwarg("optimizer")) layer->set_optimizer(*v);
+  if (const Value* v = call.kwarg("trainable")) {
+    if (v->kind() != Value::Kind::Bool) bad_argument_type(where(call.type, call.column), "trainable", "bool", *v);
+    layer->set_trainable(v->as_bool());
+  }
+  return layer;
+}
+
+void add_layer_options(std::vector<FieldDoc>& options) {
+  options.push_back({"name", "string or None", "None",
+                     "Layer name: a string, a format string such as \"fc{}\" (filled with the layer's index), or None "
+                     "for <type>_<n>.",
+                     false});
+  options.push_back({"optimizer", "optimizer spec or None", "None",
+                     "This layer's own optimizer, e.g. SGD(0.1) (numpy-ml's optimizer=); None uses the model's.",
+                     false});
+  options.push_back({"trainable", "bool", "True",
+                     "False freezes the layer: no optimizer updates its parameters (numpy-ml, Keras); a BatchNorm "
+                     "also normalizes with its running statistics.",
+                     false});
+}
+
+}  // namespace detail
 }  // namespace locnet

@@ -13,8 +13,6 @@ void ReshapeConfig::validate() const {
     raise<ConfigError>("Reshape: target_shape may hold at most one -1, got {}", got);
 }
 
-Reshape::Reshape(Config cfg, std::string name) : Layer(std::move(name)), cfg_(std::move(cfg)) { cfg_.validate(); }
-
 Shape Reshape::output_shape(const Shape& in) const {
   if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());
   Shape per_sample = in.without_batch();
@@ -38,16 +36,26 @@ Shape Reshape::output_shape(const Shape& in) const {
   return result;
 }
 
-Tensor Reshape::forward(const Tensor& x, Mode mode) {
+Tensor ReshapeBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
   if (mode == Mode::Training) last_in_ = x.shape();
   return x.reshape(output_shape(x.shape())).clone();
 }
 
-Tensor Reshape::backward(const Tensor& dy) {
+Tensor ReshapeBase::backward(const Tensor& dy) {
   if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, output_shape(last_in_));
   return dy.reshape(last_in_).clone();
+}
+
+Shape Flatten::output_shape(const Shape& in) const {
+  if (in.rank() < 2) raise<ShapeError>("{}: input rank must be >= 2, got shape {}", where(), in.str());
+  int64_t rest = 1;
+  for (size_t i = 1; i < in.rank(); ++i) {
+    if (in[i] < 0) raise<ShapeError>("{}: non-batch dimensions must be known, got shape {}", where(), in.str());
+    rest = Shape({rest, in[i]}).numel();
+  }
+  return Shape({in[0], rest});
 }
 
 }  // namespace locnet

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "builtin_types.hpp"
 #include "locnet/core/config.hpp"
+#include "params/spec_forms.hpp"
 
 namespace locnet {
 namespace {
@@ -64,10 +66,6 @@ struct NoArgs {
   template <class Self, class V>
   static void fields(Self&, V&&) {}
 };
-
-const char* kForms =
-    "None, \"max_norm\", \"non_neg\", \"unit_norm\", \"min_max_norm\", MaxNorm(max_value, axis), NonNeg(), "
-    "UnitNorm(axis) or MinMaxNorm(min_value, max_value, rate, axis)";
 
 }  // namespace
 
@@ -160,55 +158,28 @@ Call MinMaxNorm::config() const {
                {"axis", axis_value()}}};
 }
 
-std::vector<TypeDoc> constraint_docs() {
-  return {{"MaxNorm", {"max_norm"}, "Scales slices whose norm exceeds max_value down to it (Keras).",
-           describe_config<MaxNormArgs>()},
-          {"NonNeg", {"non_neg"}, "Sets negative values to 0 (Keras).", describe_config<NoArgs>()},
-          {"UnitNorm", {"unit_norm"}, "Scales each slice to norm 1 (Keras).", describe_config<UnitNormArgs>()},
-          {"MinMaxNorm", {"min_max_norm"}, "Moves each slice's norm into [min_value, max_value] at rate (Keras).",
-           describe_config<MinMaxNormArgs>()}};
-}
+std::vector<TypeDoc> constraint_docs() { return catalog().docs(Kind::constraint); }
 
 std::shared_ptr<const Constraint> make_constraint(const Value& v, std::string_view where) {
-  if (v.is_none()) return nullptr;
-  if (v.kind() == Value::Kind::Str) {
-    const std::string& s = v.as_str();
-    if (s == "max_norm") return std::make_shared<MaxNorm>();
-    if (s == "non_neg") return std::make_shared<NonNeg>();
-    if (s == "unit_norm") return std::make_shared<UnitNorm>();
-    if (s == "min_max_norm") return std::make_shared<MinMaxNorm>();
-  } else if (v.kind() == Value::Kind::Call) {
-    const Call& c = v.call();
-    auto is = [&](const char* cls, const char* alias) { return c.type == cls || c.type == alias; };
-    try {
-      if (is("MaxNorm", "max_norm")) {
-        MaxNormArgs a;
-        assign_config(a, c, {});
-        return std::make_shared<MaxNorm>(a.max_value, a.axis);
-      }
-      if (is("NonNeg", "non_neg")) {
-        NoArgs a;
-        assign_config(a, c, {});
-        return std::make_shared<NonNeg>();
-      }
-      if (is("UnitNorm", "unit_norm")) {
-        UnitNormArgs a;
-        assign_config(a, c, {});
-        return std::make_shared<UnitNorm>(a.axis);
-      }
-      if (is("MinMaxNorm", "min_max_norm")) {
-        MinMaxNormArgs a;
-        assign_config(a, c, {});
-        return std::make_shared<MinMaxNorm>(a.min_value, a.max_value, a.rate, a.axis);
-      }
-    } catch (const ConfigError& e) {
-      std::string msg = e.what();
-      raise<ConfigError>("{}: {}", msg.starts_with(c.type) ? std::string(where)
-                                                           : fmt::format("{}: {}", where, detail::where(c.type, c.column)),
-                         msg);
-    }
-  }
-  raise<ConfigError>("{} must be {}, got {}", where, kForms, v.repr());
+  return catalog().read_as<Constraint>(Kind::constraint, v, where);
+}
+
+void declare_constraints(Catalog& c) {
+  auto made = [](auto r) -> std::unique_ptr<CatalogObject> { return std::make_unique<decltype(r)>(std::move(r)); };
+  c.add(declare<MaxNormArgs>(Kind::constraint,
+                             {"MaxNorm", {"max_norm"}, "Scales slices whose norm exceeds max_value down to it (Keras).", {}},
+                             [made](MaxNormArgs a, const Call&) { return made(MaxNorm(a.max_value, a.axis)); }));
+  c.add(declare<NoArgs>(Kind::constraint, {"NonNeg", {"non_neg"}, "Sets negative values to 0 (Keras).", {}},
+                        [made](NoArgs, const Call&) { return made(NonNeg()); }));
+  c.add(declare<UnitNormArgs>(Kind::constraint, {"UnitNorm", {"unit_norm"}, "Scales each slice to norm 1 (Keras).", {}},
+                              [made](UnitNormArgs a, const Call&) { return made(UnitNorm(a.axis)); }));
+  c.add(declare<MinMaxNormArgs>(
+      Kind::constraint,
+      {"MinMaxNorm", {"min_max_norm"}, "Moves each slice's norm into [min_value, max_value] at rate (Keras).", {}},
+      [made](MinMaxNormArgs a, const Call&) { return made(MinMaxNorm(a.min_value, a.max_value, a.rate, a.axis)); }));
+  c.set_reader(Kind::constraint, [&c](const Value& v, std::string_view where) {
+    return params::read_spec_object(c, Kind::constraint, v, where);
+  });
 }
 
 }  // namespace locnet

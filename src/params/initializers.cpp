@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 
+#include "builtin_types.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/config.hpp"
 
 namespace locnet {
@@ -73,12 +75,15 @@ struct OrthogonalArgs {
   }
 };
 
-enum class Kind { constant, normal, uniform, truncated, scaling, orthogonal };
-struct Init {
-  Kind kind = Kind::constant;
+enum class Draw { constant, normal, uniform, truncated, scaling, orthogonal };
+// A parsed initializer: what initialize() draws from, and the call that rebuilds it.
+struct Init : CatalogObject {
+  Draw draw = Draw::constant;
   double a = 0.0, b = 0.0;  // value | mean, stddev | minval, maxval | scale | gain
   std::string mode, distribution;
   std::optional<int64_t> seed;
+  Call spec;
+  Call config() const override { return spec; }
 };
 
 // "HeNormal", "he_normal" and "henormal" are the same name.
@@ -89,64 +94,16 @@ std::string key_of(std::string_view name) {
   return k;
 }
 
-Init parse(const Value& v, std::string_view where) {
-  const Call* call = v.kind() == Value::Kind::Call ? &v.call() : nullptr;
-  if (v.kind() != Value::Kind::Str && !call)
-    raise<ConfigError>("{} must be an initializer name or call, one of {}, got {} {}", where,
-                       fmt::join(initializer_names(), ", "), v.kind_name(), v.repr());
-  const std::string name = call ? call->type : v.as_str();
-  const std::string key = key_of(name);
-  const Call empty{name, {}, {}, -1};
-  auto args = [&](auto a) {
-    assign_config(a, call ? *call : empty, {});
-    return a;
-  };
-  auto scaling = [&](double scale, const char* mode, const char* distribution) {
-    return Init{Kind::scaling, scale, 0.0, mode, distribution, args(SeedArgs{}).seed};
-  };
-  Init r;
-  try {
-    if (key == "zeros" || key == "ones") {
-      args(NoArgs{});
-      r = Init{Kind::constant, key == "ones" ? 1.0 : 0.0};
-    } else if (key == "constant") {
-      r = Init{Kind::constant, args(ConstantArgs{}).value};
-    } else if (key == "randomnormal" || key == "truncatednormal") {
-      NormalArgs a = args(NormalArgs{});
-      r = Init{key == "randomnormal" ? Kind::normal : Kind::truncated, a.mean, a.stddev, {}, {}, a.seed};
-    } else if (key == "randomuniform") {
-      UniformArgs a = args(UniformArgs{});
-      r = Init{Kind::uniform, a.minval, a.maxval, {}, {}, a.seed};
-    } else if (key == "variancescaling") {
-      ScalingArgs a = args(ScalingArgs{});
-      r = Init{Kind::scaling, a.scale, 0.0, a.mode, a.distribution == "normal" ? "truncated_normal" : a.distribution,
-               a.seed};
-    } else if (key == "glorotuniform" || key == "glorotnormal") {
-      r = scaling(1.0, "fan_avg", key == "glorotuniform" ? "uniform" : "truncated_normal");
-    } else if (key == "heuniform" || key == "henormal") {
-      r = scaling(2.0, "fan_in", key == "heuniform" ? "uniform" : "truncated_normal");
-    } else if (key == "lecununiform" || key == "lecunnormal") {
-      r = scaling(1.0, "fan_in", key == "lecununiform" ? "uniform" : "truncated_normal");
-    } else if (key == "orthogonal") {
-      OrthogonalArgs a = args(OrthogonalArgs{});
-      r = Init{Kind::orthogonal, a.gain, 0.0, {}, {}, a.seed};
-    } else {
-      raise<ConfigError>("{} must be one of {} (a name or a call such as RandomNormal(stddev=0.1)), got '{}'", where,
-                         fmt::join(initializer_names(), ", "), name);
-    }
-  } catch (const ConfigError& e) {
-    std::string msg = e.what();
-    if (msg.starts_with(where)) throw;
-    raise<ConfigError>("{}: {}", where, msg);  // assign_config's messages name the call, not the argument
-  }
+// ConfigError "<name> <what> must be ..." (the reader puts the argument in front) for values out of range.
+void check(const Init& r, const std::string& name, const Call& call) {
   auto bad = [&](std::string_view what, std::string_view expected, const auto& got) {
-    raise<ConfigError>("{}: {} {} must be {}, got {}", where, name, what, expected, got);
+    raise<ConfigError>("{} {} must be {}, got {}", name, what, expected, got);
   };
-  if (!std::isfinite(r.a) || !std::isfinite(r.b)) bad("arguments", "finite numbers", v.repr());
+  if (!std::isfinite(r.a) || !std::isfinite(r.b)) bad("arguments", "finite numbers", call.repr());
   if (r.seed && *r.seed < 0) bad("seed", "None or an integer >= 0", *r.seed);
-  if ((r.kind == Kind::normal || r.kind == Kind::truncated) && r.b < 0) bad("stddev", ">= 0", r.b);
-  if (r.kind == Kind::uniform && r.a > r.b) bad("minval", fmt::format("<= maxval ({})", r.b), r.a);
-  if (r.kind == Kind::scaling) {
+  if ((r.draw == Draw::normal || r.draw == Draw::truncated) && r.b < 0) bad("stddev", ">= 0", r.b);
+  if (r.draw == Draw::uniform && r.a > r.b) bad("minval", fmt::format("<= maxval ({})", r.b), r.a);
+  if (r.draw == Draw::scaling) {
     if (r.a <= 0) bad("scale", "> 0", r.a);
     if (r.mode != "fan_in" && r.mode != "fan_out" && r.mode != "fan_avg")
       bad("mode", "\"fan_in\", \"fan_out\" or \"fan_avg\"", fmt::format("\"{}\"", r.mode));
@@ -154,7 +111,54 @@ Init parse(const Value& v, std::string_view where) {
       bad("distribution", "\"truncated_normal\", \"untruncated_normal\" or \"uniform\"",
           fmt::format("\"{}\"", r.distribution));
   }
-  return r;
+}
+
+// An initializer entry: its Args fill an Init through to_init(args, init), which sets draw, a, b, mode, ...
+template <class Args, class ToInit>
+CatalogEntry initializer(const char* name, const char* alias, const char* doc, ToInit to_init) {
+  return declare<Args>(Kind::initializer, {name, {alias}, doc, {}}, [name, to_init](Args args, const Call& call) {
+    auto r = std::make_unique<Init>();
+    to_init(args, *r);
+    check(*r, call.type, call);
+    r->spec = Call{name, {}, config_values(args), -1};
+    return r;
+  });
+}
+
+// The Keras shortcuts for VarianceScaling (glorot_uniform, he_normal, ...): only a seed.
+CatalogEntry scaling(const char* name, const char* alias, const char* doc, double scale, const char* mode,
+                     const char* distribution) {
+  return initializer<SeedArgs>(name, alias, doc, [=](const SeedArgs& a, Init& r) {
+    r.draw = Draw::scaling, r.a = scale, r.mode = mode, r.distribution = distribution, r.seed = a.seed;
+  });
+}
+
+const Init& parse(const Value& v, std::string_view where, std::unique_ptr<CatalogObject>& holder) {
+  holder = catalog().read(Kind::initializer, v, where);
+  return static_cast<const Init&>(*holder);
+}
+
+std::unique_ptr<CatalogObject> read_initializer(const Catalog& c, const Value& v, std::string_view where) {
+  const Call* call = v.kind() == Value::Kind::Call ? &v.call() : nullptr;
+  if (v.kind() != Value::Kind::Str && !call)
+    raise<ConfigError>("{} must be an initializer name or call, one of {}, got {} {}", where,
+                       fmt::join(c.names(Kind::initializer), ", "), v.kind_name(), v.repr());
+  const std::string name = call ? call->type : v.as_str();
+  const std::string key = key_of(name);
+  for (const CatalogEntry* e : c.entries(Kind::initializer)) {
+    bool named = key_of(e->name) == key;
+    for (const auto& alias : e->aliases) named = named || key_of(alias) == key;
+    if (!named) continue;
+    try {
+      return e->make(call ? *call : Call{name, {}, {}, -1});
+    } catch (const ConfigError& err) {
+      std::string msg = err.what();
+      if (msg.starts_with(where)) throw;
+      raise<ConfigError>("{}: {}", where, msg);  // the messages name the call, not the argument
+    }
+  }
+  raise<ConfigError>("{} must be one of {} (a name or a call such as RandomNormal(stddev=0.1)), got '{}'", where,
+                     fmt::join(c.names(Kind::initializer), ", "), name);
 }
 
 // Q of the QR of a normal (m, n) matrix, m >= n, with R's diagonal positive: Gram-Schmidt, each column
@@ -181,13 +185,11 @@ std::vector<double> orthonormal_columns(int64_t m, int64_t n, Rng& rng) {
 
 }  // namespace
 
-std::vector<std::string> initializer_names() {
-  std::vector<std::string> names;
-  for (const TypeDoc& d : initializer_docs()) names.push_back(d.name);
-  return names;
-}
+std::vector<std::string> initializer_names() { return catalog().names(Kind::initializer); }
 
-void check_initializer(const Value& init, std::string_view where) { (void)parse(init, where); }
+void check_initializer(const Value& init, std::string_view where) {
+  (void)catalog().read(Kind::initializer, init, where);
+}
 
 std::pair<int64_t, int64_t> keras_fans(const Shape& shape) {
   const size_t r = shape.rank();
@@ -199,18 +201,19 @@ std::pair<int64_t, int64_t> keras_fans(const Shape& shape) {
 }
 
 void initialize(const Value& init, Tensor& t, Rng& model_rng, std::string_view where) {
-  const Init in = parse(init, where);
+  std::unique_ptr<CatalogObject> holder;
+  const Init& in = parse(init, where, holder);
   Rng seeded(uint64_t(in.seed.value_or(0)));
   Rng& rng = in.seed ? seeded : model_rng;
   auto fill = [&](auto draw) {
     for (int64_t i = 0; i < t.numel(); ++i) t.set(i, draw());
   };
-  switch (in.kind) {
-    case Kind::constant: t.fill(in.a); return;
-    case Kind::normal: fill([&] { return rng.normal(in.a, in.b); }); return;
-    case Kind::uniform: fill([&] { return rng.uniform(in.a, in.b); }); return;
-    case Kind::truncated: fill([&] { return rng.truncated_normal(in.a, in.b); }); return;
-    case Kind::scaling: {
+  switch (in.draw) {
+    case Draw::constant: t.fill(in.a); return;
+    case Draw::normal: fill([&] { return rng.normal(in.a, in.b); }); return;
+    case Draw::uniform: fill([&] { return rng.uniform(in.a, in.b); }); return;
+    case Draw::truncated: fill([&] { return rng.truncated_normal(in.a, in.b); }); return;
+    case Draw::scaling: {
       auto [fan_in, fan_out] = keras_fans(t.shape());
       double n = in.mode == "fan_in"    ? double(fan_in)
                  : in.mode == "fan_out" ? double(fan_out)
@@ -226,7 +229,7 @@ void initialize(const Value& init, Tensor& t, Rng& model_rng, std::string_view w
       }
       return;
     }
-    case Kind::orthogonal: {
+    case Draw::orthogonal: {
       if (t.rank() < 2)
         raise<ConfigError>("{}: Orthogonal needs a tensor of rank >= 2 (as Keras), got shape {}", where,
                            t.shape().str());
@@ -242,31 +245,50 @@ void initialize(const Value& init, Tensor& t, Rng& model_rng, std::string_view w
   }
 }
 
-std::vector<TypeDoc> initializer_docs() {
-  const auto seed = describe_config<SeedArgs>();
-  return {
-      {"zeros", {"Zeros"}, "All 0.", {}},
-      {"ones", {"Ones"}, "All 1.", {}},
-      {"constant", {"Constant"}, "All equal to value.", describe_config<ConstantArgs>()},
-      {"random_normal", {"RandomNormal"}, "N(mean, stddev).", describe_config<NormalArgs>()},
-      {"random_uniform", {"RandomUniform"}, "U(minval, maxval).", describe_config<UniformArgs>()},
-      {"truncated_normal", {"TruncatedNormal"}, "N(mean, stddev), redrawn beyond 2 stddev.",
-       describe_config<NormalArgs>()},
-      {"variance_scaling", {"VarianceScaling"},
-       "Variance scale / n, n = fan_in, fan_out or their mean: truncated_normal (stddev divided by 0.8796...), "
-       "untruncated_normal or uniform (Keras).",
-       describe_config<ScalingArgs>()},
-      {"glorot_uniform", {"GlorotUniform"},
-       "U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Keras's default kernel initializer).", seed},
-      {"glorot_normal", {"GlorotNormal"}, "Truncated normal with variance 2 / (fan_in + fan_out) (Keras).", seed},
-      {"he_uniform", {"HeUniform"}, "U(-l, l), l = sqrt(6 / fan_in).", seed},
-      {"he_normal", {"HeNormal"}, "Truncated normal with variance 2 / fan_in (Keras).", seed},
-      {"lecun_uniform", {"LecunUniform"}, "U(-l, l), l = sqrt(3 / fan_in).", seed},
-      {"lecun_normal", {"LecunNormal"}, "Truncated normal with variance 1 / fan_in (Keras).", seed},
-      {"orthogonal", {"Orthogonal"},
-       "gain times an orthogonal matrix (Q of the QR of a normal one) for the tensor as (prod(shape[:-1]), "
-       "shape[-1]); rank >= 2 (Keras).",
-       describe_config<OrthogonalArgs>()}};
+std::vector<TypeDoc> initializer_docs() { return catalog().docs(Kind::initializer); }
+
+void declare_initializers(Catalog& c) {
+  auto constant = [](double value) { return [value](const NoArgs&, Init& r) { r.a = value; }; };
+  c.add(initializer<NoArgs>("zeros", "Zeros", "All 0.", constant(0.0)));
+  c.add(initializer<NoArgs>("ones", "Ones", "All 1.", constant(1.0)));
+  c.add(initializer<ConstantArgs>("constant", "Constant", "All equal to value.",
+                                  [](const ConstantArgs& a, Init& r) { r.a = a.value; }));
+  auto normal = [](Draw draw) {
+    return [draw](const NormalArgs& a, Init& r) { r.draw = draw, r.a = a.mean, r.b = a.stddev, r.seed = a.seed; };
+  };
+  c.add(initializer<NormalArgs>("random_normal", "RandomNormal", "N(mean, stddev).", normal(Draw::normal)));
+  c.add(initializer<UniformArgs>("random_uniform", "RandomUniform", "U(minval, maxval).",
+                                 [](const UniformArgs& a, Init& r) {
+                                   r.draw = Draw::uniform, r.a = a.minval, r.b = a.maxval, r.seed = a.seed;
+                                 }));
+  c.add(initializer<NormalArgs>("truncated_normal", "TruncatedNormal", "N(mean, stddev), redrawn beyond 2 stddev.",
+                                normal(Draw::truncated)));
+  c.add(initializer<ScalingArgs>(
+      "variance_scaling", "VarianceScaling",
+      "Variance scale / n, n = fan_in, fan_out or their mean: truncated_normal (stddev divided by 0.8796...), "
+      "untruncated_normal or uniform (Keras).",
+      [](const ScalingArgs& a, Init& r) {
+        r.draw = Draw::scaling, r.a = a.scale, r.mode = a.mode, r.seed = a.seed;
+        r.distribution = a.distribution == "normal" ? "truncated_normal" : a.distribution;
+      }));
+  c.add(scaling("glorot_uniform", "GlorotUniform",
+                "U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Keras's default kernel initializer).", 1.0, "fan_avg",
+                "uniform"));
+  c.add(scaling("glorot_normal", "GlorotNormal", "Truncated normal with variance 2 / (fan_in + fan_out) (Keras).", 1.0,
+                "fan_avg", "truncated_normal"));
+  c.add(scaling("he_uniform", "HeUniform", "U(-l, l), l = sqrt(6 / fan_in).", 2.0, "fan_in", "uniform"));
+  c.add(scaling("he_normal", "HeNormal", "Truncated normal with variance 2 / fan_in (Keras).", 2.0, "fan_in",
+                "truncated_normal"));
+  c.add(scaling("lecun_uniform", "LecunUniform", "U(-l, l), l = sqrt(3 / fan_in).", 1.0, "fan_in", "uniform"));
+  c.add(scaling("lecun_normal", "LecunNormal", "Truncated normal with variance 1 / fan_in (Keras).", 1.0, "fan_in",
+                "truncated_normal"));
+  c.add(initializer<OrthogonalArgs>(
+      "orthogonal", "Orthogonal",
+      "gain times an orthogonal matrix (Q of the QR of a normal one) for the tensor as (prod(shape[:-1]), "
+      "shape[-1]); rank >= 2 (Keras).",
+      [](const OrthogonalArgs& a, Init& r) { r.draw = Draw::orthogonal, r.a = a.gain, r.seed = a.seed; }));
+  c.set_reader(Kind::initializer,
+               [&c](const Value& v, std::string_view where) { return read_initializer(c, v, where); });
 }
 
 }  // namespace locnet

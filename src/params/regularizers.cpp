@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "builtin_types.hpp"
 #include "locnet/core/config.hpp"
+#include "params/spec_forms.hpp"
 
 namespace locnet {
 namespace {
@@ -33,8 +35,6 @@ struct L1L2Args {
     v(s.l2, Field{"l2", "L2 penalty factor."});
   }
 };
-
-const char* kForms = "None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or L1L2(l1, l2)";
 
 }  // namespace
 
@@ -74,46 +74,33 @@ Call L1::config() const { return Call{"L1", {}, {{"l1", Value(l1())}}}; }
 Call L2::config() const { return Call{"L2", {}, {{"l2", Value(l2())}}}; }
 
 std::shared_ptr<const Regularizer> make_regularizer(const Value& v, std::string_view where) {
-  if (v.is_none()) return nullptr;
-  if (v.kind() == Value::Kind::Str) {
-    const std::string& s = v.as_str();
-    if (s == "l1") return std::make_shared<L1>();
-    if (s == "l2") return std::make_shared<L2>();
-    if (s == "l1_l2") return std::make_shared<L1L2>(0.01, 0.01);
-  } else if (v.kind() == Value::Kind::Call) {
-    const Call& c = v.call();
-    std::string at = fmt::format("{}: {}", where, detail::where(c.type, c.column));
-    try {
-      if (c.type == "L1" || c.type == "l1") {
-        L1Args a;
-        assign_config(a, c, {});
-        return std::make_shared<L1>(a.l1);
-      }
-      if (c.type == "L2" || c.type == "l2") {
-        L2Args a;
-        assign_config(a, c, {});
-        return std::make_shared<L2>(a.l2);
-      }
-      if (c.type == "L1L2" || c.type == "l1_l2") {
-        L1L2Args a;
-        if (c.type == "l1_l2") a = {0.01, 0.01};  // Keras's l1_l2() function defaults
-        assign_config(a, c, {});
-        return std::make_shared<L1L2>(a.l1, a.l2);
-      }
-    } catch (const ConfigError& e) {
-      // assign_config's messages start with the call; the constructors' do not.
-      std::string msg = e.what();
-      raise<ConfigError>("{}: {}", msg.starts_with(c.type) ? std::string(where) : at, msg);
-    }
-  }
-  raise<ConfigError>("{} must be {}, got {}", where, kForms, v.repr());
+  return catalog().read_as<Regularizer>(Kind::regularizer, v, where);
 }
 
-std::vector<TypeDoc> regularizer_docs() {
-  return {{"L1", {"l1"}, "Penalty l1 * sum |w| (Keras); the name \"l1\" means L1(0.01).", describe_config<L1Args>()},
-          {"L2", {"l2"}, "Penalty l2 * sum w^2 (Keras); the name \"l2\" means L2(0.01).", describe_config<L2Args>()},
-          {"L1L2", {"l1_l2"}, "The sum of both penalties (Keras); \"l1_l2\" and l1_l2() default both to 0.01.",
-           describe_config<L1L2Args>()}};
+std::vector<TypeDoc> regularizer_docs() { return catalog().docs(Kind::regularizer); }
+
+void declare_regularizers(Catalog& c) {
+  auto made = [](auto r) -> std::unique_ptr<CatalogObject> { return std::make_unique<decltype(r)>(r); };
+  c.add(declare<L1Args>(Kind::regularizer,
+                        {"L1", {"l1"}, "Penalty l1 * sum |w| (Keras); the name \"l1\" means L1(0.01).", {}},
+                        [made](L1Args a, const Call&) { return made(L1(a.l1)); }));
+  c.add(declare<L2Args>(Kind::regularizer,
+                        {"L2", {"l2"}, "Penalty l2 * sum w^2 (Keras); the name \"l2\" means L2(0.01).", {}},
+                        [made](L2Args a, const Call&) { return made(L2(a.l2)); }));
+  CatalogEntry l1l2 = declare<L1L2Args>(
+      Kind::regularizer,
+      {"L1L2", {"l1_l2"}, "The sum of both penalties (Keras); \"l1_l2\" and l1_l2() default both to 0.01.", {}},
+      [made](L1L2Args a, const Call&) { return made(L1L2(a.l1, a.l2)); });
+  l1l2.make = [made](const Call& call) {
+    L1L2Args a;
+    if (call.type == "l1_l2") a = {0.01, 0.01};  // Keras's l1_l2() function defaults
+    assign_config(a, call, {});
+    return made(L1L2(a.l1, a.l2));
+  };
+  c.add(std::move(l1l2));
+  c.set_reader(Kind::regularizer, [&c](const Value& v, std::string_view where) {
+    return params::read_spec_object(c, Kind::regularizer, v, where);
+  });
 }
 
 void ActivityRegularization::record(const Tensor& y, bool training) {

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/weights.hpp"
 
 namespace locnet {

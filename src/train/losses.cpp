@@ -2,10 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
+
+#include "builtin_types.hpp"
 
 namespace locnet {
 namespace {
+
+struct NoOptions {
+  template <class Self, class V>
+  static void fields(Self&, V&&) {}
+};
 
 void check_logits(const Tensor& z, const char* where) {
   if (!z.defined() || z.rank() < 1 || z.numel() == 0)
@@ -108,46 +116,88 @@ LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> l
   return out;
 }
 
-LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets) {
-  check_targets(logits, targets, "binary_cross_entropy");
-  const int64_t m = logits.numel();
-  LossResult out{0.0, Tensor(logits.shape(), logits.dtype())};
+namespace {
+// The mean over all m elements of l(z, t), where f(z, t) returns {l, dl/dz}; the gradient is dl/dz / m.
+template <class F>
+LossResult elementwise_mean(const Tensor& z, const Tensor& t, const char* where, F f) {
+  check_targets(z, t, where);
+  const int64_t m = z.numel();
+  LossResult out{0.0, Tensor(z.shape(), z.dtype())};
   double total = 0;
   for (int64_t i = 0; i < m; ++i) {
-    double z = logits.item(i), t = targets.item(i);
-    total += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
-    double sig = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
-    out.grad.set(i, (sig - t) / double(m));
+    auto [l, dl] = f(z.item(i), t.item(i));
+    total += l;
+    out.grad.set(i, dl / double(m));
   }
   out.loss = total / double(m);
   return out;
+}
+}  // namespace
+
+LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  return elementwise_mean(logits, targets, "binary_cross_entropy", [](double z, double t) {
+    double sig = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+    return std::pair{std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z))), sig - t};
+  });
 }
 
 LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets) {
-  check_targets(predictions, targets, "mean_squared_error");
-  const int64_t m = predictions.numel();
-  LossResult out{0.0, Tensor(predictions.shape(), predictions.dtype())};
-  double total = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    double d = predictions.item(i) - targets.item(i);
-    total += d * d;
-    out.grad.set(i, 2.0 * d / double(m));
-  }
-  out.loss = total / double(m);
-  return out;
+  return elementwise_mean(predictions, targets, "mean_squared_error", [](double p, double t) {
+    return std::pair{(p - t) * (p - t), 2.0 * (p - t)};
+  });
 }
 
-std::vector<TypeDoc> loss_docs() {
-  return {{"softmax_cross_entropy", {"sparse_categorical_crossentropy", "categorical_crossentropy"},
-           "Softmax cross-entropy on logits, with integer labels or one-hot/probability targets (Keras's "
-           "from_logits=True).",
-           {}},
-          {"cross_entropy", {},
-           "Cross-entropy on probabilities (a softmax's output) with integer labels, clipped to [1e-7, 1 - 1e-7] "
-           "(Keras's from_logits=False).",
-           {}},
-          {"binary_cross_entropy", {"binary_crossentropy"}, "Sigmoid cross-entropy on logits, targets in [0, 1].", {}},
-          {"mean_squared_error", {"mse"}, "Mean of (prediction - target)^2.", {}}};
+Loss::Loss(std::string type, LabelsFn labels, TargetsFn targets)
+    : type_(std::move(type)), labels_(labels), targets_(targets) {}
+
+LossResult Loss::operator()(const Tensor& out, std::span<const int64_t> labels) const {
+  if (!labels_) raise<NotSupported>("{}: labels must be targets of the output's shape for this loss", type_);
+  return labels_(out, labels);
+}
+
+LossResult Loss::operator()(const Tensor& out, const Tensor& targets) const {
+  if (!targets_) raise<NotSupported>("{}: targets must be integer labels for this loss", type_);
+  return targets_(out, targets);
+}
+
+std::unique_ptr<Loss> make_loss(const Value& spec, std::string_view where) {
+  return catalog().read_as<Loss>(Kind::loss, spec, where);
+}
+
+std::vector<TypeDoc> loss_docs() { return catalog().docs(Kind::loss); }
+
+void declare_losses(Catalog& c) {
+  using Labels = LossResult (*)(const Tensor&, std::span<const int64_t>);
+  using Targets = LossResult (*)(const Tensor&, const Tensor&);
+  auto loss = [&c](TypeDoc doc, Labels labels, Targets targets) {
+    std::string type = doc.name;
+    c.add(declare<NoOptions>(Kind::loss, std::move(doc), [=](NoOptions, const Call&) {
+      return std::make_unique<Loss>(type, labels, targets);
+    }));
+  };
+  loss({"softmax_cross_entropy", {"sparse_categorical_crossentropy", "categorical_crossentropy"},
+        "Softmax cross-entropy on logits, with integer labels or one-hot/probability targets (Keras's "
+        "from_logits=True).",
+        {}},
+       softmax_cross_entropy, softmax_cross_entropy);
+  loss({"cross_entropy", {},
+        "Cross-entropy on probabilities (a softmax's output) with integer labels, clipped to [1e-7, 1 - 1e-7] "
+        "(Keras's from_logits=False).",
+        {}},
+       cross_entropy, nullptr);
+  loss({"binary_cross_entropy", {"binary_crossentropy"}, "Sigmoid cross-entropy on logits, targets in [0, 1].", {}},
+       nullptr, binary_cross_entropy);
+  loss({"mean_squared_error", {"mse"}, "Mean of (prediction - target)^2.", {}}, nullptr, mean_squared_error);
+  // A name ("mse") or a call without arguments (mse()).
+  c.set_reader(Kind::loss, [&c](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
+    const CatalogEntry* e = v.kind() == Value::Kind::Str    ? c.find(Kind::loss, v.as_str())
+                            : v.kind() == Value::Kind::Call ? c.find(Kind::loss, v.call().type)
+                                                            : nullptr;
+    if (!e)
+      raise<ConfigError>("{} must be one of {} (a name), got {}", where, fmt::join(c.names(Kind::loss), ", "),
+                         v.repr());
+    return e->make(v.kind() == Value::Kind::Call ? v.call() : Call{v.as_str(), {}, {}, -1});
+  });
 }
 
 }  // namespace locnet

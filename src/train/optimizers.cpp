@@ -8,8 +8,10 @@
 #include <numbers>
 #include <set>
 
+#include "builtin_types.hpp"
 #include "kernels/optimizer/problem.hpp"
 #include "kernels/registry.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/sequential.hpp"
@@ -55,6 +57,7 @@ struct ExponentialDecayConfig {
 
 class ExponentialDecay : public LearningRateSchedule {
  public:
+  using Config = ExponentialDecayConfig;
   explicit ExponentialDecay(ExponentialDecayConfig c) : c_(c) {
     check_range("ExponentialDecay", "initial_learning_rate", c_.initial_learning_rate, 0, kInf);
     check_range("ExponentialDecay", "decay_steps", double(c_.decay_steps), 1, kInf);
@@ -84,6 +87,7 @@ struct CosineDecayConfig {
 
 class CosineDecay : public LearningRateSchedule {
  public:
+  using Config = CosineDecayConfig;
   explicit CosineDecay(CosineDecayConfig c) : c_(c) {
     check_range("CosineDecay", "initial_learning_rate", c_.initial_learning_rate, 0, kInf);
     check_range("CosineDecay", "decay_steps", double(c_.decay_steps), 1, kInf);
@@ -263,50 +267,6 @@ class Adagrad : public Impl<Adagrad> {
   mutable kernels::ChosenByDtype<kernels::AdagradKernel> kernel_;
 };
 
-template <class Config>
-Config parse(const Call& call) {
-  Config c{};
-  assign_config(c, call);
-  return c;
-}
-
-struct OptimizerType {
-  const char* name;
-  const char* alias;  // Keras's string identifier
-  const char* doc;
-  std::function<std::unique_ptr<Optimizer>(const Call&)> make;
-  std::vector<FieldDoc> (*options)();
-};
-
-const std::vector<OptimizerType>& optimizer_types() {
-  static const std::vector<OptimizerType> types = {
-      {"SGD", "sgd", "Stochastic gradient descent with optional (Nesterov) momentum (Keras).",
-       [](const Call& c) { return std::unique_ptr<Optimizer>(new Sgd(parse<SgdConfig>(c))); },
-       describe_config<SgdConfig>},
-      {"Adam", "adam", "Adam with Keras's epsilon-hat form.",
-       [](const Call& c) {
-         auto a = parse<AdamConfig>(c);
-         return std::unique_ptr<Optimizer>(new Adam("Adam", a.learning_rate, 0.0, a.beta_1, a.beta_2, a.epsilon,
-                                                    Call{"Adam", {}, config_values(a), -1}));
-       },
-       describe_config<AdamConfig>},
-      {"AdamW", "adamw", "Adam with decoupled weight decay (Keras).",
-       [](const Call& c) {
-         auto a = parse<AdamWConfig>(c);
-         return std::unique_ptr<Optimizer>(new Adam("AdamW", a.learning_rate, a.weight_decay, a.beta_1, a.beta_2,
-                                                    a.epsilon, Call{"AdamW", {}, config_values(a), -1}));
-       },
-       describe_config<AdamWConfig>},
-      {"RMSprop", "rmsprop", "Divides by a running root mean square of the gradients, optional momentum (Keras).",
-       [](const Call& c) { return std::unique_ptr<Optimizer>(new Rmsprop(parse<RmspropConfig>(c))); },
-       describe_config<RmspropConfig>},
-      {"Adagrad", "adagrad", "Divides by the root of the accumulated squared gradients (Keras).",
-       [](const Call& c) { return std::unique_ptr<Optimizer>(new Adagrad(parse<AdagradConfig>(c))); },
-       describe_config<AdagradConfig>},
-  };
-  return types;
-}
-
 // numpy-ml's and old Keras's spelling: lr is learning_rate, which every optimizer takes first.
 Call with_learning_rate(Call c) {
   auto lr = std::find_if(c.kwargs.begin(), c.kwargs.end(), [](const auto& kv) { return kv.first == "lr"; });
@@ -321,18 +281,7 @@ Call with_learning_rate(Call c) {
 }  // namespace
 
 std::shared_ptr<const LearningRateSchedule> make_schedule(const Value& v, std::string_view where) {
-  if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Float) {
-    if (!std::isfinite(v.as_double()) || v.as_double() < 0)
-      raise<ConfigError>("{}: learning_rate must be a finite number >= 0, got {}", where, v.repr());
-    return std::make_shared<ConstantRate>(v.as_double());
-  }
-  if (v.kind() == Value::Kind::Call) {
-    const Call& c = v.call();
-    if (c.type == "ExponentialDecay") return std::make_shared<ExponentialDecay>(parse<ExponentialDecayConfig>(c));
-    if (c.type == "CosineDecay") return std::make_shared<CosineDecay>(parse<CosineDecayConfig>(c));
-  }
-  raise<ConfigError>("{}: learning_rate must be a float, ExponentialDecay(...) or CosineDecay(...), got {}", where,
-                     v.repr());
+  return catalog().read_as<LearningRateSchedule>(Kind::schedule, v, where);
 }
 
 Optimizer::Optimizer(const Value& learning_rate, std::string_view type)
@@ -460,40 +409,86 @@ void Optimizer::load_state(Sequential& model, const std::vector<std::pair<std::s
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const Value& spec, std::string_view where) {
+  return catalog().read_as<Optimizer>(Kind::optimizer, spec, where);
+}
+
+std::vector<TypeDoc> optimizer_docs() { return catalog().docs(Kind::optimizer); }
+
+std::vector<TypeDoc> schedule_docs() { return catalog().docs(Kind::schedule); }
+
+std::vector<std::string> optimizer_names() { return catalog().names(Kind::optimizer); }
+
+namespace {
+
+// A float is a constant rate; a call names a schedule.
+std::unique_ptr<CatalogObject> read_schedule(const Catalog& c, const Value& v, std::string_view where) {
+  if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Float) {
+    if (!std::isfinite(v.as_double()) || v.as_double() < 0)
+      raise<ConfigError>("{}: learning_rate must be a finite number >= 0, got {}", where, v.repr());
+    return std::make_unique<ConstantRate>(v.as_double());
+  }
+  if (v.kind() == Value::Kind::Call)
+    if (const CatalogEntry* e = c.find(Kind::schedule, v.call().type)) return e->make(v.call());
+  std::vector<std::string> forms{"a float"};
+  for (const std::string& name : c.names(Kind::schedule)) forms.push_back(name + "(...)");
+  std::string last = forms.back();
+  forms.pop_back();
+  raise<ConfigError>("{}: learning_rate must be {} or {}, got {}", where, fmt::join(forms, ", "), last, v.repr());
+}
+
+// A call, a string holding a call ("SGD(0.1)") or a name ("adam").
+std::unique_ptr<CatalogObject> read_optimizer(const Catalog& c, const Value& spec, std::string_view where) {
   if (spec.kind() == Value::Kind::Str) {
     const std::string& s = spec.as_str();
-    if (s.find('(') != std::string::npos) return make_optimizer(parse_value(s), where);
-    for (const auto& t : optimizer_types())
-      if (s == t.name || s == t.alias) return t.make(Call{t.name, {}, {}, -1});
+    if (s.find('(') != std::string::npos) return read_optimizer(c, parse_value(s), where);
+    if (const CatalogEntry* e = c.find(Kind::optimizer, s)) return e->make(Call{e->name, {}, {}, -1});
   } else if (spec.kind() == Value::Kind::Call) {
-    for (const auto& t : optimizer_types())
-      if (spec.call().type == t.name) return t.make(with_learning_rate(spec.call()));
+    if (const CatalogEntry* e = c.find(Kind::optimizer, spec.call().type)) return e->make(with_learning_rate(spec.call()));
   }
   raise<ConfigError>("{}: optimizer must be one of {} (a call or a name), got {}", where,
-                     fmt::join(optimizer_names(), ", "), spec.repr());
+                     fmt::join(c.names(Kind::optimizer), ", "), spec.repr());
 }
 
-std::vector<TypeDoc> optimizer_docs() {
-  std::vector<TypeDoc> out;
-  for (const auto& t : optimizer_types()) {
-    std::vector<FieldDoc> options = t.options();
-    options.push_back({"lr", "alias", "", "Another name of learning_rate (numpy-ml, old Keras).", false});
-    out.push_back({t.name, {t.alias}, t.doc, std::move(options)});
-  }
-  return out;
+template <class Config, class Make>
+CatalogEntry optimizer(const char* name, const char* alias, const char* doc, Make make) {
+  CatalogEntry e = declare<Config>(
+      Kind::optimizer, {name, {alias}, doc, {}},
+      [make](Config c, const Call&) -> std::unique_ptr<CatalogObject> { return make(c); }, {"name"});
+  e.options.push_back({"lr", "alias", "", "Another name of learning_rate (numpy-ml, old Keras).", false});
+  return e;
 }
 
-std::vector<TypeDoc> schedule_docs() {
-  return {{"ExponentialDecay", {}, "lr = initial decay_rate^(step / decay_steps) (Keras).",
-           describe_config<ExponentialDecayConfig>()},
-          {"CosineDecay", {}, "Cosine decay from initial_learning_rate to alpha times it over decay_steps (Keras).",
-           describe_config<CosineDecayConfig>()}};
+template <class Schedule>
+CatalogEntry schedule(const char* name, const char* doc) {
+  return declare<typename Schedule::Config>(
+      Kind::schedule, {name, {}, doc, {}},
+      [](typename Schedule::Config c, const Call&) { return std::make_unique<Schedule>(c); }, {"name"});
 }
 
-std::vector<std::string> optimizer_names() {
-  std::vector<std::string> out;
-  for (const auto& t : optimizer_types()) out.push_back(t.name);
-  return out;
+}  // namespace
+
+void declare_optimizers(Catalog& c) {
+  c.add(optimizer<SgdConfig>("SGD", "sgd", "Stochastic gradient descent with optional (Nesterov) momentum (Keras).",
+                             [](SgdConfig a) { return std::make_unique<Sgd>(a); }));
+  c.add(optimizer<AdamConfig>("Adam", "adam", "Adam with Keras's epsilon-hat form.", [](AdamConfig a) {
+    return std::make_unique<Adam>("Adam", a.learning_rate, 0.0, a.beta_1, a.beta_2, a.epsilon,
+                                  Call{"Adam", {}, config_values(a), -1});
+  }));
+  c.add(optimizer<AdamWConfig>("AdamW", "adamw", "Adam with decoupled weight decay (Keras).", [](AdamWConfig a) {
+    return std::make_unique<Adam>("AdamW", a.learning_rate, a.weight_decay, a.beta_1, a.beta_2, a.epsilon,
+                                  Call{"AdamW", {}, config_values(a), -1});
+  }));
+  c.add(optimizer<RmspropConfig>("RMSprop", "rmsprop",
+                                 "Divides by a running root mean square of the gradients, optional momentum (Keras).",
+                                 [](RmspropConfig a) { return std::make_unique<Rmsprop>(a); }));
+  c.add(optimizer<AdagradConfig>("Adagrad", "adagrad",
+                                 "Divides by the root of the accumulated squared gradients (Keras).",
+                                 [](AdagradConfig a) { return std::make_unique<Adagrad>(a); }));
+  c.add(schedule<ExponentialDecay>("ExponentialDecay", "lr = initial decay_rate^(step / decay_steps) (Keras)."));
+  c.add(schedule<CosineDecay>("CosineDecay",
+                              "Cosine decay from initial_learning_rate to alpha times it over decay_steps (Keras)."));
+  c.set_reader(Kind::optimizer, [&c](const Value& v, std::string_view where) { return read_optimizer(c, v, where); });
+  c.set_reader(Kind::schedule, [&c](const Value& v, std::string_view where) { return read_schedule(c, v, where); });
 }
 
 }  // namespace locnet

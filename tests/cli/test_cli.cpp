@@ -12,7 +12,7 @@
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "scoped_env.hpp"
 
@@ -119,6 +119,31 @@ TEST_F(Cli, InfoExplainsEveryKind) {
   EXPECT_EQ(optimizers.out.find("Dense"), std::string::npos) << "one kind only\n" << optimizers.out;
   // Layers list the options every layer takes, trainable among them.
   EXPECT_NE(run({"info", "Dense"}).out.find("trainable"), std::string::npos);
+}
+
+// Every kind answers from the catalog with the same option table as layers (issue 28): SGD, glorot_uniform and L2,
+// a schedule with required options, and a loss without any.
+TEST_F(Cli, InfoPrintsOptionTablesForEveryKind) {
+  const char* header = "  option";
+  for (const char* name : {"Dense", "SGD", "glorot_uniform", "L2", "ExponentialDecay", "MaxNorm"}) {
+    CliRun r = run({"info", name});
+    ASSERT_EQ(r.status, 0) << name << "\n" << r.out;
+    EXPECT_NE(r.out.find("\nOptions:\n"), std::string::npos) << name << "\n" << r.out;
+    EXPECT_NE(r.out.find(header), std::string::npos) << name << "\n" << r.out;
+    EXPECT_NE(r.out.find("default"), std::string::npos) << name << "\n" << r.out;
+  }
+  CliRun glorot = run({"info", "glorot_uniform"});
+  EXPECT_NE(glorot.out.find("Also called: GlorotUniform"), std::string::npos) << glorot.out;
+  EXPECT_NE(glorot.out.find("seed"), std::string::npos) << glorot.out;
+  CliRun l2 = run({"info", "l2"});
+  EXPECT_EQ(l2.out.find("L2: Penalty l2 * sum w^2"), 0u) << l2.out;
+  CliRun decay = run({"info", "ExponentialDecay"});
+  for (const char* s : {"initial_learning_rate", "decay_steps", "decay_rate", "required", "staircase", "False"})
+    EXPECT_NE(decay.out.find(s), std::string::npos) << s << "\n" << decay.out;
+  CliRun mse = run({"info", "mse"});
+  ASSERT_EQ(mse.status, 0) << mse.out;
+  EXPECT_EQ(mse.out.find("mean_squared_error: "), 0u) << mse.out;
+  EXPECT_NE(mse.out.find("No options."), std::string::npos) << mse.out;
 }
 
 // `locnet summary FILE`: the model file's own spec (from its metadata), checked against its tensors.

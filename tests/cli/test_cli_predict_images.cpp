@@ -14,7 +14,7 @@
 #include "locnet/io/image.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 
 using namespace locnet;

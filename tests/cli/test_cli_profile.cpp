@@ -13,7 +13,7 @@
 #include "locnet/core/rng.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/sequential.hpp"
 
 using namespace locnet;

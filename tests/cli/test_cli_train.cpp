@@ -21,7 +21,7 @@
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/trainer.hpp"
 

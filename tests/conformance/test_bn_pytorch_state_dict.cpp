@@ -6,7 +6,7 @@
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/weights.hpp"
 
 using namespace locnet;

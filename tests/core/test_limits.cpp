@@ -8,6 +8,7 @@
 
 #include "expect_error.hpp"
 #include "locnet/locnet.hpp"
+#include "locnet/model/from_spec.hpp"
 
 namespace locnet {
 namespace {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "locnet/locnet.hpp"
+#include "locnet/model/from_spec.hpp"
 
 namespace locnet::fuzz {
 

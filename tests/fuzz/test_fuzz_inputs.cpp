@@ -11,7 +11,7 @@
 #include "locnet/core/limits.hpp"
 #include "locnet/core/parallel.hpp"
 #include "locnet/io/file.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 
 namespace locnet {
 namespace {

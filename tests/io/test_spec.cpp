@@ -1,5 +1,6 @@
 #include "expect_error.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/registry.hpp"
 
 using namespace locnet;
@@ -92,7 +93,7 @@ TEST(Spec, EveryRegisteredTypeRoundTripsThroughConfig) {
     SCOPED_TRACE(type);
     // Build from the documented defaults, filling required ints with 3, floats with 0.5 and strings with a valid value.
     Call call{type, {}, {}, -1};
-    for (const FieldDoc& f : find_layer_type(type).options())
+    for (const FieldDoc& f : find_layer_type(type).options)
       if (f.required)
         call.kwargs.emplace_back(f.name, f.type.starts_with("int") ? Value(3)
                                          : f.type == "float"       ? Value(0.5)

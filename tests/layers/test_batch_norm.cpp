@@ -5,6 +5,7 @@
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/weights.hpp"

@@ -4,7 +4,7 @@
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/dropout.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/layers/reshape.hpp"

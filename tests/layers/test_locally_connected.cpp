@@ -11,6 +11,7 @@
 #include "gradcheck.hpp"
 #include "kernels/harness.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/locally_connected_keras.hpp"
 #include "locnet/layers/registry.hpp"

@@ -3,6 +3,7 @@
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/layers/registry.hpp"
 
@@ -103,6 +104,19 @@ TEST(Pooling, GlobalAverage) {
   GlobalAveragePooling2D cf({.data_format = "channels_first"});
   EXPECT_EQ(forward(cf, x).to_vector(), (std::vector<double>{8.25, 19.25}));
   EXPECT_EQ(cf.output_shape(Shape{-1, 2, 2, 2}).str(), "(None, 2)");
+}
+
+// Pooling2DConfig is shared by MaxPooling2D and AveragePooling2D: its validate(type) names the layer type being
+// built (it once said "Pooling2D", a type that does not exist), also from a spec.
+TEST(Pooling, ConfigErrorsNameTheRealType) {
+  Pooling2DConfig bad{.pool_size = {0}};
+  EXPECT_THROW_MSG(bad.validate("AveragePooling2D"), ConfigError, "AveragePooling2D: pool_size must be positive");
+  EXPECT_THROW_MSG(AveragePooling2D(bad), ConfigError, "AveragePooling2D: pool_size must be positive");
+  EXPECT_THROW_MSG(make_layer(parse_value("AveragePooling2D(padding='full')").call()), ConfigError,
+                   "AveragePooling2D: padding must be");
+  EXPECT_THROW_MSG(make_layer(parse_value("MaxPooling2D(data_format='nhwc')").call()), ConfigError,
+                   "MaxPooling2D: data_format must be");
+  EXPECT_EQ(Pooling2DConfig{.pool_size = {3}}.validate("MaxPooling2D").pool_size, (std::vector<int64_t>{3, 3}));
 }
 
 TEST(Pooling, Errors) {

@@ -3,7 +3,7 @@
 // fold are kept.
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/model/fold.hpp"
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "expect_error.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/train/optimizers.hpp"
 #include "locnet/train/trainer.hpp"

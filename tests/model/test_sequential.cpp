@@ -1,6 +1,6 @@
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/model/sequential.hpp"

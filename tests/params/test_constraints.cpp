@@ -4,6 +4,7 @@
 
 #include "expect_error.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/registry.hpp"

@@ -6,6 +6,7 @@
 
 #include "expect_error.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/conv.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/layers/locally_connected.hpp"

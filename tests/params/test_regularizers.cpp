@@ -2,6 +2,7 @@
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/registry.hpp"

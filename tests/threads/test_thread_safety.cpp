@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "locnet/locnet.hpp"
+#include "locnet/model/from_spec.hpp"
 
 namespace locnet {
 namespace {

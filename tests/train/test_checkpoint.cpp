@@ -11,7 +11,7 @@
 #include "temp_dir.hpp"
 #include "expect_error.hpp"
 #include "locnet/io/file.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/weights.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/trainer.hpp"

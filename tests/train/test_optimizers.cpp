@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "expect_error.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/layers/dense.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/params/constraints.hpp"

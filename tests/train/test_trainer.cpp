@@ -9,7 +9,7 @@
 
 #include "gradcheck.hpp"
 #include "locnet/io/idx.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/train/trainer.hpp"
 
 using namespace locnet;

@@ -2,8 +2,8 @@
 
 #include "commands.hpp"
 #include "locnet/io/npy.hpp"
-#include "locnet/io/spec.hpp"
 #include "locnet/interop/keras.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/model/weights.hpp"
 

@@ -2,37 +2,24 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/layers/registry.hpp"
-#include "locnet/params/constraints.hpp"
-#include "locnet/params/initializers.hpp"
-#include "locnet/train/losses.hpp"
-#include "locnet/train/optimizers.hpp"
-#include "locnet/params/regularizers.hpp"
 
 namespace locnet::cli {
 namespace {
 
-std::vector<TypeDoc> layer_docs() {
-  std::vector<TypeDoc> out;
-  for (const auto& name : layer_type_names()) {
-    const LayerType& t = find_layer_type(name);
-    out.push_back({t.type, {}, t.doc, t.options()});
-  }
+// Layers sorted by name, the other kinds in declaration order.
+std::vector<const CatalogEntry*> entries(Kind kind) {
+  if (kind != Kind::layer) return catalog().entries(kind);
+  std::vector<const CatalogEntry*> out;
+  for (const auto& name : layer_type_names()) out.push_back(&find_layer_type(name));
   return out;
 }
 
-struct Kind {
-  const char* name;
-  std::vector<TypeDoc> (*docs)();
-};
-const Kind kKinds[] = {{"layers", layer_docs},         {"optimizers", optimizer_docs},
-                       {"schedules", schedule_docs},   {"losses", loss_docs},
-                       {"regularizers", regularizer_docs}, {"constraints", constraint_docs},
-                       {"initializers", initializer_docs}};
-
-void list(const Kind& k) {
-  std::printf("%c%s:\n", k.name[0] - 'a' + 'A', k.name + 1);
-  for (const TypeDoc& t : k.docs()) std::printf("  %-28s %s\n", t.name.c_str(), t.doc.c_str());
+void list(Kind kind) {
+  std::string_view name = kind_plural(kind);
+  std::printf("%c%.*s:\n", name[0] - 'a' + 'A', int(name.size() - 1), name.data() + 1);
+  for (const CatalogEntry* t : entries(kind)) std::printf("  %-28s %s\n", t->name.c_str(), t->doc.c_str());
 }
 
 void describe(const TypeDoc& t) {
@@ -56,22 +43,20 @@ void describe(const TypeDoc& t) {
 }
 
 int info(const std::string& what) {
-  for (const Kind& k : kKinds) {
-    if (what.empty() || what == k.name) {
-      list(k);
+  for (Kind kind : kKinds) {
+    if (what.empty() || what == kind_plural(kind)) {
+      list(kind);
       if (!what.empty()) return 0;
       std::printf("\n");
     }
   }
   if (what.empty()) return 0;
-  for (const Kind& k : kKinds)
-    for (const TypeDoc& t : k.docs())
-      if (t.name == what || std::find(t.aliases.begin(), t.aliases.end(), what) != t.aliases.end()) {
-        describe(t);
-        return 0;
-      }
-  std::vector<std::string> kinds;
-  for (const Kind& k : kKinds) kinds.push_back(k.name);
+  if (const CatalogEntry* t = catalog().find_any(what)) {
+    describe(*t);
+    return 0;
+  }
+  std::vector<std::string_view> kinds;
+  for (Kind kind : kKinds) kinds.push_back(kind_plural(kind));
   raise<ConfigError>("info: '{}' must be the name of a layer type, optimizer, schedule, loss, regularizer, "
                      "constraint or initializer, or one of {}; got an unknown name (locnet info lists them all)",
                      what, fmt::join(kinds, ", "));

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/train/checkpoint.hpp"
 
 namespace locnet::cli {

@@ -13,7 +13,7 @@
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
-#include "locnet/io/spec.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"

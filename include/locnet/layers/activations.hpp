@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "locnet/layers/layer.hpp"
+#include "locnet/layers/reshape.hpp"  // Flatten, which used to live here
 
 namespace locnet {
 namespace kernels {
@@ -50,6 +51,8 @@ struct ActivationFn {
 std::vector<std::string> activation_names();
 
 struct ActivationConfig {
+  static constexpr const char* kType = "Activation";
+  static constexpr const char* kDoc = "Applies an activation function elementwise.";
   std::string activation = "linear";
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
@@ -58,52 +61,21 @@ struct ActivationConfig {
   void validate() const;
 };
 
-class Activation : public Layer {
+class Activation : public LayerOf<Activation, ActivationConfig> {
  public:
-  using Config = ActivationConfig;
   explicit Activation(Config cfg, std::string name = {});
   explicit Activation(std::string activation, std::string name = {});
-  std::string type() const override { return "Activation"; }
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
   std::string kernel() const override { return built() ? std::string(fn_.kernel(dtype())) : "none"; }
 
  protected:
   void do_build(const Shape&, Rng&) override;
 
  private:
-  Config cfg_;
   ActivationFn fn_;
   Tensor z_, y_;
-};
-
-struct FlattenConfig {
-  template <class Self, class V>
-  static void fields(Self&, V&&) {}
-  void validate() const {}
-};
-
-// Flatten: (N, d1, ..., dk) -> (N, d1*...*dk), a view in row-major (channels_last) order as Keras.
-class Flatten : public Layer {
- public:
-  using Config = FlattenConfig;
-  explicit Flatten(Config = {}, std::string name = {});
-  explicit Flatten(std::string name) : Flatten(Config{}, std::move(name)) {}
-  std::string type() const override { return "Flatten"; }
-  Shape output_shape(const Shape& in) const override;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
-  Call config() const override { return make_call({}); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-
- protected:
-  void do_build(const Shape&, Rng&) override {}
-
- private:
-  Shape last_in_;
 };
 
 }  // namespace locnet

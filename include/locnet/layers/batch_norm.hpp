@@ -109,7 +109,7 @@ struct NumpyMlBatchNormConfig {
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_last\" (numpy-ml's layout) or \"channels_first\"."});
   }
-  BatchNormCanonical canonical() const;
+  BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
 
 template <int R>
@@ -139,7 +139,7 @@ struct PyTorchBatchNormConfig {
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_first\" (PyTorch's layout) or \"channels_last\"."});
   }
-  BatchNormCanonical canonical() const;
+  BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
 
 template <int R>
@@ -175,7 +175,7 @@ struct KerasBatchNormConfig {
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "None (from axis), \"channels_last\" or \"channels_first\"."});
   }
-  BatchNormCanonical canonical() const;
+  BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
 
 template <int R>
@@ -199,7 +199,7 @@ struct CaffeBatchNormConfig {
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_first\" (Caffe's layout) or \"channels_last\"."});
   }
-  BatchNormCanonical canonical() const;
+  BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
 
 #undef LOCNET_BN_ACTIVATION_FIELD
@@ -249,18 +249,9 @@ class BatchNormBase : public Layer {
 };
 
 template <class C>
-class BatchNormLayer : public BatchNormBase {
+class BatchNormLayer : public LayerOf<BatchNormLayer<C>, C, BatchNormBase> {
  public:
-  using Config = C;
-  explicit BatchNormLayer(Config cfg = {}, std::string name = {})
-      : BatchNormBase(cfg.canonical(), std::move(name)), cfg_(std::move(cfg)) {}
-  std::string type() const override { return Config::kType; }
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-  const Config& cfg() const { return cfg_; }
-
- private:
-  Config cfg_;
+  using LayerOf<BatchNormLayer, C, BatchNormBase>::LayerOf;
 };
 
 using BatchNorm1D = BatchNormLayer<NumpyMlBatchNormConfig<1>>;

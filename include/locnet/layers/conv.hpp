@@ -40,6 +40,7 @@ struct Conv2dProblem;
 }  // namespace kernels
 
 struct Conv2DConfig {
+  static constexpr const char* kType = "Conv2D";
   static constexpr const char* kDoc = "2D convolution (Keras): kernel (kh, kw, C, F), TensorFlow 'same' padding.";
   int64_t filters = 0;
   std::vector<int64_t> kernel_size;
@@ -76,14 +77,12 @@ struct Conv2DConfig {
   void validate() const;
 };
 
-class Conv2D : public Layer {
+class Conv2D : public LayerOf<Conv2D, Conv2DConfig> {
  public:
-  using Config = Conv2DConfig;
   explicit Conv2D(Config cfg, std::string name = {});
   Conv2D(int64_t filters, std::vector<int64_t> kernel_size, std::string name = {})
       : Conv2D(Config{.filters = filters, .kernel_size = std::move(kernel_size)}, std::move(name)) {}
 
-  std::string type() const override { return "Conv2D"; }
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
@@ -92,16 +91,12 @@ class Conv2D : public Layer {
   std::string kernel() const override;
   // Every tap at every output element: N * OH * OW * F * KH * KW * C multiply-adds (padding taps included).
   LayerWork work(const Shape& in) const override;
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-  const Config& cfg() const { return cfg_; }
 
  protected:
   void do_build(const Shape& in, Rng& rng) override;
 
  private:
   kernels::Conv2dProblem problem(const Shape& in) const;  // ShapeError as output_shape
-  Config cfg_;
   int64_t kernel_[2], strides_[2], dilation_[2];
   bool channels_last_ = true;
   WeightedBody body_;

@@ -25,6 +25,8 @@ struct DenseKernel;
 }
 
 struct DenseConfig {
+  static constexpr const char* kType = "Dense";
+  static constexpr const char* kDoc = "Fully connected layer: activation(x @ kernel + bias).";
   int64_t units = 0;
   std::optional<std::string> activation;
   bool use_bias = true;
@@ -52,13 +54,11 @@ struct DenseConfig {
   void validate() const;
 };
 
-class Dense : public Layer {
+class Dense : public LayerOf<Dense, DenseConfig> {
  public:
-  using Config = DenseConfig;
   explicit Dense(Config cfg, std::string name = {});
   explicit Dense(int64_t units, std::optional<std::string> activation = std::nullopt, std::string name = {});
 
-  std::string type() const override { return "Dense"; }
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
@@ -66,15 +66,11 @@ class Dense : public Layer {
   double activity_loss() const override { return body_.activity.loss; }
   std::string kernel() const override;
   LayerWork work(const Shape& in) const override;  // in.numel() * units multiply-adds
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-  const Config& cfg() const { return cfg_; }
 
  protected:
   void do_build(const Shape& in, Rng& rng) override;
 
  private:
-  Config cfg_;
   WeightedBody body_;
   const kernels::DenseKernel* kernel_impl_ = nullptr;
 };

@@ -12,6 +12,8 @@
 namespace locnet {
 
 struct DropoutConfig {
+  static constexpr const char* kType = "Dropout";
+  static constexpr const char* kDoc = "Inverted dropout in training, identity in inference (Keras).";
   double rate = 0.0;
   Value noise_shape;
   std::optional<int64_t> seed;
@@ -24,23 +26,18 @@ struct DropoutConfig {
   void validate() const;
 };
 
-class Dropout : public Layer {
+class Dropout : public LayerOf<Dropout, DropoutConfig> {
  public:
-  using Config = DropoutConfig;
-  explicit Dropout(Config cfg, std::string name = {});
-  explicit Dropout(double rate, std::string name = {}) : Dropout(Config{.rate = rate}, std::move(name)) {}
-  std::string type() const override { return "Dropout"; }
+  using LayerOf::LayerOf;
+  explicit Dropout(double rate, std::string name = {}) : LayerOf(Config{.rate = rate}, std::move(name)) {}
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
 
  protected:
   void do_build(const Shape& in, Rng& rng) override;
 
  private:
-  Config cfg_;
   Rng rng_;
   Tensor mask_;  // m / (1 - rate) of the last training forward
   bool trained_ = false;

@@ -14,8 +14,10 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/core/tensor.hpp"
@@ -55,10 +57,9 @@ struct Param {
   bool counter = false;
 };
 
-class Layer {
+class Layer : public CatalogObject {
  public:
   explicit Layer(std::string name_pattern = {}) : name_pattern_(std::move(name_pattern)) {}
-  virtual ~Layer() = default;
 
   virtual std::string type() const = 0;
   // The resolved name (unique within a model); before the layer joins a model, the pattern filled with 1.
@@ -108,7 +109,7 @@ class Layer {
   void set_trainable(bool trainable);
 
   // The layer as a spec-language call, including name="...": make_layer(config()) rebuilds an equal layer.
-  virtual Call config() const = 0;
+  Call config() const override = 0;
   virtual std::unique_ptr<Layer> clone() const = 0;
 
  protected:
@@ -139,6 +140,64 @@ class Layer {
   Shape input_shape_;
   DType dtype_ = DType::f32;
   bool built_ = false;
+};
+
+namespace detail {
+// Self::kType where a layer type declares its own (types sharing one config), else Config::kType.
+template <class Self, class Config>
+constexpr const char* layer_type_name() {
+  if constexpr (requires { Self::kType; }) return Self::kType;
+  else return Config::kType;
+}
+template <class Self, class Config>
+constexpr const char* layer_doc() {
+  if constexpr (requires { Self::kDoc; }) return Self::kDoc;
+  else return Config::kDoc;
+}
+// cfg.validate(type) for configs shared by several types, else cfg.validate().
+template <class Self, class Config>
+decltype(auto) validate_layer_config(const Config& cfg) {
+  if constexpr (requires { cfg.validate(layer_type_name<Self, Config>()); })
+    return cfg.validate(layer_type_name<Self, Config>());
+  else
+    return cfg.validate();
+}
+template <class Self, class Config>
+inline constexpr bool validates_to_void =
+    std::is_void_v<decltype(validate_layer_config<Self>(std::declval<const Config&>()))>;
+}  // namespace detail
+
+// The one way to declare a layer type: `class Dense : public LayerOf<Dense, DenseConfig>`. Config carries kType
+// (the spec name), kDoc (one line for `locnet info`) and fields() (core/config.hpp); Config::validate() checks it
+// (ConfigError) before anything else is built, and returns void or the canonical form that the family's shared
+// machinery `Base` is built from: Base(base_args..., canonical, name) or Base(base_args..., name). LayerOf
+// supplies type(), config() and clone(); the catalog entry comes from layer_entry<Self>() (layers/registry.hpp).
+template <class Self, class C, class Base = Layer>
+class LayerOf : public Base {
+ public:
+  using Config = C;
+  static constexpr const char* type_name() { return detail::layer_type_name<Self, Config>(); }
+  static constexpr const char* doc() { return detail::layer_doc<Self, Config>(); }
+
+  template <class... BaseArgs>
+    requires detail::validates_to_void<Self, C>
+  explicit LayerOf(Config cfg = {}, std::string name = {}, BaseArgs&&... base_args)
+      : Base(std::forward<BaseArgs>(base_args)..., std::move(name)), cfg_(std::move(cfg)) {
+    detail::validate_layer_config<Self>(cfg_);
+  }
+  template <class... BaseArgs>
+    requires(!detail::validates_to_void<Self, C>)
+  explicit LayerOf(Config cfg = {}, std::string name = {}, BaseArgs&&... base_args)
+      : Base(std::forward<BaseArgs>(base_args)..., detail::validate_layer_config<Self>(cfg), std::move(name)),
+        cfg_(std::move(cfg)) {}
+
+  std::string type() const override { return type_name(); }
+  Call config() const override { return this->make_call(config_values(cfg_)); }
+  std::unique_ptr<Layer> clone() const override { return Layer::clone_of(static_cast<const Self&>(*this)); }
+  const Config& cfg() const { return cfg_; }
+
+ protected:
+  Config cfg_;
 };
 
 }  // namespace locnet

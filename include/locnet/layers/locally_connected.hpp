@@ -134,8 +134,7 @@ struct LocallyConnectedConfig {
                                                 "computes the same function with implementation 1's kernel)."});
     v(s.dilation_rate, Field{"dilation_rate", "Spacing between taps: an int or one per spatial axis."});
   }
-  LocallyConnectedSpec spec() const;  // validates (ConfigError / NotSupported)
-  void validate() const { (void)spec(); }
+  LocallyConnectedSpec validate() const;  // ConfigError / NotSupported; the canonical form
 };
 
 // The machinery shared by both ranks.
@@ -165,29 +164,23 @@ class LocallyConnectedBase : public Layer {
 };
 
 template <int R>
-class LocallyConnected : public LocallyConnectedBase {
+class LocallyConnected : public LayerOf<LocallyConnected<R>, LocallyConnectedConfig<R>, LocallyConnectedBase> {
+  using Of = LayerOf<LocallyConnected, LocallyConnectedConfig<R>, LocallyConnectedBase>;
+
  public:
   using Config = LocallyConnectedConfig<R>;
-  explicit LocallyConnected(Config cfg, std::string name = {})
-      : LocallyConnectedBase(cfg.spec(), std::move(name)), cfg_(std::move(cfg)) {
+  explicit LocallyConnected(Config cfg, std::string name = {}) : Of(std::move(cfg), std::move(name)) {
     // config() prints kernel_size=(3, 3) for 2D as Keras's get_config does, never the (3,) a lone 3 was stored as.
     auto per_axis = [](const int64_t (&v)[2]) {
       return R == 1 ? std::vector<int64_t>{v[1]} : std::vector<int64_t>{v[0], v[1]};
     };
-    cfg_.kernel_size = per_axis(spec().kernel);
-    cfg_.strides = per_axis(spec().strides);
-    cfg_.dilation_rate = per_axis(spec().dilation);
+    this->cfg_.kernel_size = per_axis(this->spec().kernel);
+    this->cfg_.strides = per_axis(this->spec().strides);
+    this->cfg_.dilation_rate = per_axis(this->spec().dilation);
   }
   // LocallyConnected2D(64, {3, 3}): Keras's positional form.
   LocallyConnected(int64_t filters, std::vector<int64_t> kernel_size, std::string name = {})
       : LocallyConnected(Config{.filters = filters, .kernel_size = std::move(kernel_size)}, std::move(name)) {}
-  std::string type() const override { return Config::kType; }
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-  const Config& cfg() const { return cfg_; }
-
- private:
-  Config cfg_;
 };
 
 using LocallyConnected1D = LocallyConnected<1>;

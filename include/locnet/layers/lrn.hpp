@@ -64,7 +64,7 @@ struct NeupyLrnConfig {
     v(s.depth_radius, Field{"depth_radius", "Number of channels in the window, odd, centred on the channel."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_last");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct TensorFlowLrnConfig {
@@ -81,7 +81,7 @@ struct TensorFlowLrnConfig {
     v(s.beta, Field{"beta", "Exponent."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_last");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct PyTorchLrnConfig {
@@ -98,7 +98,7 @@ struct PyTorchLrnConfig {
     v(s.k, Field{"k", "Additive factor."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct CaffeLrnConfig {
@@ -117,7 +117,7 @@ struct CaffeLrnConfig {
     v(s.norm_region, Field{"norm_region", "\"ACROSS_CHANNELS\" or \"WITHIN_CHANNEL\"."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct WolframLrnConfig {
@@ -134,7 +134,7 @@ struct WolframLrnConfig {
     v(s.ChannelWindowSize, Field{"ChannelWindowSize", "Half-width c: the window is 2c+1 channels."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct OnnxLrnConfig {
@@ -151,7 +151,7 @@ struct OnnxLrnConfig {
     v(s.bias, Field{"bias", "Additive bias (k)."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct OneDnnLrnConfig {
@@ -170,7 +170,7 @@ struct OneDnnLrnConfig {
     v(s.alg_kind, Field{"alg_kind", "\"lrn_across_channels\" or \"lrn_within_channel\"."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 struct MxnetLrnConfig {
@@ -187,7 +187,7 @@ struct MxnetLrnConfig {
     v(s.knorm, Field{"knorm", "Additive factor (k)."});
     LOCNET_LRN_DATA_FORMAT_FIELD("channels_first");
   }
-  LrnCanonical canonical() const;
+  LrnCanonical validate() const;  // ConfigError; the canonical form
 };
 
 #undef LOCNET_LRN_DATA_FORMAT_FIELD
@@ -220,20 +220,12 @@ class LrnBase : public Layer {
 };
 
 template <class C>
-class LrnLayer : public LrnBase {
+class LrnLayer : public LayerOf<LrnLayer<C>, C, LrnBase> {
  public:
-  using Config = C;
-  explicit LrnLayer(Config cfg = {}, std::string name = {}) : LrnBase(cfg.canonical(), std::move(name)), cfg_(cfg) {}
-  std::string type() const override { return Config::kType; }
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-  const Config& cfg() const { return cfg_; }
+  using LayerOf<LrnLayer, C, LrnBase>::LayerOf;
 
  protected:
-  bool accepts_unbatched() const override { return std::is_same_v<Config, WolframLrnConfig>; }
-
- private:
-  Config cfg_;
+  bool accepts_unbatched() const override { return std::is_same_v<C, WolframLrnConfig>; }
 };
 
 using LocalResponseNorm = LrnLayer<NeupyLrnConfig>;

@@ -39,26 +39,27 @@ struct Pooling2DConfig {
     v(s.padding, Field{"padding", "\"valid\" or \"same\" (TensorFlow SAME)."});
     v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
   }
-  void validate() const;
+  // ConfigError naming `type` (MaxPooling2D or AveragePooling2D); returns the config with pool_size and strides as
+  // (rows, cols) pairs, as Keras's get_config prints them.
+  Pooling2DConfig validate(const char* type) const;
 };
 
-// The machinery shared by MaxPooling2D and AveragePooling2D.
+// The machinery shared by MaxPooling2D and AveragePooling2D, built from a validated config.
 class Pooling2D : public Layer {
  public:
   using Config = Pooling2DConfig;
-  Pooling2D(bool max, Config cfg, std::string name);
+  Pooling2D(bool max, Config validated, std::string name);
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::string kernel() const override;  // the registry's choice: "max_pool_hwy" (SIMD) or "ref"
-  Call config() const override { return make_call(config_values(cfg_)); }
 
  protected:
   void do_build(const Shape& in, Rng&) override;
+  Config cfg_;  // validated
 
  private:
   bool max_;
-  Config cfg_;
   int64_t pool_[2], strides_[2];
   bool channels_last_ = true;
   Shape x_shape_, y_shape_;            // of the last training forward
@@ -67,22 +68,23 @@ class Pooling2D : public Layer {
   const kernels::AvgPoolKernel* avg_impl_ = nullptr;
 };
 
-class MaxPooling2D : public Pooling2D {
+template <bool Max>
+class Pooling2DOf : public LayerOf<Pooling2DOf<Max>, Pooling2DConfig, Pooling2D> {
  public:
-  explicit MaxPooling2D(Config cfg = {}, std::string name = {}) : Pooling2D(true, std::move(cfg), std::move(name)) {}
-  std::string type() const override { return "MaxPooling2D"; }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
+  static constexpr const char* kType = Max ? "MaxPooling2D" : "AveragePooling2D";
+  static constexpr const char* kDoc = Max ? "Max over 2D windows (Keras; TensorFlow 'same')."
+                                          : "Mean over 2D windows (Keras; 'same' leaves padding out of the count).";
+  explicit Pooling2DOf(Pooling2DConfig cfg = {}, std::string name = {})
+      : LayerOf<Pooling2DOf, Pooling2DConfig, Pooling2D>(std::move(cfg), std::move(name), Max) {
+    this->LayerOf<Pooling2DOf, Pooling2DConfig, Pooling2D>::cfg_ = Pooling2D::cfg_;  // config() prints the pairs
+  }
 };
-
-class AveragePooling2D : public Pooling2D {
- public:
-  explicit AveragePooling2D(Config cfg = {}, std::string name = {})
-      : Pooling2D(false, std::move(cfg), std::move(name)) {}
-  std::string type() const override { return "AveragePooling2D"; }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
-};
+using MaxPooling2D = Pooling2DOf<true>;
+using AveragePooling2D = Pooling2DOf<false>;
 
 struct GlobalAveragePooling2DConfig {
+  static constexpr const char* kType = "GlobalAveragePooling2D";
+  static constexpr const char* kDoc = "Mean over rows and cols per channel (Keras).";
   std::optional<std::string> data_format;
   bool keepdims = false;
   template <class Self, class V>
@@ -93,22 +95,17 @@ struct GlobalAveragePooling2DConfig {
   void validate() const;
 };
 
-class GlobalAveragePooling2D : public Layer {
+class GlobalAveragePooling2D : public LayerOf<GlobalAveragePooling2D, GlobalAveragePooling2DConfig> {
  public:
-  using Config = GlobalAveragePooling2DConfig;
   explicit GlobalAveragePooling2D(Config cfg = {}, std::string name = {});
-  std::string type() const override { return "GlobalAveragePooling2D"; }
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
 
  protected:
   void do_build(const Shape& in, Rng&) override;
 
  private:
-  Config cfg_;
   bool channels_last_ = true;
   Shape x_shape_;
   const kernels::AvgPoolKernel* impl_ = nullptr;

@@ -1,7 +1,10 @@
-// Reshape(target_shape) (Keras): (N, ...) -> (N, *target_shape) in row-major order; one entry may be -1 (inferred).
+// Layers that only give their input a new shape, in row-major (channels_last) order as Keras:
+//   Reshape(target_shape): (N, ...) -> (N, *target_shape); one entry may be -1 (inferred).
+//   Flatten(): (N, d1, ..., dk) -> (N, d1*...*dk).
 // Errors: ConfigError for an empty target, entries that are 0 or < -1, or more than one -1; ShapeError for an
-// input with unknown non-batch sizes or a size that does not fit the target.
+// input with unknown non-batch sizes, a size that does not fit the target, or (Flatten) rank < 2.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "locnet/layers/layer.hpp"
@@ -9,6 +12,8 @@
 namespace locnet {
 
 struct ReshapeConfig {
+  static constexpr const char* kType = "Reshape";
+  static constexpr const char* kDoc = "Reshapes every axis but the batch; one entry may be -1.";
   std::vector<int64_t> target_shape;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
@@ -17,25 +22,41 @@ struct ReshapeConfig {
   void validate() const;
 };
 
-class Reshape : public Layer {
+// forward: x in output_shape(x)'s shape (a copy); backward: dy in the shape of the last training input.
+class ReshapeBase : public Layer {
  public:
-  using Config = ReshapeConfig;
-  explicit Reshape(Config cfg, std::string name = {});
-  explicit Reshape(std::vector<int64_t> target_shape, std::string name = {})
-      : Reshape(Config{std::move(target_shape)}, std::move(name)) {}
-  std::string type() const override { return "Reshape"; }
-  Shape output_shape(const Shape& in) const override;
+  using Layer::Layer;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  Call config() const override { return make_call(config_values(cfg_)); }
-  std::unique_ptr<Layer> clone() const override { return clone_of(*this); }
 
  protected:
   void do_build(const Shape&, Rng&) override {}
 
  private:
-  Config cfg_;
   Shape last_in_;
+};
+
+class Reshape : public LayerOf<Reshape, ReshapeConfig, ReshapeBase> {
+ public:
+  using LayerOf::LayerOf;
+  explicit Reshape(std::vector<int64_t> target_shape, std::string name = {})
+      : LayerOf(Config{std::move(target_shape)}, std::move(name)) {}
+  Shape output_shape(const Shape& in) const override;
+};
+
+struct FlattenConfig {
+  static constexpr const char* kType = "Flatten";
+  static constexpr const char* kDoc = "Flattens every axis but the batch, in row-major order.";
+  template <class Self, class V>
+  static void fields(Self&, V&&) {}
+  void validate() const {}
+};
+
+class Flatten : public LayerOf<Flatten, FlattenConfig, ReshapeBase> {
+ public:
+  using LayerOf::LayerOf;
+  explicit Flatten(std::string name) : LayerOf(Config{}, std::move(name)) {}
+  Shape output_shape(const Shape& in) const override;
 };
 
 }  // namespace locnet

@@ -78,7 +78,7 @@ class Sequential {
   // Keras-like table: Layer (type), Output Shape, Param #, and the totals. Needs a known input shape (from
   // Input or the argument).
   std::string summary(std::optional<Shape> in = std::nullopt) const;
-  std::string spec() const;  // spec-language text that parse_model() turns back into this model
+  std::string spec() const;  // spec-language text that parse_model() (model/from_spec.hpp) turns back into this model
 
  private:
   std::string resolve_name(const Layer& l) const;

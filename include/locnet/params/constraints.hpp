@@ -23,17 +23,16 @@
 #include <string_view>
 #include <vector>
 
-#include "locnet/core/config.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/tensor.hpp"
 #include "locnet/core/value.hpp"
 
 namespace locnet {
 
-class Constraint {
+class Constraint : public CatalogObject {
  public:
-  virtual ~Constraint() = default;
   virtual void apply(Tensor& w) const = 0;  // in place, f32 or f64
-  virtual Call config() const = 0;
+  Call config() const override = 0;
   // ShapeError "<where>: ..." if the constraint cannot apply to a parameter of this shape.
   virtual void check(const Shape&, std::string_view /*where*/) const {}
   operator Value() const { return config(); }

@@ -16,18 +16,17 @@
 #include <memory>
 #include <string_view>
 
-#include "locnet/core/config.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/tensor.hpp"
 #include "locnet/core/value.hpp"
 
 namespace locnet {
 
-class Regularizer {
+class Regularizer : public CatalogObject {
  public:
-  virtual ~Regularizer() = default;
   virtual double loss(const Tensor& w) const = 0;                // f32 or f64 tensors
   virtual void add_grad(const Tensor& w, Tensor& grad) const = 0;  // grad += d loss / d w (same shape and dtype)
-  virtual Call config() const = 0;                               // the spec call that rebuilds it
+  Call config() const override = 0;                              // the spec call that rebuilds it
   operator Value() const { return config(); }
 };
 

@@ -23,7 +23,10 @@
 #include <cstdint>
 #include <span>
 
-#include "locnet/core/config.hpp"
+#include <memory>
+#include <string>
+
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/tensor.hpp"
 
 namespace locnet {
@@ -38,7 +41,25 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> labels);
 LossResult binary_cross_entropy(const Tensor& logits, const Tensor& targets);
 LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets);
-// The losses above for `locnet info` (C++ functions, so no options; aliases are Keras's names).
+// A loss by name, as the catalog makes it (kind loss; aliases are Keras's names): the functions above behind one
+// object. Calling it with the form the loss does not take (labels for mean_squared_error) is NotSupported.
+class Loss : public CatalogObject {
+ public:
+  using LabelsFn = LossResult (*)(const Tensor&, std::span<const int64_t>);
+  using TargetsFn = LossResult (*)(const Tensor&, const Tensor&);
+  Loss(std::string type, LabelsFn labels, TargetsFn targets);
+  LossResult operator()(const Tensor& out, std::span<const int64_t> labels) const;
+  LossResult operator()(const Tensor& out, const Tensor& targets) const;
+  Call config() const override { return Call{type_, {}, {}, -1}; }
+
+ private:
+  std::string type_;
+  LabelsFn labels_;
+  TargetsFn targets_;
+};
+// A name ("mse") or a call without arguments; ConfigError "<where> must be one of ..." otherwise.
+std::unique_ptr<Loss> make_loss(const Value& spec, std::string_view where = "loss");
+// The losses above for `locnet info` (C++ functions, so no options).
 std::vector<TypeDoc> loss_docs();
 
 }  // namespace locnet

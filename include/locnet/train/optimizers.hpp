@@ -42,7 +42,7 @@
 #include <utility>
 #include <vector>
 
-#include "locnet/core/config.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/value.hpp"
 #include "locnet/layers/layer.hpp"
 
@@ -50,21 +50,17 @@ namespace locnet {
 
 class Sequential;
 
-class LearningRateSchedule {
+class LearningRateSchedule : public CatalogObject {
  public:
-  virtual ~LearningRateSchedule() = default;
   virtual double operator()(int64_t step) const = 0;
-  virtual Call config() const = 0;
 };
 
 // A float (constant) or a schedule call -> a schedule; ConfigError "<where>: ..." otherwise.
 std::shared_ptr<const LearningRateSchedule> make_schedule(const Value& v, std::string_view where);
 
-class Optimizer {
+class Optimizer : public CatalogObject {
  public:
-  virtual ~Optimizer() = default;
   virtual std::string type() const = 0;
-  virtual Call config() const = 0;
 
   // One update of every trainable parameter of the list (keys name the slots), then iterations += 1.
   void step(const std::vector<std::pair<std::string, Param*>>& params);
