@@ -111,7 +111,7 @@ TEST(Pooling, GlobalAverage) {
 TEST(Pooling, ConfigErrorsNameTheRealType) {
   Pooling2DConfig bad{.pool_size = {0}};
   EXPECT_THROW_MSG(bad.validate("AveragePooling2D"), ConfigError, "AveragePooling2D: pool_size must be positive");
-  EXPECT_THROW_MSG(AveragePooling2D(bad), ConfigError, "AveragePooling2D: pool_size must be positive");
+  EXPECT_THROW_MSG(AveragePooling2D layer(bad), ConfigError, "AveragePooling2D: pool_size must be positive");
   EXPECT_THROW_MSG(make_layer(parse_value("AveragePooling2D(padding='full')").call()), ConfigError,
                    "AveragePooling2D: padding must be");
   EXPECT_THROW_MSG(make_layer(parse_value("MaxPooling2D(data_format='nhwc')").call()), ConfigError,
