@@ -1,4 +1,12 @@
-#include "builtin_types.hpp"
+// The library's declarations, one call per area (each declares its types next to them). catalog() runs this once.
+// Explicit calls, not self-registering objects: a static link drops object files that nothing refers to.
+#include "locnet/core/catalog.hpp"
+#include "locnet/layers/registry.hpp"
+#include "locnet/params/constraints.hpp"
+#include "locnet/params/initializers.hpp"
+#include "locnet/params/regularizers.hpp"
+#include "locnet/train/losses.hpp"
+#include "locnet/train/optimizers.hpp"
 
 namespace locnet {
 

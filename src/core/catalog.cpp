@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <mutex>
 
-#include "builtin_types.hpp"
 
 namespace locnet {
 
@@ -92,6 +91,10 @@ std::unique_ptr<CatalogObject> Catalog::read(Kind kind, const Value& v, std::str
     if (k == kind) return reader(v, where);
   raise<ConfigError>("{}: no {} is declared in this build, got {}", where, kind_name(kind), v.repr());
 }
+
+// The library's list of declarations, at the top of src/ (src/builtin_types.cpp), where every area is visible; core
+// knows it only by this name, so no include points up.
+void register_builtin_types(Catalog& c);
 
 Catalog& catalog() {
   static Catalog c;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "builtin_types.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/conv.hpp"

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "builtin_types.hpp"
 #include "locnet/core/config.hpp"
 #include "params/spec_forms.hpp"
 

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <optional>
 
-#include "builtin_types.hpp"
 #include "locnet/core/catalog.hpp"
 #include "locnet/core/config.hpp"
 

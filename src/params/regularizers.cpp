@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "builtin_types.hpp"
 #include "locnet/core/config.hpp"
 #include "params/spec_forms.hpp"
 

@@ -5,7 +5,6 @@
 #include <memory>
 #include <vector>
 
-#include "builtin_types.hpp"
 
 namespace locnet {
 namespace {

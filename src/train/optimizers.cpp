@@ -8,7 +8,6 @@
 #include <numbers>
 #include <set>
 
-#include "builtin_types.hpp"
 #include "kernels/optimizer/problem.hpp"
 #include "kernels/registry.hpp"
 #include "locnet/core/catalog.hpp"

@@ -39,8 +39,9 @@ struct FieldDoc {
   bool required;
 };
 
-// A documented type other than a layer (an optimizer, schedule, loss, regularizer, constraint or initializer),
-// for `locnet info`: its spec name, other names it accepts, one line on what it does, and its options.
+// A documented type (a layer, optimizer, schedule, loss, regularizer, constraint or initializer; the catalog's
+// entries, core/catalog.hpp), for `locnet info`: its spec name, other names it accepts, one line on what it does,
+// and its options.
 struct TypeDoc {
   std::string name;
   std::vector<std::string> aliases;

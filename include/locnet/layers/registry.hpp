@@ -14,6 +14,7 @@ namespace locnet {
 const CatalogEntry& find_layer_type(std::string_view type);  // ConfigError listing the known types
 std::vector<std::string> layer_type_names();                 // sorted
 std::unique_ptr<Layer> make_layer(const Call& call);         // ConfigError for unknown types or arguments
+void declare_layers(Catalog& c);                             // the library's layer types, into the catalog
 
 namespace detail {
 std::unique_ptr<Layer> with_layer_options(std::unique_ptr<Layer> layer, const Call& call);  // optimizer, trainable

@@ -93,5 +93,6 @@ class MinMaxNorm : public NormConstraint {
 // None -> nullptr; otherwise a constraint, or ConfigError "<where> must be ..., got ...".
 std::shared_ptr<const Constraint> make_constraint(const Value& v, std::string_view where);
 std::vector<TypeDoc> constraint_docs();  // for `locnet info`
+void declare_constraints(Catalog& c);    // the constraints above and their reader, into the catalog
 
 }  // namespace locnet

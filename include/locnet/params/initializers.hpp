@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "locnet/core/config.hpp"
+#include "locnet/core/catalog.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/core/tensor.hpp"
 #include "locnet/core/value.hpp"
@@ -46,5 +46,6 @@ void initialize(const Value& init, Tensor& t, Rng& rng, std::string_view where);
 std::pair<int64_t, int64_t> keras_fans(const Shape& shape);  // (fan_in, fan_out)
 std::vector<std::string> initializer_names();
 std::vector<TypeDoc> initializer_docs();  // for `locnet info`
+void declare_initializers(Catalog& c);    // the initializers above and their reader, into the catalog
 
 }  // namespace locnet

@@ -58,6 +58,7 @@ class L2 : public L1L2 {
 // None -> nullptr; otherwise a regularizer, or ConfigError "<where> must be ..., got ...".
 std::shared_ptr<const Regularizer> make_regularizer(const Value& v, std::string_view where);
 std::vector<TypeDoc> regularizer_docs();  // for `locnet info`
+void declare_regularizers(Catalog& c);    // L1, L2, L1L2 and their reader, into the catalog
 
 // An activity regularizer owned by a layer (see above). Does nothing when reg is null.
 struct ActivityRegularization {

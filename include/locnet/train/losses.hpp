@@ -61,5 +61,6 @@ class Loss : public CatalogObject {
 std::unique_ptr<Loss> make_loss(const Value& spec, std::string_view where = "loss");
 // The losses above for `locnet info` (C++ functions, so no options).
 std::vector<TypeDoc> loss_docs();
+void declare_losses(Catalog& c);  // the losses above and their reader, into the catalog
 
 }  // namespace locnet

@@ -101,5 +101,6 @@ std::vector<std::string> optimizer_names();
 // Each optimizer and schedule with its options, for `locnet info`.
 std::vector<TypeDoc> optimizer_docs();
 std::vector<TypeDoc> schedule_docs();
+void declare_optimizers(Catalog& c);  // the optimizers and schedules above and their readers, into the catalog
 
 }  // namespace locnet
