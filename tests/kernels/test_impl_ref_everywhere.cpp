@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "kernels/registry.hpp"
-#include "locnet/io/spec.hpp"
 #include "locnet/layers/registry.hpp"
+#include "locnet/model/from_spec.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/optimizers.hpp"
 #include "scoped_env.hpp"

@@ -1,7 +1,7 @@
 // The catalog: every type a user can name in a spec (layer, optimizer, schedule, loss, regularizer, constraint,
 // initializer) is declared once, as an entry with its kind, type name, aliases, one-line doc, options (the config
-// struct's field list, core/config.hpp) and a factory. The spec parser's callers, config() round trips,
-// `locnet info` and the summary read it. How to declare a type: docs/adding-a-layer.md.
+// struct's field list, core/config.hpp) and a factory. Building layers and options from spec calls, config()
+// round trips and `locnet info` read it. How to declare a type: docs/adding-a-layer.md.
 //
 // Each kind also has one reader: how a spec Value (a call, a bare name, None, ...) becomes an object of that kind,
 // with the kind's own spellings and error messages (make_layer, make_optimizer, make_regularizer, ... are thin

@@ -68,9 +68,7 @@ struct Conv2DConfig {
     v(s.use_bias, Field{"use_bias", "Whether the layer adds a bias per filter."});
     v(s.kernel_initializer, Field{"kernel_initializer", "Initializer of the kernel (kh, kw, C, F)."});
     v(s.bias_initializer, Field{"bias_initializer", "Initializer of the bias (F,)."});
-    v(s.kernel_regularizer, Field{"kernel_regularizer", "None, \"l1\", \"l2\", \"l1_l2\" or L1(..)/L2(..)/L1L2(..)."});
-    v(s.bias_regularizer, Field{"bias_regularizer", "Regularizer of the bias, as kernel_regularizer."});
-    v(s.activity_regularizer, Field{"activity_regularizer", "Regularizer of the output, as kernel_regularizer."});
+    regularizer_fields(s, v);
     v(s.kernel_constraint, Field{"kernel_constraint", "None or a constraint such as MaxNorm(3) (Keras axes)."});
     v(s.bias_constraint, Field{"bias_constraint", "Constraint of the bias, as kernel_constraint."});
   }

@@ -41,11 +41,7 @@ struct DenseConfig {
     v(s.use_bias, Field{"use_bias", "Whether the layer adds a bias vector."});
     v(s.kernel_initializer, Field{"kernel_initializer", "Initializer of the kernel (in, units)."});
     v(s.bias_initializer, Field{"bias_initializer", "Initializer of the bias (units,)."});
-    v(s.kernel_regularizer, Field{"kernel_regularizer", "None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or "
-                                                        "L1L2(l1, l2): penalty on the kernel added to the loss."});
-    v(s.bias_regularizer, Field{"bias_regularizer", "As kernel_regularizer, for the bias."});
-    v(s.activity_regularizer, Field{"activity_regularizer", "As kernel_regularizer, on the output (divided by the "
-                                                            "batch size, as Keras)."});
+    regularizer_fields(s, v);
     v(s.kernel_constraint, Field{"kernel_constraint", "None, \"max_norm\", \"non_neg\", \"unit_norm\", "
                                                       "\"min_max_norm\" or a call such as MaxNorm(2); axis 0 "
                                                       "norms each unit's incoming weights."});

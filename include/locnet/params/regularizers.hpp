@@ -60,6 +60,17 @@ std::shared_ptr<const Regularizer> make_regularizer(const Value& v, std::string_
 std::vector<TypeDoc> regularizer_docs();  // for `locnet info`
 void declare_regularizers(Catalog& c);    // L1, L2, L1L2 and their reader, into the catalog
 
+// The regularizer options of a layer with a kernel and a bias (Dense, Conv2D, LocallyConnected), in Keras's order,
+// for its config's field list (core/config.hpp).
+template <class Self, class V>
+void regularizer_fields(Self& s, V& v) {
+  v(s.kernel_regularizer, Field{"kernel_regularizer", "None, \"l1\", \"l2\", \"l1_l2\", L1(l1), L2(l2) or L1L2(l1, l2): "
+                                                      "penalty on the kernel added to the loss."});
+  v(s.bias_regularizer, Field{"bias_regularizer", "As kernel_regularizer, for the bias."});
+  v(s.activity_regularizer, Field{"activity_regularizer", "As kernel_regularizer, on the output (divided by the "
+                                                          "batch size, as Keras)."});
+}
+
 // An activity regularizer owned by a layer (see above). Does nothing when reg is null.
 struct ActivityRegularization {
   std::shared_ptr<const Regularizer> reg;
