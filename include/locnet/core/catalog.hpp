@@ -74,7 +74,10 @@ class Catalog {
   static std::unique_ptr<T> cast(std::unique_ptr<CatalogObject> o) {
     if (!o) return nullptr;
     T* t = dynamic_cast<T*>(o.get());
-    if (!t) raise<std::logic_error>("catalog: an object of the wrong kind, {}", typeid(*o).name());
+    if (!t) {
+      const CatalogObject& made = *o;
+      raise<std::logic_error>("catalog: an object of the wrong kind, {}", typeid(made).name());
+    }
     o.release();
     return std::unique_ptr<T>(t);
   }
