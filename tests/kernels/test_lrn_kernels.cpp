@@ -226,7 +226,7 @@ TEST(LrnKernels, BackwardNonFiniteInputsMatchTheReference) {
           g.set(count / 5, NAN);
           g.set(count / 4 + 600, INFINITY);
           sweep.compare(p, [&](const LrnKernel& k, const LrnKernel& ref) {
-            SCOPED_TRACE(fmt::format("{} last={} beta={} c={} B={} A={}", k.name, last, beta, c, behind, ahead));
+            SCOPED_TRACE(fmt::format("{} last={} beta={} c={} B={} A={}", k.name, last, beta, c, p.behind, p.ahead));
             Tensor dx(Shape{count}, DType::f32), dxr(Shape{count}, DType::f32);
             k.backward(p, x.raw(), g.raw(), dx.raw());
             ref.backward(p, x.raw(), g.raw(), dxr.raw());
