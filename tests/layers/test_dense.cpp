@@ -122,8 +122,9 @@ TEST(DenseKernels, MatchReferenceWithGuards) {
   locnet::testing::KernelSweep<DenseKernel> sweep(list, {"blas"});
   const int64_t G = 16;  // guard elements each side
   for (DType dt : {DType::f32, DType::f64})
-    for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {1, 17, 3}, {7, 33, 65}, {64, 15, 16}, {3, 0, 4}})
+    for (const auto& mkn : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {1, 17, 3}, {7, 33, 65}, {64, 15, 16}, {3, 0, 4}})
       for (bool bias : {true, false}) {
+        const int64_t m = mkn[0], k = mkn[1], n = mkn[2];  // not a structured binding: clang 14 cannot capture one
         DenseProblem p{m, k, n, dt, bias};
         sweep.compare(p, [&](const DenseKernel& impl, const DenseKernel& ref) {
           SCOPED_TRACE(fmt::format("{} {}x{}x{} {} bias={}", impl.name, m, k, n, dtype_name(dt), bias));
