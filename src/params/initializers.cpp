@@ -18,11 +18,12 @@ struct NoArgs {
   template <class Self, class V>
   static void fields(Self&, V&&) {}
 };
+constexpr const char* kSeedDoc = "Seed of this initializer's own random stream; None uses the model's.";
 struct SeedArgs {
   std::optional<int64_t> seed;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
-    v(s.seed, Field{"seed", "Seed of this initializer's own random stream; None uses the model's."});
+    v(s.seed, Field{"seed", kSeedDoc});
   }
 };
 struct ConstantArgs {
@@ -39,7 +40,7 @@ struct NormalArgs {
   static void fields(Self& s, V&& v) {
     v(s.mean, Field{"mean", "Mean."});
     v(s.stddev, Field{"stddev", "Standard deviation (before truncation)."});
-    v(s.seed, Field{"seed", "Seed of this initializer's own random stream; None uses the model's."});
+    v(s.seed, Field{"seed", kSeedDoc});
   }
 };
 struct UniformArgs {
@@ -49,7 +50,7 @@ struct UniformArgs {
   static void fields(Self& s, V&& v) {
     v(s.minval, Field{"minval", "Lower bound."});
     v(s.maxval, Field{"maxval", "Upper bound."});
-    v(s.seed, Field{"seed", "Seed of this initializer's own random stream; None uses the model's."});
+    v(s.seed, Field{"seed", kSeedDoc});
   }
 };
 struct ScalingArgs {
@@ -61,7 +62,7 @@ struct ScalingArgs {
     v(s.scale, Field{"scale", "Variance scale, > 0."});
     v(s.mode, Field{"mode", "\"fan_in\", \"fan_out\" or \"fan_avg\"."});
     v(s.distribution, Field{"distribution", "\"truncated_normal\", \"untruncated_normal\" or \"uniform\"."});
-    v(s.seed, Field{"seed", "Seed of this initializer's own random stream; None uses the model's."});
+    v(s.seed, Field{"seed", kSeedDoc});
   }
 };
 struct OrthogonalArgs {
@@ -70,7 +71,7 @@ struct OrthogonalArgs {
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.gain, Field{"gain", "Factor applied to the orthogonal matrix."});
-    v(s.seed, Field{"seed", "Seed of this initializer's own random stream; None uses the model's."});
+    v(s.seed, Field{"seed", kSeedDoc});
   }
 };
 
