@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "locnet/core/error.hpp"
 
@@ -15,7 +16,7 @@ constexpr int kMaxDepth = 64;  // nesting of tuples and calls; deeper text is re
 
 class Parser {
  public:
-  explicit Parser(std::string_view text) : s_(text) {}
+  explicit Parser(std::string_view text) : s_(text), multiline_(text.find('\n') != std::string_view::npos) {}
 
   std::vector<Call> chain() {
     std::vector<Call> calls;
@@ -32,6 +33,41 @@ class Parser {
     return calls;
   }
 
+  std::vector<SpecStatement> program() {
+    std::vector<SpecStatement> out;
+    for (;;) {
+      skip_space();  // blank lines and comments between statements
+      while (consume(";")) skip_space();
+      if (at_end()) break;
+      SpecStatement st;
+      st.line = line_;
+      st.column = column();
+      size_t save = pos_;
+      int save_line = line_;
+      size_t save_start = line_start_;
+      if (is_name_start()) {
+        std::string id = identifier();
+        skip_blank();
+        if (!at_end() && s_[pos_] == '=' && s_.substr(pos_, 2) != "==") {
+          ++pos_;
+          st.target = std::move(id);
+        } else {
+          pos_ = save;
+          line_ = save_line;
+          line_start_ = save_start;
+        }
+      }
+      st.expr = expr(0);
+      out.push_back(std::move(st));
+      skip_blank();
+      if (at_end()) break;
+      if (s_[pos_] == '\n' || s_[pos_] == ';') continue;
+      fail(multiline_ ? "'>>', a new line or the end of the text" : "'>>' or the end of the text", describe_here());
+    }
+    if (out.empty()) fail("a layer call such as Dense(10)", "the end of the text");
+    return out;
+  }
+
   Value single() {
     Value v = value(0);
     skip_space();
@@ -41,9 +77,130 @@ class Parser {
 
  private:
   bool at_end() const { return pos_ >= s_.size(); }
-  int column() const { return int(pos_) + 1; }
+  int column() const { return int(pos_ - line_start_) + 1; }
+  bool is_name_start() const {
+    return !at_end() && (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_');
+  }
+  // Spaces, new lines and comments.
   void skip_space() {
-    while (!at_end() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+    for (;;) {
+      skip_blank();
+      if (at_end() || s_[pos_] != '\n') return;
+      ++pos_;
+      ++line_;
+      line_start_ = pos_;
+    }
+  }
+  // Spaces and a comment, up to the end of the line.
+  void skip_blank() {
+    while (!at_end() && s_[pos_] != '\n' && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+    if (!at_end() && s_[pos_] == '#')
+      while (!at_end() && s_[pos_] != '\n') ++pos_;
+  }
+
+  // expr := term ('>>' term)*; a '>>' on the next line continues the chain.
+  SpecExpr expr(int depth) {
+    if (depth > kMaxDepth) fail(fmt::format("at most {} levels of nesting", kMaxDepth), "deeper nesting");
+    SpecExpr first = term(depth);
+    SpecExpr chain{SpecExpr::Kind::chain, {}, {}, {}, first.line, first.column};
+    chain.items.push_back(std::move(first));
+    for (;;) {
+      size_t save = pos_;
+      int save_line = line_;
+      size_t save_start = line_start_;
+      skip_space();
+      if (!consume(">>")) {
+        pos_ = save;
+        line_ = save_line;
+        line_start_ = save_start;
+        break;
+      }
+      chain.items.push_back(term(depth));
+    }
+    return chain.items.size() == 1 ? std::move(chain.items[0]) : std::move(chain);
+  }
+
+  SpecExpr term(int depth) {
+    skip_space();
+    SpecExpr t;
+    t.line = line_;
+    t.column = column();
+    if (!at_end() && s_[pos_] == '[') {
+      ++pos_;
+      t.kind = SpecExpr::Kind::branches;
+      for (;;) {
+        skip_space();
+        if (consume("]")) break;
+        t.items.push_back(expr(depth + 1));
+        skip_space();
+        if (consume(",")) continue;
+        if (consume("]")) break;
+        fail("',' or ']'", describe_here());
+      }
+      if (t.items.empty()) fail_at(t.column, "at least one branch in [...]", "[]");
+      return t;
+    }
+    if (!is_name_start()) fail("a layer call such as Dense(10), a name or [branches]", describe_here());
+    size_t save = pos_;
+    std::string id = identifier();
+    if (id == "Model" && consume("(")) return model_call(std::move(t), depth);
+    skip_blank();
+    if (at_end() || s_[pos_] != '(') {
+      if (id == "None" || id == "True" || id == "False" || id.find('.') != std::string::npos)
+        fail_at(t.column, "a layer call such as Dense(10), a name or [branches]", fmt::format("'{}'", id));
+      t.kind = SpecExpr::Kind::name;
+      t.name = std::move(id);
+      return t;
+    }
+    pos_ = save;
+    Value v = value(depth);
+    t.call = v.call();
+    t.call.line = t.line;
+    if (!at_end() && s_[pos_] == '(') {  // Conv2D(32, 3)(x): the layer called on its input
+      ++pos_;
+      t.items.push_back(expr(depth + 1));
+      skip_space();
+      if (!consume(")")) fail("')'", describe_here());
+    }
+    return t;
+  }
+
+  // Model(inputs, outputs, name=...) with inputs and outputs as positional or keyword arguments.
+  SpecExpr model_call(SpecExpr t, int depth) {
+    t.kind = SpecExpr::Kind::model;
+    t.call = Call{"Model", {}, {}, t.column};
+    t.call.line = t.line;
+    std::optional<SpecExpr> parts[2];
+    for (size_t positional = 0;;) {
+      skip_space();
+      if (consume(")")) break;
+      size_t save = pos_;
+      std::string key;
+      if (is_name_start()) {
+        key = identifier();
+        skip_space();
+        if (at_end() || s_[pos_] != '=' || s_.substr(pos_, 2) == "==") key.clear(), pos_ = save;
+        else ++pos_;
+      }
+      if (key == "name") {
+        t.call.kwargs.emplace_back(key, value(depth + 1));
+      } else {
+        const int slot = key == "inputs" ? 0 : key == "outputs" ? 1 : key.empty() ? int(positional++) : -1;
+        if (slot < 0 || slot > 1)
+          fail_at(int(save - line_start_) + 1, "Model(inputs, outputs, name=None)",
+                  key.empty() ? std::string("a third positional argument") : fmt::format("argument '{}'", key));
+        if (parts[slot]) fail_at(int(save - line_start_) + 1, "each of inputs and outputs once", "it twice");
+        parts[slot] = expr(depth + 1);
+      }
+      skip_space();
+      if (consume(",")) continue;
+      if (consume(")")) break;
+      fail("',' or ')'", describe_here());
+    }
+    for (int k = 0; k < 2; ++k)
+      if (!parts[k]) fail_at(t.column, "Model(inputs=..., outputs=...)", fmt::format("no {}", k ? "outputs" : "inputs"));
+    t.items = {std::move(*parts[0]), std::move(*parts[1])};
+    return t;
   }
   bool consume(std::string_view tok) {
     skip_space();
@@ -59,6 +216,7 @@ class Parser {
   }
   [[noreturn]] void fail(std::string_view expected, std::string_view got) const { fail_at(column(), expected, got); }
   [[noreturn]] void fail_at(int col, std::string_view expected, std::string_view got) const {
+    if (multiline_) raise<ConfigError>("spec line {}, column {}: expected {}, got {}", line_, col, expected, got);
     raise<ConfigError>("spec column {}: expected {}, got {}", col, expected, got);
   }
 
@@ -213,6 +371,9 @@ class Parser {
 
   std::string_view s_;
   size_t pos_ = 0;
+  bool multiline_ = false;
+  int line_ = 1;
+  size_t line_start_ = 0;  // offset of the current line's first character
 };
 
 }  // namespace
@@ -220,5 +381,7 @@ class Parser {
 Value parse_value(std::string_view text) { return Parser(text).single(); }
 
 std::vector<Call> parse_chain(std::string_view text) { return Parser(text).chain(); }
+
+std::vector<SpecStatement> parse_program(std::string_view text) { return Parser(text).program(); }
 
 }  // namespace locnet

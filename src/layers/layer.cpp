@@ -4,11 +4,14 @@
 
 namespace locnet {
 
-void Layer::build(const Shape& in, Rng& rng, DType dtype) {
-  (void)output_shape(in);  // the pure shape check, ShapeError with the layer's own message
-  input_shape_ = in;
+void Layer::build(const Shape& in, Rng& rng, DType dtype) { build_many({&in, 1}, rng, dtype); }
+
+void Layer::build_many(std::span<const Shape> in, Rng& rng, DType dtype) {
+  (void)output_shape_many(in);  // the pure shape check, ShapeError with the layer's own message
+  input_shapes_.assign(in.begin(), in.end());
+  input_shape_ = in[0];
   dtype_ = dtype;
-  do_build(in, rng);
+  do_build_many(in, rng);
   built_ = true;
   set_trainable(trainable_);  // marks the new parameters
   // Known only now (BatchNorm(center=False, scale=False) has none): an optimizer here would silently do nothing.
@@ -18,6 +21,27 @@ void Layer::build(const Shape& in, Rng& rng, DType dtype) {
                        optimizer_.repr());
   }
 }
+
+void Layer::check_arity(size_t n) const {
+  const Arity a = arity();
+  if (n >= a.min && n <= a.max) return;
+  std::string want = a.min == a.max               ? fmt::format("exactly {}", a.min)
+                     : a.max == SIZE_MAX          ? fmt::format("{} or more", a.min)
+                                                  : fmt::format("{} to {}", a.min, a.max);
+  raise<ShapeError>("{}: takes {} input{}, got {}", where(), want, a.max == 1 ? "" : "s", n);
+}
+
+Shape Layer::output_shape_many(std::span<const Shape> in) const {
+  check_arity(in.size());
+  return output_shape(in[0]);
+}
+
+Tensor Layer::forward_many(std::span<const Tensor> xs, Mode mode) {
+  check_arity(xs.size());
+  return forward(xs[0], mode);
+}
+
+std::vector<Tensor> Layer::backward_many(const Tensor& dy) { return {backward(dy)}; }
 
 std::vector<const Param*> Layer::params() const {
   auto ps = const_cast<Layer*>(this)->params();

@@ -74,7 +74,7 @@ MachineLimits measure_machine_limits() {
   return m;
 }
 
-void profile_steps(Sequential& model, const Tensor& x, Mode mode, const Tensor& dy, int64_t runs, Profiler& profiler) {
+void profile_steps(Model& model, const Tensor& x, Mode mode, const Tensor& dy, int64_t runs, Profiler& profiler) {
   const bool backward = dy.defined();
   if (backward && mode != Mode::Training)
     raise<ConfigError>("profile: backward must follow a training forward, got mode inference");

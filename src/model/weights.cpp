@@ -10,14 +10,14 @@ namespace {
 // A LocallyConnected layer with implementation=2|3 keeps Keras's kernel of that implementation in files;
 // fn(layer, its kernel's key) for each.
 template <class Fn>
-void for_each_keras_layout(Sequential& model, Fn&& fn) {
+void for_each_keras_layout(Model& model, Fn&& fn) {
   for (size_t i = 0; i < model.size(); ++i)
     if (auto* lc = dynamic_cast<LocallyConnectedBase*>(&model.layer(i)); lc && lc->spec().implementation != 1)
       fn(*lc, lc->name() + ".kernel");
 }
 
 // "" or a note for a LocallyConnected kernel whose shape is another Keras implementation's.
-std::string layout_hint(Sequential& model, const std::string& key, const Shape& got) {
+std::string layout_hint(Model& model, const std::string& key, const Shape& got) {
   for (size_t i = 0; i < model.size(); ++i)
     if (auto* lc = dynamic_cast<LocallyConnectedBase*>(&model.layer(i)); lc && lc->name() + ".kernel" == key)
       return keras_layout_hint(lc->geometry(), lc->spec().implementation, got);
@@ -26,7 +26,7 @@ std::string layout_hint(Sequential& model, const std::string& key, const Shape& 
 
 }  // namespace
 
-TensorFile model_weights(Sequential& model) {
+TensorFile model_weights(Model& model) {
   if (!model.built()) raise<ConfigError>("save weights: the model must be built, got an unbuilt model");
   TensorFile f;
   for (auto& [key, p] : model.named_params()) f.tensors.emplace_back(key, p->value);
@@ -39,7 +39,7 @@ TensorFile model_weights(Sequential& model) {
   return f;
 }
 
-void load_weights(Sequential& model, const TensorFile& keras_file) {
+void load_weights(Model& model, const TensorFile& keras_file) {
   if (!model.built()) raise<ConfigError>("load weights: the model must be built, got an unbuilt model");
   TensorFile file = keras_file;
   for_each_keras_layout(model, [&](LocallyConnectedBase& lc, const std::string& key) {
@@ -104,13 +104,13 @@ void load_weights(Sequential& model, const TensorFile& keras_file) {
   }
 }
 
-void save_weights(Sequential& model, const std::string& path, std::map<std::string, std::string> metadata) {
+void save_weights(Model& model, const std::string& path, std::map<std::string, std::string> metadata) {
   TensorFile f = model_weights(model);
   metadata.emplace("format", "locnet");
   f.metadata = std::move(metadata);
   write_safetensors(path, f);
 }
 
-void load_weights(Sequential& model, const std::string& path) { load_weights(model, read_safetensors(path)); }
+void load_weights(Model& model, const std::string& path) { load_weights(model, read_safetensors(path)); }
 
 }  // namespace locnet

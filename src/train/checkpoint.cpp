@@ -11,9 +11,9 @@ namespace {
 
 constexpr std::string_view kOptimizerPrefix = "optimizer/";
 
-TensorFile model_file(Sequential& model, const std::optional<InputScaling>& input) {
-  if (!model.input_shape())
-    raise<ConfigError>("model file: the model needs an Input(shape) so the file can rebuild it, got none");
+TensorFile model_file(Model& model, const std::optional<InputScaling>& input) {
+  for (const auto& shape : model.input_shapes())
+    if (!shape) raise<ConfigError>("model file: the model needs an Input(shape) so the file can rebuild it, got none");
   TensorFile f = model_weights(model);
   DType dt = f.tensors.empty() ? DType::f32 : f.tensors.front().second.dtype();
   f.metadata = {{"format", "locnet"},
@@ -55,19 +55,20 @@ std::optional<InputScaling> input_scaling(const TensorFile& f, const std::string
   return s;
 }
 
-Sequential model_from(const TensorFile& f, const std::string& path) {
+Model model_from(const TensorFile& f, const std::string& path) {
   if (metadata(f, path, "format") != "locnet")
     raise<FormatError>("{}: metadata 'format' must be 'locnet', got '{}'", path, metadata(f, path, "format"));
-  Sequential model;
+  Model model;
   try {
     model = parse_model(metadata(f, path, "spec"));
   } catch (const Error& e) {
     raise<FormatError>("{}: the spec in the file does not parse: {}", path, e.what());
   }
-  if (!model.input_shape()) raise<FormatError>("{}: the spec in the file has no Input(shape)", path);
+  for (const auto& shape : model.input_shapes())
+    if (!shape) raise<FormatError>("{}: the spec in the file has no Input(shape)", path);
   DType dt = metadata(f, path, "dtype") == "f64" ? DType::f64 : DType::f32;
   try {
-    model.build(*model.input_shape(), uint64_t(0), dt);
+    model.build_from_inputs(uint64_t(0), dt);
   } catch (const Error& e) {
     raise<FormatError>("{}: the spec in the file does not build: {}", path, e.what());
   }
@@ -96,19 +97,19 @@ std::vector<std::string> class_names_of(const TensorFile& f) {
 
 }  // namespace
 
-void save_model(Sequential& model, const std::string& path, const std::optional<InputScaling>& input) {
+void save_model(Model& model, const std::string& path, const std::optional<InputScaling>& input) {
   write_safetensors(path, model_file(model, input));
 }
 
-Sequential load_model(const std::string& path) { return model_from(read_safetensors(path), path); }
+Model load_model(const std::string& path) { return model_from(read_safetensors(path), path); }
 
-Sequential load_model(const std::string& path, std::optional<InputScaling>& input) {
+Model load_model(const std::string& path, std::optional<InputScaling>& input) {
   TensorFile f = read_safetensors(path);
   input = input_scaling(f, path);
   return model_from(f, path);
 }
 
-Sequential load_model(std::span<const std::byte> file, const std::string& name) {
+Model load_model(std::span<const std::byte> file, const std::string& name) {
   TensorFile f;
   try {
     f = parse_safetensors(file);
@@ -118,7 +119,7 @@ Sequential load_model(std::span<const std::byte> file, const std::string& name) 
   return model_from(f, name);
 }
 
-void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
+void save_checkpoint(Model& model, const Optimizer& optimizer, const TrainingState& state,
                      const std::string& path, const std::optional<InputScaling>& input) {
   TensorFile f = model_file(model, input);
   for (auto& [key, t] : optimizer.state()) f.tensors.emplace_back(std::string(kOptimizerPrefix) + key, t);

@@ -338,7 +338,7 @@ Optimizer& Optimizer::for_layer(const Layer& layer) {
   return *it->second;
 }
 
-void Optimizer::step(Sequential& model) {
+void Optimizer::step(Model& model) {
   std::vector<Optimizer*> used;
   std::vector<double> rates;
   for (size_t i = 0; i < model.size(); ++i) {
@@ -369,7 +369,7 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
   return out;
 }
 
-void Optimizer::load_state(Sequential& model, const std::vector<std::pair<std::string, Tensor>>& state) {
+void Optimizer::load_state(Model& model, const std::vector<std::pair<std::string, Tensor>>& state) {
   // Every slot the model needs, so that a missing key is reported and an unknown one has no place.
   std::map<std::string, Tensor*> want;
   std::map<std::string, Optimizer*> counters{{"iterations", this}};

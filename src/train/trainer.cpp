@@ -51,14 +51,16 @@ LossResult class_loss(bool probabilities, const Tensor& out, std::span<const int
 
 }  // namespace
 
-bool ends_in_softmax(const Sequential& model) {
-  if (model.size() == 0) return false;
-  const Call c = model.layer(model.size() - 1).config();
+bool ends_in_softmax(const Model& model) {
+  const std::vector<NodeId> outs = model.outputs();
+  const Layer* last = outs.size() == 1 ? model.node_layer(outs[0]) : nullptr;
+  if (!last) return false;
+  const Call c = last->config();
   const Value* a = c.kwarg("activation");
   return a && a->kind() == Value::Kind::Str && a->as_str() == "softmax";
 }
 
-EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_size) {
+EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size) {
   const int64_t n = check_data(data, "evaluate");
   if (batch_size < 1) raise<ConfigError>("evaluate: batch_size must be >= 1, got {}", batch_size);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -88,7 +90,7 @@ EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_si
   return r;
 }
 
-FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
+FitResult fit(Model& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
               const FitOptions& o) {
   const int64_t n = check_data(train, "fit");
   if (validation) check_data(*validation, "fit (validation)");
@@ -116,7 +118,7 @@ FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train,
     raise<ConfigError>("fit: profile_warmup must be >= 0 and profile_steps >= 1, got {} and {}", o.profile_warmup,
                        o.profile_steps);
   struct Detach {  // o.profiler is the caller's: never leave it attached
-    Sequential& m;
+    Model& m;
     bool attached;
     ~Detach() {
       if (attached) m.set_profiler(nullptr);

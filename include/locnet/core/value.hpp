@@ -56,6 +56,7 @@ struct Call {
   std::vector<Value> args;
   std::vector<std::pair<std::string, Value>> kwargs;
   int column = -1;
+  int line = 0;  // 1-based line in a multi-line spec, 0 when unknown
 
   const Value* kwarg(std::string_view key) const;
   std::string repr() const;

@@ -18,4 +18,28 @@ namespace locnet {
 Value parse_value(std::string_view text);
 std::vector<Call> parse_chain(std::string_view text);  // calls joined by >>
 
+// Graph programs (model/from_spec.hpp builds the model): statements separated by new lines or ';', `#` comments.
+//   statement := name '=' expr | expr
+//   expr      := term ('>>' term)*                     a chain; '>>' may start or end a line
+//   term      := Call | Call '(' expr ')'              a layer; called on its inputs (Keras functional)
+//              | name                                  a node assigned earlier
+//              | '[' expr (',' expr)* ']'              parallel branches (neupy) or a list of nodes
+//              | 'Model' '(' inputs, outputs [, name=...] ')'   (positional or keywords; a name or a list each)
+// In a multi-line text errors read "spec line L, column C: ..."; in one line "spec column C: ...".
+struct SpecExpr {
+  enum class Kind { layer, name, branches, chain, model };
+  Kind kind = Kind::layer;
+  Call call;                    // layer: the call; model: Model's own keyword arguments (name=...)
+  std::string name;             // name: the variable
+  std::vector<SpecExpr> items;  // layer: the argument it is called on (none or one); branches, chain: the parts;
+                                // model: inputs, outputs
+  int line = 1, column = 1;
+};
+struct SpecStatement {
+  std::string target;  // empty for an expression statement
+  SpecExpr expr;
+  int line = 1, column = 1;
+};
+std::vector<SpecStatement> parse_program(std::string_view text);
+
 }  // namespace locnet

@@ -12,7 +12,9 @@
 // inference from several threads at once (tests/threads). Training-mode forward, backward, build, zero_grad and
 // weight changes need exclusive access: two threads training one layer object is not allowed.
 #pragma once
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -79,6 +81,23 @@ class Layer : public CatalogObject {
   virtual Tensor forward(const Tensor& x, Mode mode) = 0;
   virtual Tensor backward(const Tensor& dy) = 0;
 
+  // Several inputs. A graph node (model/model.hpp) calls the *_many forms with its inputs in order. Their defaults
+  // serve one-input layers: they check that exactly one input came and call the one-input forms. A layer taking
+  // several inputs (the merge layers, include/locnet/layers/merge.hpp) overrides arity() and the *_many forms,
+  // and its one-input forms are ShapeErrors. backward_many returns one gradient per input.
+  struct Arity {
+    size_t min = 1, max = 1;  // max = SIZE_MAX: any number
+  };
+  virtual Arity arity() const { return {}; }
+  virtual Shape output_shape_many(std::span<const Shape> in) const;
+  void build_many(std::span<const Shape> in, Rng& rng, DType dtype = DType::f32);
+  virtual Tensor forward_many(std::span<const Tensor> xs, Mode mode);
+  virtual std::vector<Tensor> backward_many(const Tensor& dy);
+  // ShapeError unless `n` inputs fit arity() ("takes 2 or more inputs, got 1").
+  void check_arity(size_t n) const;
+  // Every input's shape as built (one for a one-input layer).
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+
   virtual std::vector<Param*> params() { return {}; }   // trainable parameters
   virtual std::vector<Param*> buffers() { return {}; }  // non-trainable state saved with the weights
   std::vector<const Param*> params() const;
@@ -114,6 +133,8 @@ class Layer : public CatalogObject {
 
  protected:
   virtual void do_build(const Shape& in, Rng& rng) = 0;
+  // build_many's allocation step; the default serves one-input layers.
+  virtual void do_build_many(std::span<const Shape> in, Rng& rng) { do_build(in[0], rng); }
   // clone() of a layer type L: a copy whose parameters and buffers own fresh storage.
   template <class L>
   static std::unique_ptr<Layer> clone_of(const L& self) {
@@ -137,7 +158,8 @@ class Layer : public CatalogObject {
   std::string name_;
   Value optimizer_;
   bool trainable_ = true;
-  Shape input_shape_;
+  Shape input_shape_;                // the first input's
+  std::vector<Shape> input_shapes_;  // every input's
   DType dtype_ = DType::f32;
   bool built_ = false;
 };

@@ -15,6 +15,6 @@
 
 namespace locnet {
 
-Sequential fold_batch_norm(const Sequential& model);  // ConfigError if the model is not built
+Model fold_batch_norm(const Model& model);  // ConfigError if the model is not built
 
 }  // namespace locnet

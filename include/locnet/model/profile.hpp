@@ -1,6 +1,6 @@
 // Per-layer profile: where a step's time goes (`locnet apply --profile`, `locnet train --profile`).
 //
-// Attach a Profiler with Sequential::set_profiler(&p): every forward and backward then times each layer (wall
+// Attach a Profiler with Model::set_profiler(&p): every forward and backward then times each layer (wall
 // clock around the layer's call; the kernels finish their threads before returning) and adds its estimated work
 // (Layer::work: flops and bytes of the pass). With no profiler attached the passes measure nothing (one pointer
 // test per pass). The caller marks each step's wall time with add_step, so that time spent outside the layers
@@ -50,7 +50,7 @@ MachineLimits measure_machine_limits();
 
 // Runs `runs` steps of forward(x, mode), plus backward(dy) when dy is defined (mode must then be Training),
 // with `profiler` attached, after one unprofiled warm-up step. Parameter gradients accumulate as usual.
-void profile_steps(Sequential& model, const Tensor& x, Mode mode, const Tensor& dy, int64_t runs, Profiler& profiler);
+void profile_steps(Model& model, const Tensor& x, Mode mode, const Tensor& dy, int64_t runs, Profiler& profiler);
 
 // The table: per layer its name, type, kernel, forward and backward milliseconds per step, share of the step,
 // achieved GFLOP/s or GB/s and fraction of the roofline; then "(other)" (step time outside the layers), the

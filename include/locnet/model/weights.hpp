@@ -16,9 +16,9 @@
 
 namespace locnet {
 
-TensorFile model_weights(Sequential& model);
-void load_weights(Sequential& model, const TensorFile& file);
-void save_weights(Sequential& model, const std::string& path, std::map<std::string, std::string> metadata = {});
-void load_weights(Sequential& model, const std::string& path);
+TensorFile model_weights(Model& model);
+void load_weights(Model& model, const TensorFile& file);
+void save_weights(Model& model, const std::string& path, std::map<std::string, std::string> metadata = {});
+void load_weights(Model& model, const std::string& path);
 
 }  // namespace locnet

@@ -2,7 +2,7 @@
 // file and rename, so an interrupted write leaves the previous file intact).
 //   tensors   "<layer>.<param>"            the model's parameters and buffers (model/weights.hpp)
 //             "optimizer/<state key>"      checkpoints only: Optimizer::state() (slots, iteration counts)
-//   metadata  "format": "locnet", "locnet_version", "spec" (Sequential::spec(), with its Input shape),
+//   metadata  "format": "locnet", "locnet_version", "spec" (Model::spec(), with its Input shape),
 //             "dtype" (f32/f64); checkpoints add "optimizer" (its config call), "epoch" (epochs completed),
 //             "seed" and "batch_size" of the run, so `--resume` continues it: the trainer replays the skipped
 //             epochs' shuffles (FitOptions::initial_epoch), and resuming gives the weights an uninterrupted run gives;
@@ -34,12 +34,12 @@ struct InputScaling {
   double scale = kIdxImageScale;
 };
 
-void save_model(Sequential& model, const std::string& path, const std::optional<InputScaling>& input = std::nullopt);
-Sequential load_model(const std::string& path);  // built, weights loaded
+void save_model(Model& model, const std::string& path, const std::optional<InputScaling>& input = std::nullopt);
+Model load_model(const std::string& path);  // built, weights loaded
 // Also the file's InputScaling (nullopt for a file without one, such as files written before it was recorded).
 // FormatError for an input_dtype other than uint8 or an input_scale that is not a finite number > 0.
-Sequential load_model(const std::string& path, std::optional<InputScaling>& input);
-Sequential load_model(std::span<const std::byte> file, const std::string& name);  // the file's bytes; name in errors
+Model load_model(const std::string& path, std::optional<InputScaling>& input);
+Model load_model(std::span<const std::byte> file, const std::string& name);  // the file's bytes; name in errors
 
 struct TrainingState {
   int64_t epoch = 0;  // epochs completed
@@ -49,12 +49,12 @@ struct TrainingState {
 };
 
 struct Checkpoint {
-  Sequential model;
+  Model model;
   std::unique_ptr<Optimizer> optimizer;  // with its state restored
   TrainingState state;
 };
 
-void save_checkpoint(Sequential& model, const Optimizer& optimizer, const TrainingState& state,
+void save_checkpoint(Model& model, const Optimizer& optimizer, const TrainingState& state,
                      const std::string& path, const std::optional<InputScaling>& input = std::nullopt);
 Checkpoint load_checkpoint(const std::string& path);
 std::vector<std::string> load_class_names(const std::string& path);

@@ -22,7 +22,7 @@
 // lr is an alias of learning_rate ("SGD(lr=0.01)", numpy-ml's and old Keras's spelling); giving both is a
 // ConfigError; config() says learning_rate.
 // After updating a parameter, step() applies its constraint (params/constraints.hpp). Gradients are read, not
-// zeroed. Regularization gradients are the model's business (Sequential::add_regularization_grads) before step.
+// zeroed. Regularization gradients are the model's business (Model::add_regularization_grads) before step.
 //
 // Per-layer override (numpy-ml's optimizer=): a layer may carry its own optimizer spec (Layer::optimizer(),
 // `Dense(10, optimizer="SGD(0.1)")`); step(model) updates that layer's parameters with its own optimizer (own
@@ -48,7 +48,7 @@
 
 namespace locnet {
 
-class Sequential;
+class Model;  // model/model.hpp (Sequential is a Model)
 
 class LearningRateSchedule : public CatalogObject {
  public:
@@ -65,13 +65,13 @@ class Optimizer : public CatalogObject {
   // One update of every trainable parameter of the list (keys name the slots), then iterations += 1.
   void step(const std::vector<std::pair<std::string, Param*>>& params);
   // One update of the model's trainable parameters, honouring per-layer optimizer overrides.
-  void step(Sequential& model);
+  void step(Model& model);
 
   int64_t iterations() const { return iterations_; }
   double learning_rate() const { return (*lr_)(iterations_); }  // the rate the next step uses
 
   std::vector<std::pair<std::string, Tensor>> state() const;
-  void load_state(Sequential& model, const std::vector<std::pair<std::string, Tensor>>& state);
+  void load_state(Model& model, const std::vector<std::pair<std::string, Tensor>>& state);
 
  protected:
   explicit Optimizer(const Value& learning_rate, std::string_view type);

@@ -1,6 +1,6 @@
-// Mini-batch training and evaluation of a Sequential classifier on integer labels (the core that `locnet train`
+// Mini-batch training and evaluation of a classifier model (a chain or a graph with one input and one output) on integer labels (the core that `locnet train`
 // and `locnet evaluate` can drive; a proposal: no files, progress bar or checkpoints here).
-// Loss: softmax cross-entropy on the model's logits (train/losses.hpp) plus Sequential::regularization_loss().
+// Loss: softmax cross-entropy on the model's logits (train/losses.hpp) plus Model::regularization_loss().
 // A model that ends in softmax (ends_in_softmax: an Activation('softmax') or a fused activation='softmax' as its
 // last layer) outputs probabilities, so its loss is cross_entropy, the probability form (Keras from_logits=False),
 // and no second softmax is applied; the other models' outputs are taken as logits.
@@ -68,9 +68,9 @@ struct LabeledData {
   std::vector<int64_t> y;      // (N,) class indices
 };
 
-bool ends_in_softmax(const Sequential& model);
-FitResult fit(Sequential& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
+bool ends_in_softmax(const Model& model);
+FitResult fit(Model& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
               const FitOptions& options);
-EvalResult evaluate(Sequential& model, const LabeledData& data, int64_t batch_size = 256);
+EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size = 256);
 
 }  // namespace locnet
