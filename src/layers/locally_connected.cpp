@@ -17,33 +17,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Explicit padding as ZeroPadding1D/2D take it: p, 1D (left, right), 2D (rows, cols) or ((top, bottom), (left,
-// right)). Returns false for any other form.
-bool explicit_padding(const Value& v, int rank, int64_t (&pad)[2][2]) {
-  auto is_int = [](const Value& e) { return e.kind() == Value::Kind::Int; };
-  auto pair = [&](const Value& e, int64_t (&out)[2]) {
-    if (is_int(e)) {
-      out[0] = out[1] = e.as_int();
-      return true;
-    }
-    if (e.kind() != Value::Kind::Tuple || e.items().size() != 2 || !is_int(e.items()[0]) || !is_int(e.items()[1]))
-      return false;
-    out[0] = e.items()[0].as_int();
-    out[1] = e.items()[1].as_int();
-    return true;
-  };
-  if (is_int(v)) {
-    for (int a = 2 - rank; a < 2; ++a) pad[a][0] = pad[a][1] = v.as_int();
-    return true;
-  }
-  if (v.kind() != Value::Kind::Tuple) return false;
-  if (rank == 1) {
-    if (v.items().size() != 2 || !is_int(v.items()[0]) || !is_int(v.items()[1])) return false;
-    return pair(v, pad[1]);
-  }
-  return v.items().size() == 2 && pair(v.items()[0], pad[0]) && pair(v.items()[1], pad[1]);
-}
-
 kernels::LcProblem problem(const LocallyConnectedGeometry& g, int64_t n, DType dt, bool bias) {
   kernels::LcProblem p;
   static_cast<Window2D&>(p) = g;
@@ -89,7 +62,7 @@ LocallyConnectedSpec LocallyConnectedConfig<R>::validate() const {
                          R == 1 ? ", \"causal\"" : "", padding.repr());
   } else {
     s.padding = "explicit";
-    if (!explicit_padding(padding, R, s.pad))
+    if (!spatial::explicit_padding(padding, R, s.pad))
       raise<ConfigError>("{}: padding must be \"valid\", \"same\"{}, an int or {}, got {}", type,
                          R == 1 ? ", \"causal\"" : "",
                          R == 1 ? "(left, right)" : "(rows, cols) or ((top, bottom), (left, right))", padding.repr());

@@ -171,6 +171,6 @@ TEST(Catalog, LayersDeclaredWithLayerOf) {
   const CatalogEntry& e = find_layer_type("AveragePooling2D");
   std::vector<std::string> options;
   for (const FieldDoc& f : e.options) options.push_back(f.name);
-  EXPECT_EQ(options, (std::vector<std::string>{"pool_size", "strides", "padding", "data_format", "name", "optimizer",
-                                               "trainable"}));
+  EXPECT_EQ(options, (std::vector<std::string>{"pool_size", "strides", "padding", "data_format", "ceil_mode",
+                                               "count_include_pad", "name", "optimizer", "trainable"}));
 }

@@ -35,6 +35,9 @@ const char* const kModels[] = {
     "Input((3, 4, 4, 4)) >> BatchNorm3D() >> BatchNorm3D.keras() >> BatchNorm3D.caffe() >> BatchNorm3D.pytorch(3)",
     "Input((3, 4, 4)) >> BatchNorm2D.keras() >> BatchNorm2D.caffe() >> BatchNorm2D.pytorch(3)",
     "Input((3, 4)) >> BatchNorm1D.keras() >> BatchNorm1D.caffe() >> BatchNorm1D.pytorch(3)",
+    "Input((9, 4)) >> MaxPooling1D(3, 1, padding=1, ceil_mode=True) >> AveragePooling1D(2, padding=(1, 0), "
+    "count_include_pad=True) >> GlobalMaxPooling1D(keepdims=True) >> GlobalAveragePooling1D()",
+    "Input((6, 6, 3)) >> MaxPooling2D(3, 2, padding=((1, 0), (0, 1)), ceil_mode=True) >> GlobalMaxPooling2D()",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};

@@ -103,4 +103,8 @@ TEST(MaxPoolKernels, FastPathOnlyWhereEveryWindowIsInside) {
   PoolProblem first = p;
   first.channels_last = false;
   EXPECT_FALSE(fast_applicable(first));
+  PoolProblem ceil = p;  // ceil_mode: a 4th row of windows, [6, 8), reaches past the 7 rows
+  ASSERT_EQ(ceil.fit(WindowPadding::valid, {{0, 0}, {0, 0}}, true), -1);
+  ASSERT_EQ(ceil.oh, 4);
+  EXPECT_FALSE(fast_applicable(ceil));
 }

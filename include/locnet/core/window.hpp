@@ -10,6 +10,11 @@
 //   causal    before = e - 1,                out = ceil(n / s)
 //   explicit  (before, after) given,         out = floor((n + before + after - e) / s) + 1 (does not fit if
 //             n + before + after < e)
+// ceil_mode (valid and explicit only; PyTorch, ONNX, Caffe pooling): out = ceil((n + before + after - e) / s) + 1,
+// less one when that last window would start at or past n + before (PyTorch's rule: the last window starts inside
+// the input or the padding before it), so it may reach past the padding after.
+// fit() also sets the padding after the last element (pad_bottom, pad_right): the given one, or for the computed
+// modes max((out - 1) s + e - n - before, 0).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -24,6 +29,7 @@ struct Window2D {
   int64_t sh = 1, sw = 1;                  // strides
   int64_t dilation_h = 1, dilation_w = 1;  // spacing between taps
   int64_t pad_top = 0, pad_left = 0;       // padding before the first row / column
+  int64_t pad_bottom = 0, pad_right = 0;   // padding after the last row / column (set by fit())
   int64_t oh = 1, ow = 1;                  // output rows, cols
 
   int64_t positions() const { return oh * ow; }
@@ -47,9 +53,10 @@ struct Window2D {
   // Sets pad_top, pad_left, oh and ow from the sizes, kernel, strides and dilation by the rule of `padding`
   // (`pads` holds the explicit (before, after) of rows and cols). Returns the first axis (0 rows, 1 cols) along
   // which the dilated kernel is longer than the (padded) input, leaving that axis unset, or -1 when both fit.
-  int fit(WindowPadding padding, const int64_t (&pads)[2][2] = {{0, 0}, {0, 0}}) {
+  int fit(WindowPadding padding, const int64_t (&pads)[2][2] = {{0, 0}, {0, 0}}, bool ceil_mode = false) {
     const int64_t size[2] = {h, w}, stride[2] = {sh, sw};
     int64_t* before[2] = {&pad_top, &pad_left};
+    int64_t* after[2] = {&pad_bottom, &pad_right};
     int64_t* out[2] = {&oh, &ow};
     for (int a = 0; a < 2; ++a) {
       const int64_t n = size[a], s = stride[a], e = extent(a);
@@ -69,10 +76,13 @@ struct Window2D {
           const int64_t padded = given ? n + pads[a][0] + pads[a][1] : n;
           if (padded < e) return a;
           *before[a] = given ? pads[a][0] : 0;
-          *out[a] = (padded - e) / s + 1;
-          break;
+          *after[a] = given ? pads[a][1] : 0;
+          *out[a] = ceil_mode ? (padded - e + s - 1) / s + 1 : (padded - e) / s + 1;
+          if (ceil_mode && (*out[a] - 1) * s >= n + *before[a]) --*out[a];
+          continue;
         }
       }
+      *after[a] = std::max<int64_t>((*out[a] - 1) * s + e - n - *before[a], 0);
     }
     return -1;
   }

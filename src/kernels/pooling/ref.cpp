@@ -20,7 +20,13 @@ struct Layout {
         out_channel(p.channels_last ? 1 : p.oh * p.ow) {}
 };
 
-// fn(sample, output offset, [y0, y1) x [x0, x1) valid input rows/cols) for every window.
+// A window's input rows [y0, y1) x cols [x0, x1), and the divisor of average pooling.
+struct Span {
+  int64_t y0, y1, x0, x1;
+  int64_t count;
+};
+
+// fn(sample, output offset, span) for every window.
 template <class Fn>
 void for_each_window(const PoolProblem& p, Fn&& fn) {
   const Layout l(p);
@@ -29,9 +35,11 @@ void for_each_window(const PoolProblem& p, Fn&& fn) {
     for (int64_t s = lo; s < hi; ++s)
       for (int64_t oy = 0; oy < p.oh; ++oy) {
         const int64_t top = p.in_row(oy, 0), y0 = std::max<int64_t>(top, 0), y1 = std::min(top + p.kh, p.h);
+        const int64_t rows = p.count_include_pad ? std::min(top + p.kh, p.h + p.pad_bottom) - top : y1 - y0;
         for (int64_t ox = 0; ox < p.ow; ++ox) {
           const int64_t left = p.in_col(ox, 0), x0 = std::max<int64_t>(left, 0), x1 = std::min(left + p.kw, p.w);
-          fn(s, (oy * p.ow + ox) * l.out_pixel, y0, y1, x0, x1);
+          const int64_t cols = p.count_include_pad ? std::min(left + p.kw, p.w + p.pad_right) - left : x1 - x0;
+          fn(s, (oy * p.ow + ox) * l.out_pixel, Span{y0, y1, x0, x1, rows * cols});
         }
       }
   });
@@ -43,12 +51,12 @@ template <class T>
 void max_forward(const PoolProblem& p, const T* x, T* y, int64_t* argmax) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
-  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+  for_each_window(p, [&](int64_t s, int64_t o, const Span& w) {
     for (int64_t ch = 0; ch < p.c; ++ch) {
       T best = -std::numeric_limits<T>::infinity();
       int64_t arg = -1;
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = x0; ix < x1; ++ix) {
+      for (int64_t iy = w.y0; iy < w.y1; ++iy)
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
           int64_t i = (iy * p.w + ix) * l.in_pixel + ch * l.in_channel;
           T v = x[s * in + i];
           if (v > best || arg < 0 || (std::isnan(v) && !std::isnan(best))) best = v, arg = i;
@@ -71,23 +79,24 @@ void max_backward(const PoolProblem& p, const T* dy, const int64_t* argmax, T* d
   });
 }
 
-// y = sum over the window's taps inside the input / their count.
+// y = sum over the window's taps inside the input / count (the taps inside the input, or with count_include_pad
+// those inside the padded input).
 template <class T>
 void avg_forward(const PoolProblem& p, const T* x, T* y) {
   const Layout l(p);
   const int64_t in = p.h * p.w * p.c, out = p.oh * p.ow * p.c;
-  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
-    const T scale = T(1) / T((y1 - y0) * (x1 - x0));
+  for_each_window(p, [&](int64_t s, int64_t o, const Span& w) {
+    const T scale = T(1) / T(w.count);
     for (int64_t ch = 0; ch < p.c; ++ch) {
       T sum = 0;
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = x0; ix < x1; ++ix) sum += x[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel];
+      for (int64_t iy = w.y0; iy < w.y1; ++iy)
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) sum += x[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel];
       y[s * out + o + ch * l.out_channel] = sum * scale;
     }
   });
 }
 
-// dx[i] = sum over the windows containing i of dy / the window's count.
+// dx[i] = sum over the windows containing i of dy / the window's count (as in avg_forward).
 template <class T>
 void avg_backward(const PoolProblem& p, const T* dy, T* dx) {
   const Layout l(p);
@@ -96,12 +105,12 @@ void avg_backward(const PoolProblem& p, const T* dy, T* dx) {
     for (int64_t s = lo; s < hi; ++s) std::fill(dx + s * in, dx + (s + 1) * in, T(0));
   });
   // Windows of one sample overlap in dx; samples never do, so for_each_window's split by sample is race-free.
-  for_each_window(p, [&](int64_t s, int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
-    const T scale = T(1) / T((y1 - y0) * (x1 - x0));
+  for_each_window(p, [&](int64_t s, int64_t o, const Span& w) {
+    const T scale = T(1) / T(w.count);
     for (int64_t ch = 0; ch < p.c; ++ch) {
       T g = dy[s * out + o + ch * l.out_channel] * scale;
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = x0; ix < x1; ++ix) dx[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel] += g;
+      for (int64_t iy = w.y0; iy < w.y1; ++iy)
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) dx[s * in + (iy * p.w + ix) * l.in_pixel + ch * l.in_channel] += g;
     }
   });
 }
