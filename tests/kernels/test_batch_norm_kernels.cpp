@@ -249,3 +249,29 @@ TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {
       });
     }
 }
+
+TEST(BatchNormKernels, AxisViewsOnEveryInstructionSet) {
+  // A channel axis anywhere (Keras's axis=) is the (outer, C, inner) view: channels_first with n = outer and
+  // S = inner, or channels_last when inner = 1 (src/layers/batch_norm.cpp). Its edges: outer 1, inner 1, C 1, odd
+  // sizes, inner below and above a vector and the 2 KB plane threshold.
+  struct View {
+    int64_t outer, c, inner;
+  };
+  const View views[] = {{1, 5, 7}, {6, 4, 5}, {6, 1, 5}, {9, 3, 1}, {35, 7, 3}, {3, 33, 17}, {1, 1, 49}, {4, 5, 600}};
+  locnet::testing::for_each_target([&] {
+    Sweep sweep(batch_norm_kernels(), {"hwy"});
+    for (DType dt : {DType::f32, DType::f64})
+      for (const View& v : views)
+        for (bool relu : {false, true}) {
+          BatchNormProblem p;
+          p.channels_last = v.inner == 1;
+          p.n = v.outer;
+          p.c = v.c;
+          p.s = v.inner;
+          p.relu = relu;
+          p.dtype = dt;
+          SCOPED_TRACE(fmt::format("{} outer={} C={} inner={} relu={}", dtype_name(dt), v.outer, v.c, v.inner, relu));
+          compare(sweep, p, uint64_t(v.outer + v.c + v.inner), 1.0, 0.8);
+        }
+  });
+}
