@@ -99,7 +99,7 @@ BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
   c.channels_last = data_format ? channels_last_of(kType, *data_format) : last_from_axis;
   if (data_format && a != -1 && a != (c.channels_last ? R + 1 : 1))
     raise<ConfigError>("{}: axis must agree with data_format \"{}\", got axis={}", kType, *data_format, a);
-  if (!data_format) c.axis = a;
+  if (!data_format || a != -1) c.axis = a;  // an explicit axis counts on any rank, not only R + 2
   c.any_rank = true;
   c.has_beta = center;
   c.has_gamma = scale;
@@ -162,7 +162,8 @@ int64_t BatchNormBase::axis_of(const Shape& s) const {
 }
 
 int64_t BatchNormBase::channel_axis() const {
-  if (!built()) raise<ConfigError>("{}: the channel axis is known once the layer is built, got an unbuilt layer", where());
+  if (!built())
+    raise<ConfigError>("{}: the channel axis is known once the layer is built, got an unbuilt layer", where());
   return axis_of(input_shape());
 }
 
@@ -243,8 +244,8 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
   }
   batches_.value = c_.batches_tracked ? Tensor(Shape{1}, dtype()) : Tensor();
   normalizer_.value = c_.update == BatchNormCanonical::Update::caffe ? Tensor(Shape{1}, dtype()) : Tensor();
-  impl_ =
-      &kernels::choose<kernels::BatchNormKernel>("batch_norm", kernels::batch_norm_kernels(), problem(c_, in, axis_of(in), dtype()));
+  impl_ = &kernels::choose<kernels::BatchNormKernel>("batch_norm", kernels::batch_norm_kernels(),
+                                                     problem(c_, in, axis_of(in), dtype()));
 }
 
 void BatchNormBase::reset_running_stats() {

@@ -67,6 +67,8 @@ TEST(BatchNormAxis, OutputsAndRunningStatisticsOnEveryAxis) {
       {"BatchNorm2D.keras(axis=1)", Shape{5, 3}, 1},                  // rank 2: Keras takes any rank
       {"BatchNorm2D.keras(axis=[3], scale=False)", Shape{2, 2, 2, 3, 2, 2}, 3},  // rank 6, a one-element list
       {"BatchNorm2D.keras(axis=2)", Shape{2, 33, 3, 17}, 2},          // inner 17: vector tails
+      {"BatchNorm1D.keras(axis=2)", Shape{1, 1, 4}, 2},               // batch 1, one step: m = 1, variance 0
+      {"BatchNorm2D.keras(axis=3, data_format='channels_last')", Shape{2, 2, 3, 2, 2}, 3},  // explicit, rank 5
   };
   locnet::testing::KernelCount count;
   for (const AxisCase& k : cases)
@@ -107,15 +109,21 @@ TEST(BatchNormAxis, OutputsAndRunningStatisticsOnEveryAxis) {
     }
 }
 
-TEST(BatchNormAxis, GradientsOnMiddleAxes) {
-  for (const char* spec : {"BatchNorm2D.keras(axis=2)", "BatchNorm2D.keras(axis=-2, activation='relu')",
-                           "BatchNorm3D.keras(axis=2, center=False)", "BatchNorm1D.keras(axis=1)"})
+TEST(BatchNormAxis, GradientsOnEveryAxisKind) {
+  const std::pair<const char*, Shape> cases[] = {
+      {"BatchNorm2D.keras(axis=2)", Shape{2, 3, 4, 5}},                        // middle axis
+      {"BatchNorm2D.keras(axis=-2, activation='relu')", Shape{2, 3, 4, 5}},    // the same, from the end
+      {"BatchNorm3D.keras(axis=2, center=False)", Shape{2, 2, 3, 2, 3}},
+      {"BatchNorm1D.keras(axis=1)", Shape{3, 4, 5}},                           // a sequence, channels_first
+      {"BatchNorm1D.keras(axis=-2, scale=False)", Shape{2, 5, 3}},             // a sequence's steps
+      {"BatchNorm2D.keras(axis=1)", Shape{4, 3}},                              // rank 2 (a Dense output)
+      {"BatchNorm2D.keras()", Shape{1, 3}},                                    // rank 2, batch 1
+      {"BatchNorm2D.keras(axis=3, data_format='channels_last')", Shape{2, 2, 2, 3, 2}},  // axis 3 of rank 5
+  };
+  for (const auto& [spec, in] : cases)
     for (bool frozen : {false, true}) {
-      SCOPED_TRACE(fmt::format("{} frozen={}", spec, frozen));
+      SCOPED_TRACE(fmt::format("{} on {} frozen={}", spec, in.str(), frozen));
       auto layer = layer_of(spec);
-      Shape in = std::string(spec).find("3D") != std::string::npos ? Shape{2, 2, 3, 2, 3}
-                 : std::string(spec).find("1D") != std::string::npos ? Shape{3, 4, 5}
-                                                                      : Shape{2, 3, 4, 5};
       Rng rng(1);
       layer->build(in.with_dim(0, Shape::kUnknown), rng, DType::f64);
       for (Param* p : layer->buffers()) {
