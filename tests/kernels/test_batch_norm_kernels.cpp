@@ -22,6 +22,17 @@ namespace {
 using Sweep = locnet::testing::KernelSweep<BatchNormKernel>;
 using Guarded = GuardedBuffer<32>;
 
+BatchNormProblem problem_of(bool last, int64_t n, int64_t c, int64_t s, bool relu, DType dt) {
+  BatchNormProblem p;
+  p.channels_last = last;
+  p.n = n;
+  p.c = c;
+  p.s = s;
+  p.relu = relu;
+  p.dtype = dt;
+  return p;
+}
+
 // |a - b| <= tol * (|b| + max|b|): relative to the tensor's scale (dx sums terms that cancel).
 void expect_near_scaled(const Tensor& a, const Tensor& b, double tol, const char* what) {
   double scale = 0;
@@ -173,13 +184,7 @@ TEST(BatchNormKernels, StreamedOutputs) {
   for (DType dt : {DType::f32, DType::f64})
     for (const Case& k : cases)
       for (bool relu : {false, true}) {
-        BatchNormProblem p;
-        p.n = 3;
-        p.c = k.c;
-        p.s = k.s;
-        p.channels_last = k.last;
-        p.relu = relu;
-        p.dtype = dt;
+        const BatchNormProblem p = problem_of(k.last, 3, k.c, k.s, relu, dt);
         SCOPED_TRACE(fmt::format("{} last={} C={} S={} relu={}", dtype_name(dt), k.last, k.c, k.s, relu));
         compare(sweep, p, uint64_t(k.c + k.s), 0.5, 2.0);
       }
@@ -263,13 +268,7 @@ TEST(BatchNormKernels, AxisViewsOnEveryInstructionSet) {
     for (DType dt : {DType::f32, DType::f64})
       for (const View& v : views)
         for (bool relu : {false, true}) {
-          BatchNormProblem p;
-          p.channels_last = v.inner == 1;
-          p.n = v.outer;
-          p.c = v.c;
-          p.s = v.inner;
-          p.relu = relu;
-          p.dtype = dt;
+          const BatchNormProblem p = problem_of(v.inner == 1, v.outer, v.c, v.inner, relu, dt);
           SCOPED_TRACE(fmt::format("{} outer={} C={} inner={} relu={}", dtype_name(dt), v.outer, v.c, v.inner, relu));
           compare(sweep, p, uint64_t(v.outer + v.c + v.inner), 1.0, 0.8);
         }
