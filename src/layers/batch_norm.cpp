@@ -30,6 +30,18 @@ bool relu_of(const char* type, const std::optional<std::string>& activation) {
     raise<ConfigError>("{}: activation must be None, \"linear\" or \"relu\" (fused), got \"{}\"", type, a);
   return a == "relu";
 }
+// Keras's axis: an int, or a list of one int (tf.keras); several axes are NotSupported.
+int64_t keras_axis(const char* type, const Value& axis) {
+  if (axis.kind() == Value::Kind::Tuple && axis.items().size() == 1 && axis.items()[0].kind() == Value::Kind::Int)
+    return axis.items()[0].as_int();
+  if (axis.kind() == Value::Kind::Tuple && axis.items().size() > 1)
+    raise<NotSupported>("{}: axis must be one int here (normalizing over several axes is not supported), got {}",
+                        type, axis.repr());
+  if (axis.kind() != Value::Kind::Int)
+    raise<ConfigError>("{}: axis must be an int (the channel axis, negative from the end), got {} {}", type,
+                       axis.kind_name(), axis.repr());
+  return axis.as_int();
+}
 // data_format: the layout, or nullopt where the convention derives it otherwise (Keras's axis).
 BatchNormCanonical base(int rank, double eps, const char* type, const char* eps_name,
                         const std::optional<std::string>& activation, const std::optional<std::string>& data_format) {
@@ -81,13 +93,14 @@ BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
   check_fraction(kType, "momentum", momentum);
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;
-  // R + 1 is the last axis of a channels_last input (1D: of (N, L, C)).
-  if (axis != -1 && axis != 1 && axis != R + 1)
-    raise<ConfigError>("{}: axis must be -1, {} (channels_last) or 1 (channels_first), got {}", kType, R + 1, axis);
-  bool last_from_axis = axis != 1;
+  const int64_t a = keras_axis(kType, axis);
+  // R + 1 is the last axis of a channels_last input (1D: of (N, L, C)); the input's rank decides for any axis.
+  const bool last_from_axis = a == -1 || a == R + 1;
   c.channels_last = data_format ? channels_last_of(kType, *data_format) : last_from_axis;
-  if (data_format && axis != -1 && c.channels_last != last_from_axis)
-    raise<ConfigError>("{}: axis must agree with data_format \"{}\", got axis={}", kType, *data_format, axis);
+  if (data_format && a != -1 && a != (c.channels_last ? R + 1 : 1))
+    raise<ConfigError>("{}: axis must agree with data_format \"{}\", got axis={}", kType, *data_format, a);
+  if (!data_format || a != -1) c.axis = a;  // an explicit axis counts on any rank, not only R + 2
+  c.any_rank = true;
   c.has_beta = center;
   c.has_gamma = scale;
   auto arg = [&](const char* name) { return fmt::format("{}: {}", kType, name); };
@@ -138,11 +151,32 @@ BatchNormBase::BatchNormBase(BatchNormCanonical canonical, std::string name)
   batches_.counter = true;
 }
 
+int64_t BatchNormBase::axis_of(const Shape& s) const {
+  const int64_t rank = int64_t(s.rank());
+  if (!c_.axis) return c_.channels_last ? rank - 1 : 1;
+  const int64_t a = *c_.axis < 0 ? *c_.axis + rank : *c_.axis;
+  if (a < 1 || a >= rank)
+    raise<ShapeError>("{}: axis {} must be a non-batch axis of the input (1 to {}, or -{} to -1), got shape {}",
+                      where(), *c_.axis, rank - 1, rank - 1, s.str());
+  return a;
+}
+
+int64_t BatchNormBase::channel_axis() const {
+  if (!built())
+    raise<ConfigError>("{}: the channel axis is known once the layer is built, got an unbuilt layer", where());
+  return axis_of(input_shape());
+}
+
 Shape BatchNormBase::output_shape(const Shape& in) const {
-  bool rank_ok = c_.rank == 1 ? (in.rank() == 2 || in.rank() == 3) : in.rank() == size_t(c_.rank + 2);
+  bool rank_ok = c_.any_rank    ? in.rank() >= 2
+                 : c_.rank == 1 ? (in.rank() == 2 || in.rank() == 3)
+                                : in.rank() == size_t(c_.rank + 2);
   if (!rank_ok)
     raise<ShapeError>("{}: input rank must be {}, got shape {}", where(),
-                      c_.rank == 1 ? std::string("2 (N, C) or 3 (N, L, C)") : std::to_string(c_.rank + 2), in.str());
+                      c_.any_rank    ? std::string(">= 2")
+                      : c_.rank == 1 ? std::string("2 (N, C) or 3 (N, L, C)")
+                                     : std::to_string(c_.rank + 2),
+                      in.str());
   for (size_t i = 1; i < in.rank(); ++i)
     if (in[i] <= 0)
       raise<ShapeError>("{}: non-batch dimensions must be known and > 0, got shape {}", where(), in.str());
@@ -153,14 +187,18 @@ Shape BatchNormBase::output_shape(const Shape& in) const {
 }
 
 namespace {
-kernels::BatchNormProblem problem(const BatchNormCanonical& c, const Shape& s, DType dt) {
+// The input as (outer, C, inner) around the channel axis a: a last axis is the channels_last problem (n = N,
+// S = the dims between), any other the channels_first one with n = outer = N * prod(dims before a), S = inner.
+kernels::BatchNormProblem problem(const BatchNormCanonical& c, const Shape& s, int64_t a, DType dt) {
   kernels::BatchNormProblem p;
-  p.n = s[0] < 0 ? 1 : s[0];
-  p.channels_last = c.channels_last;
-  p.c = c.channels_last ? s.dim(-1) : s[1];
-  int64_t sp = 1;
-  for (size_t i = c.channels_last ? 1 : 2; i < s.rank() - (c.channels_last ? 1 : 0); ++i) sp *= s[i];
-  p.s = sp;
+  const size_t ax = size_t(a);
+  int64_t before = 1, after = 1;
+  for (size_t i = 1; i < ax; ++i) before *= s[i];
+  for (size_t i = ax + 1; i < s.rank(); ++i) after *= s[i];
+  p.channels_last = ax + 1 == s.rank();
+  p.n = (s[0] < 0 ? 1 : s[0]) * (p.channels_last ? 1 : before);
+  p.c = s[ax];
+  p.s = p.channels_last ? before : after;
   p.relu = c.relu;
   p.dtype = dt;
   return p;
@@ -206,8 +244,8 @@ void BatchNormBase::do_build(const Shape& in, Rng& rng) {
   }
   batches_.value = c_.batches_tracked ? Tensor(Shape{1}, dtype()) : Tensor();
   normalizer_.value = c_.update == BatchNormCanonical::Update::caffe ? Tensor(Shape{1}, dtype()) : Tensor();
-  impl_ =
-      &kernels::choose<kernels::BatchNormKernel>("batch_norm", kernels::batch_norm_kernels(), problem(c_, in, dtype()));
+  impl_ = &kernels::choose<kernels::BatchNormKernel>("batch_norm", kernels::batch_norm_kernels(),
+                                                     problem(c_, in, axis_of(in), dtype()));
 }
 
 void BatchNormBase::reset_running_stats() {
@@ -269,8 +307,8 @@ void BatchNormBase::update_running(const std::vector<double>& mean, const std::v
 
 Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
-  const auto p = problem(c_, x.shape(), x.dtype());
-  const int64_t m = x.shape()[0] * p.s;
+  const auto p = problem(c_, x.shape(), axis_of(x.shape()), x.dtype());
+  const int64_t m = p.count();
   const bool batch = uses_batch_stats(mode);
   std::vector<double> gamma = values(gamma_, p.c, 1), beta = values(beta_, p.c, 0);
   std::vector<double> mean(size_t(p.c)), invstd(size_t(p.c));
@@ -312,7 +350,7 @@ Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
 Tensor BatchNormBase::backward(const Tensor& dy) {
   if (!x_cache_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, x_cache_.shape());
-  const auto p = problem(c_, dy.shape(), dy.dtype());
+  const auto p = problem(c_, dy.shape(), axis_of(dy.shape()), dy.dtype());
   std::vector<double> gamma = values(gamma_, p.c, 1), beta = values(beta_, p.c, 0);
   std::vector<double> dgamma(size_t(p.c)), dbeta(size_t(p.c));
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype());

@@ -29,14 +29,16 @@ void set_kwarg(Call& c, const std::string& key, Value v) {
 // The output channel of each element of a parameter of `layer`, or -1 when `bn` cannot fold into it.
 using ChannelOf = std::function<int64_t(const std::string& param, int64_t flat)>;
 ChannelOf fold_target(const Layer& layer, const BatchNormBase& bn) {
-  const bool bn_last = bn.canonical().channels_last || bn.input_shape().rank() == 2;
+  // The BatchNorm's channel axis (Keras's axis= may be any) must be the layer's output channel axis.
+  const int64_t axis = bn.channel_axis(), rank = int64_t(bn.input_shape().rank());
+  const bool bn_last = axis == rank - 1, bn_first = axis == 1;
   if (auto* d = dynamic_cast<const Dense*>(&layer)) {
     if (d->cfg().activation.value_or("linear") != "linear" || !bn_last) return nullptr;
     const int64_t units = d->cfg().units;
     return [units](const std::string&, int64_t i) { return i % units; };
   }
   if (auto* lc = dynamic_cast<const LocallyConnectedBase*>(&layer)) {
-    if (lc->spec().activation != "linear" || lc->spec().channels_last != bn.canonical().channels_last) return nullptr;
+    if (lc->spec().activation != "linear" || !(lc->spec().channels_last ? bn_last : bn_first)) return nullptr;
     const LocallyConnectedGeometry& g = lc->geometry();
     const int64_t f = g.f, positions = g.positions();
     const bool last = g.channels_last;

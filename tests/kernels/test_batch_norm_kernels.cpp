@@ -22,6 +22,17 @@ namespace {
 using Sweep = locnet::testing::KernelSweep<BatchNormKernel>;
 using Guarded = GuardedBuffer<32>;
 
+BatchNormProblem problem_of(bool last, int64_t n, int64_t c, int64_t s, bool relu, DType dt) {
+  BatchNormProblem p;
+  p.channels_last = last;
+  p.n = n;
+  p.c = c;
+  p.s = s;
+  p.relu = relu;
+  p.dtype = dt;
+  return p;
+}
+
 // |a - b| <= tol * (|b| + max|b|): relative to the tensor's scale (dx sums terms that cancel).
 void expect_near_scaled(const Tensor& a, const Tensor& b, double tol, const char* what) {
   double scale = 0;
@@ -173,13 +184,7 @@ TEST(BatchNormKernels, StreamedOutputs) {
   for (DType dt : {DType::f32, DType::f64})
     for (const Case& k : cases)
       for (bool relu : {false, true}) {
-        BatchNormProblem p;
-        p.n = 3;
-        p.c = k.c;
-        p.s = k.s;
-        p.channels_last = k.last;
-        p.relu = relu;
-        p.dtype = dt;
+        const BatchNormProblem p = problem_of(k.last, 3, k.c, k.s, relu, dt);
         SCOPED_TRACE(fmt::format("{} last={} C={} S={} relu={}", dtype_name(dt), k.last, k.c, k.s, relu));
         compare(sweep, p, uint64_t(k.c + k.s), 0.5, 2.0);
       }
@@ -248,4 +253,24 @@ TEST(BatchNormKernels, OneValuePerChannelAndConstantChannels) {
         for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.item(i), 0.25);
       });
     }
+}
+
+TEST(BatchNormKernels, AxisViewsOnEveryInstructionSet) {
+  // A channel axis anywhere (Keras's axis=) is the (outer, C, inner) view: channels_first with n = outer and
+  // S = inner, or channels_last when inner = 1 (src/layers/batch_norm.cpp). Its edges: outer 1, inner 1, C 1, odd
+  // sizes, inner below and above a vector and the 2 KB plane threshold.
+  struct View {
+    int64_t outer, c, inner;
+  };
+  const View views[] = {{1, 5, 7}, {6, 4, 5}, {6, 1, 5}, {9, 3, 1}, {35, 7, 3}, {3, 33, 17}, {1, 1, 49}, {4, 5, 600}};
+  locnet::testing::for_each_target([&] {
+    Sweep sweep(batch_norm_kernels(), {"hwy"});
+    for (DType dt : {DType::f32, DType::f64})
+      for (const View& v : views)
+        for (bool relu : {false, true}) {
+          const BatchNormProblem p = problem_of(v.inner == 1, v.outer, v.c, v.inner, relu, dt);
+          SCOPED_TRACE(fmt::format("{} outer={} C={} inner={} relu={}", dtype_name(dt), v.outer, v.c, v.inner, relu));
+          compare(sweep, p, uint64_t(v.outer + v.c + v.inner), 1.0, 0.8);
+        }
+  });
 }

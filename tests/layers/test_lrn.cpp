@@ -4,6 +4,7 @@
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
+#include "locnet/io/spec.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/layers/lrn.hpp"
 #include "locnet/layers/registry.hpp"
@@ -52,6 +53,19 @@ Tensor run(Layer& layer, const Tensor& x) {
 void expect_close(const Tensor& got, const Tensor& want, double rtol = 1e-12) {
   ASSERT_EQ(got.shape(), want.shape());
   EXPECT_LE(max_scaled_error(got, want, rtol, 1e-14), 1.0);
+}
+
+// (N, C, S...) -> (N, S..., C).
+Tensor to_channels_last(const Tensor& x) {
+  std::vector<int64_t> d = x.shape().dims(), dl{d[0]};
+  dl.insert(dl.end(), d.begin() + 2, d.end());
+  dl.push_back(d[1]);
+  Tensor xl(Shape(dl), x.dtype());
+  const int64_t C = d[1], S = x.numel() / (d[0] * C);
+  for (int64_t b = 0; b < d[0]; ++b)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t s = 0; s < S; ++s) xl.set((b * S + s) * C + c, x.item((b * C + c) * S + s));
+  return xl;
 }
 
 const Shape kNchw{2, 7, 3, 2};
@@ -219,16 +233,9 @@ TEST(Lrn, LayoutsAndRanksAgree) {
   for (Shape cf : {Shape{3, 5}, Shape{2, 5, 4}, Shape{2, 5, 3, 4}, Shape{1, 5, 2, 3, 2}}) {
     SCOPED_TRACE(cf.str());
     Tensor x = random_tensor(cf, DType::f64, 10);
-    // transpose (N, C, S...) -> (N, S..., C)
+    Tensor xl = to_channels_last(x);
     std::vector<int64_t> d = cf.dims();
-    std::vector<int64_t> dl{d[0]};
-    dl.insert(dl.end(), d.begin() + 2, d.end());
-    dl.push_back(d[1]);
-    Tensor xl(Shape(dl), DType::f64);
     int64_t C = d[1], S = x.numel() / (d[0] * C);
-    for (int64_t b = 0; b < d[0]; ++b)
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t s = 0; s < S; ++s) xl.set((b * S + s) * C + c, x.item((b * C + c) * S + s));
     PyTorchLocalResponseNorm first({.size = 4, .alpha = 0.5});
     PyTorchLocalResponseNorm last({.size = 4, .alpha = 0.5, .data_format = "channels_last"});
     Tensor yf = run(first, x), yl = run(last, xl);
@@ -237,6 +244,40 @@ TEST(Lrn, LayoutsAndRanksAgree) {
         for (int64_t s = 0; s < S; ++s)
           EXPECT_DOUBLE_EQ(yl.item((b * S + s) * C + c), yf.item((b * C + c) * S + s));
   }
+}
+
+TEST(Lrn, EveryConventionTakesWhatTheLayersBeforeItProduce) {
+  // Rank 2 (Dense, global pooling, Flatten), 3 (1D layers), 4 (2D layers), 5 (3D layers), in either data format
+  // (a model may mix them): every convention takes each, channels_last equals channels_first on the transposed
+  // data, and the gradients check. Within-channel needs a spatial axis (rank 2 is a ShapeError). PyTorch's own
+  // LocalResponseNorm refuses rank 2; locnet takes it as one pixel.
+  const char* specs[] = {"LocalResponseNorm(depth_radius=3, alpha=0.1, data_format='{}')",
+                         "LocalResponseNorm.tensorflow(depth_radius=1, alpha=0.3, data_format='{}')",
+                         "LocalResponseNorm.pytorch(2, alpha=0.5, data_format='{}')",
+                         "LocalResponseNorm.caffe(local_size=3, data_format='{}')",
+                         "LocalResponseNorm.caffe(local_size=3, norm_region='WITHIN_CHANNEL', data_format='{}')",
+                         "LocalResponseNorm.wolfram(ChannelWindowSize=1, data_format='{}')",
+                         "LocalResponseNorm.onnx(4, alpha=0.5, data_format='{}')",
+                         "LocalResponseNorm.onednn(local_size=3, alpha=0.5, data_format='{}')",
+                         "LocalResponseNorm.onednn(local_size=3, alg_kind='lrn_within_channel', data_format='{}')",
+                         "LocalResponseNorm.mxnet(nsize=3, alpha=0.5, data_format='{}')"};
+  for (const char* spec : specs)
+    for (Shape cf : {Shape{3, 5}, Shape{2, 5, 4}, Shape{2, 5, 3, 4}, Shape{1, 5, 2, 3, 2}}) {
+      SCOPED_TRACE(fmt::format("{} on {}", spec, cf.str()));
+      auto first = make_layer(parse_chain(fmt::format(fmt::runtime(spec), "channels_first")).at(0));
+      auto last = make_layer(parse_chain(fmt::format(fmt::runtime(spec), "channels_last")).at(0));
+      Tensor x = random_tensor(cf, DType::f64, 12), xl = to_channels_last(x);
+      const bool within = std::string(spec).find("ITHIN") != std::string::npos ||
+                          std::string(spec).find("ithin") != std::string::npos;
+      if (within && cf.rank() == 2) {
+        EXPECT_THROW_MSG(run(*first, x), ShapeError, "within-channel normalization needs 1 to 3 spatial axes");
+        EXPECT_THROW_MSG(run(*last, xl), ShapeError, "within-channel normalization needs 1 to 3 spatial axes");
+        continue;
+      }
+      expect_close(run(*last, xl), to_channels_last(run(*first, x)), 1e-14);
+      locnet::testing::check_layer(*first, cf);
+      locnet::testing::check_layer(*last, xl.shape());
+    }
 }
 
 TEST(Lrn, GradientsEveryConvention) {

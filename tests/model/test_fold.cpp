@@ -56,3 +56,15 @@ TEST(FoldBatchNorm, KeepsWhatCannotFold) {
   check_fold("BatchNorm1D() >> Dense(3)", Shape{3}, 2, DType::f64);
   EXPECT_THROW_MSG(fold_batch_norm(parse_model("Dense(3) >> BatchNorm1D()")), ConfigError, "must be built");
 }
+
+TEST(FoldBatchNorm, KerasChannelAxis) {
+  // Keras's axis= folds only where it is the layer's output channel axis: the last one after Dense or a
+  // channels_last LocallyConnected, axis 1 after a channels_first one.
+  check_fold("Dense(4) >> BatchNorm2D.keras(axis=3)", Shape{3, 2, 5}, 1, DType::f64);
+  check_fold("Dense(4) >> BatchNorm2D.keras(axis=1)", Shape{5}, 1, DType::f64);
+  check_fold("LocallyConnected2D(4, 3, data_format=\"channels_first\") >> BatchNorm2D.keras(axis=1)", Shape{3, 5, 5},
+             1, DType::f64);
+  check_fold("LocallyConnected2D(4, 2) >> BatchNorm1D.keras(axis=2)", Shape{4, 5, 3}, 2, DType::f64);
+  check_fold("Dense(4) >> BatchNorm2D.keras(axis=3)", Shape{2, 2, 3, 5}, 2, DType::f64);
+  check_fold("Dense(4) >> BatchNorm2D.keras(axis=-2)", Shape{3, 2, 5}, 2, DType::f64);
+}

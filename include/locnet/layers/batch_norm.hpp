@@ -28,15 +28,19 @@
 //        gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
 //        beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
 //        activation=None, data_format=None)
-//        old-weight momentum, biased moving variance; axis -1 (or the last axis) = channels_last, 1 =
-//        channels_first; data_format, when given, must agree with a non-default axis.
+//        old-weight momentum, biased moving variance; axis: the channel axis, any axis but the batch's of an
+//        input of any rank >= 2 (negative: from the end; a one-element list is that axis; a list of several is
+//        NotSupported); data_format, when given, must agree with a non-default axis (1 or the last).
 //   BatchNorm<R>D.caffe(use_global_stats=None, moving_average_fraction=0.999, eps=1e-5, activation=None,
 //        data_format="channels_first")
 //        no gamma/beta (Caffe puts them in a Scale layer); unbiased variance (factor 1 when m = 1); buffers
 //        moving_mean, moving_variance (normalized: Caffe's blobs 0 and 1 divided by blob 2) and normalizer
 //        (blob 2). use_global_stats None follows the mode; True always uses the running statistics; False always
 //        the batch statistics (updating the running ones only in training mode).
-// Inputs: 1D (N, C) or (N, L, C); 2D (N, H, W, C); 3D (N, D, H, W, C); or the channels_first forms.
+// Inputs: 1D (N, C) or (N, L, C); 2D (N, H, W, C); 3D (N, D, H, W, C); or the channels_first forms. Keras: any
+// rank >= 2 with the channel axis anywhere after the batch. The kernels see the input as (outer, C, inner) with
+// outer = N * prod(dims before the channel axis), inner = prod(dims after it): channels_first kernels take it with
+// n = outer, S = inner; a last channel axis (inner = 1) is the channels_last problem with n = N.
 // Parameters gamma, beta (C,) trainable; buffers moving_mean, moving_variance (C,) (+ num_batches_tracked (1,)
 // for PyTorch, normalizer (1,) for Caffe), saved with the weights. Weight files may also name them as the
 // framework does: numpy-ml's scaler, intercept, running_mean, running_var; PyTorch's weight, bias, running_mean,
@@ -44,8 +48,9 @@
 // trainable=False (spec) or freeze(): inference statistics in every mode, nothing trained (gamma and beta move
 // to buffers()); unfreeze() undoes it. reset_running_stats() (PyTorch's) puts the running statistics, the
 // batch count and Caffe's normalizer back to their values after build().
-// Errors: ConfigError for epsilon <= 0 or not finite, momentum outside [0, 1], an unknown data_format/axis/
-// activation/initializer, a bad regularizer/constraint; ShapeError for a wrong rank,
+// Errors: ConfigError for epsilon <= 0 or not finite, momentum outside [0, 1], an unknown data_format/
+// activation/initializer, an axis that is not an int, a bad regularizer/constraint; NotSupported for a list of
+// several axes; ShapeError for a wrong rank, an axis out of range for the input (or the batch axis 0),
 // unknown or zero channels or spatial size, a channel count different from num_features or from the built
 // one; at forward, ConfigError for one value per channel where PyTorch computes batch statistics (as
 // PyTorch's "Expected more than 1 value per channel when training") and for non-finite batch statistics in
@@ -75,7 +80,9 @@ struct BatchNormCanonical {
   double old_weight = 0.9, new_weight = 0.1;  // ema: r = old r + new s (Caffe: old = moving_average_fraction)
   bool unbiased = false;                      // stored variance var m/(m-1)
   bool single_value_error = false;            // PyTorch: m = 1 with batch statistics raises
-  bool channels_last = true;
+  bool channels_last = true;  // the channel axis is the last one, else axis 1 (where `axis` is unset)
+  std::optional<int64_t> axis;  // Keras: any axis but 0, negative from the end; overrides channels_last
+  bool any_rank = false;        // Keras: any input rank >= 2
   bool has_gamma = true, has_beta = true;
   bool running_stats = true;             // false: batch statistics in both modes (PyTorch)
   std::optional<bool> use_global_stats;  // Caffe
@@ -149,7 +156,7 @@ struct KerasBatchNormConfig {
                                                 : "BatchNorm3D.keras";
   static constexpr const char* kDoc =
       "keras.layers.BatchNormalization: old-value momentum 0.99, epsilon 1e-3, biased moving variance.";
-  int64_t axis = -1;
+  Value axis = -1;  // an int (or a one-element list of one); Value so that a list can be NotSupported
   double momentum = 0.99, epsilon = 1e-3;
   bool center = true, scale = true;
   Value beta_initializer = "zeros", gamma_initializer = "ones";
@@ -159,7 +166,9 @@ struct KerasBatchNormConfig {
   std::optional<std::string> data_format;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
-    v(s.axis, Field{"axis", "Channel axis: -1 or the last axis (channels_last), 1 (channels_first)."});
+    v(s.axis, Field{"axis",
+                    "Channel axis, an int: any axis but the batch's, negative from the end (-1: channels_last, "
+                    "1: channels_first)."});
     v(s.momentum, Field{"momentum", "Weight of the OLD moving value: r = momentum r + (1 - momentum) batch."});
     v(s.epsilon, Field{"epsilon", "Added to the variance inside the square root, > 0."});
     v(s.center, Field{"center", "Add the offset beta."});
@@ -215,6 +224,8 @@ class BatchNormBase : public Layer {
   std::vector<Param*> buffers() override;
   std::string kernel() const override;
   const BatchNormCanonical& canonical() const { return c_; }
+  // The channel axis of the built input, in 1 .. rank - 1 (ConfigError before build).
+  int64_t channel_axis() const;
 
   // numpy-ml: a frozen layer normalizes with the running statistics in every mode and trains nothing. The same
   // as set_trainable(false), so a spec's trainable=False freezes it too.
@@ -234,7 +245,9 @@ class BatchNormBase : public Layer {
   void do_build(const Shape& in, Rng& rng) override;
 
  private:
-  int64_t channels(const Shape& s) const { return c_.channels_last ? s.dim(-1) : s[1]; }
+  // The channel axis of an input of shape s, in 1 .. rank - 1 (ShapeError when the axis is out of range).
+  int64_t axis_of(const Shape& s) const;
+  int64_t channels(const Shape& s) const { return s[size_t(axis_of(s))]; }
   void update_running(const std::vector<double>& mean, const std::vector<double>& var, int64_t m);
 
   BatchNormCanonical c_;

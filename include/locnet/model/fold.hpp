@@ -5,7 +5,8 @@
 //   the folded layer is rebuilt with use_bias=True),  and the BatchNorm's fused "relu" becomes the layer's
 //   activation.
 // Folded pairs: Dense -> BatchNorm whose channel axis is Dense's last axis (channels_last, or (N, C) inputs);
-// LocallyConnected1D/2D -> BatchNorm with the same data_format (channel = filter). Every other BatchNorm is
+// LocallyConnected1D/2D -> BatchNorm whose channel axis is the filters' (last for channels_last, 1 for
+// channels_first; BatchNormBase::channel_axis(), so a Keras axis= elsewhere is kept). Every other BatchNorm is
 // kept as it is: one after a layer with a non-linear activation or of another type, one with batch statistics
 // in inference (PyTorch track_running_stats=False, Caffe use_global_stats=False). The model must be built; the
 // result is a new built model (same names, parameters converted in the model's dtype) whose inference output

@@ -8,7 +8,9 @@
 namespace locnet::kernels {
 
 // x, y, dy, dx are (n, C, S) for channels_first or (n, S, C) for channels_last, S = product of the spatial dims;
-// f32 or f64. Per-channel values (gamma, beta, statistics) are double arrays of C; m = n * S > 0.
+// f32 or f64. A channel axis anywhere else (Keras's axis=) is the channels_first problem with n = N * the product
+// of the dims before the axis and S = the product of those after it (src/layers/batch_norm.cpp). Per-channel
+// values (gamma, beta, statistics) are double arrays of C; m = n * S > 0.
 struct BatchNormProblem {
   int64_t n = 1, c = 1, s = 1;
   bool channels_last = true;
