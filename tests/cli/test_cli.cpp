@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -339,4 +340,20 @@ TEST_F(Cli, ApplyLrnEveryConvention) {
   EXPECT_EQ(info.status, 0);
   for (const char* s : {"alpha", "0.0001", "beta", "0.75", "k", "2.0", "depth_radius", "5", "data_format"})
     EXPECT_NE(info.out.find(s), std::string::npos) << s << "\n" << info.out;
+}
+
+// `locnet summary --graph`: the Connected-to table on stdout and an SVG that an XML parser (Python's) accepts.
+TEST_F(Cli, SummaryOfAFunctionalSpecDrawsTheGraph) {
+  const std::string spec = "x = Input((4,), name=\"img\")\nh = Dense(3)(x)\na = Dense(2)(h)\nb = Dense(2)(h)\n"
+                           "Model(inputs=x, outputs=[a, b])";
+  CliRun r = run({"summary", spec, "--graph", path("g.svg")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("dense_2 (Dense)   (None, 2)           8  ['dense_1[0][0]']"), std::string::npos) << r.out;
+  const std::string check = "python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+                            "sys.exit(0 if r.tag == '{http://www.w3.org/2000/svg}svg' and len(r.findall("
+                            "'{http://www.w3.org/2000/svg}g')) == 4 else 1)\" " + path("g.svg");
+  EXPECT_EQ(std::system(check.c_str()), 0) << "not a well-formed SVG with one box per node";
+  CliRun bad = run({"summary", spec, "--graph", path("no/such/dir/g.svg")});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_FALSE(fs::exists(path("no/such/dir/g.svg")));
 }

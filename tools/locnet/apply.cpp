@@ -29,7 +29,7 @@ int run_apply(const ApplyArgs& a) {
   if (want_grad && a.grad_input.empty())
     raise<ConfigError>("--grad-output needs --grad-input FILE to write dx to");
 
-  Sequential model = parse_model(a.spec);
+  Model model = parse_model(a.spec);
   Tensor x = read_npy(a.input);
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis (rank >= 1), got shape {}", x.shape().str());
   DType dt = compute_dtype(x.dtype());

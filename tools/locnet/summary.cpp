@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "locnet/io/file.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/train/checkpoint.hpp"
@@ -31,20 +32,27 @@ Shape parse_input_shape(const std::vector<std::string>& words) {
 
 void add_summary(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("summary", "Print the layer table of a network spec or a model file (shapes, "
-                                            "parameters)");
+                                            "parameters, connections); --graph draws it as SVG");
   auto spec = std::make_shared<std::string>();
   auto input = std::make_shared<std::vector<std::string>>();
   cmd->add_option("spec", *spec, "Network, e.g. \"Input((10, 10, 12)) >> Flatten() >> Dense(10)\", or a model file "
                                  "(its spec and weights, as locnet train writes)")->required();
   cmd->add_option("--input-shape", *input,
                   "Per-sample input shape when the spec has no Input(...): 32 32 3 or \"(32, 32, 3)\"");
-  cmd->callback([&action, spec, input] {
-    action = [spec, input] {
+  auto graph = std::make_shared<std::string>();
+  cmd->add_option("--graph", *graph, "Also draw the network as an SVG file (one box per layer, arrows for "
+                                     "connections), e.g. out.svg");
+  cmd->callback([&action, spec, input, graph] {
+    action = [spec, input, graph] {
       // An existing file is a model file: its metadata spec, checked against its tensors by load_model.
-      Sequential model = std::filesystem::is_regular_file(*spec) ? load_model(*spec) : parse_model(*spec);
+      Model model = std::filesystem::is_regular_file(*spec) ? load_model(*spec) : parse_model(*spec);
       std::optional<Shape> in;
       if (!input->empty()) in = parse_input_shape(*input).with_batch(Shape::kUnknown);
       std::fputs(model.summary(in).c_str(), stdout);
+      if (!graph->empty()) {
+        const std::string svg = model.svg(in);
+        write_file_atomic(*graph, std::as_bytes(std::span(svg.data(), svg.size())));
+      }
       return 0;
     };
   });

@@ -62,7 +62,7 @@ std::vector<std::string> read_class_names(const std::string& path) {
 
 // Names must match the model's classes (the last axis of its output) in number. from_file: --class-names
 // (a usage error), else the model file's metadata (a file error).
-void check_class_names(const std::vector<std::string>& names, Sequential& model, bool from_file,
+void check_class_names(const std::vector<std::string>& names, Model& model, bool from_file,
                        const std::string& source) {
   const int64_t classes = model.output_shape().dim(-1);
   if (names.empty() || int64_t(names.size()) == classes) return;
@@ -136,7 +136,7 @@ int run_train(TrainArgs a) {
   if (a.epochs < 1) raise<ConfigError>("--epochs must be >= 1, got {}", a.epochs);
   set_num_threads(a.threads);
 
-  Sequential model;
+  Model model;
   std::unique_ptr<Optimizer> optimizer;
   std::vector<std::string> class_names;
   int64_t initial_epoch = 0;
@@ -254,7 +254,7 @@ int run_train(TrainArgs a) {
 
 int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size,
                  const std::string& class_names_file) {
-  Sequential model = load_model(model_path);
+  Model model = load_model(model_path);
   const bool from_file = !class_names_file.empty();
   std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_class_names(model_path);
   check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
@@ -296,7 +296,7 @@ Tensor softmax_rows(const Tensor& z) {
 int run_predict(const std::string& model_path, const std::vector<std::string>& inputs, const std::string& output,
                 bool to_gray) {
   std::optional<InputScaling> scaling;
-  Sequential model = load_model(model_path, scaling);
+  Model model = load_model(model_path, scaling);
   const Shape want = *model.input_shape();
   Tensor x = read_samples(inputs, want.without_batch(), scaling.value_or(InputScaling{}), to_gray);
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis, got shape {}", x.shape().str());
