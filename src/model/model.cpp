@@ -472,25 +472,19 @@ Model Model::built_copy(std::optional<Shape> in) const {
   return m;
 }
 
-int64_t Model::param_count() const {
+// Sums `count` over the layers; before build(), over a copy built for the Input shapes when they are known.
+int64_t Model::sum_over_layers(int64_t (Layer::*count)() const) const {
   const bool shapes_known = !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [&](NodeId id) {
     return nodes_[size_t(id)].shape.has_value();
   });
-  if (!built() && shapes_known) return built_copy().param_count();
+  if (!built() && shapes_known) return built_copy().sum_over_layers(count);
   int64_t n = 0;
-  for (size_t i : layers_) n += nodes_[i].layer->param_count();
+  for (size_t i : layers_) n += (nodes_[i].layer.get()->*count)();
   return n;
 }
 
-int64_t Model::buffer_count() const {
-  const bool shapes_known = !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [&](NodeId id) {
-    return nodes_[size_t(id)].shape.has_value();
-  });
-  if (!built() && shapes_known) return built_copy().buffer_count();
-  int64_t n = 0;
-  for (size_t i : layers_) n += nodes_[i].layer->buffer_count();
-  return n;
-}
+int64_t Model::param_count() const { return sum_over_layers(&Layer::param_count); }
+int64_t Model::buffer_count() const { return sum_over_layers(&Layer::buffer_count); }
 
 Model operator>>(Model a, const Model& b) {
   a.append(b);

@@ -151,6 +151,7 @@ class Model {
   NodeId single_output(std::string_view what) const;
   std::vector<Shape> checked_inputs(const std::vector<Shape>& in) const;
   Model built_copy(std::optional<Shape> in = std::nullopt) const;
+  int64_t sum_over_layers(int64_t (Layer::*count)() const) const;
   std::vector<Shape> known_input_shapes(std::optional<Shape> in, std::string_view what) const;
 
   std::vector<Node> nodes_;
