@@ -37,17 +37,20 @@ Shape Reshape::output_shape(const Shape& in) const {
   return result;
 }
 
-Tensor ReshapeBase::forward(const Tensor& x, Mode mode) {
+Tensor MoveLayer::forward(const Tensor& x, Mode mode) {
   check_input(x);
   if (mode == Mode::Training) last_in_ = x.shape();
-  return x.reshape(output_shape(x.shape())).clone();
+  return move(x);
 }
 
-Tensor ReshapeBase::backward(const Tensor& dy) {
+Tensor MoveLayer::backward(const Tensor& dy) {
   if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
   check_grad_output(dy, output_shape(last_in_));
-  return dy.reshape(last_in_).clone();
+  return move_back(dy, last_in_);
 }
+
+Tensor ReshapeBase::move(const Tensor& x) const { return x.reshape(output_shape(x.shape())).clone(); }
+Tensor ReshapeBase::move_back(const Tensor& dy, const Shape& in) const { return dy.reshape(in).clone(); }
 
 Shape Flatten::output_shape(const Shape& in) const {
   if (in.rank() < 2) raise<ShapeError>("{}: input rank must be >= 2, got shape {}", where(), in.str());
@@ -115,20 +118,16 @@ Tensor permuted(const Tensor& x, const Shape& out, const std::vector<size_t>& pe
 
 }  // namespace
 
-Tensor Permute::forward(const Tensor& x, Mode mode) {
-  check_input(x);
+Tensor Permute::move(const Tensor& x) const {
   std::vector<size_t> perm{0};
   for (int64_t d : cfg_.dims) perm.push_back(size_t(d));
-  if (mode == Mode::Training) last_in_ = x.shape();
   return permuted(x, output_shape(x.shape()), perm);
 }
 
-Tensor Permute::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, output_shape(last_in_));
+Tensor Permute::move_back(const Tensor& dy, const Shape& in) const {
   std::vector<size_t> inverse(cfg_.dims.size() + 1, 0);
   for (size_t j = 0; j < cfg_.dims.size(); ++j) inverse[size_t(cfg_.dims[j])] = j + 1;
-  return permuted(dy, last_in_, inverse);
+  return permuted(dy, in, inverse);
 }
 
 void RepeatVectorConfig::validate() const {
@@ -142,8 +141,8 @@ Shape RepeatVector::output_shape(const Shape& in) const {
 }
 
 // y[b, r, f] = x[b, f] for r < n; backward dx[b, f] = sum_r dy[b, r, f].
-Tensor RepeatVector::forward(const Tensor& x, Mode mode) {
-  const int64_t batch = check_input(x), f = x.shape()[1];
+Tensor RepeatVector::move(const Tensor& x) const {
+  const int64_t batch = x.shape()[0], f = x.shape()[1];
   Tensor y = Tensor::empty(output_shape(x.shape()), dtype());
   visit_float(dtype(), [&](auto t) {
     using T = decltype(t);
@@ -152,15 +151,12 @@ Tensor RepeatVector::forward(const Tensor& x, Mode mode) {
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t r = 0; r < cfg_.n; ++r) std::copy(xs + b * f, xs + (b + 1) * f, ys + (b * cfg_.n + r) * f);
   });
-  if (mode == Mode::Training) last_in_ = x.shape();
   return y;
 }
 
-Tensor RepeatVector::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, output_shape(last_in_));
-  const int64_t batch = last_in_[0], f = last_in_[1];
-  Tensor dx = Tensor::empty(last_in_, dtype());
+Tensor RepeatVector::move_back(const Tensor& dy, const Shape& in) const {
+  const int64_t batch = in[0], f = in[1];
+  Tensor dx = Tensor::empty(in, dtype());
   visit_float(dtype(), [&](auto t) {
     using T = decltype(t);
     const T* g = dy.data<T>();
@@ -171,18 +167,6 @@ Tensor RepeatVector::backward(const Tensor& dy) {
         for (int64_t i = 0; i < f; ++i) d[b * f + i] += g[(b * cfg_.n + r) * f + i];
   });
   return dx;
-}
-
-Tensor Identity::forward(const Tensor& x, Mode mode) {
-  check_input(x);
-  if (mode == Mode::Training) last_in_ = x.shape();
-  return x.clone();
-}
-
-Tensor Identity::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, last_in_);
-  return dy.clone();
 }
 
 }  // namespace locnet

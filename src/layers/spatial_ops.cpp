@@ -128,7 +128,7 @@ UpSampling2D::UpSampling2D(Config cfg, std::string name) : LayerOf(std::move(cfg
   cfg_.size = {geometry().axis[0].size, geometry().axis[1].size};
 }
 
-Resample::Resample(ResampleGeometry g, std::string name) : Layer(std::move(name)), g_(g) {}
+Resample::Resample(ResampleGeometry g, std::string name) : MoveLayer(std::move(name)), g_(g) {}
 
 namespace {
 // The input dimension of spatial axis a (0 rows / steps, 1 cols).
@@ -180,24 +180,20 @@ void Resample::do_build(const Shape& in, Rng&) {
   problem_ = std::move(p);
 }
 
-Tensor Resample::forward(const Tensor& x, Mode mode) {
-  const int64_t n = check_input(x);
+Tensor Resample::move(const Tensor& x) const {
   Tensor y = Tensor::empty(output_shape(x.shape()), dtype());
   visit_float(dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::resample_forward<T>(*problem_, n, x.data<T>(), y.data<T>());
+    kernels::resample_forward<T>(*problem_, x.shape()[0], x.data<T>(), y.data<T>());
   });
-  if (mode == Mode::Training) last_in_ = x.shape();
   return y;
 }
 
-Tensor Resample::backward(const Tensor& dy) {
-  if (!last_in_.rank()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, output_shape(last_in_));
-  Tensor dx = Tensor::empty(last_in_, dtype());
+Tensor Resample::move_back(const Tensor& dy, const Shape& in) const {
+  Tensor dx = Tensor::empty(in, dtype());
   visit_float(dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::resample_backward<T>(*problem_, last_in_[0], dy.data<T>(), dx.data<T>());
+    kernels::resample_backward<T>(*problem_, in[0], dy.data<T>(), dx.data<T>());
   });
   return dx;
 }

@@ -29,18 +29,32 @@ struct ReshapeConfig {
   void validate() const;
 };
 
-// forward: x in output_shape(x)'s shape (a copy); backward: dy in the shape of the last training input.
-class ReshapeBase : public Layer {
+// The machinery of the layers that only move values (these and include/locnet/layers/spatial_ops.hpp): forward
+// checks x, remembers a training input's shape and returns move(x); backward checks dy against that shape's output
+// and returns move_back(dy, that shape).
+class MoveLayer : public Layer {
  public:
   using Layer::Layer;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
+  Tensor forward(const Tensor& x, Mode mode) final;
+  Tensor backward(const Tensor& dy) final;
 
  protected:
+  virtual Tensor move(const Tensor& x) const = 0;
+  virtual Tensor move_back(const Tensor& dy, const Shape& in) const = 0;
   void do_build(const Shape&, Rng&) override {}
 
  private:
   Shape last_in_;
+};
+
+// forward: x in output_shape(x)'s shape (a copy); backward: dy in the shape of the last training input.
+class ReshapeBase : public MoveLayer {
+ public:
+  using MoveLayer::MoveLayer;
+
+ protected:
+  Tensor move(const Tensor& x) const override;
+  Tensor move_back(const Tensor& dy, const Shape& in) const override;
 };
 
 class Reshape : public LayerOf<Reshape, ReshapeConfig, ReshapeBase> {
@@ -77,20 +91,16 @@ struct PermuteConfig {
   void validate() const;
 };
 
-class Permute : public LayerOf<Permute, PermuteConfig> {
+class Permute : public LayerOf<Permute, PermuteConfig, MoveLayer> {
  public:
   using LayerOf::LayerOf;
   explicit Permute(std::vector<int64_t> dims, std::string name = {})
       : LayerOf(Config{std::move(dims)}, std::move(name)) {}
   Shape output_shape(const Shape& in) const override;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
 
  protected:
-  void do_build(const Shape&, Rng&) override {}
-
- private:
-  Shape last_in_;
+  Tensor move(const Tensor& x) const override;
+  Tensor move_back(const Tensor& dy, const Shape& in) const override;
 };
 
 struct RepeatVectorConfig {
@@ -104,19 +114,16 @@ struct RepeatVectorConfig {
   void validate() const;
 };
 
-class RepeatVector : public LayerOf<RepeatVector, RepeatVectorConfig> {
+class RepeatVector : public LayerOf<RepeatVector, RepeatVectorConfig, MoveLayer> {
  public:
   using LayerOf::LayerOf;
   explicit RepeatVector(int64_t n, std::string name = {}) : LayerOf(Config{n}, std::move(name)) {}
   Shape output_shape(const Shape& in) const override;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
 
  protected:
   void do_build(const Shape&, Rng&) override { require_float_dtype(); }
-
- private:
-  Shape last_in_;
+  Tensor move(const Tensor& x) const override;
+  Tensor move_back(const Tensor& dy, const Shape& in) const override;
 };
 
 struct IdentityConfig {
@@ -127,19 +134,15 @@ struct IdentityConfig {
   void validate() const {}
 };
 
-class Identity : public LayerOf<Identity, IdentityConfig> {
+class Identity : public LayerOf<Identity, IdentityConfig, MoveLayer> {
  public:
   using LayerOf::LayerOf;
   explicit Identity(std::string name) : LayerOf(Config{}, std::move(name)) {}
   Shape output_shape(const Shape& in) const override { return in; }
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
 
  protected:
-  void do_build(const Shape&, Rng&) override {}
-
- private:
-  Shape last_in_;
+  Tensor move(const Tensor& x) const override { return x.clone(); }
+  Tensor move_back(const Tensor& dy, const Shape&) const override { return dy.clone(); }
 };
 
 }  // namespace locnet

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "locnet/layers/layer.hpp"
+#include "locnet/layers/reshape.hpp"
 
 namespace locnet {
 namespace kernels {
@@ -45,21 +45,20 @@ struct ResampleGeometry {
 };
 
 // The machinery shared by the layers of this header.
-class Resample : public Layer {
+class Resample : public MoveLayer {
  public:
   Resample(ResampleGeometry g, std::string name);
   Shape output_shape(const Shape& in) const override;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
   const ResampleGeometry& geometry() const { return g_; }
 
  protected:
   void do_build(const Shape& in, Rng&) override;
+  Tensor move(const Tensor& x) const override;
+  Tensor move_back(const Tensor& dy, const Shape& in) const override;
 
  private:
   ResampleGeometry g_;
   std::shared_ptr<const kernels::ResampleProblem> problem_;  // per-sample taps, made by do_build
-  Shape last_in_;                                            // of the last training forward
 };
 
 struct ZeroPadding1DConfig {
