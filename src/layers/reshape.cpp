@@ -1,6 +1,7 @@
 #include "locnet/layers/reshape.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 namespace locnet {
@@ -136,7 +137,8 @@ void RepeatVectorConfig::validate() const {
 
 Shape RepeatVector::output_shape(const Shape& in) const {
   if (in.rank() != 2) raise<ShapeError>("{}: input rank must be 2 (N, features), got shape {}", where(), in.str());
-  if (in[1] >= 0) (void)Shape({cfg_.n, in[1]}).numel();  // ShapeError on overflow
+  if (in[1] > 0 && cfg_.n > std::numeric_limits<int64_t>::max() / in[1])
+    raise<ShapeError>("{}: n * features ({} * {}) must fit in int64, got shape {}", where(), cfg_.n, in[1], in.str());
   return Shape({in[0], cfg_.n, in[1]});
 }
 

@@ -1,5 +1,7 @@
 #include "locnet/layers/spatial_ops.hpp"
 
+#include <limits>
+
 #include "kernels/resample/resample.hpp"
 #include "layers/spatial.hpp"
 
@@ -68,7 +70,7 @@ Value pairs_value(const ResampleAxis (&axes)[2], bool pad) {
 }  // namespace
 
 ResampleGeometry ZeroPadding1DConfig::validate() const {
-  ResampleGeometry g{.rank = 1};
+  ResampleGeometry g{.rank = 1, .channels_last = spatial::channels_last(kType, data_format)};
   pair_1d(kType, "padding", padding, g.axis[0].pad);
   return g;
 }
@@ -92,7 +94,8 @@ ResampleGeometry Cropping2DConfig::validate() const {
 }
 
 ResampleGeometry UpSampling1DConfig::validate() const {
-  if (size < 1 || size > kMaxWindow) raise<ConfigError>("{}: size must be an int in [1, {}], got {}", kType, kMaxWindow, size);
+  if (size < 1 || size > kMaxWindow)
+    raise<ConfigError>("{}: size must be an int in [1, {}], got {}", kType, kMaxWindow, size);
   ResampleGeometry g{.rank = 1};
   g.axis[0].size = size;
   return g;
@@ -132,14 +135,14 @@ Resample::Resample(ResampleGeometry g, std::string name) : MoveLayer(std::move(n
 
 namespace {
 // The input dimension of spatial axis a (0 rows / steps, 1 cols).
-size_t spatial_dim(const ResampleGeometry& g, int a) { return size_t(g.channels_last || g.rank == 1 ? 1 + a : 2 + a); }
+size_t spatial_dim(const ResampleGeometry& g, int a) { return size_t(g.channels_last ? 1 + a : 2 + a); }
 }  // namespace
 
 Shape Resample::output_shape(const Shape& in) const {
   const size_t rank = size_t(g_.rank) + 2;
   if (in.rank() != rank)
     raise<ShapeError>("{}: input rank must be {} ({}), got shape {}", where(), rank,
-                      g_.rank == 1 ? "(N, steps, channels)"
+                      g_.rank == 1 ? (g_.channels_last ? "(N, steps, channels)" : "(N, channels, steps)")
                       : g_.channels_last ? "(N, rows, cols, channels)"
                                          : "(N, channels, rows, cols)",
                       in.str());
@@ -149,10 +152,14 @@ Shape Resample::output_shape(const Shape& in) const {
   for (int a = 0; a < g_.rank; ++a) {
     const ResampleAxis& ax = g_.axis[a];
     const int64_t n = in[spatial_dim(g_, a)];
+    const char* axis_name = g_.rank == 1 ? "steps" : a == 0 ? "rows" : "cols";
     if (ax.crop[0] + ax.crop[1] >= n && (ax.crop[0] || ax.crop[1]))
       raise<ShapeError>("{}: cropping ({}, {}) must leave at least one of the input's {} {}, got shape {}", where(),
-                        ax.crop[0], ax.crop[1], n, g_.rank == 1 ? "steps" : a == 0 ? "rows" : "cols", in.str());
-    out = out.with_dim(spatial_dim(g_, a), Shape({n, ax.size}).numel() + ax.pad[0] + ax.pad[1] - ax.crop[0] - ax.crop[1]);
+                        ax.crop[0], ax.crop[1], n, axis_name, in.str());
+    if (n > (std::numeric_limits<int64_t>::max() - ax.pad[0] - ax.pad[1]) / ax.size)
+      raise<ShapeError>("{}: the output's {} ({} * {} + {} + {}) must fit in int64, got shape {}", where(), axis_name,
+                        n, ax.size, ax.pad[0], ax.pad[1], in.str());
+    out = out.with_dim(spatial_dim(g_, a), ax.out(n));
   }
   return out;
 }
@@ -165,15 +172,14 @@ void Resample::do_build(const Shape& in, Rng&) {
     const int64_t n = in[spatial_dim(g_, a)];
     return kernels::axis_taps(n, ax.size, ax.crop[0] - ax.pad[0], ax.out(n), g_.bilinear);
   };
-  if (g_.rank == 1) {
-    p->w = in[1];
-    p->inner = in[2];
+  (g_.channels_last ? p->inner : p->channels_per_sample) = in[g_.channels_last ? size_t(g_.rank) + 1 : 1];
+  if (g_.rank == 1) {  // one row of w = L steps
+    p->w = in[spatial_dim(g_, 0)];
     p->rows = {kernels::AxisTaps{1, {0, 0}, {1.0, 0.0}}};
     p->cols = taps(0);
   } else {
     p->h = in[spatial_dim(g_, 0)];
     p->w = in[spatial_dim(g_, 1)];
-    (g_.channels_last ? p->inner : p->channels_per_sample) = in[g_.channels_last ? 3 : 1];
     p->rows = taps(0);
     p->cols = taps(1);
   }

@@ -1,7 +1,7 @@
 // ZeroPadding1D/2D, Cropping1D/2D and UpSampling1D/2D (nearest and bilinear) against real PyTorch output
 // (tests/conformance/upsample_pytorch/generate.py: F.pad, slicing, F.interpolate nearest and bilinear with
-// align_corners=False): forward y and dx for L = sum(y * dy), both data formats, a crop to 1x1, a 1x1 input, a
-// size-1 axis and the clamped edge rows of bilinear, in f64 and f32.
+// align_corners=False): forward y and dx for L = sum(y * dy), both data formats (ZeroPadding1D's too), a crop to
+// 1x1, a 1x1 input, a size-1 axis and the clamped edge rows of bilinear, in f64 and f32.
 #include <gtest/gtest.h>
 
 #include "conformance/cases.hpp"
@@ -35,5 +35,5 @@ TEST(UpsamplePyTorchConformance, ForwardAndBackward) {
       EXPECT_LE(max_scaled_error(dx, dx_torch, tol, tol), 1.0);
     }
   }
-  EXPECT_EQ(cases.size(), 14u);
+  EXPECT_EQ(cases.size(), 15u);
 }

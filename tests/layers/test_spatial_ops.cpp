@@ -2,7 +2,9 @@
 // RepeatVector, Identity (include/locnet/layers/reshape.hpp): hand-derived values (synthetic references; the
 // PyTorch data is tests/conformance/test_upsample_pytorch.cpp), gradient checks in double at the edges (padding 0,
 // asymmetric, crop to 1x1, size 1, 1x1 bilinear input, batch 1, both data formats), every ConfigError and
-// ShapeError message, and the spec -> layer -> config() -> spec round trip.
+// ShapeError message (overflow included), and the spec -> layer -> config() -> spec round trip.
+#include <limits>
+
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/spec.hpp"
@@ -45,7 +47,13 @@ TEST(ZeroPadding, ShapesFormsAndValues) {
   // (1, 1, 2, 1) channels_last, padding ((1, 0), (0, 1)): the 1x2 row [0 1] in the bottom-left of a 2x3 of zeros.
   EXPECT_EQ(run("ZeroPadding2D(((1, 0), (0, 1)))", iota(Shape{1, 1, 2, 1})).to_vector(),
             (std::vector<double>{0, 0, 0, 0, 1, 0}));
-  EXPECT_EQ(run("ZeroPadding1D((0, 2))", iota(Shape{1, 2, 2})).to_vector(), (std::vector<double>{0, 1, 2, 3, 0, 0, 0, 0}));
+  EXPECT_EQ(run("ZeroPadding1D((0, 2))", iota(Shape{1, 2, 2})).to_vector(),
+            (std::vector<double>{0, 1, 2, 3, 0, 0, 0, 0}));
+  // channels_first (N, C, L) (Keras 3): (1, 2, 2) [[0 1] [2 3]] padded (1, 0) along L: [[0 0 1] [0 2 3]].
+  EXPECT_EQ(layer("ZeroPadding1D(2, data_format='channels_first')")->output_shape(Shape{-1, 3, 5}).str(),
+            "(None, 3, 9)");
+  EXPECT_EQ(run("ZeroPadding1D((1, 0), data_format='channels_first')", iota(Shape{1, 2, 2})).to_vector(),
+            (std::vector<double>{0, 0, 1, 0, 2, 3}));
   Tensor x = random_tensor(Shape{2, 3, 4, 2}, DType::f64, 1);
   EXPECT_TRUE(run("ZeroPadding2D(0)", x).equal(x)) << "padding 0 is the identity";
 }
@@ -86,7 +94,8 @@ TEST(UpSampling, BilinearHalfPixelCentersAndClampedEdges) {
 
 TEST(SpatialOps, Gradients) {
   for (const char* spec : {
-           "ZeroPadding1D()", "ZeroPadding1D((0, 2))", "ZeroPadding2D()", "ZeroPadding2D(0)",
+           "ZeroPadding1D()", "ZeroPadding1D((0, 2))", "ZeroPadding1D((2, 1), data_format='channels_first')",
+           "ZeroPadding2D()", "ZeroPadding2D(0)",
            "ZeroPadding2D(((2, 0), (1, 3)))", "ZeroPadding2D(((0, 1), (2, 0)), data_format='channels_first')",
            "Cropping1D()", "Cropping1D((0, 4))", "Cropping2D()", "Cropping2D(((1, 3), (0, 2)))",
            "Cropping2D(((2, 2), (1, 2)), data_format='channels_first')", "UpSampling1D()", "UpSampling1D(1)",
@@ -115,7 +124,8 @@ TEST(SpatialOps, ConfigErrors) {
                    "ZeroPadding1D: padding entries must be ints in [0, 2147483647], got (-1,)");
   EXPECT_THROW_MSG(layer("Cropping1D((1, -2))"), ConfigError, "Cropping1D: cropping entries must be ints in [0,");
   const char* forms = "must be an int, a tuple of 2 ints or a tuple of 2 (before, after) tuples of ints, got ";
-  EXPECT_THROW_MSG(layer("ZeroPadding2D((1, 2, 3))"), ConfigError, std::string("ZeroPadding2D: padding ") + forms + "(1, 2, 3)");
+  EXPECT_THROW_MSG(layer("ZeroPadding2D((1, 2, 3))"), ConfigError,
+                   std::string("ZeroPadding2D: padding ") + forms + "(1, 2, 3)");
   EXPECT_THROW_MSG(layer("ZeroPadding2D(((1, 2), (3,)))"), ConfigError, std::string("padding ") + forms);
   EXPECT_THROW_MSG(layer("ZeroPadding2D('same')"), ConfigError, std::string("padding ") + forms + "\"same\"");
   EXPECT_THROW_MSG(layer("ZeroPadding2D(((1, 2), (3, 0.5)))"), ConfigError, std::string("padding ") + forms);
@@ -123,12 +133,20 @@ TEST(SpatialOps, ConfigErrors) {
                    "Cropping2D: cropping entries must be ints in [0, 2147483647], got ((1, 2), (-3, 0))");
   EXPECT_THROW_MSG(layer("Cropping2D(data_format='NHWC')"), ConfigError,
                    "Cropping2D: data_format must be None, \"channels_last\" or \"channels_first\", got \"NHWC\"");
-  EXPECT_THROW_MSG(layer("UpSampling1D(0)"), ConfigError, "UpSampling1D: size must be an int in [1, 2147483647], got 0");
-  EXPECT_THROW_MSG(layer("UpSampling2D((2, 0))"), ConfigError, "UpSampling2D: size must be positive integers");
-  EXPECT_THROW_MSG(layer("UpSampling2D((2, 2, 2))"), ConfigError, "UpSampling2D: size must be an int or a tuple of 2");
+  EXPECT_THROW_MSG(layer("ZeroPadding1D(data_format='NCW')"), ConfigError,
+                   "ZeroPadding1D: data_format must be None, \"channels_last\" or \"channels_first\", got \"NCW\"");
+  EXPECT_THROW_MSG(layer("Cropping1D(data_format='channels_first')"), ConfigError,
+                   "Cropping1D (column 1): unknown argument 'data_format'; expected one of: cropping, name");
+  EXPECT_THROW_MSG(layer("UpSampling1D(0)"), ConfigError,
+                   "UpSampling1D: size must be an int in [1, 2147483647], got 0");
+  EXPECT_THROW_MSG(layer("UpSampling2D((2, 0))"), ConfigError,
+                   "UpSampling2D: size must be positive integers <= 2147483647, got (2, 0)");
+  EXPECT_THROW_MSG(layer("UpSampling2D((2, 2, 2))"), ConfigError,
+                   "UpSampling2D: size must be an int or a tuple of 2 ints, got (2, 2, 2)");
   EXPECT_THROW_MSG(layer("UpSampling2D(interpolation='bicubic')"), ConfigError,
                    "UpSampling2D: interpolation must be \"nearest\" or \"bilinear\", got \"bicubic\"");
-  EXPECT_THROW_MSG(layer("UpSampling2D(size='2')"), ConfigError, "size");
+  EXPECT_THROW_MSG(layer("UpSampling2D(size='2')"), ConfigError,
+                   "UpSampling2D (column 1): argument 'size' must be int or tuple of ints, got string \"2\"");
 }
 
 TEST(SpatialOps, ShapeErrors) {
@@ -138,6 +156,8 @@ TEST(SpatialOps, ShapeErrors) {
                    "input rank must be 4 ((N, channels, rows, cols))");
   EXPECT_THROW_MSG(layer("UpSampling1D()")->output_shape(Shape{1, 3, 4, 5}), ShapeError,
                    "input rank must be 3 ((N, steps, channels)), got shape (1, 3, 4, 5)");
+  EXPECT_THROW_MSG(layer("ZeroPadding1D(data_format='channels_first')")->output_shape(Shape{1, 3}), ShapeError,
+                   "input rank must be 3 ((N, channels, steps)), got shape (1, 3)");
   EXPECT_THROW_MSG(layer("UpSampling2D()")->output_shape(Shape{1, -1, 4, 2}), ShapeError,
                    "non-batch dimensions must be known, got shape (1, None, 4, 2)");
   EXPECT_THROW_MSG(layer("Cropping1D((2, 1))")->output_shape(Shape{1, 3, 4}), ShapeError,
@@ -147,7 +167,12 @@ TEST(SpatialOps, ShapeErrors) {
                    "cropping (4, 0) must leave at least one of the input's 4 cols");
   EXPECT_THROW_MSG(layer("Cropping2D(((3, 0), (0, 0)), data_format='channels_first')")->output_shape(Shape{1, 5, 3, 9}),
                    ShapeError, "cropping (3, 0) must leave at least one of the input's 3 rows");
-  EXPECT_THROW_MSG(layer("UpSampling1D(2147483647)")->output_shape(Shape{1, int64_t(1) << 40, 1}), ShapeError, "");
+  EXPECT_THROW_MSG(layer("UpSampling1D(2147483647)")->output_shape(Shape{1, int64_t(1) << 40, 1}), ShapeError,
+                   "(UpSampling1D): the output's steps (1099511627776 * 2147483647 + 0 + 0) must fit in int64, got "
+                   "shape (1, 1099511627776, 1)");
+  const int64_t big = std::numeric_limits<int64_t>::max() - 1;
+  EXPECT_THROW_MSG(layer("ZeroPadding2D(((0, 0), (1, 1)))")->output_shape(Shape{1, 2, big, 1}), ShapeError,
+                   fmt::format("the output's cols ({} * 1 + 1 + 1) must fit in int64", big));
   // The built shape and dtype, and backward only after a training forward.
   auto l = layer("UpSampling2D()");
   Rng rng(0);
@@ -158,7 +183,8 @@ TEST(SpatialOps, ShapeErrors) {
   EXPECT_THROW_MSG(l->backward(Tensor(Shape{1, 4, 4, 1}, DType::f64)), ConfigError,
                    "backward must follow a training-mode forward");
   l->forward(Tensor(Shape{1, 2, 2, 1}, DType::f64), Mode::Training);
-  EXPECT_THROW_MSG(l->backward(Tensor(Shape{1, 4, 3, 1}, DType::f64)), ShapeError, "output gradient shape must be (1, 4, 4, 1)");
+  EXPECT_THROW_MSG(l->backward(Tensor(Shape{1, 4, 3, 1}, DType::f64)), ShapeError,
+                   "output gradient shape must be (1, 4, 4, 1)");
   EXPECT_THROW_MSG(layer("ZeroPadding1D()")->build(Shape{1, 2, 2}, rng, DType::bf16), NotSupported,
                    "dtype must be f32 or f64, got bf16");
 }
@@ -208,6 +234,8 @@ TEST(RepeatVector, ValuesGradientsAndErrors) {
   EXPECT_THROW_MSG(layer("RepeatVector()"), ConfigError, "argument 'n' is required");
   EXPECT_THROW_MSG(layer("RepeatVector(2)")->output_shape(Shape{1, 2, 3}), ShapeError,
                    "input rank must be 2 (N, features), got shape (1, 2, 3)");
+  EXPECT_THROW_MSG(layer("RepeatVector(4611686018427387904)")->output_shape(Shape{-1, 2}), ShapeError,
+                   "(RepeatVector): n * features (4611686018427387904 * 2) must fit in int64, got shape (None, 2)");
 }
 
 TEST(Identity, PassesValuesAndGradients) {
@@ -233,11 +261,13 @@ TEST(SpatialOps, SpecRoundTripKeepsKerasConfigForms) {
     again->set_name(m.layer(i).name());
     EXPECT_EQ(again->config(), c) << c.repr();
   }
-  EXPECT_EQ(m.layer(0).config().repr(), "ZeroPadding2D(padding=((1, 1), (1, 1)), data_format=None, name=\"zero_padding2d_1\")");
-  EXPECT_EQ(m.layer(1).config().repr(), "Cropping2D(cropping=((1, 2), (1, 1)), data_format=None, name=\"cropping2d_1\")");
+  EXPECT_EQ(m.layer(0).config().repr(),
+            "ZeroPadding2D(padding=((1, 1), (1, 1)), data_format=None, name=\"zero_padding2d_1\")");
+  EXPECT_EQ(m.layer(1).config().repr(),
+            "Cropping2D(cropping=((1, 2), (1, 1)), data_format=None, name=\"cropping2d_1\")");
   EXPECT_EQ(m.layer(2).config().repr(),
             "UpSampling2D(size=(2, 2), data_format=None, interpolation=\"bilinear\", name=\"up_sampling2d_1\")");
-  EXPECT_EQ(m.layer(8).config().repr(), "ZeroPadding1D(padding=(2, 2), name=\"zero_padding1d_1\")");
+  EXPECT_EQ(m.layer(8).config().repr(), "ZeroPadding1D(padding=(2, 2), data_format=None, name=\"zero_padding1d_1\")");
   EXPECT_EQ(m.layer(5).config().repr(), "Permute(dims=(3, 1, 2), name=\"permute_1\")");
   EXPECT_EQ(m.layer(11).config().repr(), "RepeatVector(n=2, name=\"repeat_vector_1\")");
 }

@@ -9,7 +9,8 @@
 //     default (2, 1) swaps the two axes of (N, a, b). Any element type.
 //   RepeatVector(n): (N, F) -> (N, n, F), y[b, r, f] = x[b, f]; dx[b, f] = sum_r dy[b, r, f]. f32 and f64.
 //   Identity(): y = x (Keras 2.x/3 and ONNX Identity), any rank and element type.
-// Errors: ConfigError for dims that are not a permutation of 1..k or n < 1; ShapeError for the input rank.
+// Errors: ConfigError for dims that are not a permutation of 1..k or n < 1; ShapeError for the input rank or
+// (RepeatVector) n * features beyond int64.
 #pragma once
 #include <string>
 #include <vector>

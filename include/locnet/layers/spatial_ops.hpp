@@ -1,5 +1,5 @@
 // Layers that move values along the spatial axes without weights (Keras semantics and argument forms):
-//   ZeroPadding1D(padding=1)                  (N, L, C): padding int or (left, right); zeros added.
+//   ZeroPadding1D(padding=1, data_format)     (N, L, C) / (N, C, L): padding int or (left, right); zeros added.
 //   ZeroPadding2D(padding=(1, 1), data_format) padding int, (rows, cols) symmetric, or ((top, bottom),
 //                                             (left, right)).
 //   Cropping1D(cropping=(1, 1))               (N, L, C): cropping int or (left, right); values removed.
@@ -12,7 +12,9 @@
 //                 i1 = min(i0 + 1, n - 1), y mixes x[i0] and x[i1] with weights (1 - (s - i0), s - i0).
 //       Backward is the transpose of the forward map (each dy spread back with the same weights).
 // Output length per spatial axis: n + before + after (padding), n - before - after (cropping), n * size.
-// data_format None = "channels_last" (N, H, W, C); "channels_first" is (N, C, H, W). Pads, crops >= 0; sizes >= 1.
+// data_format None = "channels_last" (N, H, W, C) or (N, L, C); "channels_first" is (N, C, H, W) or (N, C, L)
+// (ZeroPadding1D has it since Keras 3; Cropping1D and UpSampling1D are channels_last only, as in Keras).
+// Pads and crops >= 0; sizes >= 1.
 // Errors: ConfigError naming the type and argument; ShapeError for an input of the wrong rank, unknown non-batch
 // sizes, or cropping that removes a whole axis. Element types f32 and f64.
 #pragma once
@@ -38,7 +40,7 @@ struct ResampleAxis {
 
 // The canonical form every layer of this family is built from.
 struct ResampleGeometry {
-  int rank = 2;  // spatial axes: 1 (input (N, L, C)) or 2
+  int rank = 2;  // spatial axes: 1 (input (N, L, C) or (N, C, L)) or 2
   bool channels_last = true;
   bool bilinear = false;
   ResampleAxis axis[2];  // rank 1 uses axis[0] only
@@ -61,13 +63,17 @@ class Resample : public MoveLayer {
   std::shared_ptr<const kernels::ResampleProblem> problem_;  // per-sample taps, made by do_build
 };
 
+inline constexpr const char* kResampleDataFormatDoc = "None (channels_last), \"channels_last\" or \"channels_first\".";
+
 struct ZeroPadding1DConfig {
   static constexpr const char* kType = "ZeroPadding1D";
   static constexpr const char* kDoc = "Adds zeros at the start and end of the steps axis (Keras).";
   std::vector<int64_t> padding = {1, 1};
+  std::optional<std::string> data_format;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.padding, Field{"padding", "Zeros added: an int or (left, right)."});
+    v(s.data_format, Field{"data_format", kResampleDataFormatDoc});
   }
   ResampleGeometry validate() const;
 };
@@ -80,7 +86,7 @@ struct ZeroPadding2DConfig {
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.padding, Field{"padding", "An int, (rows, cols) or ((top, bottom), (left, right))."});
-    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+    v(s.data_format, Field{"data_format", kResampleDataFormatDoc});
   }
   ResampleGeometry validate() const;
 };
@@ -104,7 +110,7 @@ struct Cropping2DConfig {
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.cropping, Field{"cropping", "An int, (rows, cols) or ((top, bottom), (left, right))."});
-    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+    v(s.data_format, Field{"data_format", kResampleDataFormatDoc});
   }
   ResampleGeometry validate() const;
 };
@@ -129,7 +135,7 @@ struct UpSampling2DConfig {
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.size, Field{"size", "Factors: an int or (rows, cols), >= 1."});
-    v(s.data_format, Field{"data_format", "None (channels_last), \"channels_last\" or \"channels_first\"."});
+    v(s.data_format, Field{"data_format", kResampleDataFormatDoc});
     v(s.interpolation, Field{"interpolation", "\"nearest\" or \"bilinear\" (half-pixel centers)."});
   }
   ResampleGeometry validate() const;

@@ -1,7 +1,7 @@
 // Resampling along two spatial axes by per-axis tap lists: the one kernel behind zero padding, cropping and
 // nearest / bilinear upsampling (include/locnet/layers/spatial_ops.hpp). The input is viewed as
-// (outer, h, w, inner): (N, H, W, C) for channels_last, (N*C, H, W, 1) for channels_first, and (N, 1, L, C) for
-// the 1D layers.
+// (outer, h, w, inner): (N, H, W, C) for channels_last, (N*C, H, W, 1) for channels_first, and (N, 1, L, C) or
+// (N*C, 1, L, 1) for the 1D layers.
 //   y[o, oy, ox, i] = sum_a sum_b rows[oy].w[a] * cols[ox].w[b] * x[o, rows[oy].in[a], cols[ox].in[b], i]
 // Output positions with no tap (padding) are 0. Backward is the transpose: dx (assigned) gets each dy spread back
 // to the taps with the same weights.

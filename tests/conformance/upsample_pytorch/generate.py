@@ -67,6 +67,7 @@ CASES = [
      up((1, 2), "bilinear")),
     ("up2d_bilinear_x4_cf", "UpSampling2D(size=4, data_format='channels_first', interpolation='bilinear')",
      (1, 1, 3, 2), False, up((4, 4), "bilinear")),
+    ("pad1d_cf", "ZeroPadding1D(padding=(1, 3), data_format='channels_first')", (2, 3, 4), False, pad((1, 3))),
 ]
 
 
