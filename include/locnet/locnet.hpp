@@ -43,3 +43,4 @@
 #include "locnet/params/regularizers.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/checkpoint.hpp"
+#include "locnet/layers/spatial_ops.hpp"

@@ -11,6 +11,7 @@
 #include "locnet/layers/lrn.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/layers/reshape.hpp"
+#include "locnet/layers/spatial_ops.hpp"
 
 namespace locnet {
 
@@ -52,6 +53,15 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<GlobalMaxPooling1D>());
   c.add(layer_entry<GlobalMaxPooling2D>());
   c.add(layer_entry<GlobalAveragePooling1D>());
+  c.add(layer_entry<ZeroPadding1D>());
+  c.add(layer_entry<ZeroPadding2D>());
+  c.add(layer_entry<Cropping1D>());
+  c.add(layer_entry<Cropping2D>());
+  c.add(layer_entry<UpSampling1D>());
+  c.add(layer_entry<UpSampling2D>());
+  c.add(layer_entry<Permute>());
+  c.add(layer_entry<RepeatVector>());
+  c.add(layer_entry<Identity>());
   c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
     if (v.kind() != Value::Kind::Call)
       raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());

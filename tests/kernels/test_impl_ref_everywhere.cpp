@@ -38,6 +38,9 @@ const char* const kModels[] = {
     "Input((9, 4)) >> MaxPooling1D(3, 1, padding=1, ceil_mode=True) >> AveragePooling1D(2, padding=(1, 0), "
     "count_include_pad=True) >> GlobalMaxPooling1D(keepdims=True) >> GlobalAveragePooling1D()",
     "Input((6, 6, 3)) >> MaxPooling2D(3, 2, padding=((1, 0), (0, 1)), ceil_mode=True) >> GlobalMaxPooling2D()",
+    "Input((4, 3, 2)) >> ZeroPadding2D(((1, 0), (0, 2))) >> Cropping2D(1) >> UpSampling2D(2) >> "
+    "UpSampling2D(2, interpolation='bilinear') >> Permute((3, 1, 2)) >> Identity() >> Reshape((-1, 4)) >> "
+    "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};
