@@ -38,6 +38,8 @@ const char* const kModels[] = {
     "Input((9, 4)) >> MaxPooling1D(3, 1, padding=1, ceil_mode=True) >> AveragePooling1D(2, padding=(1, 0), "
     "count_include_pad=True) >> GlobalMaxPooling1D(keepdims=True) >> GlobalAveragePooling1D()",
     "Input((6, 6, 3)) >> MaxPooling2D(3, 2, padding=((1, 0), (0, 1)), ceil_mode=True) >> GlobalMaxPooling2D()",
+    "Input((6, 6, 4)) >> Conv2D(4, 3, padding=((1, 0), (0, 1)), groups=2) >> DepthwiseConv2D(2, depth_multiplier=2) "
+    ">> Reshape((16, 8)) >> Conv1D(4, 3, padding='causal', groups=2) >> Flatten() >> Dense(2)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};

@@ -278,6 +278,10 @@ HWY_EXPORT(Backward);
 namespace {
 
 bool applicable(const Conv2dProblem& p, std::string* why) {
+  if (p.groups != 1) {
+    *why = "groups must be 1";
+    return false;
+  }
   if (p.dtype != DType::f32) {
     *why = "dtype must be f32";
     return false;

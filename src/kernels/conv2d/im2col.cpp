@@ -201,6 +201,10 @@ struct Im2col {
 };
 
 bool applicable(const Conv2dProblem& p, std::string* why) {
+  if (p.groups != 1) {
+    *why = "groups must be 1";
+    return false;
+  }
   return blas_applicable(p.dtype, {p.positions() * p.patch(), p.positions() * p.f, p.patch() * p.f}, why);
 }
 
