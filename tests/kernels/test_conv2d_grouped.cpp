@@ -1,7 +1,7 @@
 // The grouped conv2d reference against the ungrouped one run on the block-diagonal kernel (kh, kw, C, F) that is
 // zero where channel and filter belong to different groups: y and dx equal, the grouped dW equals the expanded
 // dW's blocks, db equal. Both layouts, explicit asymmetric padding, strides with dilation, groups = C, f32 and f64.
-// The optimized kernels take groups == 1 only.
+// The optimized grouped kernels are compared with this reference in tests/kernels/test_conv2d_kernels.cpp.
 #include <gtest/gtest.h>
 
 #include "gradcheck.hpp"
@@ -34,9 +34,6 @@ TEST(Conv2dKernels, GroupedRefIsTheBlockDiagonalUngroupedRef) {
         ASSERT_EQ(p.fit(WindowPadding::explicit_, g.pads), -1);
         Conv2dProblem full = p;
         full.groups = 1;
-        std::string why;
-        for (const Conv2dKernel& k : conv2d_kernels())
-          EXPECT_TRUE(std::string(k.name) == "ref" || !k.applicable(p, &why)) << k.name;
         const int64_t cg = p.group_channels(), fg = p.group_filters(), taps = p.kh * p.kw;
         const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f;
         Tensor x = random_tensor(Shape{in}, dt, 1), w = random_tensor(Shape{taps * cg * p.f}, dt, 2),
