@@ -17,10 +17,9 @@
 
 namespace locnet::kernels {
 
-// Calls fn(pos, tap_r, tap_c, ch, i) for every tap of every output position that lands inside the input; i is
-// the tap's input offset within a sample.
+// Calls fn(pos, tap_r, tap_c, iy, ix) for every tap of every output position that lands inside the input.
 template <class Fn>
-void for_each_tap(const WindowProblem& p, Fn&& fn) {
+void for_each_inside_tap(const WindowProblem& p, Fn&& fn) {
   for (int64_t oy = 0; oy < p.oh; ++oy)
     for (int64_t ox = 0; ox < p.ow; ++ox)
       for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
@@ -28,10 +27,18 @@ void for_each_tap(const WindowProblem& p, Fn&& fn) {
         if (iy < 0 || iy >= p.h) continue;
         for (int64_t tap_c = 0; tap_c < p.kw; ++tap_c) {
           const int64_t ix = p.in_col(ox, tap_c);
-          if (ix < 0 || ix >= p.w) continue;
-          for (int64_t ch = 0; ch < p.c; ++ch) fn(oy * p.ow + ox, tap_r, tap_c, ch, p.in_index(iy, ix, ch));
+          if (ix >= 0 && ix < p.w) fn(oy * p.ow + ox, tap_r, tap_c, iy, ix);
         }
       }
+}
+
+// Calls fn(pos, tap_r, tap_c, ch, i) for every channel of every tap of every output position that lands inside the
+// input; i is the tap's input offset within a sample.
+template <class Fn>
+void for_each_tap(const WindowProblem& p, Fn&& fn) {
+  for_each_inside_tap(p, [&](int64_t pos, int64_t tap_r, int64_t tap_c, int64_t iy, int64_t ix) {
+    for (int64_t ch = 0; ch < p.c; ++ch) fn(pos, tap_r, tap_c, ch, p.in_index(iy, ix, ch));
+  });
 }
 
 template <class Layout, class Problem>

@@ -6,7 +6,7 @@
 #include "kernels/harness.hpp"
 
 TEST(ConvPyTorchConformance, ForwardAndBackward) {
-  locnet::testing::KernelCount chosen({"direct_hwy", "im2col"});  // reached by the ungrouped cases
+  locnet::testing::KernelCount chosen({"direct_hwy", "im2col", "depthwise"});
   EXPECT_EQ(locnet::testing::check_weighted_cases("conv_pytorch", "conv2d:ref",
                                                   [&](const std::string& k) { chosen.add(k); }),
             13u);

@@ -2,7 +2,7 @@
 // 1x1 (the im2col-free path) and 1xk kernels, stride-1 shapes for direct_hwy (C = 1 and 32, long rows, F
 // around the vector lengths, even kernels), odd channel counts, batch 1 and batches above the thread count, both
 // layouts, with and without bias, f32 and f64, with guard elements around every output and accumulated gradient;
-// grouped problems (im2col's per-group GEMMs), depthwise (groups = C) included.
+// grouped problems (im2col's per-group GEMMs) and depthwise ones (groups = C: the depthwise kernel, channels_last).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -73,9 +73,10 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
         // Grouped: two groups, strided and dilated, 1x1 (the identity column matrix), depthwise with a multiplier.
         {2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1, true, 2}, {3, 7, 7, 6, 9, 3, 2, 2, 2, 1, 2, true, 3},
         {2, 4, 5, 6, 4, 1, 1, 1, 1, 1, 1, false, 2}, {1, 5, 6, 5, 10, 3, 3, 1, 1, 1, 1, true, 5},
-        {3, 3, 4, 3, 3, 2, 2, 1, 2, 2, 1, false, 3},
+        {3, 3, 4, 3, 3, 2, 2, 1, 2, 2, 1, false, 3}, {2, 4, 3, 4, 8, 5, 3, 2, 1, 1, 2, true, 4},
+        {3, 6, 6, 17, 17, 3, 3, 1, 1, 1, 1, true, 17},
     };
-    locnet::testing::KernelSweep<Conv2dKernel> sweep(conv2d_kernels(), {"direct_hwy", "im2col"});
+    locnet::testing::KernelSweep<Conv2dKernel> sweep(conv2d_kernels(), {"direct_hwy", "im2col", "depthwise"});
     locnet::testing::ScopedThreads restore;
     for (int threads : {1, 2})
       for (const G& g : shapes)

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/batch_chunks.hpp"
 #include "kernels/blas.hpp"
 #include "kernels/conv2d/problem.hpp"
 
@@ -181,33 +182,14 @@ void forward_t(const Conv2dProblem& p, const T* x, const T* w, const T* b, T* y)
 template <class T>
 void backward_t(const Conv2dProblem& p, const T* gy, const T* x, const T* w, T* dx, T* dw, T* db) {
   Conv<T> cv{p};
-  const int64_t KF = cv.Kg * cv.F, chunks = num_threads() > 1 ? std::min<int64_t>(p.n, num_threads()) : 1;
-  // One chunk accumulates straight into dw/db; several get zeroed partial sums, added in chunk order below.
-  std::vector<T> parts(chunks > 1 ? size_t(chunks * (KF + cv.F)) : 0, T(0));
-  auto chunk = [&](int64_t c) {
-    T* pdw = chunks > 1 ? parts.data() + c * (KF + cv.F) : dw;
-    T* pdb = chunks > 1 ? pdw + KF : db;
-    auto buf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
-    auto dbuf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
-    for (int64_t s = p.n * c / chunks; s < p.n * (c + 1) / chunks; ++s)
-      cv.backward_sample(x + s * cv.in, w, gy + s * cv.out, dx + s * cv.in, pdw, pdb, buf.get(), dbuf.get());
-  };
-  if (chunks == 1) {
-    chunk(0);
-    return;
-  }
-  {
-    BlasSingleThreaded guard;
-    parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t c = lo; c < hi; ++c) chunk(c);
-    });
-  }
-  for (int64_t c = 0; c < chunks; ++c) {
-    const T* part = parts.data() + c * (KF + cv.F);
-    for (int64_t i = 0; i < KF; ++i) dw[i] += part[i];
-    if (p.has_bias)
-      for (int64_t f = 0; f < cv.F; ++f) db[f] += part[KF + f];
-  }
+  chunked_backward(p.n, cv.Kg * cv.F, cv.F, dw, p.has_bias ? db : nullptr,
+                   [&](int64_t first, int64_t end, T* pdw, T* pdb) {
+                     auto buf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
+                     auto dbuf = cv.identity ? nullptr : buffer<T>(cv.P * cv.K);
+                     for (int64_t s = first; s < end; ++s)
+                       cv.backward_sample(x + s * cv.in, w, gy + s * cv.out, dx + s * cv.in, pdw, pdb, buf.get(),
+                                          dbuf.get());
+                   });
 }
 
 template <class T>
