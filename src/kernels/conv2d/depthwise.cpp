@@ -1,5 +1,6 @@
-// Depthwise 2D convolution (groups = C, M = F/C filters per channel), channels_last: direct loops whose inner loop
-// runs along the channels of one input pixel and one kernel tap, both contiguous, instead of im2col's C tiny GEMMs.
+// Depthwise 2D convolution (groups = C, M = F/C filters per channel) as direct loops instead of im2col's C tiny
+// GEMMs. channels_last: the inner loop runs along the channels of one input pixel and one kernel tap (contiguous in
+// x, y and the kernel); channels_first: along one output row of one filter, reading its input row at stride sw.
 // With kernel W (kh, kw, 1, F) and output channel f = c*M + m, over the taps inside the input:
 //   y[n, oy, ox, f] = b[f] + sum_{tap_r, tap_c} x[n, iy, ix, c] W[tap_r, tap_c, 0, f]
 //   dx[n, iy, ix, c] = sum_{(oy, ox, tap) reading (iy, ix)} sum_m dy[n, oy, ox, c*M + m] W[tap, 0, c*M + m]
@@ -27,7 +28,56 @@ struct Depthwise {
     });
   }
 
+  // fn(output offset, input offset, output columns [lo, hi), kernel offset) for every output row of filter f and
+  // every tap of it that lands inside the input; output column ox reads input offset + ox*sw (channels_first).
+  template <class Fn>
+  void each_row(int64_t f, Fn&& fn) const {
+    const int64_t c = f / M;
+    for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r)
+      for (int64_t tap_c = 0; tap_c < p.kw; ++tap_c) {
+        const WindowProblem::InsideCols cols = p.inside_cols(tap_c);
+        if (cols.hi <= cols.lo) continue;
+        for (int64_t oy = 0; oy < p.oh; ++oy) {
+          const int64_t iy = p.in_row(oy, tap_r);
+          if (iy >= 0 && iy < p.h)
+            fn((f * p.oh + oy) * p.ow, (c * p.h + iy) * p.w + cols.start, cols.lo, cols.hi,
+               (tap_r * p.kw + tap_c) * F + f);
+        }
+      }
+  }
+
+  void forward_planes(const T* xs, const T* w, const T* b, T* ys) const {
+    const int64_t P = p.positions(), sw = p.sw;
+    for (int64_t f = 0; f < F; ++f) {
+      std::fill(ys + f * P, ys + (f + 1) * P, p.has_bias ? b[f] : T(0));
+      each_row(f, [&](int64_t o, int64_t i, int64_t lo, int64_t hi, int64_t k) {
+        const T wk = w[k];
+        for (int64_t ox = lo; ox < hi; ++ox) ys[o + ox] += wk * xs[i + ox * sw];
+      });
+    }
+  }
+
+  // dxs assigned; dw, db accumulated.
+  void backward_planes(const T* xs, const T* w, const T* gy, T* dxs, T* dw, T* db) const {
+    const int64_t P = p.positions(), sw = p.sw;
+    std::fill(dxs, dxs + in, T(0));
+    for (int64_t f = 0; f < F; ++f) {
+      if (p.has_bias)
+        for (int64_t pos = 0; pos < P; ++pos) db[f] += gy[f * P + pos];
+      each_row(f, [&](int64_t o, int64_t i, int64_t lo, int64_t hi, int64_t k) {
+        const T wk = w[k];
+        T sum = 0;
+        for (int64_t ox = lo; ox < hi; ++ox) {
+          dxs[i + ox * sw] += wk * gy[o + ox];
+          sum += xs[i + ox * sw] * gy[o + ox];
+        }
+        dw[k] += sum;
+      });
+    }
+  }
+
   void forward_sample(const T* xs, const T* w, const T* b, T* ys) const {
+    if (!p.channels_last) return forward_planes(xs, w, b, ys);
     for (int64_t pos = 0; pos < p.positions(); ++pos) {
       if (p.has_bias) std::copy(b, b + F, ys + pos * F);
       else std::fill(ys + pos * F, ys + (pos + 1) * F, T(0));
@@ -46,6 +96,7 @@ struct Depthwise {
 
   // dxs assigned; dw, db accumulated.
   void backward_sample(const T* xs, const T* w, const T* gy, T* dxs, T* dw, T* db) const {
+    if (!p.channels_last) return backward_planes(xs, w, gy, dxs, dw, db);
     std::fill(dxs, dxs + in, T(0));
     if (p.has_bias)
       for (int64_t pos = 0; pos < p.positions(); ++pos)
@@ -89,10 +140,6 @@ struct Depthwise {
 bool applicable(const Conv2dProblem& p, std::string* why) {
   if (p.groups != p.c || p.groups == 1) {
     *why = "groups must be the channel count (> 1)";
-    return false;
-  }
-  if (!p.channels_last) {
-    *why = "data format must be channels_last";
     return false;
   }
   return f32_or_f64(p.dtype, why);

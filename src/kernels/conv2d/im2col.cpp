@@ -74,10 +74,7 @@ struct Conv {
               fn(row + oy * p.ow, -1, p.ow, 0);
               continue;
             }
-            // Output columns whose tap lands inside: ox*sw + tap_c*dilation_w - pad_left in [0, w).
-            int64_t start = tap_c * p.dilation_w - p.pad_left;
-            int64_t lo = start >= 0 ? 0 : std::min(p.ow, (-start + p.sw - 1) / p.sw);
-            int64_t hi = start >= p.w ? lo : std::clamp<int64_t>((p.w - start + p.sw - 1) / p.sw, lo, p.ow);
+            const auto [start, lo, hi] = p.inside_cols(tap_c);
             int64_t base = row + oy * p.ow, src = (ch * p.h + iy) * p.w + start;
             if (lo > 0) fn(base, -1, lo, 0);
             if (hi > lo) fn(base + lo, src + lo * p.sw, hi - lo, p.sw);
