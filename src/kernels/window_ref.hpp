@@ -7,17 +7,19 @@
 //   y[n, o] = b[bias_index(pos, f)] + sum_tap x[n, i] W[row + f]
 //   dx[n, i] = sum_{(pos, tap) reading i} sum_f dy[n, o] W[row + f]
 //   dW[row + f] += sum_n x[n, i] dy[n, o]          db[bias_index(pos, f)] += sum_n dy[n, o]
+// A Layout may also give filter_range(p, ch), the filters input channel ch feeds (grouped convolution); all F
+// otherwise. The functions take the op's own problem type.
 #pragma once
+#include <utility>
 #include <vector>
 
 #include "kernels/window_problem.hpp"
 
 namespace locnet::kernels {
 
-// Calls fn(pos, tap_r, tap_c, ch, i) for every tap of every output position that lands inside the input; i is
-// the tap's input offset within a sample.
+// Calls fn(pos, tap_r, tap_c, iy, ix) for every tap of every output position that lands inside the input.
 template <class Fn>
-void for_each_tap(const WindowProblem& p, Fn&& fn) {
+void for_each_inside_tap(const WindowProblem& p, Fn&& fn) {
   for (int64_t oy = 0; oy < p.oh; ++oy)
     for (int64_t ox = 0; ox < p.ow; ++ox)
       for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
@@ -25,15 +27,30 @@ void for_each_tap(const WindowProblem& p, Fn&& fn) {
         if (iy < 0 || iy >= p.h) continue;
         for (int64_t tap_c = 0; tap_c < p.kw; ++tap_c) {
           const int64_t ix = p.in_col(ox, tap_c);
-          if (ix < 0 || ix >= p.w) continue;
-          for (int64_t ch = 0; ch < p.c; ++ch) fn(oy * p.ow + ox, tap_r, tap_c, ch, p.in_index(iy, ix, ch));
+          if (ix >= 0 && ix < p.w) fn(oy * p.ow + ox, tap_r, tap_c, iy, ix);
         }
       }
 }
 
+// Calls fn(pos, tap_r, tap_c, ch, i) for every channel of every tap of every output position that lands inside the
+// input; i is the tap's input offset within a sample.
+template <class Fn>
+void for_each_tap(const WindowProblem& p, Fn&& fn) {
+  for_each_inside_tap(p, [&](int64_t pos, int64_t tap_r, int64_t tap_c, int64_t iy, int64_t ix) {
+    for (int64_t ch = 0; ch < p.c; ++ch) fn(pos, tap_r, tap_c, ch, p.in_index(iy, ix, ch));
+  });
+}
+
+template <class Layout, class Problem>
+std::pair<int64_t, int64_t> filter_range(const Problem& p, int64_t ch) {
+  if constexpr (requires { Layout::filter_range(p, ch); }) return Layout::filter_range(p, ch);
+  else return {0, p.f};
+}
+
 template <class T, class Layout>
 struct WindowRef {
-  static void forward(const WindowProblem& p, const T* x, const T* w, const T* b, T* y) {
+  template <class Problem>
+  static void forward(const Problem& p, const T* x, const T* w, const T* b, T* y) {
     const int64_t F = p.f, out = p.positions() * F, in = p.in_sample();
     std::vector<double> acc(static_cast<size_t>(out));
     for (int64_t n = 0; n < p.n; ++n) {
@@ -43,13 +60,15 @@ struct WindowRef {
       for_each_tap(p, [&](int64_t pos, int64_t tap_r, int64_t tap_c, int64_t ch, int64_t i) {
         const double xi = double(x[n * in + i]);
         const T* row = w + Layout::weight_row(p, pos, tap_r, tap_c, ch);
-        for (int64_t f = 0; f < F; ++f) acc[size_t(p.out_index(pos, f))] += xi * double(row[f]);
+        const auto [lo, hi] = filter_range<Layout>(p, ch);
+        for (int64_t f = lo; f < hi; ++f) acc[size_t(p.out_index(pos, f))] += xi * double(row[f]);
       });
       for (int64_t o = 0; o < out; ++o) y[n * out + o] = T(acc[size_t(o)]);
     }
   }
 
-  static void backward(const WindowProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
+  template <class Problem>
+  static void backward(const Problem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
     const int64_t F = p.f, out = p.positions() * F, in = p.in_sample();
     std::vector<double> dxa(size_t(p.n * in), 0.0), dwa(size_t(Layout::weights(p)), 0.0),
         dba(size_t(Layout::biases(p)), 0.0);
@@ -60,7 +79,8 @@ struct WindowRef {
       for_each_tap(p, [&](int64_t pos, int64_t tap_r, int64_t tap_c, int64_t ch, int64_t i) {
         const int64_t row = Layout::weight_row(p, pos, tap_r, tap_c, ch);
         double xi = double(x[n * in + i]), sum = 0;
-        for (int64_t f = 0; f < F; ++f) {
+        const auto [lo, hi] = filter_range<Layout>(p, ch);
+        for (int64_t f = lo; f < hi; ++f) {
           double g = double(dy[n * out + p.out_index(pos, f)]);
           sum += g * double(w[row + f]);
           dwa[size_t(row + f)] += xi * g;

@@ -3,97 +3,187 @@
 #include "kernels/conv2d/problem.hpp"
 #include "kernels/registry.hpp"
 #include "layers/spatial.hpp"
-#include "locnet/params/constraints.hpp"
 #include "locnet/params/initializers.hpp"
 
 namespace locnet {
+namespace {
 
-void Conv2DConfig::validate() const {
-  if (filters <= 0) raise<ConfigError>("Conv2D: filters must be a positive integer, got {}", filters);
-  int64_t pair[2];
-  spatial::size_pair("Conv2D", "kernel_size", kernel_size, pair);
-  spatial::size_pair("Conv2D", "strides", strides, pair);
-  spatial::size_pair("Conv2D", "dilation_rate", dilation_rate, pair);
-  spatial::check_padding("Conv2D", padding);
-  (void)spatial::channels_last("Conv2D", data_format);
-  if (groups != 1) raise<NotSupported>("Conv2D: groups must be 1 (grouped convolution), got {}", groups);
-  if (activation) (void)ActivationFn::by_name(*activation, "Conv2D");
-  check_initializer(kernel_initializer, "Conv2D: kernel_initializer");
-  check_initializer(bias_initializer, "Conv2D: bias_initializer");
-  (void)make_regularizer(kernel_regularizer, "Conv2D: kernel_regularizer");
-  (void)make_regularizer(bias_regularizer, "Conv2D: bias_regularizer");
-  (void)make_regularizer(activity_regularizer, "Conv2D: activity_regularizer");
-  (void)make_constraint(kernel_constraint, "Conv2D: kernel_constraint");
-  (void)make_constraint(bias_constraint, "Conv2D: bias_constraint");
+// "valid", "same", "causal" (1D) or explicit zeros (spatial::explicit_padding) -> spec.padding and spec.pad.
+void parse_padding(const char* type, int rank, const Value& padding, ConvSpec& s) {
+  const char* strings = rank == 1 ? "\"valid\", \"same\" or \"causal\"" : "\"valid\" or \"same\"";
+  if (padding.kind() == Value::Kind::Str) {
+    const std::string& p = padding.as_str();
+    if (p == "valid" || p == "same" || (rank == 1 && p == "causal")) {
+      s.padding = p == "valid" ? WindowPadding::valid : p == "same" ? WindowPadding::same : WindowPadding::causal;
+      return;
+    }
+    raise<ConfigError>("{}: padding must be {}, got \"{}\"", type, strings, p);
+  }
+  s.padding = WindowPadding::explicit_;
+  if (!spatial::explicit_padding(padding, rank, s.pad))
+    raise<ConfigError>("{}: padding must be {}, an int or {}, got {}", type, strings,
+                       rank == 1 ? "(left, right)" : "(rows, cols) or ((top, bottom), (left, right))", padding.repr());
+  for (auto& side : s.pad)
+    if (side[0] < 0 || side[1] < 0)
+      raise<ConfigError>("{}: explicit padding must be >= 0 on every side, got {}", type, padding.repr());
 }
 
-Conv2D::Conv2D(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
-  spatial::size_pair("Conv2D", "kernel_size", cfg_.kernel_size, kernel_);
-  spatial::size_pair("Conv2D", "strides", cfg_.strides, strides_);
-  spatial::size_pair("Conv2D", "dilation_rate", cfg_.dilation_rate, dilation_);
-  // config() prints kernel_size=(3, 3) as Keras's get_config does, never the (3,) a lone 3 was stored as.
-  cfg_.kernel_size = {kernel_[0], kernel_[1]};
-  cfg_.strides = {strides_[0], strides_[1]};
-  cfg_.dilation_rate = {dilation_[0], dilation_[1]};
-  channels_last_ = spatial::channels_last("Conv2D", cfg_.data_format);
-  body_.configure(cfg_, "Conv2D");
+// The options every convolution config shares; `kernel` names the kernel's options (kernel_ or depthwise_).
+template <class Config>
+ConvSpec common_spec(const Config& c, int rank, const char* kernel, const Value& kernel_init, const Value& kernel_reg,
+                     const Value& kernel_constraint) {
+  const char* type = Config::kType;
+  auto where = [&](std::string_view option) { return fmt::format("{}: {}", type, option); };
+  ConvSpec s;
+  s.rank = rank;
+  spatial::axis_sizes(type, "kernel_size", rank, c.kernel_size, s.kernel);
+  spatial::axis_sizes(type, "strides", rank, c.strides, s.strides);
+  spatial::axis_sizes(type, "dilation_rate", rank, c.dilation_rate, s.dilation);
+  parse_padding(type, rank, c.padding, s);
+  s.channels_last = spatial::channels_last(type, c.data_format);
+  s.activation = c.activation.value_or("linear");
+  (void)ActivationFn::by_name(s.activation, type);
+  s.use_bias = c.use_bias;
+  check_initializer(kernel_init, where(fmt::format("{}_initializer", kernel)));
+  check_initializer(c.bias_initializer, where("bias_initializer"));
+  s.kernel_initializer = kernel_init;
+  s.bias_initializer = c.bias_initializer;
+  s.kernel_regularizer = make_regularizer(kernel_reg, where(fmt::format("{}_regularizer", kernel)));
+  s.bias_regularizer = make_regularizer(c.bias_regularizer, where("bias_regularizer"));
+  s.activity_regularizer = make_regularizer(c.activity_regularizer, where("activity_regularizer"));
+  s.kernel_constraint = make_constraint(kernel_constraint, where(fmt::format("{}_constraint", kernel)));
+  s.bias_constraint = make_constraint(c.bias_constraint, where("bias_constraint"));
+  return s;
 }
 
-kernels::Conv2dProblem Conv2D::problem(const Shape& in) const {
-  if (in.rank() != 4)
-    raise<ShapeError>("{}: input rank must be 4 {}, got shape {}", where(),
-                      channels_last_ ? "(batch, rows, cols, channels)" : "(batch, channels, rows, cols)", in.str());
-  for (size_t i = 1; i < 4; ++i)
-    if (in[i] <= 0) raise<ShapeError>("{}: non-batch dimensions must be known and > 0, got shape {}", where(), in.str());
+}  // namespace
+
+template <int R>
+ConvSpec ConvConfig<R>::validate() const {
+  if (filters <= 0) raise<ConfigError>("{}: filters must be a positive integer, got {}", kType, filters);
+  if (groups <= 0) raise<ConfigError>("{}: groups must be a positive integer, got {}", kType, groups);
+  if (filters % groups != 0)
+    raise<ConfigError>("{}: filters ({}) must be divisible by groups ({})", kType, filters, groups);
+  ConvSpec s = common_spec(*this, R, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint);
+  s.filters = filters;
+  s.groups = groups;
+  return s;
+}
+template struct ConvConfig<1>;
+template struct ConvConfig<2>;
+
+ConvSpec DepthwiseConv2DConfig::validate() const {
+  if (depth_multiplier <= 0)
+    raise<ConfigError>("{}: depth_multiplier must be a positive integer, got {}", kType, depth_multiplier);
+  ConvSpec s = common_spec(*this, 2, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint);
+  s.depth_multiplier = depth_multiplier;
+  return s;
+}
+
+DepthwiseConv2D::DepthwiseConv2D(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
+  canonical(cfg_.kernel_size, cfg_.strides, cfg_.dilation_rate, cfg_.padding);
+}
+
+ConvBase::ConvBase(ConvSpec spec, std::string name)
+    : Layer(std::move(name)),
+      spec_(std::move(spec)),
+      body_{.use_bias = spec_.use_bias,
+            .act = ActivationFn::by_name(spec_.activation, "activation"),
+            .activity = {spec_.activity_regularizer}} {
+  if (spec_.depth_multiplier > 0) body_.kernel.name = "depthwise_kernel";  // Keras's weight name
+  body_.kernel.regularizer = spec_.kernel_regularizer;
+  body_.kernel.constraint = spec_.kernel_constraint;
+  body_.bias.regularizer = spec_.bias_regularizer;
+  body_.bias.constraint = spec_.bias_constraint;
+}
+
+void ConvBase::canonical(std::vector<int64_t>& kernel_size, std::vector<int64_t>& strides,
+                         std::vector<int64_t>& dilation_rate, Value& padding) const {
+  const int r = spec_.rank;
+  auto per_axis = [&](const int64_t (&v)[2]) { return std::vector<int64_t>(v + 2 - r, v + 2); };
+  kernel_size = per_axis(spec_.kernel);
+  strides = per_axis(spec_.strides);
+  dilation_rate = per_axis(spec_.dilation);
+  if (spec_.padding != WindowPadding::explicit_) return;
+  auto pair = [](const int64_t (&side)[2]) { return Value::tuple({Value(side[0]), Value(side[1])}); };
+  padding = r == 1 ? pair(spec_.pad[1]) : Value::tuple({pair(spec_.pad[0]), pair(spec_.pad[1])});
+}
+
+kernels::Conv2dProblem ConvBase::problem(const Shape& in) const {
+  const int r = spec_.rank;
+  const bool last = spec_.channels_last;
+  if (in.rank() != size_t(r + 2)) {
+    const char* layout = r == 1 ? (last ? "(batch, steps, channels)" : "(batch, channels, steps)")
+                                : (last ? "(batch, rows, cols, channels)" : "(batch, channels, rows, cols)");
+    raise<ShapeError>("{}: input rank must be {} {}, got shape {}", where(), r + 2, layout, in.str());
+  }
+  for (size_t i = 1; i < in.rank(); ++i)
+    if (in[i] <= 0)
+      raise<ShapeError>("{}: non-batch dimensions must be known and > 0, got shape {}", where(), in.str());
   kernels::Conv2dProblem p;
   p.n = std::max<int64_t>(in[0], 1);
-  p.h = channels_last_ ? in[1] : in[2];
-  p.w = channels_last_ ? in[2] : in[3];
-  p.c = channels_last_ ? in[3] : in[1];
-  p.f = cfg_.filters;
-  p.kh = kernel_[0], p.kw = kernel_[1], p.sh = strides_[0], p.sw = strides_[1];
-  p.dilation_h = dilation_[0], p.dilation_w = dilation_[1];
-  if (int a = p.fit(cfg_.padding == "same" ? WindowPadding::same : WindowPadding::valid); a >= 0)
-    raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the input "
-                      "length ({}) with padding \"valid\", got input shape {}",
-                      where(), a == 0 ? "rows" : "cols", p.extent(a), a == 0 ? p.h : p.w, in.str());
-  p.channels_last = channels_last_;
-  p.has_bias = cfg_.use_bias;
+  const size_t first = last ? 1 : 2;  // the first spatial axis
+  p.h = r == 1 ? 1 : in[first];
+  p.w = in[first + size_t(r) - 1];
+  p.c = last ? in[size_t(r) + 1] : in[1];
+  const bool depthwise = spec_.depth_multiplier > 0;
+  p.groups = depthwise ? p.c : spec_.groups;
+  if (p.c % p.groups != 0)
+    raise<ShapeError>("{}: input channels ({}) must be divisible by groups ({}), got shape {}", where(), p.c, p.groups,
+                      in.str());
+  p.f = depthwise ? p.c * spec_.depth_multiplier : spec_.filters;
+  p.kh = spec_.kernel[0], p.kw = spec_.kernel[1], p.sh = spec_.strides[0], p.sw = spec_.strides[1];
+  p.dilation_h = spec_.dilation[0], p.dilation_w = spec_.dilation[1];
+  if (int a = p.fit(spec_.padding, spec_.pad); a >= 0) {
+    const bool given = spec_.padding == WindowPadding::explicit_;
+    const int64_t n = a == 0 ? p.h : p.w, padded = given ? n + spec_.pad[a][0] + spec_.pad[a][1] : n;
+    raise<ShapeError>("{}: the kernel extent along {} ((kernel - 1) * dilation + 1 = {}) must be <= the {}input "
+                      "length ({}){}, got input shape {}",
+                      where(), r == 1 ? "steps" : a == 0 ? "rows" : "cols", p.extent(a), given ? "padded " : "",
+                      padded, given ? "" : " with padding \"valid\"", in.str());
+  }
+  p.channels_last = last;
+  p.has_bias = spec_.use_bias;
   p.dtype = dtype();
   return p;
 }
 
-Shape Conv2D::output_shape(const Shape& in) const {
+Shape ConvBase::output_shape(const Shape& in) const {
   kernels::Conv2dProblem p = problem(in);
-  return channels_last_ ? Shape{in[0], p.oh, p.ow, p.f} : Shape{in[0], p.f, p.oh, p.ow};
+  if (spec_.rank == 1) return spec_.channels_last ? Shape{in[0], p.ow, p.f} : Shape{in[0], p.f, p.ow};
+  return spec_.channels_last ? Shape{in[0], p.oh, p.ow, p.f} : Shape{in[0], p.f, p.oh, p.ow};
 }
 
-void Conv2D::do_build(const Shape& in, Rng& rng) {
+void ConvBase::do_build(const Shape& in, Rng& rng) {
   require_float_dtype();
   kernels::Conv2dProblem p = problem(in);
-  (void)Shape{p.kh, p.kw, p.c, p.f}.numel();  // ShapeError if the products below would overflow int64
-  body_.build(Shape{p.kh, p.kw, p.c, p.f}, Shape{p.f}, cfg_.kernel_initializer, cfg_.bias_initializer, dtype(), rng,
-              where());
+  const int64_t cg = p.group_channels();
+  const Shape kernel_shape = spec_.depth_multiplier > 0 ? Shape{p.kh, p.kw, p.c, spec_.depth_multiplier}
+                             : spec_.rank == 1          ? Shape{p.kw, cg, p.f}
+                                                        : Shape{p.kh, p.kw, cg, p.f};
+  (void)kernel_shape.numel();  // ShapeError if the products below would overflow int64
+  body_.build(kernel_shape, Shape{p.f}, spec_.kernel_initializer, spec_.bias_initializer, dtype(), rng, where());
   impl_ = &kernels::choose<kernels::Conv2dKernel>("conv2d", kernels::conv2d_kernels(), p);
 }
 
-std::vector<Param*> Conv2D::params() { return built() ? body_.params() : std::vector<Param*>{}; }
+std::vector<Param*> ConvBase::params() { return built() ? body_.params() : std::vector<Param*>{}; }
 
-Tensor Conv2D::forward(const Tensor& x, Mode mode) {
+Tensor ConvBase::forward(const Tensor& x, Mode mode) {
   const int64_t n = check_input(x);
   return body_.forward(*impl_, problem(x.shape()), n == 0, x, output_shape(x.shape()), mode);
 }
 
-Tensor Conv2D::backward(const Tensor& dy) {
+Tensor ConvBase::backward(const Tensor& dy) {
   body_.require_forward(where());
   check_grad_output(dy, body_.y.shape());
   return body_.backward(*impl_, problem(body_.x.shape()), body_.x.dim(0) == 0, dy);
 }
 
-std::string Conv2D::kernel() const { return impl_ ? impl_->name : "none"; }
+std::string ConvBase::kernel() const { return impl_ ? impl_->name : "none"; }
 
-LayerWork Conv2D::work(const Shape& in) const {
-  const double taps_per_output = double(body_.kernel.value.numel()) / double(cfg_.filters);
+LayerWork ConvBase::work(const Shape& in) const {
+  kernels::Conv2dProblem p = problem(in);
+  const double taps_per_output = double(p.kh * p.kw * p.group_channels());
   return weighted_work(in, double(output_shape(in).numel()) * taps_per_output, double(param_count()));
 }
 

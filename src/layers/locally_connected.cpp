@@ -36,17 +36,8 @@ LocallyConnectedSpec LocallyConnectedConfig<R>::validate() const {
   s.rank = R;
   if (filters <= 0) raise<ConfigError>("{}: filters must be a positive integer, got {}", type, filters);
   s.filters = filters;
-  // int or R-tuple of positive ints -> the (rows, cols) pair; 1D keeps rows at 1.
   auto sizes = [&](const char* name, const std::vector<int64_t>& v, int64_t (&out)[2]) {
-    std::string got = detail::to_value(v).repr();
-    if (v.size() != 1 && v.size() != size_t(R))
-      raise<ConfigError>("{}: {} must be an int or a tuple of {} int{}, got {}", type, name, R, R == 1 ? "" : "s", got);
-    for (int i = 0; i < R; ++i) {
-      int64_t e = v[v.size() == 1 ? 0 : size_t(i)];
-      if (e <= 0 || e > spatial::kMaxWindow)
-        raise<ConfigError>("{}: {} must be positive integers <= {}, got {}", type, name, spatial::kMaxWindow, got);
-      out[2 - R + i] = e;
-    }
+    spatial::axis_sizes(type, name, R, v, out, detail::to_value(v).repr());
   };
   sizes("kernel_size", kernel_size, s.kernel);
   sizes("strides", strides, s.strides);

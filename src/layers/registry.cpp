@@ -62,6 +62,8 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<Permute>());
   c.add(layer_entry<RepeatVector>());
   c.add(layer_entry<Identity>());
+  c.add(layer_entry<Conv1D>());
+  c.add(layer_entry<DepthwiseConv2D>());
   c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
     if (v.kind() != Value::Kind::Call)
       raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());

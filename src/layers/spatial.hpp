@@ -1,4 +1,4 @@
-// Option parsing shared by the 2D sliding-window layers (Conv2D, LocallyConnected, pooling); their output geometry
+// Option parsing shared by the sliding-window layers (Conv1D/2D, LocallyConnected, pooling); their output geometry
 // is include/locnet/core/window.hpp.
 #pragma once
 #include <cstdint>
@@ -14,16 +14,24 @@ namespace locnet::spatial {
 // Window sizes, strides and dilations above this are rejected: (kernel - 1) * dilation + 1 must fit in int64.
 inline constexpr int64_t kMaxWindow = (int64_t(1) << 31) - 1;
 
-// An int or a (rows, cols) tuple of positive ints -> out; ConfigError "<type>: <name> must be ...".
-inline void size_pair(const char* type, const char* name, const std::vector<int64_t>& v, int64_t (&out)[2]) {
-  std::string got = v.size() == 1 ? std::to_string(v[0]) : fmt::format("({})", fmt::join(v, ", "));
-  if (v.size() != 1 && v.size() != 2)
-    raise<ConfigError>("{}: {} must be an int or a tuple of 2 ints, got {}", type, name, got);
-  for (int i = 0; i < 2; ++i) {
-    out[i] = v[v.size() == 1 ? 0 : size_t(i)];
-    if (out[i] <= 0 || out[i] > kMaxWindow)
+// An int or a tuple of `rank` positive ints (one per spatial axis) -> out, (rows, cols) with rows kept at 1 for
+// rank 1; ConfigError "<type>: <name> must be ..., got <got>" (by default 3 or (3, 3)).
+inline void axis_sizes(const char* type, const char* name, int rank, const std::vector<int64_t>& v,
+                       int64_t (&out)[2], std::string got = {}) {
+  if (got.empty()) got = v.size() == 1 ? std::to_string(v[0]) : fmt::format("({})", fmt::join(v, ", "));
+  if (v.size() != 1 && v.size() != size_t(rank))
+    raise<ConfigError>("{}: {} must be an int or a tuple of {} int{}, got {}", type, name, rank, rank == 1 ? "" : "s",
+                       got);
+  for (int i = 0; i < rank; ++i) {
+    int64_t e = v[v.size() == 1 ? 0 : size_t(i)];
+    if (e <= 0 || e > kMaxWindow)
       raise<ConfigError>("{}: {} must be positive integers <= {}, got {}", type, name, kMaxWindow, got);
+    out[2 - rank + i] = e;
   }
+}
+// An int or a (rows, cols) tuple of positive ints -> out.
+inline void size_pair(const char* type, const char* name, const std::vector<int64_t>& v, int64_t (&out)[2]) {
+  axis_sizes(type, name, 2, v, out);
 }
 
 // None/"channels_last" -> true, "channels_first" -> false.

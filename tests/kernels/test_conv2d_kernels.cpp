@@ -1,7 +1,8 @@
 // Every Conv2D kernel against the reference: valid and TensorFlow-same padding (odd totals), strides and dilations,
 // 1x1 (the im2col-free path) and 1xk kernels, stride-1 shapes for direct_hwy (C = 1 and 32, long rows, F
 // around the vector lengths, even kernels), odd channel counts, batch 1 and batches above the thread count, both
-// layouts, with and without bias, f32 and f64, with guard elements around every output and accumulated gradient.
+// layouts, with and without bias, f32 and f64, with guard elements around every output and accumulated gradient;
+// grouped problems (im2col's per-group GEMMs) and depthwise ones (groups = C: the depthwise kernel, channels_last).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -24,8 +25,9 @@ namespace {
 using Guarded = GuardedBuffer<24>;
 
 Conv2dProblem make(int64_t n, int64_t h, int64_t w, int64_t c, int64_t f, int64_t kh, int64_t kw, int64_t sh,
-                   int64_t sw, int64_t dh, int64_t dw, bool same, bool last, bool bias, DType dt) {
+                   int64_t sw, int64_t dh, int64_t dw, bool same, bool last, bool bias, DType dt, int64_t groups = 1) {
   Conv2dProblem p;
+  p.groups = groups;
   p.n = n, p.h = h, p.w = w, p.c = c, p.f = f, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw;
   p.dilation_h = dh, p.dilation_w = dw;
   p.channels_last = last, p.has_bias = bias, p.dtype = dt;
@@ -52,6 +54,7 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
     struct G {
       int64_t n, h, w, c, f, kh, kw, sh, sw, dh, dw;
       bool same;
+      int64_t groups = 1;
     };
     const std::vector<G> shapes = {
         {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, false}, {2, 7, 6, 3, 4, 3, 3, 1, 1, 1, 1, true},
@@ -67,8 +70,13 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
         {2, 9, 31, 3, 17, 3, 3, 1, 1, 1, 1, false}, {4, 6, 15, 5, 33, 2, 2, 1, 1, 1, 1, true},
         {1, 5, 7, 16, 7, 4, 2, 1, 1, 1, 1, true},  {3, 7, 5, 2, 40, 1, 3, 1, 1, 1, 1, true},
         {2, 4, 3, 9, 16, 3, 1, 1, 1, 1, 1, false}, {5, 1, 1, 4, 3, 3, 3, 1, 1, 1, 1, true},
+        // Grouped: two groups, strided and dilated, 1x1 (the identity column matrix), depthwise with a multiplier.
+        {2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1, true, 2}, {3, 7, 7, 6, 9, 3, 2, 2, 2, 1, 2, true, 3},
+        {2, 4, 5, 6, 4, 1, 1, 1, 1, 1, 1, false, 2}, {1, 5, 6, 5, 10, 3, 3, 1, 1, 1, 1, true, 5},
+        {3, 3, 4, 3, 3, 2, 2, 1, 2, 2, 1, false, 3}, {2, 4, 3, 4, 8, 5, 3, 2, 1, 1, 2, true, 4},
+        {3, 6, 6, 17, 17, 3, 3, 1, 1, 1, 1, true, 17},
     };
-    locnet::testing::KernelSweep<Conv2dKernel> sweep(conv2d_kernels(), {"direct_hwy", "im2col"});
+    locnet::testing::KernelSweep<Conv2dKernel> sweep(conv2d_kernels(), {"direct_hwy", "im2col", "depthwise"});
     locnet::testing::ScopedThreads restore;
     for (int threads : {1, 2})
       for (const G& g : shapes)
@@ -77,17 +85,18 @@ TEST(Conv2dKernels, MatchReferenceWithGuards) {
             for (DType dt : {DType::f32, DType::f64}) {
               set_num_threads(threads);
               Conv2dProblem p =
-                  make(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.same, last, bias, dt);
-              const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f, wn = p.patch() * p.f;
+                  make(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.same, last, bias, dt, g.groups);
+              const int64_t in = p.n * p.in_sample(), out = p.n * p.positions() * p.f,
+                            wn = p.patch() / p.groups * p.f;
               Tensor x = random_tensor(Shape{in}, dt, 1), w = random_tensor(Shape{wn}, dt, 2),
                      b = random_tensor(Shape{p.f}, dt, 3), dy = random_tensor(Shape{out}, dt, 4),
                      dw0 = random_tensor(Shape{wn}, dt, 5), db0 = random_tensor(Shape{p.f}, dt, 6);
               const double tol = dt == DType::f32 ? 2e-5 : 1e-12;
               sweep.compare(p, [&](const Conv2dKernel& impl, const Conv2dKernel& ref) {
-                SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} k={}x{} s={}x{} d={}x{} same={} last={} "
-                                         "bias={} {}",
-                                         impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.dh,
-                                         g.dw, g.same, last, bias, dtype_name(dt)));
+                SCOPED_TRACE(fmt::format("{} threads={} n={} {}x{}x{} f={} groups={} k={}x{} s={}x{} d={}x{} same={} "
+                                         "last={} bias={} {}",
+                                         impl.name, threads, g.n, g.h, g.w, g.c, g.f, g.groups, g.kh, g.kw, g.sh,
+                                         g.sw, g.dh, g.dw, g.same, last, bias, dtype_name(dt)));
                 Guarded y1(out, dt), y2(out, dt);
                 impl.forward(p, x.raw(), w.raw(), b.raw(), y1.data());
                 ref.forward(p, x.raw(), w.raw(), b.raw(), y2.data());

@@ -41,6 +41,8 @@ const char* const kModels[] = {
     "Input((4, 3, 2)) >> ZeroPadding2D(((1, 0), (0, 2))) >> Cropping2D(1) >> UpSampling2D(2) >> "
     "UpSampling2D(2, interpolation='bilinear') >> Permute((3, 1, 2)) >> Identity() >> Reshape((-1, 4)) >> "
     "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
+    "Input((6, 6, 4)) >> Conv2D(4, 3, padding=((1, 0), (0, 1)), groups=2) >> DepthwiseConv2D(2, depth_multiplier=2) "
+    ">> Reshape((16, 8)) >> Conv1D(4, 3, padding='causal', groups=2) >> Flatten() >> Dense(2)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};

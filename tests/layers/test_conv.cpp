@@ -184,8 +184,9 @@ TEST(Conv2D, ConfigErrors) {
                    "padding must be \"valid\" or \"same\", got \"causal\"");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .data_format = "NCHW"}), ConfigError,
                    "data_format must be None, \"channels_last\" or \"channels_first\", got \"NCHW\"");
-  EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .groups = 2}), NotSupported,
-                   "groups must be 1");
+  // groups > 1 is supported (tests/layers/test_conv_family.cpp); filters must divide by it.
+  EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 3, .kernel_size = {3}, .groups = 2}), ConfigError,
+                   "Conv2D: filters (3) must be divisible by groups (2)");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .activation = "relux"}), ConfigError,
                    "activation must be one of");
   EXPECT_THROW_MSG(Conv2D(Conv2DConfig{.filters = 2, .kernel_size = {3}, .kernel_initializer = "glorot"}),

@@ -14,7 +14,7 @@
 // B rows are read as whole vectors (up to F or K rounded up to the vector length): callers pass B with such
 // padding (packed copies when F or K is not a multiple of it); C's partial last vector goes through a stack
 // buffer. Threads: forward splits the batch; backward cuts it into one contiguous chunk per thread, each
-// accumulating its own dW/db, summed in chunk order afterwards: the same thread count gives the same bits.
+// accumulating its own dW/db, summed in chunk order afterwards (src/kernels/batch_chunks.hpp).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv2d/direct_hwy.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -26,6 +26,7 @@
 
 #include "hwy/aligned_allocator.h"
 #include "hwy/highway.h"
+#include "kernels/batch_chunks.hpp"
 #include "kernels/conv2d/problem.hpp"
 #include "locnet/core/parallel.hpp"
 
@@ -201,16 +202,11 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
   Buffer wt = Zeros(F * Kp + RoundUp(1));
   for (int64_t k = 0; k < K; ++k)
     for (int64_t f = 0; f < F; ++f) wt[size_t(f * Kp + k)] = w[k * F + f];
-  const int64_t chunks = num_threads() > 1 ? std::min<int64_t>(p.n, num_threads()) : 1;
-  // One chunk accumulates straight into dw/db; several get zeroed partial sums, added in chunk order below.
-  std::vector<float> parts(chunks > 1 ? size_t(chunks * (KF + F)) : 0, 0.0f);
-  auto chunk = [&](int64_t c) {
-    float* pdw = chunks > 1 ? parts.data() + c * (KF + F) : dw;
-    float* pdb = chunks > 1 ? pdw + KF : db;
+  chunked_backward(p.n, KF, F, dw, db, [&](int64_t first, int64_t end, float* pdw, float* pdb) {
     const int64_t ldcol = geo.span * rowlen;  // dcol holds the kernel rows that reach the input
     Buffer xp = Zeros(geo.plane), dxp = Zeros(geo.plane), dcol = Zeros(p.ow * ldcol);
     Buffer gpack = Fp != F ? Zeros(p.oh * p.ow * Fp) : Buffer();
-    for (int64_t s = p.n * c / chunks; s < p.n * (c + 1) / chunks; ++s) {
+    for (int64_t s = first; s < end; ++s) {
       const float* gs = gy + s * geo.out;
       geo.pad(x + s * geo.in, xp.get());
       // dY as B (rows readable up to Fp).
@@ -251,20 +247,7 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
         std::fill(row + geo.cols * C, row + p.w * C, 0.0f);
       }
     }
-  };
-  if (chunks == 1) {
-    chunk(0);
-    return;
-  }
-  parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c) chunk(c);
   });
-  for (int64_t c = 0; c < chunks; ++c) {
-    const float* part = parts.data() + c * (KF + F);
-    for (int64_t i = 0; i < KF; ++i) dw[i] += part[i];
-    if (db)
-      for (int64_t f = 0; f < F; ++f) db[f] += part[KF + f];
-  }
 }
 
 }  // namespace locnet::kernels::HWY_NAMESPACE
@@ -278,6 +261,10 @@ HWY_EXPORT(Backward);
 namespace {
 
 bool applicable(const Conv2dProblem& p, std::string* why) {
+  if (p.groups != 1) {
+    *why = "groups must be 1";
+    return false;
+  }
   if (p.dtype != DType::f32) {
     *why = "dtype must be f32";
     return false;

@@ -10,7 +10,13 @@ namespace locnet::kernels {
 // (n, c, h, w); kernel (kh, kw, c, f) in Keras's layout whatever the data format (row q = (tap_r*kw + tap_c)*c + ch
 // of a K x F matrix, K = kh*kw*c); bias (f,); y (n, oh, ow, f) or (n, f, oh, ow). Tap (tap_r, tap_c) of output
 // (oy, ox) reads input (in_row(oy, tap_r), in_col(ox, tap_c)); outside the input it reads zero.
-struct Conv2dProblem : WindowProblem {};
+// Grouped (groups > 1, c and f divisible by it): the kernel is (kh, kw, c/groups, f) and filter f reads only the
+// channels of its group g = f / (f/groups), [g*c/groups, (g+1)*c/groups); depthwise is groups = c.
+struct Conv2dProblem : WindowProblem {
+  int64_t groups = 1;
+  int64_t group_channels() const { return c / groups; }
+  int64_t group_filters() const { return f / groups; }
+};
 
 struct Conv2dKernel : ProductKernel<Conv2dProblem> {};
 
