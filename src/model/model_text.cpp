@@ -60,10 +60,10 @@ std::string Model::summary(std::optional<Shape> in) const {
     const Node& n = m.nodes_[i];
     if (!n.layer && !graph) continue;
     std::vector<std::string> from;
-    for (NodeId id : n.inputs) from.push_back("'" + m.nodes_[size_t(id)].name + "[0][0]'");
-    rows.push_back({n.name + " (" + (n.layer ? n.layer->type() : std::string("InputLayer")) + ")", shapes[i].str(),
+    for (NodeId id : n.inputs) from.push_back(fmt::format("'{}[0][0]'", m.nodes_[size_t(id)].name));
+    rows.push_back({fmt::format("{} ({})", n.name, n.layer ? n.layer->type() : "InputLayer"), shapes[i].str(),
                     group_digits(n.layer ? n.layer->param_count() + n.layer->buffer_count() : 0),
-                    "[" + fmt::format("{}", fmt::join(from, ", ")) + "]"});
+                    fmt::format("[{}]", fmt::join(from, ", "))});
   }
   size_t w0 = std::string_view("Layer (type)").size(), w1 = std::string_view("Output Shape").size(),
          w2 = std::string_view("Param #").size(), w3 = std::string_view("Connected to").size();
