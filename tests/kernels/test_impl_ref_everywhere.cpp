@@ -41,6 +41,9 @@ const char* const kModels[] = {
     "Input((4, 3, 2)) >> ZeroPadding2D(((1, 0), (0, 2))) >> Cropping2D(1) >> UpSampling2D(2) >> "
     "UpSampling2D(2, interpolation='bilinear') >> Permute((3, 1, 2)) >> Identity() >> Reshape((-1, 4)) >> "
     "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
+    "x = Input((4,))\na = Dense(4)(x)\nb = Activation('tanh')(x)\ns = Add()([a, b, x])\nt = Subtract()([s, a])\n"
+    "u = Multiply()([t, b])\nv = Average()([u, x])\nw = Maximum()([v, a, b])\ny = Minimum()([w, x])\n"
+    "z = Concatenate()([y, a])\nModel(inputs=x, outputs=z)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};
