@@ -1,5 +1,7 @@
 #include "locnet/layers/merge.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "locnet/core/dtype.hpp"
@@ -255,6 +257,171 @@ std::vector<Tensor> ElementwiseMerge::unmerge(const Tensor& dy) {
     });
     dxs.push_back(std::move(dx));
   }
+  return dxs;
+}
+
+// ---- Dot
+
+void DotConfig::validate() const {
+  const std::string got = detail::to_value(axes).repr();
+  if (axes.empty() || axes.size() > 2) raise<ConfigError>("Dot: axes must be an int or a pair of ints, got {}", got);
+  for (int64_t a : axes)
+    if (a == 0) raise<ConfigError>("Dot: axes must not name the batch axis 0, got {}", got);
+}
+
+void Dot::do_build_many(std::span<const Shape>, Rng&) { require_float_dtype(); }
+
+Dot::Geometry Dot::geometry(std::span<const Shape> in) const {
+  Geometry g{};
+  size_t axis[2];
+  for (size_t k = 0; k < 2; ++k) {
+    const Shape& s = in[k];
+    const int64_t r = int64_t(s.rank()), want = cfg_.axes[cfg_.axes.size() == 1 ? 0 : k];
+    const int64_t a = want < 0 ? want + r : want;
+    if (a < 1 || a >= r)
+      raise<ShapeError>("{}: axes must name a non-batch axis of each input, got {} for input {} of shape {}", where(),
+                        want, k, s.str());
+    axis[k] = size_t(a);
+    g.step[k] = 1;
+    for (size_t d = axis[k] + 1; d < s.rank(); ++d) g.step[k] *= s[d];
+  }
+  if (in[0][axis[0]] != in[1][axis[1]])
+    mismatch(in, 0, 1, fmt::format("equal sizes on the dot axes {} and {}", axis[0], axis[1]));
+  g.size = in[0][axis[0]];
+  for (size_t k = 0; k < 2; ++k) {
+    const Shape& s = in[k];
+    g.rest[k] = {0};
+    int64_t stride = 1;
+    std::vector<int64_t> strides(s.rank());
+    for (size_t d = s.rank(); d-- > 1;) strides[d] = stride, stride *= s[d];
+    g.sample[k] = stride;
+    for (size_t d = 1; d < s.rank(); ++d) {
+      if (d == axis[k]) continue;
+      std::vector<int64_t> next;
+      for (int64_t o : g.rest[k])
+        for (int64_t i = 0; i < s[d]; ++i) next.push_back(o + i * strides[d]);
+      g.rest[k] = std::move(next);
+    }
+  }
+  return g;
+}
+
+Shape Dot::merged_shape(std::span<const Shape> in) const {
+  (void)geometry(in);  // checks the axes and their sizes
+  std::vector<int64_t> dims{in[0][0] >= 0 ? in[0][0] : in[1][0]};
+  for (size_t k = 0; k < 2; ++k) {
+    const int64_t a = cfg_.axes[cfg_.axes.size() == 1 ? 0 : k];
+    const size_t axis = size_t(a < 0 ? a + int64_t(in[k].rank()) : a);
+    for (size_t d = 1; d < in[k].rank(); ++d)
+      if (d != axis) dims.push_back(in[k][d]);
+  }
+  if (dims.size() == 1) dims.push_back(1);  // Keras: (N, 1) for two vectors per sample
+  return Shape(dims);
+}
+
+namespace {
+
+constexpr double kNormEpsilon = 1e-12;  // Keras's l2_normalize epsilon on the sum of squares
+
+// u[n, r + c*step] = x[n, r + c*step] / norm[n, r], norm = sqrt(max(sum_c x^2, eps)), per fiber (n, r).
+template <class T>
+void l2_normalize(const T* x, T* u, int64_t batch, const Dot::Geometry& g, size_t k, std::vector<double>& norm) {
+  norm.clear();
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t r : g.rest[k]) {
+      const int64_t base = n * g.sample[k] + r;
+      double ss = 0;
+      for (int64_t c = 0; c < g.size; ++c) ss += double(x[base + c * g.step[k]]) * double(x[base + c * g.step[k]]);
+      const double nr = std::sqrt(std::max(ss, kNormEpsilon));
+      for (int64_t c = 0; c < g.size; ++c) u[base + c * g.step[k]] = T(double(x[base + c * g.step[k]]) / nr);
+      norm.push_back(ss > kNormEpsilon ? nr : -nr);  // negative: clamped, the norm is a constant there
+    }
+}
+
+// The derivative of l2_normalize: dx = (du - u * sum_c(du * u)) / norm, or du / norm where the norm was clamped.
+template <class T>
+void l2_normalize_backward(T* du, const T* u, int64_t batch, const Dot::Geometry& g, size_t k,
+                           const std::vector<double>& norm) {
+  size_t f = 0;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t r : g.rest[k]) {
+      const int64_t base = n * g.sample[k] + r;
+      const double nr = norm[f++];
+      double dot = 0;
+      if (nr > 0)
+        for (int64_t c = 0; c < g.size; ++c) dot += double(du[base + c * g.step[k]]) * double(u[base + c * g.step[k]]);
+      for (int64_t c = 0; c < g.size; ++c) {
+        const int64_t e = base + c * g.step[k];
+        du[e] = T((double(du[e]) - double(u[e]) * dot) / std::abs(nr));
+      }
+    }
+}
+
+// y[n, i, j] = sum_c u0[n, rest0[i] + c*step0] * u1[n, rest1[j] + c*step1]; with `dy`, the derivatives:
+//   du0[n, rest0[i] + c*step0] = sum_j dy[n, i, j] u1[...],  du1[n, rest1[j] + c*step1] = sum_i dy[n, i, j] u0[...]
+template <class T>
+void dot_ref(const T* u0, const T* u1, T* y, int64_t batch, const Dot::Geometry& g) {
+  const int64_t A = int64_t(g.rest[0].size()), B = int64_t(g.rest[1].size());
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t i = 0; i < A; ++i)
+      for (int64_t j = 0; j < B; ++j) {
+        const T* a = u0 + n * g.sample[0] + g.rest[0][size_t(i)];
+        const T* b = u1 + n * g.sample[1] + g.rest[1][size_t(j)];
+        T acc = 0;
+        for (int64_t c = 0; c < g.size; ++c) acc += a[c * g.step[0]] * b[c * g.step[1]];
+        y[(n * A + i) * B + j] = acc;
+      }
+}
+template <class T>
+void dot_backward_ref(const T* u0, const T* u1, const T* dy, T* du0, T* du1, int64_t batch, const Dot::Geometry& g) {
+  const int64_t A = int64_t(g.rest[0].size()), B = int64_t(g.rest[1].size());
+  std::fill(du0, du0 + batch * g.sample[0], T(0));
+  std::fill(du1, du1 + batch * g.sample[1], T(0));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t i = 0; i < A; ++i)
+      for (int64_t j = 0; j < B; ++j) {
+        const int64_t a = n * g.sample[0] + g.rest[0][size_t(i)], b = n * g.sample[1] + g.rest[1][size_t(j)];
+        const T d = dy[(n * A + i) * B + j];
+        for (int64_t c = 0; c < g.size; ++c) {
+          du0[a + c * g.step[0]] += d * u1[b + c * g.step[1]];
+          du1[b + c * g.step[1]] += d * u0[a + c * g.step[0]];
+        }
+      }
+}
+
+}  // namespace
+
+Tensor Dot::merge(std::span<const Tensor> xs, bool training) {
+  const Shape shapes[2] = {xs[0].shape(), xs[1].shape()};
+  const Geometry g = geometry(shapes);
+  const int64_t batch = shapes[0][0];
+  Tensor y(merged_shape(shapes), dtype());
+  Tensor u[2] = {xs[0], xs[1]};
+  std::vector<double> norm[2];
+  visit_float(dtype(), where(), [&](auto t) {
+    using T = decltype(t);
+    if (cfg_.normalize)
+      for (size_t k = 0; k < 2; ++k) {
+        u[k] = Tensor::empty(shapes[k], dtype());
+        l2_normalize<T>(xs[k].data<T>(), u[k].data<T>(), batch, g, k, norm[k]);
+      }
+    dot_ref<T>(u[0].data<T>(), u[1].data<T>(), y.data<T>(), batch, g);
+  });
+  if (training)
+    for (size_t k = 0; k < 2; ++k) u_[k] = u[k], norm_[k] = std::move(norm[k]);
+  return y;
+}
+
+std::vector<Tensor> Dot::unmerge(const Tensor& dy) {
+  const Geometry g = geometry(last_shapes());
+  const int64_t batch = last_shapes()[0][0];
+  std::vector<Tensor> dxs{Tensor::empty(last_shapes()[0], dtype()), Tensor::empty(last_shapes()[1], dtype())};
+  visit_float(dtype(), where(), [&](auto t) {
+    using T = decltype(t);
+    dot_backward_ref<T>(u_[0].data<T>(), u_[1].data<T>(), dy.data<T>(), dxs[0].data<T>(), dxs[1].data<T>(), batch, g);
+    if (cfg_.normalize)
+      for (size_t k = 0; k < 2; ++k) l2_normalize_backward<T>(dxs[k].data<T>(), u_[k].data<T>(), batch, g, k, norm_[k]);
+  });
   return dxs;
 }
 

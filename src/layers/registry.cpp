@@ -70,6 +70,7 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<Average>());
   c.add(layer_entry<Maximum>());
   c.add(layer_entry<Minimum>());
+  c.add(layer_entry<Dot>());
   c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
     if (v.kind() != Value::Kind::Call)
       raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());

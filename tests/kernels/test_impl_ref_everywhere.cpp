@@ -43,7 +43,8 @@ const char* const kModels[] = {
     "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
     "x = Input((4,))\na = Dense(4)(x)\nb = Activation('tanh')(x)\ns = Add()([a, b, x])\nt = Subtract()([s, a])\n"
     "u = Multiply()([t, b])\nv = Average()([u, x])\nw = Maximum()([v, a, b])\ny = Minimum()([w, x])\n"
-    "z = Concatenate()([y, a])\nModel(inputs=x, outputs=z)",
+    "z = Concatenate()([y, a])\nd = Dot(1, normalize=True)([z, z])\ne = Concatenate()([z, d])\n"
+    "Model(inputs=x, outputs=e)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};

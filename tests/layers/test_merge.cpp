@@ -2,6 +2,7 @@
 // references), double gradient checks through check_layer_many, ties of Maximum/Minimum, graphs from spec text,
 // and every ConfigError/ShapeError message.
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "expect_error.hpp"
@@ -259,4 +260,74 @@ TEST(MergeErrors, Messages) {
                    "(Add): output gradient shape must be (2, 3), got (2, 4)");
   EXPECT_THROW_MSG(Maximum().build_many(std::vector<Shape>{s, s}, rng, DType::f16), NotSupported,
                    "(Maximum): dtype must be f32 or f64, got f16");
+}
+
+// y[n, i..., j...] = sum_c x_0[n, i... with c at a_0] x_1[n, j... with c at a_1], from multi-indices here.
+TEST(Dot, ValuesShapesAndGradients) {
+  struct Case {
+    Shape s0, s1;
+    std::vector<int64_t> axes;
+    Shape out;
+  };
+  const Case cases[] = {{{2, 3}, {2, 3}, {1}, {2, 1}},
+                        {{1, 3}, {1, 3}, {-1}, {1, 1}},
+                        {{2, 3, 4}, {2, 5, 4}, {2}, {2, 3, 5}},
+                        {{2, 4, 3}, {2, 4, 1}, {1}, {2, 3, 1}},
+                        {{2, 3, 4}, {2, 4}, {2, 1}, {2, 3}},
+                        {{1, 2, 3, 2}, {1, 3, 2}, {-2, 1}, {1, 2, 2, 2}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(fmt::format("{} . {}", c.s0.str(), c.s1.str()));
+    std::vector<Tensor> xs = random_inputs({c.s0, c.s1});
+    Dot dot(c.axes);
+    Tensor y = run(dot, xs);
+    ASSERT_EQ(y.shape(), c.out);
+    size_t axis[2];
+    for (size_t k = 0; k < 2; ++k) {
+      const int64_t a = c.axes[c.axes.size() == 1 ? 0 : k], r = int64_t((k ? c.s1 : c.s0).rank());
+      axis[k] = size_t(a < 0 ? a + r : a);
+    }
+    const size_t ni = c.s0.rank() - 2, nj = c.s1.rank() - 2;
+    for (int64_t e = 0; e < y.numel(); ++e) {
+      const std::vector<int64_t> idx = unravel(e, y.shape());
+      double want = 0;
+      for (int64_t ch = 0; ch < c.s0[axis[0]]; ++ch) {
+        std::vector<int64_t> i0{idx[0]}, i1{idx[0]};
+        i0.insert(i0.end(), idx.begin() + 1, idx.begin() + 1 + int64_t(ni));
+        i1.insert(i1.end(), idx.begin() + 1 + int64_t(ni), idx.begin() + 1 + int64_t(ni + nj));
+        i0.insert(i0.begin() + int64_t(axis[0]), ch);
+        i1.insert(i1.begin() + int64_t(axis[1]), ch);
+        want += xs[0].item(ravel(i0, c.s0)) * xs[1].item(ravel(i1, c.s1));
+      }
+      ASSERT_NEAR(y.item(e), want, 1e-12) << e;
+    }
+    for (bool normalize : {false, true}) {
+      Dot fresh(c.axes, normalize);
+      check_layer_many(fresh, {c.s0, c.s1});
+    }
+  }
+  // normalize=True: the cosine of the two vectors; a zero vector stays 0 (Keras's epsilon), with finite gradients.
+  Dot cosine({1}, true);
+  Tensor a = Tensor::from<double>({3, 4, 0, 0}, {2, 2}), b = Tensor::from<double>({4, 3, 1, 0}, {2, 2});
+  Tensor y = run(cosine, {a, b});
+  EXPECT_NEAR(y.item(0), 24.0 / 25.0, 1e-15);
+  EXPECT_EQ(y.item(1), 0.0);
+  for (const Tensor& d : cosine.backward_many(Tensor::from<double>({1, 1}, {2, 1})))
+    for (double v : d.to_vector()) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(Dot, Errors) {
+  EXPECT_THROW_MSG(Dot(std::vector<int64_t>{0}), ConfigError, "Dot: axes must not name the batch axis 0, got (0,)");
+  EXPECT_THROW_MSG(Dot(std::vector<int64_t>{1, 2, 3}), ConfigError,
+                   "Dot: axes must be an int or a pair of ints, got (1, 2, 3)");
+  EXPECT_THROW_MSG(parse_model("Input((4,)) >> [Dense(3), Dense(3)] >> Dot()"), ConfigError, "axes");
+  EXPECT_THROW_MSG(Dot({1}).output_shape_many(std::vector<Shape>{{2, 3}, {2, 4}}), ShapeError,
+                   "(Dot): inputs must have equal sizes on the dot axes 1 and 1, got (2, 3) (input 0) and (2, 4) "
+                   "(input 1)");
+  EXPECT_THROW_MSG(Dot({1, 3}).output_shape_many(std::vector<Shape>{{2, 3}, {2, 4, 3}}), ShapeError,
+                   "(Dot): axes must name a non-batch axis of each input, got 3 for input 1 of shape (2, 4, 3)");
+  EXPECT_THROW_MSG(Dot({1}).output_shape_many(std::vector<Shape>{{2, 3}, {2, 3}, {2, 3}}), ShapeError,
+                   "(Dot): takes exactly 2 inputs, got 3");
+  Rng rng(1);
+  EXPECT_THROW_MSG(Dot({1}).build_many(std::vector<Shape>{{2, 3}, {2, 3}}, rng, DType::bf16), NotSupported,
+                   "(Dot): dtype must be f32 or f64, got bf16");
 }

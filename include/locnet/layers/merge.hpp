@@ -8,12 +8,14 @@
 //   Average:   y = (1/K) sum_k x_k                 dx_k = dy / K
 //   Maximum:   y = max_k x_k                       dx_k = dy where x_k is the FIRST maximum, else 0
 //   Minimum:   y = min_k x_k                       dx_k = dy where x_k is the FIRST minimum, else 0
+//   Dot(axes, normalize=False): see DotConfig below.
 // The elementwise layers need equal shapes (Keras also broadcasts a batch of 1; locnet does not).
-// Arity: Subtract takes exactly 2 inputs, the others 2 or more. The one-input forms (output_shape, build,
+// Arity: Subtract and Dot take exactly 2 inputs, the others 2 or more. The one-input forms (output_shape, build,
 // forward, backward) are ShapeErrors: use the *_many forms, as a Model does.
-// Errors: ConfigError for Concatenate(axis=0); ShapeError for the wrong number of inputs, input shapes that do not
-// fit (naming both shapes), an axis outside the inputs' rank, inputs unlike those built with.
-// Dtypes: Concatenate copies any dtype; the elementwise layers compute in f32 or f64.
+// Errors: ConfigError for Concatenate(axis=0) and Dot axes that are 0 or not 1 or 2 ints; ShapeError for the
+// wrong number of inputs, input shapes that do not fit (naming both shapes), an axis outside the inputs' rank,
+// inputs unlike those built with.
+// Dtypes: Concatenate copies any dtype; the elementwise layers and Dot compute in f32 or f64.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -123,5 +125,47 @@ LOCNET_ELEMENTWISE_MERGE(Maximum, maximum, "Elementwise maximum of its inputs; t
 LOCNET_ELEMENTWISE_MERGE(Minimum, minimum, "Elementwise minimum of its inputs; ties go to the first (Keras).", 2,
                          SIZE_MAX);
 #undef LOCNET_ELEMENTWISE_MERGE
+
+// Dot(axes, normalize=False) (Keras): exactly 2 inputs; the batched dot product of x_0's axis a_0 with x_1's axis
+// a_1 (axes: one int for both, or (a_0, a_1); negative counts from each input's end; 0, the batch, is an error):
+//   y[n, i, j] = sum_c u_0[n, i, c] u_1[n, j, c], i over x_0's other non-batch axes, j over x_1's, in order;
+//   u_k = x_k, or with normalize=True x_k / sqrt(max(sum_c x_k^2, 1e-12)) (Keras's l2_normalize, cosine proximity).
+// Output (N, x_0's other axes..., x_1's other axes...), or (N, 1) when both inputs have rank 2.
+struct DotConfig {
+  static constexpr const char* kType = "Dot";
+  static constexpr const char* kDoc = "Batched dot product of two inputs along an axis each (Keras).";
+  std::vector<int64_t> axes;
+  bool normalize = false;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.axes, Field{"axes", "Axis of both inputs (an int) or (axis of x_0, axis of x_1); not 0.", Field::required});
+    v(s.normalize, Field{"normalize", "L2-normalizes both inputs along their axes first (cosine similarity)."});
+  }
+  void validate() const;
+};
+
+class Dot : public LayerOf<Dot, DotConfig, MergeLayer> {
+ public:
+  using LayerOf::LayerOf;
+  explicit Dot(std::vector<int64_t> axes, bool normalize = false, std::string name = {})
+      : LayerOf(Config{std::move(axes), normalize}, std::move(name)) {}
+  Arity arity() const override { return {2, 2}; }
+  // Where input k's dot axis and its other elements lie (src/layers/merge.cpp).
+  struct Geometry {
+    int64_t sample[2], size, step[2];  // elements per sample; the dot axis's size and stride
+    std::vector<int64_t> rest[2];      // offsets of the other elements in a sample, row-major
+  };
+  Geometry geometry(std::span<const Shape> in) const;
+
+ protected:
+  void do_build_many(std::span<const Shape> in, Rng& rng) override;
+  Shape merged_shape(std::span<const Shape> in) const override;
+  Tensor merge(std::span<const Tensor> xs, bool training) override;
+  std::vector<Tensor> unmerge(const Tensor& dy) override;
+
+ private:
+  Tensor u_[2];                  // the (normalized) inputs of the last training forward
+  std::vector<double> norm_[2];  // normalize: each fiber's sqrt(max(sum x^2, 1e-12))
+};
 
 }  // namespace locnet
