@@ -22,6 +22,9 @@ Tensor MergeLayer::backward(const Tensor&) {
   raise<ShapeError>("{}: gives one gradient per input: call backward_many, got a one-input backward", where());
 }
 void MergeLayer::do_build(const Shape& in, Rng&) { (void)output_shape(in); }
+void MergeLayer::do_build_many(std::span<const Shape>, Rng&) {
+  if (computes()) require_float_dtype();
+}
 
 Shape MergeLayer::output_shape_many(std::span<const Shape> in) const {
   check_arity(in.size());
@@ -222,8 +225,6 @@ void unmerge_ref(MergeOp op, size_t k, size_t K, const T* dy, const std::vector<
 
 }  // namespace
 
-void ElementwiseMerge::do_build_many(std::span<const Shape>, Rng&) { require_float_dtype(); }
-
 Tensor ElementwiseMerge::merge(std::span<const Tensor> xs, bool training) {
   Tensor y(xs[0].shape(), dtype());
   const int64_t n = y.numel();
@@ -268,8 +269,6 @@ void DotConfig::validate() const {
   for (int64_t a : axes)
     if (a == 0) raise<ConfigError>("Dot: axes must not name the batch axis 0, got {}", got);
 }
-
-void Dot::do_build_many(std::span<const Shape>, Rng&) { require_float_dtype(); }
 
 Dot::Geometry Dot::geometry(std::span<const Shape> in) const {
   Geometry g{};

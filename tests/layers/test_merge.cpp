@@ -175,6 +175,8 @@ TEST(MergeGraph, SpecTextBuildsRunsAndRoundTrips) {
   Tensor b = m.layer(1).forward(x, Mode::Inference);
   for (int64_t i = 0; i < want.numel(); ++i) EXPECT_FLOAT_EQ(float(y.item(i)), float(want.item(i) + b.item(i)));
   EXPECT_EQ(m.backward(Tensor(y.shape())).shape(), x.shape());
+  // Profiling's estimate reads both inputs and writes y: (2 * 6 + 6) f32 values.
+  EXPECT_EQ(m.layer(2).work(Shape{2, 3}).forward.bytes, 72.0);
 
   Model f = parse_model(R"(x = Input((5, 5, 2))
 a = Conv2D(3, 1)(x)

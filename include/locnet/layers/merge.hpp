@@ -41,7 +41,9 @@ class MergeLayer : public Layer {
 
  protected:
   void do_build(const Shape& in, Rng& rng) final;
-  void do_build_many(std::span<const Shape>, Rng&) override {}
+  // NotSupported unless f32 or f64, for the layers that compute (all but Concatenate).
+  void do_build_many(std::span<const Shape>, Rng&) override;
+  virtual bool computes() const { return true; }
   // The output shape of inputs whose count fits arity(); ShapeError where they do not fit together.
   virtual Shape merged_shape(std::span<const Shape> in) const = 0;
   // y of checked inputs; `training`: keep what unmerge needs.
@@ -73,6 +75,7 @@ class Concatenate : public LayerOf<Concatenate, ConcatenateConfig, MergeLayer> {
   explicit Concatenate(int64_t axis, std::string name = {}) : LayerOf(Config{axis}, std::move(name)) {}
   // The axis as a non-negative index for rank-`rank` inputs; ShapeError when it is outside 1..rank-1.
   size_t axis_index(size_t rank) const;
+  bool computes() const override { return false; }  // copies bytes of any dtype
 
  protected:
   Shape merged_shape(std::span<const Shape> in) const override;
@@ -89,7 +92,6 @@ class ElementwiseMerge : public MergeLayer {
   virtual MergeOp op() const = 0;
 
  protected:
-  void do_build_many(std::span<const Shape> in, Rng& rng) override;
   Shape merged_shape(std::span<const Shape> in) const override;
   Tensor merge(std::span<const Tensor> xs, bool training) override;
   std::vector<Tensor> unmerge(const Tensor& dy) override;
@@ -158,7 +160,6 @@ class Dot : public LayerOf<Dot, DotConfig, MergeLayer> {
   Geometry geometry(std::span<const Shape> in) const;
 
  protected:
-  void do_build_many(std::span<const Shape> in, Rng& rng) override;
   Shape merged_shape(std::span<const Shape> in) const override;
   Tensor merge(std::span<const Tensor> xs, bool training) override;
   std::vector<Tensor> unmerge(const Tensor& dy) override;
