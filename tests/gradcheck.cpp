@@ -56,38 +56,53 @@ void expect_close(double analytic, double numeric, const GradCheck& opt, const s
 
 }  // namespace
 
-void check_layer(Layer& layer, const Shape& in, const GradCheck& opt) {
+void check_layer(Layer& layer, const Shape& in, const GradCheck& opt) { check_layer_many(layer, {in}, opt); }
+
+void check_layer_many(Layer& layer, const std::vector<Shape>& in, const GradCheck& opt) {
   Rng rng(opt.seed);
-  if (!layer.built()) layer.build(in, rng, DType::f64);
+  if (!layer.built()) layer.build_many(in, rng, DType::f64);
   ASSERT_EQ(layer.dtype(), DType::f64) << "gradient checks run in double";
-  Tensor x = random_tensor(in, DType::f64, opt.seed + 1, opt.input_scale);
-  Shape out = layer.output_shape(in);
+  std::vector<Tensor> xs;
+  for (size_t k = 0; k < in.size(); ++k)
+    xs.push_back(random_tensor(in[k], DType::f64, opt.seed + 1 + 10 * k, opt.input_scale));
+  Shape out = layer.output_shape_many(in);
   Tensor w = random_tensor(out, DType::f64, opt.seed + 2);
-  const Tensor x0 = x.clone();
+  std::vector<Tensor> xs0;
+  for (const Tensor& x : xs) xs0.push_back(x.clone());
+  const auto unchanged = [&] {
+    for (size_t k = 0; k < xs.size(); ++k)
+      if (!xs[k].equal(xs0[k])) return false;
+    return true;
+  };
+  // "dx" for a one-input layer, "dx1" for a layer's second input.
+  const auto dx_name = [&](size_t k) { return in.size() == 1 ? std::string("dx") : fmt::format("dx{}", k); };
 
   // Inference determinism and input preservation.
-  Tensor yi1 = layer.forward(x, Mode::Inference);
-  Tensor yi2 = layer.forward(x, Mode::Inference);
+  Tensor yi1 = layer.forward_many(xs, Mode::Inference);
+  Tensor yi2 = layer.forward_many(xs, Mode::Inference);
   EXPECT_TRUE(yi1.equal(yi2)) << layer.type() << ": inference forward must be deterministic";
-  EXPECT_TRUE(x.equal(x0)) << layer.type() << ": forward must not modify its input";
+  EXPECT_TRUE(unchanged()) << layer.type() << ": forward must not modify its input";
   EXPECT_EQ(yi1.shape(), out) << layer.type() << ": forward shape must equal output_shape";
 
-  auto loss = [&](const Tensor& xin) { return weighted_sum(layer.forward(xin, Mode::Training), w); };
+  auto loss = [&](const std::vector<Tensor>& xin) { return weighted_sum(layer.forward_many(xin, Mode::Training), w); };
 
   // Analytic gradients.
   layer.zero_grad();
-  Tensor y = layer.forward(x, Mode::Training);
-  EXPECT_TRUE(x.equal(x0)) << layer.type() << ": training forward must not modify its input";
+  Tensor y = layer.forward_many(xs, Mode::Training);
+  EXPECT_TRUE(unchanged()) << layer.type() << ": training forward must not modify its input";
   Tensor w_copy = w.clone();
-  Tensor dx = layer.backward(w);
+  std::vector<Tensor> dxs = layer.backward_many(w);
   EXPECT_TRUE(w.equal(w_copy)) << layer.type() << ": backward must not modify dy";
-  ASSERT_EQ(dx.shape(), in);
+  ASSERT_EQ(dxs.size(), in.size()) << layer.type() << ": one gradient per input";
+  for (size_t k = 0; k < in.size(); ++k) ASSERT_EQ(dxs[k].shape(), in[k]) << dx_name(k);
   std::vector<std::pair<std::string, Tensor>> grads;
   for (Param* p : layer.params()) grads.emplace_back(p->name, p->grad.clone());
 
   // Contract: dx assigned (same again), parameter grads accumulate (twice the first).
-  Tensor dx2 = layer.backward(w);
-  EXPECT_LE(max_scaled_error(dx2, dx, 1e-12, 1e-14), 1.0) << layer.type() << ": backward must assign dx, not add";
+  std::vector<Tensor> dxs2 = layer.backward_many(w);
+  for (size_t k = 0; k < in.size(); ++k)
+    EXPECT_LE(max_scaled_error(dxs2[k], dxs[k], 1e-12, 1e-14), 1.0)
+        << layer.type() << ": backward must assign " << dx_name(k) << ", not add";
   {
     size_t i = 0;
     for (Param* p : layer.params()) {
@@ -99,15 +114,18 @@ void check_layer(Layer& layer, const Shape& in, const GradCheck& opt) {
     }
   }
 
-  // Numeric gradient of the input.
-  for (int64_t i : sample_indices(x.numel(), opt.max_checked)) {
-    double v = x.item(i);
-    Tensor xp = x.clone(), xm = x.clone();
-    xp.set(i, v + opt.eps);
-    xm.set(i, v - opt.eps);
-    double num = (loss(xp) - loss(xm)) / (2 * opt.eps);
-    expect_close(dx.item(i), num, opt, fmt::format("{}: dx[{}]", layer.type(), i));
-  }
+  // Numeric gradient of every input.
+  for (size_t k = 0; k < in.size(); ++k)
+    for (int64_t i : sample_indices(xs[k].numel(), opt.max_checked)) {
+      double v = xs[k].item(i);
+      std::vector<Tensor> xp = xs, xm = xs;
+      xp[k] = xs[k].clone();
+      xm[k] = xs[k].clone();
+      xp[k].set(i, v + opt.eps);
+      xm[k].set(i, v - opt.eps);
+      double num = (loss(xp) - loss(xm)) / (2 * opt.eps);
+      expect_close(dxs[k].item(i), num, opt, fmt::format("{}: {}[{}]", layer.type(), dx_name(k), i));
+    }
   // Numeric gradient of every parameter.
   size_t pi = 0;
   for (Param* p : layer.params()) {
@@ -115,9 +133,9 @@ void check_layer(Layer& layer, const Shape& in, const GradCheck& opt) {
     for (int64_t i : sample_indices(p->value.numel(), opt.max_checked)) {
       double v = p->value.item(i);
       p->value.set(i, v + opt.eps);
-      double lp = loss(x);
+      double lp = loss(xs);
       p->value.set(i, v - opt.eps);
-      double lm = loss(x);
+      double lm = loss(xs);
       p->value.set(i, v);
       expect_close(g.item(i), (lp - lm) / (2 * opt.eps), opt, fmt::format("{}: d{}[{}]", layer.type(), p->name, i));
     }

@@ -21,6 +21,8 @@ struct GradCheck {
 
 // Builds `layer` in f64 for `in` (batch included) unless it is built already, then runs every check.
 void check_layer(Layer& layer, const Shape& in, const GradCheck& opt = {});
+// The same for a layer of several inputs (the merge layers) through the *_many forms: one numeric gradient per input.
+void check_layer_many(Layer& layer, const std::vector<Shape>& in, const GradCheck& opt = {});
 
 Tensor random_tensor(const Shape& s, DType dt, uint64_t seed, double scale = 1.0);
 

@@ -27,6 +27,7 @@
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/locally_connected_keras.hpp"
 #include "locnet/layers/lrn.hpp"
+#include "locnet/layers/merge.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/layers/reshape.hpp"

@@ -9,6 +9,7 @@
 #include "locnet/layers/dropout.hpp"
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/lrn.hpp"
+#include "locnet/layers/merge.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/layers/reshape.hpp"
 #include "locnet/layers/spatial_ops.hpp"
@@ -64,6 +65,14 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<Identity>());
   c.add(layer_entry<Conv1D>());
   c.add(layer_entry<DepthwiseConv2D>());
+  c.add(layer_entry<Concatenate>());
+  c.add(layer_entry<Add>());
+  c.add(layer_entry<Subtract>());
+  c.add(layer_entry<Multiply>());
+  c.add(layer_entry<Average>());
+  c.add(layer_entry<Maximum>());
+  c.add(layer_entry<Minimum>());
+  c.add(layer_entry<Dot>());
   c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
     if (v.kind() != Value::Kind::Call)
       raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());

@@ -43,6 +43,10 @@ const char* const kModels[] = {
     "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
     "Input((6, 6, 4)) >> Conv2D(4, 3, padding=((1, 0), (0, 1)), groups=2) >> DepthwiseConv2D(2, depth_multiplier=2) "
     ">> Reshape((16, 8)) >> Conv1D(4, 3, padding='causal', groups=2) >> Flatten() >> Dense(2)",
+    "x = Input((4,))\na = Dense(4)(x)\nb = Activation('tanh')(x)\ns = Add()([a, b, x])\nt = Subtract()([s, a])\n"
+    "u = Multiply()([t, b])\nv = Average()([u, x])\nw = Maximum()([v, a, b])\ny = Minimum()([w, x])\n"
+    "z = Concatenate()([y, a])\nd = Dot(1, normalize=True)([z, z])\ne = Concatenate()([z, d])\n"
+    "Model(inputs=x, outputs=e)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};
