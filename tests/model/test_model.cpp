@@ -183,6 +183,30 @@ Model(inputs=x, outputs=[a, b])
   EXPECT_EQ(parse_model("Input((4,)) >> Dense(2)").summary().find("Connected to"), std::string::npos);
 }
 
+// neupy's parallel branches: each list item runs from the same node; the merge layer after them takes all.
+TEST(Model, NeupyBranchesParseToTheSameGraphAsFunctionalText) {
+  Model m = parse_model(
+      "Input((6, 6, 2)) >> [Conv2D(3, 1), Conv2D(4, 3, padding='same') >> Activation('relu'), Identity()] >> "
+      "Concatenate() >> Conv2D(2, 1)");
+  EXPECT_FALSE(m.is_chain());
+  EXPECT_EQ(m.output_shape().str(), "(None, 6, 6, 2)");
+  const Layer* concat = m.node_layer(m.node("concatenate_1"));
+  ASSERT_NE(concat, nullptr);
+  EXPECT_EQ(concat->arity().max, SIZE_MAX);
+  ASSERT_EQ(m.node_inputs(m.node("concatenate_1")).size(), 3u);
+  EXPECT_EQ(m.node_name(m.node_inputs(m.node("concatenate_1"))[1]), "activation_1");
+  Model f = parse_model(m.spec());
+  EXPECT_EQ(f.spec(), m.spec());
+  m.build_from_inputs(5, DType::f64);
+  f.build_from_inputs(5, DType::f64);
+  Tensor x = random_tensor(Shape{2, 6, 6, 2}, DType::f64, 1);
+  EXPECT_TRUE(f.forward(x, Mode::Inference).equal(m.forward(x, Mode::Inference)));
+  // A branch list must be followed by a layer that takes several inputs.
+  EXPECT_THROW_MSG(parse_model("Input((4,)) >> [Dense(2), Dense(2)] >> Dense(1)"), ShapeError,
+                   "takes exactly 1 input, got 2");
+  EXPECT_THROW_MSG(parse_model("Input((4,)) >> [Dense(2), Dense(3)] >> Add()"), ShapeError, "(None, 2)");
+}
+
 TEST(Model, ChainFromANamedNode) {
   Model m = parse_model("x = Input((4,))\ny = x >> Dense(3) >> Dense(2, name=\"top\")\n");
   EXPECT_TRUE(m.is_chain());
