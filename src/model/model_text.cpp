@@ -108,14 +108,19 @@ std::string Model::svg(std::optional<Shape> in) const {
     if (size_t(depth[i]) >= per_row.size()) per_row.resize(size_t(depth[i]) + 1, 0);
     col[i] = per_row[size_t(depth[i])]++;
   }
-  const int box_w = 240, box_h = 54, gap_x = 30, gap_y = 40, margin = 20;
+  const int box_w = 240, box_h = 54, gap_x = 30, gap_y = 40, margin = 20, lane_w = 12;
   const int cols = per_row.empty() ? 1 : *std::max_element(per_row.begin(), per_row.end());
-  const int width = 2 * margin + cols * box_w + (cols - 1) * gap_x;
+  // An edge that skips rows runs in its own lane right of the boxes, so it never crosses one.
+  int lanes = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (NodeId id : nodes_[i].inputs) lanes += depth[i] - depth[size_t(id)] > 1;
+  const int boxes_w = 2 * margin + cols * box_w + (cols - 1) * gap_x;
+  const int width = boxes_w + lanes * lane_w;
   const int height = 2 * margin + int(per_row.size()) * (box_h + gap_y) - gap_y;
   auto x_of = [&](size_t i) {
     const int n = per_row[size_t(depth[i])];
     const int row_w = n * box_w + (n - 1) * gap_x;
-    return (width - row_w) / 2 + col[i] * (box_w + gap_x);
+    return (boxes_w - row_w) / 2 + col[i] * (box_w + gap_x);
   };
   auto y_of = [&](size_t i) { return margin + depth[i] * (box_h + gap_y); };
   std::string out = fmt::format(
@@ -126,13 +131,23 @@ std::string Model::svg(std::optional<Shape> in) const {
       "orient=\"auto\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, height);
+  int lane = 0;
   for (size_t i = 0; i < nodes_.size(); ++i)
-    for (NodeId id : nodes_[i].inputs) {
-      const size_t p = size_t(id);
+    for (size_t k = 0; k < nodes_[i].inputs.size(); ++k) {
+      const size_t p = size_t(nodes_[i].inputs[k]);
+      // Several inputs enter a box side by side, in the order the layer takes them.
+      const int x1 = x_of(p) + box_w / 2, y1 = y_of(p) + box_h;
+      const int x2 = x_of(i) + box_w * int(k + 1) / int(nodes_[i].inputs.size() + 1), y2 = y_of(i);
+      std::string points = fmt::format("{},{} {},{}", x1, y1, x2, y2);
+      if (depth[i] - depth[p] > 1) {
+        const int lx = boxes_w - margin / 2 + lane_w * lane, dy = gap_y / 4 + 5 * (lane % 4);  // lanes apart
+        ++lane;
+        points = fmt::format("{},{} {},{} {},{} {},{} {},{} {},{}", x1, y1, x1, y1 + dy, lx, y1 + dy, lx, y2 - dy, x2,
+                             y2 - dy, x2, y2);
+      }
       out += fmt::format(
-          "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#555\" stroke-width=\"1.5\" "
-          "marker-end=\"url(#arrow)\"/>\n",
-          x_of(p) + box_w / 2, y_of(p) + box_h, x_of(i) + box_w / 2, y_of(i));
+          "<polyline points=\"{}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n",
+          points);
     }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];

@@ -234,7 +234,7 @@ TEST(Model, SvgIsWellFormedAndNamesEveryNode) {
   EXPECT_NE(svg.find("a&lt;b &amp; c"), std::string::npos) << "names are escaped";
   EXPECT_EQ(svg.find("a<b"), std::string::npos);
   EXPECT_NE(svg.find("dense_1"), std::string::npos);
-  EXPECT_NE(svg.find("<line "), std::string::npos) << "one arrow";
+  EXPECT_NE(svg.find("<polyline "), std::string::npos) << "one arrow";
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
 }
 
