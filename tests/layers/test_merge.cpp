@@ -333,3 +333,18 @@ TEST(Dot, Errors) {
   EXPECT_THROW_MSG(Dot({1}).build_many(std::vector<Shape>{{2, 3}, {2, 3}}, rng, DType::bf16), NotSupported,
                    "(Dot): dtype must be f32 or f64, got bf16");
 }
+
+// One node feeding both inputs: the Model sums the two input gradients, d(x * x) = 2 x dy.
+TEST(MergeGraph, TheSameNodeTwice) {
+  Model m;
+  NodeId x = m.input({3});
+  m.add(Multiply(), {x, x});
+  m.build_from_inputs(0, DType::f64);
+  Tensor xv = random_tensor({2, 3}, DType::f64, 5), dy = random_tensor({2, 3}, DType::f64, 6);
+  Tensor y = m.forward(xv, Mode::Training);
+  Tensor dx = m.backward(dy);
+  for (int64_t i = 0; i < xv.numel(); ++i) {
+    EXPECT_DOUBLE_EQ(y.item(i), xv.item(i) * xv.item(i));
+    EXPECT_DOUBLE_EQ(dx.item(i), 2 * xv.item(i) * dy.item(i));
+  }
+}
