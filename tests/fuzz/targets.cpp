@@ -1,5 +1,6 @@
 #include "fuzz/targets.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -8,20 +9,16 @@
 
 namespace locnet::fuzz {
 
-double forward_macs(const Sequential& model, Shape in) {
+double forward_macs(const Model& model, const std::vector<Shape>& in) {
+  const std::vector<Shape> shapes = model.node_shapes(in);
   double macs = 0;
-  for (size_t i = 0; i < model.size(); ++i) {
-    const Layer& layer = model.layer(i);
-    const Shape out = layer.output_shape(in);
-    const double params = double(layer.param_count()), outs = double(out.numel());
-    if (auto* conv = dynamic_cast<const Conv2D*>(&layer))  // every weight at every output position
-      macs += params * outs / double(conv->cfg().filters);
-    else if (dynamic_cast<const Dense*>(&layer))  // every weight once per row of the last axis
-      macs += params * outs / double(out[out.rank() - 1]);
-    else  // every weight once per sample (LocallyConnected, BatchNorm)
-      macs += params * double(in[0]);
-    macs += double(in.numel()) + outs;
-    in = out;
+  for (NodeId id = 0; id < NodeId(model.node_count()); ++id) {
+    const Layer* layer = model.node_layer(id);
+    if (!layer) continue;
+    const Shape& x = shapes[size_t(model.node_inputs(id)[0])];
+    // Layers whose work() counts no arithmetic (LocallyConnected, BatchNorm) use every weight once per sample.
+    const double weights = double(layer->param_count()) * double(x[0]);
+    macs += std::max(layer->work(x).forward.flops / 2, weights) + double(x.numel()) + double(shapes[size_t(id)].numel());
   }
   return macs;
 }
@@ -38,17 +35,26 @@ std::string_view as_text(std::span<const std::byte> in) {
 // build's ASan and coverage instrumentation, about 5 M multiply-adds a second, against libFuzzer's 10 s timeout).
 constexpr double kMaxMacs = 1e7;
 
-void exercise(Sequential& model) {
-  if (!model.input_shape()) return;
-  const Shape in = model.input_shape()->with_dim(0, 2);
-  if (in.numel() > 4096) return;
-  if (!model.built()) model.build(*model.input_shape(), uint64_t(1));
+void exercise(Model& model) {
+  std::vector<Shape> in;
+  int64_t values = 0;
+  for (const std::optional<Shape>& s : model.input_shapes()) {
+    if (!s) return;
+    in.push_back(s->with_dim(0, 2));
+    values += in.back().numel();
+  }
+  if (in.empty() || values > 4096) return;
+  if (!model.built()) model.build_from_inputs(1);
   if (forward_macs(model, in) > kMaxMacs) return;
-  Tensor x(in, model.size() ? model.layer(0).dtype() : DType::f32);
-  for (int64_t i = 0; i < x.numel(); ++i) x.set(i, double(i % 7) - 3.0);
-  (void)model.forward(x, Mode::Inference);
-  Tensor y = model.forward(x, Mode::Training);
-  (void)model.backward(y);
+  std::vector<Tensor> xs;
+  for (const Shape& s : in) {
+    Tensor x(s, model.size() ? model.layer(0).dtype() : DType::f32);
+    for (int64_t i = 0; i < x.numel(); ++i) x.set(i, double(i % 7) - 3.0);
+    xs.push_back(std::move(x));
+  }
+  (void)model.forward_many(xs, Mode::Inference);
+  std::vector<Tensor> ys = model.forward_many(xs, Mode::Training);
+  (void)model.backward_many(ys);
 }
 
 void npy(std::span<const std::byte> in) { (void)parse_npy(in); }
@@ -64,13 +70,13 @@ void idx(std::span<const std::byte> in) {
 }
 
 void spec(std::span<const std::byte> in) {
-  Sequential model = parse_model(as_text(in));
+  Model model = parse_model(as_text(in));
   (void)model.spec();
   exercise(model);
 }
 
 void model(std::span<const std::byte> in) {
-  Sequential m = load_model(in, "fuzz.safetensors");
+  Model m = load_model(in, "fuzz.safetensors");
   exercise(m);
 }
 

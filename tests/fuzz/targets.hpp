@@ -21,9 +21,10 @@ struct Target {
 const std::vector<Target>& targets();
 const Target& target(std::string_view name);  // std::invalid_argument for an unknown name
 
-// Estimated multiply-adds of one forward pass of `model` (built) on input shape `in`: the harness skips running
-// models above a bound (a legal model can be too slow for the fuzzer's timeout).
-double forward_macs(const Sequential& model, Shape in);
+// Estimated multiply-adds of one forward pass of `model` (built, any graph) on inputs of shapes `in`, plus the
+// values each layer reads and writes: the harness skips running models above a bound (a legal model can be too
+// slow for the fuzzer's timeout, or need more memory than its limit).
+double forward_macs(const Model& model, const std::vector<Shape>& in);
 
 // Limits for fuzzing: one thread, tensors of at most 16 MiB (a header may legitimately ask for more; the
 // fuzzer is after crashes, not allocations the limits already bound).

@@ -61,17 +61,22 @@ TEST_P(FuzzInputs, EveryCommittedInputEndsInAnswerOrTypedError) {
 // The work bound of the harness: multiply-adds counted by hand, at the harness's batch of 2.
 TEST(FuzzHarness, EstimatesEachLayersMultiplyAdds) {
   const auto macs = [](const char* spec) {
-    Sequential m = parse_model(spec);
+    Model m = parse_model(spec);
     m.build(*m.input_shape(), uint64_t(1));
-    return fuzz::forward_macs(m, m.input_shape()->with_dim(0, 2));
+    return fuzz::forward_macs(m, {m.input_shape()->with_dim(0, 2)});
   };
-  // Conv2D: 2048 x 12 weights and 12 biases at each of 2 x 2048 output positions; input 4096, output 49152 values.
+  // Conv2D: 2048 taps at each of 2 x 2048 x 12 outputs; input 4096, output 49152 values.
   EXPECT_DOUBLE_EQ(macs("Input((1, 2048, 1)) >> Conv2D(12, (1, 2048), padding='same')"),
-                   (2048.0 * 12 + 12) * 2 * 2048 + 4096 + 49152);
-  // Dense on (2, 3, 5): 5 x 7 + 7 parameters for each of 6 rows; then ReLU (42 values in and out).
-  EXPECT_DOUBLE_EQ(macs("Input((3, 5)) >> Dense(7) >> Activation('relu')"), 42.0 * 6 + 30 + 42 + 42 + 42);
+                   49152.0 * 2048 + 4096 + 49152);
+  // Conv1D counts the same way (its taps were once missed): 5 taps x 3 channels at each of 2 x 6 x 4 outputs.
+  EXPECT_DOUBLE_EQ(macs("Input((10, 3)) >> Conv1D(4, 5)"), 48.0 * 15 + 60 + 48);
+  // Dense on (2, 3, 5): 5 x 7 multiply-adds for each of 6 rows; then ReLU (42 values in and out).
+  EXPECT_DOUBLE_EQ(macs("Input((3, 5)) >> Dense(7) >> Activation('relu')"), 210.0 + 30 + 42 + 42 + 42);
   // LocallyConnected1D, 5 positions of 2 x 2 x 3 weights and 3 biases (Keras's layout), once per sample.
   EXPECT_DOUBLE_EQ(macs("Input((6, 2)) >> LocallyConnected1D(3, 2)"), (5.0 * 12 + 5 * 3) * 2 + 24 + 30);
+  // A graph: both branches and the merge count (each Dense's 15 weights once per sample outweigh its 2 x 4 x 3
+  // multiply-adds); the merge reads its first input's shape.
+  EXPECT_DOUBLE_EQ(macs("Input((4,)) >> [Dense(3), Dense(3)] >> Add()"), 2 * (30.0 + 8 + 6) + 6 + 6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzInputs, ::testing::Values("npy", "safetensors", "idx", "spec", "model"),
