@@ -85,6 +85,11 @@ def main():
                    "AveragePooling2D(1) >> GlobalAveragePooling2D() >> Dropout(0.5, seed=1) >> Activation('tanh')",
         "ok-reshape": "Input((2, 6)) >> Reshape((3, -1)) >> BatchNorm1D.keras(axis=-1) >> Dense(1)",
         "ok-no-input": "Dense(3, kernel_regularizer=L1L2(l1=0.01), kernel_constraint=MaxNorm(2.0))",
+        "ok-branches": "Input((5, 5, 2)) >> [Conv2D(2, 1), Conv2D(3, 3, padding='same') >> Activation('relu'), "
+                       "MaxPooling2D(3, 1, padding='same')] >> Concatenate() >> ZeroPadding2D(1) >> Cropping2D(1)",
+        "ok-functional": "x = Input((6, 3), name='seq')\n# a comment\na = Conv1D(3, 3, padding='causal')(x)\n"
+                         "b = x >> Dense(3) >> BatchNorm1D.keras(axis=1)\ns = Add()([a, b]); m = Maximum()([s, x])\n"
+                         "y = Concatenate(axis=1)([m, UpSampling1D(2)(s)])\nModel(inputs=x, outputs=[y, a])",
         "deep": "(" * 80 + ")" * 80,
         "bad-input": "Input((0, 3)) >> Dense(2)",
     }
