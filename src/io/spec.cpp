@@ -156,7 +156,8 @@ class Parser {
     Value v = value(depth);
     t.call = v.call();
     t.call.line = t.line;
-    if (!at_end() && s_[pos_] == '(') {  // Conv2D(32, 3)(x): the layer called on its input
+    skip_blank();
+    if (!at_end() && s_[pos_] == '(') {  // Conv2D(32, 3)(x) or Conv2D(32, 3) (x): the layer called on its input
       ++pos_;
       t.items.push_back(expr(depth + 1));
       skip_space();

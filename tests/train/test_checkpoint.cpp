@@ -144,7 +144,7 @@ TEST_F(CheckpointTest, RejectsFilesThatAreNotModels) {
 TEST_F(CheckpointTest, GraphModelTrainsSavesAndResumes) {
   const char* spec = R"(x = Input((4, 4, 1))
 a = Conv2D(2, 1)(x)
-b = Conv2D(2, 3, padding="same")(x) >> BatchNorm2D()
+b = Conv2D(2, 3, padding="same") (x) >> BatchNorm2D()
 c = Concatenate()([a, b])
 s = Add()([Conv2D(4, 3, padding="same")(c), c])
 y = s >> Flatten() >> Dense(3)
