@@ -1,68 +1,125 @@
 #include "locnet/layers/dropout.hpp"
 
-#include <cmath>
+#include <string>
+
+#include "layers/spatial.hpp"
 
 namespace locnet {
+namespace {
 
-void DropoutConfig::validate() const {
-  if (!(rate >= 0.0 && rate < 1.0)) raise<ConfigError>("Dropout: rate must be in [0, 1), got {}", rate);
-  if (!noise_shape.is_none())
-    raise<NotSupported>("Dropout: noise_shape must be None, got {}", noise_shape.repr());
+constexpr int64_t kFull = DropoutNoise::kFull;
+
+DropoutNoise checked(const char* type, double rate, std::vector<int64_t> noise_shape, std::optional<int64_t> seed) {
+  if (!(rate >= 0.0 && rate < 1.0)) raise<ConfigError>("{}: rate must be in [0, 1), got {}", type, rate);
+  return {rate, std::move(noise_shape), seed};
 }
 
+std::string noise_str(const std::vector<int64_t>& noise) {
+  std::vector<std::string> items;
+  for (int64_t n : noise) items.push_back(n == kFull ? "None" : std::to_string(n));
+  return fmt::format("({})", fmt::join(items, ", "));
+}
 
-Shape Dropout::output_shape(const Shape& in) const {
+// a * m, with m broadcast along the axes where it has size 1 (m has a's rank).
+Tensor times_mask(const Tensor& a, const Tensor& m) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  const size_t rank = a.rank();
+  std::vector<int64_t> stride(rank, 0), index(rank, 0);  // m's stride along each axis, 0 where it broadcasts
+  for (size_t k = rank, s = 1; k-- > 0; s *= size_t(m.dim(k))) stride[k] = m.dim(k) == 1 ? 0 : int64_t(s);
+  visit_float(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* as = a.data<T>();
+    const T* ms = m.data<T>();
+    T* os = out.data<T>();
+    int64_t mo = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      os[i] = as[i] * ms[mo];
+      for (size_t k = rank; k-- > 0;) {  // the next index, last axis fastest
+        mo += stride[k];
+        if (++index[k] < a.dim(k)) break;
+        mo -= stride[k] * a.dim(k);
+        index[k] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+DropoutNoise DropoutConfig::validate() const {
+  std::vector<int64_t> noise;
+  if (!noise_shape.is_none()) {
+    bool ok = noise_shape.kind() == Value::Kind::Tuple && !noise_shape.items().empty();
+    for (const Value& v : ok ? noise_shape.items() : std::vector<Value>{}) {
+      ok = ok && (v.is_none() || (v.kind() == Value::Kind::Int && v.as_int() >= 1));
+      noise.push_back(v.is_none() ? kFull : v.as_int());
+    }
+    if (!ok)
+      raise<ConfigError>("Dropout: noise_shape must be None or a tuple of None and positive ints, got {}",
+                         noise_shape.repr());
+  }
+  return checked(kType, rate, std::move(noise), seed);
+}
+
+DropoutNoise SpatialDropout1DConfig::validate() const { return checked(kType, rate, {kFull, 1, kFull}, seed); }
+
+DropoutNoise SpatialDropout2DConfig::validate() const {
+  const bool last = spatial::channels_last(kType, data_format);
+  return checked(kType, rate, last ? std::vector<int64_t>{kFull, 1, 1, kFull} : std::vector<int64_t>{kFull, kFull, 1, 1},
+                 seed);
+}
+
+Shape DropoutBase::mask_shape(const Shape& x) const {
+  if (noise_.noise_shape.empty()) return x;
+  const std::vector<int64_t>& noise = noise_.noise_shape;
+  if (x.rank() != noise.size())
+    raise<ShapeError>("{}: input rank must be {} to fit noise_shape {}, got shape {}", where(), noise.size(),
+                      noise_str(noise), x.str());
+  std::vector<int64_t> dims(noise.size());
+  for (size_t k = 0; k < noise.size(); ++k) {
+    dims[k] = noise[k] == kFull ? x.dim(k) : noise[k];
+    if (noise[k] != kFull && noise[k] != 1 && x.dim(k) != Shape::kUnknown && noise[k] != x.dim(k))
+      raise<ShapeError>("{}: noise_shape {} does not fit input shape {}: axis {} must be None, 1 or {}", where(),
+                        noise_str(noise), x.str(), k, x.dim(k));
+  }
+  return Shape(dims);
+}
+
+Shape DropoutBase::output_shape(const Shape& in) const {
   if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());
+  (void)mask_shape(in);
   return in;
 }
 
-void Dropout::do_build(const Shape&, Rng& rng) {
+void DropoutBase::do_build(const Shape&, Rng& rng) {
   require_float_dtype();
-  rng_ = cfg_.seed ? Rng(uint64_t(*cfg_.seed)) : rng.split();
+  rng_ = noise_.seed ? Rng(uint64_t(*noise_.seed)) : rng.split();
 }
 
-Tensor Dropout::forward(const Tensor& x, Mode mode) {
+Tensor DropoutBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
   if (mode == Mode::Inference) return x.clone();
   trained_ = true;
-  if (cfg_.rate == 0.0) {
+  x_shape_ = x.shape();
+  if (noise_.rate == 0.0) {
     mask_ = Tensor();
     return x.clone();
   }
-  const double scale = 1.0 / (1.0 - cfg_.rate);
-  mask_ = Tensor::empty(x.shape(), dtype());
-  Tensor y = Tensor::empty(x.shape(), dtype());
-  auto run = [&](auto t) {
+  const double scale = 1.0 / (1.0 - noise_.rate);
+  mask_ = Tensor::empty(mask_shape(x.shape()), dtype());
+  visit_float(dtype(), [&](auto t) {
     using T = decltype(t);
-    const T* xs = x.data<T>();
     T* m = mask_.data<T>();
-    T* ys = y.data<T>();
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      m[i] = rng_.uniform() < cfg_.rate ? T(0) : T(scale);
-      ys[i] = xs[i] * m[i];
-    }
-  };
-  visit_float(dtype(), run);
-  return y;
+    for (int64_t i = 0; i < mask_.numel(); ++i) m[i] = rng_.uniform() < noise_.rate ? T(0) : T(scale);
+  });
+  return times_mask(x, mask_);
 }
 
-Tensor Dropout::backward(const Tensor& dy) {
+Tensor DropoutBase::backward(const Tensor& dy) {
   if (!trained_) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  if (!mask_.defined()) {
-    check_grad_output(dy, dy.shape());
-    return dy.clone();
-  }
-  check_grad_output(dy, mask_.shape());
-  Tensor dx = Tensor::empty(dy.shape(), dtype());
-  auto run = [&](auto t) {
-    using T = decltype(t);
-    const T* g = dy.data<T>();
-    const T* m = mask_.data<T>();
-    T* d = dx.data<T>();
-    for (int64_t i = 0; i < dy.numel(); ++i) d[i] = g[i] * m[i];
-  };
-  visit_float(dtype(), run);
-  return dx;
+  check_grad_output(dy, x_shape_);
+  return mask_.defined() ? times_mask(dy, mask_) : dy.clone();
 }
 
 }  // namespace locnet

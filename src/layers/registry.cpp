@@ -73,6 +73,14 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<Maximum>());
   c.add(layer_entry<Minimum>());
   c.add(layer_entry<Dot>());
+  c.add(layer_entry<Softmax>());
+  c.add(layer_entry<ReLU>());
+  c.add(layer_entry<LeakyReLU>());
+  c.add(layer_entry<PReLU>());
+  c.add(layer_entry<ELU>());
+  c.add(layer_entry<ThresholdedReLU>());
+  c.add(layer_entry<SpatialDropout1D>());
+  c.add(layer_entry<SpatialDropout2D>());
   c.set_reader(Kind::layer, [](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
     if (v.kind() != Value::Kind::Call)
       raise<ConfigError>("{}: a layer must be a call such as Dense(10), got {}", where, v.repr());

@@ -47,6 +47,9 @@ const char* const kModels[] = {
     "u = Multiply()([t, b])\nv = Average()([u, x])\nw = Maximum()([v, a, b])\ny = Minimum()([w, x])\n"
     "z = Concatenate()([y, a])\nd = Dot(1, normalize=True)([z, z])\ne = Concatenate()([z, d])\n"
     "Model(inputs=x, outputs=e)",
+    "Input((4, 4, 6)) >> Softmax(axis=1) >> ReLU() >> ReLU(max_value=6.0) >> LeakyReLU() >> "
+    "PReLU(shared_axes=(1, 2)) >> ELU() >> ThresholdedReLU() >> SpatialDropout2D(0.5) >> Reshape((16, 6)) >> "
+    "SpatialDropout1D(0.5)",
 };
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};

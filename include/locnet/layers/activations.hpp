@@ -17,7 +17,23 @@
 // Every function maps NaN to NaN (TensorFlow and PyTorch do too); at a NaN input, a NaN output gradient gives a
 // NaN input gradient.
 // An unknown name is a ConfigError listing the known ones.
+//
+// The activation layers (Keras 2 names and arguments, docs/activations.md); Keras's axis counts the batch axis as 0:
+//   Softmax(axis=-1)        softmax along any non-batch axis (negative counts from the end)
+//   ReLU(max_value=None, negative_slope=0.0, threshold=0.0)
+//                           y = x > threshold ? min(x, max_value) : negative_slope (x - threshold)  (Keras's
+//                           backend.relu; its docstring's "threshold <= x" differs only at x = threshold > 0)
+//   LeakyReLU(alpha=0.3, negative_slope=None)   y = x > 0 ? x : alpha x;  negative_slope is Keras 3's name for
+//                           alpha (both default 0.3 in the layer; Keras 3's leaky_relu function defaults to 0.2)
+//   PReLU(alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None)
+//                           y = x > 0 ? x : alpha x, alpha of shape input-without-batch with 1 on shared_axes
+//   ELU(alpha=1.0)          y = x > 0 ? x : alpha (exp(x) - 1)
+//   ThresholdedReLU(theta=1.0)   y = x > theta ? x : 0
+// Errors: ConfigError naming the argument (negative max_value, negative_slope, threshold, alpha of LeakyReLU,
+// theta; non-finite values; Softmax axis 0; shared_axes < 1); ShapeError for an axis the input lacks.
 #pragma once
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +92,152 @@ class Activation : public LayerOf<Activation, ActivationConfig> {
  private:
   ActivationFn fn_;
   Tensor z_, y_;
+};
+
+// An activation kernel with the parameters of Keras's activation layers: relu with negative_slope, max_value and
+// threshold, elu with alpha, softmax along `axis`; the others as ActivationFn.
+struct ActivationOp {
+  ActivationKind kind = ActivationKind::linear;
+  double alpha = 1.0;
+  double negative_slope = 0.0, max_value = std::numeric_limits<double>::infinity(), threshold = 0.0;
+  int64_t axis = -1;
+};
+
+// What the parameter-free activation layers share: y = op(x), the kernel chosen at build (the activation op's).
+class ActivationLayer : public Layer {
+ public:
+  ActivationLayer(ActivationOp op, std::string name) : Layer(std::move(name)), op_(op) {}
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  std::string kernel() const override;
+
+ protected:
+  void do_build(const Shape& in, Rng& rng) override;
+
+ private:
+  int64_t axis(const Shape& in) const;  // softmax's axis as a non-negative index; ShapeError if the input lacks it
+  ActivationOp op_;
+  const kernels::ActivationKernel* impl_ = nullptr;
+  Tensor x_, y_;
+};
+
+struct SoftmaxConfig {
+  static constexpr const char* kType = "Softmax";
+  static constexpr const char* kDoc = "Softmax along one axis (Keras).";
+  int64_t axis = -1;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.axis, Field{"axis", "Axis normalized over; the batch axis is 0, negative counts from the end."});
+  }
+  ActivationOp validate() const;
+};
+
+struct ReLUConfig {
+  static constexpr const char* kType = "ReLU";
+  static constexpr const char* kDoc = "Rectified linear unit with Keras's max_value, negative_slope and threshold.";
+  std::optional<double> max_value;
+  double negative_slope = 0.0;
+  double threshold = 0.0;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.max_value, Field{"max_value", "Upper bound of the output (>= 0); None for none."});
+    v(s.negative_slope, Field{"negative_slope", "Slope below the threshold (>= 0)."});
+    v(s.threshold, Field{"threshold", "Inputs above it pass (>= 0); below it the slope applies."});
+  }
+  ActivationOp validate() const;
+};
+
+struct LeakyReLUConfig {
+  static constexpr const char* kType = "LeakyReLU";
+  static constexpr const char* kDoc = "Leaky ReLU: x for x > 0, alpha * x otherwise (Keras).";
+  double alpha = 0.3;
+  std::optional<double> negative_slope;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.alpha, Field{"alpha", "Slope for x <= 0 (>= 0), Keras 2's name."});
+    v(s.negative_slope, Field{"negative_slope", "Keras 3's name for alpha; when given, it is the slope."});
+  }
+  ActivationOp validate() const;
+};
+
+struct ELUConfig {
+  static constexpr const char* kType = "ELU";
+  static constexpr const char* kDoc = "Exponential linear unit: x for x > 0, alpha * (exp(x) - 1) otherwise.";
+  double alpha = 1.0;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.alpha, Field{"alpha", "Scale of the negative part."});
+  }
+  ActivationOp validate() const;
+};
+
+struct ThresholdedReLUConfig {
+  static constexpr const char* kType = "ThresholdedReLU";
+  static constexpr const char* kDoc = "x for x > theta, 0 otherwise (Keras 2).";
+  double theta = 1.0;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.theta, Field{"theta", "Threshold (>= 0)."});
+  }
+  ActivationOp validate() const;
+};
+
+class Softmax : public LayerOf<Softmax, SoftmaxConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+};
+class ReLU : public LayerOf<ReLU, ReLUConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+};
+class LeakyReLU : public LayerOf<LeakyReLU, LeakyReLUConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+};
+class ELU : public LayerOf<ELU, ELUConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+};
+class ThresholdedReLU : public LayerOf<ThresholdedReLU, ThresholdedReLUConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+};
+
+// PReLU: the parameter alpha has the input's shape without the batch axis, with size 1 on each of shared_axes
+// (Keras's axes, 1 = the first after the batch). PyTorch's PReLU(num_parameters=1) is every axis shared; its
+// num_parameters=C on (N, C, H, W) is shared_axes=(2, 3), alpha (C, 1, 1) where PyTorch's weight is (C,).
+struct PReLUConfig {
+  static constexpr const char* kType = "PReLU";
+  static constexpr const char* kDoc = "Parametric ReLU: x for x > 0, alpha * x otherwise, alpha learned (Keras).";
+  Value alpha_initializer = "zeros";
+  Value alpha_regularizer, alpha_constraint;
+  std::optional<std::vector<int64_t>> shared_axes;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.alpha_initializer, Field{"alpha_initializer", "Initializer of alpha."});
+    v(s.alpha_regularizer, Field{"alpha_regularizer", "None or a regularizer such as L2(0.01), on alpha."});
+    v(s.alpha_constraint, Field{"alpha_constraint", "None or a constraint such as NonNeg(), on alpha."});
+    v(s.shared_axes, Field{"shared_axes", "None, an axis or a tuple of axes (>= 1) along which alpha is shared."});
+  }
+  void validate() const;
+};
+
+class PReLU : public LayerOf<PReLU, PReLUConfig> {
+ public:
+  using LayerOf::LayerOf;
+  Shape output_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Param*> params() override { return {&alpha_}; }
+
+ protected:
+  void do_build(const Shape& in, Rng& rng) override;
+
+ private:
+  Param alpha_{"alpha", {}, {}, true, nullptr, nullptr, {"weight"}};  // "weight": PyTorch's name
+  std::vector<int64_t> alpha_index_;  // per element of a sample, its alpha
+  Tensor x_;
 };
 
 }  // namespace locnet

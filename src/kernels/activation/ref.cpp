@@ -1,11 +1,13 @@
 // Reference activation kernels, the spec the others are tested against; the forward formulas are in
 // include/locnet/layers/activations.hpp.
 // Derivatives (z: input, y = f(z)):
-//   relu' = [z > 0]   leaky_relu' = z > 0 ? 1 : 0.2   elu' = z > 0 ? 1 : y + 1   sigmoid' = y (1 - y)
+//   relu' = [z > 0]   leaky_relu' = z > 0 ? 1 : 0.2   elu' = z > 0 ? 1 : y + alpha   sigmoid' = y (1 - y)
 //   tanh' = 1 - y^2   softplus' = sigmoid(z)   gelu' = Phi(z) + z phi(z)
 //   selu' = z > 0 ? scale : y + scale alpha   swish' = s (1 + z (1 - s)), s = sigmoid(z)
 //   hard_sigmoid' = 0.2 inside [-2.5, 2.5] (TensorFlow's clip gradient keeps the ends), else 0   exponential' = y
 //   softmax: dz = y * (dy - sum(dy * y)) per row
+//   relu_keras' = z > threshold ? [z < max_value] : negative_slope   (Keras's backend.relu: x * [x > threshold],
+//             clipped to [0, max_value], minus negative_slope * relu(threshold - x); relu6's zero gradient at 6)
 // NaN: relu tests z < 0 (forward) and z <= 0 (backward), not z > 0, so that NaN passes (y = NaN; dz = dy, as
 // PyTorch's threshold_backward; TensorFlow's ReluGrad gives dy * 0 there). The other formulas give NaN for NaN.
 #include <algorithm>
@@ -25,22 +27,30 @@ T sigmoid(T z) {
 }
 }  // namespace
 
+namespace {
+// Row r of a softmax starts here; its elements lie p.inner apart.
+int64_t row_start(const ActivationProblem& p, int64_t r) { return r / p.inner * p.last * p.inner + r % p.inner; }
+}  // namespace
+
 template <class T>
 void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
   using K = ActivationId;
   if (p.kind == K::softmax) {
+    const int64_t s = p.inner;
     parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const T* zr = z + r * p.last;
-        T* yr = y + r * p.last;
-        T mx = *std::max_element(zr, zr + p.last);
+        const T* zr = z + row_start(p, r);
+        T* yr = y + row_start(p, r);
+        T mx = zr[0];
+        for (int64_t i = 1; i < p.last; ++i) mx = std::max(mx, zr[i * s]);
         T sum = 0;
-        for (int64_t i = 0; i < p.last; ++i) sum += yr[i] = std::exp(zr[i] - mx);
-        for (int64_t i = 0; i < p.last; ++i) yr[i] /= sum;
+        for (int64_t i = 0; i < p.last; ++i) sum += yr[i * s] = std::exp(zr[i * s] - mx);
+        for (int64_t i = 0; i < p.last; ++i) yr[i * s] /= sum;
       }
     });
     return;
   }
+  const T alpha = T(p.alpha), slope = T(p.negative_slope), max_value = T(p.max_value), threshold = T(p.threshold);
   parallel_for(0, p.n, 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       T v = z[i];
@@ -48,7 +58,7 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
         case K::linear: y[i] = v; break;
         case K::relu: y[i] = v < 0 ? T(0) : v; break;
         case K::leaky_relu: y[i] = v > 0 ? v : T(kLeakySlope) * v; break;
-        case K::elu: y[i] = v > 0 ? v : std::expm1(v); break;
+        case K::elu: y[i] = v > 0 ? v : alpha * std::expm1(v); break;
         case K::sigmoid: y[i] = sigmoid(v); break;
         case K::tanh: y[i] = std::tanh(v); break;
         case K::softplus: y[i] = std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); break;
@@ -61,6 +71,7 @@ void activation_forward_ref(const ActivationProblem& p, const T* z, T* y) {
           break;
         }
         case K::exponential: y[i] = std::exp(v); break;
+        case K::relu_keras: y[i] = v > threshold ? std::min(v, max_value) : slope * (v - threshold); break;
         case K::softmax: break;
       }
     }
@@ -71,16 +82,18 @@ template <class T>
 void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y, const T* dy, T* dz) {
   using K = ActivationId;
   if (p.kind == K::softmax) {
+    const int64_t s = p.inner;
     parallel_for(0, p.n / p.last, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        int64_t o = r * p.last;
+        const int64_t o = row_start(p, r);
         T dot = 0;
-        for (int64_t i = 0; i < p.last; ++i) dot += dy[o + i] * y[o + i];
-        for (int64_t i = 0; i < p.last; ++i) dz[o + i] = y[o + i] * (dy[o + i] - dot);
+        for (int64_t i = o; i < o + p.last * s; i += s) dot += dy[i] * y[i];
+        for (int64_t i = o; i < o + p.last * s; i += s) dz[i] = y[i] * (dy[i] - dot);
       }
     });
     return;
   }
+  const T alpha = T(p.alpha), slope = T(p.negative_slope), max_value = T(p.max_value), threshold = T(p.threshold);
   parallel_for(0, p.n, 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       T v = z[i], g = dy[i];
@@ -88,7 +101,7 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
         case K::linear: dz[i] = g; break;
         case K::relu: dz[i] = v <= 0 ? T(0) : g; break;
         case K::leaky_relu: dz[i] = v > 0 ? g : T(kLeakySlope) * g; break;
-        case K::elu: dz[i] = v > 0 ? g : g * (y[i] + T(1)); break;
+        case K::elu: dz[i] = v > 0 ? g : g * (y[i] + alpha); break;
         case K::sigmoid: dz[i] = g * y[i] * (T(1) - y[i]); break;
         case K::tanh: dz[i] = g * (T(1) - y[i] * y[i]); break;
         case K::softplus: dz[i] = g * sigmoid(v); break;
@@ -110,6 +123,7 @@ void activation_backward_ref(const ActivationProblem& p, const T* z, const T* y,
           break;
         }
         case K::exponential: dz[i] = g * y[i]; break;
+        case K::relu_keras: dz[i] = v > threshold ? (v < max_value ? g : T(0)) : slope * g; break;
         case K::softmax: break;
       }
     }
