@@ -58,41 +58,8 @@ std::string_view ActivationFn::kernel(DType dtype) const {
   return kernel_for(*this, kernels::ActivationProblem{kernels::ActivationId(kind), 1, 1, dtype}).name;
 }
 
-void ActivationConfig::validate() const { (void)ActivationFn::by_name(activation, "Activation"); }
-
-Activation::Activation(Config cfg, std::string name) : LayerOf(std::move(cfg), std::move(name)) {
-  fn_ = ActivationFn::by_name(cfg_.activation, "Activation");
-}
-Activation::Activation(std::string activation, std::string name)
-    : Activation(Config{std::move(activation)}, std::move(name)) {}
-
-void Activation::do_build(const Shape&, Rng&) {
-  require_float_dtype();
-  (void)fn_.kernel(dtype());  // the choice, made here
-}
-
-Shape Activation::output_shape(const Shape& in) const {
-  if (in.rank() < 1) raise<ShapeError>("{}: input rank must be >= 1, got shape {}", where(), in.str());
-  return in;
-}
-
-Tensor Activation::forward(const Tensor& x, Mode mode) {
-  check_input(x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());  // every element assigned
-  fn_.forward(x, y);
-  if (mode == Mode::Training) {
-    z_ = x;
-    y_ = y;
-  }
-  return y;
-}
-
-Tensor Activation::backward(const Tensor& dy) {
-  if (!z_.defined()) raise<ConfigError>("{}: backward must follow a training-mode forward", where());
-  check_grad_output(dy, y_.shape());
-  Tensor dz = Tensor::empty(dy.shape(), dy.dtype());
-  fn_.backward(z_, y_, dy, dz);
-  return dz;
+ActivationOp ActivationConfig::validate() const {
+  return {.kind = ActivationFn::by_name(activation, "Activation").kind};
 }
 
 // ---- The activation layers ----
@@ -150,7 +117,8 @@ Tensor ActivationLayer::forward(const Tensor& x, Mode mode) {
   check_input(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype());  // every element assigned
   const bool softmax = op_.kind == ActivationKind::softmax;
-  if (x.numel() > 0) impl_->forward(op_problem(op_, dtype(), x.shape(), softmax ? axis(x.shape()) : 0), x.raw(), y.raw());
+  if (x.numel() > 0)
+    impl_->forward(op_problem(op_, dtype(), x.shape(), softmax ? axis(x.shape()) : 0), x.raw(), y.raw());
   if (mode == Mode::Training) {
     x_ = x;
     y_ = y;
@@ -208,6 +176,7 @@ ActivationOp ThresholdedReLUConfig::validate() const {
 // ---- PReLU ----
 
 void PReLUConfig::validate() const {
+  check_initializer(alpha_initializer, "PReLU: alpha_initializer");
   (void)make_regularizer(alpha_regularizer, "PReLU: alpha_regularizer");
   (void)make_constraint(alpha_constraint, "PReLU: alpha_constraint");
   for (int64_t a : shared_axes.value_or(std::vector<int64_t>{}))

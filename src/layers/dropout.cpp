@@ -66,8 +66,8 @@ DropoutNoise SpatialDropout1DConfig::validate() const { return checked(kType, ra
 
 DropoutNoise SpatialDropout2DConfig::validate() const {
   const bool last = spatial::channels_last(kType, data_format);
-  return checked(kType, rate, last ? std::vector<int64_t>{kFull, 1, 1, kFull} : std::vector<int64_t>{kFull, kFull, 1, 1},
-                 seed);
+  using Dims = std::vector<int64_t>;
+  return checked(kType, rate, last ? Dims{kFull, 1, 1, kFull} : Dims{kFull, kFull, 1, 1}, seed);
 }
 
 Shape DropoutBase::mask_shape(const Shape& x) const {

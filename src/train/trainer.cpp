@@ -57,6 +57,12 @@ bool ends_in_softmax(const Model& model) {
   if (!last) return false;
   const Call c = last->config();
   const Value* a = c.kwarg("activation");
+  if (c.type == "Softmax") {  // the layer (docs/activations.md), along the classes: the last axis of (N, K)
+    const int64_t axis = c.kwarg("axis")->as_int();
+    if (axis != 1) return axis == -1;
+    if (last->built()) return last->input_shape().rank() == 2;
+    return model.inputs().size() == 1 && model.input_shape() && model.output_shape().rank() == 2;
+  }
   return a && a->kind() == Value::Kind::Str && a->as_str() == "softmax";
 }
 

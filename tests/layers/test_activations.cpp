@@ -15,25 +15,28 @@
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/registry.hpp"
+#include "locnet/model/from_spec.hpp"
+#include "locnet/model/weights.hpp"
 
 using namespace locnet;
 
 namespace {
 
-std::vector<double> apply(const std::string& name, const std::vector<double>& x) {
-  Activation a(name);
+std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec)[0]); }
+
+// The layer of `spec` on one row of values, in f64, against `want`.
+void expect_layer_values(const std::string& spec, const std::vector<double>& x, const std::vector<double>& want) {
+  SCOPED_TRACE(spec);
+  auto l = layer_of(spec);
   Rng rng(0);
-  a.build(Shape{Shape::kUnknown, int64_t(x.size())}, rng, DType::f64);
-  Tensor y = a.forward(Tensor::from(x, Shape{1, int64_t(x.size())}), Mode::Inference);
-  std::vector<double> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = y.item(int64_t(i));
-  return out;
+  l->build(Shape{Shape::kUnknown, int64_t(x.size())}, rng, DType::f64);
+  Tensor y = l->forward(Tensor::from(x, Shape{1, int64_t(x.size())}), Mode::Inference);
+  for (size_t i = 0; i < x.size(); ++i)
+    EXPECT_NEAR(y.item(int64_t(i)), want[i], 1e-15 * (1 + std::abs(want[i]))) << x[i];
 }
 
 void expect_values(const std::string& name, const std::vector<double>& x, const std::vector<double>& want) {
-  SCOPED_TRACE(name);
-  std::vector<double> got = apply(name, x);
-  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-15 * (1 + std::abs(want[i]))) << x[i];
+  expect_layer_values("Activation(\"" + name + "\")", x, want);
 }
 
 }  // namespace
@@ -66,29 +69,6 @@ TEST(Activation, GradientsForEveryActivation) {
 TEST(Activation, UnknownNameListsTheKnownOnes) {
   EXPECT_THROW_MSG(Activation("hard_swish"), ConfigError, "selu, swish, hard_sigmoid, exponential, got 'hard_swish'");
 }
-
-namespace {
-
-std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec)[0]); }
-
-// The layer of `spec` on one row of values, in f64.
-std::vector<double> layer_values(const std::string& spec, const std::vector<double>& x) {
-  auto l = layer_of(spec);
-  Rng rng(0);
-  l->build(Shape{Shape::kUnknown, int64_t(x.size())}, rng, DType::f64);
-  Tensor y = l->forward(Tensor::from(x, Shape{1, int64_t(x.size())}), Mode::Inference);
-  std::vector<double> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = y.item(int64_t(i));
-  return out;
-}
-
-void expect_layer_values(const std::string& spec, const std::vector<double>& x, const std::vector<double>& want) {
-  SCOPED_TRACE(spec);
-  std::vector<double> got = layer_values(spec, x);
-  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-15 * (1 + std::abs(want[i]))) << x[i];
-}
-
-}  // namespace
 
 TEST(ActivationLayers, KerasReLUPiecewiseRule) {
   // y = x > threshold ? min(x, max_value) : negative_slope (x - threshold) (Keras's backend.relu).
@@ -191,11 +171,38 @@ TEST(ActivationLayers, PReLUAlphaShapesAndGradients) {
   EXPECT_EQ(l->params()[0]->aliases, std::vector<std::string>{"weight"});  // PyTorch's name, for loading
 }
 
+TEST(ActivationLayers, PReLURegularizerAndConstraintOnAlpha) {
+  // As on any parameter: the model adds the regularizer's loss and applies the constraint (after optimizer steps).
+  Sequential m = parse_model("Input((3, 2)) >> PReLU(alpha_initializer=Constant(-0.5), alpha_regularizer=L2(0.1), "
+                             "alpha_constraint=NonNeg(), shared_axes=1)");
+  m.build(Shape{Shape::kUnknown, 3, 2}, 0, DType::f64);
+  const Param& alpha = *m.named_params().at(0).second;
+  EXPECT_EQ(alpha.value.shape(), (Shape{1, 2}));
+  EXPECT_NEAR(m.regularization_loss(), 0.1 * 2 * 0.25, 1e-15);  // Keras's L2: l2 * sum(alpha^2)
+  m.apply_constraints();
+  EXPECT_TRUE(alpha.value.equal(Tensor(Shape{1, 2}, DType::f64))) << "NonNeg clips -0.5 to 0";
+}
+
+TEST(ActivationLayers, PReLULoadsPyTorchsWeightKeyInAlphasShape) {
+  // On (N, C) inputs PyTorch's PReLU(C) weight (C,) is alpha's shape; other inputs need it reshaped first.
+  Sequential m = parse_model("Input((3,)) >> PReLU(name=\"act\")");
+  m.build(Shape{Shape::kUnknown, 3}, 0, DType::f64);
+  const Tensor weight = Tensor::from(std::vector<double>{0.1, 0.2, 0.3}, Shape{3});
+  load_weights(m, TensorFile{.tensors = {{"act.weight", weight}}});
+  EXPECT_TRUE(m.named_params().at(0).second->value.equal(weight));
+  Sequential cf = parse_model("Input((3, 2)) >> PReLU(shared_axes=2, name=\"act\")");
+  cf.build(Shape{Shape::kUnknown, 3, 2}, 0, DType::f64);
+  EXPECT_THROW_MSG(load_weights(cf, TensorFile{.tensors = {{"act.weight", weight}}}), FormatError,
+                   "weights: key 'act.weight' must have shape (3, 1), got (3,)");
+}
+
 TEST(ActivationLayers, Errors) {
   EXPECT_THROW_MSG(layer_of("Softmax(axis=0)"), ConfigError, "Softmax: axis must not be 0 (the batch axis), got 0");
   Rng rng(0);
   EXPECT_THROW_MSG(layer_of("Softmax(axis=3)")->build(Shape{2, 3, 4}, rng), ShapeError,
                    "axis 3 must name a non-batch axis of the input, got shape (2, 3, 4)");
+  EXPECT_THROW_MSG(layer_of("Activation(\"softmax\")")->build(Shape{4}, rng), ShapeError,
+                   "axis -1 must name a non-batch axis of the input, got shape (4,)");  // Keras refuses 1D too
   EXPECT_THROW_MSG(layer_of("Softmax(axis=-3)")->build(Shape{2, 3, 4}, rng), ShapeError,
                    "axis -3 must name a non-batch axis");
   EXPECT_THROW_MSG(layer_of("Softmax(axis=(1, 2))"), ConfigError, "axis");
@@ -215,6 +222,12 @@ TEST(ActivationLayers, Errors) {
                    "PReLU: shared_axes must be axes >= 1 (the batch axis is 0), got (0, 1)");
   EXPECT_THROW_MSG(layer_of("PReLU(alpha_regularizer=\"l3\")"), ConfigError, "PReLU: alpha_regularizer");
   EXPECT_THROW_MSG(layer_of("PReLU(alpha_constraint=\"bad\")"), ConfigError, "PReLU: alpha_constraint");
+  EXPECT_THROW_MSG(layer_of("PReLU(alpha_initializer=\"zeroes\")"), ConfigError,
+                   "PReLU: alpha_initializer must be one of");
+  EXPECT_THROW_MSG(layer_of("PReLU(shared_axes=(1, 2), alpha_constraint=MaxNorm(2.0, axis=3))")
+                       ->build(Shape{2, 3, 4, 5}, rng),
+                   ShapeError,
+                   "alpha_constraint: constraint axis must be in [-3, 3) for a parameter of shape (1, 1, 5), got 3");
   EXPECT_THROW_MSG(layer_of("PReLU(shared_axes=3)")->build(Shape{2, 3, 4}, rng), ShapeError,
                    "shared_axes 3 is out of range for input shape (2, 3, 4)");
   EXPECT_THROW_MSG(layer_of("PReLU()")->build(Shape{2}, rng), ShapeError, "input rank must be >= 2, got shape (2,)");

@@ -177,7 +177,8 @@ TEST(SpatialDropout, SeedsAndRateZero) {
   auto mask = [&](SpatialDropout2D d, uint64_t build_seed) { return training_output(d, x, build_seed); };
   EXPECT_TRUE(mask(SpatialDropout2D({.rate = 0.5}), 7).equal(mask(SpatialDropout2D({.rate = 0.5}), 7)));
   EXPECT_FALSE(mask(SpatialDropout2D({.rate = 0.5}), 7).equal(mask(SpatialDropout2D({.rate = 0.5}), 8)));
-  EXPECT_TRUE(mask(SpatialDropout2D({.rate = 0.5, .seed = 3}), 7).equal(mask(SpatialDropout2D({.rate = 0.5, .seed = 3}), 8)))
+  const SpatialDropout2DConfig seeded{.rate = 0.5, .seed = 3};
+  EXPECT_TRUE(mask(SpatialDropout2D(seeded), 7).equal(mask(SpatialDropout2D(seeded), 8)))
       << "an explicit seed does not depend on the build rng";
   // rate 0: the identity in training too, with the gradient check.
   SpatialDropout1D none({.rate = 0.0});
@@ -217,6 +218,8 @@ TEST(SpatialDropout, Errors) {
                    ShapeError, "input rank must be 4 to fit noise_shape (None, None, 1, 1), got shape (2, 3, 4)");
   EXPECT_THROW_MSG(Dropout({.rate = 0.5, .noise_shape = Value::tuple({Value(), 3})}).output_shape(Shape{2, 4}),
                    ShapeError, "noise_shape (None, 3) does not fit input shape (2, 4): axis 1 must be None, 1 or 4");
+  EXPECT_THROW_MSG(SpatialDropout1D({.rate = 0.5}).output_shape(Shape{}), ShapeError,
+                   "input rank must be >= 1, got shape ()");
   EXPECT_THROW_MSG(Dropout({.rate = 0.5, .noise_shape = Value("x")}), ConfigError,
                    "noise_shape must be None or a tuple of None and positive ints, got \"x\"");
   EXPECT_THROW_MSG(Dropout({.rate = 0.5, .noise_shape = Value::tuple({})}), ConfigError, "got ()");

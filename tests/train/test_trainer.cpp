@@ -72,9 +72,11 @@ TEST(Trainer, EvaluateByHand) {
 
 TEST(Trainer, EndsInSoftmax) {
   for (const char* spec :
-       {"Input((2,)) >> Dense(3, activation='softmax')", "Input((2,)) >> Dense(3) >> Activation('softmax')"})
+       {"Input((2,)) >> Dense(3, activation='softmax')", "Input((2,)) >> Dense(3) >> Activation('softmax')",
+        "Input((2,)) >> Dense(3) >> Softmax()", "Input((2,)) >> Dense(3) >> Softmax(axis=1)"})
     EXPECT_TRUE(ends_in_softmax(parse_model(spec))) << spec;
   for (const char* spec : {"Input((2,)) >> Dense(3)", "Input((2,)) >> Dense(3) >> Activation('relu')",
+                           "Input((2, 3)) >> Dense(3) >> Softmax(axis=1)",
                            "Input((2,)) >> Dense(3, activation='softmax') >> Dense(3)", "Input((2,))"})
     EXPECT_FALSE(ends_in_softmax(parse_model(spec))) << spec;
 }

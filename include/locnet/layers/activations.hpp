@@ -6,7 +6,7 @@
 //   elu       y = x > 0 ? x : exp(x) - 1     (alpha = 1)
 //   sigmoid   y = 1 / (1 + exp(-x))
 //   tanh      y = tanh(x)
-//   softmax   y = exp(x - max) / sum exp(x - max) over the last axis
+//   softmax   y = exp(x - max) / sum exp(x - max) over the last axis (the Activation layer: rank >= 2, as Keras)
 //   softplus  y = log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
 //   gelu      y = x/2 (1 + erf(x / sqrt 2))  (exact form, Keras approximate=False)
 //   selu      y = scale * (x > 0 ? x : alpha (exp(x) - 1)),  alpha = 1.6732632423543772848170429916717,
@@ -66,34 +66,6 @@ struct ActivationFn {
 };
 std::vector<std::string> activation_names();
 
-struct ActivationConfig {
-  static constexpr const char* kType = "Activation";
-  static constexpr const char* kDoc = "Applies an activation function elementwise.";
-  std::string activation = "linear";
-  template <class Self, class V>
-  static void fields(Self& s, V&& v) {
-    v(s.activation, Field{"activation", "Name of the activation function.", Field::required});
-  }
-  void validate() const;
-};
-
-class Activation : public LayerOf<Activation, ActivationConfig> {
- public:
-  explicit Activation(Config cfg, std::string name = {});
-  explicit Activation(std::string activation, std::string name = {});
-  Shape output_shape(const Shape& in) const override;
-  Tensor forward(const Tensor& x, Mode mode) override;
-  Tensor backward(const Tensor& dy) override;
-  std::string kernel() const override { return built() ? std::string(fn_.kernel(dtype())) : "none"; }
-
- protected:
-  void do_build(const Shape&, Rng&) override;
-
- private:
-  ActivationFn fn_;
-  Tensor z_, y_;
-};
-
 // An activation kernel with the parameters of Keras's activation layers: relu with negative_slope, max_value and
 // threshold, elu with alpha, softmax along `axis`; the others as ActivationFn.
 struct ActivationOp {
@@ -120,6 +92,24 @@ class ActivationLayer : public Layer {
   ActivationOp op_;
   const kernels::ActivationKernel* impl_ = nullptr;
   Tensor x_, y_;
+};
+
+struct ActivationConfig {
+  static constexpr const char* kType = "Activation";
+  static constexpr const char* kDoc = "Applies an activation function elementwise.";
+  std::string activation = "linear";
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.activation, Field{"activation", "Name of the activation function.", Field::required});
+  }
+  ActivationOp validate() const;
+};
+
+class Activation : public LayerOf<Activation, ActivationConfig, ActivationLayer> {
+ public:
+  using LayerOf::LayerOf;
+  explicit Activation(std::string activation, std::string name = {})
+      : LayerOf(Config{std::move(activation)}, std::move(name)) {}
 };
 
 struct SoftmaxConfig {

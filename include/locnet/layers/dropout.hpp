@@ -2,7 +2,7 @@
 // element of the noise shape, broadcast along the axes where the noise shape is 1; dx = dy * m / (1 - rate).
 // In inference y = x (identity).
 //   Dropout(rate, noise_shape=None, seed=None)   noise_shape: None (one mask value per element) or Keras's tuple
-//                 of the input's rank, batch included, each entry None (the input's size) or 1 or the input's size
+//                 of the input's rank, batch included, each entry None (the input's size), 1 or the input's size
 //   SpatialDropout1D(rate, seed=None)            input (batch, steps, channels), noise shape (batch, 1, channels)
 //   SpatialDropout2D(rate, data_format=None, seed=None)   input (batch, rows, cols, channels), noise shape
 //                 (batch, 1, 1, channels); channels_first (batch, channels, rows, cols) -> (batch, channels, 1, 1)
@@ -55,8 +55,8 @@ struct DropoutConfig {
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.rate, Field{"rate", "Fraction of the inputs to drop, in [0, 1).", Field::required});
-    v(s.noise_shape, Field{"noise_shape", "None, or a tuple of the input's rank (batch included) of None and 1: "
-                                          "the mask's shape, 1 where one mask value is shared."});
+    v(s.noise_shape, Field{"noise_shape", "None, or a tuple of the input's rank (batch included) of None, 1 or the "
+                                          "input's size: the mask's shape, 1 where one mask value is shared."});
     v(s.seed, Field{"seed", "Seed of the layer's masks; None derives them from the model's build seed."});
   }
   DropoutNoise validate() const;

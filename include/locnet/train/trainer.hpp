@@ -1,9 +1,10 @@
 // Mini-batch training and evaluation of a classifier model (a chain or a graph with one input and one output) on integer labels (the core that `locnet train`
 // and `locnet evaluate` can drive; a proposal: no files, progress bar or checkpoints here).
 // Loss: softmax cross-entropy on the model's logits (train/losses.hpp) plus Model::regularization_loss().
-// A model that ends in softmax (ends_in_softmax: an Activation('softmax') or a fused activation='softmax' as its
-// last layer) outputs probabilities, so its loss is cross_entropy, the probability form (Keras from_logits=False),
-// and no second softmax is applied; the other models' outputs are taken as logits.
+// A model that ends in softmax (ends_in_softmax: an Activation('softmax'), a Softmax() along the classes or a
+// fused activation='softmax' as its last layer) outputs probabilities, so its loss is cross_entropy, the
+// probability form (Keras from_logits=False), and no second softmax is applied; the other models' outputs are
+// taken as logits.
 // Each epoch visits the training samples in a fresh random order drawn from Rng(seed) (Fisher-Yates), in batches
 // of batch_size (the last one smaller), each step: zero_grad, forward(Training), loss, backward,
 // add_regularization_grads, optimizer.step(model). Same seed and thread count -> the same weights, bit for bit.
