@@ -5,30 +5,24 @@
 
 #include "conformance/cases.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/npy.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/registry.hpp"
 
 using namespace locnet;
 
 TEST(ActPyTorchConformance, ForwardAndBackward) {
-  const std::string dir = locnet::testing::conformance_dir("act_pytorch");
-  const std::vector<std::string> cases = locnet::testing::conformance_cases(dir);
-  for (const std::string& line : cases) {
-    const size_t bar = line.find('|');
-    ASSERT_NE(bar, std::string::npos) << line;
-    const std::string name = line.substr(0, bar), spec = line.substr(bar + 1);
-    SCOPED_TRACE(name + ": " + spec);
-    auto load = [&](const char* tag) { return read_npy(dir + name + "_" + tag + ".npy"); };
-    Tensor x = load("x"), dy = load("dy"), y_torch = load("y"), dx_torch = load("dx");
-    const bool prelu = spec.rfind("PReLU", 0) == 0;
+  const std::vector<locnet::testing::LayerCase> cases = locnet::testing::layer_cases("act_pytorch");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + ": " + c.spec);
+    Tensor x = c.load("x"), dy = c.load("dy"), y_torch = c.load("y"), dx_torch = c.load("dx");
+    const bool prelu = c.spec.rfind("PReLU", 0) == 0;
     for (DType dt : {DType::f64, DType::f32}) {
       SCOPED_TRACE(dtype_name(dt));
-      auto layer = make_layer(parse_chain(spec)[0]);
+      auto layer = make_layer(parse_chain(c.spec)[0]);
       Rng rng(0);
       layer->build(x.shape().with_dim(0, Shape::kUnknown), rng, dt);
       if (prelu) {
-        Tensor alpha = load("alpha");
+        Tensor alpha = c.load("alpha");
         ASSERT_EQ(layer->params().at(0)->value.shape(), alpha.shape());
         layer->params()[0]->value = alpha.to(dt);
       }
@@ -36,7 +30,7 @@ TEST(ActPyTorchConformance, ForwardAndBackward) {
       EXPECT_LE(max_scaled_error(layer->forward(x.to(dt), Mode::Training), y_torch, tol, tol), 1.0);
       EXPECT_LE(max_scaled_error(layer->backward(dy.to(dt)), dx_torch, tol, tol), 1.0);
       if (prelu) {
-        EXPECT_LE(max_scaled_error(layer->params()[0]->grad, load("dalpha"), tol, tol), 1.0);
+        EXPECT_LE(max_scaled_error(layer->params()[0]->grad, c.load("dalpha"), tol, tol), 1.0);
       }
     }
   }
