@@ -154,6 +154,8 @@ class Parser {
     }
     pos_ = save;
     Value v = value(depth);
+    if (v.kind() != Value::Kind::Call)  // True(3): a literal followed by '('
+      fail_at(t.column, "a layer call such as Dense(10), a name or [branches]", v.repr());
     t.call = v.call();
     t.call.line = t.line;
     skip_blank();

@@ -221,6 +221,9 @@ TEST(Model, SpecErrorsNameLineAndColumn) {
                    "spec line 3: spec (column 5): unknown layer type 'Dnse'");
   EXPECT_THROW_MSG(parse_model("x = Input((4,))\nh = Dense(3, foo=2)(x)"), ConfigError,
                    "spec line 2: Dense (column 5): unknown argument 'foo'");
+  // Found by fuzzing: a literal followed by '(' was taken for a layer call.
+  EXPECT_THROW_MSG(parse_model("False((3, 3, 4)) >> Dense(2)"), ConfigError,
+                   "expected a layer call such as Dense(10), a name or [branches]");
   EXPECT_THROW_MSG(parse_model("x = Input((4,))\nModel(inputs=x, outputs=x)\nh = Dense(3)(x)"), ConfigError,
                    "Model(...) must be the last statement");
   EXPECT_THROW_MSG(parse_model("x = Input((4,))\nh = Dense(3)(x)\nh = Dense(3, name=\"dense_1\")(x)"), ConfigError,
