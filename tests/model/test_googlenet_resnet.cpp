@@ -1,0 +1,124 @@
+// The acceptance network of graph models: a GoogLeNet stem (Conv, MaxPool, LRN, Conv 1x1, Conv 3x3, LRN, MaxPool),
+// one Inception block (1x1; 1x1 -> 3x3; 1x1 -> 5x5; 3x3 max pool stride 1 -> 1x1; Concatenate on channels) and a
+// ResNet basic block (Conv-BN-ReLU-Conv-BN + skip Add, ReLU), then global average pooling and Dense(10) softmax,
+// written as Keras functional spec text. It
+//   - matches PyTorch 1.13 for the same weights: the reference is real PyTorch output (torch.nn modules, float64),
+//     written by tests/conformance/googlenet_pytorch/generate.py: forward and backward (dx and three parameter
+//     gradients) in eval mode (BatchNorm's running statistics) and train mode (batch statistics), in f64 and f32;
+//   - trains on a Fashion-MNIST subset (1500 images, 2 epochs) to well above chance on 500 test images (skipped
+//     when the dataset is not installed, as tests/train/test_trainer.cpp does).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "conformance/cases.hpp"
+#include "gradcheck.hpp"
+#include "locnet/io/idx.hpp"
+#include "locnet/io/npy.hpp"
+#include "locnet/model/from_spec.hpp"
+#include "locnet/model/weights.hpp"
+#include "locnet/train/trainer.hpp"
+
+using namespace locnet;
+
+namespace {
+
+// Channels last throughout, as Keras; the LRNs take PyTorch's convention (even size 4: the extra channel before).
+constexpr const char* kSpec = R"(x = Input((28, 28, 1))
+conv1 = Conv2D(8, 5, padding="same", activation="relu", name="conv1")(x)
+pool1 = MaxPooling2D(3, strides=2, ceil_mode=True, name="pool1")(conv1)
+lrn1 = LocalResponseNorm.pytorch(3, alpha=0.3, beta=0.75, k=1, data_format="channels_last", name="lrn1")(pool1)
+red2 = Conv2D(8, 1, activation="relu", name="conv2_reduce")(lrn1)
+conv2 = Conv2D(12, 3, padding="same", activation="relu", name="conv2")(red2)
+lrn2 = LocalResponseNorm.pytorch(4, alpha=0.3, beta=0.75, k=2, data_format="channels_last", name="lrn2")(conv2)
+pool2 = MaxPooling2D(3, strides=2, ceil_mode=True, name="pool2")(lrn2)
+b1 = Conv2D(4, 1, activation="relu", name="inc_1x1")(pool2)
+b2r = Conv2D(4, 1, activation="relu", name="inc_3x3_reduce")(pool2)
+b2 = Conv2D(4, 3, padding="same", activation="relu", name="inc_3x3")(b2r)
+b3r = Conv2D(2, 1, activation="relu", name="inc_5x5_reduce")(pool2)
+b3 = Conv2D(2, 5, padding="same", activation="relu", name="inc_5x5")(b3r)
+b4p = MaxPooling2D(3, strides=1, padding="same", name="inc_pool")(pool2)
+b4 = Conv2D(2, 1, activation="relu", name="inc_pool_proj")(b4p)
+inc = Concatenate(name="inc_concat")([b1, b2, b3, b4])
+r1 = Conv2D(12, 3, padding="same", use_bias=False, name="res_conv1")(inc)
+r1n = BatchNorm2D.pytorch(12, data_format="channels_last", name="res_bn1")(r1)
+r1a = Activation("relu", name="res_relu1")(r1n)
+r2 = Conv2D(12, 3, padding="same", use_bias=False, name="res_conv2")(r1a)
+r2n = BatchNorm2D.pytorch(12, data_format="channels_last", name="res_bn2")(r2)
+res = Add(name="res_add")([r2n, inc])
+out = Activation("relu", name="res_relu2")(res)
+gap = GlobalAveragePooling2D(name="gap")(out)
+y = Dense(10, activation="softmax", name="fc")(gap)
+Model(inputs=x, outputs=y)
+)";
+
+Tensor grad_of(Model& m, const std::string& key) {
+  for (auto& [name, p] : m.named_params(false))
+    if (name == key) return p->grad;
+  throw std::logic_error("no parameter " + key);
+}
+
+}  // namespace
+
+TEST(GoogLeNetResNet, GraphShapesAndSpecRoundTrip) {
+  Model m = parse_model(kSpec);
+  EXPECT_FALSE(m.is_chain());
+  EXPECT_EQ(m.output_shape(), (Shape{-1, 10}));
+  std::vector<Shape> shapes = m.node_shapes({Shape{2, 28, 28, 1}});
+  EXPECT_EQ(shapes.at(size_t(m.node("pool1"))), (Shape{2, 14, 14, 8}));  // ceil((28 - 3) / 2) + 1
+  EXPECT_EQ(shapes.at(size_t(m.node("pool2"))), (Shape{2, 7, 7, 12}));
+  EXPECT_EQ(shapes.at(size_t(m.node("inc_concat"))), (Shape{2, 7, 7, 12}));  // 4 + 4 + 2 + 2 channels
+  EXPECT_EQ(m.node_inputs(m.node("res_add")).size(), 2u);
+  Model again = parse_model(m.spec());
+  EXPECT_EQ(again.spec(), m.spec());
+  EXPECT_EQ(again.param_count(), m.param_count());
+}
+
+// Reference: real PyTorch 1.13 output (tests/conformance/googlenet_pytorch/generate.py).
+TEST(GoogLeNetResNet, MatchesPyTorchForwardAndBackward) {
+  const std::string dir = locnet::testing::conformance_dir("googlenet_pytorch");
+  auto load = [&](const std::string& tag) { return read_npy(dir + tag + ".npy"); };
+  const Tensor x = load("x"), dy = load("dy");
+  for (DType dt : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(dt));
+    const double tol = dt == DType::f64 ? 1e-9 : 2e-4;
+    Model m = parse_model(kSpec);
+    m.build(Shape{-1, 28, 28, 1}, 0, dt);
+    load_weights(m, dir + "weights.safetensors");
+    for (const char* mode : {"eval", "train"}) {
+      SCOPED_TRACE(mode);
+      const std::string tag(mode);
+      m.zero_grad();
+      Tensor y = m.forward(x.to(dt), tag == "train" ? Mode::Training : Mode::Inference);
+      EXPECT_LE(max_scaled_error(y, load("y_" + tag), tol, tol * 1e-2), 1.0) << "y";
+      Tensor dx = m.backward(dy.to(dt));
+      const Tensor want_dx = load("dx_" + tag);  // |dx| ~ 1e-4: the absolute part scales with it
+      EXPECT_LE(max_scaled_error(dx, want_dx, tol, tol * 1e-3), 1.0) << "dx";
+      if (tag != "train") continue;
+      for (const char* key : {"conv1.kernel", "res_bn1.gamma", "fc.kernel"})
+        EXPECT_LE(max_scaled_error(grad_of(m, key), load(std::string("d") + key + "_train"), tol, tol * 1e-2), 1.0)
+            << key;
+    }
+  }
+}
+
+TEST(GoogLeNetResNet, FashionMnistSubsetLearns) {
+  const char* env = std::getenv("LOCNET_FASHION_MNIST");
+  const std::string dir = env && *env ? env : kFashionMnistDir;
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST in " << dir;
+  MnistData data = load_mnist(dir);
+  auto head = [](const LabeledImages& d, int64_t n) {  // the first n samples
+    const float* px = d.images.data<float>();
+    return LabeledData{Tensor::from<float>(std::vector<float>(px, px + n * 784), Shape{n, 28, 28, 1}),
+                       std::vector<int64_t>(d.labels.begin(), d.labels.begin() + n)};
+  };
+  LabeledData train = head(data.train, 1500), test = head(data.test, 500);
+  Model m = parse_model(kSpec);
+  m.build(Shape{-1, 28, 28, 1}, 3);
+  auto opt = make_optimizer("Adam(0.01)");
+  FitResult r = fit(m, *opt, train, &test, {.epochs = 2, .batch_size = 32, .seed = 1});
+  ASSERT_TRUE(r.stopped.empty()) << r.stopped;
+  EXPECT_GT(r.history.back().validation->accuracy, 0.6);  // 10 classes: chance is 0.1
+}
