@@ -5,7 +5,7 @@
 //   - matches PyTorch 1.13 for the same weights: the reference is real PyTorch output (torch.nn modules, float64),
 //     written by tests/conformance/googlenet_pytorch/generate.py: forward and backward (dx and three parameter
 //     gradients) in eval mode (BatchNorm's running statistics) and train mode (batch statistics), in f64 and f32;
-//   - trains on a Fashion-MNIST subset (1500 images, 2 epochs) to well above chance on 500 test images (skipped
+//   - trains on a Fashion-MNIST subset (3000 images, 2 epochs, batch 16) to well above chance on 500 test images (skipped
 //     when the dataset is not installed, as tests/train/test_trainer.cpp does).
 #include <gtest/gtest.h>
 
@@ -90,13 +90,20 @@ TEST(GoogLeNetResNet, MatchesPyTorchForwardAndBackward) {
     for (const char* mode : {"eval", "train"}) {
       SCOPED_TRACE(mode);
       const std::string tag(mode);
+      const bool eval = tag == "eval";
+      if (eval) {
+        Tensor y = m.forward(x.to(dt), Mode::Inference);
+        EXPECT_LE(max_scaled_error(y, load("y_eval"), tol, tol * 1e-2), 1.0) << "inference y";
+      }
+      // PyTorch's eval-mode backward treats the running statistics as constants: locnet's frozen BatchNorm.
+      for (const char* bn : {"res_bn1", "res_bn2"}) m.layer(bn).set_trainable(!eval);
       m.zero_grad();
-      Tensor y = m.forward(x.to(dt), tag == "train" ? Mode::Training : Mode::Inference);
+      Tensor y = m.forward(x.to(dt), Mode::Training);
       EXPECT_LE(max_scaled_error(y, load("y_" + tag), tol, tol * 1e-2), 1.0) << "y";
       Tensor dx = m.backward(dy.to(dt));
       const Tensor want_dx = load("dx_" + tag);  // |dx| ~ 1e-4: the absolute part scales with it
       EXPECT_LE(max_scaled_error(dx, want_dx, tol, tol * 1e-3), 1.0) << "dx";
-      if (tag != "train") continue;
+      if (eval) continue;
       for (const char* key : {"conv1.kernel", "res_bn1.gamma", "fc.kernel"})
         EXPECT_LE(max_scaled_error(grad_of(m, key), load(std::string("d") + key + "_train"), tol, tol * 1e-2), 1.0)
             << key;
@@ -114,11 +121,12 @@ TEST(GoogLeNetResNet, FashionMnistSubsetLearns) {
     return LabeledData{Tensor::from<float>(std::vector<float>(px, px + n * 784), Shape{n, 28, 28, 1}),
                        std::vector<int64_t>(d.labels.begin(), d.labels.begin() + n)};
   };
-  LabeledData train = head(data.train, 1500), test = head(data.test, 500);
+  LabeledData train = head(data.train, 3000), test = head(data.test, 500);
   Model m = parse_model(kSpec);
   m.build(Shape{-1, 28, 28, 1}, 3);
-  auto opt = make_optimizer("Adam(0.01)");
-  FitResult r = fit(m, *opt, train, &test, {.epochs = 2, .batch_size = 32, .seed = 1});
+  auto opt = make_optimizer("Adam(0.005)");
+  FitResult r = fit(m, *opt, train, &test, {.epochs = 2, .batch_size = 16, .seed = 1});
   ASSERT_TRUE(r.stopped.empty()) << r.stopped;
-  EXPECT_GT(r.history.back().validation->accuracy, 0.6);  // 10 classes: chance is 0.1
+  // 10 classes: chance is 0.1. Measured 0.692 (0.674 after the first epoch); about 10 s of CPU in Release.
+  EXPECT_GT(r.history.back().validation->accuracy, 0.6);
 }

@@ -111,7 +111,7 @@ def main():
         for t in list(net.parameters()) + list(net.buffers()):
             t.copy_(t.float().double())  # values f32 holds exactly, so the file can store them as F32
     write_safetensors(os.path.join(HERE, "weights.safetensors"), keras_tensors(net))
-    save = lambda tag, t: np.save(os.path.join(HERE, f"{tag}.npy"), t.detach().numpy())
+    save = lambda tag, t: np.save(os.path.join(HERE, f"{tag}.npy"), np.ascontiguousarray(t.detach().numpy()))
     x_nhwc = torch.rand(2, 28, 28, 1)
     dy = torch.randn(2, 10)
     save("x", x_nhwc)
