@@ -4,20 +4,20 @@
 The same block and sizes: a batch of 8, 192 x 28 x 28 in (NCHW, PyTorch's own layout), 1x1 64; 1x1 96 -> 3x3 128;
 1x1 16 -> 5x5 32; 3x3 max pool stride 1 -> 1x1 32; every conv with ReLU; torch.cat to 256 channels; then
 nn.LocalResponseNorm(5). f32, torch.set_num_threads(2) (override with --threads). Prints milliseconds per call,
-the median of --repeats timed calls after two warm-ups, for the rows of bench_inception:
+the median of --repeats timed calls after a warm-up, for the rows of bench_inception:
   forward  (torch.no_grad)      variant 0: block + LRN, 1: block without LRN, 2: the four branches (no cat)
   train    forward + backward   (dx and every parameter gradient; the gradients accumulate, as in locnet's row)
-  cat / lrn alone               torch.cat of the four branch outputs, and its backward (the split of dy, as
-                                autograd does it); LocalResponseNorm on the 8x256x28x28 output
+  cat / lrn alone               torch.cat of the four branch outputs, and its forward + backward (the split of
+                                dy, as autograd does it); LocalResponseNorm on the 8x256x28x28 output, the same
     /usr/bin/python3 bench/inception_pytorch.py [--threads 2] [--repeats 7]
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from lc_pytorch_recipe import time_ms  # one warm-up call, then the median of `repeats` timed calls
 
 
 class Inception3a(nn.Module):
@@ -37,17 +37,6 @@ class Inception3a(nn.Module):
             return outs
         y = torch.cat(outs, dim=1)
         return [y] if self.variant == 1 else [self.lrn(y)]
-
-
-def time_ms(fn, repeats):
-    fn()
-    fn()  # warm-ups (allocator, thread pool, oneDNN primitives)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def main():
@@ -74,8 +63,8 @@ def main():
     with torch.no_grad():
         print(f"cat forward    {time_ms(lambda: torch.cat(parts, dim=1), args.repeats):9.3f}")
     dy = torch.randn(8, 256, 28, 28)
-    print(f"cat backward   {time_ms(lambda: torch.autograd.grad(torch.cat(parts, dim=1), parts, dy), args.repeats):9.3f}"
-          "  (includes a cat forward)")
+    cat_grad = time_ms(lambda: torch.autograd.grad(torch.cat(parts, dim=1), parts, dy), args.repeats)
+    print(f"cat fwd+bwd    {cat_grad:9.3f}")
     lrn, y = nn.LocalResponseNorm(5), torch.randn(8, 256, 28, 28, requires_grad=True)
     with torch.no_grad():
         print(f"lrn forward    {time_ms(lambda: lrn(y), args.repeats):9.3f}")

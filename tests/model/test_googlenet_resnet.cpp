@@ -5,17 +5,15 @@
 //   - matches PyTorch 1.13 for the same weights: the reference is real PyTorch output (torch.nn modules, float64),
 //     written by tests/conformance/googlenet_pytorch/generate.py: forward and backward (dx and three parameter
 //     gradients) in eval mode (BatchNorm's running statistics) and train mode (batch statistics), in f64 and f32;
-//   - trains on a Fashion-MNIST subset (3000 images, 2 epochs, batch 16) to well above chance on 500 test images (skipped
-//     when the dataset is not installed, as tests/train/test_trainer.cpp does).
+//   - trains on a Fashion-MNIST subset (3000 images, 2 epochs, batch 16) to well above chance on 500 test images
+//     (skipped when the dataset is not installed: tests/fashion_mnist.hpp).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "conformance/cases.hpp"
+#include "fashion_mnist.hpp"
 #include "gradcheck.hpp"
-#include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/model/weights.hpp"
@@ -112,16 +110,11 @@ TEST(GoogLeNetResNet, MatchesPyTorchForwardAndBackward) {
 }
 
 TEST(GoogLeNetResNet, FashionMnistSubsetLearns) {
-  const char* env = std::getenv("LOCNET_FASHION_MNIST");
-  const std::string dir = env && *env ? env : kFashionMnistDir;
-  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST in " << dir;
+  const std::string dir = locnet::testing::fashion_mnist_dir();
+  if (!locnet::testing::has_fashion_mnist(dir)) GTEST_SKIP() << "no Fashion-MNIST in " << dir;
   MnistData data = load_mnist(dir);
-  auto head = [](const LabeledImages& d, int64_t n) {  // the first n samples
-    const float* px = d.images.data<float>();
-    return LabeledData{Tensor::from<float>(std::vector<float>(px, px + n * 784), Shape{n, 28, 28, 1}),
-                       std::vector<int64_t>(d.labels.begin(), d.labels.begin() + n)};
-  };
-  LabeledData train = head(data.train, 3000), test = head(data.test, 500);
+  LabeledData train = locnet::testing::first_samples(data.train, 3000);
+  LabeledData test = locnet::testing::first_samples(data.test, 500);
   Model m = parse_model(kSpec);
   m.build(Shape{-1, 28, 28, 1}, 3);
   auto opt = make_optimizer("Adam(0.005)");

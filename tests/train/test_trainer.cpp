@@ -4,9 +4,7 @@
 #include <cmath>
 
 #include "expect_error.hpp"
-#include <cstdlib>
-#include <filesystem>
-
+#include "fashion_mnist.hpp"
 #include "gradcheck.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/model/from_spec.hpp"
@@ -148,16 +146,11 @@ TEST(Trainer, Errors) {
 // 500 Fashion-MNIST training images, a small CNN, a few seconds: well above chance (10%) on 500 test images.
 // Needs the data set (Debian's dataset-fashion-mnist, or a directory in LOCNET_FASHION_MNIST); skipped without it.
 TEST(Trainer, FashionMnistSubsetLearns) {
-  const char* env = std::getenv("LOCNET_FASHION_MNIST");
-  const std::string dir = env && *env ? env : kFashionMnistDir;
-  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST in " << dir;
+  const std::string dir = locnet::testing::fashion_mnist_dir();
+  if (!locnet::testing::has_fashion_mnist(dir)) GTEST_SKIP() << "no Fashion-MNIST in " << dir;
   MnistData data = load_mnist(dir);
-  auto head = [](const LabeledImages& d, int64_t n) {  // the first n samples
-    const float* px = d.images.data<float>();
-    return LabeledData{Tensor::from<float>(std::vector<float>(px, px + n * 784), Shape{n, 28, 28, 1}),
-                       std::vector<int64_t>(d.labels.begin(), d.labels.begin() + n)};
-  };
-  LabeledData train = head(data.train, 500), test = head(data.test, 500);
+  LabeledData train = locnet::testing::first_samples(data.train, 500);
+  LabeledData test = locnet::testing::first_samples(data.test, 500);
   Sequential m = parse_model(
       "Input((28, 28, 1)) >> Conv2D(8, 3, activation='relu') >> MaxPooling2D() >> Flatten() >> Dense(10)");
   m.build(Shape{-1, 28, 28, 1}, 3);

@@ -8,9 +8,10 @@ Conv 1x1, Conv 3x3, LocalResponseNorm(4), MaxPool 3/2 ceil_mode), one Inception 
 ReLU), global average pooling and Linear(10) + softmax. Every file is real PyTorch output, computed in float64:
   weights.safetensors  the parameters and BatchNorm running statistics under locnet's names in Keras layouts
                        (Conv2D kernel (kh, kw, cin, cout) = torch weight.permute(2, 3, 1, 0); Dense kernel (in,
-                       out) = torch weight.T), written by hand (8-byte header length, JSON, raw data) as the
-                       safetensors package is not in Debian. Running statistics are non-trivial. Stored as F32:
-                       the values are rounded to f32 before the float64 run, so the file holds them exactly.
+                       out) = torch weight.T), written by hand (write_safetensors of
+                       tests/conformance/bn_pytorch_state_dict/generate.py), as the safetensors package is not
+                       in Debian. Running statistics are non-trivial. Stored as F32: the values are rounded to
+                       f32 before the float64 run, so the file holds them exactly.
   x.npy, dy.npy        a batch of 2 inputs (N, 28, 28, 1) in [0, 1) and an upstream gradient (N, 10)
   y_eval.npy, dx_eval.npy            eval mode (BatchNorm uses running statistics): softmax output, d sum(y*dy)/dx
   y_train.npy, dx_train.npy          train mode (BatchNorm uses batch statistics), the same
@@ -18,9 +19,8 @@ ReLU), global average pooling and Linear(10) + softmax. Every file is real PyTor
 x and dx are NHWC (the locnet model is channels_last); torch computes in NCHW and the script transposes.
 Run: /usr/bin/python3 tests/conformance/googlenet_pytorch/generate.py
 """
-import json
+import importlib.util
 import os
-import struct
 
 import numpy as np
 import torch
@@ -28,6 +28,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# write_safetensors (by hand, F32/I64) from the BatchNorm state_dict generator next door.
+_spec = importlib.util.spec_from_file_location("bn_state_dict", os.path.join(HERE, "..", "bn_pytorch_state_dict",
+                                                                            "generate.py"))
+_bn_state_dict = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bn_state_dict)
 
 
 class Net(nn.Module):
@@ -85,19 +90,6 @@ def keras_tensors(net):
     return out
 
 
-def write_safetensors(path, tensors):
-    header, chunks, at = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().float().contiguous().numpy().tobytes()  # little-endian on the machines PyTorch runs on
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
-        chunks.append(data)
-        at += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-
-
 def main():
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
@@ -110,7 +102,8 @@ def main():
             bn.running_var.copy_(torch.rand(12) + 0.5)
         for t in list(net.parameters()) + list(net.buffers()):
             t.copy_(t.float().double())  # values f32 holds exactly, so the file can store them as F32
-    write_safetensors(os.path.join(HERE, "weights.safetensors"), keras_tensors(net))
+    tensors = {k: t.detach().float() for k, t in keras_tensors(net).items()}
+    _bn_state_dict.write_safetensors(os.path.join(HERE, "weights.safetensors"), tensors)
     save = lambda tag, t: np.save(os.path.join(HERE, f"{tag}.npy"), np.ascontiguousarray(t.detach().numpy()))
     x_nhwc = torch.rand(2, 28, 28, 1)
     dy = torch.randn(2, 10)
