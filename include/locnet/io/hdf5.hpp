@@ -1,0 +1,44 @@
+// A small read-only view of an HDF5 file (HDF5's C API), enough for Keras's .h5 files: string attributes, member
+// groups and float datasets. Objects are named by absolute HDF5 paths ("/", "/model_weights/dense_1").
+// Everything the file announces is bounded before use: attribute strings in total at most kMaxTextFileBytes,
+// datasets of rank <= kMaxHdf5Rank and (through Tensor) at most max_tensor_bytes(). HDF5's own error printing is
+// switched off; every failure is a FormatError "<path>: <what>" naming the file and the object.
+// HDF5 as Debian builds it is not thread-safe: use one Hdf5File from one thread at a time.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "locnet/core/tensor.hpp"
+
+namespace locnet {
+
+constexpr int kMaxHdf5Rank = 16;
+
+class Hdf5File {
+ public:
+  explicit Hdf5File(const std::string& path);  // FormatError when it cannot be opened or is not HDF5
+  ~Hdf5File();
+  Hdf5File(const Hdf5File&) = delete;
+  Hdf5File& operator=(const Hdf5File&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  // A string attribute's values (fixed-length or variable-length, scalar or 1-D; trailing NULs dropped). An empty
+  // array of another type gives {} (h5py writes an empty weight_names as float64[0]). FormatError when absent.
+  std::vector<std::string> string_array_attribute(const std::string& object, const std::string& name) const;
+  // Exactly one string (a scalar, or an array of one).
+  std::string string_attribute(const std::string& object, const std::string& name) const;
+  bool has_object(const std::string& object) const;
+  // The names of object's member groups, in HDF5's name order. FormatError when object is not a group.
+  std::vector<std::string> groups(const std::string& object) const;
+  // A float32 or float64 dataset with its shape (a scalar has rank 0); FormatError for any other type.
+  Tensor dataset(const std::string& object) const;
+
+ private:
+  std::string path_;
+  int64_t id_ = -1;  // hid_t
+};
+
+}  // namespace locnet

@@ -1,0 +1,186 @@
+#include "locnet/io/hdf5.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "locnet/core/limits.hpp"
+#include "locnet/io/file.hpp"
+
+namespace locnet {
+namespace {
+
+constexpr hsize_t kMaxLinks = hsize_t(1) << 20;  // members of one group
+
+// Closes an HDF5 identifier at scope exit.
+class Id {
+ public:
+  Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Id() {
+    if (id_ >= 0) close_(id_);
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  operator hid_t() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+void silence_hdf5() {
+  static const bool silenced = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  (void)silenced;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { raise<FormatError>("{}: {}", path, what); }
+
+// The element count of a dataspace of rank <= kMaxHdf5Rank, with its dims.
+std::vector<hsize_t> extent(hid_t space, const std::string& path, const std::string& what) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0 || rank > kMaxHdf5Rank)
+    fail(path, fmt::format("{} must have rank 0 to {}, got {}", what, kMaxHdf5Rank, rank));
+  std::vector<hsize_t> dims(size_t(rank), 0);
+  if (rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) != rank)
+    fail(path, what + ": unreadable dataspace");
+  return dims;
+}
+
+// The product of dims, or FormatError once it exceeds limit.
+uint64_t bounded_count(const std::vector<hsize_t>& dims, uint64_t limit, const std::string& path,
+                       const std::string& what) {
+  uint64_t n = 1;
+  for (hsize_t d : dims) {
+    if (d != 0 && n > limit / d) fail(path, fmt::format("{} has more than {} elements", what, limit));
+    n *= d;
+  }
+  return n;
+}
+
+}  // namespace
+
+Hdf5File::Hdf5File(const std::string& path) : path_(path) {
+  silence_hdf5();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, "cannot open: not a regular file or does not exist");
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "not an HDF5 file");
+  id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id_ < 0) fail(path, "cannot open the HDF5 file (corrupt or truncated)");
+}
+
+Hdf5File::~Hdf5File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+
+bool Hdf5File::has_object(const std::string& object) const {
+  if (object == "/") return true;
+  // Every link on the way must exist before H5Oexists_by_name may look at the last one.
+  for (size_t at = object.find('/', 1);; at = object.find('/', at + 1)) {
+    const std::string prefix = object.substr(0, at);
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0 || H5Oexists_by_name(id_, prefix.c_str(), H5P_DEFAULT) <= 0)
+      return false;
+    if (at == std::string::npos) return true;
+  }
+}
+
+bool Hdf5File::has_attribute(const std::string& object, const std::string& name) const {
+  return has_object(object) && H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> Hdf5File::string_array_attribute(const std::string& object, const std::string& name) const {
+  const std::string what = fmt::format("attribute '{}' of {}", name, object);
+  if (!has_attribute(object, name)) fail(path_, what + " is missing");
+  Id attr(H5Aopen_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Id type(attr.ok() ? H5Aget_type(attr) : -1, H5Tclose);
+  Id space(attr.ok() ? H5Aget_space(attr) : -1, H5Sclose);
+  if (!type.ok() || !space.ok()) fail(path_, what + " is unreadable");
+  const std::vector<hsize_t> dims = extent(space, path_, what);
+  if (dims.size() > 1) fail(path_, fmt::format("{} must be a scalar or 1-D, got rank {}", what, dims.size()));
+  const uint64_t count = bounded_count(dims, kMaxTextFileBytes, path_, what);
+  if (H5Tget_class(type) != H5T_STRING) {
+    if (count == 0) return {};
+    fail(path_, what + " must be a string, got another type");
+  }
+  std::vector<std::string> out;
+  out.reserve(count);
+  Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts neither way between ASCII and UTF-8
+  if (H5Tis_variable_str(type) > 0) {
+    H5Tset_size(mem, H5T_VARIABLE);
+    std::vector<char*> ptrs(count, nullptr);
+    if (H5Aread(attr, mem, ptrs.data()) < 0) fail(path_, what + " is unreadable");
+    uint64_t total = 0;
+    for (char* p : ptrs) {
+      const std::string s = p ? std::string(p) : std::string();
+      total += s.size();
+      out.push_back(s);
+    }
+    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
+    if (total > kMaxTextFileBytes) fail(path_, fmt::format("{} is longer than {} bytes", what, kMaxTextFileBytes));
+    return out;
+  }
+  const size_t size = H5Tget_size(type);
+  if (size == 0 || size > kMaxTextFileBytes || count * size > kMaxTextFileBytes)
+    fail(path_, fmt::format("{} is longer than {} bytes", what, kMaxTextFileBytes));
+  H5Tset_size(mem, size);
+  H5Tset_strpad(mem, H5T_STR_NULLPAD);
+  std::vector<char> buf(count * size, '\0');
+  if (H5Aread(attr, mem, buf.data()) < 0) fail(path_, what + " is unreadable");
+  for (uint64_t i = 0; i < count; ++i) {
+    const char* s = buf.data() + i * size;
+    out.emplace_back(s, std::find(s, s + size, '\0'));
+  }
+  return out;
+}
+
+std::string Hdf5File::string_attribute(const std::string& object, const std::string& name) const {
+  std::vector<std::string> v = string_array_attribute(object, name);
+  if (v.size() != 1)
+    fail(path_, fmt::format("attribute '{}' of {} must be one string, got {} values", name, object, v.size()));
+  return v[0];
+}
+
+std::vector<std::string> Hdf5File::groups(const std::string& object) const {
+  if (!has_object(object)) fail(path_, object + " is missing");
+  Id group(H5Gopen2(id_, object.c_str(), H5P_DEFAULT), H5Gclose);
+  H5G_info_t info;
+  if (!group.ok() || H5Gget_info(group, &info) < 0) fail(path_, object + " is not a group");
+  if (info.nlinks > kMaxLinks) fail(path_, fmt::format("{} has more than {} members", object, kMaxLinks));
+  std::vector<std::string> out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0 || n > 4096) fail(path_, fmt::format("{}: member {} has an unreadable name", object, i));
+    std::string name(size_t(n) + 1, '\0');
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(size_t(n));
+    if (H5Oexists_by_name(group, name.c_str(), H5P_DEFAULT) <= 0) continue;  // a dangling soft link
+    Id child(H5Oopen(group, name.c_str(), H5P_DEFAULT), H5Oclose);
+    if (child.ok() && H5Iget_type(child) == H5I_GROUP) out.push_back(name);
+  }
+  return out;
+}
+
+Tensor Hdf5File::dataset(const std::string& object) const {
+  const std::string what = "dataset " + object;
+  if (!has_object(object)) fail(path_, what + " is missing");
+  Id set(H5Dopen2(id_, object.c_str(), H5P_DEFAULT), H5Dclose);
+  Id type(set.ok() ? H5Dget_type(set) : -1, H5Tclose);
+  Id space(set.ok() ? H5Dget_space(set) : -1, H5Sclose);
+  if (!type.ok() || !space.ok()) fail(path_, what + " is not a readable dataset");
+  const size_t size = H5Tget_size(type);
+  if (H5Tget_class(type) != H5T_FLOAT || (size != 4 && size != 8))
+    fail(path_, fmt::format("{} must be float32 or float64, got another type (class {}, {} bytes)", what,
+                            int(H5Tget_class(type)), size));
+  const std::vector<hsize_t> dims = extent(space, path_, what);
+  bounded_count(dims, max_tensor_bytes() / size, path_, what);
+  Shape shape(std::vector<int64_t>(dims.begin(), dims.end()));
+  Tensor t = Tensor::empty(shape, size == 4 ? DType::f32 : DType::f64);
+  if (t.numel() > 0 &&
+      H5Dread(set, size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0)
+    fail(path_, what + " is unreadable (corrupt, truncated or compressed with an unavailable filter)");
+  return t;
+}
+
+}  // namespace locnet
