@@ -5,8 +5,11 @@
 // The configs in the error tests are synthetic JSON written here.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "expect_error.hpp"
 #include "locnet/interop/keras_h5.hpp"
+#include "locnet/io/npy.hpp"
 
 using namespace locnet;
 
@@ -68,6 +71,26 @@ TEST(KerasH5, ArchitectureJsonAndWeightsFileKeras208) {
   EXPECT_EQ(k.model.param_count(), 1088 + 2080 + 1056 + 165 + 2 * (64 + 32 + 32 + 5));
   EXPECT_EQ(k.model.buffer_count(), 2 * (64 + 32 + 32 + 5));
   EXPECT_EQ(k.model.output_shape(), Shape({-1, 5}));
+}
+
+// Outputs against tests/interop/keras_h5/reference.py: NumPy, float64, from Keras's documented semantics and the
+// file's weights (not Keras's own outputs); locnet computes in float32.
+void expect_matches_reference(Model model, const std::string& name) {
+  const Tensor x = read_npy(kDir + name + "_x.npy").to(DType::f32);
+  const Tensor want = read_npy(kDir + name + "_y.npy");
+  const Tensor got = model.forward(x, Mode::Inference).to(DType::f64);
+  ASSERT_EQ(got.shape(), want.shape());
+  for (int64_t i = 0; i < want.numel(); ++i)
+    EXPECT_NEAR(got.data<double>()[i], want.data<double>()[i], 1e-5 + 1e-5 * std::abs(want.data<double>()[i]))
+        << name << " element " << i;
+}
+
+TEST(KerasH5, OutputsMatchTheNumPyReference) {
+  expect_matches_reference(load_keras_h5(kDir + "dl4j_cnn_batch_norm.h5").model, "dl4j_cnn_batch_norm");
+  expect_matches_reference(load_keras_json(kDir + "hls4ml_KERAS_3layer_batch_norm.json",
+                                           kDir + "hls4ml_KERAS_3layer_batch_norm_weights.h5")
+                               .model,
+                           "hls4ml_KERAS_3layer_batch_norm");
 }
 
 TEST(KerasH5, WeightsFileWithoutItsArchitectureIsRefused) {
