@@ -91,6 +91,8 @@ TEST(KerasH5, OutputsMatchTheNumPyReference) {
                                            kDir + "hls4ml_KERAS_3layer_batch_norm_weights.h5")
                                .model,
                            "hls4ml_KERAS_3layer_batch_norm");
+  expect_matches_reference(load_keras_h5(kDir + "cnn2d_32.h5").model, "cnn2d_32");
+  expect_matches_reference(load_keras_h5(kDir + "cnn2d_92.h5").model, "cnn2d_92");
 }
 
 TEST(KerasH5, WeightsFileWithoutItsArchitectureIsRefused) {
