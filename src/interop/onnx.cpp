@@ -1,0 +1,444 @@
+#include "locnet/interop/onnx.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <climits>
+#include <cstring>
+#include <map>
+#include <numeric>
+
+#include "locnet/core/limits.hpp"
+#include "locnet/io/file.hpp"
+#include "locnet/layers/activations.hpp"
+#include "locnet/layers/batch_norm.hpp"
+#include "locnet/layers/conv.hpp"
+#include "locnet/layers/dense.hpp"
+#include "locnet/layers/lrn.hpp"
+#include "locnet/layers/merge.hpp"
+#include "locnet/layers/pooling.hpp"
+#include "locnet/layers/reshape.hpp"
+#include "locnet/model/weights.hpp"
+
+namespace locnet {
+namespace {
+
+constexpr int kMaxRank = 8;
+
+// protobuf takes an int length; a longer file cannot be an ONNX file protobuf reads in one piece.
+template <class Proto>
+Proto parse_proto(std::span<const std::byte> bytes, std::string_view what) {
+  if (bytes.size() > size_t(INT_MAX)) raise<FormatError>("{} of {} bytes: more than protobuf's 2 GiB", what, bytes.size());
+  Proto p;
+  if (!p.ParseFromArray(bytes.data(), int(bytes.size())))
+    raise<FormatError>("not an ONNX {} (truncated or corrupt protobuf, {} bytes)", what, bytes.size());
+  return p;
+}
+
+template <class Parse>
+auto read_onnx_file(const std::string& path, Parse&& parse) {
+  return read_parsed(path, [](std::span<const std::byte>) { return max_tensor_bytes(); }, parse);
+}
+
+// ---- Tensors
+
+Shape checked_dims(const onnx::TensorProto& t) {
+  if (t.dims_size() > kMaxRank) raise<FormatError>("tensor '{}': rank must be <= {}, got {}", t.name(), kMaxRank, t.dims_size());
+  uint64_t n = 1;
+  std::vector<int64_t> dims;
+  for (int64_t d : t.dims()) {
+    if (d < 0) raise<FormatError>("tensor '{}': dims must be >= 0, got {}", t.name(), d);
+    if (d > 0 && n > max_tensor_bytes() / uint64_t(d))
+      raise<FormatError>("tensor '{}': dims {} exceed the tensor limit of {} bytes", t.name(), fmt::join(t.dims(), "x"),
+                         max_tensor_bytes());
+    n *= uint64_t(d);
+    dims.push_back(d);
+  }
+  return Shape(std::move(dims));
+}
+
+// Copies `count` values from the raw little-endian bytes or the typed field into a tensor of dtype `out`.
+template <class T, class Field>
+Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
+  Shape shape = checked_dims(t);
+  Tensor y(shape, out);
+  const int64_t n = y.numel();
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != uint64_t(n) * sizeof(T))
+      raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(), uint64_t(n) * sizeof(T),
+                         shape.str(), t.raw_data().size());
+    for (int64_t i = 0; i < n; ++i) {
+      T v;
+      std::memcpy(&v, t.raw_data().data() + size_t(i) * sizeof(T), sizeof(T));
+      y.set(i, double(v));
+    }
+  } else {
+    if (typed.size() != n)
+      raise<FormatError>("tensor '{}': the typed data must hold {} values for shape {}, got {}", t.name(), n, shape.str(),
+                         typed.size());
+    for (int64_t i = 0; i < n; ++i) y.set(i, double(T(typed.Get(int(i)))));
+  }
+  return y;
+}
+
+Tensor to_tensor(const onnx::TensorProto& t) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    raise<NotSupported>("tensor '{}': external data is not supported yet", t.name());
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT: return tensor_from<float>(t, t.float_data(), DType::f32);
+    case onnx::TensorProto::DOUBLE: return tensor_from<double>(t, t.double_data(), DType::f64);
+    case onnx::TensorProto::INT64: return tensor_from<int64_t>(t, t.int64_data(), DType::f64);
+    default:
+      raise<NotSupported>("tensor '{}': data type {} ({}) is not supported (float, double, int64 are)", t.name(),
+                          onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(t.data_type())), t.data_type());
+  }
+}
+
+onnx::ModelProto parse_model(std::span<const std::byte> bytes) {
+  auto m = parse_proto<onnx::ModelProto>(bytes, "model");
+  if (!m.has_graph() || m.ir_version() <= 0)
+    raise<FormatError>("not an ONNX model: ir_version must be > 0 with a graph, got ir_version {}{}", m.ir_version(),
+                       m.has_graph() ? "" : " and no graph");
+  return m;
+}
+
+TensorFile initializers(const onnx::ModelProto& m) {
+  TensorFile f;
+  for (const auto& t : m.graph().initializer()) {
+    f.tensors.emplace_back(t.name(), to_tensor(t));
+    if (t.data_type() == onnx::TensorProto::INT64) f.int64.insert(t.name());
+  }
+  return f;
+}
+
+// ---- Graph
+
+int64_t opset_of(const onnx::ModelProto& m) {
+  for (const auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  return 1;
+}
+
+// Maps one graph to a Model: values by name to the node that produces them.
+class Importer {
+ public:
+  explicit Importer(const onnx::ModelProto& m) : opset_(opset_of(m)), consts_(initializers(m)) {}
+
+  Model run(const onnx::GraphProto& g) {
+    for (const auto& in : g.input()) {
+      if (consts_.find(in.name())) continue;  // an initializer listed as an input (IR < 4) is a constant
+      add_input(in);
+    }
+    for (const auto& n : g.node()) add_node(n);
+    std::vector<NodeId> outs;
+    for (const auto& o : g.output()) outs.push_back(value(o.name(), "graph output"));
+    model_.set_outputs(outs);
+    model_.build_from_inputs(0, dtype_);
+    load_weights(model_, weights_);
+    return std::move(model_);
+  }
+
+ private:
+  void add_input(const onnx::ValueInfoProto& in) {
+    const auto& type = in.type().tensor_type();
+    DType dt = type.elem_type() == onnx::TensorProto::DOUBLE ? DType::f64 : DType::f32;
+    if (type.elem_type() != onnx::TensorProto::FLOAT && type.elem_type() != onnx::TensorProto::DOUBLE)
+      raise<NotSupported>("graph input '{}': element type {} is not supported (float and double are)", in.name(),
+                          type.elem_type());
+    if (inputs_ > 0 && dt != dtype_)
+      raise<NotSupported>("graph input '{}': every input must have one dtype, got float and double", in.name());
+    dtype_ = dt;
+    ++inputs_;
+    const auto& dims = type.shape().dim();
+    if (!type.has_shape() || dims.size() < 1 || dims.size() > kMaxRank)
+      raise<NotSupported>("graph input '{}': a shape of rank 1 to {} is needed, got {}", in.name(), kMaxRank,
+                          type.has_shape() ? fmt::format("rank {}", dims.size()) : "none");
+    std::vector<int64_t> per_sample;
+    for (int i = 1; i < dims.size(); ++i) {
+      if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0)
+        raise<NotSupported>("graph input '{}': dimension {} must be a known size > 0, got '{}'", in.name(), i,
+                            dims[i].has_dim_value() ? std::to_string(dims[i].dim_value()) : dims[i].dim_param());
+      per_sample.push_back(dims[i].dim_value());
+    }
+    values_[in.name()] = model_.input(Shape(per_sample), in.name());
+    per_sample.insert(per_sample.begin(), Shape::kUnknown);
+    input_shapes_.emplace_back(std::move(per_sample));
+    shapes_ = model_.node_shapes(input_shapes_);
+  }
+
+  NodeId value(const std::string& name, std::string_view user) {
+    auto it = values_.find(name);
+    if (it == values_.end()) {
+      if (consts_.find(name)) raise<NotSupported>("{}: the constant '{}' as a data input is not supported yet", user, name);
+      raise<FormatError>("{}: the value '{}' is produced by no earlier node or input", user, name);
+    }
+    return it->second;
+  }
+  Shape shape_of(NodeId id) const { return shapes_.at(size_t(id)); }
+
+  std::string where(const onnx::NodeProto& n) const {
+    return fmt::format("node '{}' ({}, opset {})", n.name(), n.op_type(), opset_);
+  }
+  [[noreturn]] void unsupported(const onnx::NodeProto& n, std::string_view why) const {
+    raise<NotSupported>("{}: {}", where(n), why);
+  }
+  const onnx::AttributeProto* attr(const onnx::NodeProto& n, std::string_view name) const {
+    for (const auto& a : n.attribute())
+      if (a.name() == name) return &a;
+    return nullptr;
+  }
+  int64_t attr_int(const onnx::NodeProto& n, std::string_view name, int64_t def) const {
+    const auto* a = attr(n, name);
+    return a ? a->i() : def;
+  }
+  double attr_float(const onnx::NodeProto& n, std::string_view name, double def) const {
+    const auto* a = attr(n, name);
+    return a ? double(a->f()) : def;
+  }
+  std::vector<int64_t> attr_ints(const onnx::NodeProto& n, std::string_view name, std::vector<int64_t> def) const {
+    const auto* a = attr(n, name);
+    if (!a) return def;
+    if (a->ints_size() > kMaxRank * 2) unsupported(n, fmt::format("attribute {} has {} values", name, a->ints_size()));
+    return {a->ints().begin(), a->ints().end()};
+  }
+  std::string attr_str(const onnx::NodeProto& n, std::string_view name, std::string def) const {
+    const auto* a = attr(n, name);
+    return a ? a->s() : def;
+  }
+  const Tensor& constant(const onnx::NodeProto& n, int i) const {
+    if (i >= n.input_size() || n.input(i).empty()) unsupported(n, fmt::format("input {} is missing", i));
+    const Tensor* t = consts_.find(n.input(i));
+    if (!t) unsupported(n, fmt::format("input {} ('{}') must be an initializer (a constant)", i, n.input(i)));
+    return *t;
+  }
+  bool has_input(const onnx::NodeProto& n, int i) const { return i < n.input_size() && !n.input(i).empty(); }
+
+  // Layer errors (a bad attribute value, a shape mismatch) say which node they came from.
+  void add_node(const onnx::NodeProto& n) {
+    try {
+      add_layer(n);
+    } catch (const ConfigError& e) {
+      raise<ConfigError>("{}: {}", where(n), e.what());
+    } catch (const ShapeError& e) {
+      raise<ShapeError>("{}: {}", where(n), e.what());
+    }
+  }
+
+  void add_layer(const onnx::NodeProto& n) {
+    if (n.output_size() < 1) raise<FormatError>("{}: no output", where(n));
+    NodeId x = value(n.input_size() > 0 ? n.input(0) : std::string(), where(n));
+    const Shape in = shape_of(x);
+    std::vector<NodeId> ins{x};
+    std::vector<std::pair<std::string, Tensor>> w;  // the layer's weights, by parameter name
+    std::unique_ptr<Layer> layer;
+    const std::string& op = n.op_type();
+    if (!n.domain().empty() && n.domain() != "ai.onnx") unsupported(n, fmt::format("domain '{}'", n.domain()));
+    if (op == "Relu") {
+      layer = std::make_unique<ReLU>(ReLUConfig{});
+    } else if (op == "LRN") {
+      layer = std::make_unique<OnnxLocalResponseNorm>(OnnxLrnConfig{.size = attr_int(n, "size", 0),
+                                                                    .alpha = attr_float(n, "alpha", 1e-4),
+                                                                    .beta = attr_float(n, "beta", 0.75),
+                                                                    .bias = attr_float(n, "bias", 1.0)});
+    } else if (op == "Conv") {
+      layer = conv(n, in, w);
+    } else if (op == "MaxPool" || op == "AveragePool") {
+      layer = pool(n, in, op == "MaxPool");
+    } else if (op == "BatchNormalization") {
+      layer = batch_norm(n, in, w);
+    } else if (op == "Concat") {
+      int64_t axis = attr_int(n, "axis", 1);
+      if (axis == 0 || axis == -int64_t(in.rank())) unsupported(n, "concatenation along the batch axis");
+      layer = std::make_unique<Concatenate>(axis);
+      for (int i = 1; i < n.input_size(); ++i) ins.push_back(value(n.input(i), where(n)));
+    } else if (op == "Add") {
+      if (n.input_size() != 2) raise<FormatError>("{}: 2 inputs expected, got {}", where(n), n.input_size());
+      ins.push_back(value(n.input(1), where(n)));
+      if (shape_of(ins[1]) != in)
+        unsupported(n, fmt::format("broadcasting {} with {}", in.str(), shape_of(ins[1]).str()));
+      layer = std::make_unique<Add>(std::string());
+    } else if (op == "Flatten") {
+      if (attr_int(n, "axis", 1) != 1) unsupported(n, fmt::format("axis={} (only 1 keeps the batch)", attr_int(n, "axis", 1)));
+      layer = std::make_unique<Flatten>(std::string());
+    } else if (op == "Gemm") {
+      layer = gemm(n, in, w);
+    } else if (op == "Softmax") {
+      const int64_t r = int64_t(in.rank());
+      int64_t axis = attr_int(n, "axis", opset_ >= 13 ? -1 : 1);
+      if (axis < 0) axis += r;
+      // Before opset 13 Softmax flattened the axes from `axis` on: one axis only when it is the last.
+      if (axis <= 0 || axis >= r || (opset_ < 13 && axis != r - 1))
+        unsupported(n, fmt::format("axis={} of a rank-{} input", attr_int(n, "axis", 0), r));
+      layer = std::make_unique<Softmax>(SoftmaxConfig{.axis = axis});
+    } else {
+      unsupported(n, "this operator is not supported");
+    }
+    for (int i = 1; i < n.output_size(); ++i)
+      if (!n.output(i).empty()) unsupported(n, fmt::format("output {} ('{}')", i, n.output(i)));
+    NodeId id = model_.add(std::move(layer), ins);
+    shapes_ = model_.node_shapes(input_shapes_);
+    for (auto& [name, t] : w) weights_.tensors.emplace_back(model_.node_name(id) + "." + name, std::move(t));
+    values_[n.output(0)] = id;
+  }
+
+  // The explicit pads per spatial axis ((before, after), ...) from pads or auto_pad, for input `in` (N, C, ...).
+  Value pads(const onnx::NodeProto& n, const Shape& in, const std::vector<int64_t>& k,
+             const std::vector<int64_t>& s, const std::vector<int64_t>& d) const {
+    const size_t r = k.size();
+    std::vector<int64_t> p = attr_ints(n, "pads", std::vector<int64_t>(2 * r, 0));
+    if (p.size() != 2 * r) raise<FormatError>("{}: pads must have {} values, got {}", where(n), 2 * r, p.size());
+    const std::string autopad = attr_str(n, "auto_pad", "NOTSET");
+    if (autopad == "VALID") std::fill(p.begin(), p.end(), 0);
+    else if (autopad == "SAME_UPPER" || autopad == "SAME_LOWER")
+      for (size_t i = 0; i < r; ++i) {
+        const int64_t len = in.dim(int64_t(i) + 2), e = (k[i] - 1) * d[i] + 1, out = (len + s[i] - 1) / s[i];
+        const int64_t total = std::max<int64_t>((out - 1) * s[i] + e - len, 0);
+        p[i] = autopad == "SAME_UPPER" ? total / 2 : total - total / 2;
+        p[i + r] = total - p[i];
+      }
+    else if (autopad != "NOTSET") raise<FormatError>("{}: auto_pad must be NOTSET, VALID, SAME_UPPER or SAME_LOWER, got '{}'",
+                                                     where(n), autopad);
+    if (r == 1) return Value::tuple({p[0], p[1]});
+    return Value::tuple({Value::tuple({p[0], p[2]}), Value::tuple({p[1], p[3]})});
+  }
+
+  size_t spatial_rank(const onnx::NodeProto& n, const Shape& in) const {
+    if (in.rank() != 3 && in.rank() != 4) unsupported(n, fmt::format("a rank-{} input (1D and 2D are supported)", in.rank()));
+    return in.rank() - 2;
+  }
+
+  std::unique_ptr<Layer> conv(const onnx::NodeProto& n, const Shape& in, std::vector<std::pair<std::string, Tensor>>& w) {
+    const size_t r = spatial_rank(n, in);
+    const Tensor& W = constant(n, 1);
+    if (W.rank() != r + 2) raise<FormatError>("{}: the weight must have rank {}, got shape {}", where(n), r + 2, W.shape().str());
+    std::vector<int64_t> k(W.shape().dims().begin() + 2, W.shape().dims().end());
+    if (attr(n, "kernel_shape") && attr_ints(n, "kernel_shape", {}) != k)
+      raise<FormatError>("{}: kernel_shape must match the weight {}, got {}", where(n), W.shape().str(),
+                         fmt::join(attr_ints(n, "kernel_shape", {}), "x"));
+    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)), d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
+    // OIHW (F, C/g, k...) -> (k..., C/g, F): axis order (2, [3,] 1, 0).
+    std::vector<size_t> perm;
+    for (size_t i = 0; i < r; ++i) perm.push_back(i + 2);
+    perm.insert(perm.end(), {1, 0});
+    w.emplace_back("kernel", transpose(W, perm));
+    const bool bias = has_input(n, 2);
+    if (bias) w.emplace_back("bias", constant(n, 2));
+    ConvConfig<2> c2{.filters = W.dim(0), .kernel_size = k, .strides = s, .padding = pads(n, in, k, s, d),
+                     .data_format = "channels_first", .dilation_rate = d, .groups = attr_int(n, "group", 1),
+                     .use_bias = bias};
+    if (r == 2) return std::make_unique<Conv2D>(c2);
+    return std::make_unique<Conv1D>(ConvConfig<1>{.filters = c2.filters, .kernel_size = k, .strides = s,
+                                                  .padding = c2.padding, .data_format = "channels_first",
+                                                  .dilation_rate = d, .groups = c2.groups, .use_bias = bias});
+  }
+
+  std::unique_ptr<Layer> pool(const onnx::NodeProto& n, const Shape& in, bool max) {
+    const size_t r = spatial_rank(n, in);
+    auto k = attr_ints(n, "kernel_shape", {});
+    if (k.size() != r) raise<FormatError>("{}: kernel_shape must have {} values, got {}", where(n), r, k.size());
+    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)), d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
+    if (d != std::vector<int64_t>(r, 1)) unsupported(n, "dilations other than 1");
+    if (attr_int(n, "storage_order", 0) != 0) unsupported(n, "storage_order=1");
+    PoolingConfig<2> c{.pool_size = k, .strides = s, .padding = pads(n, in, k, s, d), .data_format = "channels_first",
+                       .ceil_mode = attr_int(n, "ceil_mode", 0) != 0,
+                       .count_include_pad = !max && attr_int(n, "count_include_pad", 0) != 0};
+    if (r == 1) {
+      PoolingConfig<1> c1{.pool_size = k, .strides = s, .padding = c.padding, .data_format = "channels_first",
+                          .ceil_mode = c.ceil_mode, .count_include_pad = c.count_include_pad};
+      if (max) return std::make_unique<MaxPooling1D>(c1);
+      return std::make_unique<AveragePooling1D>(c1);
+    }
+    if (max) return std::make_unique<MaxPooling2D>(c);
+    return std::make_unique<AveragePooling2D>(c);
+  }
+
+  std::unique_ptr<Layer> batch_norm(const onnx::NodeProto& n, const Shape& in,
+                                    std::vector<std::pair<std::string, Tensor>>& w) {
+    if (attr_int(n, "training_mode", 0) != 0) unsupported(n, "training_mode=1");
+    if (in.rank() < 2 || in.rank() > 5) unsupported(n, fmt::format("a rank-{} input", in.rank()));
+    const char* names[] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4; ++i) w.emplace_back(names[i], constant(n, i + 1));
+    const double eps = attr_float(n, "epsilon", 1e-5);
+    const int64_t c = in.dim(1);
+    if (in.rank() <= 3) return std::make_unique<PyTorchBatchNorm1D>(PyTorchBatchNormConfig<1>{.num_features = c, .eps = eps});
+    if (in.rank() == 4) return std::make_unique<PyTorchBatchNorm2D>(PyTorchBatchNormConfig<2>{.num_features = c, .eps = eps});
+    return std::make_unique<PyTorchBatchNorm3D>(PyTorchBatchNormConfig<3>{.num_features = c, .eps = eps});
+  }
+
+  // Gemm: y = alpha A B' + beta C with B (and C) constants -> Dense with kernel alpha B' and bias beta C.
+  std::unique_ptr<Layer> gemm(const onnx::NodeProto& n, const Shape& in, std::vector<std::pair<std::string, Tensor>>& w) {
+    if (in.rank() != 2) raise<FormatError>("{}: A must have rank 2, got shape {}", where(n), in.str());
+    if (attr_int(n, "transA", 0) != 0) unsupported(n, "transA=1 (the batch axis would move)");
+    Tensor B = constant(n, 1).to(dtype_);
+    if (B.rank() != 2) raise<FormatError>("{}: B must have rank 2, got shape {}", where(n), B.shape().str());
+    if (attr_int(n, "transB", 0) != 0) B = transpose(B, {1, 0});
+    if (B.dim(0) != in.dim(1)) raise<FormatError>("{}: B must have {} rows, got shape {}", where(n), in.dim(1), B.shape().str());
+    const double alpha = attr_float(n, "alpha", 1.0), beta = attr_float(n, "beta", 1.0);
+    for (int64_t i = 0; i < B.numel(); ++i) B.set(i, alpha * B.item(i));
+    const int64_t units = B.dim(1);
+    w.emplace_back("kernel", B);
+    const bool bias = has_input(n, 2);
+    if (bias) {
+      const Tensor& C = constant(n, 2);
+      if (C.numel() != units && C.numel() != 1)
+        unsupported(n, fmt::format("C of shape {} (a bias of {} values or a scalar is supported)", C.shape().str(), units));
+      Tensor b(Shape{units}, dtype_);
+      for (int64_t i = 0; i < units; ++i) b.set(i, beta * C.item(C.numel() == 1 ? 0 : i));
+      w.emplace_back("bias", b);
+    }
+    return std::make_unique<Dense>(DenseConfig{.units = units, .use_bias = bias});
+  }
+
+  static Tensor transpose(const Tensor& t, const std::vector<size_t>& perm) {
+    std::vector<int64_t> dims;
+    for (size_t p : perm) dims.push_back(t.dim(int64_t(p)));
+    Tensor y(Shape(dims), t.dtype());
+    std::vector<int64_t> idx(perm.size(), 0);  // the output index, row-major
+    const auto& st = t.strides();
+    for (int64_t o = 0; o < y.numel(); ++o) {
+      int64_t src = 0;
+      for (size_t a = 0; a < perm.size(); ++a) src += idx[a] * st[perm[a]];
+      y.set(o, t.item(src));
+      for (size_t a = perm.size(); a-- > 0;) {
+        if (++idx[a] < dims[a]) break;
+        idx[a] = 0;
+      }
+    }
+    return y;
+  }
+
+  int64_t opset_;
+  TensorFile consts_, weights_;
+  Model model_;
+  DType dtype_ = DType::f32;
+  int inputs_ = 0;
+  std::map<std::string, NodeId> values_;
+  std::vector<Shape> input_shapes_;  // with the batch unknown
+  std::vector<Shape> shapes_;  // every node's shape with the batch, refreshed after each node
+};
+
+}  // namespace
+
+Model parse_onnx(std::span<const std::byte> bytes) {
+  const onnx::ModelProto m = parse_model(bytes);
+  return Importer(m).run(m.graph());
+}
+
+Model read_onnx(const std::string& path) {
+  try {
+    return read_onnx_file(path, [](std::span<const std::byte> b) { return parse_onnx(b); });
+  } catch (const NotSupported& e) {
+    raise<NotSupported>("{}: {}", path, e.what());
+  }
+}
+
+TensorFile read_onnx_initializers(const std::string& path) {
+  return read_onnx_file(path, [](std::span<const std::byte> b) { return initializers(parse_model(b)); });
+}
+
+Tensor parse_onnx_tensor(std::span<const std::byte> bytes) { return to_tensor(parse_proto<onnx::TensorProto>(bytes, "tensor")); }
+
+Tensor read_onnx_tensor(const std::string& path) {
+  return read_onnx_file(path, [](std::span<const std::byte> b) { return parse_onnx_tensor(b); });
+}
+
+}  // namespace locnet
