@@ -121,7 +121,9 @@ int64_t opset_of(const onnx::ModelProto& m) {
 // Maps one graph to a Model: values by name to the node that produces them.
 class Importer {
  public:
-  explicit Importer(const onnx::ModelProto& m) : opset_(opset_of(m)), consts_(initializers(m)) {}
+  Importer(const onnx::ModelProto& m, const TensorFile& constants) : opset_(opset_of(m)), consts_(initializers(m)) {
+    for (const auto& [name, t] : constants.tensors) consts_.tensors.emplace_back(name, t);
+  }
 
   Model run(const onnx::GraphProto& g) {
     for (const auto& in : g.input()) {
@@ -418,14 +420,14 @@ class Importer {
 
 }  // namespace
 
-Model parse_onnx(std::span<const std::byte> bytes) {
+Model parse_onnx(std::span<const std::byte> bytes, const TensorFile& constants) {
   const onnx::ModelProto m = parse_model(bytes);
-  return Importer(m).run(m.graph());
+  return Importer(m, constants).run(m.graph());
 }
 
-Model read_onnx(const std::string& path) {
+Model read_onnx(const std::string& path, const TensorFile& constants) {
   try {
-    return read_onnx_file(path, [](std::span<const std::byte> b) { return parse_onnx(b); });
+    return read_onnx_file(path, [&](std::span<const std::byte> b) { return parse_onnx(b, constants); });
   } catch (const NotSupported& e) {
     raise<NotSupported>("{}: {}", path, e.what());
   }

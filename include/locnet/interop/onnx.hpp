@@ -22,9 +22,10 @@
 namespace locnet {
 
 // The graph of an ONNX model, built for its input shapes (the first dimension is the batch) in its input dtype
-// (float -> f32, double -> f64), its initializers loaded.
-Model read_onnx(const std::string& path);
-Model parse_onnx(std::span<const std::byte> bytes);
+// (float -> f32, double -> f64), its initializers loaded. The graph inputs named in `constants` become
+// initializers with those values (weights fed as inputs, as the backend tests do).
+Model read_onnx(const std::string& path, const TensorFile& constants = {});
+Model parse_onnx(std::span<const std::byte> bytes, const TensorFile& constants = {});
 
 // The model's initializers (float, double, int64 from raw_data or the typed fields; int64 read as f64 and listed
 // in `int64`), in file order.
