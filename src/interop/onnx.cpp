@@ -27,7 +27,8 @@ constexpr int kMaxRank = 8;
 // protobuf takes an int length; a longer file cannot be an ONNX file protobuf reads in one piece.
 template <class Proto>
 Proto parse_proto(std::span<const std::byte> bytes, std::string_view what) {
-  if (bytes.size() > size_t(INT_MAX)) raise<FormatError>("{} of {} bytes: more than protobuf's 2 GiB", what, bytes.size());
+  if (bytes.size() > size_t(INT_MAX))
+    raise<FormatError>("{} of {} bytes: more than protobuf's 2 GiB", what, bytes.size());
   Proto p;
   if (!p.ParseFromArray(bytes.data(), int(bytes.size())))
     raise<FormatError>("not an ONNX {} (truncated or corrupt protobuf, {} bytes)", what, bytes.size());
@@ -36,13 +37,15 @@ Proto parse_proto(std::span<const std::byte> bytes, std::string_view what) {
 
 template <class Parse>
 auto read_onnx_file(const std::string& path, Parse&& parse) {
-  return read_parsed(path, [](std::span<const std::byte>) { return max_tensor_bytes(); }, parse);
+  return read_parsed(
+      path, [](std::span<const std::byte>) { return max_tensor_bytes(); }, parse);
 }
 
 // ---- Tensors
 
 Shape checked_dims(const onnx::TensorProto& t) {
-  if (t.dims_size() > kMaxRank) raise<FormatError>("tensor '{}': rank must be <= {}, got {}", t.name(), kMaxRank, t.dims_size());
+  if (t.dims_size() > kMaxRank)
+    raise<FormatError>("tensor '{}': rank must be <= {}, got {}", t.name(), kMaxRank, t.dims_size());
   uint64_t n = 1;
   std::vector<int64_t> dims;
   for (int64_t d : t.dims()) {
@@ -64,8 +67,8 @@ Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
   const int64_t n = y.numel();
   if (t.has_raw_data()) {
     if (t.raw_data().size() != uint64_t(n) * sizeof(T))
-      raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(), uint64_t(n) * sizeof(T),
-                         shape.str(), t.raw_data().size());
+      raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(),
+                         uint64_t(n) * sizeof(T), shape.str(), t.raw_data().size());
     for (int64_t i = 0; i < n; ++i) {
       T v;
       std::memcpy(&v, t.raw_data().data() + size_t(i) * sizeof(T), sizeof(T));
@@ -73,8 +76,8 @@ Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
     }
   } else {
     if (typed.size() != n)
-      raise<FormatError>("tensor '{}': the typed data must hold {} values for shape {}, got {}", t.name(), n, shape.str(),
-                         typed.size());
+      raise<FormatError>("tensor '{}': the typed data must hold {} values for shape {}, got {}", t.name(), n,
+                         shape.str(), typed.size());
     for (int64_t i = 0; i < n; ++i) y.set(i, double(T(typed.Get(int(i)))));
   }
   return y;
@@ -84,9 +87,12 @@ Tensor to_tensor(const onnx::TensorProto& t) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     raise<NotSupported>("tensor '{}': external data is not supported yet", t.name());
   switch (t.data_type()) {
-    case onnx::TensorProto::FLOAT: return tensor_from<float>(t, t.float_data(), DType::f32);
-    case onnx::TensorProto::DOUBLE: return tensor_from<double>(t, t.double_data(), DType::f64);
-    case onnx::TensorProto::INT64: return tensor_from<int64_t>(t, t.int64_data(), DType::f64);
+    case onnx::TensorProto::FLOAT:
+      return tensor_from<float>(t, t.float_data(), DType::f32);
+    case onnx::TensorProto::DOUBLE:
+      return tensor_from<double>(t, t.double_data(), DType::f64);
+    case onnx::TensorProto::INT64:
+      return tensor_from<int64_t>(t, t.int64_data(), DType::f64);
     default:
       raise<NotSupported>("tensor '{}': data type {} ({}) is not supported (float, double, int64 are)", t.name(),
                           onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(t.data_type())), t.data_type());
@@ -170,7 +176,8 @@ class Importer {
   NodeId value(const std::string& name, std::string_view user) {
     auto it = values_.find(name);
     if (it == values_.end()) {
-      if (consts_.find(name)) raise<NotSupported>("{}: the constant '{}' as a data input is not supported yet", user, name);
+      if (consts_.find(name))
+        raise<NotSupported>("{}: the constant '{}' as a data input is not supported yet", user, name);
       raise<FormatError>("{}: the value '{}' is produced by no earlier node or input", user, name);
     }
     return it->second;
@@ -259,7 +266,8 @@ class Importer {
         unsupported(n, fmt::format("broadcasting {} with {}", in.str(), shape_of(ins[1]).str()));
       layer = std::make_unique<Add>(std::string());
     } else if (op == "Flatten") {
-      if (attr_int(n, "axis", 1) != 1) unsupported(n, fmt::format("axis={} (only 1 keeps the batch)", attr_int(n, "axis", 1)));
+      if (attr_int(n, "axis", 1) != 1)
+        unsupported(n, fmt::format("axis={} (only 1 keeps the batch)", attr_int(n, "axis", 1)));
       layer = std::make_unique<Flatten>(std::string());
     } else if (op == "Gemm") {
       layer = gemm(n, in, w);
@@ -283,13 +291,14 @@ class Importer {
   }
 
   // The explicit pads per spatial axis ((before, after), ...) from pads or auto_pad, for input `in` (N, C, ...).
-  Value pads(const onnx::NodeProto& n, const Shape& in, const std::vector<int64_t>& k,
-             const std::vector<int64_t>& s, const std::vector<int64_t>& d) const {
+  Value pads(const onnx::NodeProto& n, const Shape& in, const std::vector<int64_t>& k, const std::vector<int64_t>& s,
+             const std::vector<int64_t>& d) const {
     const size_t r = k.size();
     std::vector<int64_t> p = attr_ints(n, "pads", std::vector<int64_t>(2 * r, 0));
     if (p.size() != 2 * r) raise<FormatError>("{}: pads must have {} values, got {}", where(n), 2 * r, p.size());
     const std::string autopad = attr_str(n, "auto_pad", "NOTSET");
-    if (autopad == "VALID") std::fill(p.begin(), p.end(), 0);
+    if (autopad == "VALID")
+      std::fill(p.begin(), p.end(), 0);
     else if (autopad == "SAME_UPPER" || autopad == "SAME_LOWER")
       for (size_t i = 0; i < r; ++i) {
         const int64_t len = in.dim(int64_t(i) + 2), e = (k[i] - 1) * d[i] + 1, out = (len + s[i] - 1) / s[i];
@@ -297,26 +306,30 @@ class Importer {
         p[i] = autopad == "SAME_UPPER" ? total / 2 : total - total / 2;
         p[i + r] = total - p[i];
       }
-    else if (autopad != "NOTSET") raise<FormatError>("{}: auto_pad must be NOTSET, VALID, SAME_UPPER or SAME_LOWER, got '{}'",
-                                                     where(n), autopad);
+    else if (autopad != "NOTSET")
+      raise<FormatError>("{}: auto_pad must be NOTSET, VALID, SAME_UPPER or SAME_LOWER, got '{}'", where(n), autopad);
     if (r == 1) return Value::tuple({p[0], p[1]});
     return Value::tuple({Value::tuple({p[0], p[2]}), Value::tuple({p[1], p[3]})});
   }
 
   size_t spatial_rank(const onnx::NodeProto& n, const Shape& in) const {
-    if (in.rank() != 3 && in.rank() != 4) unsupported(n, fmt::format("a rank-{} input (1D and 2D are supported)", in.rank()));
+    if (in.rank() != 3 && in.rank() != 4)
+      unsupported(n, fmt::format("a rank-{} input (1D and 2D are supported)", in.rank()));
     return in.rank() - 2;
   }
 
-  std::unique_ptr<Layer> conv(const onnx::NodeProto& n, const Shape& in, std::vector<std::pair<std::string, Tensor>>& w) {
+  std::unique_ptr<Layer> conv(const onnx::NodeProto& n, const Shape& in,
+                              std::vector<std::pair<std::string, Tensor>>& w) {
     const size_t r = spatial_rank(n, in);
     const Tensor& W = constant(n, 1);
-    if (W.rank() != r + 2) raise<FormatError>("{}: the weight must have rank {}, got shape {}", where(n), r + 2, W.shape().str());
+    if (W.rank() != r + 2)
+      raise<FormatError>("{}: the weight must have rank {}, got shape {}", where(n), r + 2, W.shape().str());
     std::vector<int64_t> k(W.shape().dims().begin() + 2, W.shape().dims().end());
     if (attr(n, "kernel_shape") && attr_ints(n, "kernel_shape", {}) != k)
       raise<FormatError>("{}: kernel_shape must match the weight {}, got {}", where(n), W.shape().str(),
                          fmt::join(attr_ints(n, "kernel_shape", {}), "x"));
-    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)), d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
+    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)),
+         d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
     // OIHW (F, C/g, k...) -> (k..., C/g, F): axis order (2, [3,] 1, 0).
     std::vector<size_t> perm;
     for (size_t i = 0; i < r; ++i) perm.push_back(i + 2);
@@ -324,28 +337,46 @@ class Importer {
     w.emplace_back("kernel", transpose(W, perm));
     const bool bias = has_input(n, 2);
     if (bias) w.emplace_back("bias", constant(n, 2));
-    ConvConfig<2> c2{.filters = W.dim(0), .kernel_size = k, .strides = s, .padding = pads(n, in, k, s, d),
-                     .data_format = "channels_first", .dilation_rate = d, .groups = attr_int(n, "group", 1),
+    ConvConfig<2> c2{.filters = W.dim(0),
+                     .kernel_size = k,
+                     .strides = s,
+                     .padding = pads(n, in, k, s, d),
+                     .data_format = "channels_first",
+                     .dilation_rate = d,
+                     .groups = attr_int(n, "group", 1),
                      .use_bias = bias};
     if (r == 2) return std::make_unique<Conv2D>(c2);
-    return std::make_unique<Conv1D>(ConvConfig<1>{.filters = c2.filters, .kernel_size = k, .strides = s,
-                                                  .padding = c2.padding, .data_format = "channels_first",
-                                                  .dilation_rate = d, .groups = c2.groups, .use_bias = bias});
+    return std::make_unique<Conv1D>(ConvConfig<1>{.filters = c2.filters,
+                                                  .kernel_size = k,
+                                                  .strides = s,
+                                                  .padding = c2.padding,
+                                                  .data_format = "channels_first",
+                                                  .dilation_rate = d,
+                                                  .groups = c2.groups,
+                                                  .use_bias = bias});
   }
 
   std::unique_ptr<Layer> pool(const onnx::NodeProto& n, const Shape& in, bool max) {
     const size_t r = spatial_rank(n, in);
     auto k = attr_ints(n, "kernel_shape", {});
     if (k.size() != r) raise<FormatError>("{}: kernel_shape must have {} values, got {}", where(n), r, k.size());
-    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)), d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
+    auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)),
+         d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
     if (d != std::vector<int64_t>(r, 1)) unsupported(n, "dilations other than 1");
     if (attr_int(n, "storage_order", 0) != 0) unsupported(n, "storage_order=1");
-    PoolingConfig<2> c{.pool_size = k, .strides = s, .padding = pads(n, in, k, s, d), .data_format = "channels_first",
+    PoolingConfig<2> c{.pool_size = k,
+                       .strides = s,
+                       .padding = pads(n, in, k, s, d),
+                       .data_format = "channels_first",
                        .ceil_mode = attr_int(n, "ceil_mode", 0) != 0,
                        .count_include_pad = !max && attr_int(n, "count_include_pad", 0) != 0};
     if (r == 1) {
-      PoolingConfig<1> c1{.pool_size = k, .strides = s, .padding = c.padding, .data_format = "channels_first",
-                          .ceil_mode = c.ceil_mode, .count_include_pad = c.count_include_pad};
+      PoolingConfig<1> c1{.pool_size = k,
+                          .strides = s,
+                          .padding = c.padding,
+                          .data_format = "channels_first",
+                          .ceil_mode = c.ceil_mode,
+                          .count_include_pad = c.count_include_pad};
       if (max) return std::make_unique<MaxPooling1D>(c1);
       return std::make_unique<AveragePooling1D>(c1);
     }
@@ -361,19 +392,23 @@ class Importer {
     for (int i = 0; i < 4; ++i) w.emplace_back(names[i], constant(n, i + 1));
     const double eps = attr_float(n, "epsilon", 1e-5);
     const int64_t c = in.dim(1);
-    if (in.rank() <= 3) return std::make_unique<PyTorchBatchNorm1D>(PyTorchBatchNormConfig<1>{.num_features = c, .eps = eps});
-    if (in.rank() == 4) return std::make_unique<PyTorchBatchNorm2D>(PyTorchBatchNormConfig<2>{.num_features = c, .eps = eps});
+    if (in.rank() <= 3)
+      return std::make_unique<PyTorchBatchNorm1D>(PyTorchBatchNormConfig<1>{.num_features = c, .eps = eps});
+    if (in.rank() == 4)
+      return std::make_unique<PyTorchBatchNorm2D>(PyTorchBatchNormConfig<2>{.num_features = c, .eps = eps});
     return std::make_unique<PyTorchBatchNorm3D>(PyTorchBatchNormConfig<3>{.num_features = c, .eps = eps});
   }
 
   // Gemm: y = alpha A B' + beta C with B (and C) constants -> Dense with kernel alpha B' and bias beta C.
-  std::unique_ptr<Layer> gemm(const onnx::NodeProto& n, const Shape& in, std::vector<std::pair<std::string, Tensor>>& w) {
+  std::unique_ptr<Layer> gemm(const onnx::NodeProto& n, const Shape& in,
+                              std::vector<std::pair<std::string, Tensor>>& w) {
     if (in.rank() != 2) raise<FormatError>("{}: A must have rank 2, got shape {}", where(n), in.str());
     if (attr_int(n, "transA", 0) != 0) unsupported(n, "transA=1 (the batch axis would move)");
     Tensor B = constant(n, 1).to(dtype_);
     if (B.rank() != 2) raise<FormatError>("{}: B must have rank 2, got shape {}", where(n), B.shape().str());
     if (attr_int(n, "transB", 0) != 0) B = transpose(B, {1, 0});
-    if (B.dim(0) != in.dim(1)) raise<FormatError>("{}: B must have {} rows, got shape {}", where(n), in.dim(1), B.shape().str());
+    if (B.dim(0) != in.dim(1))
+      raise<FormatError>("{}: B must have {} rows, got shape {}", where(n), in.dim(1), B.shape().str());
     const double alpha = attr_float(n, "alpha", 1.0), beta = attr_float(n, "beta", 1.0);
     for (int64_t i = 0; i < B.numel(); ++i) B.set(i, alpha * B.item(i));
     const int64_t units = B.dim(1);
@@ -382,7 +417,8 @@ class Importer {
     if (bias) {
       const Tensor& C = constant(n, 2);
       if (C.numel() != units && C.numel() != 1)
-        unsupported(n, fmt::format("C of shape {} (a bias of {} values or a scalar is supported)", C.shape().str(), units));
+        unsupported(
+            n, fmt::format("C of shape {} (a bias of {} values or a scalar is supported)", C.shape().str(), units));
       Tensor b(Shape{units}, dtype_);
       for (int64_t i = 0; i < units; ++i) b.set(i, beta * C.item(C.numel() == 1 ? 0 : i));
       w.emplace_back("bias", b);
@@ -415,7 +451,7 @@ class Importer {
   int inputs_ = 0;
   std::map<std::string, NodeId> values_;
   std::vector<Shape> input_shapes_;  // with the batch unknown
-  std::vector<Shape> shapes_;  // every node's shape with the batch, refreshed after each node
+  std::vector<Shape> shapes_;        // every node's shape with the batch, refreshed after each node
 };
 
 }  // namespace
@@ -437,7 +473,9 @@ TensorFile read_onnx_initializers(const std::string& path) {
   return read_onnx_file(path, [](std::span<const std::byte> b) { return initializers(parse_model(b)); });
 }
 
-Tensor parse_onnx_tensor(std::span<const std::byte> bytes) { return to_tensor(parse_proto<onnx::TensorProto>(bytes, "tensor")); }
+Tensor parse_onnx_tensor(std::span<const std::byte> bytes) {
+  return to_tensor(parse_proto<onnx::TensorProto>(bytes, "tensor"));
+}
 
 Tensor read_onnx_tensor(const std::string& path) {
   return read_onnx_file(path, [](std::span<const std::byte> b) { return parse_onnx_tensor(b); });

@@ -19,7 +19,8 @@ onnx::TensorProto float_tensor(const std::string& name, std::vector<int64_t> dim
   t.set_name(name);
   t.set_data_type(onnx::TensorProto::FLOAT);
   for (int64_t d : dims) t.add_dims(d);
-  if (raw) t.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+  if (raw)
+    t.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
   else
     for (float x : v) t.add_float_data(x);
   return t;
@@ -126,7 +127,8 @@ TEST_F(OnnxFile, NotOnnxOrTruncatedIsAFormatErrorNamingTheFile) {
 
 TEST(Onnx, BadTensorsAreFormatErrors) {
   onnx::TensorProto t = float_tensor("t", {2, 3}, {1, 2, 3, 4, 5}, true);
-  EXPECT_THROW_MSG(parse_onnx_tensor(bytes_of(t)), FormatError, "tensor 't': raw_data must hold 24 bytes for shape (2, 3), got 20");
+  EXPECT_THROW_MSG(parse_onnx_tensor(bytes_of(t)), FormatError,
+                   "tensor 't': raw_data must hold 24 bytes for shape (2, 3), got 20");
   t = float_tensor("t", {2, 3}, {1, 2, 3, 4, 5}, false);
   EXPECT_THROW_MSG(parse_onnx_tensor(bytes_of(t)), FormatError, "the typed data must hold 6 values");
   t = float_tensor("t", {1LL << 40, 1LL << 40}, {}, true);
@@ -144,7 +146,8 @@ TEST(Onnx, BadTensorsAreFormatErrors) {
 TEST(Onnx, UnsupportedNodesAndOptionsNameTheNodeOpAndOpset) {
   onnx::ModelProto m = conv_model();
   m.mutable_graph()->mutable_node(1)->set_op_type("Tanh");
-  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "node 'Relu_node' (Tanh, opset 13): this operator is not supported");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "node 'Relu_node' (Tanh, opset 13): this operator is not supported");
   m = conv_model();
   auto* dil = m.mutable_graph()->mutable_node(0)->add_attribute();
   dil->set_name("auto_pad");
