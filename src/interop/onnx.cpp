@@ -13,6 +13,7 @@
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/conv.hpp"
 #include "locnet/layers/dense.hpp"
+#include "locnet/layers/dropout.hpp"
 #include "locnet/layers/lrn.hpp"
 #include "locnet/layers/merge.hpp"
 #include "locnet/layers/pooling.hpp"
@@ -147,6 +148,9 @@ class Importer {
 
  private:
   void add_input(const onnx::ValueInfoProto& in) {
+    if (!in.type().has_tensor_type())
+      raise<NotSupported>("graph input '{}': only tensors are supported, got another type (sequence, map, optional)",
+                          in.name());
     const auto& type = in.type().tensor_type();
     DType dt = type.elem_type() == onnx::TensorProto::DOUBLE ? DType::f64 : DType::f32;
     if (type.elem_type() != onnx::TensorProto::FLOAT && type.elem_type() != onnx::TensorProto::DOUBLE)
@@ -243,6 +247,16 @@ class Importer {
     if (!n.domain().empty() && n.domain() != "ai.onnx") unsupported(n, fmt::format("domain '{}'", n.domain()));
     if (op == "Relu") {
       layer = std::make_unique<ReLU>(ReLUConfig{});
+    } else if (op == "LeakyRelu") {
+      layer = std::make_unique<ReLU>(ReLUConfig{.negative_slope = attr_float(n, "alpha", 0.01)});
+    } else if (op == "Sigmoid" || op == "Tanh") {
+      layer = std::make_unique<Activation>(op == "Sigmoid" ? "sigmoid" : "tanh");
+    } else if (op == "Identity" || op == "Dropout") {  // Dropout is the identity in inference
+      if (op == "Dropout" && (attr_int(n, "is_test", 1) == 0 || (has_input(n, 2) && constant(n, 2).item(0) != 0)))
+        unsupported(n, "training mode");
+      layer = std::make_unique<Identity>(std::string());
+    } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+      layer = global_pool(n, in, op == "GlobalMaxPool");
     } else if (op == "LRN") {
       layer = std::make_unique<OnnxLocalResponseNorm>(OnnxLrnConfig{.size = attr_int(n, "size", 0),
                                                                     .alpha = attr_float(n, "alpha", 1e-4),
@@ -259,12 +273,16 @@ class Importer {
       if (axis == 0 || axis == -int64_t(in.rank())) unsupported(n, "concatenation along the batch axis");
       layer = std::make_unique<Concatenate>(axis);
       for (int i = 1; i < n.input_size(); ++i) ins.push_back(value(n.input(i), where(n)));
-    } else if (op == "Add") {
-      if (n.input_size() != 2) raise<FormatError>("{}: 2 inputs expected, got {}", where(n), n.input_size());
-      ins.push_back(value(n.input(1), where(n)));
-      if (shape_of(ins[1]) != in)
-        unsupported(n, fmt::format("broadcasting {} with {}", in.str(), shape_of(ins[1]).str()));
-      layer = std::make_unique<Add>(std::string());
+    } else if (auto merge = elementwise(op); merge) {
+      for (int i = 1; i < n.input_size(); ++i) {
+        ins.push_back(value(n.input(i), where(n)));
+        if (shape_of(ins.back()) != in)
+          unsupported(n, fmt::format("broadcasting {} with {}", in.str(), shape_of(ins.back()).str()));
+      }
+      const bool binary = op == "Add" || op == "Sub" || op == "Mul";
+      if (binary ? ins.size() != 2 : ins.empty())
+        raise<FormatError>("{}: {} inputs expected, got {}", where(n), binary ? "2" : "1 or more", ins.size());
+      layer = ins.size() == 1 ? std::make_unique<Identity>(std::string()) : merge();
     } else if (op == "Flatten") {
       if (attr_int(n, "axis", 1) != 1)
         unsupported(n, fmt::format("axis={} (only 1 keeps the batch)", attr_int(n, "axis", 1)));
@@ -288,6 +306,32 @@ class Importer {
     shapes_ = model_.node_shapes(input_shapes_);
     for (auto& [name, t] : w) weights_.tensors.emplace_back(model_.node_name(id) + "." + name, std::move(t));
     values_[n.output(0)] = id;
+  }
+
+  // The elementwise operators of equal-shaped inputs, as the merge layer that computes them; null for others.
+  static std::unique_ptr<Layer> (*elementwise(const std::string& op))() {
+    static const std::map<std::string, std::unique_ptr<Layer> (*)()> merges = {
+        {"Add", [] { return std::unique_ptr<Layer>(std::make_unique<Add>(std::string())); }},
+        {"Sum", [] { return std::unique_ptr<Layer>(std::make_unique<Add>(std::string())); }},
+        {"Sub", [] { return std::unique_ptr<Layer>(std::make_unique<Subtract>(std::string())); }},
+        {"Mul", [] { return std::unique_ptr<Layer>(std::make_unique<Multiply>(std::string())); }},
+        {"Mean", [] { return std::unique_ptr<Layer>(std::make_unique<Average>(std::string())); }},
+        {"Max", [] { return std::unique_ptr<Layer>(std::make_unique<Maximum>(std::string())); }},
+        {"Min", [] { return std::unique_ptr<Layer>(std::make_unique<Minimum>(std::string())); }}};
+    auto it = merges.find(op);
+    return it == merges.end() ? nullptr : it->second;
+  }
+
+  // GlobalAveragePool/GlobalMaxPool keep the spatial axes as ones: (N, C, 1[, 1]).
+  std::unique_ptr<Layer> global_pool(const onnx::NodeProto& n, const Shape& in, bool max) {
+    if (spatial_rank(n, in) == 1) {
+      GlobalPoolingConfig<1, true> c{.data_format = "channels_first", .keepdims = true};
+      if (max) return std::make_unique<GlobalMaxPooling1D>(c);
+      return std::make_unique<GlobalAveragePooling1D>(GlobalPoolingConfig<1, false>{c.data_format, c.keepdims});
+    }
+    GlobalPoolingConfig<2, true> c{.data_format = "channels_first", .keepdims = true};
+    if (max) return std::make_unique<GlobalMaxPooling2D>(c);
+    return std::make_unique<GlobalAveragePooling2D>(GlobalPoolingConfig<2, false>{c.data_format, c.keepdims});
   }
 
   // The explicit pads per spatial axis ((before, after), ...) from pads or auto_pad, for input `in` (N, C, ...).

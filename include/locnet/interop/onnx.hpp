@@ -8,7 +8,10 @@
 //   OIHW -> the (kh, kw, C/group, F) kernel) -> Conv1D/Conv2D; MaxPool/AveragePool (1D/2D: pads, ceil_mode,
 //   count_include_pad) -> MaxPooling/AveragePooling; BatchNormalization (inference) -> BatchNorm{1,2,3}D.pytorch;
 //   Concat -> Concatenate; Add (equal shapes) -> Add; Gemm (constant B, C; transA = 0) -> Dense; Flatten
-//   (axis 1) -> Flatten; Softmax (one axis other than the batch) -> Softmax.
+//   (axis 1) -> Flatten; Softmax (one axis other than the batch) -> Softmax; LeakyRelu -> ReLU(negative_slope);
+//   Sigmoid, Tanh -> Activation; Identity, Dropout (inference) -> Identity; GlobalAveragePool/GlobalMaxPool ->
+//   Global*Pooling (keepdims); Sum, Sub, Mul, Mean, Max, Min (equal shapes) -> Add, Subtract, Multiply, Average,
+//   Maximum, Minimum.
 // Errors: FormatError naming the file for a non-ONNX, truncated or inconsistent file; NotSupported naming the
 // node, its op type and the opset for an operator or option locnet cannot express (the batch axis is axis 0).
 #pragma once
