@@ -173,8 +173,7 @@ class Importer {
     }
     values_[in.name()] = model_.input(Shape(per_sample), in.name());
     per_sample.insert(per_sample.begin(), Shape::kUnknown);
-    input_shapes_.emplace_back(std::move(per_sample));
-    shapes_ = model_.node_shapes(input_shapes_);
+    shapes_.emplace_back(std::move(per_sample));
   }
 
   NodeId value(const std::string& name, std::string_view user) {
@@ -302,8 +301,10 @@ class Importer {
     }
     for (int i = 1; i < n.output_size(); ++i)
       if (!n.output(i).empty()) unsupported(n, fmt::format("output {} ('{}')", i, n.output(i)));
+    std::vector<Shape> in_shapes;
+    for (NodeId i : ins) in_shapes.push_back(shape_of(i));
+    shapes_.push_back(layer->output_shape_many(in_shapes));  // one node at a time: linear in the graph's size
     NodeId id = model_.add(std::move(layer), ins);
-    shapes_ = model_.node_shapes(input_shapes_);
     for (auto& [name, t] : w) weights_.tensors.emplace_back(model_.node_name(id) + "." + name, std::move(t));
     values_[n.output(0)] = id;
   }
@@ -494,8 +495,7 @@ class Importer {
   DType dtype_ = DType::f32;
   int inputs_ = 0;
   std::map<std::string, NodeId> values_;
-  std::vector<Shape> input_shapes_;  // with the batch unknown
-  std::vector<Shape> shapes_;        // every node's shape with the batch, refreshed after each node
+  std::vector<Shape> shapes_;        // every node's shape, the batch unknown, by NodeId
 };
 
 }  // namespace
