@@ -84,6 +84,11 @@ Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
   return y;
 }
 
+std::string type_name(int32_t type) {
+  return onnx::TensorProto::DataType_IsValid(type) ? onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(type))
+                                                   : "unknown";
+}
+
 Tensor to_tensor(const onnx::TensorProto& t) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     raise<NotSupported>("tensor '{}': external data is not supported yet", t.name());
@@ -96,7 +101,7 @@ Tensor to_tensor(const onnx::TensorProto& t) {
       return tensor_from<int64_t>(t, t.int64_data(), DType::f64);
     default:
       raise<NotSupported>("tensor '{}': data type {} ({}) is not supported (float, double, int64 are)", t.name(),
-                          onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(t.data_type())), t.data_type());
+                          type_name(t.data_type()), t.data_type());
   }
 }
 
@@ -154,8 +159,8 @@ class Importer {
     const auto& type = in.type().tensor_type();
     DType dt = type.elem_type() == onnx::TensorProto::DOUBLE ? DType::f64 : DType::f32;
     if (type.elem_type() != onnx::TensorProto::FLOAT && type.elem_type() != onnx::TensorProto::DOUBLE)
-      raise<NotSupported>("graph input '{}': element type {} is not supported (float and double are)", in.name(),
-                          type.elem_type());
+      raise<NotSupported>("graph input '{}': element type {} ({}) is not supported (float and double are)", in.name(),
+                          type_name(type.elem_type()), type.elem_type());
     if (inputs_ > 0 && dt != dtype_)
       raise<NotSupported>("graph input '{}': every input must have one dtype, got float and double", in.name());
     dtype_ = dt;
@@ -187,7 +192,10 @@ class Importer {
   }
   Shape shape_of(NodeId id) const { return shapes_.at(size_t(id)); }
 
+  // A node without a name (names are optional in ONNX) is named by its first output.
   std::string where(const onnx::NodeProto& n) const {
+    if (n.name().empty() && n.output_size() > 0)
+      return fmt::format("the node of output '{}' ({}, opset {})", n.output(0), n.op_type(), opset_);
     return fmt::format("node '{}' ({}, opset {})", n.name(), n.op_type(), opset_);
   }
   [[noreturn]] void unsupported(const onnx::NodeProto& n, std::string_view why) const {
@@ -495,7 +503,7 @@ class Importer {
   DType dtype_ = DType::f32;
   int inputs_ = 0;
   std::map<std::string, NodeId> values_;
-  std::vector<Shape> shapes_;        // every node's shape, the batch unknown, by NodeId
+  std::vector<Shape> shapes_;  // every node's shape, the batch unknown, by NodeId
 };
 
 }  // namespace

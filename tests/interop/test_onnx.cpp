@@ -148,6 +148,8 @@ TEST(Onnx, UnsupportedNodesAndOptionsNameTheNodeOpAndOpset) {
   m.mutable_graph()->mutable_node(1)->set_op_type("Erf");
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
                    "node 'Relu_node' (Erf, opset 13): this operator is not supported");
+  m.mutable_graph()->mutable_node(1)->clear_name();
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "the node of output 'y' (Erf, opset 13)");
   m = conv_model();
   auto* dil = m.mutable_graph()->mutable_node(0)->add_attribute();
   dil->set_name("auto_pad");
