@@ -1,14 +1,8 @@
 #include "locnet/interop/onnx.hpp"
 
-#include <onnx/onnx_pb.h>
-
-#include <climits>
-#include <cstring>
 #include <map>
-#include <numeric>
 
-#include "locnet/core/limits.hpp"
-#include "locnet/io/file.hpp"
+#include "interop/onnx_proto.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/conv.hpp"
@@ -23,104 +17,7 @@
 namespace locnet {
 namespace {
 
-constexpr int kMaxRank = 8;
-
-// protobuf takes an int length; a longer file cannot be an ONNX file protobuf reads in one piece.
-template <class Proto>
-Proto parse_proto(std::span<const std::byte> bytes, std::string_view what) {
-  if (bytes.size() > size_t(INT_MAX))
-    raise<FormatError>("{} of {} bytes: more than protobuf's 2 GiB", what, bytes.size());
-  Proto p;
-  if (!p.ParseFromArray(bytes.data(), int(bytes.size())))
-    raise<FormatError>("not an ONNX {} (truncated or corrupt protobuf, {} bytes)", what, bytes.size());
-  return p;
-}
-
-template <class Parse>
-auto read_onnx_file(const std::string& path, Parse&& parse) {
-  return read_parsed(
-      path, [](std::span<const std::byte>) { return max_tensor_bytes(); }, parse);
-}
-
-// ---- Tensors
-
-Shape checked_dims(const onnx::TensorProto& t) {
-  if (t.dims_size() > kMaxRank)
-    raise<FormatError>("tensor '{}': rank must be <= {}, got {}", t.name(), kMaxRank, t.dims_size());
-  uint64_t n = 1;
-  std::vector<int64_t> dims;
-  for (int64_t d : t.dims()) {
-    if (d < 0) raise<FormatError>("tensor '{}': dims must be >= 0, got {}", t.name(), d);
-    if (d > 0 && n > max_tensor_bytes() / uint64_t(d))
-      raise<FormatError>("tensor '{}': dims {} exceed the tensor limit of {} bytes", t.name(), fmt::join(t.dims(), "x"),
-                         max_tensor_bytes());
-    n *= uint64_t(d);
-    dims.push_back(d);
-  }
-  return Shape(std::move(dims));
-}
-
-// Copies `count` values from the raw little-endian bytes or the typed field into a tensor of dtype `out`.
-template <class T, class Field>
-Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
-  Shape shape = checked_dims(t);
-  Tensor y(shape, out);
-  const int64_t n = y.numel();
-  if (t.has_raw_data()) {
-    if (t.raw_data().size() != uint64_t(n) * sizeof(T))
-      raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(),
-                         uint64_t(n) * sizeof(T), shape.str(), t.raw_data().size());
-    for (int64_t i = 0; i < n; ++i) {
-      T v;
-      std::memcpy(&v, t.raw_data().data() + size_t(i) * sizeof(T), sizeof(T));
-      y.set(i, double(v));
-    }
-  } else {
-    if (typed.size() != n)
-      raise<FormatError>("tensor '{}': the typed data must hold {} values for shape {}, got {}", t.name(), n,
-                         shape.str(), typed.size());
-    for (int64_t i = 0; i < n; ++i) y.set(i, double(T(typed.Get(int(i)))));
-  }
-  return y;
-}
-
-std::string type_name(int32_t type) {
-  return onnx::TensorProto::DataType_IsValid(type) ? onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(type))
-                                                   : "unknown";
-}
-
-Tensor to_tensor(const onnx::TensorProto& t) {
-  if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    raise<NotSupported>("tensor '{}': external data is not supported yet", t.name());
-  switch (t.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      return tensor_from<float>(t, t.float_data(), DType::f32);
-    case onnx::TensorProto::DOUBLE:
-      return tensor_from<double>(t, t.double_data(), DType::f64);
-    case onnx::TensorProto::INT64:
-      return tensor_from<int64_t>(t, t.int64_data(), DType::f64);
-    default:
-      raise<NotSupported>("tensor '{}': data type {} ({}) is not supported (float, double, int64 are)", t.name(),
-                          type_name(t.data_type()), t.data_type());
-  }
-}
-
-onnx::ModelProto parse_model(std::span<const std::byte> bytes) {
-  auto m = parse_proto<onnx::ModelProto>(bytes, "model");
-  if (!m.has_graph() || m.ir_version() <= 0)
-    raise<FormatError>("not an ONNX model: ir_version must be > 0 with a graph, got ir_version {}{}", m.ir_version(),
-                       m.has_graph() ? "" : " and no graph");
-  return m;
-}
-
-TensorFile initializers(const onnx::ModelProto& m) {
-  TensorFile f;
-  for (const auto& t : m.graph().initializer()) {
-    f.tensors.emplace_back(t.name(), to_tensor(t));
-    if (t.data_type() == onnx::TensorProto::INT64) f.int64.insert(t.name());
-  }
-  return f;
-}
+using namespace onnx_import;
 
 // ---- Graph
 
@@ -519,18 +416,6 @@ Model read_onnx(const std::string& path, const TensorFile& constants) {
   } catch (const NotSupported& e) {
     raise<NotSupported>("{}: {}", path, e.what());
   }
-}
-
-TensorFile read_onnx_initializers(const std::string& path) {
-  return read_onnx_file(path, [](std::span<const std::byte> b) { return initializers(parse_model(b)); });
-}
-
-Tensor parse_onnx_tensor(std::span<const std::byte> bytes) {
-  return to_tensor(parse_proto<onnx::TensorProto>(bytes, "tensor"));
-}
-
-Tensor read_onnx_tensor(const std::string& path) {
-  return read_onnx_file(path, [](std::span<const std::byte> b) { return parse_onnx_tensor(b); });
 }
 
 }  // namespace locnet

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "expect_error.hpp"
+#include "locnet/core/limits.hpp"
 #include "locnet/interop/onnx.hpp"
 #include "temp_dir.hpp"
 
@@ -123,6 +124,10 @@ TEST_F(OnnxFile, NotOnnxOrTruncatedIsAFormatErrorNamingTheFile) {
   const std::string cut = write("cut.onnx", full.substr(0, full.size() / 2));
   EXPECT_THROW_MSG(read_onnx(cut), FormatError, cut + ": not an ONNX model (truncated or corrupt protobuf");
   EXPECT_THROW_MSG(read_onnx(path("absent.onnx")), FormatError, "absent.onnx");
+  set_max_tensor_bytes(full.size() - 1);
+  const std::string big = write("big.onnx", full);
+  EXPECT_THROW_MSG(read_onnx(big), FormatError, big + ": file must be at most");
+  set_max_tensor_bytes(0);
 }
 
 TEST(Onnx, BadTensorsAreFormatErrors) {
