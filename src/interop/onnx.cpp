@@ -74,6 +74,7 @@ class Importer {
       per_sample.push_back(dims[i].dim_value());
     }
     values_[in.name()] = model_.input(Shape(per_sample), in.name());
+    if (inputs_ == 1 && dims[0].has_dim_value()) batch_ = dims[0].dim_value();
     per_sample.insert(per_sample.begin(), Shape::kUnknown);
     shapes_.emplace_back(std::move(per_sample));
   }
@@ -142,6 +143,12 @@ class Importer {
 
   void add_layer(const onnx::NodeProto& n) {
     if (n.output_size() < 1) raise<FormatError>("{}: no output", where(n));
+    if (n.op_type() == "Constant") {  // its value becomes an initializer
+      const auto* v = attr(n, "value");
+      if (!v || !v->has_t()) unsupported(n, "a value other than a tensor ('value')");
+      consts_.tensors.emplace_back(n.output(0), to_tensor(v->t()));
+      return;
+    }
     NodeId x = value(n.input_size() > 0 ? n.input(0) : std::string(), where(n));
     const Shape in = shape_of(x);
     std::vector<NodeId> ins{x};
@@ -187,6 +194,21 @@ class Importer {
       if (binary ? ins.size() != 2 : ins.empty())
         raise<FormatError>("{}: {} inputs expected, got {}", where(n), binary ? "2" : "1 or more", ins.size());
       layer = ins.size() == 1 ? std::make_unique<Identity>(std::string()) : merge();
+    } else if (op == "MatMul") {  // with a constant matrix B: a Dense without bias on the last axis
+      const Tensor& B = constant(n, 1);
+      if (B.rank() != 2 || in.rank() < 2 || B.dim(0) != in.dim(-1))
+        unsupported(n, fmt::format("A {} times B {} (B must be a constant matrix)", in.str(), B.shape().str()));
+      w.emplace_back("kernel", B.to(dtype_));
+      layer = std::make_unique<Dense>(DenseConfig{.units = B.dim(1), .use_bias = false});
+    } else if (op == "Reshape") {
+      layer = reshape(n, in);
+    } else if (op == "Transpose") {  // a layout change that keeps the batch axis first
+      std::vector<int64_t> perm = attr_ints(n, "perm", {});
+      if (perm.empty())
+        for (size_t i = in.rank(); i-- > 0;) perm.push_back(int64_t(i));
+      if (perm.size() != in.rank() || perm[0] != 0)
+        unsupported(n, fmt::format("perm {} moves the batch axis", fmt::join(perm, ",")));
+      layer = std::make_unique<Permute>(std::vector<int64_t>(perm.begin() + 1, perm.end()));
     } else if (op == "Flatten") {
       if (attr_int(n, "axis", 1) != 1)
         unsupported(n, fmt::format("axis={} (only 1 keeps the batch)", attr_int(n, "axis", 1)));
@@ -212,6 +234,25 @@ class Importer {
     NodeId id = model_.add(std::move(layer), ins);
     for (auto& [name, t] : w) weights_.tensors.emplace_back(model_.node_name(id) + "." + name, std::move(t));
     values_[n.output(0)] = id;
+  }
+
+  // Reshape with a constant shape whose first entry keeps the batch: 0 (copy) or the file's batch size.
+  std::unique_ptr<Layer> reshape(const onnx::NodeProto& n, const Shape& in) {
+    const Tensor& shape = constant(n, 1);
+    if (shape.rank() != 1 || shape.numel() < 1 || shape.numel() > kMaxRank)
+      raise<FormatError>("{}: the shape must be a list of 1 to {} sizes, got shape {}", where(n), kMaxRank,
+                         shape.shape().str());
+    std::vector<int64_t> t;
+    for (int64_t i = 0; i < shape.numel(); ++i) t.push_back(int64_t(shape.item(i)));
+    if (!(t[0] == 0 || (batch_ > 0 && t[0] == batch_)))
+      unsupported(n, fmt::format("shape ({}) changes the batch axis", fmt::join(t, ", ")));
+    for (size_t i = 1; i < t.size(); ++i)
+      if (t[i] == 0) {
+        if (attr_int(n, "allowzero", 0) != 0) unsupported(n, "allowzero=1 with a 0 in the shape");
+        if (i >= in.rank()) raise<FormatError>("{}: a 0 at axis {} of a rank-{} input", where(n), i, in.rank());
+        t[i] = in.dim(int64_t(i));
+      }
+    return std::make_unique<Reshape>(std::vector<int64_t>(t.begin() + 1, t.end()));
   }
 
   // The elementwise operators of equal-shaped inputs, as the merge layer that computes them; null for others.
@@ -399,6 +440,7 @@ class Importer {
   Model model_;
   DType dtype_ = DType::f32;
   int inputs_ = 0;
+  int64_t batch_ = -1;  // the first input's batch size when the file fixes it (Reshape may name it)
   std::map<std::string, NodeId> values_;
   std::vector<Shape> shapes_;  // every node's shape, the batch unknown, by NodeId
 };

@@ -100,6 +100,26 @@ TEST(Onnx, ConvWeightLayoutAndPads) {
       }
 }
 
+// The same weight from a Constant node instead of an initializer gives the same model.
+TEST(Onnx, ConstantNodesBecomeWeights) {
+  onnx::ModelProto m = conv_model();
+  auto* g = m.mutable_graph();
+  onnx::NodeProto constant;
+  constant.set_op_type("Constant");
+  constant.add_output("W");
+  auto* value = constant.add_attribute();
+  value->set_name("value");
+  *value->mutable_t() = g->initializer(0);
+  g->mutable_initializer()->DeleteSubrange(0, 1);
+  g->mutable_node()->Add(std::move(constant));
+  g->mutable_node()->SwapElements(0, 2);  // Constant, Relu, Conv
+  g->mutable_node()->SwapElements(1, 2);  // Constant, Conv, Relu
+  Tensor x = Tensor::from(std::vector<float>{1, -2, 3, 4, 5, -6, 7, 8, 9}, Shape{1, 1, 3, 3});
+  EXPECT_TRUE(parse_onnx(bytes_of(m))
+                  .forward(x, Mode::Inference)
+                  .equal(parse_onnx(bytes_of(conv_model())).forward(x, Mode::Inference)));
+}
+
 TEST_F(OnnxFile, InitializersFromRawAndTypedFields) {
   onnx::ModelProto m = conv_model();
   onnx::TensorProto* k = m.mutable_graph()->add_initializer();

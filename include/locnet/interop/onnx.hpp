@@ -11,7 +11,8 @@
 //   (axis 1) -> Flatten; Softmax (one axis other than the batch) -> Softmax; LeakyRelu -> ReLU(negative_slope);
 //   Sigmoid, Tanh -> Activation; Identity, Dropout (inference) -> Identity; GlobalAveragePool/GlobalMaxPool ->
 //   Global*Pooling (keepdims); Sum, Sub, Mul, Mean, Max, Min (equal shapes) -> Add, Subtract, Multiply, Average,
-//   Maximum, Minimum.
+//   Maximum, Minimum; MatMul (constant matrix B) -> Dense without bias; Reshape (constant shape, first entry 0 or
+//   the file's batch size) -> Reshape; Transpose (perm[0] = 0) -> Permute; Constant -> an initializer.
 // Errors: FormatError naming the file for a non-ONNX, truncated or inconsistent file; NotSupported naming the
 // node, its op type and the opset for an operator or option locnet cannot express (the batch axis is axis 0).
 #pragma once
