@@ -1,5 +1,6 @@
 #include "locnet/interop/onnx.hpp"
 
+#include <cmath>
 #include <map>
 
 #include "interop/onnx_proto.hpp"
@@ -163,7 +164,8 @@ class Importer {
     } else if (op == "Sigmoid" || op == "Tanh") {
       layer = std::make_unique<Activation>(op == "Sigmoid" ? "sigmoid" : "tanh");
     } else if (op == "Identity" || op == "Dropout") {  // Dropout is the identity in inference
-      if (op == "Dropout" && (attr_int(n, "is_test", 1) == 0 || (has_input(n, 2) && constant(n, 2).item(0) != 0)))
+      if (op == "Dropout" && (attr_int(n, "is_test", 1) == 0 ||
+                              (has_input(n, 2) && constant(n, 2).numel() > 0 && constant(n, 2).item(0) != 0)))
         unsupported(n, "training mode");
       layer = std::make_unique<Identity>(std::string());
     } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
@@ -243,7 +245,11 @@ class Importer {
       raise<FormatError>("{}: the shape must be a list of 1 to {} sizes, got shape {}", where(n), kMaxRank,
                          shape.shape().str());
     std::vector<int64_t> t;
-    for (int64_t i = 0; i < shape.numel(); ++i) t.push_back(int64_t(shape.item(i)));
+    for (int64_t i = 0; i < shape.numel(); ++i) {
+      const double v = shape.item(i);  // int64 read as f64: exact up to 2^53, far beyond any real size
+      if (!(std::abs(v) <= 9007199254740992.0)) raise<FormatError>("{}: shape entry {} is out of range", where(n), v);
+      t.push_back(int64_t(v));
+    }
     if (!(t[0] == 0 || (batch_ > 0 && t[0] == batch_)))
       unsupported(n, fmt::format("shape ({}) changes the batch axis", fmt::join(t, ", ")));
     for (size_t i = 1; i < t.size(); ++i)
