@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import struct
+import subprocess
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -107,6 +108,39 @@ def main():
                                  "bn.moving_mean": ("F32", [4], f32(0, 0, 0, 0)),
                                  "bn.moving_variance": ("F32", [4], f32(1, 1, 1, 1))}))
     put("model", "missing-weight", model("Input((3,)) >> Dense(2, name='d')", {"d.bias": ("F32", [2], f32(0, 1))}))
+
+    # ONNX: a model written here from protobuf text by protoc (protobuf-compiler, libonnx-dev's onnx.proto), the
+    # small single-node models of ONNX's backend tests (libonnx-testdata, ONNX 1.12), and one cut short.
+    put("onnx", "ok-conv-relu-pool-gemm.onnx", subprocess.run(
+        ["protoc", "--encode=onnx.ModelProto", "-I/usr/include", "onnx/onnx.proto"], input=ONNX_CONV_TEXT.encode(),
+        check=True, capture_output=True).stdout)
+    node = "/usr/share/libonnx-testdata/data/node"
+    for test in ["lrn", "maxpool_2d_pads", "concat_2d_axis_1", "globalaveragepool", "averagepool_2d_ceil"]:
+        with open(f"{node}/test_{test}/model.onnx", "rb") as f:
+            put("onnx", f"ok-{test}.onnx", f.read())
+    with open(f"{node}/test_lrn/model.onnx", "rb") as f:
+        put("onnx", "cut-lrn.onnx", f.read()[:100])
+
+
+ONNX_CONV_TEXT = """\
+ir_version: 8
+opset_import { version: 13 }
+graph {
+  name: "conv_relu_gemm"
+  initializer { name: "W" dims: 2 dims: 1 dims: 2 dims: 2 data_type: 1 float_data: [1, 2, 3, 4, 0, 0, 0, -1] }
+  initializer { name: "B" dims: 2 data_type: 1 float_data: [0.5, -0.5] }
+  initializer { name: "G" dims: 8 dims: 3 data_type: 1 float_data: [1,0,0, 0,1,0, 0,0,1, 1,1,1, -1,0,1, 0,2,0, 1,0,0, 0,0,1] }
+  node { name: "conv" op_type: "Conv" input: ["x", "W", "B"] output: "c"
+         attribute { name: "pads" type: INTS ints: [1, 1, 0, 0] } attribute { name: "group" type: INT i: 1 } }
+  node { name: "relu" op_type: "Relu" input: "c" output: "r" }
+  node { name: "pool" op_type: "MaxPool" input: "r" output: "p" attribute { name: "kernel_shape" type: INTS ints: [2, 2] }
+         attribute { name: "strides" type: INTS ints: [2, 2] } }
+  node { name: "flat" op_type: "Flatten" input: "p" output: "f" }
+  node { name: "fc" op_type: "Gemm" input: ["f", "G"] output: "y" }
+  input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_param: "N" } dim { dim_value: 1 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }
+  output { name: "y" type { tensor_type { elem_type: 1 } } }
+}
+"""
 
 
 if __name__ == "__main__":

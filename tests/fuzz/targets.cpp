@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "locnet/interop/onnx.hpp"
 #include "locnet/locnet.hpp"
 #include "locnet/model/from_spec.hpp"
 
@@ -80,6 +81,11 @@ void model(std::span<const std::byte> in) {
   exercise(m);
 }
 
+void onnx(std::span<const std::byte> in) {
+  Model m = parse_onnx(in);
+  exercise(m);
+}
+
 template <void (*F)(std::span<const std::byte>)>
 void guarded(std::span<const std::byte> in) {
   try {
@@ -95,7 +101,8 @@ const std::vector<Target>& targets() {
                                           {"safetensors", guarded<safetensors>, safetensors},
                                           {"idx", guarded<idx>, idx},
                                           {"spec", guarded<spec>, spec},
-                                          {"model", guarded<model>, model}};
+                                          {"model", guarded<model>, model},
+                                          {"onnx", guarded<onnx>, onnx}};
   return all;
 }
 
