@@ -442,6 +442,8 @@ class Exporter : GraphWriter {
       attr_float(unary("Elu"), "alpha", e->cfg().alpha);
     } else if (auto* k = dynamic_cast<const LeakyReLU*>(&l)) {
       attr_float(unary("LeakyRelu"), "alpha", k->cfg().negative_slope.value_or(k->cfg().alpha));
+    } else if (auto* t = dynamic_cast<const ThresholdedReLU*>(&l)) {
+      attr_float(unary("ThresholdedRelu"), "alpha", t->cfg().theta);
     } else if (dynamic_cast<const PReLU*>(&l)) {
       node("PRelu", {native(in()), initializer(name("alpha"), param("alpha"))}, output(false));
     } else if (auto* u = dynamic_cast<const ReLU*>(&l)) {

@@ -235,6 +235,7 @@ TEST(OnnxExport, DenseAndActivations) {
   round_trips("Input((3, 5)) >> Dense(4)", {3, 5});  // MatMul + Add on the last axis
   round_trips("Input((5,)) >> ReLU(max_value=1.5)", {5});
   round_trips("Input((5,)) >> ELU(alpha=0.5) >> PReLU()", {5});
+  round_trips("Input((5,)) >> ThresholdedReLU(theta=0.5) >> PReLU()", {5});
   round_trips("Input((5,)) >> Activation('elu') >> Activation('softplus') >> Activation('swish')", {5});
 }
 
