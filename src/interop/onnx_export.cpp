@@ -293,7 +293,7 @@ class Exporter : GraphWriter {
     if (c.within)
       unsupported("within-channel normalization (a spatial box): ONNX's LRN sums across channels only");
     // ONNX: window [c - (n-1)/2, c + ceil((n-1)/2)], divisor n. A window with one more channel behind (PyTorch's
-    // even size) is its mirror image: reversing the channels before and after makes it exact.
+    // even size) is its mirror image: reversing the channels before and after gives the same windows.
     const bool mirrored = c.behind == c.ahead + 1;
     if (c.ahead != c.behind && c.ahead != c.behind + 1 && !mirrored)
       unsupported(fmt::format("a window of {} channels behind and {} ahead is not ONNX's centred window", c.behind,
