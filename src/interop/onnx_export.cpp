@@ -1,6 +1,7 @@
 #include "locnet/interop/onnx_export.hpp"
 
 #include <climits>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <tuple>
@@ -290,8 +291,7 @@ class Exporter : GraphWriter {
   }
 
   void lrn(const LrnCanonical& c) {
-    if (c.within)
-      unsupported("within-channel normalization (a spatial box): ONNX's LRN sums across channels only");
+    if (c.within) return lrn_within(c);
     // ONNX: window [c - (n-1)/2, c + ceil((n-1)/2)], divisor n. A window with one more channel behind (PyTorch's
     // even size) is its mirror image: reversing the channels before and after gives the same windows.
     const bool mirrored = c.behind == c.ahead + 1;
@@ -312,6 +312,25 @@ class Exporter : GraphWriter {
     attr_float(n, "beta", c.beta);
     attr_float(n, "bias", c.k);
     if (mirrored) attr_int(node("Gather", {name("lrn"), idx}, y), "axis", 1);
+  }
+
+  // ONNX's LRN sums across channels only; the spatial box is x / (k + alpha / D * box sum of x^2)^beta, the sum as
+  // an AveragePool of x^2 that counts the zero padding (every box holds taps^dims values) times taps^dims.
+  void lrn_within(const LrnCanonical& c) {
+    const bool cf = c.channels_last;
+    const size_t dims = shape(in()).rank() - 2;
+    const int64_t half = (c.within_size - 1) / 2, taps = 2 * half + 1;
+    const std::string x = input(in(), cf);
+    node("Mul", {x, x}, name("square"));
+    auto* p = node("AveragePool", {name("square")}, name("mean"));
+    attr_ints(p, "kernel_shape", std::vector<int64_t>(dims, taps));
+    attr_ints(p, "pads", std::vector<int64_t>(2 * dims, half));
+    attr_int(p, "count_include_pad", 1);
+    const double scale = c.alpha * std::pow(double(taps) / double(c.within_size), double(dims));
+    node("Mul", {name("mean"), scalar_init("alpha", scale)}, name("scaled"));
+    node("Add", {name("scaled"), scalar_init("k", c.k)}, name("norm"));
+    node("Pow", {name("norm"), scalar_init("beta", c.beta)}, name("power"));
+    node("Div", {x, name("power")}, output(cf));
   }
 
   void batch_norm(const BatchNormBase& b) {

