@@ -16,6 +16,7 @@
 #include "expect_error.hpp"
 #include "locnet/interop/onnx.hpp"
 #include "locnet/io/file.hpp"
+#include "locnet/io/npy.hpp"
 #include "locnet/interop/onnx_export.hpp"
 #include "locnet/layers/lrn.hpp"
 #include "locnet/model/from_spec.hpp"
@@ -48,6 +49,12 @@ Model built(const std::string& spec, const Shape& x, DType dtype) {
   return m;
 }
 
+// Where exported() wrote its last file under LOCNET_ONNX_EXPORT_DIR, without ".onnx".
+std::string& last_file() {
+  static std::string path;
+  return path;
+}
+
 // Exports, checks with ONNX's checker and shape inference (strict), and compares the inferred output shapes with
 // the model's for inputs xs.
 onnx::ModelProto exported(Model& m, const std::vector<Shape>& xs, const OnnxExportOptions& o = {}) {
@@ -69,7 +76,8 @@ onnx::ModelProto exported(Model& m, const std::vector<Shape>& xs, const OnnxExpo
   if (const char* dir = std::getenv("LOCNET_ONNX_EXPORT_DIR")) {
     const auto* t = ::testing::UnitTest::GetInstance()->current_test_info();
     static int count = 0;
-    write_file_atomic(fmt::format("{}/{}.{}.{}.onnx", dir, t->test_suite_name(), t->name(), ++count), bytes);
+    last_file() = fmt::format("{}/{}.{}.{}", dir, t->test_suite_name(), t->name(), ++count);
+    write_file_atomic(last_file() + ".onnx", bytes);
   }
   return p;
 }
@@ -81,6 +89,10 @@ onnx::ModelProto exported(Model& m, const Shape& x, const OnnxExportOptions& o =
 // max(1, |y|) at most tol; 0: identical). False, with the reason printed, where the importer lacks an operator.
 bool round_trip(Model& m, const Tensor& x, double tol = 0) {
   const onnx::ModelProto p = exported(m, x.shape());
+  if (std::getenv("LOCNET_ONNX_EXPORT_DIR")) {  // the input and locnet's output, for check.py's evaluation
+    write_npy(last_file() + ".x.npy", x);
+    write_npy(last_file() + ".y.npy", m.forward(x, Mode::Inference));
+  }
   const std::string s = p.SerializeAsString();
   Model back;
   try {
