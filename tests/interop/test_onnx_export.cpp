@@ -154,6 +154,10 @@ TEST(OnnxExport, HeaderOpsetAndSymbolicBatch) {
     EXPECT_EQ(q.opset_import(0).version(), opset);
     EXPECT_EQ(q.ir_version(), opset <= 11 ? 6 : opset <= 14 ? 7 : 8);
   }
+  const onnx::ModelProto named = exported(m, Shape{2, 3}, {.ir_version = 8, .graph_name = "g", .batch_name = "B"});
+  EXPECT_EQ(named.ir_version(), 8);
+  EXPECT_EQ(named.graph().name(), "g");
+  EXPECT_EQ(named.graph().output(0).type().tensor_type().shape().dim(0).dim_param(), "B");
   // Opset 18 is newer than Debian's onnx 1.12 checker: written, not checked here.
   EXPECT_FALSE(onnx_bytes(m, {.opset = 18}).empty());
   EXPECT_THROW_MSG(onnx_bytes(m, {.opset = 10}), NotSupported, "opset must be 11 to 18, got 10");
