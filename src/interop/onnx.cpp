@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "interop/layout.hpp"
 #include "interop/onnx_proto.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/batch_norm.hpp"
@@ -327,11 +328,7 @@ class Importer {
                          fmt::join(attr_ints(n, "kernel_shape", {}), "x"));
     auto s = attr_ints(n, "strides", std::vector<int64_t>(r, 1)),
          d = attr_ints(n, "dilations", std::vector<int64_t>(r, 1));
-    // OIHW (F, C/g, k...) -> (k..., C/g, F): axis order (2, [3,] 1, 0).
-    std::vector<size_t> perm;
-    for (size_t i = 0; i < r; ++i) perm.push_back(i + 2);
-    perm.insert(perm.end(), {1, 0});
-    w.emplace_back("kernel", transpose(W, perm));
+    w.emplace_back("kernel", interop::transpose(W, interop::oihw_to_kernel_order(r)));  // OIHW -> (k.., C/g, F)
     const bool bias = has_input(n, 2);
     if (bias) w.emplace_back("bias", constant(n, 2));
     ConvConfig<2> c2{.filters = W.dim(0),
@@ -403,7 +400,7 @@ class Importer {
     if (attr_int(n, "transA", 0) != 0) unsupported(n, "transA=1 (the batch axis would move)");
     Tensor B = constant(n, 1).to(dtype_);
     if (B.rank() != 2) raise<FormatError>("{}: B must have rank 2, got shape {}", where(n), B.shape().str());
-    if (attr_int(n, "transB", 0) != 0) B = transpose(B, {1, 0});
+    if (attr_int(n, "transB", 0) != 0) B = interop::transpose(B, {1, 0});
     if (B.dim(0) != in.dim(1))
       raise<FormatError>("{}: B must have {} rows, got shape {}", where(n), in.dim(1), B.shape().str());
     const double alpha = attr_float(n, "alpha", 1.0), beta = attr_float(n, "beta", 1.0);

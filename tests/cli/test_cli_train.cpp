@@ -18,6 +18,7 @@
 #include "gradcheck.hpp"
 #include "io/write_idx.hpp"
 #include "locnet/core/rng.hpp"
+#include "locnet/interop/onnx.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
@@ -141,6 +142,29 @@ TEST_F(CliTrain, ResumeContinuesTheSameRun) {
   auto pf = full.model.named_params(), pr = resumed.model.named_params();
   ASSERT_EQ(pf.size(), pr.size());
   for (size_t i = 0; i < pf.size(); ++i) EXPECT_TRUE(pf[i].second->value.equal(pr[i].second->value)) << pf[i].first;
+}
+
+// --resume from a file without optimizer state (an ONNX file, tests/cli/formats/generate.py: Flatten + Gemm for
+// these 8x8 images, 3 classes) starts a new run from its weights with a fresh optimizer; evaluate reads it too.
+TEST_F(CliTrain, ResumeFromAnImportedModelStartsFromItsWeights) {
+  const std::string onnx = std::string(LOCNET_SOURCE_DIR) + "/tests/cli/formats/dense_8x8.onnx";
+  CliRun ev = run({"evaluate", onnx, "--data", path("data")});
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  EXPECT_NE(ev.out.find("per-class accuracy"), std::string::npos) << ev.out;
+  CliRun r = train({"--resume", onnx, "--epochs", "1", "--optimizer", "SGD(0.0)", "--save", path("o.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("starting from the weights of"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 1/1:"), std::string::npos) << r.out;
+  // A learning rate of 0 keeps the imported weights: the checkpoint holds the ONNX file's initializers.
+  Checkpoint c = load_checkpoint(path("o.safetensors"));
+  EXPECT_EQ(c.state.epoch, 1);
+  Model imported = read_onnx(onnx);
+  auto pi = imported.named_params(), pc = c.model.named_params();
+  ASSERT_EQ(pi.size(), pc.size());
+  for (size_t i = 0; i < pi.size(); ++i) EXPECT_TRUE(pi[i].second->value.equal(pc[i].second->value)) << pi[i].first;
+  CliRun again = train({"--resume", path("o.safetensors"), "--epochs", "2", "--save", path("o2.safetensors")});
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("after epoch 1"), std::string::npos) << again.out;
 }
 
 TEST_F(CliTrain, ErrorsHaveTheirExitStatus) {

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "locnet/core/catalog.hpp"
+#include "locnet/formats.hpp"
 #include "locnet/layers/registry.hpp"
 
 namespace locnet::cli {
@@ -62,6 +63,15 @@ int info(const std::string& what) {
                      what, fmt::join(kinds, ", "));
 }
 
+// The model file formats locnet reads, version by version.
+int formats() {
+  std::printf("Model file formats (locnet convert, summary, predict, evaluate, train --resume):\n");
+  for (const FormatSupport& f : supported_formats())
+    std::printf("  %-20s %-14s %s\n  %-20s %-14s %s\n", f.format.c_str(), f.extensions.c_str(), f.versions.c_str(),
+                "", "", f.notes.c_str());
+  return 0;
+}
+
 }  // namespace
 
 void add_info(CLI::App& app, Action& action) {
@@ -69,7 +79,11 @@ void add_info(CLI::App& app, Action& action) {
                                          "or initializer and its options with defaults (no NAME: list them all)");
   auto name = std::make_shared<std::string>();
   cmd->add_option("name", *name, "e.g. Dense, SGD, glorot_uniform, L2, MaxNorm; or a kind such as optimizers");
-  cmd->callback([&action, name] { action = [name] { return info(*name); }; });
+  auto list_formats = std::make_shared<bool>(false);
+  cmd->add_flag("--formats", *list_formats, "List the model file formats locnet reads, version by version");
+  cmd->callback([&action, name, list_formats] {
+    action = [name, list_formats] { return *list_formats ? formats() : info(*name); };
+  });
 }
 
 }  // namespace locnet::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   locnet::cli::add_train(app, action);
   locnet::cli::add_evaluate(app, action);
   locnet::cli::add_predict(app, action);
+  locnet::cli::add_convert(app, action);
   try {
     app.parse(argc, argv);
     return action();

@@ -2,11 +2,10 @@
 #include <filesystem>
 
 #include "commands.hpp"
-#include "locnet/interop/keras_h5.hpp"
+#include "locnet/formats.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/model/from_spec.hpp"
-#include "locnet/train/checkpoint.hpp"
 
 namespace locnet::cli {
 namespace {
@@ -37,7 +36,7 @@ void add_summary(CLI::App& app, Action& action) {
   auto spec = std::make_shared<std::string>();
   auto input = std::make_shared<std::vector<std::string>>();
   cmd->add_option("spec", *spec, "Network, e.g. \"Input((10, 10, 12)) >> Flatten() >> Dense(10)\", or a model file "
-                                 "(its spec and weights, as locnet train writes; or a Keras 2 .h5 model)")->required();
+                                 "(a locnet model file, Keras .h5/.keras or ONNX: locnet info --formats)")->required();
   cmd->add_option("--input-shape", *input,
                   "Per-sample input shape when the spec has no Input(...): 32 32 3 or \"(32, 32, 3)\"");
   auto graph = std::make_shared<std::string>();
@@ -45,11 +44,8 @@ void add_summary(CLI::App& app, Action& action) {
                                      "connections), e.g. out.svg");
   cmd->callback([&action, spec, input, graph] {
     action = [spec, input, graph] {
-      // An existing file is a model file: a Keras 2 .h5, or a locnet file whose metadata spec load_model checks
-      // against its tensors.
-      Model model = !std::filesystem::is_regular_file(*spec) ? parse_model(*spec)
-                    : spec->ends_with(".h5")                 ? load_keras_h5(*spec).model
-                                                             : load_model(*spec);
+      // An existing file is a model file of any format load_any_model reads.
+      Model model = std::filesystem::is_regular_file(*spec) ? load_any_model(*spec) : parse_model(*spec);
       std::optional<Shape> in;
       if (!input->empty()) in = parse_input_shape(*input).with_batch(Shape::kUnknown);
       std::fputs(model.summary(in).c_str(), stdout);

@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "locnet/core/parallel.hpp"
+#include "locnet/formats.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
@@ -140,8 +141,15 @@ int run_train(TrainArgs a) {
   std::unique_ptr<Optimizer> optimizer;
   std::vector<std::string> class_names;
   int64_t initial_epoch = 0;
-  if (!a.resume.empty()) {
-    Checkpoint c = load_checkpoint(a.resume);
+  Checkpoint c = a.resume.empty() ? Checkpoint{} : load_any_checkpoint(a.resume);
+  if (!a.resume.empty() && !c.optimizer) {
+    // Not a checkpoint (an imported or locnet model file): a new run from its weights, fresh optimizer, epoch 0.
+    model = std::move(c.model);
+    class_names = std::move(c.state.class_names);
+    optimizer = make_optimizer(a.optimizer, "--optimizer");
+    std::printf("starting from the weights of %s (no optimizer state in it: a fresh %s, epoch 1)\n",
+                a.resume.c_str(), optimizer->config().repr().c_str());
+  } else if (!a.resume.empty()) {
     check_resume_options(a, c);
     if (a.epochs <= c.state.epoch) {
       std::printf("nothing to do: the checkpoint already has %lld epoch%s (--epochs counts them all; give more than "
@@ -254,9 +262,9 @@ int run_train(TrainArgs a) {
 
 int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size,
                  const std::string& class_names_file) {
-  Model model = load_model(model_path);
+  Model model = load_any_model(model_path);
   const bool from_file = !class_names_file.empty();
-  std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_class_names(model_path);
+  std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_any_class_names(model_path);
   check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
   EvalResult r = evaluate(model, test_data(dir), batch_size);
   const size_t k = r.confusion.size();
@@ -296,7 +304,7 @@ Tensor softmax_rows(const Tensor& z) {
 int run_predict(const std::string& model_path, const std::vector<std::string>& inputs, const std::string& output,
                 bool to_gray) {
   std::optional<InputScaling> scaling;
-  Model model = load_model(model_path, scaling);
+  Model model = load_any_model(model_path, scaling);
   const Shape want = *model.input_shape();
   Tensor x = read_samples(inputs, want.without_batch(), scaling.value_or(InputScaling{}), to_gray);
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis, got shape {}", x.shape().str());
@@ -339,7 +347,9 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--plot", a->plot, "SVG of the learning curves, rewritten after each epoch");
   cmd->add_option("--log", a->log, "CSV of the per-epoch metrics");
   cmd->add_option("--threads", a->threads, "Threads (0: OMP_NUM_THREADS or the core count)")->default_val(0);
-  cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save");
+  cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save; or start from the weights "
+                                         "of any model file (.safetensors, .h5, .keras, .onnx) with a fresh "
+                                         "--optimizer at epoch 1");
   cmd->add_option("--patience", a->patience, "Stop after this many epochs without a lower test loss (0: never)")
       ->default_val(0);
   cmd->add_flag("--profile", a->profile,
@@ -364,7 +374,7 @@ void add_evaluate(CLI::App& app, Action& action) {
   auto data = std::make_shared<std::string>(kFashionMnistDir);
   auto batch = std::make_shared<int64_t>(256);
   auto names = std::make_shared<std::string>();
-  cmd->add_option("model", *model, "Model file written by locnet train")->required();
+  cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
   cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
   cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
   cmd->add_option("--class-names", *names, "Text file of the class names, one a line (default: those in the model "
@@ -381,7 +391,7 @@ void add_predict(CLI::App& app, Action& action) {
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto output = std::make_shared<std::string>();
   auto to_gray = std::make_shared<bool>(false);
-  cmd->add_option("model", *model, "Model file written by locnet train")->required();
+  cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
   cmd->add_option("--input", *inputs,
                   "Samples: one .npy (axis 0 the batch; uint8 is scaled as in training) or PNG/JPEG images, one "
                   "sample each (docs/predict.md)")

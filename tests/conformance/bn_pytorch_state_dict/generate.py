@@ -19,7 +19,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPE = (4, 3, 4, 5)  # N, C, H, W
-ST_DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+ST_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 
 
 def write_safetensors(path, tensors):

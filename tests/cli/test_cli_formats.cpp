@@ -1,0 +1,103 @@
+// The commands on every model file format (include/locnet/formats.hpp): real Keras files
+// (tests/interop/keras_h5/, written by Keras; their _y.npy is Keras's output), a small ONNX file with a NumPy
+// reference (tests/cli/formats/generate.py: synthetic) and a real PyTorch state_dict with PyTorch's outputs
+// (tests/interop/state_dict/generate.py). Training from an imported model: tests/cli/test_cli_train.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "cli/cli_run.hpp"
+#include "gradcheck.hpp"
+#include "locnet/io/npy.hpp"
+#include "temp_dir.hpp"
+
+using namespace locnet;
+
+namespace {
+const std::string kSrc = std::string(LOCNET_SOURCE_DIR) + "/tests/";
+const std::string kKeras = kSrc + "interop/keras_h5/", kOnnx = kSrc + "cli/formats/",
+                  kTorch = kSrc + "interop/state_dict/";
+
+// Row-wise softmax in double: what predict gives for a model that ends in logits.
+Tensor softmax(const Tensor& z) {
+  Tensor p(z.shape(), DType::f64);
+  for (int64_t r = 0; r < z.dim(0); ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < z.dim(1); ++j) mx = std::max(mx, z.item(r * z.dim(1) + j));
+    for (int64_t j = 0; j < z.dim(1); ++j) sum += std::exp(z.item(r * z.dim(1) + j) - mx);
+    for (int64_t j = 0; j < z.dim(1); ++j) p.set(r * z.dim(1) + j, std::exp(z.item(r * z.dim(1) + j) - mx) / sum);
+  }
+  return p;
+}
+
+class CliFormats : public locnet::testing::TempDirTest {
+ protected:
+  void expect_predicts(const std::string& model, const std::string& x, const Tensor& want) {
+    CliRun r = run({"predict", model, "--input", x, "--output", path("p.npy")});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_LE(max_scaled_error(read_npy(path("p.npy")), want, 1e-5, 1e-6), 1.0) << model;
+  }
+};
+}  // namespace
+
+TEST_F(CliFormats, InfoFormatsListsEveryFormatAndVersion) {
+  CliRun r = run({"info", "--formats"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"locnet model", "Keras .h5", "Keras 2.0-2.3", "tf.keras", "Keras 3 .keras", "ONNX",
+                        "opsets 7-18", "PyTorch state_dict"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+}
+
+TEST_F(CliFormats, SummaryAndPredictReadKerasAndOnnxDirectly) {
+  CliRun s = run({"summary", kOnnx + "dense_8x8.onnx"});
+  ASSERT_EQ(s.status, 0) << s.out;
+  EXPECT_NE(s.out.find("(Dense)"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("Total params: 195"), std::string::npos) << s.out;  // 64 * 3 + 3
+  expect_predicts(kOnnx + "dense_8x8.onnx", kOnnx + "x.npy", read_npy(kOnnx + "probs.npy"));
+  expect_predicts(kKeras + "cnn2d_92.h5", kKeras + "cnn2d_92_x.npy", softmax(read_npy(kKeras + "cnn2d_92_y.npy")));
+}
+
+TEST_F(CliFormats, ConvertKerasOnnxAndStateDictToLocnetFiles) {
+  for (const char* name : {"cnn2d_32", "dl4j_cnn_batch_norm"}) {
+    CliRun c = run({"convert", kKeras + name + ".h5", path("k.safetensors")});
+    ASSERT_EQ(c.status, 0) << c.out;
+    Tensor y = read_npy(kKeras + name + "_y.npy");
+    // dl4j's single output: softmax over one class is 1
+    expect_predicts(path("k.safetensors"), kKeras + name + "_x.npy", softmax(y));
+  }
+  ASSERT_EQ(run({"convert", kOnnx + "dense_8x8.onnx", path("o.safetensors")}).status, 0);
+  expect_predicts(path("o.safetensors"), kOnnx + "x.npy", read_npy(kOnnx + "probs.npy"));
+
+  std::ifstream cases(kTorch + "cases.txt");
+  std::string line;
+  std::getline(cases, line);  // convnet_f64|<spec>
+  const std::string spec = line.substr(line.find('|') + 1);
+  CliRun t = run({"convert", kTorch + "convnet_f64.safetensors", path("t.safetensors"), "--spec", spec});
+  ASSERT_EQ(t.status, 0) << t.out;
+  expect_predicts(path("t.safetensors"), kTorch + "convnet_f64_x.npy", softmax(read_npy(kTorch + "convnet_f64_y.npy")));
+  CliRun wrong = run({"convert", kTorch + "sequential_f32.safetensors", path("w.safetensors"), "--spec", spec});
+  EXPECT_EQ(wrong.status, 3) << wrong.out;
+  EXPECT_NE(wrong.out.find("by order, the 4 modules with weights (0, 1, 4, 5) must pair"), std::string::npos) << wrong.out;
+}
+
+TEST_F(CliFormats, UnknownCorruptAndUnsupportedFilesHaveTheirExitStatus) {
+  std::ofstream(path("notes.txt")) << "not a model";
+  for (const char* cmd : {"convert", "summary", "predict", "evaluate"}) {
+    std::vector<std::string> args = {cmd, path("notes.txt")};
+    if (std::string(cmd) == "convert") args.push_back(path("out.safetensors"));
+    if (std::string(cmd) == "predict") args.insert(args.end(), {"--input", kOnnx + "x.npy", "--output", path("p.npy")});
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 3) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("notes.txt: not a model file locnet reads; tried"), std::string::npos) << r.out;
+  }
+  std::ofstream(path("cut.onnx")) << std::string("\x08\x08\x12\x0c", 4);  // a truncated ModelProto
+  CliRun cut = run({"convert", path("cut.onnx"), path("out.safetensors")});
+  EXPECT_EQ(cut.status, 3) << cut.out;
+  CliRun missing = run({"convert", path("absent.h5"), path("out.safetensors")});
+  EXPECT_EQ(missing.status, 3) << missing.out;
+  EXPECT_NE(missing.out.find("absent.h5: cannot open"), std::string::npos) << missing.out;
+  CliRun to_onnx = run({"convert", kOnnx + "dense_8x8.onnx", path("out.onnx")});
+  EXPECT_EQ(to_onnx.status, 2) << to_onnx.out;
+  EXPECT_NE(to_onnx.out.find("not supported yet"), std::string::npos) << to_onnx.out;
+}

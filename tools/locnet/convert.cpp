@@ -1,0 +1,51 @@
+// locnet convert IN OUT: any model file locnet reads (formats.hpp), or a PyTorch state_dict with --spec, to a
+// locnet model file, or to ONNX when OUT ends in .onnx.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "locnet/formats.hpp"
+#include "locnet/interop/torch_state_dict.hpp"
+#include "locnet/model/from_spec.hpp"
+
+namespace locnet::cli {
+namespace {
+
+// The one place that writes ONNX: interop/onnx_export.hpp's save_onnx, once it is there.
+void save_as_onnx(Model&, const std::string& out) {
+  raise<NotSupported>("{}: ONNX export is not supported yet (write a locnet model file: OUT.safetensors)", out);
+}
+
+int convert(const std::string& in, const std::string& out, const std::string& spec) {
+  Model model;
+  if (spec.empty()) {
+    model = load_any_model(in);
+  } else {  // IN is a PyTorch state_dict: its modules pair with the spec's layers by order
+    model = parse_model(spec);
+    if (!model.input_shape()) raise<ConfigError>("--spec needs an Input(shape) first, got '{}'", spec);
+    model.build(*model.input_shape(), uint64_t(0));
+    load_state_dict(model, in);
+  }
+  if (out.ends_with(".onnx"))
+    save_as_onnx(model, out);
+  else
+    save_model(model, out);
+  std::printf("wrote %s (%lld parameters)\n", out.c_str(), static_cast<long long>(model.param_count()));
+  return 0;
+}
+
+}  // namespace
+
+void add_convert(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("convert", "Convert a model file (Keras .h5/.keras, ONNX, locnet; or a PyTorch "
+                                            "state_dict with --spec) to a locnet model file, or to ONNX (OUT.onnx)");
+  auto in = std::make_shared<std::string>(), out = std::make_shared<std::string>(),
+       spec = std::make_shared<std::string>();
+  cmd->add_option("in", *in, "Input model file (locnet info --formats lists the formats)")->required();
+  cmd->add_option("out", *out, "Output: a locnet model file (.safetensors), or .onnx")->required();
+  cmd->add_option("--spec", *spec, "IN is a PyTorch state_dict (safetensors): the locnet network with PyTorch-"
+                                   "convention layers it loads into, modules paired with layers in order "
+                                   "(docs/pytorch-state-dict.md)");
+  cmd->callback([&action, in, out, spec] { action = [=] { return convert(*in, *out, *spec); }; });
+}
+
+}  // namespace locnet::cli
