@@ -50,10 +50,15 @@ Model load_any_model(const std::string& path) {
   if (kind == "Keras .keras")  // Keras 3 archives: interop/keras_h5.hpp's load_keras, once it is there
     raise<NotSupported>("{}: Keras 3 .keras archives are not supported yet (save the model as .h5)", path);
   if (kind == "ONNX") return read_onnx(path);
-  const std::string_view other = known_format(head);
-  raise<FormatError>("{}: not a model file locnet reads{}; tried by its first bytes and extension: a locnet model "
-                     "or checkpoint (safetensors), Keras .h5 (HDF5), Keras 3 .keras (zip), ONNX (.onnx)",
-                     path, other.empty() ? std::string() : fmt::format(" (it starts with the {} magic)", other));
+  // No importer claims it: the locnet reader (the default format) says what is wrong, then the formats tried.
+  try {
+    return load_model(path);
+  } catch (const FormatError& e) {
+    const std::string_view other = known_format(head);
+    raise<FormatError>("{}; not a model file locnet reads{}: tried by its first bytes and extension a locnet model "
+                       "or checkpoint (safetensors), Keras .h5 (HDF5), Keras 3 .keras (zip), ONNX (.onnx)",
+                       e.what(), other.empty() ? std::string() : fmt::format(" (it starts with the {} magic)", other));
+  }
 }
 
 Model load_any_model(const std::string& path, std::optional<InputScaling>& input) {

@@ -398,13 +398,16 @@ class Importer {
                               std::vector<std::pair<std::string, Tensor>>& w) {
     if (in.rank() != 2) raise<FormatError>("{}: A must have rank 2, got shape {}", where(n), in.str());
     if (attr_int(n, "transA", 0) != 0) unsupported(n, "transA=1 (the batch axis would move)");
-    Tensor B = constant(n, 1).to(dtype_);
+    Tensor B = constant(n, 1);
     if (B.rank() != 2) raise<FormatError>("{}: B must have rank 2, got shape {}", where(n), B.shape().str());
-    if (attr_int(n, "transB", 0) != 0) B = interop::transpose(B, {1, 0});
+    // A fresh tensor in the model's dtype, copied once (the constant may feed other nodes).
+    B = attr_int(n, "transB", 0) != 0 ? interop::transpose(B, {1, 0}) : B.clone();
+    if (B.dtype() != dtype_) B = B.to(dtype_);
     if (B.dim(0) != in.dim(1))
       raise<FormatError>("{}: B must have {} rows, got shape {}", where(n), in.dim(1), B.shape().str());
     const double alpha = attr_float(n, "alpha", 1.0), beta = attr_float(n, "beta", 1.0);
-    for (int64_t i = 0; i < B.numel(); ++i) B.set(i, alpha * B.item(i));
+    if (alpha != 1.0)
+      for (int64_t i = 0; i < B.numel(); ++i) B.set(i, alpha * B.item(i));
     const int64_t units = B.dim(1);
     w.emplace_back("kernel", B);
     const bool bias = has_input(n, 2);

@@ -1,5 +1,6 @@
 #include "interop/onnx_proto.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace locnet {
@@ -28,12 +29,18 @@ Shape checked_dims(const onnx::TensorProto& t) {
 template <class T, class Field>
 Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
   Shape shape = checked_dims(t);
+  const int64_t n = shape.numel();
+  if (t.has_raw_data() && t.raw_data().size() != uint64_t(n) * sizeof(T))
+    raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(),
+                       uint64_t(n) * sizeof(T), shape.str(), t.raw_data().size());
+  if (n > 0 && t.has_raw_data() && dtype_size(out) == sizeof(T) && !std::is_integral_v<T> &&
+      std::endian::native == std::endian::little) {  // the bytes as they are: one copy (bench/bench_import.cpp)
+    Tensor y = Tensor::empty(shape, out);
+    std::memcpy(y.raw(), t.raw_data().data(), t.raw_data().size());
+    return y;
+  }
   Tensor y(shape, out);
-  const int64_t n = y.numel();
   if (t.has_raw_data()) {
-    if (t.raw_data().size() != uint64_t(n) * sizeof(T))
-      raise<FormatError>("tensor '{}': raw_data must hold {} bytes for shape {}, got {}", t.name(),
-                         uint64_t(n) * sizeof(T), shape.str(), t.raw_data().size());
     for (int64_t i = 0; i < n; ++i) {
       T v;
       std::memcpy(&v, t.raw_data().data() + size_t(i) * sizeof(T), sizeof(T));
