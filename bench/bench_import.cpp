@@ -15,6 +15,7 @@
 
 #include "locnet/locnet.hpp"
 #include "locnet/formats.hpp"
+#include "roofline.hpp"
 
 namespace {
 
@@ -153,4 +154,4 @@ BENCHMARK_CAPTURE(ReadBytes, h5, std::string("h5"))->Unit(benchmark::kMillisecon
 BENCHMARK_CAPTURE(Import, h5, std::string("h5"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(ReadBytes, locnet, std::string("locnet"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(Import, locnet, std::string("locnet"))->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return locnet::bench::run_main(argc, argv); }

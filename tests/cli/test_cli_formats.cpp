@@ -78,7 +78,8 @@ TEST_F(CliFormats, ConvertKerasOnnxAndStateDictToLocnetFiles) {
   expect_predicts(path("t.safetensors"), kTorch + "convnet_f64_x.npy", softmax(read_npy(kTorch + "convnet_f64_y.npy")));
   CliRun wrong = run({"convert", kTorch + "sequential_f32.safetensors", path("w.safetensors"), "--spec", spec});
   EXPECT_EQ(wrong.status, 3) << wrong.out;
-  EXPECT_NE(wrong.out.find("by order, the 4 modules with weights (0, 1, 4, 5) must pair"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("by order, the 4 modules with weights (0, 1, 4, 5) must pair"), std::string::npos)
+      << wrong.out;
 }
 
 TEST_F(CliFormats, UnknownCorruptAndUnsupportedFilesHaveTheirExitStatus) {
