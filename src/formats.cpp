@@ -45,7 +45,17 @@ std::string model_file_kind(const std::string& path) { return kind_of(path, head
 Model load_any_model(const std::string& path) {
   const std::vector<std::byte> head = head_of(path);
   const std::string kind = kind_of(path, head);
-  if (kind == "locnet") return load_model(path);
+  if (kind == "locnet") {
+    try {
+      return load_model(path);
+    } catch (const FormatError& e) {
+      // metadata 'format' missing or not locnet's: say what such a file is for
+      if (std::string_view(e.what()).find("metadata 'format' ") == std::string_view::npos) throw;
+      raise<FormatError>("{}; a safetensors file without locnet's metadata, such as a PyTorch state_dict, loads into "
+                         "a network: locnet convert IN OUT --spec SPEC (docs/pytorch-state-dict.md)",
+                         e.what());
+    }
+  }
   if (kind == "Keras .h5") return load_keras_h5(path).model;
   if (kind == "Keras .keras")  // Keras 3 archives: interop/keras_h5.hpp's load_keras, once it is there
     raise<NotSupported>("{}: Keras 3 .keras archives are not supported yet (save the model as .h5)", path);

@@ -20,6 +20,7 @@
 #include "locnet/io/spec.hpp"
 #include "locnet/interop/keras.hpp"
 #include "locnet/interop/keras_h5.hpp"
+#include "locnet/interop/torch_state_dict.hpp"
 #include "locnet/layers/activations.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/conv.hpp"
@@ -47,3 +48,4 @@
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/layers/spatial_ops.hpp"
+#include "locnet/formats.hpp"

@@ -76,6 +76,21 @@ TEST_F(CliFormats, ConvertKerasOnnxAndStateDictToLocnetFiles) {
   CliRun t = run({"convert", kTorch + "convnet_f64.safetensors", path("t.safetensors"), "--spec", spec});
   ASSERT_EQ(t.status, 0) << t.out;
   expect_predicts(path("t.safetensors"), kTorch + "convnet_f64_x.npy", softmax(read_npy(kTorch + "convnet_f64_y.npy")));
+  // by name: the module map pairs the same modules; a pair naming no layer is a usage error
+  CliRun named = run({"convert", kTorch + "convnet_f64.safetensors", path("n.safetensors"), "--spec", spec, "--module",
+                      "conv=conv", "bn=bn", "fc=fc"});
+  ASSERT_EQ(named.status, 0) << named.out;
+  expect_predicts(path("n.safetensors"), kTorch + "convnet_f64_x.npy", softmax(read_npy(kTorch + "convnet_f64_y.npy")));
+  CliRun bad_map = run({"convert", kTorch + "convnet_f64.safetensors", path("n.safetensors"), "--spec", spec,
+                        "--module", "conv"});
+  EXPECT_EQ(bad_map.status, 2) << bad_map.out;
+  EXPECT_NE(bad_map.out.find("--module must be MODULE=LAYER"), std::string::npos) << bad_map.out;
+  // a state_dict where a locnet model file is expected: the hint names the command that reads it
+  CliRun hint = run({"summary", kTorch + "convnet_f64.safetensors"});
+  EXPECT_EQ(hint.status, 3) << hint.out;
+  EXPECT_NE(hint.out.find("'format' must be 'locnet', got 'pt'; a safetensors file without locnet's metadata"),
+            std::string::npos)
+      << hint.out;
   CliRun wrong = run({"convert", kTorch + "sequential_f32.safetensors", path("w.safetensors"), "--spec", spec});
   EXPECT_EQ(wrong.status, 3) << wrong.out;
   EXPECT_NE(wrong.out.find("by order, the 4 modules with weights (0, 1, 4, 5) must pair"), std::string::npos)

@@ -15,15 +15,29 @@ void save_as_onnx(Model&, const std::string& out) {
   raise<NotSupported>("{}: ONNX export is not supported yet (write a locnet model file: OUT.safetensors)", out);
 }
 
-int convert(const std::string& in, const std::string& out, const std::string& spec) {
+// --module torch_path=layer, repeated: the module map of load_state_dict.
+ModuleMap module_map(const std::vector<std::string>& pairs) {
+  ModuleMap map;
+  for (const std::string& p : pairs) {
+    const size_t eq = p.find('=');
+    if (eq == 0 || eq == std::string::npos || eq + 1 == p.size())
+      raise<ConfigError>("--module must be MODULE=LAYER, as features.0=conv1, got '{}'", p);
+    map[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return map;
+}
+
+int convert(const std::string& in, const std::string& out, const std::string& spec,
+            const std::vector<std::string>& modules) {
+  if (spec.empty() && !modules.empty()) raise<ConfigError>("--module needs --spec (it pairs state_dict modules)");
   Model model;
   if (spec.empty()) {
     model = load_any_model(in);
-  } else {  // IN is a PyTorch state_dict: its modules pair with the spec's layers by order
+  } else {  // IN is a PyTorch state_dict: its modules pair with the spec's layers by order or by --module
     model = parse_model(spec);
     if (!model.input_shape()) raise<ConfigError>("--spec needs an Input(shape) first, got '{}'", spec);
     model.build(*model.input_shape(), uint64_t(0));
-    load_state_dict(model, in);
+    load_state_dict(model, in, module_map(modules));
   }
   if (out.ends_with(".onnx"))
     save_as_onnx(model, out);
@@ -45,7 +59,12 @@ void add_convert(CLI::App& app, Action& action) {
   cmd->add_option("--spec", *spec, "IN is a PyTorch state_dict (safetensors): the locnet network with PyTorch-"
                                    "convention layers it loads into, modules paired with layers in order "
                                    "(docs/pytorch-state-dict.md)");
-  cmd->callback([&action, in, out, spec] { action = [=] { return convert(*in, *out, *spec); }; });
+  auto modules = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--module", *modules, "With --spec: pair a state_dict module with a layer by name, "
+                                        "MODULE=LAYER (e.g. features.0=conv1); repeat it for every module");
+  cmd->callback([&action, in, out, spec, modules] {
+    action = [=] { return convert(*in, *out, *spec, *modules); };
+  });
 }
 
 }  // namespace locnet::cli
