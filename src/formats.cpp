@@ -95,7 +95,7 @@ const std::vector<FormatSupport>& supported_formats() {
       {"Keras .h5", ".h5, .hdf5", "Keras 2.0-2.3 (standalone) and tf.keras 2.x model.save files",
        "model_config + /model_weights; Sequential and functional; weights-only files need the JSON (API)"},
       {"Keras 3 .keras", ".keras", "not yet", "zip of config.json + model.weights.h5"},
-      {"ONNX", ".onnx", "IR versions 3-8, ai.onnx opsets 7-18",
+      {"ONNX", ".onnx", "IR versions 3-8, ai.onnx opsets 7-18 (ONNX 1.12's backend tests: up to 17)",
        "the operators of docs/onnx.md; NCHW kept; initializers become weights"},
       {"PyTorch state_dict", ".safetensors", "PyTorch state_dict() in safetensors layout (F32, F64, I64 scalars)",
        "into a model built from a spec (API: interop/torch_state_dict.hpp; locnet convert --spec)"},
