@@ -56,9 +56,9 @@ std::vector<size_t> layout_order(const Layer& l, const Param& p) {
 }
 
 Param* param_named(Layer& l, const std::string& name) {
-  for (Param* p : state_of(l)) {
-    if (torch_name(l, *p) == name || p->name == name) return p;
-    if (!torch_layout(l) && std::find(p->aliases.begin(), p->aliases.end(), name) != p->aliases.end()) return p;
+  for (Param* p : state_of(l)) {  // a layer in PyTorch layout takes PyTorch's names only (its layout differs)
+    if (torch_name(l, *p) == name) return p;
+    if (!torch_layout(l) && (p->name == name || std::ranges::find(p->aliases, name) != p->aliases.end())) return p;
   }
   return nullptr;
 }
@@ -71,8 +71,8 @@ void convert(const Module& m, Layer& l, const TensorFile& sd, TensorFile& out, c
     if (!p) {
       std::vector<std::string> names;
       for (Param* q : state_of(l)) names.push_back(torch_name(l, *q));
-      raise<FormatError>("{}: unexpected '{}': layer '{}' ({}) has no parameter '{}' (it takes {})", where, key,
-                         l.name(), l.type(), name, fmt::join(names, ", "));
+      raise<FormatError>("{}: unexpected '{}': layer '{}' ({}) takes {}", where, key, l.name(), l.type(),
+                         fmt::join(names, ", "));
     }
     const std::vector<size_t> order = layout_order(l, *p);
     Shape want = p->value.shape();  // in PyTorch's layout

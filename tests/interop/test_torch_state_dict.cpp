@@ -89,8 +89,11 @@ TEST(TorchStateDict, MissingExtraAndMisShapedEntriesNameThePyTorchKey) {
   TensorFile extra = sd;
   extra.tensors.emplace_back("fc.scale", Tensor(Shape({5}), DType::f64));
   EXPECT_THROW_MSG(load_state_dict(m, extra, {}, "x.safetensors"), FormatError,
-                   "x.safetensors: unexpected 'fc.scale': layer 'fc' (Dense) has no parameter 'scale' (it takes "
-                   "weight, bias)");
+                   "x.safetensors: unexpected 'fc.scale': layer 'fc' (Dense) takes weight, bias");
+  TensorFile locnet_names = sd;  // a layer in PyTorch layout takes PyTorch's names only
+  for (auto& [k, t] : locnet_names.tensors)
+    if (k == "fc.weight") k = "fc.kernel";
+  EXPECT_THROW_MSG(load_state_dict(m, locnet_names), FormatError, "unexpected 'fc.kernel': layer 'fc' (Dense) takes");
   TensorFile bad = sd;
   for (auto& [k, t] : bad.tensors)
     if (k == "conv.weight") t = Tensor(Shape({4, 3, 3, 2}), DType::f64);
