@@ -58,7 +58,7 @@ std::vector<size_t> layout_order(const Layer& l, const Param& p) {
 Param* param_named(Layer& l, const std::string& name) {
   for (Param* p : state_of(l)) {  // a layer in PyTorch layout takes PyTorch's names only (its layout differs)
     if (torch_name(l, *p) == name) return p;
-    if (!torch_layout(l) && (p->name == name || std::ranges::find(p->aliases, name) != p->aliases.end())) return p;
+    if (!torch_layout(l) && (p->name == name || std::find(p->aliases.begin(), p->aliases.end(), name) != p->aliases.end())) return p;
   }
   return nullptr;
 }
