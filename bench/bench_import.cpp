@@ -3,8 +3,9 @@
 //   model.onnx         x (N, 5000) -> Gemm (W (5000, 5000) float, transB=1, bias): 100 MB of raw_data initializers
 //   model.h5           the same Dense layer as Keras 2 writes it (model_config JSON, /model_weights/dense/...)
 //   model.safetensors  the same model as a locnet model file (save_model)
-// Rows: ReadBytes/<format> (read_file, the whole file), Import/<format> (load_any_model). Acceptance: Import minus
-// ReadBytes under a second for each. Figures: docs/benchmarks.md.
+// Rows: ReadBytes/<format> (read_file, the whole file), Import/<format> (load_any_model), BuildOnly (the same
+// model built from its spec, no file). Acceptance: Import minus ReadBytes under a second for each. Figures:
+// docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 #include <hdf5.h>
 #include <onnx/onnx_pb.h>
@@ -146,8 +147,18 @@ void Import(benchmark::State& state, const std::string& format) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(std::filesystem::file_size(path)));
 }
 
+// The part of every import that is not the file's: building the layer (allocating and initializing the kernel).
+void BuildOnly(benchmark::State& state) {
+  for (auto _ : state) {
+    locnet::Model m = locnet::parse_model("Input((5000,)) >> Dense(5000)");
+    m.build(*m.input_shape(), uint64_t(0));
+    benchmark::DoNotOptimize(m.param_count());
+  }
+}
+
 }  // namespace
 
+BENCHMARK(BuildOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(ReadBytes, onnx, std::string("onnx"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(Import, onnx, std::string("onnx"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(ReadBytes, h5, std::string("h5"))->Unit(benchmark::kMillisecond)->UseRealTime();
