@@ -29,7 +29,14 @@ std::vector<std::byte> head_of(const std::string& path) {
   return read_file(path, [](std::span<const std::byte>) { return kHeadBytes; });
 }
 
-std::string kind_of(const std::string& path, std::span<const std::byte> head) {
+}  // namespace
+
+std::string model_file_kind(const std::string& path) {
+  // A pipe or device is read once, by the locnet reader as before (sniffing would consume its first bytes); a
+  // missing file gets that reader's error too.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return "locnet";
+  const std::vector<std::byte> head = head_of(path);
   const std::string_view magic = known_format(head);
   if (magic == "safetensors") return "locnet";
   if (magic == "HDF5") return "Keras .h5";
@@ -38,13 +45,8 @@ std::string kind_of(const std::string& path, std::span<const std::byte> head) {
   return "";
 }
 
-}  // namespace
-
-std::string model_file_kind(const std::string& path) { return kind_of(path, head_of(path)); }
-
 Model load_any_model(const std::string& path) {
-  const std::vector<std::byte> head = head_of(path);
-  const std::string kind = kind_of(path, head);
+  const std::string kind = model_file_kind(path);
   if (kind == "locnet") {
     try {
       return load_model(path);
@@ -64,7 +66,7 @@ Model load_any_model(const std::string& path) {
   try {
     return load_model(path);
   } catch (const FormatError& e) {
-    const std::string_view other = known_format(head);
+    const std::string_view other = known_format(head_of(path));
     raise<FormatError>("{}; not a model file locnet reads{}: tried by its first bytes and extension a locnet model "
                        "or checkpoint (safetensors), Keras .h5 (HDF5), Keras 3 .keras (zip), ONNX (.onnx)",
                        e.what(), other.empty() ? std::string() : fmt::format(" (it starts with the {} magic)", other));

@@ -28,7 +28,8 @@ Model load_any_model(const std::string& path, std::optional<InputScaling>& input
 std::vector<std::string> load_any_class_names(const std::string& path);
 Checkpoint load_any_checkpoint(const std::string& path);
 
-// The kind load_any_model sees in a file: "locnet", "Keras .h5", "Keras .keras", "ONNX", or "" for none.
+// The kind load_any_model sees in a file: "locnet", "Keras .h5", "Keras .keras", "ONNX", or "" for none. A path
+// that is not a regular file (a pipe, a device, a missing file) is "locnet": read once, by load_model, as always.
 std::string model_file_kind(const std::string& path);
 
 struct FormatSupport {
