@@ -44,7 +44,7 @@ class CliFormats : public locnet::testing::TempDirTest {
 TEST_F(CliFormats, InfoFormatsListsEveryFormatAndVersion) {
   CliRun r = run({"info", "--formats"});
   ASSERT_EQ(r.status, 0) << r.out;
-  for (const char* s : {"locnet model", "Keras .h5", "Keras 2.0-2.3", "tf.keras", "Keras 3 .keras", "ONNX",
+  for (const char* s : {"locnet model", "Keras .h5", "Keras 2.0-2.3", "tf.keras", "Keras 3", ".keras", "ONNX",
                         "opsets 7-18", "PyTorch state_dict"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
 }
