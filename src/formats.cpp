@@ -99,7 +99,8 @@ const std::vector<FormatSupport>& supported_formats() {
       {"Keras 3", ".keras, .h5", "not yet: .keras archives (NotSupported) and Keras 3's .h5 naming",
        ".keras: a zip of config.json + model.weights.h5; .h5: weight datasets without the :0 suffix"},
       {"ONNX", ".onnx", "IR versions 3-8, ai.onnx opsets 7-18 (ONNX 1.12's backend tests: up to 17)",
-       "the operators of docs/onnx.md; NCHW kept; initializers become weights"},
+       "the operators of docs/onnx.md, initializers as weights; written by locnet convert IN OUT.onnx "
+       "(opset 13, docs/onnx-export.md)"},
       {"PyTorch state_dict", ".safetensors", "PyTorch state_dict() in safetensors layout (F32, F64, I64 scalars)",
        "into a model built from a spec (API: interop/torch_state_dict.hpp; locnet convert --spec)"},
   };

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "interop/layout.hpp"
 #include "interop/onnx_export_writer.hpp"
 #include "interop/onnx_proto.hpp"
 #include "layers/spatial.hpp"
@@ -25,6 +26,7 @@ namespace locnet {
 namespace {
 
 using namespace onnx_import;
+using interop::transpose;  // the weight layout changes between locnet and ONNX (interop/layout.hpp)
 using onnx_export::GraphWriter;
 
 int64_t ir_version_of(int64_t opset) { return opset <= 11 ? 6 : opset <= 14 ? 7 : 8; }

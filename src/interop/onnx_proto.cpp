@@ -95,24 +95,6 @@ TensorFile initializers(const onnx::ModelProto& m) {
   return f;
 }
 
-Tensor transpose(const Tensor& t, const std::vector<size_t>& perm) {
-  std::vector<int64_t> dims;
-  for (size_t p : perm) dims.push_back(t.dim(int64_t(p)));
-  Tensor y(Shape(dims), t.dtype());
-  std::vector<int64_t> idx(perm.size(), 0);  // the output index, row-major
-  const auto& st = t.strides();
-  for (int64_t o = 0; o < y.numel(); ++o) {
-    int64_t src = 0;
-    for (size_t a = 0; a < perm.size(); ++a) src += idx[a] * st[perm[a]];
-    y.set(o, t.item(src));
-    for (size_t a = perm.size(); a-- > 0;) {
-      if (++idx[a] < dims[a]) break;
-      idx[a] = 0;
-    }
-  }
-  return y;
-}
-
 }  // namespace onnx_import
 
 using namespace onnx_import;

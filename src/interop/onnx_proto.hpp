@@ -42,8 +42,5 @@ std::string type_name(int32_t type);                             // "FLOAT", "UI
 Tensor to_tensor(const onnx::TensorProto& t);                    // FormatError / NotSupported naming the tensor
 onnx::ModelProto parse_model(std::span<const std::byte> bytes);  // FormatError unless a ModelProto with a graph
 TensorFile initializers(const onnx::ModelProto& m);
-// t with its axes in the order `perm` (axis a of the result is axis perm[a] of t), contiguous; the weight layout
-// changes between ONNX and locnet.
-Tensor transpose(const Tensor& t, const std::vector<size_t>& perm);
 
 }  // namespace locnet::onnx_import

@@ -1,19 +1,15 @@
 // locnet convert IN OUT: any model file locnet reads (formats.hpp), or a PyTorch state_dict with --spec, to a
-// locnet model file, or to ONNX when OUT ends in .onnx.
+// locnet model file, or to ONNX (interop/onnx_export.hpp) when OUT ends in .onnx.
 #include <cstdio>
 
 #include "commands.hpp"
 #include "locnet/formats.hpp"
+#include "locnet/interop/onnx_export.hpp"
 #include "locnet/interop/torch_state_dict.hpp"
 #include "locnet/model/from_spec.hpp"
 
 namespace locnet::cli {
 namespace {
-
-// The one place that writes ONNX: interop/onnx_export.hpp's save_onnx, once it is there.
-void save_as_onnx(Model&, const std::string& out) {
-  raise<NotSupported>("{}: ONNX export is not supported yet (write a locnet model file: OUT.safetensors)", out);
-}
 
 // --module torch_path=layer, repeated: the module map of load_state_dict.
 ModuleMap module_map(const std::vector<std::string>& pairs) {
@@ -39,8 +35,8 @@ int convert(const std::string& in, const std::string& out, const std::string& sp
     model.build(*model.input_shape(), uint64_t(0));
     load_state_dict(model, in, module_map(modules));
   }
-  if (out.ends_with(".onnx"))
-    save_as_onnx(model, out);
+  if (out.ends_with(".onnx"))  // opset 13 (docs/onnx-export.md)
+    save_onnx(model, out);
   else
     save_model(model, out);
   std::printf("wrote %s (%lld parameters)\n", out.c_str(), static_cast<long long>(model.param_count()));
