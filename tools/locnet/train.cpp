@@ -295,7 +295,8 @@ Tensor softmax_rows(const Tensor& z) {
 }
 
 // The model file for predict, by its name: a Keras 2 .h5 model, a Keras architecture .json with its weights .h5,
-// else a locnet model file. Keras models give their outputs as they are (Keras's model.predict).
+// else a locnet model file. Keras models take their input unscaled (uint8 and images too: scale 1) and give their
+// outputs as they are (Keras's model.predict).
 struct PredictModel {
   Model model;
   std::optional<InputScaling> scaling;
@@ -304,10 +305,10 @@ struct PredictModel {
 PredictModel load_predict_model(const std::string& path, const std::string& weights) {
   if (path.ends_with(".json")) {
     if (weights.empty()) raise<ConfigError>("predict: a Keras architecture .json needs --weights FILE.h5");
-    return {load_keras_json(path, weights).model, std::nullopt, true};
+    return {load_keras_json(path, weights).model, InputScaling{"uint8", 1.0}, true};
   }
   if (!weights.empty()) raise<ConfigError>("predict: --weights is for a Keras architecture .json, got {}", path);
-  if (path.ends_with(".h5")) return {load_keras_h5(path).model, std::nullopt, true};
+  if (path.ends_with(".h5")) return {load_keras_h5(path).model, InputScaling{"uint8", 1.0}, true};
   PredictModel m;
   m.model = load_model(path, m.scaling);
   return m;
