@@ -1,6 +1,7 @@
 #include "locnet/io/hdf5.hpp"
 
 #include <hdf5.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "locnet/core/limits.hpp"
@@ -69,8 +71,10 @@ uint64_t bounded_count(const std::vector<hsize_t>& dims, uint64_t limit, const s
 // HDF5 1.10.8 trusts a variable-length string's stored length and its global heap (H5T__conv_vlen, H5HG_read):
 // corrupt ones overflow a buffer, crash or hang inside H5Aread, and nothing the public API offers checks them
 // first. So the read runs in a child process, which sends the strings back through a pipe as (u64 length, bytes)
-// records; a child that dies, runs past kVlenReadSeconds or sends more than kMaxTextFileBytes fails the read.
-constexpr unsigned kVlenReadSeconds = 5;
+// records; a child that dies, runs past kVlenReadCpuSeconds of CPU time or kVlenReadSeconds, maps more than
+// 8 * kMaxTextFileBytes of new memory or sends more than kMaxTextFileBytes fails the read.
+constexpr unsigned kVlenReadCpuSeconds = 2;  // a corrupt global heap can make HDF5 loop forever
+constexpr unsigned kVlenReadSeconds = 8;     // wall clock, a backstop
 
 bool write_all(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -83,7 +87,30 @@ bool write_all(int fd, const void* data, size_t n) {
   return true;
 }
 
+// A corrupt length makes HDF5 allocate and convert gigabytes: the child may map little more than it has (Linux
+// counts private writable mappings, VmData, against RLIMIT_DATA), so such a read fails at once; a corrupt heap
+// can make it loop, which its CPU time limit ends.
+void limit_child() {
+  const rlimit cpu{kVlenReadCpuSeconds, kVlenReadCpuSeconds};
+  ::setrlimit(RLIMIT_CPU, &cpu);  // SIGXCPU ends it
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmData:")) {
+      const rlim_t limit = rlim_t(std::strtoull(line.c_str() + 7, nullptr, 10)) * 1024 + 8 * kMaxTextFileBytes;
+      const rlimit r{limit, limit};
+      ::setrlimit(RLIMIT_DATA, &r);
+    }
+}
+
 [[noreturn]] void vlen_child(int fd, hid_t attr, hid_t mem, uint64_t count) {
+  limit_child();
+  std::signal(SIGALRM, SIG_DFL);  // not inherited handlers (libFuzzer's), which would let the child run on
+  std::signal(SIGXCPU, SIG_DFL);
+  sigset_t limits;
+  sigemptyset(&limits);
+  sigaddset(&limits, SIGALRM);
+  sigaddset(&limits, SIGXCPU);
+  ::sigprocmask(SIG_UNBLOCK, &limits, nullptr);
   ::alarm(kVlenReadSeconds);
   std::vector<char*> ptrs(count, nullptr);
   if (H5Aread(attr, mem, ptrs.data()) < 0) ::_exit(2);

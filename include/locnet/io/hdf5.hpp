@@ -5,11 +5,11 @@
 // switched off; every failure is a FormatError "<path>: <what>" naming the file and the object.
 // HDF5 as Debian builds it is not thread-safe: use one Hdf5File from one thread at a time.
 // Variable-length strings (Keras's model_config, keras_version, backend): HDF5 1.10.8 trusts their stored length
-// and global heap, and crashes, overflows or hangs inside H5Aread on corrupt ones (H5T__conv_vlen, H5HG_read); the
-// public API cannot check them first. Their read runs in a forked child that sends the strings back through a
-// pipe (at most kMaxTextFileBytes, 5 s); a child that fails is a FormatError "... is unreadable (a corrupt
-// variable-length string ...)". Fixed-length strings and float datasets are read in the process, their class,
-// size and extent checked first.
+// and global heap, and crashes, overflows, loops or allocates gigabytes inside H5Aread on corrupt ones
+// (H5T__conv_vlen, H5HG_read); the public API cannot check them first. Their read runs in a forked child that sends
+// the strings back through a pipe (at most kMaxTextFileBytes, within 2 s of CPU time and 8 * kMaxTextFileBytes of
+// new memory); a child that fails is a FormatError "... is unreadable (a corrupt variable-length string ...)".
+// Fixed-length strings and float datasets are read in the process, their class, size and extent checked first.
 #pragma once
 #include <cstdint>
 #include <span>

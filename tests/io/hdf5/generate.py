@@ -37,7 +37,7 @@ with open(os.path.join(here, "truncated.h5"), "wb") as f:
 # data are (u32 length, u64 global heap address, u32 object index); one field is overwritten in each copy:
 #   vlen_heap_index.h5   object index 0x10000: H5HG_read indexes past its object table (a segmentation fault)
 #   vlen_length_short.h5 length 1 for a 100-byte heap object: H5HG_read copies 100 bytes into a 1-byte buffer
-#   vlen_length_huge.h5  length 2^31 - 1: H5Aread allocates and converts gigabytes (minutes; killed after 5 s)
+#   vlen_length_huge.h5  length 2^31 - 1: H5Aread allocates and converts gigabytes (minutes, in the process)
 import struct
 
 vlen = os.path.join(here, "vlen_ok.h5")
