@@ -186,9 +186,12 @@ std::string weight_key(const std::string& layer, const std::string& weight) {
 
 KerasModel load(const Hdf5File& weights, const std::string& root, std::string_view json_text,
                 const std::string& where) {
-  KerasModel k{keras_model_from_json(json_text, where), {}, {}};
+  KerasModel k{Model(), {}, {}};
   if (weights.has_attribute(root, "keras_version")) k.keras_version = weights.string_attribute(root, "keras_version");
+  if (k.keras_version.empty() && weights.has_attribute("/", "keras_version"))
+    k.keras_version = weights.string_attribute("/", "keras_version");
   if (weights.has_attribute(root, "backend")) k.backend = weights.string_attribute(root, "backend");
+  k.model = keras_model_from_json(keras_config_for_version(json_text, k.keras_version), where);
   k.model.build_from_inputs();
   load_keras_weights(k.model, weights, root);
   return k;
@@ -221,16 +224,15 @@ void load_keras_weights(Model& model, const Hdf5File& file, const std::string& r
   }
 }
 
-KerasModel load_keras_h5(const std::string& path) {
-  Hdf5File file(path);
+KerasModel load_keras_h5(const std::string& path) { return load_keras_h5(Hdf5File(path)); }
+
+KerasModel load_keras_h5(const Hdf5File& file) {
+  const std::string& path = file.path();
   if (!file.has_attribute("/", "model_config"))
     raise<FormatError>("{}: not a Keras model file (no model_config attribute; a save_weights file needs its "
                        "architecture JSON too)", path);
   const std::string config = file.string_attribute("/", "model_config");
-  KerasModel k = load(file, "/model_weights", config, path);
-  if (k.keras_version.empty() && file.has_attribute("/", "keras_version"))
-    k.keras_version = file.string_attribute("/", "keras_version");
-  return k;
+  return load(file, "/model_weights", config, path);
 }
 
 KerasModel load_keras_json(const std::string& json_path, const std::string& weights_path) {

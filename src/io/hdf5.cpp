@@ -1,9 +1,18 @@
 #include "locnet/io/hdf5.hpp"
 
 #include <hdf5.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 
 #include "locnet/core/limits.hpp"
 #include "locnet/io/file.hpp"
@@ -59,6 +68,103 @@ uint64_t bounded_count(const std::vector<hsize_t>& dims, uint64_t limit, const s
   return n;
 }
 
+// HDF5 1.10.8 trusts a variable-length string's stored length and its global heap (H5T__conv_vlen, H5HG_read):
+// corrupt ones overflow a buffer, crash or hang inside H5Aread, and nothing the public API offers checks them
+// first. So the read runs in a child process, which sends the strings back through a pipe as (u64 length, bytes)
+// records; a child that dies, runs past kVlenReadCpuSeconds of CPU time or kVlenReadSeconds, maps more than
+// 8 * kMaxTextFileBytes of new memory or sends more than kMaxTextFileBytes fails the read.
+constexpr unsigned kVlenReadCpuSeconds = 2;  // a corrupt global heap can make HDF5 loop forever
+constexpr unsigned kVlenReadSeconds = 8;     // wall clock, a backstop
+
+bool write_all(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+// A corrupt length makes HDF5 allocate and convert gigabytes: the child may map little more than it has (Linux
+// counts private writable mappings, VmData, against RLIMIT_DATA), so such a read fails at once; a corrupt heap
+// can make it loop, which its CPU time limit ends.
+void limit_child() {
+  const rlimit cpu{kVlenReadCpuSeconds, kVlenReadCpuSeconds};
+  ::setrlimit(RLIMIT_CPU, &cpu);  // SIGXCPU ends it
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmData:")) {
+      const rlim_t limit = rlim_t(std::strtoull(line.c_str() + 7, nullptr, 10)) * 1024 + 8 * kMaxTextFileBytes;
+      const rlimit r{limit, limit};
+      ::setrlimit(RLIMIT_DATA, &r);
+    }
+}
+
+[[noreturn]] void vlen_child(int fd, hid_t attr, hid_t mem, uint64_t count) {
+  limit_child();
+  std::signal(SIGALRM, SIG_DFL);  // not inherited handlers (libFuzzer's), which would let the child run on
+  std::signal(SIGXCPU, SIG_DFL);
+  sigset_t limits;
+  sigemptyset(&limits);
+  sigaddset(&limits, SIGALRM);
+  sigaddset(&limits, SIGXCPU);
+  ::sigprocmask(SIG_UNBLOCK, &limits, nullptr);
+  ::alarm(kVlenReadSeconds);
+  std::vector<char*> ptrs(count, nullptr);
+  if (H5Aread(attr, mem, ptrs.data()) < 0) ::_exit(2);
+  uint64_t total = 0;
+  for (char* p : ptrs) {
+    const uint64_t n = p ? std::strlen(p) : 0;
+    total += n;
+    if (total > kMaxTextFileBytes || !write_all(fd, &n, sizeof n) || !write_all(fd, p, n)) ::_exit(3);
+  }
+  ::_exit(0);  // the strings need not be freed: the process ends
+
+}
+
+// The strings, or nullopt when the child failed (the caller names the attribute).
+std::optional<std::vector<std::string>> read_vlen_strings(hid_t attr, hid_t mem, uint64_t count) {
+  int fds[2];
+  if (::pipe(fds) != 0) return std::nullopt;
+  std::fflush(nullptr);  // nothing buffered is written twice
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    vlen_child(fds[1], attr, mem, count);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buf[1 << 16];
+  const uint64_t limit = kMaxTextFileBytes + count * sizeof(uint64_t);
+  for (ssize_t r; pid > 0 && (r = ::read(fds[0], buf, sizeof buf)) != 0;) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || bytes.size() + size_t(r) > limit) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    bytes.append(buf, size_t(r));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  if (pid < 0) return std::nullopt;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  std::vector<std::string> out;
+  for (size_t at = 0; out.size() < count;) {
+    uint64_t n = 0;
+    if (bytes.size() - at < sizeof n) return std::nullopt;
+    std::memcpy(&n, bytes.data() + at, sizeof n);
+    at += sizeof n;
+    if (n > bytes.size() - at) return std::nullopt;
+    out.emplace_back(bytes.data() + at, n);
+    at += n;
+  }
+  return out;
+}
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::string& path) : path_(path) {
@@ -68,6 +174,18 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
   if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "not an HDF5 file");
   id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id_ < 0) fail(path, "cannot open the HDF5 file (corrupt or truncated)");
+}
+
+Hdf5File::Hdf5File(std::span<const std::byte> image, const std::string& name) : path_(name) {
+  silence_hdf5();
+  static uint64_t opened = 0;  // the core driver tells open images apart by name
+  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (image.empty() || !fapl.ok() || H5Pset_fapl_core(fapl, 1 << 16, false) < 0 ||
+      H5Pset_file_image(fapl, const_cast<std::byte*>(image.data()), image.size()) < 0)
+    fail(name, "not an HDF5 file");
+  const std::string id = fmt::format("{}#image{}", name, ++opened);
+  id_ = H5Fopen(id.c_str(), H5F_ACC_RDONLY, fapl);
+  if (id_ < 0) fail(name, "cannot open the HDF5 file (not HDF5, corrupt or truncated)");
 }
 
 Hdf5File::~Hdf5File() {
@@ -109,17 +227,11 @@ std::vector<std::string> Hdf5File::string_array_attribute(const std::string& obj
   H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts neither way between ASCII and UTF-8
   if (H5Tis_variable_str(type) > 0) {
     H5Tset_size(mem, H5T_VARIABLE);
-    std::vector<char*> ptrs(count, nullptr);
-    if (H5Aread(attr, mem, ptrs.data()) < 0) fail(path_, what + " is unreadable");
-    uint64_t total = 0;
-    for (char* p : ptrs) {
-      const std::string s = p ? std::string(p) : std::string();
-      total += s.size();
-      out.push_back(s);
-    }
-    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
-    if (total > kMaxTextFileBytes) fail(path_, fmt::format("{} is longer than {} bytes", what, kMaxTextFileBytes));
-    return out;
+    std::optional<std::vector<std::string>> strings = read_vlen_strings(attr, mem, count);
+    if (!strings)
+      fail(path_, fmt::format("{} is unreadable (a corrupt variable-length string, or longer than {} bytes)", what,
+                              kMaxTextFileBytes));
+    return std::move(*strings);
   }
   const size_t size = H5Tget_size(type);
   if (size == 0 || size > kMaxTextFileBytes || count * size > kMaxTextFileBytes)

@@ -103,6 +103,7 @@ BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
   c.any_rank = true;
   c.has_beta = center;
   c.has_gamma = scale;
+  c.keras2_variance_scale = keras2_variance_scale;
   auto arg = [&](const char* name) { return fmt::format("{}: {}", kType, name); };
   check_initializer(beta_initializer, arg("beta_initializer"));
   check_initializer(gamma_initializer, arg("gamma_initializer"));
@@ -285,7 +286,9 @@ bool BatchNormBase::uses_batch_stats(Mode mode) const {
 
 void BatchNormBase::update_running(const std::vector<double>& mean, const std::vector<double>& var, int64_t m) {
   // The stored variance: Bessel-corrected where the convention says so (Caffe uses factor 1 for m = 1).
-  const double bessel = c_.unbiased && m > 1 ? double(m) / double(m - 1) : 1.0;
+  double bessel = c_.unbiased && m > 1 ? double(m) / double(m - 1) : 1.0;
+  // Keras 2.1.3-2.3.1 (keras/layers/normalization.py): variance *= m / (m - (1.0 + epsilon)); m = 1 has var 0.
+  if (c_.keras2_variance_scale) bessel = double(m) / (double(m) - (1.0 + c_.epsilon));
   double old_w = c_.old_weight, new_w = c_.new_weight;
   if (c_.batches_tracked) batches_.value.set(0, batches_.value.item(0) + 1);
   if (c_.update == BatchNormCanonical::Update::cumulative) {

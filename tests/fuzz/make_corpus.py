@@ -121,6 +121,16 @@ def main():
     with open(f"{node}/test_lrn/model.onnx", "rb") as f:
         put("onnx", "cut-lrn.onnx", f.read()[:100])
 
+    # HDF5: Keras 2 model files, a real one (tests/interop/keras_h5/) and small synthetic ones
+    # (tests/interop/keras2_synthetic/), and one cut short.
+    interop = os.path.join(os.path.dirname(ROOT), "..", "interop")
+    for name in ["keras_h5/dl4j_cnn_batch_norm.h5", "keras2_synthetic/lc1d_impl3.h5",
+                 "keras2_synthetic/bn_train_2.1.3.h5"]:
+        with open(os.path.join(interop, name), "rb") as f:
+            put("hdf5", "ok-" + os.path.basename(name), f.read())
+    with open(os.path.join(interop, "keras_h5/dl4j_cnn_batch_norm.h5"), "rb") as f:
+        put("hdf5", "cut-dl4j.h5", f.read()[:3000])
+
 
 ONNX_CONV_TEXT = """\
 ir_version: 8

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "locnet/interop/keras_h5.hpp"
 #include "locnet/interop/onnx.hpp"
 #include "locnet/locnet.hpp"
 #include "locnet/model/from_spec.hpp"
@@ -86,6 +87,12 @@ void onnx(std::span<const std::byte> in) {
   exercise(m);
 }
 
+// An HDF5 file image through the Keras .h5 loader (the HDF5 reader, the model config, the weights).
+void hdf5(std::span<const std::byte> in) {
+  KerasModel k = load_keras_h5(Hdf5File(in, "fuzz.h5"));
+  exercise(k.model);
+}
+
 template <void (*F)(std::span<const std::byte>)>
 void guarded(std::span<const std::byte> in) {
   try {
@@ -102,7 +109,8 @@ const std::vector<Target>& targets() {
                                           {"idx", guarded<idx>, idx},
                                           {"spec", guarded<spec>, spec},
                                           {"model", guarded<model>, model},
-                                          {"onnx", guarded<onnx>, onnx}};
+                                          {"onnx", guarded<onnx>, onnx},
+                                          {"hdf5", guarded<hdf5>, hdf5}};
   return all;
 }
 

@@ -201,6 +201,21 @@ TEST(BatchNorm, PyTorchKerasCaffeRunningStatistics) {
     expect_values(buffer(bn, "moving_mean"), rm);
     expect_values(buffer(bn, "moving_variance"), rv);
   }
+  {  // Keras 2.1.3-2.3.1: the batch variance scaled by m / (m - (1 + epsilon)) first; outputs unchanged.
+    KerasBatchNorm2D bn({.keras2_variance_scale = true}), plain;
+    build(bn, in);
+    build(plain, in);
+    std::vector<double> rv(2, 1.0);
+    for (const Tensor& x : xs) {
+      Tensor y = bn.forward(x, Mode::Training), y_plain = plain.forward(x, Mode::Training);
+      for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.item(i), y_plain.item(i));
+      Stats s = stats(x, true);
+      const double n = double(s.m);  // 4 * 3 * 2 values per channel
+      for (size_t c = 0; c < 2; ++c) rv[c] = 0.99 * rv[c] + 0.01 * s.var[c] * (n / (n - (1 + 1e-3)));
+    }
+    expect_values(buffer(bn, "moving_variance"), rv);
+    expect_values(buffer(bn, "moving_mean"), buffer(plain, "moving_mean").to_vector());
+  }
   {  // Caffe: sums S = s + maf S, Z = 1 + maf Z, statistic S / Z; before any batch Z = 0 reads as 0.
     CaffeBatchNorm2D bn({.moving_average_fraction = 0.9});
     build(bn, in);

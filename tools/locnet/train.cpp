@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "locnet/core/parallel.hpp"
 #include "locnet/formats.hpp"
+#include "locnet/interop/keras_h5.hpp"
 #include "locnet/io/file.hpp"
 #include "locnet/io/idx.hpp"
 #include "locnet/io/npy.hpp"
@@ -301,10 +302,32 @@ Tensor softmax_rows(const Tensor& z) {
   return p;
 }
 
-int run_predict(const std::string& model_path, const std::vector<std::string>& inputs, const std::string& output,
-                bool to_gray) {
+// The model file for predict, by its name: a Keras 2 .h5 model, a Keras architecture .json with its weights .h5,
+// else a locnet model file. Keras models take their input unscaled (uint8 and images too: scale 1) and give their
+// outputs as they are (Keras's model.predict).
+struct PredictModel {
+  Model model;
   std::optional<InputScaling> scaling;
-  Model model = load_any_model(model_path, scaling);
+  bool imported = false;
+};
+PredictModel load_predict_model(const std::string& path, const std::string& weights) {
+  if (path.ends_with(".json")) {
+    if (weights.empty()) raise<ConfigError>("predict: a Keras architecture .json needs --weights FILE.h5");
+    return {load_keras_json(path, weights).model, InputScaling{"uint8", 1.0}, true};
+  }
+  if (!weights.empty()) raise<ConfigError>("predict: --weights is for a Keras architecture .json, got {}", path);
+  PredictModel m;
+  m.model = load_any_model(path, m.scaling);
+  if (model_file_kind(path) != "locnet") {
+    m.scaling = InputScaling{"uint8", 1.0};
+    m.imported = true;
+  }
+  return m;
+}
+
+int run_predict(const std::string& model_path, const std::string& weights, const std::vector<std::string>& inputs,
+                const std::string& output, bool to_gray) {
+  auto [model, scaling, imported] = load_predict_model(model_path, weights);
   const Shape want = *model.input_shape();
   Tensor x = read_samples(inputs, want.without_batch(), scaling.value_or(InputScaling{}), to_gray);
   if (x.rank() < 1) raise<ShapeError>("--input: x must have a batch axis, got shape {}", x.shape().str());
@@ -313,6 +336,10 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
     x = x.reshape(want.with_dim(0, x.dim(0)));  // e.g. (N, 28, 28) images for a (28, 28, 1) input
   DType dt = model.named_params().empty() ? DType::f32 : model.named_params().front().second->value.dtype();
   Tensor z = model.forward(x.to(dt), Mode::Inference);
+  if (imported) {
+    write_npy(output, z.to(compute_dtype(x.dtype())));
+    return 0;
+  }
   if (z.rank() != 2) raise<ShapeError>("predict: the model output must be (batch, classes), got {}", z.shape().str());
   Tensor p = ends_in_softmax(model) ? z : softmax_rows(z);  // never a second softmax
   write_npy(output, p.to(compute_dtype(x.dtype())));
@@ -391,15 +418,19 @@ void add_predict(CLI::App& app, Action& action) {
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto output = std::make_shared<std::string>();
   auto to_gray = std::make_shared<bool>(false);
-  cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
+  auto weights = std::make_shared<std::string>();
+  cmd->add_option("model", *model, "Model file: locnet train's, a Keras .h5/.keras, an ONNX file, or a Keras "
+                                   "architecture .json (with --weights); imported models write their outputs as they are")
+      ->required();
+  cmd->add_option("--weights", *weights, "The save_weights .h5 of a Keras architecture .json");
   cmd->add_option("--input", *inputs,
                   "Samples: one .npy (axis 0 the batch; uint8 is scaled as in training) or PNG/JPEG images, one "
                   "sample each (docs/predict.md)")
       ->required();
   cmd->add_option("--output", *output, "Probabilities (batch, classes) (.npy)")->required();
   cmd->add_flag("--to-gray", *to_gray, "Convert RGB images to grayscale for a one-channel model");
-  cmd->callback([&action, model, inputs, output, to_gray] {
-    action = [=] { return run_predict(*model, *inputs, *output, *to_gray); };
+  cmd->callback([&action, model, weights, inputs, output, to_gray] {
+    action = [=] { return run_predict(*model, *weights, *inputs, *output, *to_gray); };
   });
 }
 

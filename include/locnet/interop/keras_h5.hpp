@@ -10,6 +10,8 @@
 // than float32, shared layers and call arguments are refused.
 // Weights: /<root>/<layer>/<name> for each name of the layer's weight_names attribute, loaded as
 // "<layer>.<last path part without :0>" with model/weights.hpp's strict checks.
+// Keras versions: a file's keras_version from 2.1.3 to 2.3.1 (multi-backend Keras, not tf.keras's "-tf") gives
+// its BatchNormalization layers keras2_variance_scale=True (their moving-variance update, docs/batch_norm.md).
 // Errors: FormatError naming the file for HDF5 or JSON that cannot be read; ConfigError
 // "Keras layer '<name>' (<class>): ..." for an unsupported class or option, naming it.
 #pragma once
@@ -28,10 +30,16 @@ struct KerasModel {
 };
 
 KerasModel load_keras_h5(const std::string& path);
+KerasModel load_keras_h5(const Hdf5File& file);  // an open file (or file image)
 KerasModel load_keras_json(const std::string& json_path, const std::string& weights_path);
 
 // The architecture alone (not built): `json` is model_config / model.to_json() text, `where` names it in errors.
 Model keras_model_from_json(std::string_view json, const std::string& where);
+// Whether Keras `version` scaled the batch variance by m / (m - (1 + epsilon)) in BatchNormalization training.
+bool keras_scales_batch_variance(std::string_view version);
+// `config` (model_config JSON) with that version's rules set as options (keras2_variance_scale); unchanged when
+// it has none or is not a model config (keras_model_from_json reports that).
+std::string keras_config_for_version(std::string_view config, std::string_view version);
 // Loads the weights of every layer under `root` ("/model_weights" or "/") into the built model.
 void load_keras_weights(Model& model, const Hdf5File& file, const std::string& root);
 

@@ -4,11 +4,15 @@
 // datasets of rank <= kMaxHdf5Rank and (through Tensor) at most max_tensor_bytes(). HDF5's own error printing is
 // switched off; every failure is a FormatError "<path>: <what>" naming the file and the object.
 // HDF5 as Debian builds it is not thread-safe: use one Hdf5File from one thread at a time.
-// Known gap: HDF5 1.10.8 itself can crash (H5HG_read under H5T__conv_vlen) reading a variable-length string
-// attribute whose stored length was corrupted; mutated copies of tests/interop/keras_h5/dl4j_cnn_batch_norm.h5
-// show it (2 of 1,800). Until that read is isolated or checked, hostile .h5 files are not crash-safe.
+// Variable-length strings (Keras's model_config, keras_version, backend): HDF5 1.10.8 trusts their stored length
+// and global heap, and crashes, overflows, loops or allocates gigabytes inside H5Aread on corrupt ones
+// (H5T__conv_vlen, H5HG_read); the public API cannot check them first. Their read runs in a forked child that sends
+// the strings back through a pipe (at most kMaxTextFileBytes, within 2 s of CPU time and 8 * kMaxTextFileBytes of
+// new memory); a child that fails is a FormatError "... is unreadable (a corrupt variable-length string ...)".
+// Fixed-length strings and float datasets are read in the process, their class, size and extent checked first.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +26,8 @@ constexpr int kMaxHdf5Rank = 16;
 class Hdf5File {
  public:
   explicit Hdf5File(const std::string& path);  // FormatError when it cannot be opened or is not HDF5
+  // An HDF5 file image in memory (copied; HDF5's core driver), named `name` in errors.
+  Hdf5File(std::span<const std::byte> image, const std::string& name);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;

@@ -27,8 +27,9 @@
 //   BatchNorm<R>D.keras(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
 //        gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
 //        beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-//        activation=None, data_format=None)
-//        old-weight momentum, biased moving variance; axis: the channel axis, any axis but the batch's of an
+//        activation=None, data_format=None, keras2_variance_scale=False)
+//        old-weight momentum, biased moving variance (keras2_variance_scale: var m / (m - (1 + epsilon)), as
+//        Keras 2.1.3 to 2.3.1 stored it; tf.keras and Keras 3 store var); axis: the channel axis, any axis but the batch's of an
 //        input of any rank >= 2 (negative: from the end; a one-element list is that axis; a list of several is
 //        NotSupported); data_format, when given, must agree with a non-default axis (1 or the last).
 //   BatchNorm<R>D.caffe(use_global_stats=None, moving_average_fraction=0.999, eps=1e-5, activation=None,
@@ -79,6 +80,7 @@ struct BatchNormCanonical {
   Update update = Update::ema;
   double old_weight = 0.9, new_weight = 0.1;  // ema: r = old r + new s (Caffe: old = moving_average_fraction)
   bool unbiased = false;                      // stored variance var m/(m-1)
+  bool keras2_variance_scale = false;         // Keras 2.1.3-2.3.1: stored variance var m/(m - (1 + eps))
   bool single_value_error = false;            // PyTorch: m = 1 with batch statistics raises
   bool channels_last = true;  // the channel axis is the last one, else axis 1 (where `axis` is unset)
   std::optional<int64_t> axis;  // Keras: any axis but 0, negative from the end; overrides channels_last
@@ -164,6 +166,7 @@ struct KerasBatchNormConfig {
   Value beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint;
   std::optional<std::string> activation;
   std::optional<std::string> data_format;
+  bool keras2_variance_scale = false;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.axis, Field{"axis",
@@ -183,6 +186,10 @@ struct KerasBatchNormConfig {
     v(s.gamma_constraint, Field{"gamma_constraint", "None or a constraint (params/constraints.hpp)."});
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "None (from axis), \"channels_last\" or \"channels_first\"."});
+    v(s.keras2_variance_scale, Field{"keras2_variance_scale",
+                                     "Keras 2.1.3-2.3.1's training rule: the batch variance is scaled by "
+                                     "m / (m - (1 + epsilon)) before the moving-variance update (inference "
+                                     "unaffected). The .h5 importer sets it from keras_version."});
   }
   BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };

@@ -31,3 +31,24 @@ with open(os.path.join(here, "small.h5"), "rb") as f:
     data = f.read()
 with open(os.path.join(here, "truncated.h5"), "wb") as f:
     f.write(data[: len(data) // 3])
+
+# Corrupt variable-length strings (the values Keras keeps in model_config): HDF5 1.10.8 itself fails on each inside
+# H5Aread, so locnet reads them in a child process (include/locnet/io/hdf5.hpp). The 16 bytes of the attribute's
+# data are (u32 length, u64 global heap address, u32 object index); one field is overwritten in each copy:
+#   vlen_heap_index.h5   object index 0x10000: H5HG_read indexes past its object table (a segmentation fault)
+#   vlen_length_short.h5 length 1 for a 100-byte heap object: H5HG_read copies 100 bytes into a 1-byte buffer
+#   vlen_length_huge.h5  length 2^31 - 1: H5Aread allocates and converts gigabytes (minutes, in the process)
+import struct
+
+vlen = os.path.join(here, "vlen_ok.h5")
+with h5py.File(vlen, "w") as f:
+    f.attrs["model_config"] = "x" * 100
+with open(vlen, "rb") as f:
+    data = f.read()
+os.remove(vlen)
+at = data.find(struct.pack("<IQI", 100, data.find(b"GCOL"), 1))
+assert at > 0
+for name, offset, value in [("vlen_heap_index.h5", 12, 0x10000), ("vlen_length_short.h5", 0, 1),
+                            ("vlen_length_huge.h5", 0, 0x7FFFFFFF)]:
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(data[:at + offset] + struct.pack("<I", value) + data[at + offset + 4:])
