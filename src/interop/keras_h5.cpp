@@ -1,8 +1,8 @@
 #include "locnet/interop/keras_h5.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+
+#include "interop/keras_config.hpp"
 
 #include "locnet/io/file.hpp"
 #include "locnet/layers/registry.hpp"
@@ -197,9 +197,10 @@ KerasModel load(const Hdf5File& weights, const std::string& root, std::string_vi
 }  // namespace
 
 Model keras_model_from_json(std::string_view text, const std::string& where) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("class_name") || !j.contains("config"))
-    raise<FormatError>("{}: the model config must be a JSON object with class_name and config", where);
+  return keras_model_from_config(keras_config(text, where), where);
+}
+
+Model keras_model_from_config(const json& j, const std::string& where) {
   const json& c = j["config"];
   if (j["class_name"] == "Sequential") return sequential(c.is_array() ? c : c.value("layers", json::array()), where);
   if (j["class_name"] == "Model" || j["class_name"] == "Functional") return functional(c, where);

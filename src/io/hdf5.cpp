@@ -70,6 +70,20 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
   if (id_ < 0) fail(path, "cannot open the HDF5 file (corrupt or truncated)");
 }
 
+Hdf5File::Hdf5File(std::span<const std::byte> image, const std::string& name) : path_(name) {
+  silence_hdf5();
+  constexpr std::string_view kSignature("\x89HDF\r\n\x1a\n", 8);
+  if (image.size() < kSignature.size() ||
+      std::string_view(reinterpret_cast<const char*>(image.data()), kSignature.size()) != kSignature)
+    fail(name, "not an HDF5 file");
+  Id access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.ok() || H5Pset_fapl_core(access, size_t(1) << 16, false) < 0 ||
+      H5Pset_file_image(access, const_cast<std::byte*>(image.data()), image.size()) < 0)
+    fail(name, "cannot open the HDF5 image in memory");
+  id_ = H5Fopen(name.c_str(), H5F_ACC_RDONLY, access);
+  if (id_ < 0) fail(name, "cannot open the HDF5 file (corrupt or truncated)");
+}
+
 Hdf5File::~Hdf5File() {
   if (id_ >= 0) H5Fclose(id_);
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "locnet/interop/keras_h5.hpp"
 #include "locnet/interop/onnx.hpp"
 #include "locnet/locnet.hpp"
 #include "locnet/model/from_spec.hpp"
@@ -86,6 +87,11 @@ void onnx(std::span<const std::byte> in) {
   exercise(m);
 }
 
+void keras(std::span<const std::byte> in) {
+  KerasModel k = parse_keras_archive(in, "fuzz.keras");
+  exercise(k.model);
+}
+
 template <void (*F)(std::span<const std::byte>)>
 void guarded(std::span<const std::byte> in) {
   try {
@@ -102,7 +108,8 @@ const std::vector<Target>& targets() {
                                           {"idx", guarded<idx>, idx},
                                           {"spec", guarded<spec>, spec},
                                           {"model", guarded<model>, model},
-                                          {"onnx", guarded<onnx>, onnx}};
+                                          {"onnx", guarded<onnx>, onnx},
+                                          {"keras", guarded<keras>, keras}};
   return all;
 }
 

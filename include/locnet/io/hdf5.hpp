@@ -8,7 +8,9 @@
 // attribute whose stored length was corrupted; mutated copies of tests/interop/keras_h5/dl4j_cnn_batch_norm.h5
 // show it (2 of 1,800). Until that read is isolated or checked, hostile .h5 files are not crash-safe.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,9 @@ constexpr int kMaxHdf5Rank = 16;
 class Hdf5File {
  public:
   explicit Hdf5File(const std::string& path);  // FormatError when it cannot be opened or is not HDF5
+  // An HDF5 file image in memory (a .keras archive's model.weights.h5; HDF5's core driver keeps its own copy);
+  // `name` stands for the path in errors. The signature must be at offset 0 (no user block).
+  Hdf5File(std::span<const std::byte> image, const std::string& name);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;
