@@ -5,14 +5,12 @@
 // JSON written here.
 #include <gtest/gtest.h>
 
-#include <cmath>
-
 #include "expect_error.hpp"
 #include "interop/keras_config.hpp"
 #include "locnet/core/limits.hpp"
 #include "locnet/interop/keras_h5.hpp"
 #include "locnet/io/file.hpp"
-#include "locnet/io/npy.hpp"
+#include "interop/npy_reference.hpp"
 
 using namespace locnet;
 
@@ -21,13 +19,7 @@ namespace {
 const std::string kDir = std::string(LOCNET_SOURCE_DIR) + "/tests/interop/keras3/";
 
 void expect_matches_reference(Model& model, const std::string& name) {
-  const Tensor x = read_npy(kDir + name + "_x.npy").to(DType::f32);
-  const Tensor want = read_npy(kDir + name + "_y.npy");
-  const Tensor got = model.forward(x, Mode::Inference).to(DType::f64);
-  ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t i = 0; i < want.numel(); ++i)
-    EXPECT_NEAR(got.data<double>()[i], want.data<double>()[i], 1e-5 + 1e-5 * std::abs(want.data<double>()[i]))
-        << name << " element " << i;
+  expect_matches_npy_reference(model, kDir + name);
 }
 
 TEST(KerasArchive, SequentialMatchesTheNumPyReference) {
