@@ -3,6 +3,8 @@
 // Everything the file announces is bounded before use: attribute strings in total at most kMaxTextFileBytes,
 // datasets of rank <= kMaxHdf5Rank and (through Tensor) at most max_tensor_bytes(). HDF5's own error printing is
 // switched off; every failure is a FormatError "<path>: <what>" naming the file and the object.
+// A compact or contiguous dataset must store exactly the bytes its shape and type need, inside the file (HDF5
+// 1.10.8 reads a corrupt compact dataset through a null pointer otherwise).
 // HDF5 as Debian builds it is not thread-safe: use one Hdf5File from one thread at a time.
 // Known gap: HDF5 1.10.8 itself can crash (H5HG_read under H5T__conv_vlen) reading a variable-length string
 // attribute whose stored length was corrupted; mutated copies of tests/interop/keras_h5/dl4j_cnn_batch_norm.h5
@@ -45,6 +47,8 @@ class Hdf5File {
   Tensor dataset(const std::string& object) const;
 
  private:
+  void check_storage(int64_t dataset, uint64_t bytes, const std::string& what) const;
+
   std::string path_;
   int64_t id_ = -1;  // hid_t
 };
