@@ -62,7 +62,17 @@ TEST(KerasArchive, BrokenArchivesAreFormatErrors) {
   EXPECT_THROW_MSG(load_keras_archive(kDir + "missing_variable.keras"), FormatError,
                    "variable /layers/dense_1/vars/1 is missing: layer 'dense_1' (Dense) has 2 variable(s) "
                    "(kernel, bias)");
+  EXPECT_THROW_MSG(load_keras_archive(kDir + "extra_variable.keras"), FormatError,
+                   "/layers/dense/vars holds more variables than expected: layer 'dense' (Dense) has 2");
   EXPECT_THROW_MSG(load_keras_archive(kDir + "wrong_shape.keras"), FormatError, "dense.kernel");
+  EXPECT_THROW_MSG(load_keras_archive(kDir + "not_hdf5.keras"), FormatError,
+                   "not_hdf5.keras: model.weights.h5: not an HDF5 file");
+  // A weights file whose BatchNormalization variable 3 claims compact storage of 0 bytes (a mutated file on which
+  // HDF5 1.10.8 itself read through a null pointer): refused before HDF5 reads it.
+  EXPECT_THROW_MSG(load_keras_archive(std::string(LOCNET_SOURCE_DIR) +
+                                      "/tests/fuzz/regressions/keras/hdf5-compact-dataset-of-0-bytes.keras"),
+                   FormatError,
+                   "dataset /layers/batch_normalization/vars/3 stores 0 bytes, its shape and type need 12");
   EXPECT_THROW_MSG(load_keras_archive(kDir + "bomb.keras"), FormatError,
                    "bomb.keras: member config.json announces 25165824 bytes, more than the limit of 16777216");
   EXPECT_THROW_MSG(load_keras_archive(kDir + "lying_size.keras"), FormatError, "lying_size.keras: member config.json");

@@ -105,7 +105,8 @@ def run(layers, inputs_of, x):
         xs = [outs[j] for j in inputs_of(i)] if i else [x]
         w = weights_for(l["class_name"], l["config"], xs[0].shape)
         ws.append(w)
-        outs.append(xs[0] if l["class_name"] in ("InputLayer", "Dropout") else forward(l["class_name"], l["config"], w, xs))
+        identity = l["class_name"] in ("InputLayer", "Dropout")
+        outs.append(xs[0] if identity else forward(l["class_name"], l["config"], w, xs))
     return ws, outs[-1]
 
 
@@ -220,6 +221,10 @@ archive("missing_variable.keras", seq_config, weights_h5(seq_layers, seq_ws, Tru
 bad = [list(w) for w in seq_ws]
 bad[1][0] = bad[1][0][:4]  # dense's kernel (6, 5) stored as (4, 5)
 archive("wrong_shape.keras", seq_config, weights_h5(seq_layers, bad, True))
+extra = [list(w) for w in seq_ws]
+extra[1].append(np.zeros(5, np.float32))  # dense with a third variable
+archive("extra_variable.keras", seq_config, weights_h5(seq_layers, extra, True))
+archive("not_hdf5.keras", seq_config, b"not an HDF5 file")
 custom = json.loads(json.dumps(seq_config))
 custom["config"]["layers"][2] = {"module": "my_project.layers", "class_name": "Scale", "config": {"name": "scale"},
                                  "registered_name": "MyProject>Scale"}
