@@ -137,16 +137,4 @@ json keras_config(std::string_view text, const std::string& where) {
   return j;
 }
 
-std::vector<std::pair<std::string, std::string>> keras_layers(const json& config, const std::string& where) {
-  const json& c = config["config"];
-  const json& layers = c.is_array() ? c : c.value("layers", json::array());
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const json& l : layers) {
-    const std::string name = l.contains("name") ? text_of(l["name"]) : text_of(l["config"].value("name", json()));
-    if (name.empty()) raise<FormatError>("{}: a layer of class {} has no name", where, l["class_name"].dump());
-    out.emplace_back(name, l["class_name"].get<std::string>());
-  }
-  return out;
-}
-
 }  // namespace locnet

@@ -18,9 +18,9 @@ namespace locnet {
 // Keras 3's empty extras (lora_rank: null, synchronized: false, ...) are dropped. ConfigError for custom objects
 // and nested models; FormatError "<where>: ..." for text that is not a model config.
 nlohmann::json keras_config(std::string_view text, const std::string& where);
-// The (name, class_name) of each layer of a config in the Keras 2 form, in config order.
+// The (name, class_name) of each layer of a config that keras_model_from_config accepted, in config order.
 std::vector<std::pair<std::string, std::string>> keras_layers(const nlohmann::json& config, const std::string& where);
-// The architecture of a config in the Keras 2 form (src/interop/keras_h5.cpp), not built.
+// The architecture of a config in the Keras 2 form, not built (this and keras_layers: src/interop/keras_h5.cpp).
 Model keras_model_from_config(const nlohmann::json& config, const std::string& where);
 // Keras's naming.to_snake_case: "BatchNormalization" -> "batch_normalization", "Conv2D" -> "conv2d".
 std::string keras_snake_case(const std::string& class_name);

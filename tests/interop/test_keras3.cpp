@@ -154,6 +154,13 @@ TEST(KerasH5, Keras3ConfigForms) {
                    ConfigError, "lora_rank");
 }
 
+TEST(KerasH5, ConfigOfTheWrongJsonTypeIsAFormatError) {
+  // Found by mutating .keras configs: a Sequential config that is a number was read with json::value() (a
+  // nlohmann::json exception, not a locnet error).
+  EXPECT_THROW_MSG(keras_model_from_json(R"({"class_name": "Sequential", "config": 2147483648})", "t"), FormatError,
+                   "t: a Sequential model must have layers");
+}
+
 TEST(KerasH5, KerasSnakeCaseMatchesKerasNaming) {
   EXPECT_EQ(keras_snake_case("BatchNormalization"), "batch_normalization");
   EXPECT_EQ(keras_snake_case("Conv2D"), "conv2d");
