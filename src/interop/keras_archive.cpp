@@ -1,5 +1,6 @@
 // Keras 3 .keras archives (include/locnet/interop/keras_h5.hpp).
 #include <fstream>
+#include <map>
 
 #include "interop/keras_config.hpp"
 #include "locnet/core/limits.hpp"
