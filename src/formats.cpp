@@ -59,8 +59,7 @@ Model load_any_model(const std::string& path) {
     }
   }
   if (kind == "Keras .h5") return load_keras_h5(path).model;
-  if (kind == "Keras .keras")  // Keras 3 archives: interop/keras_h5.hpp's load_keras, once it is there
-    raise<NotSupported>("{}: Keras 3 .keras archives are not supported yet (save the model as .h5)", path);
+  if (kind == "Keras .keras") return load_keras_archive(path).model;
   if (kind == "ONNX") return read_onnx(path);
   // No importer claims it: the locnet reader (the default format) says what is wrong, then the formats tried.
   try {
@@ -96,8 +95,9 @@ const std::vector<FormatSupport>& supported_formats() {
        "spec, weights, class names, input scaling; a checkpoint's optimizer state for train --resume"},
       {"Keras .h5", ".h5, .hdf5", "Keras 2.0-2.3 (standalone) and tf.keras 2.x model.save files",
        "model_config + /model_weights; Sequential and functional; weights-only files need the JSON (API)"},
-      {"Keras 3", ".keras, .h5", "not yet: .keras archives (NotSupported) and Keras 3's .h5 naming",
-       ".keras: a zip of config.json + model.weights.h5; .h5: weight datasets without the :0 suffix"},
+      {"Keras 3", ".keras, .h5", "Keras 3 model.save files: .keras archives and the legacy .h5 (checked on files "
+       "written in Keras 3.x's layout, not by Keras)",
+       ".keras: config.json + model.weights.h5 (layers/<class>/vars/<i>); .h5: datasets through weight_names"},
       {"ONNX", ".onnx", "IR versions 3-8, ai.onnx opsets 7-18 (ONNX 1.12's backend tests: up to 17)",
        "the operators of docs/onnx.md, initializers as weights; written by locnet convert IN OUT.onnx "
        "(opset 13, docs/onnx-export.md)"},

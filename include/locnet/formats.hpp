@@ -4,7 +4,7 @@
 //     safetensors with "format": "locnet"  -> load_model (train/checkpoint.hpp; a checkpoint's optimizer state is
 //                                             not read)
 //     HDF5 ("\x89HDF\r\n\x1a\n")            -> load_keras_h5 (interop/keras_h5.hpp)
-//     zip ("PK\x03\x04")                    -> a Keras 3 .keras archive
+//     zip ("PK\x03\x04")                    -> load_keras_archive (interop/keras_h5.hpp)
 //     ".onnx", or a protobuf starting with field 1 (ir_version) -> read_onnx (interop/onnx.hpp)
 //   Every model comes back built with its weights loaded. Only locnet files record an input scaling and class
 //   names; the overloads give nullopt / none for the others.

@@ -18,6 +18,7 @@
 #include "locnet/io/npy.hpp"
 #include "locnet/io/safetensors.hpp"
 #include "locnet/io/spec.hpp"
+#include "locnet/io/zip.hpp"
 #include "locnet/interop/keras.hpp"
 #include "locnet/interop/keras_h5.hpp"
 #include "locnet/interop/torch_state_dict.hpp"

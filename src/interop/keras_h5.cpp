@@ -1,8 +1,8 @@
 #include "locnet/interop/keras_h5.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+
+#include "interop/keras_config.hpp"
 
 #include "locnet/io/file.hpp"
 #include "locnet/layers/registry.hpp"
@@ -116,6 +116,12 @@ KerasLayer keras_layer(const json& j, const std::string& where) {
   return {j, name, j["class_name"].get<std::string>()};
 }
 
+// Keras 2.0-2.1 wrote a Sequential config as the list of layers, later ones as {"layers": [...]}.
+const json& sequential_layers(const json& c) {
+  static const json none = json::array();
+  return c.is_array() ? c : c.is_object() && c.contains("layers") ? c["layers"] : none;
+}
+
 Model sequential(const json& layers, const std::string& where) {
   Model m;
   NodeId last = -1;
@@ -200,13 +206,24 @@ KerasModel load(const Hdf5File& weights, const std::string& root, std::string_vi
 }  // namespace
 
 Model keras_model_from_json(std::string_view text, const std::string& where) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("class_name") || !j.contains("config"))
-    raise<FormatError>("{}: the model config must be a JSON object with class_name and config", where);
+  return keras_model_from_config(keras_config(text, where), where);
+}
+
+Model keras_model_from_config(const json& j, const std::string& where) {
   const json& c = j["config"];
-  if (j["class_name"] == "Sequential") return sequential(c.is_array() ? c : c.value("layers", json::array()), where);
+  if (j["class_name"] == "Sequential") return sequential(sequential_layers(c), where);
   if (j["class_name"] == "Model" || j["class_name"] == "Functional") return functional(c, where);
   raise<ConfigError>("{}: Keras model class must be Sequential or Model, got {}", where, j["class_name"].dump());
+}
+
+std::vector<std::pair<std::string, std::string>> keras_layers(const json& config, const std::string& where) {
+  const json& c = config["config"];
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const json& j : config["class_name"] == "Sequential" ? sequential_layers(c) : c["layers"]) {
+    const KerasLayer l = keras_layer(j, where);
+    out.emplace_back(l.name, l.cls);
+  }
+  return out;
 }
 
 void load_keras_weights(Model& model, const Hdf5File& file, const std::string& root) {

@@ -178,13 +178,17 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
 
 Hdf5File::Hdf5File(std::span<const std::byte> image, const std::string& name) : path_(name) {
   silence_hdf5();
-  static uint64_t opened = 0;  // the core driver tells open images apart by name
-  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (image.empty() || !fapl.ok() || H5Pset_fapl_core(fapl, 1 << 16, false) < 0 ||
-      H5Pset_file_image(fapl, const_cast<std::byte*>(image.data()), image.size()) < 0)
+  constexpr std::string_view kSignature("\x89HDF\r\n\x1a\n", 8);
+  if (image.size() < kSignature.size() ||
+      std::string_view(reinterpret_cast<const char*>(image.data()), kSignature.size()) != kSignature)
     fail(name, "not an HDF5 file");
+  static uint64_t opened = 0;  // the core driver tells open images apart by name
+  Id access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.ok() || H5Pset_fapl_core(access, size_t(1) << 16, false) < 0 ||
+      H5Pset_file_image(access, const_cast<std::byte*>(image.data()), image.size()) < 0)
+    fail(name, "cannot open the HDF5 image in memory");
   const std::string id = fmt::format("{}#image{}", name, ++opened);
-  id_ = H5Fopen(id.c_str(), H5F_ACC_RDONLY, fapl);
+  id_ = H5Fopen(id.c_str(), H5F_ACC_RDONLY, access);
   if (id_ < 0) fail(name, "cannot open the HDF5 file (not HDF5, corrupt or truncated)");
 }
 
@@ -274,6 +278,25 @@ std::vector<std::string> Hdf5File::groups(const std::string& object) const {
   return out;
 }
 
+// HDF5 1.10.8 copies a compact or contiguous dataset's bytes without checking the size stored with them against
+// the dataspace (a corrupt compact size of 0 made it read through a null pointer): a dataset whose storage does not
+// hold exactly `bytes`, or lies outside the file, is refused before H5Dread. Chunked datasets are HDF5's to check.
+void Hdf5File::check_storage(int64_t set, uint64_t bytes, const std::string& what) const {
+  Id create(H5Dget_create_plist(set), H5Pclose);
+  const H5D_layout_t layout = create.ok() ? H5Pget_layout(create) : H5D_LAYOUT_ERROR;
+  if (layout == H5D_CHUNKED) return;
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) fail(path_, what + " has an unreadable layout");
+  const hsize_t stored = H5Dget_storage_size(set);
+  if (stored != bytes)
+    fail(path_, fmt::format("{} stores {} bytes, its shape and type need {}", what, stored, bytes));
+  if (layout == H5D_CONTIGUOUS) {
+    const haddr_t at = H5Dget_offset(set);
+    hsize_t file_size = 0;
+    if (H5Fget_filesize(id_, &file_size) < 0 || at == HADDR_UNDEF || at > file_size || bytes > file_size - at)
+      fail(path_, what + " lies outside the file");
+  }
+}
+
 Tensor Hdf5File::dataset(const std::string& object) const {
   const std::string what = "dataset " + object;
   if (!has_object(object)) fail(path_, what + " is missing");
@@ -286,8 +309,9 @@ Tensor Hdf5File::dataset(const std::string& object) const {
     fail(path_, fmt::format("{} must be float32 or float64, got another type (class {}, {} bytes)", what,
                             int(H5Tget_class(type)), size));
   const std::vector<hsize_t> dims = extent(space, path_, what);
-  bounded_count(dims, max_tensor_bytes() / size, path_, what);
   Shape shape(std::vector<int64_t>(dims.begin(), dims.end()));
+  const uint64_t bytes = bounded_count(dims, max_tensor_bytes() / size, path_, what) * size;
+  if (bytes > 0) check_storage(set, bytes, what);
   Tensor t = Tensor::empty(shape, size == 4 ? DType::f32 : DType::f64);
   if (t.numel() > 0 &&
       H5Dread(set, size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0)

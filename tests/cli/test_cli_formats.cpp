@@ -11,6 +11,7 @@
 #include "gradcheck.hpp"
 #include "locnet/interop/onnx.hpp"
 #include "locnet/io/npy.hpp"
+#include "locnet/train/checkpoint.hpp"
 #include "temp_dir.hpp"
 
 using namespace locnet;
@@ -55,8 +56,9 @@ TEST_F(CliFormats, SummaryAndPredictReadKerasAndOnnxDirectly) {
   ASSERT_EQ(s.status, 0) << s.out;
   EXPECT_NE(s.out.find("(Dense)"), std::string::npos) << s.out;
   EXPECT_NE(s.out.find("Total params: 195"), std::string::npos) << s.out;  // 64 * 3 + 3
-  expect_predicts(kOnnx + "dense_8x8.onnx", kOnnx + "x.npy", read_npy(kOnnx + "probs.npy"));
-  expect_predicts(kKeras + "cnn2d_92.h5", kKeras + "cnn2d_92_x.npy", softmax(read_npy(kKeras + "cnn2d_92_y.npy")));
+  // An imported model's outputs are written as they are (logits here), as Keras's and ONNX runtimes' predict do.
+  expect_predicts(kOnnx + "dense_8x8.onnx", kOnnx + "x.npy", read_npy(kOnnx + "logits.npy"));
+  expect_predicts(kKeras + "cnn2d_92.h5", kKeras + "cnn2d_92_x.npy", read_npy(kKeras + "cnn2d_92_y.npy"));
 }
 
 TEST_F(CliFormats, ConvertKerasOnnxAndStateDictToLocnetFiles) {
@@ -68,6 +70,10 @@ TEST_F(CliFormats, ConvertKerasOnnxAndStateDictToLocnetFiles) {
     expect_predicts(path("k.safetensors"), kKeras + name + "_x.npy", softmax(y));
   }
   ASSERT_EQ(run({"convert", kOnnx + "dense_8x8.onnx", path("o.safetensors")}).status, 0);
+  std::optional<locnet::InputScaling> scaling;
+  locnet::load_model(path("o.safetensors"), scaling);
+  ASSERT_TRUE(scaling.has_value());  // an imported model takes its input unscaled, after conversion too
+  EXPECT_EQ(scaling->scale, 1.0);
   expect_predicts(path("o.safetensors"), kOnnx + "x.npy", read_npy(kOnnx + "probs.npy"));
   // and to ONNX: Keras (Conv2D, BatchNormalization, Dense) -> ONNX -> read back gives Keras's outputs
   CliRun k = run({"convert", kKeras + "dl4j_cnn_batch_norm.h5", path("k.onnx")});

@@ -63,4 +63,11 @@ TEST_F(CliKerasPredict, SyntheticKerasFilesAndErrors) {
   EXPECT_NE(weights_only.out.find("not a Keras model file"), std::string::npos) << weights_only.out;
 }
 
+TEST(CliKeras, SummaryOfAKeras3Archive) {  // the synthetic file of tests/interop/keras3/generate.py
+  CliRun r = run({"summary", std::string(LOCNET_SOURCE_DIR) + "/tests/interop/keras3/functional.keras"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"bn (BatchNorm1D.keras)", "cat (Concatenate)", "head (Dense)"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+}
+
 }  // namespace

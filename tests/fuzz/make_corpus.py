@@ -120,6 +120,11 @@ def main():
             put("onnx", f"ok-{test}.onnx", f.read())
     with open(f"{node}/test_lrn/model.onnx", "rb") as f:
         put("onnx", "cut-lrn.onnx", f.read()[:100])
+    # Keras 3 .keras archives: the synthetic ones of tests/interop/keras3/ (its generate.py writes them).
+    keras3 = os.path.join(os.path.dirname(ROOT), "..", "interop", "keras3")
+    for name in ["sequential", "functional", "no_config", "custom_object", "missing_variable"]:
+        with open(os.path.join(keras3, name + ".keras"), "rb") as f:
+            put("keras", ("ok-" if name in ("sequential", "functional") else "") + name + ".keras", f.read())
 
     # HDF5: Keras 2 model files, a real one (tests/interop/keras_h5/) and small synthetic ones
     # (tests/interop/keras2_synthetic/), and one cut short.

@@ -93,6 +93,12 @@ void hdf5(std::span<const std::byte> in) {
   exercise(k.model);
 }
 
+// A Keras 3 .keras archive (the zip reader, the in-memory weights .h5, the config).
+void keras(std::span<const std::byte> in) {
+  KerasModel k = parse_keras_archive(in, "fuzz.keras");
+  exercise(k.model);
+}
+
 template <void (*F)(std::span<const std::byte>)>
 void guarded(std::span<const std::byte> in) {
   try {
@@ -110,7 +116,8 @@ const std::vector<Target>& targets() {
                                           {"spec", guarded<spec>, spec},
                                           {"model", guarded<model>, model},
                                           {"onnx", guarded<onnx>, onnx},
-                                          {"hdf5", guarded<hdf5>, hdf5}};
+                                          {"hdf5", guarded<hdf5>, hdf5},
+                                          {"keras", guarded<keras>, keras}};
   return all;
 }
 

@@ -79,7 +79,8 @@ TEST(FuzzHarness, EstimatesEachLayersMultiplyAdds) {
   EXPECT_DOUBLE_EQ(macs("Input((4,)) >> [Dense(3), Dense(3)] >> Add()"), 2 * (30.0 + 8 + 6) + 6 + 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, FuzzInputs, ::testing::Values("npy", "safetensors", "idx", "spec", "model", "onnx", "hdf5"),
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzInputs,
+                         ::testing::Values("npy", "safetensors", "idx", "spec", "model", "onnx", "hdf5", "keras"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

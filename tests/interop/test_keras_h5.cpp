@@ -10,6 +10,7 @@
 #include "expect_error.hpp"
 #include "locnet/interop/keras_h5.hpp"
 #include "locnet/io/npy.hpp"
+#include "interop/npy_reference.hpp"
 
 using namespace locnet;
 
@@ -76,13 +77,7 @@ TEST(KerasH5, ArchitectureJsonAndWeightsFileKeras208) {
 // Outputs against tests/interop/keras_h5/reference.py: NumPy, float64, from Keras's documented semantics and the
 // file's weights (not Keras's own outputs); locnet computes in float32.
 void expect_matches_reference(Model model, const std::string& name) {
-  const Tensor x = read_npy(kDir + name + "_x.npy").to(DType::f32);
-  const Tensor want = read_npy(kDir + name + "_y.npy");
-  const Tensor got = model.forward(x, Mode::Inference).to(DType::f64);
-  ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t i = 0; i < want.numel(); ++i)
-    EXPECT_NEAR(got.data<double>()[i], want.data<double>()[i], 1e-5 + 1e-5 * std::abs(want.data<double>()[i]))
-        << name << " element " << i;
+  expect_matches_npy_reference(model, kDir + name);
 }
 
 TEST(KerasH5, OutputsMatchTheNumPyReference) {

@@ -99,7 +99,7 @@ TEST(Hdf5, ReadsAFileImageInMemory) {
   EXPECT_EQ(again.string_attribute("/", "fixed"), "fixed");
   const std::string text = "not hdf5 at all";
   EXPECT_THROW_MSG(Hdf5File(std::as_bytes(std::span(text.data(), text.size())), "t.h5"), FormatError,
-                   "t.h5: cannot open the HDF5 file");
+                   "t.h5: not an HDF5 file");
   EXPECT_THROW_MSG(Hdf5File(std::span<const std::byte>(), "e.h5"), FormatError, "e.h5: not an HDF5 file");
   const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + 1000);
   EXPECT_THROW(Hdf5File(cut, "cut.h5").dataset("/model_weights/a_layer/a_layer/kernel:0"), FormatError);

@@ -27,8 +27,13 @@ int convert(const std::string& in, const std::string& out, const std::string& sp
             const std::vector<std::string>& modules) {
   if (spec.empty() && !modules.empty()) raise<ConfigError>("--module needs --spec (it pairs state_dict modules)");
   Model model;
+  // An imported model takes its input as it is: the converted file says so (uint8 at scale 1), or predict would
+  // apply locnet's 1/255 default for files without a scaling.
+  std::optional<InputScaling> scaling = InputScaling{"uint8", 1.0};
   if (spec.empty()) {
-    model = load_any_model(in);
+    const bool locnet_file = model_file_kind(in) == "locnet";
+    model = load_any_model(in, scaling);
+    if (!locnet_file) scaling = InputScaling{"uint8", 1.0};
   } else {  // IN is a PyTorch state_dict: its modules pair with the spec's layers by order or by --module
     model = parse_model(spec);
     if (!model.input_shape()) raise<ConfigError>("--spec needs an Input(shape) first, got '{}'", spec);
@@ -38,7 +43,7 @@ int convert(const std::string& in, const std::string& out, const std::string& sp
   if (out.ends_with(".onnx"))  // opset 13 (docs/onnx-export.md)
     save_onnx(model, out);
   else
-    save_model(model, out);
+    save_model(model, out, scaling);
   std::printf("wrote %s (%lld parameters)\n", out.c_str(), static_cast<long long>(model.param_count()));
   return 0;
 }

@@ -3,6 +3,8 @@
 // Everything the file announces is bounded before use: attribute strings in total at most kMaxTextFileBytes,
 // datasets of rank <= kMaxHdf5Rank and (through Tensor) at most max_tensor_bytes(). HDF5's own error printing is
 // switched off; every failure is a FormatError "<path>: <what>" naming the file and the object.
+// A compact or contiguous dataset must store exactly the bytes its shape and type need, inside the file (HDF5
+// 1.10.8 reads a corrupt compact dataset through a null pointer otherwise).
 // HDF5 as Debian builds it is not thread-safe: use one Hdf5File from one thread at a time.
 // Variable-length strings (Keras's model_config, keras_version, backend): HDF5 1.10.8 trusts their stored length
 // and global heap, and crashes, overflows, loops or allocates gigabytes inside H5Aread on corrupt ones
@@ -11,6 +13,7 @@
 // new memory); a child that fails is a FormatError "... is unreadable (a corrupt variable-length string ...)".
 // Fixed-length strings and float datasets are read in the process, their class, size and extent checked first.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,7 +29,8 @@ constexpr int kMaxHdf5Rank = 16;
 class Hdf5File {
  public:
   explicit Hdf5File(const std::string& path);  // FormatError when it cannot be opened or is not HDF5
-  // An HDF5 file image in memory (copied; HDF5's core driver), named `name` in errors.
+  // An HDF5 file image in memory (a .keras archive's model.weights.h5; HDF5's core driver keeps its own copy);
+  // `name` stands for the path in errors. The signature must be at offset 0 (no user block).
   Hdf5File(std::span<const std::byte> image, const std::string& name);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
@@ -46,6 +50,8 @@ class Hdf5File {
   Tensor dataset(const std::string& object) const;
 
  private:
+  void check_storage(int64_t dataset, uint64_t bytes, const std::string& what) const;
+
   std::string path_;
   int64_t id_ = -1;  // hid_t
 };

@@ -3,7 +3,8 @@
 
 dense_8x8.onnx: x (N, 8, 8, 1) float -> Flatten (axis 1) -> Gemm (W (3, 64), transB=1, bias (3,)), opset 13,
 IR version 8: a 3-class classifier of the 8x8 images tests/cli/test_cli_train.cpp writes. x.npy holds two seeded
-samples (float32) and probs.npy the softmax of the logits x.reshape(2, 64) @ W.T + b, computed here with NumPy
+samples (float32), logits.npy the logits x.reshape(2, 64) @ W.T + b (what predict writes for an imported model)
+and probs.npy their softmax (what it writes for the converted locnet file), computed here with NumPy
 (a synthetic reference of ONNX's documented Gemm semantics, in float64).
 Run: /usr/bin/python3 tests/cli/formats/generate.py
 """
@@ -33,4 +34,5 @@ x = rng.random((2, 8, 8, 1)).astype(np.float32)
 z = x.reshape(2, 64).astype(np.float64) @ W.T.astype(np.float64) + b
 p = np.exp(z - z.max(1, keepdims=True))
 np.save(os.path.join(HERE, "x.npy"), x)
+np.save(os.path.join(HERE, "logits.npy"), z)
 np.save(os.path.join(HERE, "probs.npy"), p / p.sum(1, keepdims=True))
