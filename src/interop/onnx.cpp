@@ -174,7 +174,7 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     consts_.tensors.emplace_back(n.output(0), constant_of_shape(n));
     return;
   }
-  if (constant_arithmetic(n)) return;
+  if (fold_constant(n) || constant_arithmetic(n)) return;
   NodeId x = value(n.input_size() > 0 ? n.input(0) : std::string(), where(n));
   const Shape in = shape_of(x);
   std::vector<NodeId> ins{x};

@@ -1,6 +1,6 @@
 // The graph importer of the ONNX reader (include/locnet/interop/onnx.hpp): one ModelProto graph -> a Model, node
 // by node. The core operators are in src/interop/onnx.cpp, the broadcasting arithmetic, Pad, Resize/Upsample and
-// ConstantOfShape in src/interop/onnx_ops.cpp.
+// ConstantOfShape in src/interop/onnx_ops.cpp, operators on constants only in src/interop/onnx_fold.cpp.
 #pragma once
 #include <map>
 #include <memory>
@@ -42,6 +42,8 @@ class Importer {
   // A constant 1-D list of integers (int64 read as f64: exact up to 2^53) of at most `max` entries.
   std::vector<int64_t> constant_ints(const onnx::NodeProto& n, int i, size_t max) const;
 
+  std::vector<int64_t> clamped_ints(const onnx::NodeProto& n, int i) const;  // src/interop/onnx_fold.cpp
+
   void add_node(const onnx::NodeProto& n);
   void add_layer(const onnx::NodeProto& n);
   // Adds a layer on `ins` with its weights; records its output shape.
@@ -57,6 +59,8 @@ class Importer {
   std::unique_ptr<Layer> pool(const onnx::NodeProto& n, const Shape& in, bool max);
   std::unique_ptr<Layer> batch_norm(const onnx::NodeProto& n, const Shape& in, Weights& w);
   std::unique_ptr<Layer> gemm(const onnx::NodeProto& n, const Shape& in, Weights& w);
+
+  bool fold_constant(const onnx::NodeProto& n);  // src/interop/onnx_fold.cpp: an operator on constants only
 
   // src/interop/onnx_ops.cpp
   bool constant_arithmetic(const onnx::NodeProto& n);  // Add/Sub/Mul/Div with one constant operand

@@ -293,3 +293,44 @@ TEST_F(OnnxFile, ExternalDataIsReadRelativeToTheModel) {
   std::filesystem::create_symlink("/etc/hostname", path("link.bin"));
   fails(0, "link.bin", "external data location 'link.bin' must be a relative path inside");
 }
+
+// Operators on constants only are computed at import: c (3,) -> Unsqueeze (axes input at opset 13, an attribute
+// before) -> (3, 1, 1) -> Squeeze -> Unsqueeze again, then added per channel. PyTorch's F.pad chain (Concat,
+// Reshape, Slice with negative steps, Transpose, Cast) runs in tests/interop/test_onnx_pytorch.cpp.
+TEST(OnnxOps, OperatorsOnConstantsAreFolded) {
+  for (int64_t opset : {11, 13}) {
+    SCOPED_TRACE(opset);
+    onnx::ModelProto m = graph(opset, {3, 1, 2});
+    auto* g = m.mutable_graph();
+    *g->add_initializer() = float_tensor("c", {3}, {1, 2, 4}, true);
+    *g->add_initializer() = int_tensor("axes", {1, -1});
+    *g->add_initializer() = int_tensor("one", {1});
+    auto* u = add_node(g, "Unsqueeze",
+                       opset < 13 ? std::vector<std::string>{"c"} : std::vector<std::string>{"c", "axes"}, "u");
+    auto* s =
+        add_node(g, "Squeeze", opset < 13 ? std::vector<std::string>{"u"} : std::vector<std::string>{"u", "one"}, "s");
+    if (opset < 13) {
+      auto* axes = attr(u, "axes");
+      for (int64_t a : {1, -1}) axes->add_ints(a);
+      attr(s, "axes")->add_ints(1);
+    }
+    auto* u2 = add_node(g, "Unsqueeze",
+                        opset < 13 ? std::vector<std::string>{"s"} : std::vector<std::string>{"s", "one"}, "k");
+    if (opset < 13) attr(u2, "axes")->add_ints(1);
+    u2->set_name("Unsqueeze_again");
+    add_node(g, "Add", {"x", "k"}, "y");
+    const Tensor x = input(Shape{2, 3, 1, 2}), y = run(m, x);
+    for (int64_t i = 0; i < x.numel(); ++i) EXPECT_EQ(y.item(i), x.item(i) + double(1 << (i / 2 % 3))) << i;
+  }
+  onnx::ModelProto m = graph(13, {3, 1, 2});
+  *m.mutable_graph()->add_initializer() = float_tensor("c", {3}, {1, 2, 4}, true);
+  attr(add_node(m.mutable_graph(), "Cast", {"c"}, "k"), "to")->set_i(onnx::TensorProto::STRING);
+  add_node(m.mutable_graph(), "Add", {"x", "k"}, "y");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "(Cast, opset 13): a cast of a constant to STRING");
+  m.mutable_graph()->mutable_node(0)->set_op_type("Slice");
+  m.mutable_graph()->mutable_node(0)->clear_attribute();
+  for (const char* name : {"starts", "ends", "axes", "steps"})
+    *m.mutable_graph()->add_initializer() = int_tensor(name, {0});
+  for (const char* name : {"starts", "ends", "axes", "steps"}) m.mutable_graph()->mutable_node(0)->add_input(name);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Slice, opset 13): a step of 0");
+}

@@ -1,7 +1,9 @@
 // ONNX files written by PyTorch itself (real data: tests/interop/onnx_pytorch/generate.py, torch.onnx.export of
 // torch 1.13 at opsets 9, 11, 13 and 17, batch 2, batch 1 and a dynamic batch axis): an AlexNet-style net (grouped
 // Conv, LRN, MaxPool, Gemm, Softmax), a GoogLeNet-style inception block (Concat, LRN, Pad + AveragePool with
-// ceil_mode) and a ResNet basic block (BatchNorm folded or kept, Add skip, GlobalAveragePool). Each file is
+// ceil_mode), a ResNet basic block (BatchNorm folded or kept, Add skip, GlobalAveragePool) and two resampling nets
+// (per-channel Mul/Add constants, F.pad as a chain of operators on constants, a broadcast Mul, Div by 2, nearest
+// and bilinear nn.Upsample as Upsample or Resize). Each file is
 // imported and run on the input PyTorch ran; the outputs must match PyTorch's float32 outputs to 1e-5 relative
 // (plus 1e-6 absolute: float32 sums in another order).
 #include <gtest/gtest.h>
@@ -15,7 +17,7 @@ using namespace locnet;
 TEST(OnnxPyTorch, ExportedNetsMatchPyTorch) {
   const std::string dir = std::string(LOCNET_SOURCE_DIR) + "/tests/interop/onnx_pytorch/";
   const std::vector<std::string> cases = locnet::testing::conformance_cases(dir);
-  EXPECT_EQ(cases.size(), 19u);
+  EXPECT_EQ(cases.size(), 30u);
   for (const std::string& name : cases) {
     SCOPED_TRACE(name);
     Model model = read_onnx(dir + name + ".onnx");

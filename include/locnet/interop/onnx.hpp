@@ -15,7 +15,8 @@
 //   the file's batch size) -> Reshape; Transpose (perm[0] = 0) -> Permute; Constant, ConstantOfShape -> an
 //   initializer; Add/Sub/Mul/Div with a scalar or per-channel constant -> a grouped 1x1 Conv (y = s x + b);
 //   merges broadcast over spatial axes of size 1 -> UpSampling2D then the merge; Pad (zeros) -> ZeroPadding1D/2D;
-//   Resize/Upsample (integer factors, nearest or half-pixel linear) -> UpSampling2D. Opsets 7-18; external data
+//   Resize/Upsample (integer factors, nearest or half-pixel linear) -> UpSampling2D; Concat, Reshape, Slice,
+//   Transpose, Cast, Unsqueeze, Squeeze on constants only -> computed at import. Opsets 7-18; external data
 //   read from files inside the model's directory.
 // Errors: FormatError naming the file for a non-ONNX, truncated or inconsistent file; NotSupported naming the
 // node, its op type and the opset for an operator or option locnet cannot express (the batch axis is axis 0).

@@ -6,6 +6,9 @@ Nets (eval mode, seeded weights, BatchNorm running statistics set to non-trivial
   alexnet    Conv (groups=2), ReLU, LRN, MaxPool, Flatten, Linear (Gemm), Dropout, Softmax
   inception  a GoogLeNet-style block: four branches (1x1, 1x1->3x3, 1x1->5x5, MaxPool->1x1), Concat, LRN, then
              AvgPool with count_include_pad and ceil_mode
+  nearest    per-channel Mul/Add constants, Pad, a broadcast Mul (x times its per-channel maxima), Div by 2, Sub,
+             nn.Upsample(scale_factor=(2, 3)) nearest (Upsample at opset 9, Resize later)
+  bilinear   the same with bilinear upsampling (align_corners=False; opsets 11, 13, 17 only)
   resnet     a ResNet basic block: Conv, BatchNorm, ReLU, Conv, BatchNorm, Add skip, ReLU, GlobalAvgPool,
              Flatten, Linear; exported twice: with BatchNorm folded into Conv (torch's default) and with
              BatchNormalization nodes kept (do_constant_folding=False, training=PRESERVE)
@@ -13,7 +16,7 @@ torch has no ONNX symbolic for nn.LocalResponseNorm (its forward is a Python com
 autograd Function whose forward is F.local_response_norm and whose symbolic emits ONNX's LRN (same formula for
 odd sizes: b = a / (k + alpha/n * sum a^2)^beta).
 
-Each net is exported at opsets 9, 11, 13 and 17 with a fixed batch of 2, plus batch 1 and a dynamic batch axis
+Each net is exported at opsets 9, 11, 13 and 17 (see OPSETS) with a fixed batch of 2, plus batch 1 and a dynamic batch axis
 (dynamic_axes) at opset 13. For each file NAME.onnx: NAME_x.npy (float32 input, seeded) and NAME_y.npy (PyTorch's
 float32 output, stored as float64); cases.txt holds one "NAME" line per file.
 Run: /usr/bin/python3 tests/interop/onnx_pytorch/generate.py
@@ -89,7 +92,25 @@ class ResNetBlock(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
 
 
-NETS = {"alexnet": (AlexNet, (3, 27, 27)), "inception": (Inception, (6, 9, 9)), "resnet": (ResNetBlock, (4, 6, 6))}
+class Resample(nn.Module):
+    """Per-channel scale and shift, zero padding, a squeeze-excitation product, a division by 2 and an upsampling."""
+
+    def __init__(self, mode, c=3):
+        super().__init__()
+        self.scale = nn.Parameter(torch.rand(c, 1, 1) + 0.5)
+        self.shift = nn.Parameter(torch.rand(1, c, 1, 1) - 0.5)
+        self.up = nn.Upsample(scale_factor=(2, 3), mode=mode, **({} if mode == "nearest" else {"align_corners": False}))
+
+    def forward(self, x):
+        y = F.pad(x * self.scale + self.shift, (1, 2, 0, 1))
+        y = y * F.adaptive_max_pool2d(y, 1)
+        return self.up(y / 2 - 1.5)
+
+
+NETS = {"alexnet": (AlexNet, (3, 27, 27)), "inception": (Inception, (6, 9, 9)), "resnet": (ResNetBlock, (4, 6, 6)),
+        "nearest": (lambda: Resample("nearest"), (3, 4, 5)), "bilinear": (lambda: Resample("bilinear"), (3, 4, 5))}
+# ONNX's Upsample (opset 9) is asymmetric: PyTorch's bilinear (half-pixel) needs Resize (opset 11 on).
+OPSETS = {"bilinear": (11, 13, 17)}
 
 
 def make(name):
@@ -124,7 +145,7 @@ def main():
     cases = []
     for name, (_, shape) in NETS.items():
         net = make(name)
-        for opset in (9, 11, 13, 17):
+        for opset in OPSETS.get(name, (9, 11, 13, 17)):
             export(net, name, shape, 2, opset, cases=cases)
         export(net, name, shape, 1, 13, cases=cases)
         export(net, name, shape, 3, 13, dynamic=True, cases=cases)
