@@ -3,6 +3,7 @@
 // Cast on a constant list (src/interop/onnx_importer.hpp).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "interop/onnx_importer.hpp"
@@ -95,7 +96,11 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
       for (size_t a = 0; a < shape.size(); ++a)
         if (shape[a] == 0 && attr_int(n, "allowzero", 0) == 0 && int64_t(a) < r) shape[a] = dims[a];
       int64_t known = 1, unknown = 0;
-      for (int64_t d : shape) d == -1 ? ++unknown : known *= std::max<int64_t>(d, 0);
+      for (int64_t d : shape)
+        if (d == -1)
+          ++unknown;
+        else if (__builtin_mul_overflow(known, std::max<int64_t>(d, 0), &known))
+          known = INT64_MAX;  // more than any tensor holds: the count check below fails
       for (int64_t& d : shape)
         if (d == -1 && unknown == 1 && known > 0) d = t.numel() / known;
     } else if (op == "Unsqueeze") {
@@ -103,6 +108,8 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
       const int64_t out_rank = r + int64_t(add.size());
       std::vector<bool> one(size_t(out_rank), false);
       for (int64_t a : add) one[size_t(normalized_axis(a, out_rank, at_node))] = true;
+      if (std::count(one.begin(), one.end(), true) != int64_t(add.size()))
+        raise<FormatError>("{}: axes ({}) repeat an axis", at_node, fmt::join(add, ", "));
       for (int64_t a = 0, k = 0; a < out_rank; ++a) shape.push_back(one[size_t(a)] ? 1 : dims[size_t(k++)]);
     } else {
       std::vector<int64_t> drop = axes(1);
@@ -112,8 +119,9 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
           shape.push_back(dims[size_t(a)]);
     }
     int64_t count = 1;
-    for (int64_t d : shape) count = d < 0 || count > t.numel() ? -1 : count * d;
-    if (count != t.numel() || shape.size() > size_t(kMaxRank))
+    bool fits = shape.size() <= size_t(kMaxRank);
+    for (int64_t d : shape) fits = fits && d >= 0 && !__builtin_mul_overflow(count, d, &count);
+    if (!fits || count != t.numel())
       raise<FormatError>("{}: shape ({}) does not hold the {} values of a constant of shape {}", at_node,
                          fmt::join(shape, ", "), t.numel(), t.shape().str());
     t = t.reshape(Shape(shape));

@@ -333,4 +333,11 @@ TEST(OnnxOps, OperatorsOnConstantsAreFolded) {
     *m.mutable_graph()->add_initializer() = int_tensor(name, {0});
   for (const char* name : {"starts", "ends", "axes", "steps"}) m.mutable_graph()->mutable_node(0)->add_input(name);
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Slice, opset 13): a step of 0");
+  m.mutable_graph()->mutable_node(0)->set_op_type("Unsqueeze");
+  m.mutable_graph()->mutable_node(0)->mutable_input()->DeleteSubrange(1, 4);
+  *m.mutable_graph()->add_initializer() = int_tensor("twice", {0, 0});
+  m.mutable_graph()->mutable_node(0)->add_input("twice");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Unsqueeze, opset 13): axes (0, 0) repeat an axis");
+  *m.mutable_graph()->mutable_initializer(5) = int_tensor("twice", {0, 5});
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Unsqueeze, opset 13): axis 5 of a rank-3 tensor");
 }
