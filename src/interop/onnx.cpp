@@ -77,6 +77,7 @@ void Importer::add_input(const onnx::ValueInfoProto& in) {
   values_[in.name()] = model_.input(Shape(per_sample), in.name());
   if (inputs_ == 1 && dims[0].has_dim_value()) batch_ = dims[0].dim_value();
   per_sample.insert(per_sample.begin(), Shape::kUnknown);
+  check_size(Shape(per_sample), fmt::format("graph input '{}'", in.name()));
   shapes_.emplace_back(std::move(per_sample));
 }
 
@@ -254,6 +255,18 @@ void Importer::add_layer(const onnx::NodeProto& n) {
   for (int i = 1; i < n.output_size(); ++i)
     if (!n.output(i).empty()) unsupported(n, fmt::format("output {} ('{}')", i, n.output(i)));
   values_[n.output(0)] = append(std::move(layer), ins, std::move(w));
+  check_size(shapes_.back(), where(n));  // before the model is built: Resample layers allocate per output position
+}
+
+void Importer::check_size(const Shape& s, std::string_view what) const {
+  uint64_t values = 1;
+  for (size_t a = 1; a < s.rank(); ++a) {
+    const uint64_t d = uint64_t(std::max<int64_t>(s.dim(int64_t(a)), 0));
+    if (d > 0 && values > max_tensor_bytes() / 8 / d)
+      raise<FormatError>("{}: shape {} exceeds the tensor limit of {} bytes per sample", what, s.str(),
+                         max_tensor_bytes());
+    values *= d;
+  }
 }
 
 NodeId Importer::append(std::unique_ptr<Layer> layer, const std::vector<NodeId>& ins, Weights w) {

@@ -44,6 +44,7 @@ class Importer {
 
   std::vector<int64_t> clamped_ints(const onnx::NodeProto& n, int i) const;  // src/interop/onnx_fold.cpp
 
+  void check_size(const Shape& s, std::string_view what) const;  // FormatError beyond the tensor limit per sample
   void add_node(const onnx::NodeProto& n);
   void add_layer(const onnx::NodeProto& n);
   // Adds a layer on `ins` with its weights; records its output shape.

@@ -8,6 +8,7 @@
 
 #include "expect_error.hpp"
 #include "interop/onnx_builders.hpp"
+#include "locnet/core/limits.hpp"
 #include "locnet/interop/onnx.hpp"
 
 using namespace locnet;
@@ -340,4 +341,19 @@ TEST(OnnxOps, OperatorsOnConstantsAreFolded) {
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Unsqueeze, opset 13): axes (0, 0) repeat an axis");
   *m.mutable_graph()->mutable_initializer(5) = int_tensor("twice", {0, 5});
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "(Unsqueeze, opset 13): axis 5 of a rank-3 tensor");
+}
+
+// Shapes are checked against the tensor limit while the graph is read, before a layer allocates anything for them
+// (UpSampling2D and ZeroPadding keep a tap per output position): a hostile factor or input size is a FormatError.
+TEST(OnnxOps, ShapesBeyondTheTensorLimitAreFormatErrors) {
+  set_max_tensor_bytes(1 << 20);
+  onnx::ModelProto m = graph(13, {1, 2, 2});
+  *m.mutable_graph()->add_initializer() = float_tensor("scales", {4}, {1, 1, 65536, 1}, true);
+  add_node(m.mutable_graph(), "Resize", {"x", "", "scales"}, "y");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError,
+                   "node 'Resize_node' (Resize, opset 13): shape (None, 1, 131072, 2) exceeds the tensor limit of "
+                   "1048576 bytes per sample");
+  m = graph(13, {1, 1 << 20, 2});
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "graph input 'x': shape (None, 1, 1048576, 2) exceeds");
+  set_max_tensor_bytes(0);
 }
