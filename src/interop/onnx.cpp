@@ -172,7 +172,7 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     unsupported(n, fmt::format("opset {} of the default domain: opsets {} to {} are supported (before {} only {})",
                                opset_, kMinOpset, kMaxOpset, kMinOpset, fmt::join(same_since_1, ", ")));
   if (n.op_type() == "ConstantOfShape") {
-    consts_.tensors.emplace_back(n.output(0), constant_of_shape(n));
+    add_computed(n, constant_of_shape(n));
     return;
   }
   if (fold_constant(n) || constant_arithmetic(n)) return;

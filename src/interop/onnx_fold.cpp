@@ -179,8 +179,17 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
     });
     t = y;
   }
-  consts_.tensors.emplace_back(n.output(0), t);
+  add_computed(n, std::move(t));
   return true;
+}
+
+// Constants computed at import share one budget, the tensor limit: a small file cannot make many large ones.
+void Importer::add_computed(const onnx::NodeProto& n, Tensor t) {
+  computed_bytes_ += uint64_t(t.numel()) * 8;
+  if (computed_bytes_ > max_tensor_bytes())
+    raise<FormatError>("{}: the constants computed at import exceed the tensor limit of {} bytes", where(n),
+                       max_tensor_bytes());
+  consts_.tensors.emplace_back(n.output(0), std::move(t));
 }
 
 }  // namespace locnet::onnx_import

@@ -62,6 +62,7 @@ class Importer {
   std::unique_ptr<Layer> gemm(const onnx::NodeProto& n, const Shape& in, Weights& w);
 
   bool fold_constant(const onnx::NodeProto& n);  // src/interop/onnx_fold.cpp: an operator on constants only
+  void add_computed(const onnx::NodeProto& n, Tensor t);
 
   // src/interop/onnx_ops.cpp
   bool constant_arithmetic(const onnx::NodeProto& n);  // Add/Sub/Mul/Div with one constant operand
@@ -76,7 +77,8 @@ class Importer {
   Model model_;
   DType dtype_ = DType::f32;
   int inputs_ = 0;
-  int64_t batch_ = -1;  // the first input's batch size when the file fixes it (Reshape may name it)
+  uint64_t computed_bytes_ = 0;  // constants computed at import (ConstantOfShape, folding), 8 bytes a value
+  int64_t batch_ = -1;           // the first input's batch size when the file fixes it (Reshape may name it)
   std::map<std::string, NodeId> values_;
   std::vector<Shape> shapes_;  // every node's shape, the batch unknown, by NodeId
 };

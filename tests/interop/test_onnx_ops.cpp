@@ -355,5 +355,10 @@ TEST(OnnxOps, ShapesBeyondTheTensorLimitAreFormatErrors) {
                    "1048576 bytes per sample");
   m = graph(13, {1, 1 << 20, 2});
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "graph input 'x': shape (None, 1, 1048576, 2) exceeds");
+  // 100 ConstantOfShape nodes of 2^15 values each: within the limit one by one, beyond it together.
+  m = graph(13, {1, 2, 2});
+  *m.mutable_graph()->add_initializer() = int_tensor("shape", {1 << 15});
+  for (int i = 0; i < 100; ++i) add_node(m.mutable_graph(), "ConstantOfShape", {"shape"}, fmt::format("c{}", i));
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "the constants computed at import exceed the tensor limit");
   set_max_tensor_bytes(0);
 }
