@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 
+#include "interop/layout.hpp"
 #include "interop/onnx_importer.hpp"
 
 namespace locnet::onnx_import {
@@ -88,7 +89,7 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
     for (int64_t a : perm) p.push_back(size_t(normalized_axis(a, r, at_node)));
     if (p.size() != size_t(r) || std::set<size_t>(p.begin(), p.end()).size() != p.size())
       raise<FormatError>("{}: perm ({}) is not a permutation of {} axes", at_node, fmt::join(perm, ", "), r);
-    t = transpose(t, p);
+    t = interop::transpose(t, p);
   } else if (op == "Reshape" || op == "Unsqueeze" || op == "Squeeze") {
     std::vector<int64_t> shape;
     if (op == "Reshape") {
