@@ -3,7 +3,8 @@
 own outputs: the reference data of tests/interop/test_onnx_pytorch.cpp is real PyTorch output.
 
 Nets (eval mode, seeded weights, BatchNorm running statistics set to non-trivial values):
-  alexnet    Conv (groups=2), ReLU, LRN, MaxPool, Flatten, Linear (Gemm), Dropout, Softmax
+  alexnet    Conv (groups=2), ReLU, LRN, MaxPool, Flatten, Linear (Gemm), Dropout (eval: exported as no node),
+             Softmax
   inception  a GoogLeNet-style block: four branches (1x1, 1x1->3x3, 1x1->5x5, MaxPool->1x1), Concat, LRN, then
              AvgPool with count_include_pad and ceil_mode
   nearest    per-channel Mul/Add constants, Pad, a broadcast Mul (x times its per-channel maxima), Div by 2, Sub,
@@ -16,8 +17,8 @@ torch has no ONNX symbolic for nn.LocalResponseNorm (its forward is a Python com
 autograd Function whose forward is F.local_response_norm and whose symbolic emits ONNX's LRN (same formula for
 odd sizes: b = a / (k + alpha/n * sum a^2)^beta).
 
-Each net is exported at opsets 9, 11, 13 and 17 (see OPSETS) with a fixed batch of 2, plus batch 1 and a dynamic batch axis
-(dynamic_axes) at opset 13. For each file NAME.onnx: NAME_x.npy (float32 input, seeded) and NAME_y.npy (PyTorch's
+Each net is exported at opsets 9, 11, 13 and 17 (see OPSETS) with a fixed batch of 2, plus batch 1 and a dynamic
+batch axis (dynamic_axes, exported with a batch of 3) at opset 13. For each file NAME.onnx: NAME_x.npy (float32 input, seeded) and NAME_y.npy (PyTorch's
 float32 output, stored as float64); cases.txt holds one "NAME" line per file.
 Run: /usr/bin/python3 tests/interop/onnx_pytorch/generate.py
 """
