@@ -1,7 +1,10 @@
 #include "interop/onnx_proto.hpp"
 
 #include <bit>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 namespace locnet {
 namespace onnx_import {
@@ -55,7 +58,86 @@ Tensor tensor_from(const onnx::TensorProto& t, const Field& typed, DType out) {
   return y;
 }
 
+size_t element_size(const onnx::TensorProto& t) {
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      return 4;
+    case onnx::TensorProto::DOUBLE:
+    case onnx::TensorProto::INT64:
+      return 8;
+    default:
+      raise<NotSupported>("tensor '{}': data type {} ({}) is not supported (float, double, int64 are)", t.name(),
+                          type_name(t.data_type()), t.data_type());
+  }
+}
+
+uint64_t parse_u64(const onnx::TensorProto& t, const std::string& key, const std::string& text) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    raise<FormatError>("tensor '{}': external data {} must be an unsigned integer, got '{}'", t.name(), key, text);
+  return v;
+}
+
+// The file of an external tensor: a relative path inside the model's directory (after resolving links).
+std::filesystem::path external_file(const onnx::TensorProto& t, const std::string& location,
+                                    const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  const fs::path rel(location);
+  bool escapes = location.empty() || rel.is_absolute() || rel.has_root_name();
+  for (const auto& part : rel) escapes = escapes || part == "..";
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(dir.empty() ? fs::path(".") : dir, ec);
+  const fs::path file = fs::weakly_canonical(base / rel, ec);
+  const auto [b, f] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
+  if (escapes || ec || b != base.end())
+    raise<FormatError>(
+        "tensor '{}': external data location '{}' must be a relative path inside the model's "
+        "directory",
+        t.name(), location);
+  return file;
+}
+
+// Replaces the external data reference of `t` with its bytes (raw_data), offset and length checked against the
+// tensor's shape and the file's size.
+void load_external(onnx::TensorProto& t, const std::filesystem::path& dir) {
+  std::string location;
+  uint64_t offset = 0, length = 0;
+  bool has_length = false;
+  for (const auto& e : t.external_data()) {
+    if (e.key() == "location") location = e.value();
+    if (e.key() == "offset") offset = parse_u64(t, e.key(), e.value());
+    if (e.key() == "length") length = parse_u64(t, e.key(), e.value()), has_length = true;
+  }
+  const uint64_t bytes = uint64_t(checked_dims(t).numel()) * element_size(t);
+  if (bytes > max_tensor_bytes())
+    raise<FormatError>("tensor '{}': {} bytes of external data exceed the tensor limit of {} bytes", t.name(), bytes,
+                       max_tensor_bytes());
+  if (has_length && length != bytes)
+    raise<FormatError>("tensor '{}': external data length must be {} bytes for shape ({}), got {}", t.name(), bytes,
+                       fmt::join(t.dims(), ", "), length);
+  const std::filesystem::path file = external_file(t, location, dir);
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(file, ec);
+  if (ec || offset > size || bytes > size - offset)
+    raise<FormatError>("tensor '{}': external data of {} bytes at offset {} lies outside '{}' ({})", t.name(), bytes,
+                       offset, location, ec ? ec.message() : fmt::format("{} bytes", size));
+  std::string data(bytes, '\0');
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(std::streamoff(offset));
+  if (!in.read(data.data(), std::streamsize(bytes)))
+    raise<FormatError>("tensor '{}': reading {} bytes of external data from '{}' failed", t.name(), bytes, location);
+  t.set_raw_data(std::move(data));
+  t.clear_external_data();
+  t.set_data_location(onnx::TensorProto::DEFAULT);
+}
+
 }  // namespace
+
+void load_external_data(onnx::ModelProto& m, const std::filesystem::path& dir) {
+  for (auto& t : *m.mutable_graph()->mutable_initializer())
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) load_external(t, dir);
+}
 
 std::string type_name(int32_t type) {
   return onnx::TensorProto::DataType_IsValid(type) ? onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(type))
@@ -64,7 +146,7 @@ std::string type_name(int32_t type) {
 
 Tensor to_tensor(const onnx::TensorProto& t) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    raise<NotSupported>("tensor '{}': external data is not supported yet", t.name());
+    raise<NotSupported>("tensor '{}': external data needs the model's file (read_onnx, not parse_onnx)", t.name());
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
       return tensor_from<float>(t, t.float_data(), DType::f32);
@@ -100,7 +182,11 @@ TensorFile initializers(const onnx::ModelProto& m) {
 using namespace onnx_import;
 
 TensorFile read_onnx_initializers(const std::string& path) {
-  return read_onnx_file(path, [](std::span<const std::byte> b) { return initializers(parse_model(b)); });
+  return read_onnx_file(path, [&](std::span<const std::byte> b) {
+    onnx::ModelProto m = parse_model(b);
+    load_external_data(m, std::filesystem::path(path).parent_path());
+    return initializers(m);
+  });
 }
 
 Tensor parse_onnx_tensor(std::span<const std::byte> bytes) {

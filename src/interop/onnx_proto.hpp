@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <climits>
+#include <filesystem>
 #include <span>
 #include <string>
 
@@ -42,5 +43,7 @@ std::string type_name(int32_t type);                             // "FLOAT", "UI
 Tensor to_tensor(const onnx::TensorProto& t);                    // FormatError / NotSupported naming the tensor
 onnx::ModelProto parse_model(std::span<const std::byte> bytes);  // FormatError unless a ModelProto with a graph
 TensorFile initializers(const onnx::ModelProto& m);
+// Initializers stored outside the model (data_location EXTERNAL) read into raw_data from files relative to `dir`.
+void load_external_data(onnx::ModelProto& m, const std::filesystem::path& dir);
 
 }  // namespace locnet::onnx_import

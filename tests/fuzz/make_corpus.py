@@ -118,8 +118,15 @@ def main():
     for test in ["lrn", "maxpool_2d_pads", "concat_2d_axis_1", "globalaveragepool", "averagepool_2d_ceil"]:
         with open(f"{node}/test_{test}/model.onnx", "rb") as f:
             put("onnx", f"ok-{test}.onnx", f.read())
+    for test in ["resize_upsample_scales_linear", "upsample_nearest", "constant_pad"]:  # scales, pads fed as inputs
+        with open(f"{node}/test_{test}/model.onnx", "rb") as f:
+            put("onnx", f"unsupported-{test}.onnx", f.read())
     with open(f"{node}/test_lrn/model.onnx", "rb") as f:
         put("onnx", "cut-lrn.onnx", f.read()[:100])
+    # PyTorch exports (tests/interop/onnx_pytorch/generate.py): Pad, Upsample/Resize and operators on constants.
+    for name in ["nearest_op9_b2", "nearest_op13_b2"]:
+        with open(os.path.join(ROOT, f"../../interop/onnx_pytorch/{name}.onnx"), "rb") as f:
+            put("onnx", f"ok-pytorch-{name}.onnx", f.read())
     # Keras 3 .keras archives: the synthetic ones of tests/interop/keras3/ (its generate.py writes them).
     keras3 = os.path.join(os.path.dirname(ROOT), "..", "interop", "keras3")
     for name in ["sequential", "functional", "no_config", "custom_object", "missing_variable"]:

@@ -8,11 +8,16 @@
 //   OIHW -> the (kh, kw, C/group, F) kernel) -> Conv1D/Conv2D; MaxPool/AveragePool (1D/2D: pads, ceil_mode,
 //   count_include_pad) -> MaxPooling/AveragePooling; BatchNormalization (inference) -> BatchNorm{1,2,3}D.pytorch;
 //   Concat -> Concatenate; Add (equal shapes) -> Add; Gemm (constant B, C; transA = 0) -> Dense; Flatten
-//   (axis 1) -> Flatten; Softmax (one axis other than the batch) -> Softmax; LeakyRelu -> ReLU(negative_slope);
+//   (an axis keeping the batch alone) -> Flatten; Softmax (one axis other than the batch) -> Softmax; LeakyRelu -> ReLU(negative_slope);
 //   Sigmoid, Tanh -> Activation; Identity, Dropout (inference) -> Identity; GlobalAveragePool/GlobalMaxPool ->
 //   Global*Pooling (keepdims); Sum, Sub, Mul, Mean, Max, Min (equal shapes) -> Add, Subtract, Multiply, Average,
 //   Maximum, Minimum; MatMul (constant matrix B) -> Dense without bias; Reshape (constant shape, first entry 0 or
-//   the file's batch size) -> Reshape; Transpose (perm[0] = 0) -> Permute; Constant -> an initializer.
+//   the file's batch size) -> Reshape; Transpose (perm[0] = 0) -> Permute; Constant, ConstantOfShape -> an
+//   initializer; Add/Sub/Mul/Div with a scalar or per-channel constant -> a grouped 1x1 Conv (y = s x + b);
+//   merges broadcast over spatial axes of size 1 -> UpSampling2D then the merge; Pad (zeros) -> ZeroPadding1D/2D;
+//   Resize/Upsample (integer factors, nearest or half-pixel linear) -> UpSampling2D; Concat, Reshape, Slice,
+//   Transpose, Cast, Unsqueeze, Squeeze on constants only -> computed at import. Opsets 7-18; external data
+//   read from files inside the model's directory.
 // Errors: FormatError naming the file for a non-ONNX, truncated or inconsistent file; NotSupported naming the
 // node, its op type and the opset for an operator or option locnet cannot express (the batch axis is axis 0).
 #pragma once
