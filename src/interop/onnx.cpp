@@ -83,7 +83,17 @@ void Importer::add_input(const onnx::ValueInfoProto& in) {
 
 NodeId Importer::value(const std::string& name, std::string_view user) {
   auto it = values_.find(name);
+  if (auto m = matmuls_.find(name); it == values_.end() && m != matmuls_.end()) {  // a Dense without bias
+    const int64_t units = m->second.kernel.dim(1);
+    it = values_.emplace(name, append(std::make_unique<Dense>(DenseConfig{.units = units, .use_bias = false}),
+                                      {m->second.x}, {{"kernel", m->second.kernel}}))
+             .first;
+  }
   if (it == values_.end()) {
+    if (reversed_.count(name))
+      raise<NotSupported>("{}: the value '{}' has its channels reversed by Gather, which is read only around LRN and "
+                          "undone by a second Gather (PyTorch's even-size LRN)",
+                          user, name);
     if (consts_.find(name))
       raise<NotSupported>("{}: the constant '{}' as a data input is not supported yet", user, name);
     raise<FormatError>("{}: the value '{}' is produced by no earlier node or input", user, name);
@@ -166,8 +176,9 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     return;
   }
   if (!n.domain().empty() && n.domain() != "ai.onnx") unsupported(n, fmt::format("domain '{}'", n.domain()));
-  // Before opset 7 only the operators whose definition has not changed since opset 1 are read.
-  static const std::set<std::string> same_since_1 = {"GlobalAveragePool", "GlobalMaxPool", "LRN", "Identity"};
+  // Before opset 7 only the operators that compute the same since opset 1 are read (Elu-6 dropped only the legacy
+  // consumed_inputs attribute).
+  static const std::set<std::string> same_since_1 = {"GlobalAveragePool", "GlobalMaxPool", "LRN", "Identity", "Elu"};
   if (opset_ < kMinOpset && !same_since_1.count(n.op_type()))
     unsupported(n, fmt::format("opset {} of the default domain: opsets {} to {} are supported (before {} only {})",
                                opset_, kMinOpset, kMaxOpset, kMinOpset, fmt::join(same_since_1, ", ")));
@@ -175,7 +186,7 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     add_computed(n, constant_of_shape(n));
     return;
   }
-  if (fold_constant(n) || constant_arithmetic(n)) return;
+  if (fold_constant(n) || bias_add(n) || constant_arithmetic(n) || reversal(n) || slice(n)) return;
   NodeId x = value(n.input_size() > 0 ? n.input(0) : std::string(), where(n));
   const Shape in = shape_of(x);
   std::vector<NodeId> ins{x};
@@ -186,6 +197,12 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     layer = std::make_unique<ReLU>(ReLUConfig{});
   } else if (op == "LeakyRelu") {
     layer = std::make_unique<ReLU>(ReLUConfig{.negative_slope = attr_float(n, "alpha", 0.01)});
+  } else if (op == "Clip") {
+    layer = clip(n);
+  } else if (op == "Elu") {
+    layer = std::make_unique<ELU>(ELUConfig{.alpha = attr_float(n, "alpha", 1.0)});
+  } else if (op == "ThresholdedRelu") {
+    layer = std::make_unique<ThresholdedReLU>(ThresholdedReLUConfig{.theta = attr_float(n, "alpha", 1.0)});
   } else if (op == "Sigmoid" || op == "Tanh") {
     layer = std::make_unique<Activation>(op == "Sigmoid" ? "sigmoid" : "tanh");
   } else if (op == "Identity" || op == "Dropout") {  // Dropout is the identity in inference
@@ -218,12 +235,12 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     if (binary ? ins.size() != 2 : ins.empty())
       raise<FormatError>("{}: {} inputs expected, got {}", where(n), binary ? "2" : "1 or more", ins.size());
     layer = ins.size() == 1 ? std::make_unique<Identity>(std::string()) : merge();
-  } else if (op == "MatMul") {  // with a constant matrix B: a Dense without bias on the last axis
+  } else if (op == "MatMul") {  // with a constant matrix B: a Dense on the last axis, made when used (bias_add)
     const Tensor& B = constant(n, 1);
     if (B.rank() != 2 || in.rank() < 2 || B.dim(0) != in.dim(-1))
       unsupported(n, fmt::format("A {} times B {} (B must be a constant matrix)", in.str(), B.shape().str()));
-    w.emplace_back("kernel", B.to(dtype_));
-    layer = std::make_unique<Dense>(DenseConfig{.units = B.dim(1), .use_bias = false});
+    matmuls_.insert_or_assign(n.output(0), MatMul{x, B.to(dtype_)});
+    return;
   } else if (op == "Reshape") {
     layer = reshape(n, in);
   } else if (op == "Transpose") {  // a layout change that keeps the batch axis first

@@ -149,39 +149,48 @@ bool Importer::fold_constant(const onnx::NodeProto& n) {
       return at(*parts[p], index);
     });
     t = y;
-  } else {  // Slice: starts, ends, axes, steps (attributes before opset 10, inputs from 10)
-    const bool attrs = opset_ < 10;
-    const std::vector<int64_t> starts = attrs ? attr_ints(n, "starts", {}) : clamped_ints(n, 1),
-                               ends = attrs ? attr_ints(n, "ends", {}) : clamped_ints(n, 2);
-    std::vector<int64_t> ax = attrs             ? attr_ints(n, "axes", {})
-                              : has_input(n, 3) ? clamped_ints(n, 3)
-                                                : std::vector<int64_t>{},
-                         steps = !attrs && has_input(n, 4) ? clamped_ints(n, 4) : std::vector<int64_t>{};
-    if (ax.empty())
-      for (size_t a = 0; a < starts.size(); ++a) ax.push_back(int64_t(a));
-    if (steps.empty()) steps.assign(starts.size(), 1);
-    if (ends.size() != starts.size() || ax.size() != starts.size() || steps.size() != starts.size())
-      raise<FormatError>("{}: starts, ends, axes and steps must have one length", at_node);
-    std::vector<int64_t> first(size_t(r), 0), step(size_t(r), 1), out = dims;
-    for (size_t i = 0; i < starts.size(); ++i) {
-      const int64_t a = normalized_axis(ax[i], r, at_node), d = dims[size_t(a)], s = steps[i];
-      if (s == 0) raise<FormatError>("{}: a step of 0", at_node);
-      int64_t b = starts[i] < 0 ? starts[i] + d : starts[i], e = ends[i] < 0 ? ends[i] + d : ends[i];
-      b = s > 0 ? std::clamp<int64_t>(b, 0, d) : std::clamp<int64_t>(b, 0, d - 1);
-      e = s > 0 ? std::clamp<int64_t>(e, 0, d) : std::clamp<int64_t>(e, -1, d - 1);
-      first[size_t(a)] = b;
-      step[size_t(a)] = s;
-      out[size_t(a)] = std::max<int64_t>(0, s > 0 ? (e - b + s - 1) / s : (b - e - s - 1) / -s);
-    }
-    Tensor y(Shape(out), t.dtype());
+  } else {  // Slice
+    const SliceWindow w = slice_window(n, dims);
+    Tensor y(Shape(w.count), t.dtype());
     fill(y, [&](std::vector<int64_t> index) {
-      for (size_t a = 0; a < index.size(); ++a) index[a] = first[a] + index[a] * step[a];
+      for (size_t a = 0; a < index.size(); ++a) index[a] = w.first[a] + index[a] * w.step[a];
       return at(t, index);
     });
     t = y;
   }
   add_computed(n, std::move(t));
   return true;
+}
+
+// Slice's starts, ends, axes, steps (attributes before opset 10, inputs from 10) on a tensor of shape `dims`, as
+// the first index, step and count along every axis.
+SliceWindow Importer::slice_window(const onnx::NodeProto& n, const std::vector<int64_t>& dims) const {
+  const int64_t r = int64_t(dims.size());
+  const std::string at_node = where(n);
+  const bool attrs = opset_ < 10;
+  const std::vector<int64_t> starts = attrs ? attr_ints(n, "starts", {}) : clamped_ints(n, 1),
+                             ends = attrs ? attr_ints(n, "ends", {}) : clamped_ints(n, 2);
+  std::vector<int64_t> ax = attrs             ? attr_ints(n, "axes", {})
+                            : has_input(n, 3) ? clamped_ints(n, 3)
+                                              : std::vector<int64_t>{},
+                       steps = !attrs && has_input(n, 4) ? clamped_ints(n, 4) : std::vector<int64_t>{};
+  if (ax.empty())
+    for (size_t a = 0; a < starts.size(); ++a) ax.push_back(int64_t(a));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || ax.size() != starts.size() || steps.size() != starts.size())
+    raise<FormatError>("{}: starts, ends, axes and steps must have one length", at_node);
+  SliceWindow w{std::vector<int64_t>(size_t(r), 0), std::vector<int64_t>(size_t(r), 1), dims};
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = normalized_axis(ax[i], r, at_node), d = dims[size_t(a)], s = steps[i];
+    if (s == 0) raise<FormatError>("{}: a step of 0", at_node);
+    int64_t b = starts[i] < 0 ? starts[i] + d : starts[i], e = ends[i] < 0 ? ends[i] + d : ends[i];
+    b = s > 0 ? std::clamp<int64_t>(b, 0, d) : std::clamp<int64_t>(b, 0, d - 1);
+    e = s > 0 ? std::clamp<int64_t>(e, 0, d) : std::clamp<int64_t>(e, -1, d - 1);
+    w.first[size_t(a)] = b;
+    w.step[size_t(a)] = s;
+    w.count[size_t(a)] = std::max<int64_t>(0, s > 0 ? (e - b + s - 1) / s : (b - e - s - 1) / -s);
+  }
+  return w;
 }
 
 // Constants computed at import share one budget, the tensor limit: a small file cannot make many large ones.

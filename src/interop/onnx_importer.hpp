@@ -15,6 +15,11 @@ namespace locnet::onnx_import {
 
 constexpr int64_t kMinOpset = 7, kMaxOpset = 18;
 
+// A Slice along every axis of a tensor: the first index, the step and the count.
+struct SliceWindow {
+  std::vector<int64_t> first, step, count;
+};
+
 using Weights = std::vector<std::pair<std::string, Tensor>>;  // a layer's weights, by parameter name
 
 // Maps one graph to a Model: values by name to the node that produces them.
@@ -43,6 +48,7 @@ class Importer {
   std::vector<int64_t> constant_ints(const onnx::NodeProto& n, int i, size_t max) const;
 
   std::vector<int64_t> clamped_ints(const onnx::NodeProto& n, int i) const;  // src/interop/onnx_fold.cpp
+  SliceWindow slice_window(const onnx::NodeProto& n, const std::vector<int64_t>& dims) const;
 
   void check_size(const Shape& s, std::string_view what) const;  // FormatError beyond the tensor limit per sample
   void add_node(const onnx::NodeProto& n);
@@ -72,6 +78,13 @@ class Importer {
   Tensor constant_of_shape(const onnx::NodeProto& n) const;
   std::unique_ptr<Layer> flatten(const onnx::NodeProto& n, const Shape& in);
 
+  // src/interop/onnx_layers.cpp
+  std::unique_ptr<Layer> clip(const onnx::NodeProto& n) const;
+  bool slice(const onnx::NodeProto& n);  // Slice of a graph tensor -> Cropping
+  // Gather reversing the channels, and LRN on such a value (PyTorch's even-size LRN as exported).
+  bool reversal(const onnx::NodeProto& n);
+  bool bias_add(const onnx::NodeProto& n);  // MatMul + Add of a last-axis constant -> Dense with bias
+
   int64_t opset_;
   TensorFile consts_, weights_;
   Model model_;
@@ -80,6 +93,12 @@ class Importer {
   uint64_t computed_bytes_ = 0;  // constants computed at import (ConstantOfShape, folding), 8 bytes a value
   int64_t batch_ = -1;           // the first input's batch size when the file fixes it (Reshape may name it)
   std::map<std::string, NodeId> values_;
+  struct MatMul {
+    NodeId x;
+    Tensor kernel;
+  };
+  std::map<std::string, MatMul> matmuls_;   // MatMul outputs not yet made a layer: an Add may give them a bias
+  std::map<std::string, NodeId> reversed_;  // values that are a node's output with the channels (axis 1) reversed
   std::vector<Shape> shapes_;  // every node's shape, the batch unknown, by NodeId
 };
 

@@ -25,13 +25,13 @@ const char* kNodeTests = "/usr/share/libonnx-testdata/data/node";
 const std::set<std::string> kOps = {
     "LRN", "Relu", "Conv", "MaxPool", "AveragePool", "BatchNormalization", "Concat", "Add", "Gemm", "Flatten",
     "Softmax", "LeakyRelu", "Sigmoid", "Tanh", "Identity", "Dropout", "GlobalAveragePool", "GlobalMaxPool", "Sum",
-    "Sub", "Mul", "Mean", "Max", "Min", "MatMul", "Reshape", "Transpose", "Div", "Pad", "Resize", "Upsample"};
+    "Sub", "Mul", "Mean", "Max", "Min", "MatMul", "Reshape", "Transpose", "Div", "Pad", "Resize", "Upsample", "Clip", "Elu", "ThresholdedRelu", "Slice", "Gather"};
 // clang-format on
 
 // Operators whose inputs after the first are weights: the tests feed them as graph inputs, the importer takes
 // them as constants.
 const std::set<std::string> kWeighted = {
-    "Conv", "BatchNormalization", "Gemm", "Dropout", "MatMul", "Reshape", "Pad", "Resize", "Upsample"};
+    "Conv", "BatchNormalization", "Gemm", "Dropout", "MatMul", "Reshape", "Pad", "Resize", "Upsample", "Clip", "Slice", "Gather"};
 
 onnx::ModelProto read_model(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
@@ -109,14 +109,15 @@ TEST(OnnxBackend, NodeTestsOfSupportedOperators) {
   // The counts with ONNX 1.12's test data; the NotSupported ones are options locnet cannot express (the batch
   // axis, broadcasting, training mode, 3D pooling, dilated or argmax pooling, integer and float16 types, sequence
   // inputs, Gemm's transA or matrix C, Div of two tensors, Pad other than zeros, Resize by non-integer factors,
-  // cubic or align_corners).
+  // cubic or align_corners, Clip other than from 0, Slice of the batch or channel axis, Gather other than
+  // reversing the channels).
   // clang-format off
   const std::map<std::string, int> passing = {
       {"Add", 1}, {"AveragePool", 12}, {"BatchNormalization", 2}, {"Concat", 6}, {"Conv", 6}, {"Dropout", 4},
       {"Flatten", 3}, {"Gemm", 8}, {"GlobalAveragePool", 2}, {"GlobalMaxPool", 2}, {"Identity", 1}, {"LRN", 2},
       {"LeakyRelu", 3}, {"MatMul", 1}, {"Max", 5}, {"MaxPool", 10}, {"Mean", 3}, {"Min", 5}, {"Mul", 2},
       {"Relu", 1}, {"Reshape", 6}, {"Resize", 2}, {"Upsample", 1}, {"Sigmoid", 2}, {"Softmax", 6}, {"Sub", 2}, {"Sum", 3}, {"Tanh", 2},
-      {"Transpose", 2}};
+      {"Transpose", 2}, {"Clip", 1}, {"Elu", 3}, {"ThresholdedRelu", 3}};
   // clang-format on
   for (const auto& [op, n] : passing) EXPECT_GE(counts[op].pass, n) << op;
 }

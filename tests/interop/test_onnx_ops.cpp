@@ -1,4 +1,4 @@
-// The ONNX operators of src/interop/onnx_ops.cpp on small synthetic models written here with onnx_proto (their
+// The ONNX operators of src/interop/onnx_ops.cpp and src/interop/onnx_layers.cpp on small synthetic models written here with onnx_proto (their
 // references are hand-computed): arithmetic with a broadcast constant, broadcasting between graph tensors, Pad,
 // Resize/Upsample, ConstantOfShape, Flatten at other axes, the opset range and external data, with every
 // NotSupported and FormatError they give. ONNX's own reference outputs for them: tests/interop/test_onnx_backend.cpp.
@@ -10,6 +10,7 @@
 #include "interop/onnx_builders.hpp"
 #include "locnet/core/limits.hpp"
 #include "locnet/interop/onnx.hpp"
+#include "locnet/model/from_spec.hpp"
 
 using namespace locnet;
 using namespace locnet::testing::onnx_builders;
@@ -361,4 +362,156 @@ TEST(OnnxOps, ShapesBeyondTheTensorLimitAreFormatErrors) {
   for (int i = 0; i < 100; ++i) add_node(m.mutable_graph(), "ConstantOfShape", {"shape"}, fmt::format("c{}", i));
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "the constants computed at import exceed the tensor limit");
   set_max_tensor_bytes(0);
+}
+
+// The operators of src/interop/onnx_layers.cpp: references hand-computed from the ONNX definitions.
+TEST(OnnxOps, ClipFromZeroIsReLUWithMaxValue) {
+  const Tensor x = input(Shape{2, 3, 4});
+  for (int64_t opset : {7, 13}) {
+    for (bool with_max : {true, false}) {
+      SCOPED_TRACE(fmt::format("opset {} max {}", opset, with_max));
+      onnx::ModelProto m = graph(opset, {3, 4});
+      auto* n = add_node(m.mutable_graph(), "Clip", {"x"}, "y");
+      if (opset < 11) {
+        attr(n, "min")->set_f(0);
+        if (with_max) attr(n, "max")->set_f(0.75f);
+      } else {
+        *m.mutable_graph()->add_initializer() = float_tensor("lo", {}, {0}, true);
+        *m.mutable_graph()->add_initializer() = float_tensor("hi", {}, {0.75f}, true);
+        n->add_input("lo");
+        if (with_max) n->add_input("hi");
+      }
+      const Tensor y = run(m, x);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        EXPECT_EQ(y.item(i), std::min(std::max(x.item(i), 0.0), with_max ? 0.75 : 1e9)) << i;
+    }
+  }
+  onnx::ModelProto m = graph(13, {3, 4});
+  *m.mutable_graph()->add_initializer() = float_tensor("lo", {}, {-1}, true);
+  add_node(m.mutable_graph(), "Clip", {"x", "lo"}, "y");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "(Clip, opset 13): min -1.000000 and max none (min 0 and a finite max >= 0 or none are supported");
+  m.mutable_graph()->mutable_node(0)->set_input(1, "");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "min none and max none");
+}
+
+TEST(OnnxOps, EluAndThresholdedReluKeepAlpha) {
+  const Tensor x = input(Shape{2, 5});
+  onnx::ModelProto m = graph(13, {5});
+  attr(add_node(m.mutable_graph(), "Elu", {"x"}, "y"), "alpha")->set_f(0.5f);
+  Tensor y = run(m, x);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    EXPECT_NEAR(y.item(i), x.item(i) > 0 ? x.item(i) : 0.5 * std::expm1(x.item(i)), 1e-6) << i;
+  m.mutable_graph()->mutable_node(0)->set_op_type("ThresholdedRelu");
+  y = run(m, x);
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_EQ(y.item(i), x.item(i) > 0.5 ? x.item(i) : 0.0) << i;
+  m.mutable_graph()->mutable_node(0)->mutable_attribute(0)->set_f(-1);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), ConfigError, "(ThresholdedRelu, opset 13): ThresholdedReLU");
+}
+
+// Slice on the spatial axes: NCHW -> Cropping2D, NCL -> Cropping1D between Permutes; negative and INT64_MAX ends.
+TEST(OnnxOps, SliceOfSpatialAxesIsCropping) {
+  struct Case {
+    int64_t opset;
+    std::vector<int64_t> x, starts, ends, axes;
+  };
+  for (const Case& k : {Case{13, {3, 5, 4}, {1, 0}, {4, INT64_MAX}, {2, 3}}, Case{13, {3, 6}, {-4}, {-1}, {-1}},
+                        Case{9, {3, 5, 4}, {0, 0, 2}, {INT64_MAX, 3, 3}, {1, 3, 2}}}) {
+    SCOPED_TRACE(fmt::format("opset {} x {}", k.opset, fmt::join(k.x, "x")));
+    onnx::ModelProto m = graph(k.opset, k.x);
+    auto* n = add_node(m.mutable_graph(), "Slice", {"x"}, "y");
+    if (k.opset < 10) {
+      for (const auto& [name, v] : {std::pair{"starts", k.starts}, {"ends", k.ends}, {"axes", k.axes}}) {
+        auto* a = attr(n, name);
+        for (int64_t i : v) a->add_ints(i);
+      }
+    } else {
+      for (const auto& [name, v] : {std::pair{"starts", k.starts}, {"ends", k.ends}, {"axes", k.axes}}) {
+        *m.mutable_graph()->add_initializer() = int_tensor(name, v);
+        n->add_input(name);
+      }
+    }
+    std::vector<int64_t> dims = k.x;
+    dims.insert(dims.begin(), 2);
+    const Tensor x = input(Shape(dims)), y = run(m, x);
+    // The window per axis, clamped as ONNX does.
+    std::vector<int64_t> first(dims.size(), 0), count = dims;
+    for (size_t i = 0; i < k.axes.size(); ++i) {
+      const size_t a = size_t(k.axes[i] < 0 ? k.axes[i] + int64_t(dims.size()) : k.axes[i]);
+      const int64_t d = dims[a], b = k.starts[i] < 0 ? k.starts[i] + d : k.starts[i];
+      const int64_t e = std::min(k.ends[i] < 0 ? k.ends[i] + d : k.ends[i], d);
+      first[a] = b;
+      count[a] = e - b;
+    }
+    ASSERT_EQ(y.shape(), Shape(count));
+    std::vector<int64_t> at(dims.size(), 0);
+    for (int64_t o = 0; o < y.numel(); ++o) {
+      int64_t flat = 0;
+      for (size_t a = 0; a < dims.size(); ++a) flat = flat * dims[a] + first[a] + at[a];
+      EXPECT_EQ(y.item(o), x.item(flat)) << o;
+      for (size_t a = dims.size(); a-- > 0;)
+        if (++at[a] < count[a]) break; else at[a] = 0;
+    }
+  }
+  onnx::ModelProto m = graph(13, {3, 5, 4});
+  for (const auto& [name, v] : {std::pair<const char*, std::vector<int64_t>>{"s", {1}}, {"e", {3}}, {"a", {2}},
+                                {"st", {2}}, {"c", {1}}})
+    *m.mutable_graph()->add_initializer() = int_tensor(name, v);
+  add_node(m.mutable_graph(), "Slice", {"x", "s", "e", "a", "st"}, "y");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "(Slice, opset 13): step 2 on axis 2 (only step 1");
+  m.mutable_graph()->mutable_node(0)->set_input(3, "c");
+  m.mutable_graph()->mutable_node(0)->set_input(4, "");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "slicing axis 1 (only the spatial axes of NCL and NCHW tensors: Cropping)");
+  m = graph(13, {3, 5, 4, 2});
+  for (const auto& [name, v] : {std::pair<const char*, std::vector<int64_t>>{"s", {1}}, {"e", {3}}, {"a", {2}}})
+    *m.mutable_graph()->add_initializer() = int_tensor(name, v);
+  add_node(m.mutable_graph(), "Slice", {"x", "s", "e", "a"}, "y");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "a rank-5 input (NCL and NCHW are supported)");
+}
+
+// MatMul of a rank-3 input and Add of a (F,) or (1, F) constant (either operand order) is Dense with that bias.
+TEST(OnnxOps, MatMulPlusLastAxisConstantIsDenseWithBias) {
+  for (bool const_first : {false, true}) {
+    onnx::ModelProto m = graph(13, {3, 4});
+    *m.mutable_graph()->add_initializer() =
+        float_tensor("B", {4, 2}, {0.5f, -1, 0.25f, 2, -0.75f, 1, 1.5f, -0.5f}, true);
+    *m.mutable_graph()->add_initializer() = float_tensor("b", {1, 2}, {0.125f, -3}, true);
+    add_node(m.mutable_graph(), "MatMul", {"x", "B"}, "xb");
+    add_node(m.mutable_graph(), "Add", const_first ? std::vector<std::string>{"b", "xb"} : std::vector<std::string>{"xb", "b"}, "y");
+    Model model = parse_onnx(bytes_of(m));
+    EXPECT_EQ(model.named_params(true).size(), 2u);  // one Dense: kernel and bias
+    const Tensor x = input(Shape{2, 3, 4}), y = parse_onnx(bytes_of(m)).forward(x, Mode::Inference);
+    const float B[4][2] = {{0.5f, -1}, {0.25f, 2}, {-0.75f, 1}, {1.5f, -0.5f}}, b[2] = {0.125f, -3};
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t f = 0; f < 2; ++f) {
+        double want = b[f];
+        for (int64_t k = 0; k < 4; ++k) want += x.item(r * 4 + k) * B[k][f];
+        EXPECT_EQ(y.item(r * 2 + f), want) << r << " " << f;  // exact: every product and sum is a short binary
+      }
+  }
+}
+
+// Gather reversing the channels around LRN is PyTorch's even-size LRN; other Gathers are NotSupported.
+TEST(OnnxOps, GatherReversalAroundLrnIsPyTorchLrn) {
+  onnx::ModelProto m = graph(13, {6, 3});
+  *m.mutable_graph()->add_initializer() = int_tensor("rev", {5, 4, 3, 2, 1, 0});
+  attr(add_node(m.mutable_graph(), "Gather", {"x", "rev"}, "xr"), "axis")->set_i(1);
+  auto* lrn = add_node(m.mutable_graph(), "LRN", {"xr"}, "l");
+  attr(lrn, "size")->set_i(4);
+  attr(lrn, "alpha")->set_f(0.5f);
+  attr(add_node(m.mutable_graph(), "Gather", {"l", "rev"}, "y"), "axis")->set_i(1);
+  Model torch = parse_model("Input((6, 3)) >> LocalResponseNorm.pytorch(4, alpha=0.5)");
+  torch.build(Shape{2, 6, 3}, 1, DType::f32);
+  const Tensor x = input(Shape{2, 6, 3});
+  EXPECT_TRUE(run(m, x).equal(torch.forward(x, Mode::Inference)));
+  m.mutable_graph()->mutable_output(0)->set_name("l");  // a reversal left as the output
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "graph output: the value 'l' has its channels reversed by Gather, which is read only around LRN");
+  m.mutable_graph()->mutable_output(0)->set_name("y");
+  *m.mutable_graph()->mutable_initializer(0) = int_tensor("rev", {0, 1, 2, 3, 5, 4});
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "(Gather, opset 13): indices of shape (6,) (only reversing the 6 channels, around LRN)");
+  m.mutable_graph()->mutable_node(0)->mutable_attribute(0)->set_i(2);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "axis 2 of a rank-3 input (only reversing the channels");
 }
