@@ -255,7 +255,7 @@ void Importer::add_layer(const onnx::NodeProto& n) {
   } else if (op == "Pad") {
     layer = pad(n, in);
   } else if (op == "Resize" || op == "Upsample") {
-    layer = resize(n, in);
+    layer = resize(n, in, ins);
   } else if (op == "Gemm") {
     layer = gemm(n, in, w);
   } else if (op == "Softmax") {

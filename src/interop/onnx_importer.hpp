@@ -74,7 +74,8 @@ class Importer {
   bool constant_arithmetic(const onnx::NodeProto& n);  // Add/Sub/Mul/Div with one constant operand
   std::vector<NodeId> broadcast(const onnx::NodeProto& n, std::vector<NodeId> ins);
   std::unique_ptr<Layer> pad(const onnx::NodeProto& n, const Shape& in);
-  std::unique_ptr<Layer> resize(const onnx::NodeProto& n, const Shape& in);
+  // On an NCL input: Permute and UpSampling1D appended, `ins` set to them, the Permute back returned.
+  std::unique_ptr<Layer> resize(const onnx::NodeProto& n, const Shape& in, std::vector<NodeId>& ins);
   Tensor constant_of_shape(const onnx::NodeProto& n) const;
   std::unique_ptr<Layer> flatten(const onnx::NodeProto& n, const Shape& in);
 

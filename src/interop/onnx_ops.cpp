@@ -162,11 +162,11 @@ std::unique_ptr<Layer> Importer::pad(const onnx::NodeProto& n, const Shape& in) 
 }
 
 // Resize (opset 10: X, scales; 11+: X, roi, scales, sizes) and Upsample (scales an attribute before opset 9, an
-// input from 9) of an NCHW input by integer factors -> UpSampling2D. Upsample and Resize-10 map output o to input
+// input from 9) of an NCHW input by integer factors -> UpSampling2D, of an NCL input (nearest) -> UpSampling1D. Upsample and Resize-10 map output o to input
 // o / scale, rounded down. UpSampling2D nearest is x[floor(o / size)]: the same for asymmetric + floor,
 // tf_half_pixel_for_nearest + floor, and (pytorch_)half_pixel with either round_prefer mode ((o + 0.5) / size - 0.5
 // is never a tie); its bilinear is (pytorch_)half_pixel linear.
-std::unique_ptr<Layer> Importer::resize(const onnx::NodeProto& n, const Shape& in) {
+std::unique_ptr<Layer> Importer::resize(const onnx::NodeProto& n, const Shape& in, std::vector<NodeId>& ins) {
   const bool upsample = n.op_type() == "Upsample", v11 = !upsample && opset_ >= 11;
   const std::string mode = attr_str(n, "mode", "nearest");
   const std::string ctm = v11 ? attr_str(n, "coordinate_transformation_mode", "half_pixel") : "asymmetric";
@@ -193,9 +193,9 @@ std::unique_ptr<Layer> Importer::resize(const onnx::NodeProto& n, const Shape& i
   if (int64_t(scales.size()) != r)
     raise<FormatError>("{}: {} scales or sizes expected (one per axis), got {}", where(n), r, scales.size());
   if (scales[0] != 1 || scales[1] != 1) unsupported(n, "resizing the batch or channel axis");
-  if (r != 4) unsupported(n, fmt::format("a rank-{} input (NCHW is supported)", r));
+  if (r != 4 && r != 3) unsupported(n, fmt::format("a rank-{} input (NCL and NCHW are supported)", r));
   std::vector<int64_t> size;
-  for (int a = 2; a < 4; ++a) {
+  for (int a = 2; a < r; ++a) {
     if (!(scales[size_t(a)] >= 1 && scales[size_t(a)] <= 1 << 16 && scales[size_t(a)] == std::floor(scales[size_t(a)])))
       unsupported(
           n, fmt::format("scales ({}) (integer factors >= 1 are supported: UpSampling2D)", fmt::join(scales, ", ")));
@@ -214,6 +214,12 @@ std::unique_ptr<Layer> Importer::resize(const onnx::NodeProto& n, const Shape& i
     unsupported(n, fmt::format("mode '{}' with coordinate_transformation_mode '{}'{} (UpSampling2D computes nearest "
                                "as x[floor(o / size)] and linear with half-pixel centers)",
                                mode, ctm, mode == "nearest" ? fmt::format(" and nearest_mode '{}'", rounding) : ""));
+  if (r == 3) {  // UpSampling1D is channels_last only: NCL -> NLC, repeat the steps, -> NCL
+    if (mode != "nearest") unsupported(n, "linear mode of a rank-3 input (UpSampling1D repeats steps: nearest only)");
+    const NodeId nlc = append(std::make_unique<Permute>(std::vector<int64_t>{2, 1}), ins, {});
+    ins = {append(std::make_unique<UpSampling1D>(UpSampling1DConfig{.size = size[0]}), {nlc}, {})};
+    return std::make_unique<Permute>(std::vector<int64_t>{2, 1});
+  }
   return std::make_unique<UpSampling2D>(UpSampling2DConfig{
       .size = size, .data_format = "channels_first", .interpolation = mode == "nearest" ? "nearest" : "bilinear"});
 }

@@ -238,12 +238,12 @@ TEST(OnnxExport, LocalResponseNormWithinChannelIsComposed) {
 TEST(OnnxExport, LocalResponseNormPyTorchEvenSizeIsMirrored) {
   Model even = built("Input((6, 3)) >> LocalResponseNorm.pytorch(4, alpha=0.5)", Shape{2, 6, 3}, DType::f32);
   EXPECT_EQ(op_types(exported(even, Shape{2, 6, 3})), (Ops{"Gather", "LRN", "Gather"}));
-  if (!round_trips("Input((6, 3)) >> LocalResponseNorm.pytorch(4, alpha=0.5)", {6, 3}))
-    GTEST_SKIP() << "the importer does not read Gather yet";
+  EXPECT_TRUE(round_trips("Input((6, 3)) >> LocalResponseNorm.pytorch(4, alpha=0.5)", {6, 3}));
 }
 
 // Why the Gather pair is right: PyTorch's window [c - n/2, c + (n-1)/2] is ONNX's [c - (n-1)/2, c + n/2] with the
-// channels reversed. Checked on locnet's two conventions (reference kernels), since the importer lacks Gather.
+// channels reversed. Checked on locnet's two conventions (reference kernels), independently of the importer, which
+// reads the pair back as LocalResponseNorm.pytorch.
 // Equal up to rounding: the window's squares are summed in the opposite order.
 TEST(OnnxExport, PyTorchEvenWindowIsOnnxsOnReversedChannels) {
   locnet::testing::ScopedEnv ref("LOCNET_IMPL", "ref");
@@ -391,7 +391,7 @@ TEST(OnnxExport, AlexNetStyleChain) {
 }
 
 // The GoogLeNet/ResNet graph of tests/model/test_googlenet_resnet.cpp. Its lrn2 has PyTorch's even size 4 (a
-// Gather pair); with size 3 it needs only operators the importer reads. Its BatchNorms' eps 1e-5 and its LRNs'
+// Gather pair, read back as LocalResponseNorm.pytorch); with size 3 a plain LRN. Its BatchNorms' eps 1e-5 and its LRNs'
 // alpha 0.3 are not f32 numbers (ONNX's attributes are): the round trips take eps = 2^-10 and alpha = 0.25.
 TEST(OnnxExport, GoogLeNetResNetGraph) {
   std::string spec = locnet::testing::kGoogLeNetResNetSpec;
@@ -404,7 +404,7 @@ TEST(OnnxExport, GoogLeNetResNetGraph) {
   const std::string even_lrn = "LocalResponseNorm.pytorch(4";
   odd.replace(odd.find(even_lrn), even_lrn.size(), "LocalResponseNorm.pytorch(3");
   EXPECT_TRUE(round_trips(odd, {28, 28, 1}));
-  if (!round_trips(spec, {28, 28, 1})) GTEST_SKIP() << "the importer does not read Gather yet";
+  EXPECT_TRUE(round_trips(spec, {28, 28, 1}));
 }
 
 // ONNX stores attributes as f32: an f64 model with alpha = 1e-4 or epsilon = 1e-5 comes back with those rounded.

@@ -221,6 +221,19 @@ TEST(OnnxOps, ResizeAndUpsampleByIntegerFactors) {
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), FormatError, "4 scales or sizes expected (one per axis), got 3");
 }
 
+// Resize of an NCL input, nearest: each step repeated (UpSampling1D between Permutes); linear is NotSupported.
+TEST(OnnxOps, ResizeOfRank3IsUpSampling1D) {
+  onnx::ModelProto m = graph(13, {2, 3});
+  *m.mutable_graph()->add_initializer() = float_tensor("scales", {3}, {1, 1, 3}, true);
+  auto* r = add_node(m.mutable_graph(), "Resize", {"x", "", "scales"}, "y");
+  const Tensor x = input(Shape{2, 2, 3}), y = run(m, x);
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 9}));
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.item(i), x.item(i / 9 * 3 + i % 9 / 3)) << i;
+  attr(r, "mode")->set_s("linear");
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "(Resize, opset 13): linear mode of a rank-3 input (UpSampling1D repeats steps: nearest only)");
+}
+
 // ConstantOfShape (shape (2, 1, 1), value 0.5) feeding Add: y = x + 0.5.
 TEST(OnnxOps, ConstantOfShapeBecomesAConstant) {
   onnx::ModelProto m = graph(13, {2, 2, 2});
