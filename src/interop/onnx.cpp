@@ -41,6 +41,7 @@ Model Importer::run(const onnx::GraphProto& g) {
     if (consts_.find(in.name())) continue;  // an initializer listed as an input (IR < 4) is a constant
     add_input(in);
   }
+  find_within_lrn(g);
   for (const auto& n : g.node()) add_node(n);
   std::vector<NodeId> outs;
   for (const auto& o : g.output()) outs.push_back(value(o.name(), "graph output"));
@@ -184,6 +185,18 @@ void Importer::add_layer(const onnx::NodeProto& n) {
                                opset_, kMinOpset, kMaxOpset, kMinOpset, fmt::join(same_since_1, ", ")));
   if (n.op_type() == "ConstantOfShape") {
     add_computed(n, constant_of_shape(n));
+    return;
+  }
+  if (within_parts_.count(n.output(0))) return;  // read as part of the LRN at its Div
+  if (auto w = within_lrn_.find(n.output(0)); w != within_lrn_.end()) {
+    const NodeId x = value(n.input(0), where(n));
+    values_[n.output(0)] = append(std::make_unique<OneDnnLocalResponseNorm>(OneDnnLrnConfig{
+                                      .local_size = w->second.taps,
+                                      .alpha = w->second.alpha,
+                                      .beta = w->second.beta,
+                                      .k = w->second.k,
+                                      .alg_kind = "lrn_within_channel"}),
+                                  {x}, {});
     return;
   }
   if (fold_constant(n) || bias_add(n) || constant_arithmetic(n) || reversal(n) || slice(n)) return;

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,7 +85,8 @@ class Importer {
   bool slice(const onnx::NodeProto& n);  // Slice of a graph tensor -> Cropping
   // Gather reversing the channels, and LRN on such a value (PyTorch's even-size LRN as exported).
   bool reversal(const onnx::NodeProto& n);
-  bool bias_add(const onnx::NodeProto& n);  // MatMul + Add of a last-axis constant -> Dense with bias
+  bool bias_add(const onnx::NodeProto& n);
+  void find_within_lrn(const onnx::GraphProto& g);  // the exporter's within-channel LRN composition  // MatMul + Add of a last-axis constant -> Dense with bias
 
   int64_t opset_;
   TensorFile consts_, weights_;
@@ -99,7 +101,13 @@ class Importer {
     Tensor kernel;
   };
   std::map<std::string, MatMul> matmuls_;   // MatMul outputs not yet made a layer: an Add may give them a bias
-  std::map<std::string, NodeId> reversed_;  // values that are a node's output with the channels (axis 1) reversed
+  std::map<std::string, NodeId> reversed_;
+  struct WithinLrn {
+    int64_t taps = 1;
+    double alpha = 1, beta = 1, k = 1;
+  };
+  std::map<std::string, WithinLrn> within_lrn_;  // by the output of its Div
+  std::set<std::string> within_parts_;           // the outputs of its other nodes  // values that are a node's output with the channels (axis 1) reversed
   std::vector<Shape> shapes_;  // every node's shape, the batch unknown, by NodeId
 };
 

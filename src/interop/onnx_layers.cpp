@@ -2,7 +2,7 @@
 // back as those layers exactly (src/interop/onnx_importer.hpp): Clip as ReLU(max_value), Slice as Cropping,
 // MatMul + Add as Dense with bias, and the Gather pair around LRN as PyTorch's even-size LocalResponseNorm.
 #include <cmath>
-#include <numeric>
+#include <map>
 
 #include "interop/onnx_importer.hpp"
 #include "locnet/layers/activations.hpp"
@@ -118,6 +118,53 @@ bool Importer::reversal(const onnx::NodeProto& n) {
   else
     reversed_[n.output(0)] = x;
   return true;
+}
+
+// The within-channel LRN as the exporter composes it, y = x / (k + s * AveragePool(x * x))^beta with a box of odd
+// `taps` per spatial axis that counts its zero padding (count_include_pad=1, pads (taps-1)/2, strides 1): oneDNN's
+// lrn_within_channel with local_size taps and alpha s (its alpha / taps^dims times the box sum). Found before the
+// nodes are read; every intermediate value must feed only the next node.
+void Importer::find_within_lrn(const onnx::GraphProto& g) {
+  std::map<std::string, const onnx::NodeProto*> producer;
+  std::map<std::string, int> uses;
+  for (const auto& n : g.node()) {
+    for (const auto& o : n.output()) producer[o] = &n;
+    for (const auto& i : n.input()) ++uses[i];
+  }
+  for (const auto& o : g.output()) ++uses[o.name()];
+  // The node making input i of n if it is `op` and feeds only n; its scalar constant operand in *c when asked.
+  const auto step = [&](const onnx::NodeProto& n, int i, const char* op, double* c) -> const onnx::NodeProto* {
+    if (n.input_size() <= i) return nullptr;
+    const auto it = producer.find(n.input(i));
+    if (it == producer.end() || it->second->op_type() != op || uses[n.input(i)] != 1) return nullptr;
+    const onnx::NodeProto& p = *it->second;
+    if (c) {
+      const Tensor* t = p.input_size() == 2 ? consts_.find(p.input(1)) : nullptr;
+      if (!t || t->numel() != 1 || consts_.find(p.input(0))) return nullptr;
+      *c = t->item(0);
+    }
+    return &p;
+  };
+  for (const auto& div : g.node()) {
+    WithinLrn w;
+    if (div.op_type() != "Div" || div.input_size() != 2) continue;
+    const onnx::NodeProto* pow = step(div, 1, "Pow", &w.beta);
+    const onnx::NodeProto* add = pow ? step(*pow, 0, "Add", &w.k) : nullptr;
+    const onnx::NodeProto* mul = add ? step(*add, 0, "Mul", &w.alpha) : nullptr;
+    const onnx::NodeProto* pool = mul ? step(*mul, 0, "AveragePool", nullptr) : nullptr;
+    const onnx::NodeProto* square = pool ? step(*pool, 0, "Mul", nullptr) : nullptr;
+    if (!square || square->input(0) != div.input(0) || square->input(1) != div.input(0)) continue;
+    const std::vector<int64_t> k = attr_ints(*pool, "kernel_shape", {});
+    if (k.empty() || k[0] % 2 == 0 || attr_int(*pool, "count_include_pad", 0) != 1 ||
+        attr_int(*pool, "ceil_mode", 0) != 0 || attr_str(*pool, "auto_pad", "NOTSET") != "NOTSET" ||
+        k != std::vector<int64_t>(k.size(), k[0]) ||
+        attr_ints(*pool, "pads", {}) != std::vector<int64_t>(2 * k.size(), (k[0] - 1) / 2) ||
+        attr_ints(*pool, "strides", std::vector<int64_t>(k.size(), 1)) != std::vector<int64_t>(k.size(), 1))
+      continue;
+    w.taps = k[0];
+    within_lrn_[div.output(0)] = w;
+    for (const auto* part : {square, pool, mul, add, pow}) within_parts_.insert(part->output(0));
+  }
 }
 
 }  // namespace locnet::onnx_import

@@ -231,8 +231,10 @@ TEST(OnnxExport, LocalResponseNormWithinChannelIsComposed) {
     for (int64_t i = 0; i < x.numel(); ++i)
       EXPECT_NEAR(x.item(i) / std::pow(k + scale * mean.item(i), 0.75), want.item(i), 1e-14) << lrn_spec;
   }
-  if (!round_trips("Input((4, 5, 5)) >> LocalResponseNorm.caffe(3, norm_region='WITHIN_CHANNEL')", {4, 5, 5}, 1e-6))
-    GTEST_SKIP() << "the importer does not read Mul, Add, Pow of constants yet";
+  // Read back as LocalResponseNorm.onednn within the channel: the same formula, rounded in another order.
+  EXPECT_TRUE(round_trips("Input((4, 5, 5)) >> LocalResponseNorm.caffe(3, norm_region='WITHIN_CHANNEL')", {4, 5, 5}, 1e-6));
+  EXPECT_TRUE(round_trips("Input((7, 3)) >> LocalResponseNorm.onednn(4, alpha=0.5, k=2, alg_kind='lrn_within_channel', "
+                          "data_format='channels_last')", {7, 3}, 1e-6));
 }
 
 TEST(OnnxExport, LocalResponseNormPyTorchEvenSizeIsMirrored) {

@@ -528,3 +528,29 @@ TEST(OnnxOps, GatherReversalAroundLrnIsPyTorchLrn) {
   m.mutable_graph()->mutable_node(0)->mutable_attribute(0)->set_i(2);
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "axis 2 of a rank-3 input (only reversing the channels");
 }
+
+// The exporter's within-channel LRN, x / (k + s * AveragePool(x * x))^beta, is LocalResponseNorm.onednn within the
+// channel (the same formula; a different order of rounding). Any other AveragePool leaves Pow, which is not read.
+TEST(OnnxOps, WithinChannelLrnCompositionIsOneDnnLrn) {
+  onnx::ModelProto m = graph(13, {2, 5, 4});
+  for (const auto& [name, v] : {std::pair{"s", 0.5f}, {"k", 2.0f}, {"beta", 0.75f}})
+    *m.mutable_graph()->add_initializer() = float_tensor(name, {}, {v}, true);
+  add_node(m.mutable_graph(), "Mul", {"x", "x"}, "sq");
+  auto* pool = add_node(m.mutable_graph(), "AveragePool", {"sq"}, "mean");
+  auto* kernel = attr(pool, "kernel_shape");
+  for (int64_t v : {3, 3}) kernel->add_ints(v);
+  auto* pads = attr(pool, "pads");
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  attr(pool, "count_include_pad")->set_i(1);
+  add_node(m.mutable_graph(), "Mul", {"mean", "s"}, "scaled");
+  add_node(m.mutable_graph(), "Add", {"scaled", "k"}, "norm");
+  add_node(m.mutable_graph(), "Pow", {"norm", "beta"}, "power");
+  add_node(m.mutable_graph(), "Div", {"x", "power"}, "y");
+  Model lrn = parse_model("Input((2, 5, 4)) >> LocalResponseNorm.onednn(3, alpha=0.5, beta=0.75, k=2, "
+                          "alg_kind='lrn_within_channel')");
+  lrn.build(Shape{2, 2, 5, 4}, 1, DType::f32);
+  const Tensor x = input(Shape{2, 2, 5, 4}), y = run(m, x), want = lrn.forward(x, Mode::Inference);
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(y.item(i), want.item(i), 1e-6) << i;
+  pool->mutable_attribute(pool->attribute_size() - 1)->set_i(0);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "(Pow, opset 13): this operator is not supported");
+}
