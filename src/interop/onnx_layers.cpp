@@ -34,6 +34,7 @@ std::unique_ptr<Layer> Importer::clip(const onnx::NodeProto& n) const {
 // Permutes) or Cropping2D (channels_first). The batch axis may only be taken whole (end >= 2^62, e.g. INT64_MAX).
 bool Importer::slice(const onnx::NodeProto& n) {
   if (n.op_type() != "Slice") return false;
+  if (!has_input(n, 0)) raise<FormatError>("{}: no data input", where(n));
   const NodeId x = value(n.input(0), where(n));
   const Shape in = shape_of(x);
   std::vector<int64_t> dims = in.dims();
@@ -72,7 +73,7 @@ bool Importer::bias_add(const onnx::NodeProto& n) {
   if (!is_constant(n, 1 - data) || m == matmuls_.end()) return false;
   const Tensor& b = constant(n, 1 - data);
   const int64_t units = m->second.kernel.dim(1);
-  if (b.numel() != units || b.rank() > shape_of(m->second.x).rank() || b.dim(-1) != units) return false;
+  if (b.numel() != units || b.rank() < 1 || b.rank() > shape_of(m->second.x).rank() || b.dim(-1) != units) return false;
   values_[n.output(0)] = append(std::make_unique<Dense>(DenseConfig{.units = units}), {m->second.x},
                                 {{"kernel", m->second.kernel.clone()}, {"bias", b.to(dtype_).reshape(Shape{units})}});
   return true;
@@ -84,7 +85,7 @@ bool Importer::bias_add(const onnx::NodeProto& n) {
 // for an odd n, which are ONNX's), and a reversed value reversed again is the value.
 bool Importer::reversal(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
-  if (op != "Gather" && !(op == "LRN" && reversed_.count(n.input(0)))) return false;
+  if (op != "Gather" && !(op == "LRN" && n.input_size() > 0 && reversed_.count(n.input(0)))) return false;
   if (op == "LRN") {
     const NodeId x = reversed_.at(n.input(0));
     const int64_t size = attr_int(n, "size", 0);
@@ -153,7 +154,7 @@ void Importer::find_within_lrn(const onnx::GraphProto& g) {
     const onnx::NodeProto* mul = add ? step(*add, 0, "Mul", &w.alpha) : nullptr;
     const onnx::NodeProto* pool = mul ? step(*mul, 0, "AveragePool", nullptr) : nullptr;
     const onnx::NodeProto* square = pool ? step(*pool, 0, "Mul", nullptr) : nullptr;
-    if (!square || square->input(0) != div.input(0) || square->input(1) != div.input(0)) continue;
+    if (!square || square->input_size() != 2 || square->input(0) != div.input(0) || square->input(1) != div.input(0)) continue;
     const std::vector<int64_t> k = attr_ints(*pool, "kernel_shape", {});
     if (k.empty() || k[0] % 2 == 0 || attr_int(*pool, "count_include_pad", 0) != 1 ||
         attr_int(*pool, "ceil_mode", 0) != 0 || attr_str(*pool, "auto_pad", "NOTSET") != "NOTSET" ||
