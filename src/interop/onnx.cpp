@@ -177,9 +177,10 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     return;
   }
   if (!n.domain().empty() && n.domain() != "ai.onnx") unsupported(n, fmt::format("domain '{}'", n.domain()));
-  // Before opset 7 only the operators that compute the same since opset 1 are read (Elu-6 dropped only the legacy
-  // consumed_inputs attribute).
-  static const std::set<std::string> same_since_1 = {"GlobalAveragePool", "GlobalMaxPool", "LRN", "Identity", "Elu"};
+  // Before opset 7 only the operators that compute the same since opset 1 are read (Elu-6 and Selu-6 dropped only
+  // the legacy consumed_inputs attribute).
+  static const std::set<std::string> same_since_1 = {"GlobalAveragePool", "GlobalMaxPool", "LRN", "Identity", "Elu",
+                                                     "Selu", "Softplus"};
   if (opset_ < kMinOpset && !same_since_1.count(n.op_type()))
     unsupported(n, fmt::format("opset {} of the default domain: opsets {} to {} are supported (before {} only {})",
                                opset_, kMinOpset, kMaxOpset, kMinOpset, fmt::join(same_since_1, ", ")));
@@ -216,8 +217,17 @@ void Importer::add_layer(const onnx::NodeProto& n) {
     layer = std::make_unique<ELU>(ELUConfig{.alpha = attr_float(n, "alpha", 1.0)});
   } else if (op == "ThresholdedRelu") {
     layer = std::make_unique<ThresholdedReLU>(ThresholdedReLUConfig{.theta = attr_float(n, "alpha", 1.0)});
-  } else if (op == "Sigmoid" || op == "Tanh") {
-    layer = std::make_unique<Activation>(op == "Sigmoid" ? "sigmoid" : "tanh");
+  } else if (op == "PRelu") {
+    layer = prelu(n, in, w);
+  } else if (op == "Sigmoid" || op == "Tanh" || op == "Softplus" || op == "Exp") {
+    static const std::map<std::string, std::string> names = {
+        {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Softplus", "softplus"}, {"Exp", "exponential"}};
+    layer = std::make_unique<Activation>(names.at(op));
+  } else if (op == "Selu") {  // ONNX's defaults are SELU's constants in float32
+    if (std::abs(attr_float(n, "alpha", 1.67326319217681884765625) - 1.6732632423543772) > 1e-6 ||
+        std::abs(attr_float(n, "gamma", 1.05070102214813232421875) - 1.0507009873554805) > 1e-6)
+      unsupported(n, "alpha and gamma other than SELU's constants (1.6732632, 1.0507010)");
+    layer = std::make_unique<Activation>("selu");
   } else if (op == "Identity" || op == "Dropout") {  // Dropout is the identity in inference
     if (op == "Dropout" && (attr_int(n, "is_test", 1) == 0 ||
                             (has_input(n, 2) && constant(n, 2).numel() > 0 && constant(n, 2).item(0) != 0)))

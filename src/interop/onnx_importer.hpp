@@ -82,6 +82,7 @@ class Importer {
 
   // src/interop/onnx_layers.cpp
   std::unique_ptr<Layer> clip(const onnx::NodeProto& n) const;
+  std::unique_ptr<Layer> prelu(const onnx::NodeProto& n, const Shape& in, Weights& w) const;
   bool slice(const onnx::NodeProto& n);  // Slice of a graph tensor -> Cropping
   // Gather reversing the channels, and LRN on such a value (PyTorch's even-size LRN as exported).
   bool reversal(const onnx::NodeProto& n);

@@ -30,6 +30,31 @@ std::unique_ptr<Layer> Importer::clip(const onnx::NodeProto& n) const {
   return std::make_unique<ReLU>(ReLUConfig{.max_value = hi});
 }
 
+// PRelu(x, slope) with a constant slope broadcast (numpy rule) to a sample: PReLU whose alpha is the slope on the
+// input's sizes after the batch, shared (Keras's shared_axes) where the slope has size 1.
+std::unique_ptr<Layer> Importer::prelu(const onnx::NodeProto& n, const Shape& in, Weights& w) const {
+  if (!is_constant(n, 1)) unsupported(n, "a slope that is not a constant");
+  const Tensor& slope = constant(n, 1);
+  const int64_t r = int64_t(in.rank()) - 1;  // a sample's rank
+  std::vector<int64_t> dims(size_t(std::max<int64_t>(r, 0)), 1);
+  const std::vector<int64_t>& s = slope.shape().dims();
+  bool fits = r >= 1 && int64_t(s.size()) <= r + 1;
+  for (size_t i = 0; fits && i < s.size(); ++i) {
+    const int64_t a = int64_t(i) + r - int64_t(s.size());  // the sample axis of slope axis i (-1: the batch)
+    if (a < 0) fits = s[i] == 1;
+    else if (s[i] == in.dim(a + 1) || s[i] == 1) dims[size_t(a)] = s[i];
+    else fits = false;
+  }
+  if (!fits)
+    unsupported(n, fmt::format("a slope of shape {} for an input of shape {} (one that broadcasts to a sample is "
+                               "supported)", slope.shape().str(), in.str()));
+  std::vector<int64_t> shared;
+  for (int64_t a = 0; a < r; ++a)
+    if (dims[size_t(a)] == 1 && in.dim(a + 1) != 1) shared.push_back(a + 1);
+  w.emplace_back("alpha", slope.reshape(Shape(dims)));
+  return std::make_unique<PReLU>(PReLUConfig{.shared_axes = shared.empty() ? std::nullopt : std::optional(shared)});
+}
+
 // Slice with step 1 on the spatial axes of an NCL or NCHW tensor -> Cropping1D (channels_last only, so between two
 // Permutes) or Cropping2D (channels_first). The batch axis may only be taken whole (end >= 2^62, e.g. INT64_MAX).
 bool Importer::slice(const onnx::NodeProto& n) {

@@ -25,13 +25,15 @@ const char* kNodeTests = "/usr/share/libonnx-testdata/data/node";
 const std::set<std::string> kOps = {
     "LRN", "Relu", "Conv", "MaxPool", "AveragePool", "BatchNormalization", "Concat", "Add", "Gemm", "Flatten",
     "Softmax", "LeakyRelu", "Sigmoid", "Tanh", "Identity", "Dropout", "GlobalAveragePool", "GlobalMaxPool", "Sum",
-    "Sub", "Mul", "Mean", "Max", "Min", "MatMul", "Reshape", "Transpose", "Div", "Pad", "Resize", "Upsample", "Clip", "Elu", "ThresholdedRelu", "Slice", "Gather"};
+    "Sub", "Mul", "Mean", "Max", "Min", "MatMul", "Reshape", "Transpose", "Div", "Pad", "Resize", "Upsample", "Clip", "Elu", "ThresholdedRelu", "Slice", "Gather",
+    "PRelu", "Softplus", "Selu", "Exp"};
 // clang-format on
 
 // Operators whose inputs after the first are weights: the tests feed them as graph inputs, the importer takes
 // them as constants.
 const std::set<std::string> kWeighted = {
-    "Conv", "BatchNormalization", "Gemm", "Dropout", "MatMul", "Reshape", "Pad", "Resize", "Upsample", "Clip", "Slice", "Gather"};
+    "Conv", "BatchNormalization", "Gemm", "Dropout", "MatMul", "Reshape", "Pad", "Resize", "Upsample", "Clip", "Slice", "Gather",
+    "PRelu"};
 
 onnx::ModelProto read_model(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
@@ -117,7 +119,8 @@ TEST(OnnxBackend, NodeTestsOfSupportedOperators) {
       {"Flatten", 3}, {"Gemm", 8}, {"GlobalAveragePool", 2}, {"GlobalMaxPool", 2}, {"Identity", 1}, {"LRN", 2},
       {"LeakyRelu", 3}, {"MatMul", 1}, {"Max", 5}, {"MaxPool", 10}, {"Mean", 3}, {"Min", 5}, {"Mul", 2},
       {"Relu", 1}, {"Reshape", 6}, {"Resize", 2}, {"Upsample", 1}, {"Sigmoid", 2}, {"Softmax", 6}, {"Sub", 2}, {"Sum", 3}, {"Tanh", 2},
-      {"Transpose", 2}, {"Clip", 1}, {"Elu", 3}, {"ThresholdedRelu", 3}};
+      {"Transpose", 2}, {"Clip", 1}, {"Elu", 3}, {"ThresholdedRelu", 3}, {"Exp", 2}, {"PRelu", 1}, {"Selu", 1},
+      {"Softplus", 2}};
   // clang-format on
   for (const auto& [op, n] : passing) EXPECT_GE(counts[op].pass, n) << op;
 }

@@ -408,6 +408,24 @@ TEST(OnnxOps, ClipFromZeroIsReLUWithMaxValue) {
   EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported, "min none and max none");
 }
 
+TEST(OnnxOps, PReluSlopeBroadcastsToASample) {  // synthetic; the reference is PRelu's definition
+  const Tensor x = input(Shape{2, 3, 4});
+  onnx::ModelProto m = graph(13, {3, 4});
+  *m.mutable_graph()->add_initializer() = float_tensor("s", {3, 1}, {0.5f, -2, 0.25f}, true);  // one per row
+  add_node(m.mutable_graph(), "PRelu", {"x", "s"}, "y");
+  const Tensor y = run(m, x);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const double slope = std::vector<double>{0.5, -2, 0.25}[size_t(i / 4 % 3)];
+    EXPECT_EQ(y.item(i), x.item(i) > 0 ? x.item(i) : float(slope * x.item(i))) << i;
+  }
+  *m.mutable_graph()->mutable_initializer(0) = float_tensor("s", {2, 3, 4}, std::vector<float>(24, 0.5f), true);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(m)), NotSupported,
+                   "(PRelu, opset 13): a slope of shape (2, 3, 4) for an input of shape (None, 3, 4)");
+  onnx::ModelProto selu = graph(13, {3, 4});
+  attr(add_node(selu.mutable_graph(), "Selu", {"x"}, "y"), "alpha")->set_f(2.0f);
+  EXPECT_THROW_MSG(parse_onnx(bytes_of(selu)), NotSupported, "(Selu, opset 13): alpha and gamma other than SELU's");
+}
+
 TEST(OnnxOps, EluAndThresholdedReluKeepAlpha) {
   const Tensor x = input(Shape{2, 5});
   onnx::ModelProto m = graph(13, {5});
