@@ -74,7 +74,9 @@ Model load_any_model(const std::string& path) {
 
 Model load_any_model(const std::string& path, std::optional<InputScaling>& input) {
   input.reset();
-  return model_file_kind(path) == "locnet" ? load_model(path, input) : load_any_model(path);
+  if (model_file_kind(path) == "locnet") return load_model(path, input);
+  input = InputScaling{"uint8", 1.0};  // an imported model takes its input as it is, as its framework's predict does
+  return load_any_model(path);
 }
 
 std::vector<std::string> load_any_class_names(const std::string& path) {

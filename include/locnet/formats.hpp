@@ -7,7 +7,7 @@
 //     zip ("PK\x03\x04")                    -> load_keras_archive (interop/keras_h5.hpp)
 //     ".onnx", or a protobuf starting with field 1 (ir_version) -> read_onnx (interop/onnx.hpp)
 //   Every model comes back built with its weights loaded. Only locnet files record an input scaling and class
-//   names; the overloads give nullopt / none for the others.
+//   names; for the others the scaling overload gives uint8 at scale 1 (input taken as it is) and no class names.
 //   load_any_checkpoint(path), for train --resume: a locnet checkpoint as load_checkpoint reads it; any other model
 //   file (a locnet model file, .h5, .keras, .onnx) as the start of a new run: its model and class names, epoch 0
 //   and no optimizer (nullptr: the caller makes a fresh one).

@@ -27,13 +27,11 @@ int convert(const std::string& in, const std::string& out, const std::string& sp
             const std::vector<std::string>& modules) {
   if (spec.empty() && !modules.empty()) raise<ConfigError>("--module needs --spec (it pairs state_dict modules)");
   Model model;
-  // An imported model takes its input as it is: the converted file says so (uint8 at scale 1), or predict would
-  // apply locnet's 1/255 default for files without a scaling.
+  // An imported model (or state_dict) takes its input as it is: the converted file says so (uint8 at scale 1), or
+  // predict would apply locnet's 1/255 default for files without a scaling.
   std::optional<InputScaling> scaling = InputScaling{"uint8", 1.0};
   if (spec.empty()) {
-    const bool locnet_file = model_file_kind(in) == "locnet";
     model = load_any_model(in, scaling);
-    if (!locnet_file) scaling = InputScaling{"uint8", 1.0};
   } else {  // IN is a PyTorch state_dict: its modules pair with the spec's layers by order or by --module
     model = parse_model(spec);
     if (!model.input_shape()) raise<ConfigError>("--spec needs an Input(shape) first, got '{}'", spec);

@@ -317,11 +317,8 @@ PredictModel load_predict_model(const std::string& path, const std::string& weig
   }
   if (!weights.empty()) raise<ConfigError>("predict: --weights is for a Keras architecture .json, got {}", path);
   PredictModel m;
-  m.model = load_any_model(path, m.scaling);
-  if (model_file_kind(path) != "locnet") {
-    m.scaling = InputScaling{"uint8", 1.0};
-    m.imported = true;
-  }
+  m.imported = model_file_kind(path) != "locnet";
+  m.model = load_any_model(path, m.scaling);  // an imported model's scaling: uint8 at scale 1
   return m;
 }
 
