@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -153,6 +155,19 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   check_size(t.shape_, t.numel_, dtype);
   t.strides_ = contiguous_strides(t.shape_);
   t.storage_ = allocate(t.nbytes(), false);
+  return t;
+}
+
+Tensor Tensor::borrow(void* data, std::shared_ptr<void> owner, Shape shape, DType dtype) {
+  require<ShapeError>(reinterpret_cast<uintptr_t>(data) % kAlignment == 0, "Tensor::borrow", "the data address",
+                      "64-byte aligned", reinterpret_cast<uintptr_t>(data));
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.numel_ = t.shape_.numel();
+  check_size(t.shape_, t.numel_, dtype);
+  t.strides_ = contiguous_strides(t.shape_);
+  t.storage_ = std::shared_ptr<std::byte[]>(std::move(owner), static_cast<std::byte*>(data));  // aliasing
   return t;
 }
 

@@ -450,3 +450,26 @@ TEST(Tensor, ZeroSizeTensors) {
   EXPECT_EQ(e.numel(), 0);
   EXPECT_THROW_MSG(Tensor::from<float>({1.0f}, Shape{0, 3}), ShapeError, "must be 0, got 1");
 }
+
+// Tensor::borrow (the Python module's zero-copy input): the view aliases the owner's memory and keeps it alive.
+TEST(Tensor, BorrowAliasesAlignedMemoryAndKeepsTheOwnerAlive) {
+  auto owner = std::shared_ptr<float[]>(static_cast<float*>(std::aligned_alloc(64, 64 * sizeof(float))), std::free);
+  for (int i = 0; i < 6; ++i) owner[i] = float(i);
+  std::weak_ptr<float[]> watch = owner;
+  Tensor t = Tensor::borrow(owner.get(), owner, Shape{2, 3}, DType::f32);
+  owner.reset();
+  EXPECT_FALSE(watch.expired());
+  EXPECT_EQ(t.shape(), (Shape{2, 3}));
+  EXPECT_TRUE(t.is_contiguous());
+  EXPECT_EQ(t.item(5), 5.0);
+  t.set(0, 7.0);
+  EXPECT_EQ(watch.lock()[0], 7.0f);
+  t = Tensor();
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(Tensor, BorrowRejectsMisalignedMemory) {
+  auto owner = std::shared_ptr<float[]>(static_cast<float*>(std::aligned_alloc(64, 64 * sizeof(float))), std::free);
+  EXPECT_THROW_MSG(Tensor::borrow(owner.get() + 1, owner, Shape{3}, DType::f32), ShapeError,
+                   "Tensor::borrow: the data address must be 64-byte aligned, got ");
+}

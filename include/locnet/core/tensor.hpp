@@ -22,6 +22,9 @@ class Tensor {
   explicit Tensor(Shape shape, DType dtype = DType::f32);
   // Uninitialised storage, for outputs a kernel overwrites entirely (saves a pass over memory).
   static Tensor empty(Shape shape, DType dtype = DType::f32);
+  // A contiguous tensor over memory someone else owns (a NumPy array): `owner` keeps `data` alive while any view
+  // exists. Kernels assume kAlignment, so `data` must be 64-byte aligned (ShapeError otherwise).
+  static Tensor borrow(void* data, std::shared_ptr<void> owner, Shape shape, DType dtype);
 
   template <class T>
   static Tensor from(const std::vector<T>& values, Shape shape) {
