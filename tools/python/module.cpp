@@ -29,8 +29,8 @@ Tensor copy_in(const py::array& a) {
 }
 
 Tensor to_tensor(const py::array& a) {
-  const bool f64 = a.dtype().is(py::dtype::of<double>());
-  const bool f32 = a.dtype().is(py::dtype::of<float>());
+  const bool f64 = py::isinstance<py::array_t<double>>(a);  // equivalent dtypes: native byte order only
+  const bool f32 = py::isinstance<py::array_t<float>>(a);
   const bool contiguous = (a.flags() & py::array::c_style) != 0;
   const auto address = reinterpret_cast<uintptr_t>(a.data());
   if ((f32 || f64) && contiguous && address % kAlignment == 0) {
