@@ -148,14 +148,10 @@ Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtyp
 }
 
 Tensor Tensor::empty(Shape shape, DType dtype) {
-  Tensor t;
-  t.shape_ = std::move(shape);
-  t.dtype_ = dtype;
-  t.numel_ = t.shape_.numel();
-  check_size(t.shape_, t.numel_, dtype);
-  t.strides_ = contiguous_strides(t.shape_);
-  t.storage_ = allocate(t.nbytes(), false);
-  return t;
+  check_size(shape, shape.numel(), dtype);  // before allocating
+  std::shared_ptr<std::byte[]> storage = allocate(size_t(shape.numel()) * dtype_size(dtype), false);
+  std::byte* data = storage.get();
+  return borrow(data, std::move(storage), std::move(shape), dtype);
 }
 
 Tensor Tensor::borrow(void* data, std::shared_ptr<void> owner, Shape shape, DType dtype) {
