@@ -1,7 +1,6 @@
-#!/usr/bin/python3
-"""Tests of the locnet Python module (tools/python/module.cpp), run by ctest as `python_module`.
+"""Tests of the array conversions and files of locnet._core (tools/python/convert.cpp, bind_model.cpp).
 
-Run by hand: PYTHONPATH=build/python /usr/bin/python3 tools/python/test_locnet.py
+Run: PYTHONPATH=build/python /usr/bin/python3 -m pytest tools/python/tests
 The Keras reference (tests/interop/keras3/sequential_*.npy) is SYNTHETIC: NumPy computations of Keras's documented
 semantics (tests/interop/keras3/generate.py), the same data the C++ import tests use.
 """
@@ -12,7 +11,7 @@ import numpy as np
 
 import locnet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 KERAS3 = os.path.join(ROOT, "tests", "interop", "keras3")
 
 
@@ -29,27 +28,27 @@ class Conversion(unittest.TestCase):
         for dtype in (np.float32, np.float64):
             x = aligned((2, 3), dtype)
             x[:] = np.arange(6).reshape(2, 3)
-            y = locnet._roundtrip(x)
+            y = locnet._core._roundtrip(x)
             self.assertEqual(y.dtype, dtype)
             self.assertTrue(np.shares_memory(x, y))
             np.testing.assert_array_equal(y, x)
 
     def test_strided_and_other_dtypes_are_converted(self):
         x = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]
-        y = locnet._roundtrip(x)
+        y = locnet._core._roundtrip(x)
         self.assertFalse(np.shares_memory(x, y))
         np.testing.assert_array_equal(y, x)
-        z = locnet._roundtrip(np.arange(4, dtype=np.int32))
+        z = locnet._core._roundtrip(np.arange(4, dtype=np.int32))
         self.assertEqual(z.dtype, np.float32)
         np.testing.assert_array_equal(z, [0, 1, 2, 3])
         swapped = aligned((3,), np.dtype(">f4") if np.little_endian else np.dtype("<f4"))
         swapped[:] = [1.5, 2.5, 3.5]
-        np.testing.assert_array_equal(locnet._roundtrip(swapped), [1.5, 2.5, 3.5])
+        np.testing.assert_array_equal(locnet._core._roundtrip(swapped), [1.5, 2.5, 3.5])
 
     def test_output_view_outlives_the_input(self):
         x = aligned((2, 2), np.float32)
         x[:] = 3
-        y = locnet._roundtrip(x)
+        y = locnet._core._roundtrip(x)
         del x
         np.testing.assert_array_equal(y, np.full((2, 2), 3, np.float32))
 
