@@ -120,3 +120,30 @@ class Layer:
 
     def count_params(self):
         return self._impl.param_count
+
+    # -- composition: the hooks below are set by the package's modules -----------------------------------------
+    def __call__(self, x, *args, **kwargs):
+        """On a symbolic tensor (locnet.Input, another layer's output): Keras's functional API, a new node.
+        On an array: the layer applied to it (Wolfram's layer[x]), batched or a single sample."""
+        if hasattr(x, "_locnet_node") or (isinstance(x, (list, tuple)) and x and hasattr(x[0], "_locnet_node")):
+            return hooks["symbolic_call"](self, x, *args, **kwargs)
+        return hooks["array_call"](self, x, *args, **kwargs)
+
+    def __rshift__(self, other):
+        """neupy's composition: ``a >> b`` chains a and b into a model."""
+        return hooks["compose"](self, other)
+
+    def __rrshift__(self, other):
+        return hooks["compose"](other, self)
+
+
+def _missing(name):
+    def fail(*args, **kwargs):
+        raise NotImplementedError(f"locnet: {name} is not available")
+    return fail
+
+
+# symbolic_call(layer, x): Keras functional API (_model.py); array_call(layer, x): Wolfram-style call on an array
+# (_layer.py's users); compose(a, b): neupy's >> (_model.py).
+hooks = {"symbolic_call": _missing("the functional API"), "array_call": _missing("calling a layer on an array"),
+         "compose": _missing("composition with >>")}
