@@ -60,9 +60,12 @@ py::list named_params(Model& m, bool include_buffers) {
   return out;
 }
 
-py::list layers(Model& m) {
+// Each layer keeps the model alive (as reference_internal would), however long it outlives the list.
+py::list layers(py::object self) {
+  Model& m = self.cast<Model&>();
   py::list out;
-  for (size_t i = 0; i < m.size(); ++i) out.append(py::cast(&m.layer(i), py::return_value_policy::reference));
+  for (size_t i = 0; i < m.size(); ++i)
+    out.append(py::cast(&m.layer(i), py::return_value_policy::reference_internal, self));
   return out;
 }
 
@@ -94,7 +97,7 @@ void bind_model(py::module_& m) {
       .def("node_layer", [](Model& self, NodeId id) { return const_cast<Layer*>(self.node_layer(id)); },
            py::return_value_policy::reference_internal, "The layer of a node (None for an input)")
       .def_property_readonly("node_count", &Model::node_count)
-      .def("layers", &layers, py::keep_alive<0, 1>(), "The layers in topological order (views into the model)")
+      .def("layers", &layers, "The layers in topological order (views into the model)")
       .def("layer", [](Model& self, const std::string& name) { return &self.layer(name); },
            py::return_value_policy::reference_internal)
       .def_property_readonly("input_shapes", [](const Model& self) {
