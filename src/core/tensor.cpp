@@ -155,8 +155,9 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
 }
 
 Tensor Tensor::borrow(void* data, std::shared_ptr<void> owner, Shape shape, DType dtype) {
-  require<ShapeError>(reinterpret_cast<uintptr_t>(data) % kAlignment == 0, "Tensor::borrow", "the data address",
-                      "64-byte aligned", reinterpret_cast<uintptr_t>(data));
+  const size_t element = dtype_size(dtype);
+  require<ShapeError>(reinterpret_cast<uintptr_t>(data) % element == 0, "Tensor::borrow", "the data address",
+                      std::to_string(element) + "-byte aligned (the element size)", reinterpret_cast<uintptr_t>(data));
   Tensor t;
   t.shape_ = std::move(shape);
   t.dtype_ = dtype;

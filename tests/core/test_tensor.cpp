@@ -468,8 +468,10 @@ TEST(Tensor, BorrowAliasesAlignedMemoryAndKeepsTheOwnerAlive) {
   EXPECT_TRUE(watch.expired());
 }
 
+// Element alignment is enough (NumPy gives 16 bytes, often less than kAlignment); less than that is refused.
 TEST(Tensor, BorrowRejectsMisalignedMemory) {
   auto owner = std::shared_ptr<float[]>(static_cast<float*>(std::aligned_alloc(64, 64 * sizeof(float))), std::free);
-  EXPECT_THROW_MSG(Tensor::borrow(owner.get() + 1, owner, Shape{3}, DType::f32), ShapeError,
-                   "Tensor::borrow: the data address must be 64-byte aligned, got ");
+  EXPECT_EQ(Tensor::borrow(owner.get() + 1, owner, Shape{3}, DType::f32).raw(), owner.get() + 1);
+  EXPECT_THROW_MSG(Tensor::borrow(reinterpret_cast<std::byte*>(owner.get()) + 1, owner, Shape{3}, DType::f32), ShapeError,
+                   "Tensor::borrow: the data address must be 4-byte aligned (the element size), got ");
 }

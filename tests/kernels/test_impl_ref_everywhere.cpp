@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "every_layer_models.hpp"
 #include "kernels/registry.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/from_spec.hpp"
@@ -19,53 +20,19 @@
 #include "scoped_env.hpp"
 
 using namespace locnet;
+using locnet::testing::filled;
+using locnet::testing::kEveryLayerModels;
 
 namespace {
 
-// Between them, every layer type (checked below against layer_type_names()).
-const char* const kModels[] = {
-    "Input((8, 8, 4)) >> Conv2D(4, 3, activation='relu') >> BatchNorm2D() >> LocalResponseNorm() >> "
-    "MaxPooling2D(2) >> AveragePooling2D(1) >> LocallyConnected2D(2, 2, activation='tanh') >> "
-    "GlobalAveragePooling2D() >> Dense(6, activation='softmax')",
-    "Input((6, 4)) >> LocallyConnected1D(3, 2, activation='relu') >> BatchNorm1D() >> Flatten() >> Dropout(0.5) >> "
-    "Reshape((5, 3)) >> Activation('sigmoid') >> Flatten() >> Dense(2, activation='relu')",
-    "Input((5, 5, 6)) >> LocalResponseNorm.tensorflow() >> LocalResponseNorm.caffe() >> "
-    "LocalResponseNorm.wolfram() >> LocalResponseNorm.onednn() >> LocalResponseNorm.pytorch(5) >> "
-    "LocalResponseNorm.onnx(5) >> LocalResponseNorm.mxnet(5)",
-    "Input((3, 4, 4, 4)) >> BatchNorm3D() >> BatchNorm3D.keras() >> BatchNorm3D.caffe() >> BatchNorm3D.pytorch(3)",
-    "Input((3, 4, 4)) >> BatchNorm2D.keras() >> BatchNorm2D.caffe() >> BatchNorm2D.pytorch(3)",
-    "Input((3, 4)) >> BatchNorm1D.keras() >> BatchNorm1D.caffe() >> BatchNorm1D.pytorch(3)",
-    "Input((9, 4)) >> MaxPooling1D(3, 1, padding=1, ceil_mode=True) >> AveragePooling1D(2, padding=(1, 0), "
-    "count_include_pad=True) >> GlobalMaxPooling1D(keepdims=True) >> GlobalAveragePooling1D()",
-    "Input((6, 6, 3)) >> MaxPooling2D(3, 2, padding=((1, 0), (0, 1)), ceil_mode=True) >> GlobalMaxPooling2D()",
-    "Input((4, 3, 2)) >> ZeroPadding2D(((1, 0), (0, 2))) >> Cropping2D(1) >> UpSampling2D(2) >> "
-    "UpSampling2D(2, interpolation='bilinear') >> Permute((3, 1, 2)) >> Identity() >> Reshape((-1, 4)) >> "
-    "ZeroPadding1D(1) >> Cropping1D((0, 1)) >> UpSampling1D() >> Flatten() >> RepeatVector(2)",
-    "Input((6, 6, 4)) >> Conv2D(4, 3, padding=((1, 0), (0, 1)), groups=2) >> DepthwiseConv2D(2, depth_multiplier=2) "
-    ">> Reshape((16, 8)) >> Conv1D(4, 3, padding='causal', groups=2) >> Flatten() >> Dense(2)",
-    "x = Input((4,))\na = Dense(4)(x)\nb = Activation('tanh')(x)\ns = Add()([a, b, x])\nt = Subtract()([s, a])\n"
-    "u = Multiply()([t, b])\nv = Average()([u, x])\nw = Maximum()([v, a, b])\ny = Minimum()([w, x])\n"
-    "z = Concatenate()([y, a])\nd = Dot(1, normalize=True)([z, z])\ne = Concatenate()([z, d])\n"
-    "Model(inputs=x, outputs=e)",
-    "Input((4, 4, 6)) >> Softmax(axis=1) >> ReLU() >> ReLU(max_value=6.0) >> LeakyReLU() >> "
-    "PReLU(shared_axes=(1, 2)) >> ELU() >> ThresholdedReLU() >> SpatialDropout2D(0.5) >> Reshape((16, 6)) >> "
-    "SpatialDropout1D(0.5)",
-};
 const char* const kOptimizers[] = {"Adam", "AdamW", "SGD(0.01, momentum=0.9)", "SGD(0.01)",
                                    "RMSprop(momentum=0.5)", "Adagrad"};
-
-Tensor filled(const Shape& shape, uint64_t seed) {
-  Tensor t(shape, DType::f32);
-  Rng rng(seed);
-  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, rng.uniform(-1, 1));
-  return t;
-}
 
 // Builds every model, runs forward, backward and one step of every optimizer; returns each layer type seen with
 // the kernels its layers report (Layer::kernel()).
 std::map<std::string, std::set<std::string>> run_every_layer_and_optimizer() {
   std::map<std::string, std::set<std::string>> types;
-  for (const char* spec : kModels) {
+  for (const char* spec : kEveryLayerModels) {
     SCOPED_TRACE(spec);
     Sequential model = parse_model(spec);
     model.build(*model.input_shape(), uint64_t(1));

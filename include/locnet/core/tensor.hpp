@@ -23,7 +23,8 @@ class Tensor {
   // Uninitialised storage, for outputs a kernel overwrites entirely (saves a pass over memory).
   static Tensor empty(Shape shape, DType dtype = DType::f32);
   // A contiguous tensor over memory someone else owns (a NumPy array): `owner` keeps `data` alive while any view
-  // exists. Kernels assume kAlignment, so `data` must be 64-byte aligned (ShapeError otherwise).
+  // exists. `data` must be aligned to the element size (ShapeError otherwise); kernels load inputs unaligned
+  // (tests/kernels/test_unaligned_inputs.cpp), so NumPy's usual 16-byte alignment is enough.
   static Tensor borrow(void* data, std::shared_ptr<void> owner, Shape shape, DType dtype);
 
   template <class T>
