@@ -142,8 +142,11 @@ void bind_model(py::module_& m) {
   m.def("load_weights", [](Model& model, const std::string& path) { load_weights(model, path); });
   m.def("model_from_spec", [](const std::string& text) { return parse_model(text); }, py::arg("text"),
         "A model from spec-language text (docs/spec-language.md); built on the first forward");
-  // Test hook: NumPy -> Tensor -> NumPy, to observe what is borrowed and what is copied.
-  m.def("_roundtrip", [](const py::handle& a) { return to_numpy(to_tensor(a)); });
+  // Test hook: NumPy -> Tensor -> NumPy, to observe what is borrowed and what is copied; with a dtype, converted.
+  m.def("_roundtrip", [](const py::handle& a, const std::string& dtype) {
+    Tensor t = to_tensor(a);
+    return to_numpy(dtype.empty() ? t : t.to(dtype_from_name(dtype)));
+  }, py::arg("a"), py::arg("dtype") = "");
 }
 
 }  // namespace locnet::python

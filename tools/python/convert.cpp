@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace locnet::python {
@@ -19,6 +20,34 @@ Tensor copy_in(const py::handle& a) {
   return t;
 }
 
+py::module_ numpy() { return py::module_::import("numpy"); }
+
+// The dtype whose values an array holds as they are: float32, float64, float16 and ml_dtypes' bfloat16, each in
+// native byte order (NumPy's dtype equivalence, so a byte-swapped array is converted).
+std::optional<DType> native_dtype(const py::array& a) {
+  if (py::isinstance<py::array_t<float>>(a)) return DType::f32;
+  if (py::isinstance<py::array_t<double>>(a)) return DType::f64;
+  const py::dtype d = a.dtype();
+  if (!d.attr("isnative").cast<bool>() || d.itemsize() != 2) return std::nullopt;
+  if (d.kind() == 'f') return DType::f16;
+  if (d.attr("name").cast<std::string>() == "bfloat16") return DType::bf16;
+  return std::nullopt;
+}
+
+// Borrows the array's memory: it is C-contiguous and aligned to its element (else NumPy copies it first).
+Tensor borrow(py::array a, DType dtype) {
+  const auto address = reinterpret_cast<uintptr_t>(a.data());
+  if ((a.flags() & py::array::c_style) == 0 || address % dtype_size(dtype) != 0)
+    a = numpy().attr("array")(a, py::arg("order") = "C");  // a new array: aligned
+  // The last reference may go from any thread that holds the tensor: take the GIL to release the array.
+  std::shared_ptr<py::object> owner(new py::object(a), [](py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  return Tensor::borrow(const_cast<void*>(a.data()), owner,
+                        Shape(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())), dtype);
+}
+
 py::object& call_factory() {
   static auto* factory = new py::object();  // never destroyed: outlives the interpreter's teardown order
   return *factory;
@@ -27,22 +56,17 @@ py::object& call_factory() {
 }  // namespace
 
 Tensor to_tensor(const py::handle& h) {
+  if (py::hasattr(h, "_locnet_bf16_bits")) {  // locnet.bf16: a uint16 array of bfloat16 bit patterns
+    auto bits = py::array::ensure(h.attr("_locnet_bf16_bits"));
+    if (!bits || !py::isinstance<py::array_t<uint16_t>>(bits))
+      throw py::type_error("locnet.bf16 must hold a native-order uint16 array");
+    return borrow(bits, DType::bf16);
+  }
   auto a = py::array::ensure(h);
   if (!a) throw py::type_error("expected an array, got " + std::string(py::str(py::type::of(h))));
-  const bool f64 = py::isinstance<py::array_t<double>>(a);  // equivalent dtypes: native byte order only
-  const bool f32 = py::isinstance<py::array_t<float>>(a);
-  const bool contiguous = (a.flags() & py::array::c_style) != 0;
-  const auto address = reinterpret_cast<uintptr_t>(a.data());
-  if ((f32 || f64) && contiguous && address % kAlignment == 0) {
-    // The last reference may go from any thread that holds the tensor: take the GIL to release the array.
-    std::shared_ptr<py::object> owner(new py::object(a), [](py::object* o) {
-      py::gil_scoped_acquire gil;
-      delete o;
-    });
-    return Tensor::borrow(const_cast<void*>(a.data()), owner,
-                          Shape(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())), f64 ? DType::f64 : DType::f32);
-  }
-  return f64 ? copy_in<double>(a) : copy_in<float>(a);
+  if (auto dtype = native_dtype(a)) return borrow(a, *dtype);
+  const py::dtype d = a.dtype();
+  return d.kind() == 'f' && d.itemsize() == 8 ? copy_in<double>(a) : copy_in<float>(a);  // float64 keeps precision
 }
 
 std::vector<Tensor> to_tensors(const py::handle& seq) {
@@ -51,20 +75,22 @@ std::vector<Tensor> to_tensors(const py::handle& seq) {
   return out;
 }
 
-py::array to_numpy(Tensor t) {
-  if (t.dtype() != DType::f32 && t.dtype() != DType::f64) t = t.to(DType::f32);
+py::object to_numpy(Tensor t) {
   const auto item = ssize_t(dtype_size(t.dtype()));
   std::vector<ssize_t> shape(t.shape().dims().begin(), t.shape().dims().end()), strides;
   for (int64_t s : t.strides()) strides.push_back(s * item);
   auto* keep = new Tensor(t);
   py::capsule owner(keep, [](void* p) { delete static_cast<Tensor*>(p); });
-  auto dtype = t.dtype() == DType::f64 ? py::dtype::of<double>() : py::dtype::of<float>();
-  return py::array(dtype, shape, strides, keep->raw(), owner);
+  const char* names[] = {"float32", "float64", "uint16", "float16"};  // DType order; bf16 travels as its bits
+  const auto dtype = py::dtype::from_args(py::str(names[size_t(t.dtype())]));
+  py::array a(dtype, shape, strides, keep->raw(), owner);
+  if (t.dtype() != DType::bf16) return a;
+  return py::module_::import("locnet._arrays").attr("bf16")(a);
 }
 
 Value to_value(const py::handle& o) {
   if (o.is_none()) return Value();
-  if (py::isinstance<py::bool_>(o) || py::isinstance(o, py::module_::import("numpy").attr("bool_")))
+  if (py::isinstance<py::bool_>(o) || py::isinstance(o, numpy().attr("bool_")))
     return Value(o.cast<bool>());
   if (py::isinstance<py::str>(o)) return Value(o.cast<std::string>());
   if (py::hasattr(o, "_locnet_call")) {
@@ -76,9 +102,9 @@ Value to_value(const py::handle& o) {
     for (auto item : o) items.push_back(to_value(item));
     return Value::tuple(std::move(items));
   }
-  if (py::isinstance(o, py::module_::import("numpy").attr("integer")) || py::isinstance<py::int_>(o))
+  if (py::isinstance(o, numpy().attr("integer")) || py::isinstance<py::int_>(o))
     return Value(o.cast<int64_t>());
-  if (py::isinstance(o, py::module_::import("numpy").attr("floating")) || py::isinstance<py::float_>(o))
+  if (py::isinstance(o, numpy().attr("floating")) || py::isinstance<py::float_>(o))
     return Value(o.cast<double>());
   throw py::type_error("locnet: cannot pass a " + std::string(py::str(py::type::of(o).attr("__name__"))) +
                        " as an option (expected None, bool, int, float, str, a tuple of those, or a locnet object)");

@@ -14,12 +14,15 @@ namespace locnet::python {
 
 namespace py = pybind11;
 
-// A float32/float64 array that is C-contiguous in native byte order is borrowed (the Tensor keeps the array
-// alive); anything else is copied to a new Tensor (other dtypes to float32, as NumPy's astype would).
+// Arrays in (docs/python-layers.md#arrays): float32, float64, float16 and ml_dtypes' bfloat16 arrays in native byte
+// order, and locnet.bf16 (uint16 bit patterns), are borrowed when C-contiguous and element-aligned (the Tensor keeps
+// the array alive), else copied by NumPy into such an array first; float64 in another byte order is copied as
+// float64; anything else is converted to float32, as NumPy's astype would.
 Tensor to_tensor(const py::handle& a);
 std::vector<Tensor> to_tensors(const py::handle& seq);
-// The array views the tensor's storage (its strides included) and owns a reference to it; bf16/f16 become float32.
-py::array to_numpy(Tensor t);
+// Arrays out: a view of the tensor's storage (its strides included) that owns a reference to it, in the tensor's
+// dtype (float16 as NumPy's float16); a bf16 tensor comes back as locnet.bf16 over a uint16 view.
+py::object to_numpy(Tensor t);
 
 // Python -> spec Value: None, bool, int, float, str, tuple/list (a tuple), NumPy scalars, and objects with a
 // `_locnet_call()` method returning (type, args, kwargs) (the package's catalog objects). TypeError otherwise.

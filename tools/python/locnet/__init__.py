@@ -6,6 +6,7 @@ here, with the spec language's keyword names and defaults: ``help(locnet.Locally
 """
 from . import _catalog, _core
 from ._catalog import CatalogObject
+from ._arrays import bf16
 from ._core import ConfigError, FormatError, NotSupported, ShapeError
 from ._layer import Layer, set_seed
 
