@@ -138,6 +138,12 @@ void bind_layers(py::module_& m) {
       .def("assign", [](Layer& l, const std::string& name, const py::handle& a) {
              assign(find_param(l, name), a, l.name());
            }, py::arg("name"), py::arg("value"), "Copies an array into a parameter or buffer (same shape)")
+      .def("param_aliases", [](Layer& l) {
+             py::dict out;
+             for (const auto& list : {l.params(), l.buffers()})
+               for (Param* p : list) out[py::str(p->name)] = p->aliases;
+             return out;
+           }, "Each parameter's and buffer's other names (its framework's, as weight files accept them)")
       .def("zero_grad", &Layer::zero_grad)
       .def_property("trainable", &Layer::trainable, &Layer::set_trainable)
       .def_property_readonly("param_count", &Layer::param_count)
