@@ -270,7 +270,7 @@ def array_call(layer, x, training=False):
             layer.build([(None,) + tuple(np.shape(a))[1:] for a in x], dtype=dtype_name(x[0]))
         return layer._impl.forward(list(x), training)
     if not isinstance(x, bf16) and dtype_name(x) == "float32":
-        x = np.asarray(x)  # lists, ints: to an array (convert.cpp makes it float32)
+        x = np.asarray(x)  # a list: the array NumPy makes of it (Python floats: float64)
     shape = tuple(np.shape(x))
     rank = batch_rank(layer, shape)
     if rank is not None and len(shape) not in (rank, rank - 1):
