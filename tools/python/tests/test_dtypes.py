@@ -110,10 +110,10 @@ class HalfPrecision(unittest.TestCase):
 
 class Gil(unittest.TestCase):
     def test_a_second_thread_runs_during_a_long_forward(self):
-        lc = locnet.LocallyConnected2D(32, (3, 3))
+        lc = locnet.LocallyConnected2D(64, (5, 5))  # 7.5 GMAC below: 0.1 to 0.3 s on one or two cores
         x = np.random.default_rng(2).standard_normal((8, 16, 16, 32)).astype(np.float32)
         lc(x)  # builds
-        big = np.repeat(x, 64, axis=0)
+        big = np.repeat(x, 128, axis=0)
         count, done = [0], threading.Event()
 
         def counter():
@@ -129,8 +129,8 @@ class Gil(unittest.TestCase):
         seconds, progress = time.perf_counter() - start, count[0] - start_count
         done.set()
         thread.join()
-        self.assertGreater(seconds, 0.05)
-        self.assertGreaterEqual(progress, 10, f"the counter moved {progress} times in a {seconds:.2f} s forward")
+        # Holding the GIL, the forward would let the counter move at most once or twice.
+        self.assertGreaterEqual(progress, 5, f"the counter moved {progress} times in a {seconds:.2f} s forward")
 
 
 if __name__ == "__main__":
