@@ -121,10 +121,11 @@ class Training:
             raise ConfigError(f"{self.name}: {what} needs compile(optimizer=..., loss=...) first")
 
     def _single(self, x, what):
-        xs = as_inputs(x)
-        if len(xs) != 1 or self._many_outputs:
+        """The built C++ model and x in its dtype, for a model of one input and one output."""
+        if isinstance(x, (list, tuple)) or self._many_inputs or self._many_outputs:
             raise NotSupported(f"{self.name}: {what} takes a model of one input and one output")
-        return xs[0]
+        core, xs = self._prepared(x)
+        return core, xs[0]
 
     def _fast_labels(self, y):
         """Integer labels when the C++ trainer can take y (a classification loss, accuracy metrics), else None."""
@@ -141,9 +142,6 @@ class Training:
         labels = labels_of(y) if self._loss_type in CLASSIFICATION else None
         return labels if labels is not None else np.asarray(y, dtype=self._dtype())
 
-    def _dtype(self):
-        return np.float64 if self.layers[0]._impl.dtype == "float64" else np.float32
-
     # -- fit --------------------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, seed=None):
@@ -151,7 +149,8 @@ class Training:
         validation_split takes the last fraction of x and y before shuffling, as Keras; seed (locnet's addition,
         default from locnet.set_seed) fixes the shuffles."""
         self._require_compiled("fit")
-        x, y = self._single(x, "fit"), np.asarray(y)
+        core, x = self._single(x, "fit")
+        y = np.asarray(y)
         if len(y) != len(x):
             raise ShapeError(f"{self.name}: fit needs one target per sample: {len(x)} samples, {len(y)} targets")
         if validation_data is None and validation_split:
@@ -160,7 +159,6 @@ class Training:
                 raise ConfigError(f"{self.name}: validation_split {validation_split} of {len(x)} samples leaves "
                                   f"{split} for training and {len(x) - split} for validation; both need one")
             validation_data, x, y = (x[split:], y[split:]), x[:split], y[:split]
-        core = self._ensure_built([x])
         batch_size = int(batch_size or 32)
         seed = _layer.take_seed() if seed is None else int(seed)
         self.history = _callbacks.History()
@@ -211,7 +209,7 @@ class Training:
 
         if initial_epoch < epochs:
             cbs.call("on_epoch_begin", initial_epoch, {})
-        val_x = None if validation_data is None else np.asarray(validation_data[0])
+        val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
         _, stopped = _core.fit(core, self.optimizer, x, labels, val_x, val_labels, epochs=epochs,
                                initial_epoch=initial_epoch, batch_size=batch_size, seed=seed, on_batch=on_batch,
                                on_epoch=on_epoch)
@@ -260,7 +258,7 @@ class Training:
     # -- evaluate and predict ---------------------------------------------------------------------------------
     def _evaluate_python(self, core, x, y, batch_size):
         """Mean loss (without regularization, as the trainer's evaluate) and metrics over Inference batches."""
-        loss_fn, y, x = self._step_loss(core), self._targets(y), np.asarray(x)
+        loss_fn, y, x = self._step_loss(core), self._targets(y), np.asarray(x, self._dtype())
         binary = self._loss_type == "binary_cross_entropy"
         sums = dict.fromkeys(["loss"] + self._metrics, 0.0)
         for lo in range(0, len(x), batch_size):
@@ -276,8 +274,8 @@ class Training:
         [loss, metric, ...] in compile's order; a dict with return_dict=True (Keras's forms)."""
         del verbose
         self._require_compiled("evaluate")
-        x = self._single(x, "evaluate")
-        core, labels = self._ensure_built([x]), self._fast_labels(y)
+        core, x = self._single(x, "evaluate")
+        labels = self._fast_labels(y)
         if len(np.asarray(y)) != len(x):
             raise ShapeError(f"{self.name}: evaluate needs one target per sample: {len(x)} samples, {len(y)} targets")
         if labels is not None:
@@ -292,8 +290,8 @@ class Training:
     def predict(self, x, batch_size=None, verbose=0):
         """The model's Inference output on x in batches (default 32); a list for a model of several outputs."""
         del verbose
-        xs = as_inputs(x)
-        core, bs = self._ensure_built(xs), int(batch_size or 32)
+        core, xs = self._prepared(x)
+        bs = int(batch_size or 32)
         parts = []
         for lo in range(0, len(xs[0]), bs):
             batch = [v[lo:lo + bs] for v in xs]

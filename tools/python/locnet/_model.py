@@ -8,6 +8,7 @@ A layer object taken by a model is rebound to the model's copy (its ``_impl``), 
 import numpy as np
 
 from . import _catalog, _core, _fit, _layer
+from ._fit import as_inputs
 from ._core import ConfigError, NotSupported, ShapeError
 
 
@@ -173,6 +174,7 @@ class Model(_fit.Training):
         self._order = _topological(self._output_nodes)
         _check_graph(self._input_nodes, self._order)
         self._core = _assemble(self._input_nodes, self._output_nodes, self._order)
+        self._ensure_built()  # as Keras: the weights exist once the Input shapes are known
 
     def _init_state(self, name):
         self.name = name
@@ -209,15 +211,14 @@ class Model(_fit.Training):
         return model
 
     # -- the C++ model, built ---------------------------------------------------------------------------------
-    def _core_model(self):
-        return self._core
-
-    def _ensure_built(self, xs):
-        """Builds the layers not built yet (seeded by locnet.set_seed) for the inputs' shapes; built layers keep
-        their weights (a C++ build replaces them, so they are put back)."""
-        core = self._core_model()
-        if core.built:
+    def _ensure_built(self, xs=None):
+        """Builds the layers not built yet (seeded by locnet.set_seed) for the Input shapes, else the shapes of xs
+        (float64 xs: a float64 model); built layers keep their weights (a C++ build replaces them, so they are put
+        back). Without xs and with an unknown Input shape, the model stays unbuilt."""
+        core = self._core
+        if core.built or (xs is None and any(n.shape is None for n in self._input_nodes)):
             return core
+        xs = xs or [np.empty((0,) + n.shape, np.float32) for n in self._input_nodes]
         kept = [(layer, layer.get_weights()) for layer in self.layers if layer.built]
         shapes = [(None,) + (n.shape if n.shape is not None else tuple(np.shape(x))[1:])
                   for n, x in zip(self._input_nodes, xs)]
@@ -227,11 +228,23 @@ class Model(_fit.Training):
             layer.set_weights(weights)
         return core
 
+    def _prepared(self, x):
+        """The C++ model, built, and x as a list of arrays in the model's dtype (the C++ forward would rebuild the
+        layers, new weights included, for another dtype)."""
+        xs = as_inputs(x)
+        core = self._ensure_built(xs)
+        dtype = self._dtype()
+        return core, [v.astype(dtype, copy=False) for v in xs]
+
+    def _dtype(self):
+        layers = self.layers
+        return np.float64 if layers and layers[0]._impl.dtype == "float64" else np.float32
+
     def build(self, input_shape=None):
         """Builds the weights for the input shape(s) (batch first, as Keras's build); Input shapes need none."""
-        shapes = input_shape if self._many_inputs and input_shape is not None else [input_shape] * len(self._input_nodes)
-        self._ensure_built([np.empty((0,) + tuple(s[1:] if s is not None else n.shape), np.float32)
-                            for s, n in zip(shapes, self._input_nodes)])
+        shapes = input_shape if self._many_inputs else [input_shape]
+        self._ensure_built(None if input_shape is None else [np.empty((0,) + tuple(s[1:]), np.float32)
+                                                             for s in shapes])
 
     # -- structure --------------------------------------------------------------------------------------------
     @property
@@ -276,17 +289,20 @@ class Model(_fit.Training):
 
     def count_params(self):
         """Every weight's element count, trainable or not (Keras's count_params)."""
-        core = self._core_model()
+        core = self._core
         return core.param_count + core.buffer_count
 
     def summary(self, line_length=None, positions=None, print_fn=None):
-        """Prints the Keras-like table of the layers (output shapes, parameter counts, totals)."""
+        """Prints the Keras-like table of the layers (output shapes, parameter counts, totals) with print_fn
+        (default print) and returns it as text too."""
         del line_length, positions
-        (print_fn or print)(self._core_model().summary())
+        text = self._core.summary()
+        (print_fn or print)(text)
+        return text
 
     def to_spec(self):
         """The model in locnet's spec language (docs/spec-language.md); locnet.model_from_spec reads it back."""
-        return self._core_model().spec()
+        return self._core.spec()
 
     def __str__(self):  # neupy's form: (?, 10, 10, 12) -> [... 1 layers ...] -> (?, 10, 10, 12)
         ins = ", ".join(_shape_of(n.shape) for n in self._input_nodes)
@@ -318,13 +334,13 @@ class Model(_fit.Training):
 
     def save(self, filepath):
         """Writes a locnet model file atomically (architecture and weights; locnet.load_model reads it)."""
-        _core.save_model(self._core_model(), str(filepath))
+        _core.save_model(self._core, str(filepath))
 
     def save_weights(self, filepath):
-        _core.save_weights(self._core_model(), str(filepath))
+        _core.save_weights(self._core, str(filepath))
 
     def load_weights(self, filepath):
-        _core.load_weights(self._core_model(), str(filepath))
+        _core.load_weights(self._core, str(filepath))
 
     # -- neupy ------------------------------------------------------------------------------------------------
     def __rshift__(self, other):
@@ -333,7 +349,8 @@ class Model(_fit.Training):
     def __call__(self, x, training=False):
         if hasattr(x, "_locnet_node") or (isinstance(x, (list, tuple)) and x and hasattr(x[0], "_locnet_node")):
             raise NotSupported(f"{self.name}: a model used as a layer of another model is not supported")
-        return self._ensure_built(_fit.as_inputs(x)).forward(x, training)
+        core, xs = self._prepared(x)
+        return core.forward(xs if self._many_inputs else xs[0], training)
 
 
 def _output_shape_or_none(impl, parents):
@@ -368,7 +385,8 @@ class Sequential(Model):
             node = _Node(layer, [node], _output_shape(layer, [node]))
             self._order.append(node)
         self._output_nodes = [node]
-        self._core = None
+        self._core = _assemble(self._input_nodes, self._output_nodes, self._order)  # names resolved now, as Keras
+        self._ensure_built()
 
     def add(self, layer):
         """Appends a layer (ShapeError now when it does not fit the previous output) or sets the Input."""
@@ -399,11 +417,6 @@ class Sequential(Model):
         layer = self._layers.pop()
         self._chain()
         return layer
-
-    def _core_model(self):
-        if self._core is None:
-            self._core = _assemble(self._input_nodes, self._output_nodes, self._order)
-        return self._core
 
     @property
     def layers(self):
