@@ -122,6 +122,8 @@ class Training:
 
     def _single(self, x, what):
         """The built C++ model and x in its dtype, for a model of one input and one output."""
+        if isinstance(x, (list, tuple)) and len(x) == 1:
+            x = x[0]
         if isinstance(x, (list, tuple)) or self._many_inputs or self._many_outputs:
             raise NotSupported(f"{self.name}: {what} takes a model of one input and one output")
         core, xs = self._prepared(x)
@@ -149,6 +151,7 @@ class Training:
         validation_split takes the last fraction of x and y before shuffling, as Keras; seed (locnet's addition,
         default from locnet.set_seed) fixes the shuffles."""
         self._require_compiled("fit")
+        verbose = 1 if verbose == "auto" else int(verbose)
         core, x = self._single(x, "fit")
         y = np.asarray(y)
         if len(y) != len(x):
@@ -203,8 +206,8 @@ class Training:
 
         def on_epoch(d):
             running[:] = [0, 0.0]
-            train = {"loss": d["loss"], **{m: d["accuracy"] for m in self._metrics}}
-            val = None if "val_loss" not in d else {"loss": d["val_loss"], **{m: d["val_accuracy"] for m in self._metrics}}
+            train = {"loss": d["loss"], **dict.fromkeys(self._metrics, d["accuracy"])}
+            val = {"loss": d["val_loss"], **dict.fromkeys(self._metrics, d["val_accuracy"])} if "val_loss" in d else None
             return self._end_epoch(cbs, d["epoch"] - 1, epochs, self._epoch_logs(train, val))
 
         if initial_epoch < epochs:

@@ -208,6 +208,7 @@ class Model(_fit.Training):
             model._layers = [n.layer for n in model._order if n.layer is not None]
             model._input = model._input_nodes[0]
         model._core = core
+        model._ensure_built()  # a spec model with Input shapes: its weights now, as a functional Model's
         return model
 
     # -- the C++ model, built ---------------------------------------------------------------------------------

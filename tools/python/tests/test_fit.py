@@ -54,7 +54,7 @@ def test_validation_split_takes_the_last_fraction_before_shuffling():
     assert steps == list(range(7))  # 70 training samples in batches of 10
     # the validation loss is the model's loss on the last 30 samples after the epoch
     assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x[70:], y[70:], batch_size=256)[0])
-    with pytest.raises(locnet.ConfigError, match="validation_split 0.999 of 100 samples leaves 0 for training and 100 for"):
+    with pytest.raises(locnet.ConfigError, match="validation_split 0.999 of 100 samples leaves 0 for training"):
         model.fit(x, y, validation_split=0.999, verbose=0)
 
 
