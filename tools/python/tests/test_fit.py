@@ -177,6 +177,10 @@ def test_progress_output_follows_verbose(capsys, monkeypatch):
     model.fit(x, y, epochs=2, batch_size=10, verbose=2)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Epoch 1/2" and lines[1].startswith("2/2 - ") and "loss: " in lines[1] and len(lines) == 4
+    if callbacks._tqdm is not None:  # python3-tqdm: a bar per epoch, with the epoch's logs at its end
+        model.fit(x, y, epochs=1, batch_size=10, verbose=1)
+        out = capsys.readouterr().out
+        assert "Epoch 1/1" in out and "2/2" in out and "accuracy: " in out
     monkeypatch.setattr(callbacks, "_tqdm", None)  # no tqdm: plain lines for verbose=1 too
     model.fit(x, y, epochs=1, batch_size=10, verbose=1)
     assert capsys.readouterr().out.splitlines()[0] == "Epoch 1/1"
@@ -193,6 +197,8 @@ def test_training_errors():
         model.compile(optimizer="adam")
     with pytest.raises(locnet.ConfigError, match="loss"):
         model.compile(optimizer="adam", loss="hinge")
+    model.compile(optimizer="SGD(learning_rate=0.01)", loss=locnet.classes("loss")["mean_squared_error"]())
+    assert model.optimizer.learning_rate == 0.01 and model.evaluate(x, np.zeros((20, 2))) >= 0  # objects and spec text
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     with pytest.raises(locnet.ShapeError, match="one target per sample: 20 samples, 19 targets"):
         model.fit(x, y[:19], verbose=0)
