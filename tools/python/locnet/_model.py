@@ -146,7 +146,7 @@ def _assemble(inputs, outputs, order):
     for n in order:
         if n.layer is not None:
             n.layer._impl, n.layer._owner = core.node_layer(ids[id(n)]), core
-    return core
+    return core, ids
 
 
 def _wrap_layer(impl, owner):
@@ -173,7 +173,7 @@ class Model(_fit.Training):
         self._output_nodes, self._many_outputs = _nodes_of(outputs, "outputs")
         self._order = _topological(self._output_nodes)
         _check_graph(self._input_nodes, self._order)
-        self._core = _assemble(self._input_nodes, self._output_nodes, self._order)
+        self._core, self._node_ids = _assemble(self._input_nodes, self._output_nodes, self._order)
         self._ensure_built()  # as Keras: the weights exist once the Input shapes are known
 
     def _init_state(self, name):
@@ -207,7 +207,7 @@ class Model(_fit.Training):
         if isinstance(model, Sequential):
             model._layers = [n.layer for n in model._order if n.layer is not None]
             model._input = model._input_nodes[0]
-        model._core = core
+        model._core, model._node_ids = core, {id(n): i for i, n in enumerate(nodes)}
         model._ensure_built()  # a spec model with Input shapes: its weights now, as a functional Model's
         return model
 
@@ -250,7 +250,14 @@ class Model(_fit.Training):
     # -- structure --------------------------------------------------------------------------------------------
     @property
     def layers(self):
-        return [n.layer for n in self._order if n.layer is not None]
+        return [self._view(n) for n in self._order if n.layer is not None]
+
+    def _view(self, node):
+        """The node's layer object, or a new view of this model's copy when another model took the object since
+        (the object follows the model that took it last)."""
+        if node.layer._owner is self._core:
+            return node.layer
+        return _wrap_layer(self._core.node_layer(self._node_ids[id(node)]), self._core)
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in model.layers (Keras's get_layer); ConfigError naming the candidates."""
@@ -386,7 +393,8 @@ class Sequential(Model):
             node = _Node(layer, [node], _output_shape(layer, [node]))
             self._order.append(node)
         self._output_nodes = [node]
-        self._core = _assemble(self._input_nodes, self._output_nodes, self._order)  # names resolved now, as Keras
+        # names resolved now, as Keras
+        self._core, self._node_ids = _assemble(self._input_nodes, self._output_nodes, self._order)
         self._ensure_built()
 
     def add(self, layer):
@@ -418,10 +426,6 @@ class Sequential(Model):
         layer = self._layers.pop()
         self._chain()
         return layer
-
-    @property
-    def layers(self):
-        return list(self._layers)
 
     def build(self, input_shape=None):
         if input_shape is not None and self._input_nodes[0].shape is None:

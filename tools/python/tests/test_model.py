@@ -58,6 +58,18 @@ def test_a_layer_object_views_the_weights_of_the_model_that_took_it():
     np.testing.assert_array_equal(model.predict(np.ones((1, 3), np.float32)), [[3, 3]])
 
 
+def test_a_layer_taken_by_a_second_model_leaves_the_first_model_its_copy():
+    dense = locnet.Dense(2)
+    x1, x2 = locnet.Input((3,)), locnet.Input((3,))
+    first = locnet.Model(x1, dense(x1))
+    second = locnet.Model(x2, dense(x2))  # the object now views the second model's copy (initial weights copied)
+    assert dense._owner is second._core and first.layers[0] is not dense
+    want = first.predict(np.ones((1, 3), np.float32))
+    second.set_weights([np.zeros((3, 2)), np.zeros(2)])
+    np.testing.assert_array_equal(first.predict(np.ones((1, 3), np.float32)), want)
+    assert np.any(first.get_weights()[0] != 0) and not np.any(dense.get_weights()[0])
+
+
 def test_adding_a_layer_after_build_keeps_the_trained_weights():
     model = locnet.Sequential([locnet.Dense(2, input_shape=(3,))])
     model.build()
