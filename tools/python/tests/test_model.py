@@ -45,6 +45,10 @@ def test_sequential_from_a_list_predicts_and_exposes_its_structure():
     np.testing.assert_allclose(model.predict(x, batch_size=16), np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-6)
     with pytest.raises(locnet.ConfigError, match="no layer named 'nope'"):
         model.get_layer("nope")
+    with_input = locnet.Sequential([locnet.Input((4,)), locnet.Dense(2)])  # Keras's other way to give the shape
+    assert with_input.output_shape == (None, 2) and with_input.count_params() == 10
+    with pytest.raises(locnet.ConfigError, match="an Input must be added before the first layer"):
+        with_input.add(locnet.Input((2,)))
 
 
 def test_a_layer_object_views_the_weights_of_the_model_that_took_it():
