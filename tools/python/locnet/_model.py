@@ -3,7 +3,8 @@ Sequential and neupy's ``>>`` composition, all over one C++ graph (locnet._core.
 callbacks live in tools/python/locnet/_fit.py; docs/python-keras.md describes the API and where it differs from Keras.
 
 A layer object taken by a model is rebound to the model's copy (its ``_impl``), so the object the user kept and
-``model.layers[i]`` read and write the same weights.
+``model.layers[i]`` read and write the same weights. When a later model takes the object, it follows that model;
+the earlier model's ``layers`` then gives new views of its own copies.
 """
 import numpy as np
 
@@ -76,7 +77,10 @@ def _output_shape(layer, nodes):
             raise ShapeError(f"cannot connect {nodes[0].describe()} with output shape {(None,) + shapes[0]} to "
                              f"{layer.type_name}: {e}") from None
     probe = _core.Model()  # several inputs: the C++ graph's own check and message
-    ids = [probe.input(s, f"{n.describe()}#{k}") for k, (n, s) in enumerate(zip(nodes, shapes))]
+    names = [n.name or f"input_{k + 1}" if n.layer is None else f"{n.layer.name or n.layer.type_name} output"
+             for k, n in enumerate(nodes)]
+    names = [f"{name}#{k + 1}" if names.count(name) > 1 else name for k, name in enumerate(names)]
+    ids = [probe.input(s, name) for name, s in zip(names, shapes)]
     probe.set_outputs([probe.add(layer._impl, ids)])
     return tuple(probe.output_shapes([(1,) + s for s in shapes])[0][1:])
 

@@ -176,8 +176,9 @@ def test_functional_api_errors():
     with pytest.raises(locnet.ShapeError, match="cannot connect an Input with output shape \\(None, 4\\) to "
                                                 "LocallyConnected2D"):
         locnet.LocallyConnected2D(2, (3, 3))(x)
-    with pytest.raises(locnet.ShapeError, match="cannot connect"):
-        locnet.Add()([x, locnet.Input((5,))])
+    with pytest.raises(locnet.ShapeError, match="cannot connect input 'Dense output' with shape \\(None, 4\\) and "
+                                                "input 'input_2' with shape \\(None, 5\\)"):
+        locnet.Add()([locnet.Dense(4)(x), locnet.Input((5,))])
     with pytest.raises(locnet.NotSupported, match="subclassing"):
         locnet.Model()
 
