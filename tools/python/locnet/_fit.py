@@ -89,7 +89,7 @@ def _metric_sum(name, z, y, binary):
     n = len(z)
     if name in ACCURACY:
         if binary:
-            hits = (z > 0) == (y > 0.5)  # binary_crossentropy takes logits: the class is the logit's sign
+            hits = (z > 0) == (y.reshape(z.shape) > 0.5)  # binary_crossentropy takes logits: the logit's sign
         elif y.ndim == 1:
             hits = np.argmax(z, axis=-1) == y
         else:
@@ -172,10 +172,15 @@ class Training:
         cbs.call("on_train_begin", {})
         labels = self._fast_labels(y) if shuffle else None
         val_labels = None if validation_data is None else self._fast_labels(validation_data[1])
-        if labels is not None and (validation_data is None or val_labels is not None):
-            self._fit_cpp(core, x, labels, validation_data, val_labels, epochs, initial_epoch, batch_size, seed, cbs)
-        else:
-            self._fit_python(core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs)
+        try:
+            if labels is not None and (validation_data is None or val_labels is not None):
+                self._fit_cpp(core, x, labels, validation_data, val_labels, epochs, initial_epoch, batch_size, seed,
+                              cbs)
+            else:
+                self._fit_python(core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs)
+        finally:
+            for p in progress:  # an error (Ctrl-C included) leaves no bar open
+                p.close()
         cbs.call("on_train_end", {})
         return self.history
 

@@ -211,7 +211,7 @@ class ProgbarLogger(Callback):
             steps = self.params["steps"]
             print(f"{steps}/{steps} - {time.monotonic() - self.start:.1f}s - {format_logs(logs or {})}")
 
-    def on_train_end(self, logs=None):
+    def close(self):
         if self.bar is not None:  # stopped inside an epoch
             self.bar.close()
             self.bar = None
