@@ -98,6 +98,24 @@ def test_regression_with_mse_reduces_the_loss():
     assert after[1] < before[1] and model.predict(x[:3]).shape == (3, 1)
 
 
+def test_python_loop_applies_constraints_and_regularization():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    t = x @ np.array([-1.0, 2.0, -3.0], np.float32)  # the best unconstrained kernel has negative entries
+    locnet.set_seed(3)
+    model = locnet.Sequential([locnet.Dense(1, input_shape=(3,), kernel_constraint=locnet.NonNeg(),
+                                            kernel_regularizer=locnet.L2(0.5))])
+    model.compile(optimizer=locnet.SGD(learning_rate=0.05), loss="mse")
+    history = model.fit(x, t, epochs=3, batch_size=16, verbose=0)
+    kernel = model.get_weights()[0]
+    assert np.all(kernel >= 0)  # the optimizer step applies the constraint, as in the C++ trainer
+    assert len(history.epoch) == 3
+    model.compile(optimizer=locnet.SGD(learning_rate=0.0), loss="mse")  # fixed weights: the losses compare exactly
+    frozen = model.fit(x, t, epochs=1, verbose=0).history["loss"][0]
+    # the training loss includes the L2 term (Keras's l2: 0.5 * sum w^2), evaluate's does not
+    assert frozen == pytest.approx(model.evaluate(x, t) + 0.5 * float(np.sum(kernel.astype(np.float64) ** 2)))
+
+
 def test_binary_crossentropy_on_logits_with_accuracy():
     x, y = separable(120)
     locnet.set_seed(2)
