@@ -457,7 +457,7 @@ def compose(a, b):
 
 
 def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002  (Keras's argument name)
-    """A model from a locnet, Keras (.h5, .keras), ONNX or safetensors file, as locnet.Model (locnet.Sequential for
+    """A model from a locnet (safetensors), Keras (.h5, .keras) or ONNX file, as locnet.Model (locnet.Sequential for
     a chain). custom_objects and compile are accepted for Keras compatibility; the model comes uncompiled."""
     del custom_objects, compile
     return Model._from_core(_core.load_model(str(filepath)))
