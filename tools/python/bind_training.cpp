@@ -119,6 +119,8 @@ void bind_training(py::module_& m) {
         py::arg("patience") = 0, py::arg("min_delta") = 0.0, py::arg("on_batch") = py::none(),
         py::arg("on_epoch") = py::none(),
         "Trains a classifier on integer labels with locnet's trainer; returns (epoch dicts, why it stopped)");
+  m.def("ends_in_softmax", &ends_in_softmax, py::arg("model"),
+        "Whether the model outputs probabilities (ends in softmax): the trainer's rule for the loss's form");
   m.def("evaluate", [](Model& model, const py::handle& x, const py::handle& y, int64_t batch_size) {
           const LabeledData data = labeled(x, y);
           EvalResult r;
