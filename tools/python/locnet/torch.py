@@ -20,15 +20,14 @@ TORCH_NAMES = {"kernel": "weight", "gamma": "weight", "beta": "bias", "moving_me
 
 
 def _layer_class(family, convention):
-    """The generated locnet class of `family` for a convention: a short name ("pytorch", "caffe", "neupy" for
-    the plain type) or a catalog type name ("LocalResponseNorm.caffe", "CaffeLocalResponseNorm")."""
+    """The generated locnet class of `family` for a convention: a short name ("pytorch", "caffe"; "neupy" or
+    "numpy-ml" for the plain type) or a catalog type name ("LocalResponseNorm.caffe")."""
     known = {name: cls for name, cls in classes().items() if name.split(".")[0] == family}
     for name in (convention, f"{family}.{convention}"):
         if name in known:
             return known[name]
-    for cls in known.values():
-        if cls.__name__ == convention or (convention in ("neupy", "numpy-ml", "numpy_ml") and "." not in cls.type_name):
-            return cls
+    if convention in ("neupy", "numpy-ml", "numpy_ml"):  # the conventions of the plain type names
+        return known[family]
     raise ValueError(f"locnet.torch: unknown {family} convention '{convention}'; expected one of "
                      + ", ".join(sorted(known)))
 
