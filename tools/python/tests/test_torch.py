@@ -265,3 +265,10 @@ def test_errors():
         module(torch.randn(1, 2, 5, 5))
     with pytest.raises(ValueError, match="unknown LocalResponseNorm convention 'cafe'"):
         lt.LocalResponseNorm(convention="cafe")
+
+
+def test_the_example_trains():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "torch_locally_connected.py")],
+                         check=True, capture_output=True, text=True, env=dict(os.environ)).stdout
+    losses = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("step")]
+    assert len(losses) == 10 and losses[-1] < losses[0]
