@@ -37,7 +37,7 @@ def main():
     import torch.nn.functional as F
 
     import locnet.torch as lt
-    from lc_pytorch_recipe import SHAPES, einsum_recipe, matmul_recipe, time_ms
+    from lc_pytorch_recipe import SHAPES, einsum_recipe, matmul_recipe, problem, time_ms
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -46,13 +46,8 @@ def main():
           "ratio = best recipe / locnet (> 1: locnet faster)")
     print(f"{'shape':34} {'pass':9} {'locnet':>8} {'best recipe':>16} {'ratio':>6}")
     for name, rank, n, h, w, c, f, k in SHAPES:
-        kh, kw = (1, k) if rank == 1 else (k, k)
-        oh, ow = h - kh + 1, w - kw + 1
-        p, kk = oh * ow, c * kh * kw
-        x = torch.randn(n, c, h, w, requires_grad=True)
-        b = torch.randn(f, oh, ow, requires_grad=True)
-        weights = {"matmul": torch.randn(oh, ow, f, c, kh, kw, requires_grad=True),
-                   "einsum": torch.randn(p, kk, f, requires_grad=True), "bmm": torch.randn(p, kk, f, requires_grad=True)}
+        kh, kw, oh, ow, _, _, x, b, weights = problem(rank, n, h, w, c, f, k)
+        weights["bmm"] = weights["einsum"]  # the same (P, K, F) layout
         if rank == 1:
             module = lt.LocallyConnected1d(c, f, k, input_size=w)
             xl = torch.randn(n, c, w, requires_grad=True)
