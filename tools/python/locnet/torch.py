@@ -108,18 +108,32 @@ class LocnetModule(torch.nn.Module):
 
     def _torch_tensor(self, locnet_name):
         t = TORCH_NAMES.get(locnet_name, locnet_name)
-        return self._parameters[t] if t in self._parameters else self._buffers[t]
+        return self._parameters[t] if t in self._parameters else self._buffers.get(t)
 
     def _rebuild(self, shape, dtype):
-        """Builds a fresh locnet layer for `shape` (batch first) and `dtype`, carrying over the current values."""
-        old = self.layer._impl
-        new = type(self.layer).from_config(self.layer.get_config())
-        new._impl.build((None,) + tuple(shape[1:]), take_seed(), LOCNET_DTYPES[dtype])
-        if old.built:
-            for name in sum(self._locnet_names(), []):
-                new._impl.assign(name, self._torch_tensor(name).detach().cpu().numpy())
-        self.layer = new
+        """Builds a fresh locnet layer for `shape` (batch first) and `dtype`, carrying over the values of the
+        torch tensors that exist (none at the first build)."""
+        self.layer = type(self.layer).from_config(self.layer.get_config())
+        self.layer._impl.build((None,) + tuple(shape[1:]), take_seed(), LOCNET_DTYPES[dtype])
+        for name in sum(self._locnet_names(), []):
+            t = self._torch_tensor(name)
+            if t is not None and not isinstance(t, UninitializedParameter):
+                self.layer._impl.assign(name, t.detach().cpu().numpy())
         self._bind()
+
+    # Pickling and copy.deepcopy (torch.save(module)): the locnet layer travels as its config and input shape.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        impl = self.layer._impl
+        state["layer"] = (type(self.layer), self.layer.get_config(), impl.input_shape if impl.built else None)
+        return state
+
+    def __setstate__(self, state):
+        cls, config, shape = state.pop("layer")
+        self.__dict__.update(state)
+        self.layer = cls.from_config(config)
+        if shape is not None:
+            self._rebuild(shape, self._dtype)
 
     def _shares_storage(self):
         impl = self.layer._impl

@@ -272,3 +272,25 @@ def test_the_example_trains():
                          check=True, capture_output=True, text=True, env=dict(os.environ)).stdout
     losses = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("step")]
     assert len(losses) == 10 and losses[-1] < losses[0]
+
+
+def test_deepcopy_and_torch_save_keep_the_values():
+    import copy
+    import io
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(lt.LocallyConnected2d(2, 3, 2, input_size=(4, 5)), lt.BatchNorm2d(3),
+                                lt.LocalResponseNorm(2))
+    x = torch.randn(2, 2, 4, 5)
+    model(x)  # running statistics move
+    buffer = io.BytesIO()  # saved with the running statistics of now
+    torch.save(model, buffer)
+    buffer.seek(0)
+    copies = (copy.deepcopy(model), torch.load(buffer))
+    with torch.no_grad():
+        expected_eval, expected_train = model.eval()(x), model.train()(x)
+    for other in copies:
+        with torch.no_grad():
+            torch.testing.assert_close(other.eval()(x), expected_eval)
+            torch.testing.assert_close(other.train()(x), expected_train)
+        assert other[0].weight.data_ptr() == other[0].layer._impl.params()[0][1].ctypes.data
+        assert other[0].weight.data_ptr() != model[0].weight.data_ptr()
