@@ -47,6 +47,19 @@ def einsum_recipe(x, w, b, kh, kw):
     return torch.einsum("nkp,pkf->nfp", cols, w).reshape(n, f, oh, ow) + b
 
 
+def problem(rank, n, h, w, c, f, k):
+    """One shape's kernel (kh, kw), output (oh, ow), positions P, patch size K, and random x (N, C, H, W), bias
+    and each recipe's weight, all requiring gradients."""
+    kh, kw = (1, k) if rank == 1 else (k, k)
+    oh, ow = h - kh + 1, w - kw + 1
+    p, kk = oh * ow, c * kh * kw
+    x = torch.randn(n, c, h, w, requires_grad=True)
+    b = torch.randn(f, oh, ow, requires_grad=True)
+    weights = {"matmul": torch.randn(oh, ow, f, c, kh, kw, requires_grad=True),
+               "einsum": torch.randn(p, kk, f, requires_grad=True)}
+    return kh, kw, oh, ow, p, kk, x, b, weights
+
+
 def time_ms(fn, repeats):
     fn()  # warm-up (allocator, thread pool)
     times = []
@@ -67,15 +80,7 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} calls (ms)")
     print(f"{'shape':36} {'recipe':8} {'forward':>10} {'backward':>10} {'GFLOP/s fwd':>12}")
     for name, rank, n, h, w, c, f, k in SHAPES:
-        kh, kw = (1, k) if rank == 1 else (k, k)
-        oh, ow = h - kh + 1, w - kw + 1
-        p, kk = oh * ow, c * kh * kw
-        x = torch.randn(n, c, h, w, requires_grad=True)
-        b = torch.randn(f, oh, ow, requires_grad=True)
-        weights = {
-            "matmul": torch.randn(oh, ow, f, c, kh, kw, requires_grad=True),
-            "einsum": torch.randn(p, kk, f, requires_grad=True),
-        }
+        kh, kw, oh, ow, p, kk, x, b, weights = problem(rank, n, h, w, c, f, k)
         recipes = {"matmul": matmul_recipe, "einsum": einsum_recipe}
         flops = 2.0 * n * p * kk * f
         for rname, fn in recipes.items():
