@@ -343,7 +343,12 @@ std::vector<Tensor> Model::forward_many(const std::vector<Tensor>& xs, Mode mode
   for (const Tensor& x : xs)
     if (!x.defined()) raise<ShapeError>("model: an input must be a tensor, got an empty tensor");
   if (nodes_.empty()) return xs;
-  if (!built() || (!layers_.empty() && nodes_[layers_[0]].layer->dtype() != xs[0].dtype())) {
+  // A built model keeps its weights: an input of another dtype is an error, never a silent rebuild.
+  if (built() && !layers_.empty() && nodes_[layers_[0]].layer->dtype() != xs[0].dtype())
+    raise<ShapeError>("model: built for {} inputs, got {}; build it for {} or convert the input",
+                      dtype_name(nodes_[layers_[0]].layer->dtype()), dtype_name(xs[0].dtype()),
+                      dtype_name(xs[0].dtype()));
+  if (!built()) {
     std::vector<Shape> shapes;
     for (const Tensor& x : xs) shapes.push_back(x.shape().with_dim(0, Shape::kUnknown));
     Rng rng(0);

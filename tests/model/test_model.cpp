@@ -251,3 +251,14 @@ TEST(Model, CopyKeepsTheGraph) {
   EXPECT_FALSE(c.forward(x, Mode::Inference).equal(d.m.forward(x, Mode::Inference))) << "the copy is deep";
   EXPECT_EQ(c.spec(), d.m.spec());
 }
+
+TEST(Model, AnInputOfAnotherDtypeIsAnErrorNotARebuild) {
+  Model m = parse_model("Input((4,)) >> Dense(3)");
+  m.build_from_inputs(7);
+  const Tensor w = m.layer(0).params()[0]->value.clone();
+  Tensor x64(Shape{2, 4}, DType::f64);
+  EXPECT_THROW_MSG(m.forward(x64, Mode::Inference), ShapeError,
+                   "model: built for f32 inputs, got f64; build it for f64 or convert the input");
+  const Tensor after = m.layer(0).params()[0]->value;
+  for (int64_t i = 0; i < w.numel(); ++i) EXPECT_EQ(after.data<float>()[i], w.data<float>()[i]);
+}

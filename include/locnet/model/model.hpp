@@ -106,7 +106,8 @@ class Model {
   void build_from_inputs(uint64_t seed = 0, DType dtype = DType::f32);  // ConfigError when a shape is unknown
   bool built() const;
 
-  // ---- Running. forward builds on first use (seed 0) when not built.
+  // ---- Running. forward builds on first use (seed 0) when not built, in the input's dtype; a built model given an
+  // input of another dtype is a ShapeError (it keeps its weights).
   Tensor forward(const Tensor& x, Mode mode);  // one input, one output
   Tensor backward(const Tensor& dy);           // returns dx
   std::vector<Tensor> forward_many(const std::vector<Tensor>& xs, Mode mode);
