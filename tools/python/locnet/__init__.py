@@ -13,29 +13,13 @@ from ._layer import Layer, set_seed
 __version__ = _core.__version__
 
 
-class Optimizer(CatalogObject):
-    kind = "optimizer"
-
-
-class Schedule(CatalogObject):
-    kind = "schedule"
-
-
-class Loss(CatalogObject):
-    kind = "loss"
-
-
-class Regularizer(CatalogObject):
-    kind = "regularizer"
-
-
-class Constraint(CatalogObject):
-    kind = "constraint"
-
-
-class Initializer(CatalogObject):
-    kind = "initializer"
-
+# The bases of the non-layer kinds (isinstance(locnet.Adam(), locnet.Optimizer) holds).
+Optimizer = _catalog.kind_base("Optimizer", "optimizer")
+Schedule = _catalog.kind_base("Schedule", "schedule")
+Loss = _catalog.kind_base("Loss", "loss")
+Regularizer = _catalog.kind_base("Regularizer", "regularizer")
+Constraint = _catalog.kind_base("Constraint", "constraint")
+Initializer = _catalog.kind_base("Initializer", "initializer")
 
 _BASES = {"layer": Layer, "optimizer": Optimizer, "schedule": Schedule, "loss": Loss, "regularizer": Regularizer,
           "constraint": Constraint, "initializer": Initializer}

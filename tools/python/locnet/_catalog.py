@@ -61,6 +61,12 @@ class CatalogObject:
         return isinstance(other, CatalogObject) and self._locnet_call() == other._locnet_call()
 
 
+def kind_base(name, kind):
+    """The base class of one non-layer kind's generated classes."""
+    return type(name, (CatalogObject,), {"kind": kind, "__module__": "locnet",
+                                         "__doc__": f"Base of the {kind} classes generated from the catalog."})
+
+
 def entries(kind):
     return _core.catalog(kind)
 
