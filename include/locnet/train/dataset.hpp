@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "locnet/core/rng.hpp"
 #include "locnet/core/tensor.hpp"
 
 namespace locnet {
@@ -42,6 +43,14 @@ class Dataset {
   virtual std::vector<std::string> class_names() const { return {}; }  // labels: names in class order, or empty
   virtual std::string name() const = 0;                     // for messages: a file, "arrays", "x.npy[0:900]"
   virtual void gather(std::span<const int64_t> idx, Batch& out) const = 0;
+};
+
+// A change applied to each training batch after gather and before the step (augmentation: random crops, flips,
+// translations), drawing only from `rng` so that a seed reproduces it. The loader may call it on another thread.
+class BatchTransform {
+ public:
+  virtual ~BatchTransform() = default;
+  virtual void apply(Batch& batch, Rng& rng) const = 0;
 };
 
 // Samples x (N, ...) (any float dtype, converted to f32 when gathered) with class labels, or with float targets
