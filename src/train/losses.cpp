@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "locnet/io/spec.hpp"
 
 namespace locnet {
 namespace {
@@ -12,6 +13,14 @@ namespace {
 struct NoOptions {
   template <class Self, class V>
   static void fields(Self&, V&&) {}
+};
+
+struct HuberConfig {
+  double delta = 1.0;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v(s.delta, Field{"delta", "Where the loss turns from quadratic to linear (> 0)."});
+  }
 };
 
 void check_logits(const Tensor& z, const char* where) {
@@ -30,9 +39,16 @@ void check_targets(const Tensor& z, const Tensor& t, const char* where) {
 }
 
 // n rows of k classes (the last axis).
+// Samples: axis 0 (a rank-1 tensor is one row, one sample); per_sample starts as zeros.
 struct Rows {
-  int64_t n, k;
-  explicit Rows(const Tensor& z) : n(z.numel() / z.dim(-1)), k(z.dim(-1)) {}
+  int64_t n, k, samples;
+  explicit Rows(const Tensor& z) : n(z.numel() / z.dim(-1)), k(z.dim(-1)), samples(z.rank() >= 2 ? z.dim(0) : 1) {}
+  int64_t sample(int64_t row) const { return row / (n / samples); }
+  // per-sample sums of row losses -> per-sample means
+  std::vector<double> means(std::vector<double> sums) const {
+    for (double& v : sums) v /= double(n / samples);
+    return sums;
+  }
 };
 
 // lse of row z[0..k) and p = softmax(z).
@@ -61,15 +77,17 @@ Rows check_labels(const Tensor& z, std::span<const int64_t> labels, const char* 
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
   Rows r = check_labels(logits, labels, "softmax_cross_entropy");
   const std::vector<double> z = logits.to_vector();
-  std::vector<double> g(z.size()), p(size_t(r.k));
+  std::vector<double> g(z.size()), p(size_t(r.k)), ps(size_t(r.samples));
   double total = 0;
   for (int64_t i = 0; i < r.n; ++i) {
     int64_t y = labels[size_t(i)];
     const double* zr = z.data() + i * r.k;
-    total += log_softmax_row(zr, r.k, p.data()) - zr[y];
+    const double l = log_softmax_row(zr, r.k, p.data()) - zr[y];
+    total += l;
+    ps[size_t(r.sample(i))] += l;
     for (int64_t j = 0; j < r.k; ++j) g[size_t(i * r.k + j)] = (p[size_t(j)] - (j == y)) / double(r.n);
   }
-  LossResult out{total / double(r.n), Tensor(logits.shape(), logits.dtype())};
+  LossResult out{total / double(r.n), Tensor(logits.shape(), logits.dtype()), r.means(std::move(ps))};
   for (size_t i = 0; i < g.size(); ++i) out.grad.set(int64_t(i), g[i]);
   return out;
 }
@@ -78,20 +96,23 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
   check_targets(logits, targets, "softmax_cross_entropy");
   Rows r(logits);
   const std::vector<double> z = logits.to_vector(), t = targets.to_vector();
-  std::vector<double> p(size_t(r.k));
+  std::vector<double> p(size_t(r.k)), ps(size_t(r.samples));
   LossResult out{0.0, Tensor(logits.shape(), logits.dtype())};
   double total = 0;
   for (int64_t i = 0; i < r.n; ++i) {
     const double *zr = z.data() + i * r.k, *tr = t.data() + i * r.k;
-    double lse = log_softmax_row(zr, r.k, p.data()), tsum = 0;
+    double lse = log_softmax_row(zr, r.k, p.data()), tsum = 0, row = 0;
     for (int64_t j = 0; j < r.k; ++j) {
       tsum += tr[j];
-      total -= tr[j] * zr[j];
+      row -= tr[j] * zr[j];
     }
-    total += lse * tsum;
+    row += lse * tsum;
+    total += row;
+    ps[size_t(r.sample(i))] += row;
     for (int64_t j = 0; j < r.k; ++j) out.grad.set(i * r.k + j, (p[size_t(j)] * tsum - tr[j]) / double(r.n));
   }
   out.loss = total / double(r.n);
+  out.per_sample = r.means(std::move(ps));
   return out;
 }
 
@@ -100,18 +121,50 @@ LossResult cross_entropy(const Tensor& probabilities, std::span<const int64_t> l
   Rows r = check_labels(probabilities, labels, "cross_entropy");
   const std::vector<double> p = probabilities.to_vector();
   LossResult out{0.0, Tensor(probabilities.shape(), probabilities.dtype())};
+  std::vector<double> ps(size_t(r.samples));
   double total = 0;
   for (int64_t i = 0; i < r.n; ++i) {
     const int64_t y = labels[size_t(i)];
     const double* pr = p.data() + i * r.k;
     double s = 0;
     for (int64_t j = 0; j < r.k; ++j) s += pr[j];
-    const double q = pr[y] / s;
-    total -= std::log(std::clamp(q, eps, 1 - eps));
+    const double q = pr[y] / s, l = -std::log(std::clamp(q, eps, 1 - eps));
+    total += l;
+    ps[size_t(r.sample(i))] += l;
     if (q <= eps || q >= 1 - eps) continue;  // clipped: no gradient
     for (int64_t j = 0; j < r.k; ++j) out.grad.set(i * r.k + j, (1 / s - (j == y) / pr[y]) / double(r.n));
   }
   out.loss = total / double(r.n);
+  out.per_sample = r.means(std::move(ps));
+  return out;
+}
+
+LossResult cross_entropy(const Tensor& probabilities, const Tensor& targets) {
+  constexpr double eps = 1e-7;  // Keras backend.epsilon()
+  check_targets(probabilities, targets, "cross_entropy");
+  Rows r(probabilities);
+  const std::vector<double> p = probabilities.to_vector(), t = targets.to_vector();
+  LossResult out{0.0, Tensor(probabilities.shape(), probabilities.dtype())};
+  std::vector<double> ps(size_t(r.samples));
+  double total = 0;
+  for (int64_t i = 0; i < r.n; ++i) {
+    const double *pr = p.data() + i * r.k, *tr = t.data() + i * r.k;
+    double s = 0, free_t = 0, l = 0;  // free_t: the target mass on unclipped terms
+    for (int64_t j = 0; j < r.k; ++j) s += pr[j];
+    for (int64_t j = 0; j < r.k; ++j) {
+      const double q = pr[j] / s;
+      l -= tr[j] * std::log(std::clamp(q, eps, 1 - eps));
+      if (q > eps && q < 1 - eps) free_t += tr[j];
+    }
+    total += l;
+    ps[size_t(r.sample(i))] += l;
+    for (int64_t j = 0; j < r.k; ++j) {
+      const double q = pr[j] / s, own = q > eps && q < 1 - eps ? tr[j] / pr[j] : 0.0;
+      out.grad.set(i * r.k + j, (free_t / s - own) / double(r.n));
+    }
+  }
+  out.loss = total / double(r.n);
+  out.per_sample = r.means(std::move(ps));
   return out;
 }
 
@@ -120,12 +173,13 @@ namespace {
 template <class F>
 LossResult elementwise_mean(const Tensor& z, const Tensor& t, const char* where, F f) {
   check_targets(z, t, where);
-  const int64_t m = z.numel();
-  LossResult out{0.0, Tensor(z.shape(), z.dtype())};
+  const int64_t m = z.numel(), per = m / z.dim(0);
+  LossResult out{0.0, Tensor(z.shape(), z.dtype()), std::vector<double>(size_t(z.dim(0)))};
   double total = 0;
   for (int64_t i = 0; i < m; ++i) {
     auto [l, dl] = f(z.item(i), t.item(i));
     total += l;
+    out.per_sample[size_t(i / per)] += l / double(per);
     out.grad.set(i, dl / double(m));
   }
   out.loss = total / double(m);
@@ -146,8 +200,37 @@ LossResult mean_squared_error(const Tensor& predictions, const Tensor& targets) 
   });
 }
 
-Loss::Loss(std::string type, LabelsFn labels, TargetsFn targets)
-    : type_(std::move(type)), labels_(labels), targets_(targets) {}
+LossResult mean_absolute_error(const Tensor& predictions, const Tensor& targets) {
+  return elementwise_mean(predictions, targets, "mean_absolute_error", [](double p, double t) {
+    return std::pair{std::abs(p - t), double((p > t) - (p < t))};
+  });
+}
+
+LossResult huber(const Tensor& predictions, const Tensor& targets, double delta) {
+  if (!(delta > 0)) raise<ConfigError>("huber: delta must be > 0, got {}", delta);
+  return elementwise_mean(predictions, targets, "huber", [delta](double p, double t) {
+    const double x = p - t, a = std::abs(x);
+    return std::pair{a <= delta ? 0.5 * x * x : delta * a - 0.5 * delta * delta, std::clamp(x, -delta, delta)};
+  });
+}
+
+LossResult weighted(LossResult r, std::span<const double> w) {
+  const size_t s = r.per_sample.size();
+  if (w.size() != s)
+    raise<ShapeError>("weighted loss: the number of sample weights must be {} (one per sample), got {}", s, w.size());
+  const int64_t per = r.grad.numel() / int64_t(s);
+  double total = 0;
+  for (size_t i = 0; i < s; ++i) {
+    total += w[i] * r.per_sample[i];
+    r.per_sample[i] *= w[i];
+    for (int64_t j = 0; j < per; ++j) r.grad.set(int64_t(i) * per + j, r.grad.item(int64_t(i) * per + j) * w[i]);
+  }
+  r.loss = total / double(s);
+  return r;
+}
+
+Loss::Loss(std::string type, LabelsFn labels, TargetsFn targets, std::vector<std::pair<std::string, Value>> options)
+    : type_(std::move(type)), options_(std::move(options)), labels_(std::move(labels)), targets_(std::move(targets)) {}
 
 LossResult Loss::operator()(const Tensor& out, std::span<const int64_t> labels) const {
   if (!labels_) raise<NotSupported>("{}: labels must be targets of the output's shape for this loss", type_);
@@ -180,15 +263,31 @@ void declare_losses(Catalog& c) {
         {}},
        softmax_cross_entropy, softmax_cross_entropy);
   loss({"cross_entropy", {},
-        "Cross-entropy on probabilities (a softmax's output) with integer labels, clipped to [1e-7, 1 - 1e-7] "
+        "Cross-entropy on probabilities (a softmax's output) with integer labels or one-hot/probability targets, "
+        "clipped to [1e-7, 1 - 1e-7] "
         "(Keras's from_logits=False).",
         {}},
-       cross_entropy, nullptr);
+       cross_entropy, Targets(cross_entropy));
   loss({"binary_cross_entropy", {"binary_crossentropy"}, "Sigmoid cross-entropy on logits, targets in [0, 1].", {}},
        nullptr, binary_cross_entropy);
-  loss({"mean_squared_error", {"mse"}, "Mean of (prediction - target)^2.", {}}, nullptr, mean_squared_error);
-  // A name ("mse") or a call without arguments (mse()).
-  c.set_reader(Kind::loss, [&c](const Value& v, std::string_view where) -> std::unique_ptr<CatalogObject> {
+  loss({"mean_squared_error", {"mse", "MeanSquaredError"}, "Mean of (prediction - target)^2.", {}}, nullptr,
+       mean_squared_error);
+  loss({"mean_absolute_error", {"mae", "MeanAbsoluteError"}, "Mean of |prediction - target|.", {}}, nullptr,
+       mean_absolute_error);
+  c.add(declare<HuberConfig>(
+      Kind::loss,
+      {"huber", {"Huber", "huber_loss"}, "Keras's Huber: x^2/2 for |x| <= delta, else delta |x| - delta^2/2.", {}},
+      [](HuberConfig cfg, const Call&) {
+        const double d = cfg.delta;
+        if (!(d > 0)) raise<ConfigError>("huber: delta must be > 0, got {}", d);
+        return std::make_unique<Loss>("huber", nullptr,
+                                      [d](const Tensor& z, const Tensor& t) { return huber(z, t, d); },
+                                      config_values(cfg));
+      }));
+  // A name ("mse") or a call (mse(), huber(delta=2.0)).
+  c.set_reader(Kind::loss, [&c](const Value& spec, std::string_view where) -> std::unique_ptr<CatalogObject> {
+    const bool text_call = spec.kind() == Value::Kind::Str && spec.as_str().find('(') != std::string::npos;
+    const Value v = text_call ? parse_value(spec.as_str()) : spec;  // "huber(delta=2.0)"
     const CatalogEntry* e = v.kind() == Value::Kind::Str    ? c.find(Kind::loss, v.as_str())
                             : v.kind() == Value::Kind::Call ? c.find(Kind::loss, v.call().type)
                                                             : nullptr;

@@ -152,3 +152,65 @@ TEST(Losses, Errors) {
   EXPECT_THROW_MSG(mean_squared_error(Tensor(Shape{2}, DType::f16), Tensor(Shape{2}, DType::f16)), ShapeError,
                    "dtype must be f32 or f64, got f16");
 }
+
+// Issue 32's losses, against formulas written here (synthetic data): Keras's MAE and Huber, categorical
+// cross-entropy on probabilities, per-sample losses and Keras's weighted reduction sum_i w_i l_i / N.
+TEST(Losses, MeanAbsoluteErrorAndHuberClosedForm) {
+  Tensor p = Tensor::from<double>({1.0, 2.0, -3.0, 0.25, 4.0, -0.5}, Shape{3, 2});
+  Tensor t = Tensor::from<double>({0.5, 2.5, 1.0, 0.0, 1.5, -0.75}, Shape{3, 2});
+  double mae = 0, hub = 0;
+  for (int i = 0; i < 6; ++i) {
+    double x = p.item(i) - t.item(i), a = std::abs(x);
+    mae += a / 6;
+    hub += (a <= 1.5 ? 0.5 * x * x : 1.5 * a - 0.5 * 1.5 * 1.5) / 6;
+  }
+  LossResult m = mean_absolute_error(p, t), h = huber(p, t, 1.5);
+  EXPECT_NEAR(m.loss, mae, 1e-15);
+  EXPECT_NEAR(h.loss, hub, 1e-15);
+  expect_numeric_grad(p, m, [&](const Tensor& z) { return mean_absolute_error(z, t).loss; });
+  expect_numeric_grad(p, h, [&](const Tensor& z) { return huber(z, t, 1.5).loss; });
+  EXPECT_NEAR(huber(p, t).loss, huber(p, t, 1.0).loss, 0);  // Keras's default delta = 1
+  EXPECT_THROW_MSG(huber(p, t, 0.0), ConfigError, "huber: delta must be > 0, got 0");
+}
+
+TEST(Losses, CategoricalCrossEntropyOnProbabilities) {
+  Tensor p = Tensor::from<double>({0.2, 0.5, 0.3, 0.6, 0.1, 0.3}, Shape{2, 3});
+  Tensor t = Tensor::from<double>({0, 1, 0, 0.25, 0.25, 0.5}, Shape{2, 3});
+  const double want = (-std::log(0.5) - 0.25 * std::log(0.6) - 0.25 * std::log(0.1) - 0.5 * std::log(0.3)) / 2;
+  LossResult r = cross_entropy(p, t);
+  EXPECT_NEAR(r.loss, want, 1e-15);
+  expect_numeric_grad(p, r, [&](const Tensor& q) { return cross_entropy(q, t).loss; });
+  // one-hot targets give the sparse form's loss and gradient
+  Tensor onehot = Tensor::from<double>({0, 1, 0, 1, 0, 0}, Shape{2, 3});
+  LossResult a = cross_entropy(p, onehot), b = cross_entropy(p, std::vector<int64_t>{1, 0});
+  EXPECT_NEAR(a.loss, b.loss, 1e-15);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(a.grad.item(i), b.grad.item(i), 1e-15) << i;
+}
+
+TEST(Losses, PerSampleAndWeighted) {
+  Tensor z = Tensor::from<double>({1, 2, 3, 0, 0, 0, -1, 4, 0.5}, Shape{3, 3});
+  std::vector<int64_t> y = {2, 1, 0};
+  LossResult r = softmax_cross_entropy(z, y);
+  ASSERT_EQ(r.per_sample.size(), 3u);
+  EXPECT_NEAR((r.per_sample[0] + r.per_sample[1] + r.per_sample[2]) / 3, r.loss, 1e-15);
+  const std::vector<double> w = {2.0, 0.0, 0.5};
+  LossResult wr = weighted(r, w);
+  EXPECT_NEAR(wr.loss, (2.0 * r.per_sample[0] + 0.5 * r.per_sample[2]) / 3, 1e-15);  // Keras: / N, not / sum w
+  expect_numeric_grad(z, wr, [&](const Tensor& zz) { return weighted(softmax_cross_entropy(zz, y), w).loss; });
+  // elementwise losses: a sample's loss is the mean over its elements
+  Tensor p = Tensor::from<double>({1, 2, 3, 4}, Shape{2, 2}), t = Tensor::from<double>({0, 0, 0, 0}, Shape{2, 2});
+  EXPECT_EQ(mean_squared_error(p, t).per_sample, (std::vector<double>{2.5, 12.5}));
+  EXPECT_THROW_MSG(weighted(r, std::vector<double>{1.0}), ShapeError,
+                   "the number of sample weights must be 3 (one per sample), got 1");
+}
+
+TEST(Losses, CatalogNamesAndOptions) {
+  for (const char* name : {"mae", "mean_absolute_error", "huber", "Huber", "huber(delta=2.0)", "mse"})
+    EXPECT_NO_THROW(make_loss(Value(name))) << name;
+  EXPECT_EQ(make_loss(Value("huber(delta=2.0)"))->config().repr(), "huber(delta=2.0)");
+  EXPECT_EQ(make_loss(Value("mae"))->config().type, "mean_absolute_error");
+  Tensor p = Tensor::from<double>({0.0, 5.0}, Shape{2, 1}), t = Tensor::from<double>({1.0, 0.0}, Shape{2, 1});
+  EXPECT_NEAR((*make_loss(Value("huber(delta=2.0)")))(p, t).loss, huber(p, t, 2.0).loss, 0);
+  EXPECT_THROW_MSG(make_loss(Value("huber(delta=-1.0)")), ConfigError, "huber: delta must be > 0, got -1");
+  EXPECT_THROW_MSG(make_loss(Value("msle")), ConfigError, "loss must be one of");
+}

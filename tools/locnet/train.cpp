@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "locnet/core/parallel.hpp"
 #include "locnet/formats.hpp"
@@ -19,6 +21,7 @@
 #include "locnet/model/profile.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
+#include "locnet/train/metrics.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/samples.hpp"
 
@@ -46,7 +49,57 @@ struct TrainArgs {
   bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
   bool profile = false;
   int64_t profile_steps = 10;
+  std::string loss, metrics, monitor = "val_loss", class_weight;  // --loss, --metrics a,b, --monitor, --class-weight
+  double validation_split = 0;
 };
+
+// "a,b" -> {"a", "b"} (empty items dropped).
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// --class-weight: "0=1,1=5", or a JSON file {"0": 1, "1": 5} (Keras's class_weight dict).
+std::map<int64_t, double> parse_class_weight(const std::string& arg) {
+  std::map<int64_t, double> w;
+  auto add = [&](const std::string& cls, double weight, const std::string& where) {
+    size_t used = 0;
+    int64_t c = -1;
+    try {
+      c = std::stoll(cls, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != cls.size() || c < 0 || !(weight >= 0) || !std::isfinite(weight))
+      raise<ConfigError>("--class-weight {}: each entry must be class=weight with a class >= 0 and a weight >= 0, got "
+                         "{}={}", where, cls, weight);
+    w[c] = weight;
+  };
+  if (arg.ends_with(".json")) {
+    std::vector<std::byte> bytes = read_file(arg, kMaxTextFileBytes);
+    nlohmann::json j = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data()),
+                                             reinterpret_cast<const char*>(bytes.data()) + bytes.size(), nullptr,
+                                             false);
+    if (!j.is_object()) raise<FormatError>("{}: class weights must be a JSON object {{\"class\": weight, ...}}", arg);
+    for (const auto& [k, v] : j.items()) {
+      if (!v.is_number()) raise<FormatError>("{}: the weight of class {} must be a number, got {}", arg, k, v.dump());
+      add(k, v.get<double>(), arg);
+    }
+    return w;
+  }
+  for (const std::string& item : split_list(arg)) {
+    const size_t eq = item.find('=');
+    double weight = -1;
+    try {
+      if (eq != std::string::npos) weight = std::stod(item.substr(eq + 1));
+    } catch (const std::exception&) {
+    }
+    add(item.substr(0, std::min(eq, item.size())), weight, "'" + arg + "'");
+  }
+  return w;
+}
 
 // Class names from a text file, one a line.
 std::vector<std::string> read_class_names(const std::string& path) {
@@ -188,9 +241,17 @@ int run_train(TrainArgs a) {
       std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
     class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
   LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  // --validation-split: validate on the last fraction of the training data (before shuffling), not the test set
+  std::shared_ptr<const Dataset> train_set = tensor_dataset(train.x, train.y), val_set = tensor_dataset(test.x, test.y);
+  if (a.validation_split > 0) {
+    Split split = validation_split(train_set, a.validation_split);
+    train_set = split.train, val_set = split.validation;
+  }
+  const char* val_name = a.validation_split > 0 ? "val" : "test";
   std::printf("%s", model.summary().c_str());
-  std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
-              static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
+  std::printf("training on %lld samples, %s on %lld, batch size %lld, %s, %d threads\n",
+              static_cast<long long>(train_set->size()), a.validation_split > 0 ? "validating" : "testing",
+              static_cast<long long>(val_set->size()),
               static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
   if (ends_in_softmax(model))
     std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
@@ -210,11 +271,15 @@ int run_train(TrainArgs a) {
   o.batch_size = a.batch_size;
   o.seed = a.seed;
   o.patience = a.patience;
+  o.loss = a.loss;
+  o.metrics = split_list(a.metrics);
+  o.monitor = a.monitor;
+  o.class_weight = parse_class_weight(a.class_weight);
   o.on_batch = [&](int64_t b, int64_t batches, double loss) {
     if (b == 1) epoch_start = std::chrono::steady_clock::now();
     if (!tty || (b % 8 != 0 && b != batches)) return;
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    double rate = double(std::min<int64_t>(b * a.batch_size, int64_t(train.y.size()))) / std::max(s, 1e-9);
+    double rate = double(std::min<int64_t>(b * a.batch_size, train_set->size())) / std::max(s, 1e-9);
     const int width = 30, done = int(width * b / batches);
     std::printf("\repoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.0f samples/s ETA %s  ",
                 static_cast<long long>(current_epoch), static_cast<long long>(a.epochs),
@@ -225,9 +290,14 @@ int run_train(TrainArgs a) {
   };
   o.on_epoch = [&](const EpochMetrics& m) {
     if (tty) std::printf("\r%120s\r", "");
-    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f - test loss %.4f accuracy %.4f - %.1f s (%.0f samples/s)\n",
-                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy,
-                m.validation->loss, m.validation->accuracy, m.seconds, double(train.y.size()) / m.seconds);
+    std::string extra;  // --metrics, training then validation
+    for (const std::string& name : o.metrics)
+      extra += fmt::format(" {} {:.4f} {}_{} {:.4f}", name, m.metrics.at(name), val_name, name,
+                           m.validation->metrics.at(name));
+    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f - %s loss %.4f accuracy %.4f -%s %.1f s (%.0f samples/s)\n",
+                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy, val_name,
+                m.validation->loss, m.validation->accuracy, extra.empty() ? "" : (extra + " -").c_str(), m.seconds,
+                double(train_set->size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
     save_checkpoint(model, *optimizer,
@@ -245,7 +315,7 @@ int run_train(TrainArgs a) {
     o.profiler = &profiler;
     o.profile_steps = a.profile_steps;
   }
-  FitResult r = fit(model, *optimizer, train, &test, o);
+  FitResult r = fit(model, *optimizer, *train_set, val_set.get(), o);
   if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
   if (r.stopped.starts_with("the loss is")) {
@@ -257,26 +327,32 @@ int run_train(TrainArgs a) {
   }
   if (!r.stopped.empty()) std::printf("%s\n", r.stopped.c_str());
   if (!history.empty())
-    std::printf("test accuracy %.4f; saved %s\n", history.back().validation->accuracy, a.save.c_str());
+    std::printf("%s accuracy %.4f; saved %s\n", val_name, history.back().validation->accuracy, a.save.c_str());
   return 0;
 }
 
 int run_evaluate(const std::string& model_path, const std::string& dir, int64_t batch_size,
-                 const std::string& class_names_file) {
+                 const std::string& class_names_file, const std::string& loss, const std::string& metrics) {
   Model model = load_any_model(model_path);
   const bool from_file = !class_names_file.empty();
   std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_any_class_names(model_path);
   check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
-  EvalResult r = evaluate(model, test_data(dir), batch_size);
+  const LabeledData test = test_data(dir);
+  EvalResult r = evaluate(model, *tensor_dataset(test.x, test.y), batch_size, loss, split_list(metrics));
   const size_t k = r.confusion.size();
   int width = 0;  // of the name column; none when the classes are only numbered
   for (const std::string& n : names) width = std::max(width, int(n.size()));
-  std::printf("test loss %.4f, accuracy %.4f\n\nper-class accuracy:\n", r.loss, r.accuracy);
+  std::printf("test loss %.4f, accuracy %.4f\n", r.loss, r.accuracy);
+  for (const auto& [name, value] : r.metrics)
+    if (name != "loss" && name != "accuracy") std::printf("%s %.4f\n", name.c_str(), value);
+  const ClassScores scores = class_scores(r.confusion);
+  std::printf("\nper-class accuracy:\n");
   for (size_t c = 0; c < k; ++c) {
     int64_t total = 0;
     for (int64_t v : r.confusion[c]) total += v;
-    std::printf("  %2zu %-*s %6.4f  (%lld)\n", c, width, names.empty() ? "" : names[c].c_str(),
-                total ? double(r.confusion[c][c]) / double(total) : 0.0, static_cast<long long>(total));
+    std::printf("  %2zu %-*s %6.4f  (%lld)  precision %6.4f recall %6.4f f1 %6.4f\n", c, width,
+                names.empty() ? "" : names[c].c_str(), total ? double(r.confusion[c][c]) / double(total) : 0.0,
+                static_cast<long long>(total), scores.precision[c], scores.recall[c], scores.f1[c]);
   }
   std::printf("\nconfusion matrix (rows: true class, columns: predicted):\n    ");
   for (size_t c = 0; c < k; ++c) std::printf("%6zu", c);
@@ -374,7 +450,7 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--resume", a->resume, "Continue from a checkpoint written by --save; or start from the weights "
                                          "of any model file (.safetensors, .h5, .keras, .onnx) with a fresh "
                                          "--optimizer at epoch 1");
-  cmd->add_option("--patience", a->patience, "Stop after this many epochs without a lower test loss (0: never)")
+  cmd->add_option("--patience", a->patience, "Stop after this many epochs without improvement of --monitor (0: never)")
       ->default_val(0);
   cmd->add_flag("--profile", a->profile,
                 "Time --profile-steps training steps per layer after 2 warm-up steps, print the table and stop "
@@ -384,6 +460,17 @@ void add_train(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
                                                    "file (default: Fashion-MNIST's when training on it)");
+  cmd->add_option("--loss", a->loss, "Loss spec: sparse_categorical_crossentropy (default for classes), mse, mae, "
+                                     "huber(delta=1.0), binary_crossentropy, ... (docs/training.md)");
+  cmd->add_option("--metrics", a->metrics, "Metrics to report, comma-separated: accuracy, top_k_accuracy, "
+                                           "precision, recall, f1, mae, rmse, ... (docs/training.md)");
+  cmd->add_option("--validation-split", a->validation_split, "Validate on this last fraction of the training data "
+                                                             "(taken before shuffling) instead of the test set")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--monitor", a->monitor, "What --patience watches: loss, accuracy or a --metrics name, val_ for "
+                                           "the validation data")
+      ->default_str(a->monitor);
+  cmd->add_option("--class-weight", a->class_weight, "Loss weight per class: 0=1,1=5 or a JSON file {\"0\": 1, ...}");
   cmd->callback([&action, a, batch_size, optimizer, seed] {
     a->batch_size_given = batch_size->count() > 0;
     a->optimizer_given = optimizer->count() > 0;
@@ -398,13 +485,16 @@ void add_evaluate(CLI::App& app, Action& action) {
   auto data = std::make_shared<std::string>(kFashionMnistDir);
   auto batch = std::make_shared<int64_t>(256);
   auto names = std::make_shared<std::string>();
+  auto loss = std::make_shared<std::string>(), metrics = std::make_shared<std::string>();
   cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
+  cmd->add_option("--loss", *loss, "Loss spec (default: the cross-entropy of the model's classes)");
+  cmd->add_option("--metrics", *metrics, "More metrics, comma-separated (docs/training.md)");
   cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
   cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
   cmd->add_option("--class-names", *names, "Text file of the class names, one a line (default: those in the model "
                                            "file, else the classes are numbered)");
-  cmd->callback([&action, model, data, batch, names] {
-    action = [=] { return run_evaluate(*model, *data, *batch, *names); };
+  cmd->callback([&action, model, data, batch, names, loss, metrics] {
+    action = [=] { return run_evaluate(*model, *data, *batch, *names, *loss, *metrics); };
   });
 }
 

@@ -1,27 +1,43 @@
-// Mini-batch training and evaluation of a classifier model (a chain or a graph with one input and one output) on integer labels (the core that `locnet train`
-// and `locnet evaluate` can drive; a proposal: no files, progress bar or checkpoints here).
-// Loss: softmax cross-entropy on the model's logits (train/losses.hpp) plus Model::regularization_loss().
+// Mini-batch training and evaluation of a model (a chain or a graph with one input and one output) on a Dataset
+// (train/dataset.hpp: class labels or float targets; the core that `locnet train` and `locnet evaluate` drive; no
+// files, progress bar or checkpoints here). LabeledData (x and integer labels) is the older form: the same run.
+// Loss: FitOptions::loss (a catalog loss spec, train/losses.hpp), default the class rule below, plus
+// Model::regularization_loss(). The cross-entropies (softmax_cross_entropy, its aliases sparse_/
+// categorical_crossentropy, and cross_entropy) take the form the model needs: on probabilities when it ends in
+// softmax, else on logits. binary_cross_entropy takes logits (a model ending in sigmoid or softmax is a
+// ConfigError). A loss that does not fit the targets (mse given class labels) is a ConfigError naming both.
+// Sample weights (Batch::weights) times class_weight[class] (labels; for float targets the class is the first
+// largest target entry, or the rounded target of a one-column target; classes missing from the map weigh 1)
+// multiply each sample's loss and gradient: the batch loss is sum_i w_i loss_i / n (Keras's reduction).
+// Metrics (train/metrics.hpp): FitOptions::metrics by name; EpochMetrics::metrics and EvalResult::metrics hold
+// "loss" and each of them (and "accuracy" for classes, always).
 // A model that ends in softmax (ends_in_softmax: an Activation('softmax'), a Softmax() along the classes or a
 // fused activation='softmax' as its last layer) outputs probabilities, so its loss is cross_entropy, the
 // probability form (Keras from_logits=False), and no second softmax is applied; the other models' outputs are
 // taken as logits.
 // Each epoch visits the training samples in a fresh random order drawn from Rng(seed) (Fisher-Yates), in batches
-// of batch_size (the last one smaller), each step: zero_grad, forward(Training), loss, backward,
+// of batch_size (the last one smaller) from a Loader (train/loader.hpp: FitOptions::augment, prefetch), each step: zero_grad, forward(Training), loss, backward,
 // add_regularization_grads, optimizer.step(model). Same seed and thread count -> the same weights, bit for bit.
 // Epochs initial_epoch + 1 .. epochs run; the earlier ones only draw their shuffle, so resuming a checkpoint
 // taken after epoch e with initial_epoch = e continues the same sequence of batches.
 // A loss that is not finite stops training at once: FitResult::stopped names the epoch and batch (1-based).
 // Early stopping (patience > 0): stops after `patience` epochs without improvement of `monitor` ("loss",
-// "accuracy", "val_loss", "val_accuracy"; losses must fall, accuracies rise by more than min_delta).
+// "accuracy" or a name of FitOptions::metrics; "val_" + one of them for the validation data) by more than
+// min_delta: losses and errors must fall, the others rise (lower_is_better, train/metrics.hpp).
+// EpochMetrics::best marks an epoch that improved the monitored value (the best-checkpoint rule).
 // Profiling (model/profile.hpp): with a profiler, the steps profile_warmup + 1 .. profile_warmup + profile_steps
 // (counted from the first step this call runs) are timed per layer into it, each step's wall time included
 // (batch copy, loss and optimizer step too), and then fit stops: FitResult::stopped says so, on_epoch is not called.
-// evaluate() runs Inference batches: mean loss (without regularization), accuracy and the confusion matrix
-// (row = true class, column = predicted; the prediction is the first largest output).
+// evaluate() runs Inference batches: mean loss (without regularization, with sample weights), accuracy, the
+// metrics and the confusion matrix (row = true class, column = predicted; the prediction is the first largest
+// output; empty for multi-label targets).
 // Errors: ShapeError when x has no samples, labels and samples differ in number, or the output is not (N, K);
-// ConfigError for batch_size < 1, epochs < 0, an unknown monitor or a val_* monitor without validation data.
+// ConfigError for batch_size < 1, epochs < 0, an unknown monitor, loss or metric, a val_* monitor without validation
+// data, a negative class weight.
 #pragma once
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +45,7 @@
 
 #include "locnet/model/profile.hpp"
 #include "locnet/model/sequential.hpp"
+#include "locnet/train/dataset.hpp"
 #include "locnet/train/optimizers.hpp"
 
 namespace locnet {
@@ -36,6 +53,7 @@ namespace locnet {
 struct EvalResult {
   double loss = 0.0, accuracy = 0.0;
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+  std::map<std::string, double> metrics;         // "loss", "accuracy" (classes) and FitOptions::metrics
 };
 
 struct EpochMetrics {
@@ -43,6 +61,8 @@ struct EpochMetrics {
   double loss = 0.0, accuracy = 0.0;  // training batches, in Training mode (as Keras reports them)
   std::optional<EvalResult> validation;
   double seconds = 0.0;
+  std::map<std::string, double> metrics;  // training: "loss", "accuracy" (classes) and FitOptions::metrics
+  bool best = false;                      // the monitored value improved (the first epoch always does)
 };
 
 struct FitOptions {
@@ -57,6 +77,11 @@ struct FitOptions {
   std::function<void(const EpochMetrics&)> on_epoch;
   Profiler* profiler = nullptr;
   int64_t profile_warmup = 2, profile_steps = 10;
+  std::string loss;                         // a loss spec ("mse", "huber(delta=2.0)"); empty: the class rule
+  std::vector<std::string> metrics;         // train/metrics.hpp names
+  std::map<int64_t, double> class_weight;   // class -> weight (Keras's class_weight)
+  std::shared_ptr<const BatchTransform> augment;  // applied to training batches only
+  bool prefetch = true;                     // prepare the next batch on another thread
 };
 
 struct FitResult {
@@ -73,5 +98,12 @@ bool ends_in_softmax(const Model& model);
 FitResult fit(Model& model, Optimizer& optimizer, const LabeledData& train, const LabeledData* validation,
               const FitOptions& options);
 EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size = 256);
+FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Dataset* validation,
+              const FitOptions& options);
+// loss and metrics as fit's (an empty loss: the class rule).
+EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size = 256, const std::string& loss = "",
+                    const std::vector<std::string>& metrics = {});
+// The monitored value of an epoch ("val_accuracy" -> validation->metrics["accuracy"]); ConfigError when absent.
+double monitored(const EpochMetrics& m, const std::string& monitor);
 
 }  // namespace locnet
