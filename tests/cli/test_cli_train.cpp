@@ -310,3 +310,36 @@ TEST_F(CliTrain, ResumeRefusesOptionsThatWouldChangeTheRun) {
   EXPECT_EQ(same.status, 0) << same.out;
   EXPECT_EQ(load_checkpoint(path("out.safetensors")).state.epoch, 2);
 }
+
+// Issue 32's flags: --metrics (training and validation columns), --validation-split (the last fraction of the
+// training set, not the test set), --monitor on a metric, --class-weight inline and as JSON; evaluate --metrics
+// and the per-class precision/recall/F1; the usage errors.
+TEST_F(CliTrain, LossMetricsValidationSplitAndClassWeights) {
+  write_text("cw.json", R"({"0": 1, "2": 3.5})");
+  CliRun r = train({"--model", kSpec, "--epochs", "2", "--save", path("m.safetensors"), "--metrics",
+                    "top2_accuracy,f1", "--validation-split", "0.25", "--monitor", "val_f1", "--patience", "5",
+                    "--class-weight", path("cw.json")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* s : {"training on 36 samples, validating on 12", "- val loss ", " top2_accuracy ",
+                        " val_top2_accuracy ", " val_f1 ", "val accuracy "})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  CliRun ev = run({"evaluate", path("m.safetensors"), "--data", path("data"), "--metrics", "recall,top2_accuracy"});
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  for (const char* s : {"\nrecall ", "\ntop2_accuracy ", " precision ", " f1 ", "confusion matrix"})
+    EXPECT_NE(ev.out.find(s), std::string::npos) << s << "\n" << ev.out;
+  const std::pair<std::vector<std::string>, const char*> bad[] = {
+      {{"--loss", "mse"}, "fit: loss mean_squared_error needs float targets of the output's shape, got class labels"},
+      {{"--loss", "msle"}, "fit: loss must be one of"},
+      {{"--metrics", "auc"}, "metrics: unknown metric 'auc'"},
+      {{"--monitor", "val_auc"}, "monitor must be loss, accuracy, val_loss or val_accuracy, got 'val_auc'"},
+      {{"--class-weight", "0=1,x=2"}, "--class-weight '0=1,x=2': each entry must be class=weight with a class >= 0 "
+                                      "and a weight >= 0, got x=2"},
+      {{"--class-weight", "1=-3"}, "got 1=-3"}};
+  for (const auto& [args, message] : bad) {
+    std::vector<std::string> a = {"--model", kSpec, "--epochs", "1", "--save", path("bad.safetensors")};
+    a.insert(a.end(), args.begin(), args.end());
+    CliRun e = train(a);
+    EXPECT_EQ(e.status, 2) << e.out;
+    EXPECT_NE(e.out.find(message), std::string::npos) << message << "\n" << e.out;
+  }
+}

@@ -65,7 +65,8 @@ std::vector<std::string> split_list(const std::string& s) {
 // --class-weight: "0=1,1=5", or a JSON file {"0": 1, "1": 5} (Keras's class_weight dict).
 std::map<int64_t, double> parse_class_weight(const std::string& arg) {
   std::map<int64_t, double> w;
-  auto add = [&](const std::string& cls, double weight, const std::string& where) {
+  // entry: the text shown in the message
+  auto add = [&](const std::string& cls, double weight, const std::string& where, const std::string& entry) {
     size_t used = 0;
     int64_t c = -1;
     try {
@@ -74,7 +75,7 @@ std::map<int64_t, double> parse_class_weight(const std::string& arg) {
     }
     if (used != cls.size() || c < 0 || !(weight >= 0) || !std::isfinite(weight))
       raise<ConfigError>("--class-weight {}: each entry must be class=weight with a class >= 0 and a weight >= 0, got "
-                         "{}={}", where, cls, weight);
+                         "{}", where, entry);
     w[c] = weight;
   };
   if (arg.ends_with(".json")) {
@@ -85,7 +86,7 @@ std::map<int64_t, double> parse_class_weight(const std::string& arg) {
     if (!j.is_object()) raise<FormatError>("{}: class weights must be a JSON object {{\"class\": weight, ...}}", arg);
     for (const auto& [k, v] : j.items()) {
       if (!v.is_number()) raise<FormatError>("{}: the weight of class {} must be a number, got {}", arg, k, v.dump());
-      add(k, v.get<double>(), arg);
+      add(k, v.get<double>(), arg, fmt::format("\"{}\": {}", k, v.dump()));
     }
     return w;
   }
@@ -96,7 +97,7 @@ std::map<int64_t, double> parse_class_weight(const std::string& arg) {
       if (eq != std::string::npos) weight = std::stod(item.substr(eq + 1));
     } catch (const std::exception&) {
     }
-    add(item.substr(0, std::min(eq, item.size())), weight, "'" + arg + "'");
+    add(item.substr(0, std::min(eq, item.size())), weight, "'" + arg + "'", item);
   }
   return w;
 }
