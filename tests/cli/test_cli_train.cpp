@@ -318,8 +318,9 @@ TEST_F(CliTrain, LossMetricsValidationSplitAndClassWeights) {
   write_text("cw.json", R"({"0": 1, "2": 3.5})");
   CliRun r = train({"--model", kSpec, "--epochs", "2", "--save", path("m.safetensors"), "--metrics",
                     "top2_accuracy,f1", "--validation-split", "0.25", "--monitor", "val_f1", "--patience", "5",
-                    "--class-weight", path("cw.json")});
+                    "--class-weight", path("cw.json"), "--save-best", path("best.safetensors")});
   ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(path("best.safetensors")));  // the first epoch always improves
   for (const char* s : {"training on 36 samples, validating on 12", "- val loss ", " top2_accuracy ",
                         " val_top2_accuracy ", " val_f1 ", "val accuracy "})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;

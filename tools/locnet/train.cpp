@@ -49,7 +49,7 @@ struct TrainArgs {
   bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
   bool profile = false;
   int64_t profile_steps = 10;
-  std::string loss, metrics, monitor = "val_loss", class_weight;  // --loss, --metrics a,b, --monitor, --class-weight
+  std::string loss, metrics, monitor = "val_loss", class_weight, save_best;  // issue 32's flags
   double validation_split = 0;
 };
 
@@ -301,9 +301,11 @@ int run_train(TrainArgs a) {
                 double(train_set->size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
-    save_checkpoint(model, *optimizer,
-                    {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names}, a.save,
-                    InputScaling{"uint8", kIdxImageScale});
+    for (const std::string& file : {a.save, m.best ? a.save_best : std::string()})
+      if (!file.empty())
+        save_checkpoint(model, *optimizer,
+                        {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names},
+                        file, InputScaling{"uint8", kIdxImageScale});
     saved_epoch = m.epoch;
     log.append(m);
     if (!a.plot.empty()) write_text(a.plot, learning_curves_svg(history, title));
@@ -471,6 +473,7 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--monitor", a->monitor, "What --patience watches: loss, accuracy or a --metrics name, val_ for "
                                            "the validation data")
       ->default_str(a->monitor);
+  cmd->add_option("--save-best", a->save_best, "Also save the model here after each epoch that improves --monitor");
   cmd->add_option("--class-weight", a->class_weight, "Loss weight per class: 0=1,1=5 or a JSON file {\"0\": 1, ...}");
   cmd->callback([&action, a, batch_size, optimizer, seed] {
     a->batch_size_given = batch_size->count() > 0;
