@@ -124,7 +124,8 @@ TEST(FitDataset, MultiLabelLearnsTwoBits) {
   Tensor x(Shape{n, 4}), t(Shape{n, 2});
   for (int64_t i = 0; i < n; ++i) {
     const double b0 = double(rng.below(2)), b1 = double(rng.below(2));
-    x.set(i * 4, 2 * b0 - 1), x.set(i * 4 + 1, 2 * b1 - 1), x.set(i * 4 + 2, rng.normal()), x.set(i * 4 + 3, rng.normal());
+    x.set(i * 4, 2 * b0 - 1), x.set(i * 4 + 1, 2 * b1 - 1);
+    x.set(i * 4 + 2, rng.normal()), x.set(i * 4 + 3, rng.normal());
     t.set(i * 2, b0), t.set(i * 2 + 1, b1);
   }
   auto d = tensor_dataset(x, t);

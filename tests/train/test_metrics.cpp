@@ -93,7 +93,8 @@ TEST(Metrics, DirectionAndErrors) {
   EXPECT_FALSE(lower_is_better("f1"));
   EXPECT_THROW_MSG(Metrics({"auc"}, TargetKind::labels, false), ConfigError,
                    "metrics: unknown metric 'auc'; expected one of: accuracy,");
-  EXPECT_THROW_MSG(Metrics({"top0_accuracy"}, TargetKind::labels, false), ConfigError, "unknown metric 'top0_accuracy'");
+  EXPECT_THROW_MSG(Metrics({"top0_accuracy"}, TargetKind::labels, false), ConfigError,
+                   "unknown metric 'top0_accuracy'");
   EXPECT_THROW_MSG(Metrics({"mae"}, TargetKind::labels, false), ConfigError,
                    "metrics: mae needs float targets, got class labels");
   EXPECT_THROW_MSG(Metrics({"sparse_categorical_accuracy"}, TargetKind::values, false), ConfigError,

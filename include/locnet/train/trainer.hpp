@@ -16,8 +16,9 @@
 // probability form (Keras from_logits=False), and no second softmax is applied; the other models' outputs are
 // taken as logits.
 // Each epoch visits the training samples in a fresh random order drawn from Rng(seed) (Fisher-Yates), in batches
-// of batch_size (the last one smaller) from a Loader (train/loader.hpp: FitOptions::augment, prefetch), each step: zero_grad, forward(Training), loss, backward,
-// add_regularization_grads, optimizer.step(model). Same seed and thread count -> the same weights, bit for bit.
+// of batch_size (the last one smaller) from a Loader (train/loader.hpp: FitOptions::augment, prefetch), each
+// step: zero_grad, forward(Training), loss, backward, add_regularization_grads, optimizer.step(model).
+// Same seed and thread count -> the same weights, bit for bit.
 // Epochs initial_epoch + 1 .. epochs run; the earlier ones only draw their shuffle, so resuming a checkpoint
 // taken after epoch e with initial_epoch = e continues the same sequence of batches.
 // A loss that is not finite stops training at once: FitResult::stopped names the epoch and batch (1-based).
