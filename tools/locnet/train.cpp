@@ -21,6 +21,7 @@
 #include "locnet/train/history.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/samples.hpp"
+#include "locnet/train/sources.hpp"
 
 namespace locnet::cli {
 
@@ -46,6 +47,8 @@ struct TrainArgs {
   bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
   bool profile = false;
   int64_t profile_steps = 10;
+  DataOptions source;       // --x/--y, --val-x/--val-y, --x-key/--y-key, --target (docs/data.md)
+  bool data_given = false;  // --data on the command line
 };
 
 // Class names from a text file, one a line.
@@ -99,6 +102,46 @@ std::string idx_path(const std::string& dir, const std::string& name) {
 LabeledData test_data(const std::string& dir) {
   LabeledImages t = load_idx_images(idx_path(dir, "t10k-images-idx3-ubyte"), idx_path(dir, "t10k-labels-idx1-ubyte"));
   return {t.images, t.labels};
+}
+
+// The training data: Fashion-MNIST's IDX directory as before, or any source of train/sources.hpp, gathered into
+// memory for fit() (labels only until fit takes a Dataset). The samples are reshaped to the model's input when
+// the element counts agree ((N, 28, 28) arrays for the (28, 28, 1) default network).
+struct TrainData {
+  LabeledData train;
+  std::optional<LabeledData> test;
+  std::vector<std::string> class_names;
+};
+LabeledData gather_all(const Dataset& d, const Model& model) {
+  const Shape want = model.input_shape()->without_batch();
+  if (d.sample_shape().numel() != want.numel())
+    raise<ConfigError>("{}: samples of shape {} do not fit the model's input {}; give --model or --model-file with "
+                       "Input({})", d.name(), d.sample_shape().str(), want.str(), d.sample_shape().str());
+  if (d.target_kind() != TargetKind::labels)
+    raise<NotSupported>("{}: float targets (TargetKind::values) need the Dataset trainer; locnet train takes class "
+                        "labels", d.name());
+  if (d.classes() > model.output_shape().dim(-1))
+    raise<ConfigError>("{}: the labels need {} classes, the model has {} outputs", d.name(), d.classes(),
+                       model.output_shape().dim(-1));
+  std::vector<int64_t> idx(size_t(d.size()));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
+  Batch b;
+  d.gather(idx, b);
+  std::vector<int64_t> dims{d.size()};
+  dims.insert(dims.end(), want.dims().begin(), want.dims().end());
+  return {b.x.reshape(Shape(std::move(dims))), std::move(b.labels)};
+}
+TrainData load_train_data(const TrainArgs& a, const Model& model) {
+  DataOptions o = a.source;
+  if (a.data_given) o.data = a.data;
+  if (!a.data_given && o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty()) {
+    MnistData data = load_mnist(a.data);  // the default run, unchanged
+    return {{data.train.images, data.train.labels}, LabeledData{data.test.images, data.test.labels}, {}};
+  }
+  const DataSets s = open_dataset(o);
+  TrainData t{gather_all(*s.train, model), std::nullopt, s.train->class_names()};
+  if (s.validation) t.test = gather_all(*s.validation, model);
+  return t;
 }
 
 std::string duration(double s) {
@@ -182,15 +225,18 @@ int run_train(TrainArgs a) {
     check_class_names(class_names, model, true, a.class_names);
   }
 
-  MnistData data = load_mnist(a.data);
+  TrainData data = load_train_data(a, model);
   std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
-  if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
+  if (class_names.empty() && model.output_shape().dim(-1) == 10 && a.source.x.empty() &&
       std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
     class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
-  LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  if (class_names.empty() && int64_t(data.class_names.size()) == model.output_shape().dim(-1))
+    class_names = data.class_names;  // a CSV's categorical target
+  const LabeledData& train = data.train;
+  const LabeledData* test = data.test ? &*data.test : nullptr;
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
-              static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
+              static_cast<long long>(train.y.size()), static_cast<long long>(test ? test->y.size() : 0),
               static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
   if (ends_in_softmax(model))
     std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
@@ -225,9 +271,12 @@ int run_train(TrainArgs a) {
   };
   o.on_epoch = [&](const EpochMetrics& m) {
     if (tty) std::printf("\r%120s\r", "");
-    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f - test loss %.4f accuracy %.4f - %.1f s (%.0f samples/s)\n",
-                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy,
-                m.validation->loss, m.validation->accuracy, m.seconds, double(train.y.size()) / m.seconds);
+    const std::string val =
+        m.validation ? fmt::format(" - test loss {:.4f} accuracy {:.4f}", m.validation->loss, m.validation->accuracy)
+                     : "";
+    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f%s - %.1f s (%.0f samples/s)\n",
+                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy, val.c_str(),
+                m.seconds, double(train.y.size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
     save_checkpoint(model, *optimizer,
@@ -245,7 +294,7 @@ int run_train(TrainArgs a) {
     o.profiler = &profiler;
     o.profile_steps = a.profile_steps;
   }
-  FitResult r = fit(model, *optimizer, train, &test, o);
+  FitResult r = fit(model, *optimizer, train, test, o);
   if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
   if (r.stopped.starts_with("the loss is")) {
@@ -256,8 +305,10 @@ int run_train(TrainArgs a) {
     return 4;
   }
   if (!r.stopped.empty()) std::printf("%s\n", r.stopped.c_str());
-  if (!history.empty())
+  if (!history.empty() && history.back().validation)
     std::printf("test accuracy %.4f; saved %s\n", history.back().validation->accuracy, a.save.c_str());
+  else if (!history.empty())
+    std::printf("saved %s\n", a.save.c_str());
   return 0;
 }
 
@@ -343,6 +394,17 @@ int run_predict(const std::string& model_path, const std::string& weights, const
   return 0;
 }
 
+// The data-source flags besides --data (train/sources.hpp, docs/data.md).
+void add_data_source_options(CLI::App* cmd, DataOptions& o) {
+  cmd->add_option("--x", o.x, "Training samples: an .npy (N, ...) of any numeric dtype, memory-mapped, or an IDX file");
+  cmd->add_option("--y", o.y, "Training labels (integer .npy (N,)) or float targets, or an IDX file");
+  cmd->add_option("--val-x", o.val_x, "Validation samples, as --x");
+  cmd->add_option("--val-y", o.val_y, "Validation labels, as --y");
+  cmd->add_option("--x-key", o.x_key, "The samples' array in an .npz (default: x, else x_train, else the first)");
+  cmd->add_option("--y-key", o.y_key, "The labels' array in an .npz (default: y, else y_train, else the second)");
+  cmd->add_option("--target", o.targets, "A .csv's target column (repeat for several; default: the last column)");
+}
+
 }  // namespace
 
 void add_train(CLI::App& app, Action& action) {
@@ -351,8 +413,10 @@ void add_train(CLI::App& app, Action& action) {
   auto a = std::make_shared<TrainArgs>();
   auto* m = cmd->add_option("--model", a->model, "Network spec starting with Input(shape) (default: the README's network)");
   cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
-  cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
-      ->default_str(kFashionMnistDir);
+  auto* data = cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz], "
+                                                  "an .npz or a .csv (docs/data.md)")
+                   ->default_str(kFashionMnistDir);
+  add_data_source_options(cmd, a->source);
   cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
                                          "--resume, at most the checkpoint's: nothing to do, exit 0)")
       ->default_val(a->epochs);
@@ -384,7 +448,8 @@ void add_train(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
                                                    "file (default: Fashion-MNIST's when training on it)");
-  cmd->callback([&action, a, batch_size, optimizer, seed] {
+  cmd->callback([&action, a, batch_size, optimizer, seed, data] {
+    a->data_given = data->count() > 0;
     a->batch_size_given = batch_size->count() > 0;
     a->optimizer_given = optimizer->count() > 0;
     a->seed_given = seed->count() > 0;
