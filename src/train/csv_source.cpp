@@ -100,7 +100,11 @@ struct Column {
   int64_t width() const { return numeric ? 1 : int64_t(categories.size()); }
 };
 
-Column read_column(const std::vector<Row>& rows, size_t c, const std::string& path) {
+// One-hot features per categorical column: more is most likely an identifier column, whose encoding (rows x
+// categories) could exhaust memory.
+constexpr size_t kMaxCategories = 1024;
+
+Column read_column(const std::vector<Row>& rows, size_t c, const std::string& path, bool is_target) {
   Column col{rows[0][c]};
   for (size_t r = 1; r < rows.size(); ++r) {
     const std::string& v = rows[r][c];
@@ -115,6 +119,9 @@ Column read_column(const std::vector<Row>& rows, size_t c, const std::string& pa
   if (col.numeric) return col;
   std::map<std::string, int64_t> index;
   for (size_t r = 1; r < rows.size(); ++r) index.emplace(rows[r][c], 0);
+  if (!is_target && index.size() > kMaxCategories)
+    raise<FormatError>("{}: column '{}' must have at most {} distinct non-numeric values to be one-hot encoded, got "
+                       "{} (an identifier? drop it)", path, col.name, kMaxCategories, index.size());
   for (auto& [name, code] : index) {  // std::map: sorted, so the encoding does not depend on the row order
     code = int64_t(col.categories.size());
     col.categories.push_back(name);
@@ -147,9 +154,9 @@ std::shared_ptr<Dataset> csv_dataset(const std::string& path, const std::vector<
   std::vector<Column> features, outs;
   for (size_t c = 0; c < width; ++c) {
     const bool is_target = std::find(target_cols.begin(), target_cols.end(), c) != target_cols.end();
-    if (!is_target) features.push_back(read_column(rows, c, path));
+    if (!is_target) features.push_back(read_column(rows, c, path, false));
   }
-  for (size_t c : target_cols) outs.push_back(read_column(rows, c, path));
+  for (size_t c : target_cols) outs.push_back(read_column(rows, c, path, true));
 
   const int64_t n = int64_t(rows.size()) - 1;
   int64_t f = 0;

@@ -272,6 +272,7 @@ DataSets open_dataset(const DataOptions& o) {
   }
   if (!o.val_x.empty() || !o.val_y.empty()) raise<ConfigError>("--val-x/--val-y need --x/--y");
   const std::string& d = o.data;
+  if (!std::filesystem::exists(d)) raise<FormatError>("{}: no such file or directory", d);
   if ((!o.x_key.empty() || !o.y_key.empty()) && !d.ends_with(".npz"))
     raise<ConfigError>("--x-key/--y-key are for an .npz, got --data {}", d);
   if (!o.targets.empty() && !d.ends_with(".csv")) raise<ConfigError>("--target is for a .csv, got --data {}", d);

@@ -224,6 +224,11 @@ TEST_F(Sources, BadCsvFilesNameTheRowAndColumn) {
   EXPECT_THROW_MSG(csv_dataset(path("m.csv"), {"label"}), FormatError, "the header must name the target column 'label'");
   write_text(path("h.csv"), "a,y\n");
   EXPECT_THROW_MSG(csv_dataset(path("h.csv")), FormatError, "must hold a header row and at least one data row");
+  std::string ids = "id,y\n";
+  for (int i = 0; i < 1025; ++i) ids += "u" + std::to_string(i) + ",1\n";
+  write_text(path("ids.csv"), ids);
+  EXPECT_THROW_MSG(csv_dataset(path("ids.csv")), FormatError, "ids.csv: column 'id' must have at most 1024 distinct "
+                                                              "non-numeric values to be one-hot encoded, got 1025");
   write_text(path("s.csv"), "a,y1,y2\n1,cat,2\n");
   EXPECT_THROW_MSG(csv_dataset(path("s.csv"), {"y1", "y2"}), FormatError,
                    "target column 'y1' must be numeric when there are several targets, got 'cat'");
@@ -271,4 +276,5 @@ TEST_F(Sources, OpenDatasetPicksTheSourceAndChecksOptions) {
                    "--target is for a .csv");
   EXPECT_THROW_MSG(open_dataset({.data = dir_.string()}), ConfigError, "must hold train-images-idx3-ubyte");
   EXPECT_THROW_MSG(open_dataset({.data = kDir + "x_float32.npy"}), ConfigError, "give --x and --y");
+  EXPECT_THROW_MSG(open_dataset({.data = path("nowhere.csv")}), FormatError, "nowhere.csv: no such file or directory");
 }

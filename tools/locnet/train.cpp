@@ -134,8 +134,11 @@ LabeledData gather_all(const Dataset& d, const Model& model) {
 TrainData load_train_data(const TrainArgs& a, const Model& model) {
   DataOptions o = a.source;
   if (a.data_given) o.data = a.data;
-  if (!a.data_given && o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty()) {
-    MnistData data = load_mnist(a.data);  // the default run, unchanged
+  namespace fs = std::filesystem;
+  const bool idx_dir = !fs::exists(a.data) || fs::exists(a.data + "/train-images-idx3-ubyte") ||
+                       fs::exists(a.data + "/train-images-idx3-ubyte.gz");
+  if (o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty() && idx_dir) {
+    MnistData data = load_mnist(a.data);  // the default run and IDX directories, as before
     return {{data.train.images, data.train.labels}, LabeledData{data.test.images, data.test.labels}, {}};
   }
   const DataSets s = open_dataset(o);
