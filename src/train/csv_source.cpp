@@ -182,7 +182,8 @@ std::shared_ptr<Dataset> csv_dataset(const std::string& path, const std::vector<
     if (!outs[k].numeric)
       raise<FormatError>("{}: target column '{}' must be numeric when there are several targets, got '{}'", path,
                          outs[k].name, outs[k].categories.front());
-    for (int64_t r = 0; r < n; ++r) y.data<float>()[r * int64_t(outs.size()) + int64_t(k)] = float(outs[k].values[size_t(r)]);
+    for (int64_t r = 0; r < n; ++r)
+      y.data<float>()[r * int64_t(outs.size()) + int64_t(k)] = float(outs[k].values[size_t(r)]);
   }
   return tensor_dataset(x, y);
 }

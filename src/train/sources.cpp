@@ -230,17 +230,8 @@ std::string idx_file(const std::string& dir, const std::string& name) {
   return std::filesystem::exists(p) ? p : p + ".gz";
 }
 
-}  // namespace
-
-std::shared_ptr<Dataset> npy_dataset(const std::string& x_path, const std::string& y_path) {
-  return std::make_shared<ArrayDataset>(map_npy(x_path), map_npy(y_path));
-}
-
-std::shared_ptr<Dataset> idx_dataset(const std::string& x_path, const std::string& y_path) {
-  return std::make_shared<ArrayDataset>(idx_array(x_path), idx_array(y_path));
-}
-
-std::shared_ptr<Dataset> npz_dataset(const std::string& path, const std::string& x_key, const std::string& y_key) {
+// An .npz's training arrays, and x_test/y_test as validation data when the training ones are x_train/y_train.
+DataSets npz_arrays(const std::string& path, const std::string& x_key, const std::string& y_key, bool with_test) {
   std::span<const std::byte> bytes;
   auto mapping = map_file(path, bytes);
   const ZipArchive zip(bytes, path);
@@ -257,13 +248,31 @@ std::shared_ptr<Dataset> npz_dataset(const std::string& path, const std::string&
     if (k.empty() || !has(k))
       raise<FormatError>("{}: must hold the array '{}' (--x-key/--y-key), got the arrays [{}]", path,
                          k.empty() ? std::string(xk.empty() ? "x" : "y") : k, join(keys));
-  return std::make_shared<ArrayDataset>(npz_member(zip, path, xk), npz_member(zip, path, yk));
+  DataSets s{std::make_shared<ArrayDataset>(npz_member(zip, path, xk), npz_member(zip, path, yk)), nullptr};
+  if (with_test && xk == "x_train" && yk == "y_train" && has("x_test") && has("y_test"))
+    s.validation = std::make_shared<ArrayDataset>(npz_member(zip, path, "x_test"), npz_member(zip, path, "y_test"));
+  return s;
+}
+
+}  // namespace
+
+std::shared_ptr<Dataset> npy_dataset(const std::string& x_path, const std::string& y_path) {
+  return std::make_shared<ArrayDataset>(map_npy(x_path), map_npy(y_path));
+}
+
+std::shared_ptr<Dataset> idx_dataset(const std::string& x_path, const std::string& y_path) {
+  return std::make_shared<ArrayDataset>(idx_array(x_path), idx_array(y_path));
+}
+
+std::shared_ptr<Dataset> npz_dataset(const std::string& path, const std::string& x_key, const std::string& y_key) {
+  return npz_arrays(path, x_key, y_key, false).train;
 }
 
 DataSets open_dataset(const DataOptions& o) {
   if (!o.x.empty() || !o.y.empty()) {
     if (!o.data.empty()) raise<ConfigError>("--data and --x/--y: give one, got both");
-    if (o.x.empty() || o.y.empty()) raise<ConfigError>("--x and --y go together, got only {}", o.x.empty() ? "--y" : "--x");
+    if (o.x.empty() || o.y.empty())
+      raise<ConfigError>("--x and --y go together, got only {}", o.x.empty() ? "--y" : "--x");
     if (o.val_x.empty() != o.val_y.empty()) raise<ConfigError>("--val-x and --val-y go together, got one");
     auto open = [](const std::string& x, const std::string& y) {
       return x.ends_with(".npy") ? npy_dataset(x, y) : idx_dataset(x, y);  // anything else: IDX, plain or gzip
@@ -276,16 +285,7 @@ DataSets open_dataset(const DataOptions& o) {
   if ((!o.x_key.empty() || !o.y_key.empty()) && !d.ends_with(".npz"))
     raise<ConfigError>("--x-key/--y-key are for an .npz, got --data {}", d);
   if (!o.targets.empty() && !d.ends_with(".csv")) raise<ConfigError>("--target is for a .csv, got --data {}", d);
-  if (d.ends_with(".npz")) {
-    DataSets s{npz_dataset(d, o.x_key, o.y_key), nullptr};
-    if (s.train->name() == d + "[x_train]") {
-      std::span<const std::byte> bytes;
-      auto mapping = map_file(d, bytes);
-      const ZipArchive zip(bytes, d);
-      if (zip.has("x_test.npy") && zip.has("y_test.npy")) s.validation = npz_dataset(d, "x_test", "y_test");
-    }
-    return s;
-  }
+  if (d.ends_with(".npz")) return npz_arrays(d, o.x_key, o.y_key, true);
   if (d.ends_with(".csv")) return {csv_dataset(d, o.targets), nullptr};
   if (d.ends_with(".npy")) raise<ConfigError>("--data {}: an .npy holds one array; give --x and --y", d);
   if (std::filesystem::is_directory(d) && exists(d, "train-images-idx3-ubyte"))

@@ -33,7 +33,8 @@ Batch all(const Dataset& d) {
 void write_text(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
 
 // An .npy file with any header and data, for the bad-file tests.
-void write_raw_npy(const std::string& path, const std::string& descr, const std::string& shape, const std::string& data) {
+void write_raw_npy(const std::string& path, const std::string& descr, const std::string& shape,
+                   const std::string& data) {
   std::string h = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   h.append(64 - (10 + h.size() + 1) % 64, ' ');
   h += '\n';
@@ -215,13 +216,15 @@ TEST_F(Sources, BadCsvFilesNameTheRowAndColumn) {
   write_text(path("m.csv"), "a,b,y\n1,2,0\n3,,1\n");
   EXPECT_THROW_MSG(csv_dataset(path("m.csv")), FormatError, "m.csv: row 3, column 'b': a value is missing (got '')");
   write_text(path("na.csv"), "a,b,y\n1,2,0\n3,4,1\nNA,1,0\n");
-  EXPECT_THROW_MSG(csv_dataset(path("na.csv")), FormatError, "na.csv: row 4, column 'a': a value is missing (got 'NA')");
+  EXPECT_THROW_MSG(csv_dataset(path("na.csv")), FormatError,
+                   "na.csv: row 4, column 'a': a value is missing (got 'NA')");
   write_text(path("ragged.csv"), "a,b,y\n1,2,0\n3,4\n");
   EXPECT_THROW_MSG(csv_dataset(path("ragged.csv")), FormatError, "ragged.csv: row 3 must have 3 fields (as the "
                                                                  "header), got 2");
   write_text(path("q.csv"), "a,y\n\"open,1\n");
   EXPECT_THROW_MSG(csv_dataset(path("q.csv")), FormatError, "row 2: the quoted field starting at byte 4 must end");
-  EXPECT_THROW_MSG(csv_dataset(path("m.csv"), {"label"}), FormatError, "the header must name the target column 'label'");
+  EXPECT_THROW_MSG(csv_dataset(path("m.csv"), {"label"}), FormatError,
+                   "the header must name the target column 'label'");
   write_text(path("h.csv"), "a,y\n");
   EXPECT_THROW_MSG(csv_dataset(path("h.csv")), FormatError, "must hold a header row and at least one data row");
   std::string ids = "id,y\n";
