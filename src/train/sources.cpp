@@ -240,9 +240,10 @@ DataSets npz_arrays(const std::string& path, const std::string& x_key, const std
   auto has = [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
   std::string xk = x_key, yk = y_key;
   if (xk.empty() && yk.empty()) {
-    if (has("x") && has("y")) xk = "x", yk = "y";
-    else if (has("x_train") && has("y_train")) xk = "x_train", yk = "y_train";
-    else if (keys.size() >= 2) xk = keys[0], yk = keys[1];
+    const std::vector<std::string> defaults{"x", "y", "x_train", "y_train"};
+    for (size_t i = 0; i < defaults.size() && xk.empty(); i += 2)
+      if (has(defaults[i]) && has(defaults[i + 1])) xk = defaults[i], yk = defaults[i + 1];
+    if (xk.empty() && keys.size() >= 2) xk = keys[0], yk = keys[1];
   }
   for (const std::string& k : {xk, yk})
     if (k.empty() || !has(k))

@@ -228,7 +228,7 @@ TEST_F(Sources, BadCsvFilesNameTheRowAndColumn) {
   write_text(path("h.csv"), "a,y\n");
   EXPECT_THROW_MSG(csv_dataset(path("h.csv")), FormatError, "must hold a header row and at least one data row");
   std::string ids = "id,y\n";
-  for (int i = 0; i < 1025; ++i) ids += "u" + std::to_string(i) + ",1\n";
+  for (int i = 0; i < 1025; ++i) ids += fmt::format("u{},1\n", i);
   write_text(path("ids.csv"), ids);
   EXPECT_THROW_MSG(csv_dataset(path("ids.csv")), FormatError, "ids.csv: column 'id' must have at most 1024 distinct "
                                                               "non-numeric values to be one-hot encoded, got 1025");
