@@ -171,13 +171,14 @@ struct Layout {
   uint64_t header_len = 0;               // the dict, padding included
   std::optional<DType> dtype;            // the rest is known once the whole header is there
   bool uint8 = false;                    // '|u1' (dtype f32: what parse_npy makes of it when asked to)
+  std::string descr;                     // as written
   Shape shape;
   uint64_t data_bytes = 0;
   uint64_t size() const { return prefix + header_len + data_bytes; }  // the whole file
 };
 
 // Checks as much as `bytes` hold (at least 8 bytes) and describes it; a missing header leaves dtype empty.
-Layout layout(std::span<const std::byte> bytes) {
+Layout layout(std::span<const std::byte> bytes, bool any_descr = false) {
   if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
     if (std::string_view other = known_format(bytes); !other.empty())
       raise<FormatError>("npy: not an npy file (it starts with the {} magic)", other);
@@ -195,6 +196,12 @@ Layout layout(std::span<const std::byte> bytes) {
   if (bytes.size() < l.prefix + l.header_len) return l;
 
   auto h = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + l.prefix, size_t(l.header_len)}).parse();
+  l.descr = *h.descr;
+  if (any_descr) {  // parse_npy_header: the caller converts the elements
+    if (*h.fortran_order) raise<FormatError>("npy: fortran_order must be False, got True");
+    l.shape = Shape(*h.shape);
+    return l;
+  }
   l.uint8 = *h.descr == "|u1";
   l.dtype = l.uint8 ? DType::f32 : dtype_from_descr(*h.descr);
   if (*h.fortran_order) raise<FormatError>("npy: fortran_order must be False, got True");
@@ -253,6 +260,16 @@ Tensor parse_npy(std::span<const std::byte> bytes, bool* was_uint8) {
   Tensor t(l.shape, *l.dtype);
   if (have) std::memcpy(t.raw(), bytes.data() + l.prefix + l.header_len, have);
   return t;
+}
+
+NpyHeader parse_npy_header(std::span<const std::byte> head) {
+  if (head.size() < 10) raise<FormatError>("npy: file must be at least 10 bytes, got {}", head.size());
+  const Layout l = layout(head, true);
+  if (l.header_len > kMaxHeader)
+    raise<FormatError>("npy: header length {} exceeds the limit of {}", l.header_len, kMaxHeader);
+  if (head.size() < l.prefix + l.header_len)
+    raise<FormatError>("npy: header length {} exceeds file size {}", l.header_len, head.size());
+  return {l.descr, l.shape, l.prefix + l.header_len};
 }
 
 std::vector<std::byte> serialize_npy(const Tensor& in) {

@@ -34,6 +34,14 @@ bool ZipArchive::has(const std::string& member) const {
   return zip_name_locate(as_zip(zip_), member.c_str(), ZIP_FL_ENC_RAW) >= 0;
 }
 
+std::vector<std::string> ZipArchive::names() const {
+  std::vector<std::string> out;
+  const zip_int64_t n = zip_get_num_entries(as_zip(zip_), 0);
+  for (zip_int64_t i = 0; i < n; ++i)
+    if (const char* name = zip_get_name(as_zip(zip_), zip_uint64_t(i), ZIP_FL_ENC_RAW)) out.emplace_back(name);
+  return out;
+}
+
 std::vector<std::byte> ZipArchive::read(const std::string& member, uint64_t max_bytes) const {
   const std::string what = name_ + ": member " + member;
   const zip_int64_t index = zip_name_locate(as_zip(zip_), member.c_str(), ZIP_FL_ENC_RAW);

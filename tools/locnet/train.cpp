@@ -24,6 +24,7 @@
 #include "locnet/train/metrics.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/samples.hpp"
+#include "locnet/train/sources.hpp"
 
 namespace locnet::cli {
 
@@ -51,6 +52,8 @@ struct TrainArgs {
   int64_t profile_steps = 10;
   std::string loss, metrics, monitor = "val_loss", class_weight, save_best;  // issue 32's flags
   double validation_split = 0;
+  DataOptions source;       // --x/--y, --val-x/--val-y, --x-key/--y-key, --target (docs/data.md)
+  bool data_given = false;  // --data on the command line
 };
 
 // "a,b" -> {"a", "b"} (empty items dropped).
@@ -155,6 +158,65 @@ LabeledData test_data(const std::string& dir) {
   return {t.images, t.labels};
 }
 
+// The training data: Fashion-MNIST's IDX directory as before, or any source of train/sources.hpp, gathered into
+// memory for fit() (labels only until fit takes a Dataset). The samples are reshaped to the model's input when
+// the element counts agree ((N, 28, 28) arrays for the (28, 28, 1) default network).
+struct TrainData {
+  std::shared_ptr<const Dataset> train, test;  // test: null when the source has no validation data
+  std::vector<std::string> class_names;
+};
+// A data set whose samples hold as many values as the model's input, seen in the input's shape.
+class Reshaped : public Dataset {
+ public:
+  Reshaped(std::shared_ptr<const Dataset> d, Shape sample) : d_(std::move(d)), sample_(std::move(sample)) {}
+  int64_t size() const override { return d_->size(); }
+  Shape sample_shape() const override { return sample_; }
+  TargetKind target_kind() const override { return d_->target_kind(); }
+  Shape target_shape() const override { return d_->target_shape(); }
+  int64_t classes() const override { return d_->classes(); }
+  std::vector<std::string> class_names() const override { return d_->class_names(); }
+  std::string name() const override { return d_->name(); }
+  void gather(std::span<const int64_t> idx, Batch& out) const override {
+    d_->gather(idx, out);
+    std::vector<int64_t> dims{int64_t(idx.size())};
+    dims.insert(dims.end(), sample_.dims().begin(), sample_.dims().end());
+    out.x = out.x.reshape(Shape(std::move(dims)));
+  }
+
+ private:
+  std::shared_ptr<const Dataset> d_;
+  Shape sample_;
+};
+// The data set as the model takes it, without a copy (a memory-mapped source keeps streaming); ConfigError when
+// the samples do not fit the input or the labels need more classes than the model has outputs.
+std::shared_ptr<const Dataset> fit_to_model(std::shared_ptr<const Dataset> d, const Model& model) {
+  const Shape want = model.input_shape()->without_batch();
+  if (d->sample_shape().numel() != want.numel())
+    raise<ConfigError>("{}: samples of shape {} do not fit the model's input {}; give --model or --model-file with "
+                       "Input({})", d->name(), d->sample_shape().str(), want.str(), d->sample_shape().str());
+  if (d->target_kind() == TargetKind::labels && d->classes() > model.output_shape().dim(-1))
+    raise<ConfigError>("{}: the labels need {} classes, the model has {} outputs", d->name(), d->classes(),
+                       model.output_shape().dim(-1));
+  if (d->sample_shape() == want) return d;
+  return std::make_shared<Reshaped>(std::move(d), want);
+}
+TrainData load_train_data(const TrainArgs& a, const Model& model) {
+  DataOptions o = a.source;
+  if (a.data_given) o.data = a.data;
+  namespace fs = std::filesystem;
+  const bool idx_dir = !fs::exists(a.data) || fs::exists(a.data + "/train-images-idx3-ubyte") ||
+                       fs::exists(a.data + "/train-images-idx3-ubyte.gz");
+  if (o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty() && idx_dir) {
+    MnistData data = load_mnist(a.data);  // the default run and IDX directories, as before
+    return {tensor_dataset(data.train.images, data.train.labels), tensor_dataset(data.test.images, data.test.labels),
+            {}};
+  }
+  const DataSets s = open_dataset(o);
+  TrainData t{fit_to_model(s.train, model), nullptr, s.train->class_names()};
+  if (s.validation) t.test = fit_to_model(s.validation, model);
+  return t;
+}
+
 std::string duration(double s) {
   int64_t t = int64_t(std::lround(s));
   return fmt::format("{}:{:02d}", t / 60, t % 60);
@@ -236,14 +298,15 @@ int run_train(TrainArgs a) {
     check_class_names(class_names, model, true, a.class_names);
   }
 
-  MnistData data = load_mnist(a.data);
+  TrainData data = load_train_data(a, model);
   std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
-  if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
+  if (class_names.empty() && model.output_shape().dim(-1) == 10 && a.source.x.empty() &&
       std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
     class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
-  LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  if (class_names.empty() && int64_t(data.class_names.size()) == model.output_shape().dim(-1))
+    class_names = data.class_names;  // a CSV's categorical target
   // --validation-split: validate on the last fraction of the training data (before shuffling), not the test set
-  std::shared_ptr<const Dataset> train_set = tensor_dataset(train.x, train.y), val_set = tensor_dataset(test.x, test.y);
+  std::shared_ptr<const Dataset> train_set = data.train, val_set = data.test;
   if (a.validation_split > 0) {
     Split split = validation_split(train_set, a.validation_split);
     train_set = split.train, val_set = split.validation;
@@ -252,7 +315,7 @@ int run_train(TrainArgs a) {
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, %s on %lld, batch size %lld, %s, %d threads\n",
               static_cast<long long>(train_set->size()), a.validation_split > 0 ? "validating" : "testing",
-              static_cast<long long>(val_set->size()),
+              static_cast<long long>(val_set ? val_set->size() : 0),
               static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
   if (ends_in_softmax(model))
     std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
@@ -292,13 +355,16 @@ int run_train(TrainArgs a) {
   o.on_epoch = [&](const EpochMetrics& m) {
     if (tty) std::printf("\r%120s\r", "");
     std::string extra;  // --metrics, training then validation
-    for (const std::string& name : o.metrics)
-      extra += fmt::format(" {} {:.4f} {}_{} {:.4f}", name, m.metrics.at(name), val_name, name,
-                           m.validation->metrics.at(name));
-    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f - %s loss %.4f accuracy %.4f -%s %.1f s (%.0f samples/s)\n",
-                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy, val_name,
-                m.validation->loss, m.validation->accuracy, extra.empty() ? "" : (extra + " -").c_str(), m.seconds,
-                double(train_set->size()) / m.seconds);
+    for (const std::string& name : o.metrics) {
+      extra += fmt::format(" {} {:.4f}", name, m.metrics.at(name));
+      if (m.validation) extra += fmt::format(" {}_{} {:.4f}", val_name, name, m.validation->metrics.at(name));
+    }
+    const std::string val = m.validation ? fmt::format(" - {} loss {:.4f} accuracy {:.4f}", val_name,
+                                                       m.validation->loss, m.validation->accuracy)
+                                         : "";
+    std::printf("epoch %lld/%lld: loss %.4f accuracy %.4f%s -%s %.1f s (%.0f samples/s)\n",
+                static_cast<long long>(m.epoch), static_cast<long long>(a.epochs), m.loss, m.accuracy, val.c_str(),
+                extra.empty() ? "" : (extra + " -").c_str(), m.seconds, double(train_set->size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
     for (const std::string& file : {a.save, m.best ? a.save_best : std::string()})
@@ -329,8 +395,10 @@ int run_train(TrainArgs a) {
     return 4;
   }
   if (!r.stopped.empty()) std::printf("%s\n", r.stopped.c_str());
-  if (!history.empty())
+  if (!history.empty() && history.back().validation)
     std::printf("%s accuracy %.4f; saved %s\n", val_name, history.back().validation->accuracy, a.save.c_str());
+  else if (!history.empty())
+    std::printf("saved %s\n", a.save.c_str());
   return 0;
 }
 
@@ -422,6 +490,17 @@ int run_predict(const std::string& model_path, const std::string& weights, const
   return 0;
 }
 
+// The data-source flags besides --data (train/sources.hpp, docs/data.md).
+void add_data_source_options(CLI::App* cmd, DataOptions& o) {
+  cmd->add_option("--x", o.x, "Training samples: an .npy (N, ...) of any numeric dtype, memory-mapped, or an IDX file");
+  cmd->add_option("--y", o.y, "Training labels (integer .npy (N,)) or float targets, or an IDX file");
+  cmd->add_option("--val-x", o.val_x, "Validation samples, as --x");
+  cmd->add_option("--val-y", o.val_y, "Validation labels, as --y");
+  cmd->add_option("--x-key", o.x_key, "The samples' array in an .npz (default: x, else x_train, else the first)");
+  cmd->add_option("--y-key", o.y_key, "The labels' array in an .npz (default: y, else y_train, else the second)");
+  cmd->add_option("--target", o.targets, "A .csv's target column (repeat for several; default: the last column)");
+}
+
 }  // namespace
 
 void add_train(CLI::App& app, Action& action) {
@@ -430,8 +509,10 @@ void add_train(CLI::App& app, Action& action) {
   auto a = std::make_shared<TrainArgs>();
   auto* m = cmd->add_option("--model", a->model, "Network spec starting with Input(shape) (default: the README's network)");
   cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
-  cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
-      ->default_str(kFashionMnistDir);
+  auto* data = cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz], "
+                                                  "an .npz or a .csv (docs/data.md)")
+                   ->default_str(kFashionMnistDir);
+  add_data_source_options(cmd, a->source);
   cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
                                          "--resume, at most the checkpoint's: nothing to do, exit 0)")
       ->default_val(a->epochs);
@@ -475,7 +556,8 @@ void add_train(CLI::App& app, Action& action) {
       ->default_str(a->monitor);
   cmd->add_option("--save-best", a->save_best, "Also save the model here after each epoch that improves --monitor");
   cmd->add_option("--class-weight", a->class_weight, "Loss weight per class: 0=1,1=5 or a JSON file {\"0\": 1, ...}");
-  cmd->callback([&action, a, batch_size, optimizer, seed] {
+  cmd->callback([&action, a, batch_size, optimizer, seed, data] {
+    a->data_given = data->count() > 0;
     a->batch_size_given = batch_size->count() > 0;
     a->optimizer_given = optimizer->count() > 0;
     a->seed_given = seed->count() > 0;

@@ -22,6 +22,16 @@ namespace locnet {
 Tensor read_npy(const std::string& path);
 Tensor parse_npy(std::span<const std::byte> bytes, bool* was_uint8 = nullptr);  // the whole file's bytes
 void write_npy(const std::string& path, const Tensor& t);
+
+// The header of an .npy file of any dtype, for readers that convert the elements themselves (the memory-mapped
+// data sets of train/sources.hpp): descr as written ('<i8', '|u1', ...), shape, and where the data starts. The
+// checks of read_npy on magic, version, header and fortran_order; `head` must hold the whole header.
+struct NpyHeader {
+  std::string descr;
+  Shape shape;
+  uint64_t data_offset = 0;
+};
+NpyHeader parse_npy_header(std::span<const std::byte> head);
 std::vector<std::byte> serialize_npy(const Tensor& t);
 
 }  // namespace locnet

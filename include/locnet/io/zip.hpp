@@ -21,6 +21,7 @@ class ZipArchive {
   ZipArchive& operator=(const ZipArchive&) = delete;
 
   bool has(const std::string& member) const;
+  std::vector<std::string> names() const;  // the members, in the archive's order
   // The member's bytes; FormatError when it is missing, announces more than max_bytes, or is corrupt.
   std::vector<std::byte> read(const std::string& member, uint64_t max_bytes) const;
 
