@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include "commands.hpp"
@@ -19,6 +20,7 @@
 #include "locnet/model/profile.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
+#include "locnet/train/image_folder.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/samples.hpp"
 
@@ -99,6 +101,33 @@ std::string idx_path(const std::string& dir, const std::string& name) {
 LabeledData test_data(const std::string& dir) {
   LabeledImages t = load_idx_images(idx_path(dir, "t10k-images-idx3-ubyte"), idx_path(dir, "t10k-labels-idx1-ubyte"));
   return {t.images, t.labels};
+}
+
+// Every sample of a data set, decoded.
+LabeledData all_samples(const Dataset& d) {
+  std::vector<int64_t> idx(size_t(d.size()));
+  std::iota(idx.begin(), idx.end(), int64_t{0});
+  Batch b;
+  d.gather(idx, b);
+  return {b.x, b.labels};
+}
+
+// --data DIR with image folders DIR/train and DIR/test (train/image_folder.hpp), decoded at the model's input size
+// and channels; both must have the model's number of classes, in the same class folders.
+struct ImageFolderData {
+  LabeledData train, test;
+  std::vector<std::string> class_names;
+};
+ImageFolderData load_image_folders(const std::string& dir, Model& model) {
+  const ImageFolderOptions o = image_options_for(model.input_shape()->without_batch());
+  auto train = image_folder_dataset(dir + "/train", o), test = image_folder_dataset(dir + "/test", o);
+  if (test->class_names() != train->class_names())
+    raise<FormatError>("{}/test: the class folders must be those of {}/train ({}), got {}", dir, dir,
+                       fmt::join(train->class_names(), ", "), fmt::join(test->class_names(), ", "));
+  if (train->classes() != model.output_shape().dim(-1))
+    raise<ConfigError>("--data {}: the model's outputs must be {} (one per class folder), got {}", dir,
+                       train->classes(), model.output_shape().dim(-1));
+  return {all_samples(*train), all_samples(*test), train->class_names()};
 }
 
 std::string duration(double s) {
@@ -182,12 +211,19 @@ int run_train(TrainArgs a) {
     check_class_names(class_names, model, true, a.class_names);
   }
 
-  MnistData data = load_mnist(a.data);
-  std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
-  if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
-      std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
-    class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
-  LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  LabeledData train, test;
+  if (is_image_folder(a.data + "/train")) {  // issue 32: the --data dispatch (open_dataset) takes this over
+    ImageFolderData folders = load_image_folders(a.data, model);
+    train = std::move(folders.train), test = std::move(folders.test);
+    if (class_names.empty()) class_names = std::move(folders.class_names);
+  } else {
+    MnistData data = load_mnist(a.data);
+    std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
+    if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
+        std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
+      class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
+    train = {data.train.images, data.train.labels}, test = {data.test.images, data.test.labels};
+  }
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
               static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
@@ -302,6 +338,19 @@ Tensor softmax_rows(const Tensor& z) {
   return p;
 }
 
+// With class names known (the model file's), one line per sample: its input (an image file, or the row of a .npy),
+// the most probable class's name and its probability.
+void print_top_classes(const Tensor& p, const std::vector<std::string>& names, const std::vector<std::string>& inputs) {
+  if (names.empty() || int64_t(names.size()) != p.dim(1)) return;
+  for (int64_t r = 0; r < p.dim(0); ++r) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < p.dim(1); ++j)
+      if (p.item(r * p.dim(1) + j) > p.item(r * p.dim(1) + best)) best = j;
+    const std::string input = int64_t(inputs.size()) == p.dim(0) ? inputs[size_t(r)] : fmt::format("{}[{}]", inputs[0], r);
+    std::printf("%s: %s (%.4f)\n", input.c_str(), names[size_t(best)].c_str(), p.item(r * p.dim(1) + best));
+  }
+}
+
 // The model file for predict, by its name: a Keras 2 .h5 model, a Keras architecture .json with its weights .h5,
 // else a locnet model file. Keras models take their input unscaled (uint8 and images too: scale 1) and give their
 // outputs as they are (Keras's model.predict).
@@ -340,6 +389,7 @@ int run_predict(const std::string& model_path, const std::string& weights, const
   if (z.rank() != 2) raise<ShapeError>("predict: the model output must be (batch, classes), got {}", z.shape().str());
   Tensor p = ends_in_softmax(model) ? z : softmax_rows(z);  // never a second softmax
   write_npy(output, p.to(compute_dtype(x.dtype())));
+  print_top_classes(p, load_any_class_names(model_path), inputs);
   return 0;
 }
 
@@ -351,7 +401,8 @@ void add_train(CLI::App& app, Action& action) {
   auto a = std::make_shared<TrainArgs>();
   auto* m = cmd->add_option("--model", a->model, "Network spec starting with Input(shape) (default: the README's network)");
   cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
-  cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
+  cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz], or of image folders "
+                                   "train/<class>/ and test/<class>/ (PNG/JPEG, docs/image-folders.md)")
       ->default_str(kFashionMnistDir);
   cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
                                          "--resume, at most the checkpoint's: nothing to do, exit 0)")
