@@ -37,7 +37,7 @@ void write_split(const std::string& src, const std::string& prefix, int64_t n, c
                  const std::string& idx_dir) {
   const IdxArray images = read_idx(src + "/" + prefix + "-images-idx3-ubyte.gz"),
                  labels = read_idx(src + "/" + prefix + "-labels-idx1-ubyte.gz");
-  std::vector<int64_t> order(size_t(n));
+  std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return labels.data[a] < labels.data[b]; });
   IdxArray x{0x08, {n, 28, 28}, {}}, y{0x08, {n}, {}};
@@ -63,6 +63,7 @@ class CliImageFolder : public locnet::testing::TempDirTest {};
 TEST_F(CliImageFolder, TrainsLikeIdxAndPredictPrintsTheClassName) {
   const std::string src = locnet::testing::fashion_mnist_dir();
   if (!locnet::testing::has_fashion_mnist(src)) GTEST_SKIP() << "no Fashion-MNIST in " << src;
+  fs::create_directories(path("idx"));
   write_split(src, "train", 6000, path("png/train"), path("idx"));
   write_split(src, "t10k", 1000, path("png/test"), path("idx"));
   auto train = [&](const std::string& data, const std::string& model) {
@@ -77,6 +78,8 @@ TEST_F(CliImageFolder, TrainsLikeIdxAndPredictPrintsTheClassName) {
   ASSERT_FALSE(a.empty()) << idx.out;
   EXPECT_GT(std::stod(a), 0.6) << idx.out;       // one epoch on 6000 samples learns
   EXPECT_NEAR(std::stod(b), std::stod(a), 0.01);  // the bound
+  RecordProperty("test_accuracy_idx", a);
+  RecordProperty("test_accuracy_png", b);
   EXPECT_EQ(b, a) << "identical pixels and order should give identical runs";
 
   std::vector<std::string> names = load_class_names(path("png.safetensors"));
