@@ -13,6 +13,7 @@
 #include "fashion_mnist.hpp"
 #include "io/image_files.hpp"
 #include "io/write_idx.hpp"
+#include "locnet/core/rng.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "temp_dir.hpp"
@@ -96,6 +97,57 @@ TEST_F(CliImageFolder, TrainsLikeIdxAndPredictPrintsTheClassName) {
   for (int64_t j = 1; j < 10; ++j)
     if (probs.item(j) > probs.item(best)) best = j;
   EXPECT_EQ(p.out, fmt::format("{}: {} ({:.4f})\n", image, names[size_t(best)], probs.item(best)));
+}
+
+// Small synthetic folders (8x8 gray PNGs, a bright row per class): train and evaluate on DIR/{train,test}, a model
+// of another input size and RGB (the images resized and replicated), and the CLI's errors.
+TEST_F(CliImageFolder, TrainEvaluateAndErrorsOnSyntheticFolders) {
+  Rng rng(3);
+  auto write = [&](const std::string& split, const std::vector<std::string>& classes, int per_class) {
+    for (size_t k = 0; k < classes.size(); ++k)
+      for (int i = 0; i < per_class; ++i) {
+        std::vector<uint8_t> px(64);
+        for (size_t j = 0; j < px.size(); ++j) px[j] = uint8_t((j / 8 == 2 * k ? 180 : 0) + rng.below(60));
+        fs::create_directories(path(split + "/" + classes[k]));
+        test_images::write_png(path(fmt::format("{}/{}/{}.png", split, classes[k], i)), 8, 8, 1, px);
+      }
+  };
+  write("d/train", {"a", "b", "c"}, 8);
+  write("d/test", {"a", "b", "c"}, 2);
+  auto train = [&](const std::string& data, const std::string& spec) {
+    return run({"train", "--data", path(data), "--model", spec, "--epochs", "1", "--batch-size", "8", "--save",
+                path("m.safetensors")});
+  };
+  CliRun ok = train("d", "Input((8, 8, 1)) >> Flatten() >> Dense(3)");
+  ASSERT_EQ(ok.status, 0) << ok.out;
+  EXPECT_NE(ok.out.find("training on 24 samples, testing on 6"), std::string::npos) << ok.out;
+  EXPECT_EQ(load_class_names(path("m.safetensors")), (std::vector<std::string>{"a", "b", "c"}));
+  CliRun ev = run({"evaluate", path("m.safetensors"), "--data", path("d")});
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  EXPECT_NE(ev.out.find(" 2 c "), std::string::npos) << ev.out;
+  CliRun rgb = train("d", "Input((6, 5, 3)) >> Flatten() >> Dense(3)");
+  EXPECT_EQ(rgb.status, 0) << rgb.out;
+
+  CliRun plain = train("d/train", "Input((8, 8, 1)) >> Flatten() >> Dense(3)");
+  EXPECT_EQ(plain.status, 2) << plain.out;
+  EXPECT_NE(plain.out.find("--data " + path("d/train") + ": training on image folders needs " + path("d/train") +
+                           "/train/<class>/ and "),
+            std::string::npos)
+      << plain.out;
+  CliRun outputs = train("d", "Input((8, 8, 1)) >> Flatten() >> Dense(4)");
+  EXPECT_EQ(outputs.status, 2) << outputs.out;
+  EXPECT_NE(outputs.out.find("the model's outputs must be 3 (one per class folder), got 4"), std::string::npos)
+      << outputs.out;
+  CliRun channels = train("d", "Input((8, 8, 2)) >> Flatten() >> Dense(3)");
+  EXPECT_EQ(channels.status, 2) << channels.out;
+  EXPECT_NE(channels.out.find("(height, width, 1 or 3)"), std::string::npos) << channels.out;
+  write("d/test", {"z"}, 1);
+  CliRun classes = train("d", "Input((8, 8, 1)) >> Flatten() >> Dense(3)");
+  EXPECT_EQ(classes.status, 3) << classes.out;
+  EXPECT_NE(classes.out.find(path("d") + "/test: the class folders must be those of " + path("d") +
+                             "/train (a, b, c), got a, b, c, z"),
+            std::string::npos)
+      << classes.out;
 }
 
 }  // namespace

@@ -217,6 +217,9 @@ int run_train(TrainArgs a) {
     train = std::move(folders.train), test = std::move(folders.test);
     if (class_names.empty()) class_names = std::move(folders.class_names);
   } else {
+    if (is_image_folder(a.data))
+      raise<ConfigError>("--data {}: training on image folders needs {}/train/<class>/ and {}/test/<class>/, got the "
+                         "class folders themselves", a.data, a.data, a.data);
     MnistData data = load_mnist(a.data);
     std::error_code ec;  // a 10-class model trained on Fashion-MNIST itself gets its class names
     if (class_names.empty() && model.output_shape().dim(-1) == 10 &&
@@ -303,7 +306,12 @@ int run_evaluate(const std::string& model_path, const std::string& dir, int64_t 
   const bool from_file = !class_names_file.empty();
   std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_any_class_names(model_path);
   check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
-  EvalResult r = evaluate(model, test_data(dir), batch_size);
+  const bool folders = is_image_folder(dir + "/test");  // issue 32: the --data dispatch takes this over
+  EvalResult r = evaluate(model,
+                          folders ? all_samples(*image_folder_dataset(
+                                        dir + "/test", image_options_for(model.input_shape()->without_batch())))
+                                  : test_data(dir),
+                          batch_size);
   const size_t k = r.confusion.size();
   int width = 0;  // of the name column; none when the classes are only numbered
   for (const std::string& n : names) width = std::max(width, int(n.size()));
@@ -450,7 +458,8 @@ void add_evaluate(CLI::App& app, Action& action) {
   auto batch = std::make_shared<int64_t>(256);
   auto names = std::make_shared<std::string>();
   cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
-  cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
+  cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz], or of an image folder "
+                                   "test/<class>/")->default_str(*data);
   cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
   cmd->add_option("--class-names", *names, "Text file of the class names, one a line (default: those in the model "
                                            "file, else the classes are numbered)");
