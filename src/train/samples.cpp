@@ -9,7 +9,8 @@ namespace {
 
 std::string hwc(int64_t h, int64_t w, int64_t c) { return Shape{h, w, c}.str(); }
 
-// The image's pixels with `channels` channels (see the header for the conversions allowed).
+}  // namespace
+
 std::vector<uint8_t> convert_channels(const Image& img, int64_t channels, bool to_gray, const std::string& name) {
   if (img.channels == channels) return img.pixels;
   const int64_t n = img.height * img.width;
@@ -31,6 +32,8 @@ std::vector<uint8_t> convert_channels(const Image& img, int64_t channels, bool t
                     img.channels == 3 && channels == 1 ? "; --to-gray converts RGB to grayscale" : "",
                     hwc(img.height, img.width, img.channels));
 }
+
+namespace {
 
 Tensor image_batch(const std::vector<std::string>& paths, const Shape& sample, double scale, bool to_gray) {
   if (sample.rank() != 2 && sample.rank() != 3)

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fmt/ranges.h>
+
 #include "locnet/core/dtype.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/limits.hpp"
@@ -294,10 +296,19 @@ DataSets open_dataset(const DataOptions& o) {
             exists(d, "t10k-images-idx3-ubyte")
                 ? idx_dataset(idx_file(d, "t10k-images-idx3-ubyte"), idx_file(d, "t10k-labels-idx1-ubyte"))
                 : nullptr};
+  if (is_image_folder(d + "/train")) {  // train/<class>/ and test/<class>/, as an IDX directory holds both
+    auto train = image_folder_dataset(d + "/train", o.images);
+    if (!is_image_folder(d + "/test")) return {train, nullptr};
+    auto test = image_folder_dataset(d + "/test", o.images);
+    if (test->class_names() != train->class_names())
+      raise<FormatError>("{}/test: the class folders must be those of {}/train ({}), got {}", d, d,
+                         fmt::join(train->class_names(), ", "), fmt::join(test->class_names(), ", "));
+    return {train, test};
+  }
+  if (is_image_folder(d)) return {image_folder_dataset(d, o.images), nullptr};  // <class>/ folders themselves
   if (std::filesystem::is_directory(d))
-    // Dispatch point for image folders (a directory of class folders): images32's image_folder_dataset.
-    raise<ConfigError>("--data {}: a directory must hold train-images-idx3-ubyte[.gz] (image folders are not "
-                       "supported yet)", d);
+    raise<ConfigError>("--data {}: a directory must hold train-images-idx3-ubyte[.gz] or image folders "
+                       "(<class>/ or train/<class>/ with PNG/JPEG files)", d);
   raise<ConfigError>("--data {}: must be a directory of IDX files, an .npz or a .csv (or give --x/--y .npy files)",
                      d);
 }

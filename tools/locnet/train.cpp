@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include "locnet/model/profile.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
+#include "locnet/train/image_folder.hpp"
 #include "locnet/train/metrics.hpp"
 #include "locnet/train/trainer.hpp"
 #include "locnet/train/samples.hpp"
@@ -158,9 +160,9 @@ LabeledData test_data(const std::string& dir) {
   return {t.images, t.labels};
 }
 
-// The training data: Fashion-MNIST's IDX directory as before, or any source of train/sources.hpp, gathered into
-// memory for fit() (labels only until fit takes a Dataset). The samples are reshaped to the model's input when
-// the element counts agree ((N, 28, 28) arrays for the (28, 28, 1) default network).
+// The training data: Fashion-MNIST's IDX directory as before, or any source of train/sources.hpp (image folders
+// decoded at the model's input size and channels). The samples are seen in the model's input shape when the
+// element counts agree ((N, 28, 28) arrays for the (28, 28, 1) default network).
 struct TrainData {
   std::shared_ptr<const Dataset> train, test;  // test: null when the source has no validation data
   std::vector<std::string> class_names;
@@ -194,6 +196,9 @@ std::shared_ptr<const Dataset> fit_to_model(std::shared_ptr<const Dataset> d, co
   if (d->sample_shape().numel() != want.numel())
     raise<ConfigError>("{}: samples of shape {} do not fit the model's input {}; give --model or --model-file with "
                        "Input({})", d->name(), d->sample_shape().str(), want.str(), d->sample_shape().str());
+  const int64_t outputs = model.output_shape().dim(-1);
+  if (!d->class_names().empty() && d->classes() != outputs)  // named classes (image folders, CSV): exactly these
+    raise<ConfigError>("{}: the model's outputs must be {} (one per class), got {}", d->name(), d->classes(), outputs);
   if (d->target_kind() == TargetKind::labels && d->classes() > model.output_shape().dim(-1))
     raise<ConfigError>("{}: the labels need {} classes, the model has {} outputs", d->name(), d->classes(),
                        model.output_shape().dim(-1));
@@ -202,11 +207,13 @@ std::shared_ptr<const Dataset> fit_to_model(std::shared_ptr<const Dataset> d, co
 }
 TrainData load_train_data(const TrainArgs& a, const Model& model) {
   DataOptions o = a.source;
-  if (a.data_given) o.data = a.data;
+  if (a.data_given || is_image_folder(a.data + "/train") || is_image_folder(a.data)) o.data = a.data;
   namespace fs = std::filesystem;
   const bool idx_dir = !fs::exists(a.data) || fs::exists(a.data + "/train-images-idx3-ubyte") ||
                        fs::exists(a.data + "/train-images-idx3-ubyte.gz");
-  if (o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty() && idx_dir) {
+  const bool folders = is_image_folder(a.data + "/train") || is_image_folder(a.data);
+  if (folders) o.images = image_options_for(model.input_shape()->without_batch());
+  if (o.x.empty() && o.y.empty() && o.val_x.empty() && o.val_y.empty() && idx_dir && !folders) {
     MnistData data = load_mnist(a.data);  // the default run and IDX directories, as before
     return {tensor_dataset(data.train.images, data.train.labels), tensor_dataset(data.test.images, data.test.labels),
             {}};
@@ -408,8 +415,14 @@ int run_evaluate(const std::string& model_path, const std::string& dir, int64_t 
   const bool from_file = !class_names_file.empty();
   std::vector<std::string> names = from_file ? read_class_names(class_names_file) : load_any_class_names(model_path);
   check_class_names(names, model, from_file, from_file ? class_names_file : model_path);
-  const LabeledData test = test_data(dir);
-  EvalResult r = evaluate(model, *tensor_dataset(test.x, test.y), batch_size, loss, split_list(metrics));
+  const bool folders = is_image_folder(dir + "/test");  // image folders test/<class>/ (train/image_folder.hpp)
+  const std::shared_ptr<const Dataset> test =
+      folders ? image_folder_dataset(dir + "/test", image_options_for(model.input_shape()->without_batch()))
+              : [&] {
+                  const LabeledData t = test_data(dir);
+                  return tensor_dataset(t.x, t.y);
+                }();
+  EvalResult r = evaluate(model, *test, batch_size, loss, split_list(metrics));
   const size_t k = r.confusion.size();
   int width = 0;  // of the name column; none when the classes are only numbered
   for (const std::string& n : names) width = std::max(width, int(n.size()));
@@ -447,6 +460,19 @@ Tensor softmax_rows(const Tensor& z) {
     for (int64_t j = 0; j < k; ++j) p.set(r * k + j, std::exp(z.item(r * k + j) - mx) / sum);
   }
   return p;
+}
+
+// With class names known (the model file's), one line per sample: its input (an image file, or the row of a .npy),
+// the most probable class's name and its probability.
+void print_top_classes(const Tensor& p, const std::vector<std::string>& names, const std::vector<std::string>& inputs) {
+  if (names.empty() || int64_t(names.size()) != p.dim(1)) return;
+  for (int64_t r = 0; r < p.dim(0); ++r) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < p.dim(1); ++j)
+      if (p.item(r * p.dim(1) + j) > p.item(r * p.dim(1) + best)) best = j;
+    const std::string input = int64_t(inputs.size()) == p.dim(0) ? inputs[size_t(r)] : fmt::format("{}[{}]", inputs[0], r);
+    std::printf("%s: %s (%.4f)\n", input.c_str(), names[size_t(best)].c_str(), p.item(r * p.dim(1) + best));
+  }
 }
 
 // The model file for predict, by its name: a Keras 2 .h5 model, a Keras architecture .json with its weights .h5,
@@ -487,6 +513,7 @@ int run_predict(const std::string& model_path, const std::string& weights, const
   if (z.rank() != 2) raise<ShapeError>("predict: the model output must be (batch, classes), got {}", z.shape().str());
   Tensor p = ends_in_softmax(model) ? z : softmax_rows(z);  // never a second softmax
   write_npy(output, p.to(compute_dtype(x.dtype())));
+  print_top_classes(p, load_any_class_names(model_path), inputs);
   return 0;
 }
 
@@ -510,7 +537,8 @@ void add_train(CLI::App& app, Action& action) {
   auto* m = cmd->add_option("--model", a->model, "Network spec starting with Input(shape) (default: the README's network)");
   cmd->add_option("--model-file", a->model_file, "A text file holding the network spec")->excludes(m);
   auto* data = cmd->add_option("--data", a->data, "Directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz], "
-                                                  "an .npz or a .csv (docs/data.md)")
+                                                  "image folders (<class>/ or train/<class>/ and test/<class>/), an "
+                                                  ".npz or a .csv (docs/data.md)")
                    ->default_str(kFashionMnistDir);
   add_data_source_options(cmd, a->source);
   cmd->add_option("--epochs", a->epochs, "Epochs to train (in all, counting those of a resumed checkpoint; with "
@@ -575,7 +603,8 @@ void add_evaluate(CLI::App& app, Action& action) {
   cmd->add_option("model", *model, "Model file: locnet train's, Keras .h5/.keras or ONNX")->required();
   cmd->add_option("--loss", *loss, "Loss spec (default: the cross-entropy of the model's classes)");
   cmd->add_option("--metrics", *metrics, "More metrics, comma-separated (docs/training.md)");
-  cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")->default_str(*data);
+  cmd->add_option("--data", *data, "Directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz], or of an image folder "
+                                   "test/<class>/")->default_str(*data);
   cmd->add_option("--batch-size", *batch, "Samples per forward pass")->default_val(256);
   cmd->add_option("--class-names", *names, "Text file of the class names, one a line (default: those in the model "
                                            "file, else the classes are numbered)");

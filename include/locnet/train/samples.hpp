@@ -10,11 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "locnet/io/image.hpp"
 #include "locnet/train/checkpoint.hpp"
 
 namespace locnet {
 
 Tensor read_samples(const std::vector<std::string>& paths, const Shape& sample, const InputScaling& scaling,
                     bool to_gray = false);
+
+// The image's pixels with `channels` channels (1 or 3), by the rules above; ShapeError naming `name` otherwise.
+std::vector<uint8_t> convert_channels(const Image& img, int64_t channels, bool to_gray, const std::string& name);
 
 }  // namespace locnet

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "locnet/train/dataset.hpp"
+#include "locnet/train/image_folder.hpp"
 
 namespace locnet {
 
@@ -45,6 +46,7 @@ struct DataOptions {
   std::string x, y, val_x, val_y;   // .npy (or IDX) pairs
   std::string x_key, y_key;         // .npz
   std::vector<std::string> targets; // .csv
+  ImageFolderOptions images;        // image folders: train/<class>/ (+ test/<class>/) or <class>/ (image_folder.hpp)
 };
 struct DataSets {
   std::shared_ptr<Dataset> train, validation;  // validation: null when the source has none
