@@ -17,6 +17,7 @@
 #include "locnet/io/npy.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
+#include "locnet/train/augment.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
 #include "locnet/train/trainer.hpp"
@@ -46,6 +47,8 @@ struct TrainArgs {
   bool batch_size_given = false, optimizer_given = false, seed_given = false;  // on the command line
   bool profile = false;
   int64_t profile_steps = 10;
+  bool normalize = false;
+  std::string augment;
 };
 
 // Class names from a text file, one a line.
@@ -188,6 +191,10 @@ int run_train(TrainArgs a) {
       std::filesystem::equivalent(a.data, kFashionMnistDir, ec))
     class_names.assign(std::begin(kFashionMnistClasses), std::end(kFashionMnistClasses));
   LabeledData train{data.train.images, data.train.labels}, test{data.test.images, data.test.labels};
+  if (a.normalize) {
+    if (!a.resume.empty()) raise<ConfigError>("--normalize adds a layer to a new model, got --resume");
+    model = prepend_normalization(model, *tensor_dataset(train.x, train.y), a.seed);
+  }
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, testing on %lld, batch size %lld, %s, %d threads\n",
               static_cast<long long>(train.y.size()), static_cast<long long>(test.y.size()),
@@ -210,6 +217,7 @@ int run_train(TrainArgs a) {
   o.batch_size = a.batch_size;
   o.seed = a.seed;
   o.patience = a.patience;
+  if (!a.augment.empty()) o.augment = make_augmentation(a.augment);
   o.on_batch = [&](int64_t b, int64_t batches, double loss) {
     if (b == 1) epoch_start = std::chrono::steady_clock::now();
     if (!tty || (b % 8 != 0 && b != batches)) return;
@@ -384,6 +392,10 @@ void add_train(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
                                                    "file (default: Fashion-MNIST's when training on it)");
+  cmd->add_flag("--normalize", a->normalize, "Prepend a Normalization layer adapted to the training set's mean and "
+                                             "variance per channel, saved with the model (docs/augmentation.md)");
+  cmd->add_option("--augment", a->augment, "Augment the training images, e.g. 'crop=4,flip,translate=0.1' "
+                                           "(docs/augmentation.md)");
   cmd->callback([&action, a, batch_size, optimizer, seed] {
     a->batch_size_given = batch_size->count() > 0;
     a->optimizer_given = optimizer->count() > 0;

@@ -22,6 +22,7 @@
 // ConfigError for batch_size < 1, epochs < 0, an unknown monitor or a val_* monitor without validation data.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +33,8 @@
 #include "locnet/train/optimizers.hpp"
 
 namespace locnet {
+
+class BatchTransform;  // train/dataset.hpp
 
 struct EvalResult {
   double loss = 0.0, accuracy = 0.0;
@@ -57,6 +60,8 @@ struct FitOptions {
   std::function<void(const EpochMetrics&)> on_epoch;
   Profiler* profiler = nullptr;
   int64_t profile_warmup = 2, profile_steps = 10;
+  // Applied to each training batch (train/augment.hpp). Placeholder: the loader of issue 32 applies it.
+  std::shared_ptr<const BatchTransform> augment;
 };
 
 struct FitResult {
