@@ -9,13 +9,14 @@ namespace locnet {
 
 void adapt(Normalization& layer, const Dataset& data, int64_t batch_size) {
   const int64_t n = data.size();
-  if (n <= 0) raise<ShapeError>("adapt {}: the data set {} must not be empty", layer.name(), data.name());
+  const std::string who = layer.name().empty() ? layer.type() : layer.name();
+  if (n <= 0) raise<ShapeError>("adapt {}: the data set {} must not be empty", who, data.name());
   const Shape in = data.sample_shape().with_batch(Shape::kUnknown);
   if (!layer.built()) {
     Rng unused;
     layer.build(in, unused);
   } else if (layer.input_shape().without_batch() != data.sample_shape()) {
-    raise<ShapeError>("adapt {}: the samples of {} must have the layer's input shape {}, got {}", layer.name(),
+    raise<ShapeError>("adapt {}: the samples of {} must have the layer's input shape {}, got {}", who,
                       data.name(), layer.input_shape().without_batch().str(), data.sample_shape().str());
   }
   const int64_t C = layer.features();

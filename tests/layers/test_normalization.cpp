@@ -85,7 +85,7 @@ TEST(Normalization, Errors) {
   auto l = layer_of("Normalization(axis=3)");
   EXPECT_THROW_MSG(l->output_shape(Shape{2, 2, 2}), ShapeError,
                    "axis 3 must be a non-batch axis of the input (1 to 2, or -2 to -1), got shape (2, 2, 2)");
-  EXPECT_THROW_MSG(l->output_shape(Shape{2}), ShapeError, "input rank must be >= 2, got shape (2)");
+  EXPECT_THROW_MSG(l->output_shape(Shape{2}), ShapeError, "input rank must be >= 2, got shape (2,)");
   EXPECT_THROW_MSG(l->output_shape(Shape{2, -1, 3, 1}), ShapeError, "non-batch dimensions must be known and > 0");
   auto n = dynamic_cast<Normalization*>(layer_of("Normalization()").release());
   std::unique_ptr<Normalization> own(n);

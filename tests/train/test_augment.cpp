@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "expect_error.hpp"
+#include "gradcheck.hpp"
 #include "locnet/io/npy.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/train/augment.hpp"
@@ -57,7 +58,7 @@ TEST(Adapt, MatchesNumpyMeanAndVariance) {
   Normalization built;
   Rng rng;
   built.build(Shape{-1, 3}, rng);
-  EXPECT_THROW_MSG(adapt(built, *data), ShapeError, "the samples of arrays must have the layer's input shape (3), got (5, 3, 2)");
+  EXPECT_THROW_MSG(adapt(built, *data), ShapeError, "adapt Normalization: the samples of arrays must have the layer's input shape (3,), got (5, 3, 2)");
 }
 
 TEST(Adapt, PrependNormalizationAdaptsTheFirstLayer) {
@@ -92,7 +93,7 @@ TEST(Augment, ShiftsMovePixelsAndFillZeros) {
   // A translation of a whole image (factor 1) by round(u H) rows, round(v W) columns: every pixel either moved
   // by the same offset or is 0; with padding 1, a crop moves by -1..1 rows and columns.
   for (int seed = 0; seed < 20; ++seed) {
-    Rng rng(uint64_t(seed));
+    Rng rng(static_cast<uint64_t>(seed));
     Batch b = counting_image(4, 5);
     if (seed % 2) RandomTranslation(0.5, 0.5).apply(b, rng);
     else RandomCrop(1).apply(b, rng);
