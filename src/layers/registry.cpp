@@ -10,6 +10,7 @@
 #include "locnet/layers/locally_connected.hpp"
 #include "locnet/layers/lrn.hpp"
 #include "locnet/layers/merge.hpp"
+#include "locnet/layers/normalization.hpp"
 #include "locnet/layers/pooling.hpp"
 #include "locnet/layers/reshape.hpp"
 #include "locnet/layers/spatial_ops.hpp"
@@ -48,6 +49,7 @@ void declare_layers(Catalog& c) {
   c.add(layer_entry<AveragePooling2D>());
   c.add(layer_entry<GlobalAveragePooling2D>());
   c.add(layer_entry<Dropout>());
+  c.add(layer_entry<Normalization>());
   c.add(layer_entry<Reshape>());
   c.add(layer_entry<MaxPooling1D>());
   c.add(layer_entry<AveragePooling1D>());

@@ -344,3 +344,39 @@ TEST_F(CliTrain, LossMetricsValidationSplitAndClassWeights) {
     EXPECT_NE(e.out.find(message), std::string::npos) << message << "\n" << e.out;
   }
 }
+
+// --normalize prepends a Normalization layer adapted to the training images (its mean and variance are those of
+// the IDX images scaled to [0, 1]), saved in the model file, so predict applies it; --augment takes a spec and a
+// bad one is a usage error.
+TEST_F(CliTrain, NormalizeAndAugment) {
+  CliRun r = train({"--model", kSpec, "--epochs", "1", "--normalize", "--augment", "crop=1,flip", "--save",
+                    path("n.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  Sequential model = load_model(path("n.safetensors"));
+  ASSERT_EQ(model.layer(0).type(), "Normalization");
+  LabeledImages train_set =
+      load_idx_images(path("data/train-images-idx3-ubyte.gz"), path("data/train-labels-idx1-ubyte"));
+  double sum = 0, sq = 0;
+  const auto n = double(train_set.images.numel());
+  for (int64_t i = 0; i < train_set.images.numel(); ++i) sum += train_set.images.item(i);
+  for (int64_t i = 0; i < train_set.images.numel(); ++i) sq += std::pow(train_set.images.item(i) - sum / n, 2);
+  EXPECT_NEAR(model.layer(0).buffers()[0]->value.item(0), sum / n, 1e-6);
+  EXPECT_NEAR(model.layer(0).buffers()[1]->value.item(0), sq / n, 1e-6);
+
+  LabeledImages test = load_idx_images(path("data/t10k-images-idx3-ubyte.gz"), path("data/t10k-labels-idx1-ubyte"));
+  write_npy(path("x.npy"), test.images);
+  CliRun pr = run({"predict", path("n.safetensors"), "--input", path("x.npy"), "--output", path("p.npy")});
+  ASSERT_EQ(pr.status, 0) << pr.out;
+  Tensor p = read_npy(path("p.npy")), z = model.forward(test.images, Mode::Inference);
+  for (int64_t i = 0; i < kTest; ++i) {
+    int64_t best_p = 0, best_z = 0;
+    for (int64_t k = 1; k < 3; ++k) {
+      if (p.item(i * 3 + k) > p.item(i * 3 + best_p)) best_p = k;
+      if (z.item(i * 3 + k) > z.item(i * 3 + best_z)) best_z = k;
+    }
+    EXPECT_EQ(best_p, best_z) << i;
+  }
+  CliRun bad = train({"--model", kSpec, "--augment", "rotate=5"});
+  EXPECT_EQ(bad.status, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--augment: item must be"), std::string::npos) << bad.out;
+}

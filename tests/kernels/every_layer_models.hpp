@@ -13,7 +13,7 @@ inline const char* const kEveryLayerModels[] = {
     "Input((8, 8, 4)) >> Conv2D(4, 3, activation='relu') >> BatchNorm2D() >> LocalResponseNorm() >> "
     "MaxPooling2D(2) >> AveragePooling2D(1) >> LocallyConnected2D(2, 2, activation='tanh') >> "
     "GlobalAveragePooling2D() >> Dense(6, activation='softmax')",
-    "Input((6, 4)) >> LocallyConnected1D(3, 2, activation='relu') >> BatchNorm1D() >> Flatten() >> Dropout(0.5) >> "
+    "Input((6, 4)) >> Normalization() >> LocallyConnected1D(3, 2, activation='relu') >> BatchNorm1D() >> Flatten() >> Dropout(0.5) >> "
     "Reshape((5, 3)) >> Activation('sigmoid') >> Flatten() >> Dense(2, activation='relu')",
     "Input((5, 5, 6)) >> LocalResponseNorm.tensorflow() >> LocalResponseNorm.caffe() >> "
     "LocalResponseNorm.wolfram() >> LocalResponseNorm.onednn() >> LocalResponseNorm.pytorch(5) >> "

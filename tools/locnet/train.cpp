@@ -20,6 +20,7 @@
 #include "locnet/io/npy.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/model/profile.hpp"
+#include "locnet/train/augment.hpp"
 #include "locnet/train/checkpoint.hpp"
 #include "locnet/train/history.hpp"
 #include "locnet/train/image_folder.hpp"
@@ -56,6 +57,8 @@ struct TrainArgs {
   double validation_split = 0;
   DataOptions source;       // --x/--y, --val-x/--val-y, --x-key/--y-key, --target (docs/data.md)
   bool data_given = false;  // --data on the command line
+  bool normalize = false;
+  std::string augment;
 };
 
 // "a,b" -> {"a", "b"} (empty items dropped).
@@ -319,6 +322,10 @@ int run_train(TrainArgs a) {
     train_set = split.train, val_set = split.validation;
   }
   const char* val_name = a.validation_split > 0 ? "val" : "test";
+  if (a.normalize) {  // adapted to what trains, after any validation split
+    if (!a.resume.empty()) raise<ConfigError>("--normalize adds a layer to a new model, got --resume");
+    model = prepend_normalization(model, *train_set, a.seed);
+  }
   std::printf("%s", model.summary().c_str());
   std::printf("training on %lld samples, %s on %lld, batch size %lld, %s, %d threads\n",
               static_cast<long long>(train_set->size()), a.validation_split > 0 ? "validating" : "testing",
@@ -346,6 +353,7 @@ int run_train(TrainArgs a) {
   o.metrics = split_list(a.metrics);
   o.monitor = a.monitor;
   o.class_weight = parse_class_weight(a.class_weight);
+  if (!a.augment.empty()) o.augment = make_augmentation(a.augment);
   o.on_batch = [&](int64_t b, int64_t batches, double loss) {
     if (b == 1) epoch_start = std::chrono::steady_clock::now();
     if (!tty || (b % 8 != 0 && b != batches)) return;
@@ -572,6 +580,10 @@ void add_train(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--class-names", a->class_names, "Text file of the class names, one a line, stored in the model "
                                                    "file (default: Fashion-MNIST's when training on it)");
+  cmd->add_flag("--normalize", a->normalize, "Prepend a Normalization layer adapted to the training set's mean and "
+                                             "variance per channel, saved with the model (docs/augmentation.md)");
+  cmd->add_option("--augment", a->augment, "Augment the training images, e.g. 'crop=4,flip,translate=0.1' "
+                                           "(docs/augmentation.md)");
   cmd->add_option("--loss", a->loss, "Loss spec: sparse_categorical_crossentropy (default for classes), mse, mae, "
                                      "huber(delta=1.0), binary_crossentropy, ... (docs/training.md)");
   cmd->add_option("--metrics", a->metrics, "Metrics to report, comma-separated: accuracy, top_k_accuracy, "

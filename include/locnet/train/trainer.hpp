@@ -51,6 +51,8 @@
 
 namespace locnet {
 
+class BatchTransform;  // train/dataset.hpp
+
 struct EvalResult {
   double loss = 0.0, accuracy = 0.0;
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
