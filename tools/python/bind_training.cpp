@@ -5,6 +5,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "locnet/train/augment.hpp"
 #include "locnet/train/losses.hpp"
 #include "locnet/train/optimizers.hpp"
 #include "locnet/train/trainer.hpp"
@@ -21,31 +22,55 @@ LabeledData labeled(const py::handle& x, const py::handle& y) {
   return LabeledData{to_tensor(x), std::vector<int64_t>(labels.data(), labels.data() + labels.size())};
 }
 
+// A Dataset as it is, or arrays x and y: integer y -> class labels, float y -> targets (LabeledData's run).
+std::shared_ptr<const Dataset> dataset(const py::handle& x, const py::handle& y) {
+  if (py::isinstance<Dataset>(x)) return x.cast<std::shared_ptr<Dataset>>();
+  auto a = py::array::ensure(y);
+  if (a && a.dtype().kind() == 'f') return tensor_dataset(to_tensor(x), to_tensor(a));
+  LabeledData d = labeled(x, y);
+  return tensor_dataset(std::move(d.x), std::move(d.y));
+}
+
 py::dict metrics(const EvalResult& r) {
-  return py::dict(py::arg("loss") = r.loss, py::arg("accuracy") = r.accuracy, py::arg("confusion") = r.confusion);
+  py::dict d(py::arg("loss") = r.loss, py::arg("accuracy") = r.accuracy, py::arg("confusion") = r.confusion);
+  for (const auto& [name, value] : r.metrics) d[py::str(name)] = value;
+  return d;
 }
 
 py::dict metrics(const EpochMetrics& e) {
   py::dict d(py::arg("epoch") = e.epoch, py::arg("loss") = e.loss, py::arg("accuracy") = e.accuracy,
              py::arg("seconds") = e.seconds);
+  for (const auto& [name, value] : e.metrics) d[py::str(name)] = value;
   if (e.validation) {
     d["val_loss"] = e.validation->loss;
     d["val_accuracy"] = e.validation->accuracy;
+    for (const auto& [name, value] : e.validation->metrics) d[py::str("val_" + name)] = value;
   }
   return d;
 }
 
+struct TrainOptions {  // FitOptions' data-set options from Python
+  std::string loss;
+  std::vector<std::string> metrics;
+  std::map<int64_t, double> class_weight;
+  std::string augment;
+  bool prefetch = true;
+};
+
 // The C++ trainer with on_batch(batch, batches, loss) and on_epoch(metrics dict) in Python; either may return
-// True to stop. Returns (list of epoch dicts, why it stopped or "").
+// True to stop. x: a Dataset (y unused) or arrays. Returns (list of epoch dicts, why it stopped or "").
 py::tuple fit_model(Model& model, Optimizer& optimizer, const py::handle& x, const py::handle& y,
                     const py::handle& val_x, const py::handle& val_y, int64_t epochs, int64_t initial_epoch,
                     int64_t batch_size, uint64_t seed, const std::string& monitor, int64_t patience, double min_delta,
-                    py::object on_batch, py::object on_epoch) {
-  const LabeledData train = labeled(x, y);
-  std::optional<LabeledData> validation;
-  if (!val_x.is_none()) validation = labeled(val_x, val_y);
+                    py::object on_batch, py::object on_epoch, const TrainOptions& more) {
+  const auto train = dataset(x, y);
+  std::shared_ptr<const Dataset> validation;
+  if (!val_x.is_none()) validation = dataset(val_x, val_y);
   FitOptions options{.epochs = epochs, .initial_epoch = initial_epoch, .batch_size = batch_size, .seed = seed,
-                     .monitor = monitor, .patience = patience, .min_delta = min_delta};
+                     .monitor = monitor, .patience = patience, .min_delta = min_delta, .loss = more.loss,
+                     .metrics = more.metrics, .class_weight = more.class_weight,
+                     .augment = more.augment.empty() ? nullptr : make_augmentation(more.augment),
+                     .prefetch = more.prefetch};
   py::list history;
   options.on_batch = [&](int64_t batch, int64_t batches, double loss) {
     py::gil_scoped_acquire gil;
@@ -61,7 +86,7 @@ py::tuple fit_model(Model& model, Optimizer& optimizer, const py::handle& x, con
   std::string stopped;
   try {
     py::gil_scoped_release unlocked;
-    stopped = fit(model, optimizer, train, validation ? &*validation : nullptr, options).stopped;
+    stopped = fit(model, optimizer, *train, validation.get(), options).stopped;
   } catch (const StopRequested&) {
     stopped = "stopped by a callback";
   }
@@ -94,6 +119,7 @@ void bind_training(py::module_& m) {
 
   py::class_<Loss, std::unique_ptr<Loss>>(m, "Loss")
       .def("config", [](const Loss& l) { return from_call(l.config()); })
+      .def("spec", [](const Loss& l) { return l.config().repr(); })
       .def("__call__", [](const Loss& l, const py::handle& out, const py::handle& y) {
              Tensor o = to_tensor(out);
              auto arr = py::array::ensure(y);
@@ -113,23 +139,36 @@ void bind_training(py::module_& m) {
            "(loss, dL/doutput) for integer labels or a target array of the output's shape");
   m.def("make_loss", [](const py::handle& spec) { return make_loss(to_value(spec)); }, py::arg("spec"));
 
-  m.def("fit", &fit_model, py::arg("model"), py::arg("optimizer"), py::arg("x"), py::arg("y"),
+  m.def("fit", [](Model& model, Optimizer& optimizer, const py::handle& x, const py::handle& y,
+                  const py::handle& val_x, const py::handle& val_y, int64_t epochs, int64_t initial_epoch,
+                  int64_t batch_size, uint64_t seed, const std::string& monitor, int64_t patience, double min_delta,
+                  py::object on_batch, py::object on_epoch, const std::string& loss,
+                  const std::vector<std::string>& metric_names, const std::map<int64_t, double>& class_weight,
+                  const std::string& augment, bool prefetch) {
+          return fit_model(model, optimizer, x, y, val_x, val_y, epochs, initial_epoch, batch_size, seed, monitor,
+                           patience, min_delta, std::move(on_batch), std::move(on_epoch),
+                           TrainOptions{loss, metric_names, class_weight, augment, prefetch});
+        }, py::arg("model"), py::arg("optimizer"), py::arg("x"), py::arg("y") = py::none(),
         py::arg("val_x") = py::none(), py::arg("val_y") = py::none(), py::arg("epochs") = 1,
         py::arg("initial_epoch") = 0, py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("monitor") = "val_loss",
         py::arg("patience") = 0, py::arg("min_delta") = 0.0, py::arg("on_batch") = py::none(),
-        py::arg("on_epoch") = py::none(),
-        "Trains a classifier on integer labels with locnet's trainer; returns (epoch dicts, why it stopped)");
+        py::arg("on_epoch") = py::none(), py::arg("loss") = "", py::arg("metrics") = std::vector<std::string>{},
+        py::arg("class_weight") = std::map<int64_t, double>{}, py::arg("augment") = "", py::arg("prefetch") = true,
+        "Trains with locnet's trainer on a Dataset (or arrays: integer labels or float targets); returns (epoch "
+        "dicts, why it stopped)");
   m.def("ends_in_softmax", &ends_in_softmax, py::arg("model"),
         "Whether the model outputs probabilities (ends in softmax): the trainer's rule for the loss's form");
-  m.def("evaluate", [](Model& model, const py::handle& x, const py::handle& y, int64_t batch_size) {
-          const LabeledData data = labeled(x, y);
+  m.def("evaluate", [](Model& model, const py::handle& x, const py::handle& y, int64_t batch_size,
+                       const std::string& loss, const std::vector<std::string>& metric_names) {
+          const auto data = dataset(x, y);
           EvalResult r;
           {
             py::gil_scoped_release unlocked;
-            r = evaluate(model, data, batch_size);
+            r = evaluate(model, *data, batch_size, loss, metric_names);
           }
           return metrics(r);
-        }, py::arg("model"), py::arg("x"), py::arg("y"), py::arg("batch_size") = 256);
+        }, py::arg("model"), py::arg("x"), py::arg("y") = py::none(), py::arg("batch_size") = 256,
+        py::arg("loss") = "", py::arg("metrics") = std::vector<std::string>{});
 }
 
 }  // namespace locnet::python

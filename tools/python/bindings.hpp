@@ -6,4 +6,5 @@ namespace locnet::python {
 void bind_layers(pybind11::module_& m);    // tools/python/bind_layers.cpp: Layer, catalog introspection
 void bind_model(pybind11::module_& m);     // tools/python/bind_model.cpp: Model, files
 void bind_training(pybind11::module_& m);  // tools/python/bind_training.cpp: Optimizer, Loss, fit, evaluate
+void bind_data(pybind11::module_& m);      // tools/python/bind_data.cpp: Dataset and its sources
 }  // namespace locnet::python

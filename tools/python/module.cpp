@@ -21,5 +21,6 @@ PYBIND11_MODULE(_core, m) {
         "How nested spec calls (L2(0.01) in a config) come back to Python: factory(type, args, kwargs)");
   locnet::python::bind_layers(m);
   locnet::python::bind_model(m);
+  locnet::python::bind_data(m);
   locnet::python::bind_training(m);
 }

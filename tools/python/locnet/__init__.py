@@ -35,6 +35,6 @@ def classes(kind="layer"):
     return {name: cls for (k, name), cls in _catalog.CLASSES.items() if k == kind}
 
 
-from . import callbacks  # noqa: E402
+from . import callbacks, data  # noqa: E402
 from ._model import Input, Model, Sequential, SymbolicTensor, load_model, model_from_spec  # noqa: E402
 from .callbacks import History  # noqa: E402
