@@ -1,13 +1,15 @@
 """Keras's compile/fit/evaluate/predict for locnet.Model (mixed in by tools/python/locnet/_model.py).
 
-Classification losses on integer labels (or one-hot rows, read as labels) with accuracy metrics train in the C++
-trainer (_core.fit, include/locnet/train/trainer.hpp); every other case (mse, binary_crossentropy, soft targets,
-other metrics, shuffle=False) runs the trainer's step in Python: zero_grad, forward(training=True), loss plus
+fit and evaluate run the C++ trainer (_core.fit, include/locnet/train/trainer.hpp) on a locnet.data.Dataset, a
+path (locnet.data.open) or arrays: classification losses on integer labels (or one-hot rows, read as labels) with
+the trainer's class rule, every other loss by its spec on float targets, with class_weight. Only what the trainer
+cannot do (shuffle=False, a metric it lacks: mse) runs the trainer's step in Python: zero_grad, forward(training=True), loss plus
 regularization_loss, backward, add_regularization_grads, optimizer.step (which applies the constraints), with the
 trainer's seeded Fisher-Yates shuffle (_Rng below is locnet::Rng, include/locnet/core/rng.hpp), so both paths
 visit the same batches.
 """
 import math
+import os
 
 import numpy as np
 
@@ -17,6 +19,8 @@ from ._core import ConfigError, NotSupported, ShapeError
 CLASSIFICATION = ("softmax_cross_entropy", "cross_entropy")  # the trainer's losses (its from_logits rule)
 ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 METRICS = ACCURACY + ("mse", "mean_squared_error", "mae", "mean_absolute_error")
+# Keras's metric names -> the trainer's (train/metrics.hpp); its "accuracy" takes the form the targets need.
+TRAINER_METRICS = {**dict.fromkeys(ACCURACY, "accuracy"), "mae": "mae", "mean_absolute_error": "mae"}
 EVAL_BATCH = 256  # the trainer's validation batch (trainer.cpp: evaluate's default)
 _M64 = (1 << 64) - 1
 
@@ -130,10 +134,23 @@ class Training:
         return core, xs[0]
 
     def _fast_labels(self, y):
-        """Integer labels when the C++ trainer can take y (a classification loss, accuracy metrics), else None."""
-        if self._loss_type not in CLASSIFICATION or any(m not in ACCURACY for m in self._metrics):
+        """y as the C++ trainer takes it (integer labels for a classification loss, else float targets (N, ...)),
+        or None when it cannot (a metric it lacks, soft targets for a classification loss)."""
+        if any(m not in TRAINER_METRICS for m in self._metrics):
             return None
-        return labels_of(y)
+        if self._loss_type in CLASSIFICATION:
+            return labels_of(y)
+        y = np.asarray(y, np.float32)
+        return y.reshape(len(y), -1) if y.ndim == 1 else y
+
+    def _trainer_options(self):
+        """The loss spec ("" for the class rule) and metric names for _core.fit and _core.evaluate."""
+        loss = "" if self._loss_type in CLASSIFICATION else _core.make_loss(self.loss).spec()
+        names = {TRAINER_METRICS[m] for m in self._metrics} - {"accuracy"}  # the trainer always gives accuracy
+        return loss, sorted(names)
+
+    def _trainer_value(self, d, metric, prefix=""):
+        return d[prefix + TRAINER_METRICS[metric]]
 
     def _step_loss(self, core):
         if self._loss_type in CLASSIFICATION:  # the trainer's rule: a model ending in softmax gives probabilities
@@ -146,12 +163,19 @@ class Training:
 
     # -- fit --------------------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, seed=None):
+            validation_data=None, shuffle=True, initial_epoch=0, seed=None, class_weight=None, augment=None):
         """Trains; returns the History (history: metric -> per-epoch values; epoch: 0-based epochs run).
-        validation_split takes the last fraction of x and y before shuffling, as Keras; seed (locnet's addition,
-        default from locnet.set_seed) fixes the shuffles."""
+        x: arrays with y, a locnet.data.Dataset, or a path that locnet.data.open takes (its validation data is
+        used unless validation_data or validation_split says otherwise). validation_split takes the last fraction
+        of x and y before shuffling, as Keras; class_weight: Keras's {class: weight}; augment: a
+        `locnet train --augment` spec ("crop=4,flip"); seed (locnet's addition, default from locnet.set_seed)
+        fixes the shuffles."""
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else int(verbose)
+        extra = dict(class_weight={int(k): float(v) for k, v in (class_weight or {}).items()}, augment=augment or "")
+        if isinstance(x, (str, os.PathLike, _core.Dataset)):
+            return self._fit_dataset(x, validation_data, validation_split, batch_size, epochs, verbose, callbacks,
+                                     shuffle, initial_epoch, seed, extra)
         core, x = self._single(x, "fit")
         y = np.asarray(y)
         if len(y) != len(x):
@@ -174,9 +198,12 @@ class Training:
         val_labels = None if validation_data is None else self._fast_labels(validation_data[1])
         try:
             if labels is not None and (validation_data is None or val_labels is not None):
-                self._fit_cpp(core, x, labels, validation_data, val_labels, epochs, initial_epoch, batch_size, seed,
-                              cbs)
+                val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
+                self._fit_cpp(core, x, labels, val_x, val_labels, epochs, initial_epoch, batch_size, seed, cbs, extra)
             else:
+                if extra["class_weight"] or extra["augment"]:
+                    raise NotSupported(f"{self.name}: class_weight and augment need the C++ trainer (shuffle=True, "
+                                       f"metrics among {', '.join(TRAINER_METRICS)})")
                 self._fit_python(core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs)
         finally:
             for p in progress:  # an error (Ctrl-C included) leaves no bar open
@@ -199,7 +226,38 @@ class Training:
             cbs.call("on_epoch_begin", epoch + 1, {})
         return self.stop_training
 
-    def _fit_cpp(self, core, x, labels, validation_data, val_labels, epochs, initial_epoch, batch_size, seed, cbs):
+    def _fit_dataset(self, x, validation_data, validation_split, batch_size, epochs, verbose, callbacks, shuffle,
+                     initial_epoch, seed, extra):
+        """fit on a locnet.data.Dataset (or a path opened by locnet.data.open), in the C++ trainer."""
+        from . import data
+        train, validation = data.open(x) if not isinstance(x, _core.Dataset) else (x, None)
+        if validation_data is not None:
+            validation = validation_data if isinstance(validation_data, _core.Dataset) else \
+                data.arrays(*validation_data)
+        elif validation_split:
+            train, validation = data.validation_split(train, validation_split)
+        if not shuffle or any(m not in TRAINER_METRICS for m in self._metrics):
+            raise NotSupported(f"{self.name}: fit on a Dataset runs the C++ trainer: shuffle=True and metrics among "
+                               f"{', '.join(TRAINER_METRICS)}")
+        core, _ = self._single(np.empty((0,) + tuple(train.sample_shape), np.float32), "fit")
+        batch_size = int(batch_size or 32)
+        seed = _layer.take_seed() if seed is None else int(seed)
+        self.history = _callbacks.History()
+        progress = [_callbacks.ProgbarLogger(verbose)] if verbose else []
+        params = {"epochs": epochs, "steps": -(-len(train) // batch_size), "verbose": verbose,
+                  "batch_size": batch_size}
+        cbs = _callbacks.CallbackList([self.history] + progress + list(callbacks or []), self, params)
+        self.stop_training, self.stop_reason = False, ""
+        cbs.call("on_train_begin", {})
+        try:
+            self._fit_cpp(core, train, None, validation, None, epochs, initial_epoch, batch_size, seed, cbs, extra)
+        finally:
+            for p in progress:
+                p.close()
+        cbs.call("on_train_end", {})
+        return self.history
+
+    def _fit_cpp(self, core, x, labels, val_x, val_labels, epochs, initial_epoch, batch_size, seed, cbs, extra):
         n, running = len(x), [0, 0.0]
 
         def on_batch(batch, batches, loss):
@@ -211,16 +269,17 @@ class Training:
 
         def on_epoch(d):
             running[:] = [0, 0.0]
-            train = {"loss": d["loss"], **dict.fromkeys(self._metrics, d["accuracy"])}
-            val = {"loss": d["val_loss"], **dict.fromkeys(self._metrics, d["val_accuracy"])} if "val_loss" in d else None
+            train = {"loss": d["loss"], **{m: self._trainer_value(d, m) for m in self._metrics}}
+            val = {"loss": d["val_loss"], **{m: self._trainer_value(d, m, "val_") for m in self._metrics}} \
+                if "val_loss" in d else None
             return self._end_epoch(cbs, d["epoch"] - 1, epochs, self._epoch_logs(train, val))
 
         if initial_epoch < epochs:
             cbs.call("on_epoch_begin", initial_epoch, {})
-        val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
+        loss, metrics = self._trainer_options()
         _, stopped = _core.fit(core, self.optimizer, x, labels, val_x, val_labels, epochs=epochs,
                                initial_epoch=initial_epoch, batch_size=batch_size, seed=seed, on_batch=on_batch,
-                               on_epoch=on_epoch)
+                               on_epoch=on_epoch, loss=loss, metrics=metrics, **extra)
         self.stop_reason = stopped
 
     def _fit_python(self, core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs):
@@ -282,13 +341,21 @@ class Training:
         [loss, metric, ...] in compile's order; a dict with return_dict=True (Keras's forms)."""
         del verbose
         self._require_compiled("evaluate")
-        core, x = self._single(x, "evaluate")
-        labels = self._fast_labels(y)
-        if len(np.asarray(y)) != len(x):
-            raise ShapeError(f"{self.name}: evaluate needs one target per sample: {len(x)} samples, {len(y)} targets")
-        if labels is not None:
-            r = _core.evaluate(core, x, labels, int(batch_size or 32))
-            values = {"loss": r["loss"], **{m: r["accuracy"] for m in self._metrics}}
+        if isinstance(x, (str, os.PathLike)):
+            from . import data
+            x = data.open(x)[0]
+        if isinstance(x, _core.Dataset):
+            core, _ = self._single(np.empty((0,) + tuple(x.sample_shape), np.float32), "evaluate")
+            labels = None
+        else:
+            core, x = self._single(x, "evaluate")
+            labels = self._fast_labels(y)
+            if len(np.asarray(y)) != len(x):
+                raise ShapeError(f"{self.name}: evaluate needs one target per sample: {len(x)} samples, "
+                                 f"{len(y)} targets")
+        if labels is not None or isinstance(x, _core.Dataset):
+            r = _core.evaluate(core, x, labels, int(batch_size or 32), *self._trainer_options())
+            values = {"loss": r["loss"], **{m: self._trainer_value(r, m) for m in self._metrics}}
         else:
             values = self._evaluate_python(core, x, y, int(batch_size or 32))
         if return_dict:
