@@ -89,6 +89,13 @@ def test_image_folder_and_validation_split(tmp_path):
     assert (len(train), len(val)) == (4, 2)
     with pytest.raises(locnet.ConfigError):
         data.validation_split(ds, 1.5)
+    locnet.set_seed(0)
+    model = locnet.Sequential([locnet.Flatten(input_shape=(5, 6, 1)), locnet.Dense(2)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(train, validation_data=val, epochs=2, batch_size=2, augment="flip", verbose=0)
+    assert len(history.history["val_accuracy"]) == 2
+    with pytest.raises(locnet.ConfigError, match="spin"):
+        model.fit(train, augment="spin", verbose=0)
 
 
 def test_fit_on_a_dataset_matches_fit_on_arrays(tmp_path):
