@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "locnet/core/error.hpp"
 #include "locnet/train/sources.hpp"
 
 namespace locnet::python {
@@ -38,6 +39,37 @@ std::shared_ptr<Dataset> arrays(const py::handle& x, const py::handle& y) {
   }
   return tensor_dataset(to_tensor(x), to_tensor(a));
 }
+
+// Another data set with per-sample weights (Keras's sample_weight): gather sets Batch::weights.
+class WeightedDataset : public Dataset {
+ public:
+  WeightedDataset(std::shared_ptr<const Dataset> base, std::vector<float> weights)
+      : base_(std::move(base)), weights_(std::move(weights)) {
+    if (int64_t(weights_.size()) != base_->size())
+      throw ShapeError(base_->name() + ": sample_weight needs one weight per sample: " +
+                       std::to_string(base_->size()) + " samples, " + std::to_string(weights_.size()) + " weights");
+    for (float w : weights_)
+      if (!(w >= 0)) throw ConfigError(base_->name() + ": sample weights must be >= 0, got " + std::to_string(w));
+  }
+  int64_t size() const override { return base_->size(); }
+  Shape sample_shape() const override { return base_->sample_shape(); }
+  TargetKind target_kind() const override { return base_->target_kind(); }
+  Shape target_shape() const override { return base_->target_shape(); }
+  int64_t classes() const override { return base_->classes(); }
+  std::vector<std::string> class_names() const override { return base_->class_names(); }
+  std::string name() const override { return base_->name(); }
+  void gather(std::span<const int64_t> idx, Batch& out) const override {
+    base_->gather(idx, out);
+    std::vector<float> w;
+    w.reserve(idx.size());
+    for (int64_t i : idx) w.push_back(weights_[size_t(i)]);
+    out.weights = Tensor::from(w, Shape{int64_t(idx.size())});
+  }
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+  std::vector<float> weights_;
+};
 
 ImageFolderOptions image_options(const std::string& color_mode, const py::handle& image_size,
                                  const std::string& interpolation, bool cache) {
@@ -96,6 +128,12 @@ void bind_data(py::module_& m) {
           return image_folder_dataset(root, o);
         }, py::arg("root"), py::arg("color_mode"), py::arg("image_size"), py::arg("interpolation"),
         py::arg("cache"));
+  m.def("with_sample_weights", [](std::shared_ptr<Dataset> d, const py::handle& weights) {
+          auto w = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(weights);
+          if (!w) throw py::type_error("sample_weight must be an array of numbers");
+          return std::shared_ptr<Dataset>(std::make_shared<WeightedDataset>(
+              std::move(d), std::vector<float>(w.data(), w.data() + w.size())));
+        }, py::arg("dataset"), py::arg("weights"), "The data set with per-sample loss weights (Keras's sample_weight)");
   m.def("validation_split", [](std::shared_ptr<Dataset> d, double fraction) {
           auto s = validation_split(std::move(d), fraction);
           return py::make_tuple(s.train, s.validation);

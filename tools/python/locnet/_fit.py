@@ -25,6 +25,11 @@ EVAL_BATCH = 256  # the trainer's validation batch (trainer.cpp: evaluate's defa
 _M64 = (1 << 64) - 1
 
 
+def _data():
+    from . import data  # imported late: locnet.data imports the package
+    return data
+
+
 def _rotl(x, k):
     return ((x << k) | (x >> (64 - k))) & _M64
 
@@ -163,17 +168,21 @@ class Training:
 
     # -- fit --------------------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, seed=None, class_weight=None, augment=None):
+            validation_data=None, shuffle=True, initial_epoch=0, seed=None, class_weight=None, sample_weight=None,
+            augment=None):
         """Trains; returns the History (history: metric -> per-epoch values; epoch: 0-based epochs run).
         x: arrays with y, a locnet.data.Dataset, or a path that locnet.data.open takes (its validation data is
         used unless validation_data or validation_split says otherwise). validation_split takes the last fraction
         of x and y before shuffling, as Keras; class_weight: Keras's {class: weight}; augment: a
-        `locnet train --augment` spec ("crop=4,flip"); seed (locnet's addition, default from locnet.set_seed)
+        `locnet train --augment` spec ("crop=4,flip"); sample_weight: one loss weight per sample (N,); seed (locnet's addition, default from locnet.set_seed)
         fixes the shuffles."""
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         extra = dict(class_weight={int(k): float(v) for k, v in (class_weight or {}).items()}, augment=augment or "")
         if isinstance(x, (str, os.PathLike, _core.Dataset)):
+            if sample_weight is not None:
+                x = _core.with_sample_weights(x if isinstance(x, _core.Dataset) else _data().open(x)[0],
+                                              sample_weight)
             return self._fit_dataset(x, validation_data, validation_split, batch_size, epochs, verbose, callbacks,
                                      shuffle, initial_epoch, seed, extra)
         core, x = self._single(x, "fit")
@@ -186,6 +195,7 @@ class Training:
                 raise ConfigError(f"{self.name}: validation_split {validation_split} of {len(x)} samples leaves "
                                   f"{split} for training and {len(x) - split} for validation; both need one")
             validation_data, x, y = (x[split:], y[split:]), x[:split], y[:split]
+            sample_weight = None if sample_weight is None else np.asarray(sample_weight)[:split]
         batch_size = int(batch_size or 32)
         seed = _layer.take_seed() if seed is None else int(seed)
         self.history = _callbacks.History()
@@ -199,10 +209,12 @@ class Training:
         try:
             if labels is not None and (validation_data is None or val_labels is not None):
                 val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
+                if sample_weight is not None:
+                    x, labels = _core.with_sample_weights(_core.dataset_arrays(x, labels), sample_weight), None
                 self._fit_cpp(core, x, labels, val_x, val_labels, epochs, initial_epoch, batch_size, seed, cbs, extra)
             else:
-                if extra["class_weight"] or extra["augment"]:
-                    raise NotSupported(f"{self.name}: class_weight and augment need the C++ trainer (shuffle=True, "
+                if extra["class_weight"] or extra["augment"] or sample_weight is not None:
+                    raise NotSupported(f"{self.name}: class_weight, sample_weight and augment need the C++ trainer (shuffle=True, "
                                        f"metrics among {', '.join(TRAINER_METRICS)})")
                 self._fit_python(core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs)
         finally:
@@ -229,7 +241,7 @@ class Training:
     def _fit_dataset(self, x, validation_data, validation_split, batch_size, epochs, verbose, callbacks, shuffle,
                      initial_epoch, seed, extra):
         """fit on a locnet.data.Dataset (or a path opened by locnet.data.open), in the C++ trainer."""
-        from . import data
+        data = _data()
         train, validation = data.open(x) if not isinstance(x, _core.Dataset) else (x, None)
         if validation_data is not None:
             validation = validation_data if isinstance(validation_data, _core.Dataset) else \
@@ -342,8 +354,7 @@ class Training:
         del verbose
         self._require_compiled("evaluate")
         if isinstance(x, (str, os.PathLike)):
-            from . import data
-            x = data.open(x)[0]
+            x = _data().open(x)[0]
         if isinstance(x, _core.Dataset):
             core, _ = self._single(np.empty((0,) + tuple(x.sample_shape), np.float32), "evaluate")
             labels = None

@@ -131,6 +131,20 @@ def test_class_weight_changes_training():
         classifier().fit(x, y, verbose=0, class_weight={0: -1.0})
 
 
+def test_sample_weight_scales_the_loss():
+    x, y = separable()
+    plain = classifier().fit(x, y, epochs=1, seed=1, verbose=0).history["loss"]
+    ones = classifier().fit(x, y, epochs=1, seed=1, verbose=0, sample_weight=np.ones(len(y))).history["loss"]
+    assert ones == plain
+    # weighting class 1 by 5 per sample is class_weight={1: 5}
+    by_class = classifier().fit(x, y, epochs=1, seed=1, verbose=0, class_weight={1: 5.0}).history["loss"]
+    by_sample = classifier().fit(data.arrays(x, y), epochs=1, seed=1, verbose=0,
+                                 sample_weight=np.where(y == 1, 5.0, 1.0)).history["loss"]
+    assert by_sample == by_class
+    with pytest.raises(locnet.ShapeError, match="one weight per sample: 120 samples, 3 weights"):
+        classifier().fit(x, y, verbose=0, sample_weight=np.ones(3))
+
+
 def test_regression_runs_in_the_cpp_trainer(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(200, 4)).astype(np.float32)
