@@ -1,12 +1,12 @@
 """Keras's compile/fit/evaluate/predict for locnet.Model (mixed in by tools/python/locnet/_model.py).
 
-fit and evaluate run the C++ trainer (_core.fit, include/locnet/train/trainer.hpp) on a locnet.data.Dataset, a
-path (locnet.data.open) or arrays: classification losses on integer labels (or one-hot rows, read as labels) with
-the trainer's class rule, every other loss by its spec on float targets, with class_weight. Only what the trainer
-cannot do (shuffle=False, a metric it lacks: mse) runs the trainer's step in Python: zero_grad, forward(training=True), loss plus
-regularization_loss, backward, add_regularization_grads, optimizer.step (which applies the constraints), with the
-trainer's seeded Fisher-Yates shuffle (_Rng below is locnet::Rng, include/locnet/core/rng.hpp), so both paths
-visit the same batches.
+fit and evaluate run the C++ trainer (_core.fit, include/locnet/train/trainer.hpp) on a locnet.data.Dataset, a path
+(locnet.data.open) or arrays: classification losses on integer labels (or one-hot rows, read as labels) with the
+trainer's class rule, every other loss by its spec on float targets, with class_weight. Only what the trainer
+cannot do (shuffle=False, a metric it lacks: mse, soft targets for a classification loss) runs the trainer's step
+in Python: zero_grad, forward(training=True), loss plus regularization_loss, backward, add_regularization_grads,
+optimizer.step (which applies the constraints), with the trainer's seeded Fisher-Yates shuffle (_Rng below is
+locnet::Rng, include/locnet/core/rng.hpp), so both paths visit the same batches.
 """
 import math
 import os
