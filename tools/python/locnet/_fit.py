@@ -1,10 +1,10 @@
 """Keras's compile/fit/evaluate/predict for locnet.Model (mixed in by tools/python/locnet/_model.py).
 
 fit and evaluate run the C++ trainer (_core.fit, include/locnet/train/trainer.hpp) on a locnet.data.Dataset, a path
-(locnet.data.open) or arrays: classification losses on integer labels (or one-hot rows, read as labels) with the
-trainer's class rule, every other loss by its spec on float targets, with class_weight. Only what the trainer
-cannot do (shuffle=False, a metric it lacks: mse, soft targets for a classification loss) runs the trainer's step
-in Python: zero_grad, forward(training=True), loss plus regularization_loss, backward, add_regularization_grads,
+(locnet.data.open) or arrays: classification losses on integer labels (or one-hot rows, read as labels) or
+probability rows with the trainer's class rule, every other loss by its spec on float targets, with class_weight.
+Only what the trainer cannot do (shuffle=False, a metric it lacks: mse) runs the trainer's step in Python:
+zero_grad, forward(training=True), loss plus regularization_loss, backward, add_regularization_grads,
 optimizer.step (which applies the constraints), with the trainer's seeded Fisher-Yates shuffle (_Rng below is
 locnet::Rng, include/locnet/core/rng.hpp), so both paths visit the same batches.
 """
@@ -140,12 +140,13 @@ class Training:
 
     def _fast_labels(self, y):
         """y as the C++ trainer takes it (integer labels for a classification loss, else float targets (N, ...)),
-        or None when it cannot (a metric it lacks, soft targets for a classification loss)."""
+        or None when it cannot (a metric it lacks)."""
         if any(m not in TRAINER_METRICS for m in self._metrics):
             return None
-        if self._loss_type in CLASSIFICATION:
-            return labels_of(y)
-        y = np.asarray(y, np.float32)
+        labels = labels_of(y) if self._loss_type in CLASSIFICATION else None
+        if labels is not None:
+            return labels
+        y = np.asarray(y, np.float32)  # soft targets for a classification loss too (probability rows)
         return y.reshape(len(y), -1) if y.ndim == 1 else y
 
     def _trainer_options(self):

@@ -175,3 +175,17 @@ def test_bad_files_are_format_errors_naming_the_file(tmp_path):
         data.image_folder(tmp_path / "imgs")
     with pytest.raises(locnet.ConfigError):
         data.open(tmp_path / "ragged.csv", x=bad)
+
+
+def test_soft_targets_train_in_the_cpp_trainer_as_in_the_python_loop():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype(np.float32)
+    p = rng.dirichlet([1, 1], size=60).astype(np.float32)
+    a, b = classifier(), classifier()
+    for m in (a, b):
+        m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    b._fast_labels = lambda y: None  # forces the Python loop
+    args = dict(epochs=2, batch_size=7, seed=2, verbose=0, validation_data=(x[:9], p[:9]))
+    assert a.fit(x, p, **args).history == b.fit(x, p, **args).history
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
