@@ -20,7 +20,11 @@ CLASSIFICATION = ("softmax_cross_entropy", "cross_entropy")  # the trainer's los
 ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 METRICS = ACCURACY + ("mse", "mean_squared_error", "mae", "mean_absolute_error")
 # Keras's metric names -> the trainer's (train/metrics.hpp); its "accuracy" takes the form the targets need.
-TRAINER_METRICS = {**dict.fromkeys(ACCURACY, "accuracy"), "mae": "mae", "mean_absolute_error": "mae"}
+TRAINER_METRICS = {**dict.fromkeys(ACCURACY, "accuracy"), "mae": "mae", "mean_absolute_error": "mae",
+                   "rmse": "rmse", "root_mean_squared_error": "rmse", "precision": "precision", "recall": "recall",
+                   "f1": "f1", "top_k_categorical_accuracy": "top_k_accuracy",
+                   "sparse_top_k_categorical_accuracy": "top_k_accuracy"}
+COMPILE_METRICS = METRICS + tuple(m for m in TRAINER_METRICS if m not in METRICS)
 EVAL_BATCH = 256  # the trainer's validation batch (trainer.cpp: evaluate's default)
 _M64 = (1 << 64) - 1
 
@@ -113,7 +117,8 @@ class Training:
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         """optimizer: a name ('adam'), spec text ('SGD(lr=0.01)') or a locnet optimizer (locnet.Adam(...));
-        loss: a name of locnet's loss catalog or a locnet loss object; metrics: names among METRICS."""
+        loss: a name of locnet's loss catalog or a locnet loss object; metrics: names among COMPILE_METRICS (the trainer's only
+        beyond METRICS: those need shuffle=True and no mse metric)."""
         self.optimizer = optimizer if isinstance(optimizer, _core.Optimizer) else _core.make_optimizer(optimizer)
         if loss is None:
             raise ConfigError(f"{self.name}: compile needs a loss, one of "
@@ -121,8 +126,8 @@ class Training:
         self.loss, self._loss_type = loss, loss_type(loss)
         self._metrics = list(metrics or [])
         for m in self._metrics:
-            if m not in METRICS:
-                raise ConfigError(f"{self.name}: metrics must be among {', '.join(METRICS)}, got '{m}'")
+            if m not in COMPILE_METRICS:
+                raise ConfigError(f"{self.name}: metrics must be among {', '.join(COMPILE_METRICS)}, got '{m}'")
         self._compiled = True
 
     def _require_compiled(self, what):
@@ -296,6 +301,7 @@ class Training:
         self.stop_reason = stopped
 
     def _fit_python(self, core, x, y, validation_data, epochs, initial_epoch, batch_size, seed, shuffle, cbs):
+        self._require_python_metrics()
         loss_fn, y = self._step_loss(core), self._targets(y)
         binary = self._loss_type == "binary_cross_entropy"
         n, rng, order = len(x), _Rng(seed), list(range(len(x)))
@@ -336,8 +342,14 @@ class Training:
                 return
 
     # -- evaluate and predict ---------------------------------------------------------------------------------
+    def _require_python_metrics(self):
+        if any(m not in METRICS for m in self._metrics):
+            raise NotSupported(f"{self.name}: the Python loop (shuffle=False or the mse metric) computes only the "
+                               f"metrics {', '.join(METRICS)}; got {self._metrics}")
+
     def _evaluate_python(self, core, x, y, batch_size):
         """Mean loss (without regularization, as the trainer's evaluate) and metrics over Inference batches."""
+        self._require_python_metrics()
         loss_fn, y, x = self._step_loss(core), self._targets(y), np.asarray(x, self._dtype())
         binary = self._loss_type == "binary_cross_entropy"
         sums = dict.fromkeys(["loss"] + self._metrics, 0.0)

@@ -189,3 +189,17 @@ def test_soft_targets_train_in_the_cpp_trainer_as_in_the_python_loop():
     assert a.fit(x, p, **args).history == b.fit(x, p, **args).history
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
+
+
+def test_trainer_metrics_by_keras_name():
+    x, y = separable()
+    model = classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["acc", "precision", "f1"])
+    history = model.fit(x, y, epochs=1, validation_split=0.25, verbose=0)
+    assert set(history.history) == {"loss", "acc", "precision", "f1", "val_loss", "val_acc", "val_precision",
+                                    "val_f1"}
+    assert all(0 <= v[0] <= 1 for v in history.history.values() if v is not history.history["loss"])
+    loss, acc, precision, f1 = model.evaluate(data.arrays(x, y))
+    assert 0 <= precision <= 1 and 0 <= f1 <= 1
+    with pytest.raises(locnet.NotSupported, match="Python loop"):
+        model.fit(x, y, shuffle=False, verbose=0)
