@@ -22,13 +22,22 @@ LabeledData labeled(const py::handle& x, const py::handle& y) {
   return LabeledData{to_tensor(x), std::vector<int64_t>(labels.data(), labels.data() + labels.size())};
 }
 
-// A Dataset as it is, or arrays x and y: integer y -> class labels, float y -> targets (LabeledData's run).
-std::shared_ptr<const Dataset> dataset(const py::handle& x, const py::handle& y) {
-  if (py::isinstance<Dataset>(x)) return x.cast<std::shared_ptr<Dataset>>();
+// The trainer's data: a Dataset as it is; arrays x with integer labels as LabeledData (x keeps its dtype: an f64
+// model trains in f64); arrays with float targets as tensor_dataset (f32).
+struct Data {
+  std::optional<LabeledData> labeled;
+  std::shared_ptr<const Dataset> dataset;
+};
+
+Data data(const py::handle& x, const py::handle& y) {
+  if (py::isinstance<Dataset>(x)) return {std::nullopt, x.cast<std::shared_ptr<Dataset>>()};
   auto a = py::array::ensure(y);
-  if (a && a.dtype().kind() == 'f') return tensor_dataset(to_tensor(x), to_tensor(a));
-  LabeledData d = labeled(x, y);
-  return tensor_dataset(std::move(d.x), std::move(d.y));
+  if (a && a.dtype().kind() == 'f') return {std::nullopt, tensor_dataset(to_tensor(x), to_tensor(a))};
+  return {labeled(x, y), nullptr};
+}
+
+std::shared_ptr<const Dataset> as_dataset(const Data& d) {
+  return d.labeled ? tensor_dataset(d.labeled->x, d.labeled->y) : d.dataset;
 }
 
 py::dict metrics(const EvalResult& r) {
@@ -63,9 +72,8 @@ py::tuple fit_model(Model& model, Optimizer& optimizer, const py::handle& x, con
                     const py::handle& val_x, const py::handle& val_y, int64_t epochs, int64_t initial_epoch,
                     int64_t batch_size, uint64_t seed, const std::string& monitor, int64_t patience, double min_delta,
                     py::object on_batch, py::object on_epoch, const TrainOptions& more) {
-  const auto train = dataset(x, y);
-  std::shared_ptr<const Dataset> validation;
-  if (!val_x.is_none()) validation = dataset(val_x, val_y);
+  const Data train = data(x, y);
+  const Data validation = val_x.is_none() ? Data{} : data(val_x, val_y);
   FitOptions options{.epochs = epochs, .initial_epoch = initial_epoch, .batch_size = batch_size, .seed = seed,
                      .monitor = monitor, .patience = patience, .min_delta = min_delta, .loss = more.loss,
                      .metrics = more.metrics, .class_weight = more.class_weight,
@@ -86,7 +94,13 @@ py::tuple fit_model(Model& model, Optimizer& optimizer, const py::handle& x, con
   std::string stopped;
   try {
     py::gil_scoped_release unlocked;
-    stopped = fit(model, optimizer, *train, validation.get(), options).stopped;
+    if (train.labeled && (val_x.is_none() || validation.labeled)) {  // the array run, as before Datasets
+      stopped = fit(model, optimizer, *train.labeled, validation.labeled ? &*validation.labeled : nullptr, options)
+                    .stopped;
+    } else {
+      const auto t = as_dataset(train), v = val_x.is_none() ? nullptr : as_dataset(validation);
+      stopped = fit(model, optimizer, *t, v.get(), options).stopped;
+    }
   } catch (const StopRequested&) {
     stopped = "stopped by a callback";
   }
@@ -160,11 +174,13 @@ void bind_training(py::module_& m) {
         "Whether the model outputs probabilities (ends in softmax): the trainer's rule for the loss's form");
   m.def("evaluate", [](Model& model, const py::handle& x, const py::handle& y, int64_t batch_size,
                        const std::string& loss, const std::vector<std::string>& metric_names) {
-          const auto data = dataset(x, y);
+          const Data d = data(x, y);
           EvalResult r;
           {
             py::gil_scoped_release unlocked;
-            r = evaluate(model, *data, batch_size, loss, metric_names);
+            r = d.labeled && loss.empty() && metric_names.empty()
+                    ? evaluate(model, *d.labeled, batch_size)
+                    : evaluate(model, *as_dataset(d), batch_size, loss, metric_names);
           }
           return metrics(r);
         }, py::arg("model"), py::arg("x"), py::arg("y") = py::none(), py::arg("batch_size") = 256,

@@ -151,6 +151,8 @@ class Training:
         labels = labels_of(y) if self._loss_type in CLASSIFICATION else None
         if labels is not None:
             return labels
+        if self._dtype() == np.float64:
+            return None  # float targets go to the trainer as f32 data sets; an f64 model trains in the Python loop
         y = np.asarray(y, np.float32)  # soft targets for a classification loss too (probability rows)
         return y.reshape(len(y), -1) if y.ndim == 1 else y
 
@@ -216,6 +218,8 @@ class Training:
             if labels is not None and (validation_data is None or val_labels is not None):
                 val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
                 if sample_weight is not None:
+                    if self._dtype() == np.float64:
+                        raise NotSupported(f"{self.name}: sample_weight trains an f32 data set; this model is f64")
                     x, labels = _core.with_sample_weights(_core.dataset_arrays(x, labels), sample_weight), None
                 self._fit_cpp(core, x, labels, val_x, val_labels, epochs, initial_epoch, batch_size, seed, cbs, extra)
             else:

@@ -243,7 +243,7 @@ class Model(_fit.Training):
 
     def _dtype(self):
         layers = self.layers
-        return np.float64 if layers and layers[0]._impl.dtype == "float64" else np.float32
+        return np.float64 if layers and layers[0]._impl.dtype in ("f64", "float64") else np.float32
 
     def build(self, input_shape=None):
         """Builds the weights for the input shape(s) (batch first, as Keras's build); Input shapes need none."""

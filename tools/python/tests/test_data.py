@@ -203,3 +203,16 @@ def test_trainer_metrics_by_keras_name():
     assert 0 <= precision <= 1 and 0 <= f1 <= 1
     with pytest.raises(locnet.NotSupported, match="Python loop"):
         model.fit(x, y, shuffle=False, verbose=0)
+
+
+def test_float64_models_train_in_float64():
+    """float64 x builds an f64 model: labels train in the C++ trainer in f64, float targets in the Python loop."""
+    x, y = separable(40)
+    x = x.astype(np.float64)
+    for target, loss in ((y, "sparse_categorical_crossentropy"), (x[:, :2] - x[:, 2:], "mse")):
+        locnet.set_seed(0)
+        model = locnet.Sequential([locnet.Dense(2)])
+        model.compile(optimizer="adam", loss=loss)
+        model.fit(x, target, epochs=1, verbose=0, class_weight={0: 2.0} if target is y else None)
+        assert [w.dtype for w in model.get_weights()] == [np.float64, np.float64]
+        assert model.predict(x[:2]).dtype == np.float64
