@@ -89,31 +89,26 @@ class TensorDataset : public Dataset {
   std::vector<std::string> names_;
 };
 
-class Subset : public Dataset {
+class Subset : public DatasetView {
  public:
-  Subset(std::shared_ptr<const Dataset> d, int64_t begin, int64_t end) : d_(std::move(d)), begin_(begin), end_(end) {
-    if (begin < 0 || end > d_->size() || begin >= end)
-      raise<ShapeError>("{}: a subset must be a non-empty range within [0, {}), got [{}, {})", d_->name(), d_->size(),
-                        begin, end);
+  Subset(std::shared_ptr<const Dataset> d, int64_t begin, int64_t end)
+      : DatasetView(std::move(d)), begin_(begin), end_(end) {
+    if (begin < 0 || end > inner_->size() || begin >= end)
+      raise<ShapeError>("{}: a subset must be a non-empty range within [0, {}), got [{}, {})", inner_->name(),
+                        inner_->size(), begin, end);
   }
   int64_t size() const override { return end_ - begin_; }
-  Shape sample_shape() const override { return d_->sample_shape(); }
-  TargetKind target_kind() const override { return d_->target_kind(); }
-  Shape target_shape() const override { return d_->target_shape(); }
-  int64_t classes() const override { return d_->classes(); }
-  std::vector<std::string> class_names() const override { return d_->class_names(); }
-  std::string name() const override { return fmt::format("{}[{}:{}]", d_->name(), begin_, end_); }
+  std::string name() const override { return fmt::format("{}[{}:{}]", inner_->name(), begin_, end_); }
   void gather(std::span<const int64_t> idx, Batch& out) const override {
     std::vector<int64_t> shifted(idx.begin(), idx.end());
     for (int64_t& i : shifted) {
       if (i < 0 || i >= size()) raise<ShapeError>("{}: sample index must be in [0, {}), got {}", name(), size(), i);
       i += begin_;
     }
-    d_->gather(shifted, out);
+    inner_->gather(shifted, out);
   }
 
  private:
-  std::shared_ptr<const Dataset> d_;
   int64_t begin_, end_;
 };
 

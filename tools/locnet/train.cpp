@@ -171,25 +171,18 @@ struct TrainData {
   std::vector<std::string> class_names;
 };
 // A data set whose samples hold as many values as the model's input, seen in the input's shape.
-class Reshaped : public Dataset {
+class Reshaped : public DatasetView {
  public:
-  Reshaped(std::shared_ptr<const Dataset> d, Shape sample) : d_(std::move(d)), sample_(std::move(sample)) {}
-  int64_t size() const override { return d_->size(); }
+  Reshaped(std::shared_ptr<const Dataset> d, Shape sample) : DatasetView(std::move(d)), sample_(std::move(sample)) {}
   Shape sample_shape() const override { return sample_; }
-  TargetKind target_kind() const override { return d_->target_kind(); }
-  Shape target_shape() const override { return d_->target_shape(); }
-  int64_t classes() const override { return d_->classes(); }
-  std::vector<std::string> class_names() const override { return d_->class_names(); }
-  std::string name() const override { return d_->name(); }
   void gather(std::span<const int64_t> idx, Batch& out) const override {
-    d_->gather(idx, out);
+    inner_->gather(idx, out);
     std::vector<int64_t> dims{int64_t(idx.size())};
     dims.insert(dims.end(), sample_.dims().begin(), sample_.dims().end());
     out.x = out.x.reshape(Shape(std::move(dims)));
   }
 
  private:
-  std::shared_ptr<const Dataset> d_;
   Shape sample_;
 };
 // The data set as the model takes it, without a copy (a memory-mapped source keeps streaming); ConfigError when

@@ -41,25 +41,18 @@ std::shared_ptr<Dataset> arrays(const py::handle& x, const py::handle& y) {
 }
 
 // Another data set with per-sample weights (Keras's sample_weight): gather sets Batch::weights.
-class WeightedDataset : public Dataset {
+class WeightedDataset : public DatasetView {
  public:
   WeightedDataset(std::shared_ptr<const Dataset> base, std::vector<float> weights)
-      : base_(std::move(base)), weights_(std::move(weights)) {
-    if (int64_t(weights_.size()) != base_->size())
-      throw ShapeError(base_->name() + ": sample_weight needs one weight per sample: " +
-                       std::to_string(base_->size()) + " samples, " + std::to_string(weights_.size()) + " weights");
+      : DatasetView(std::move(base)), weights_(std::move(weights)) {
+    if (int64_t(weights_.size()) != inner_->size())
+      throw ShapeError(inner_->name() + ": sample_weight needs one weight per sample: " +
+                       std::to_string(inner_->size()) + " samples, " + std::to_string(weights_.size()) + " weights");
     for (float w : weights_)
-      if (!(w >= 0)) throw ConfigError(base_->name() + ": sample weights must be >= 0, got " + std::to_string(w));
+      if (!(w >= 0)) throw ConfigError(inner_->name() + ": sample weights must be >= 0, got " + std::to_string(w));
   }
-  int64_t size() const override { return base_->size(); }
-  Shape sample_shape() const override { return base_->sample_shape(); }
-  TargetKind target_kind() const override { return base_->target_kind(); }
-  Shape target_shape() const override { return base_->target_shape(); }
-  int64_t classes() const override { return base_->classes(); }
-  std::vector<std::string> class_names() const override { return base_->class_names(); }
-  std::string name() const override { return base_->name(); }
   void gather(std::span<const int64_t> idx, Batch& out) const override {
-    base_->gather(idx, out);
+    inner_->gather(idx, out);
     std::vector<float> w;
     w.reserve(idx.size());
     for (int64_t i : idx) w.push_back(weights_[size_t(i)]);
@@ -67,7 +60,6 @@ class WeightedDataset : public Dataset {
   }
 
  private:
-  std::shared_ptr<const Dataset> base_;
   std::vector<float> weights_;
 };
 

@@ -45,6 +45,24 @@ class Dataset {
   virtual void gather(std::span<const int64_t> idx, Batch& out) const = 0;
 };
 
+// A data set seen through another (a subset, a reshaped or weighted view): forwards everything to `inner`; a
+// view overrides only what it changes.
+class DatasetView : public Dataset {
+ public:
+  explicit DatasetView(std::shared_ptr<const Dataset> inner) : inner_(std::move(inner)) {}
+  int64_t size() const override { return inner_->size(); }
+  Shape sample_shape() const override { return inner_->sample_shape(); }
+  TargetKind target_kind() const override { return inner_->target_kind(); }
+  Shape target_shape() const override { return inner_->target_shape(); }
+  int64_t classes() const override { return inner_->classes(); }
+  std::vector<std::string> class_names() const override { return inner_->class_names(); }
+  std::string name() const override { return inner_->name(); }
+  void gather(std::span<const int64_t> idx, Batch& out) const override { inner_->gather(idx, out); }
+
+ protected:
+  std::shared_ptr<const Dataset> inner_;
+};
+
 // A change applied to each training batch after gather and before the step (augmentation: random crops, flips,
 // translations), drawing only from `rng` so that a seed reproduces it. The loader may call it on another thread.
 class BatchTransform {
