@@ -54,7 +54,9 @@ void check_logits(const Tensor& z, int64_t n) {
 bool ends_in(const Model& model, const char* activation) {
   const std::vector<NodeId> outs = model.outputs();
   const Layer* last = outs.size() == 1 ? model.node_layer(outs[0]) : nullptr;
-  const Value* a = last ? last->config().kwarg("activation") : nullptr;
+  if (!last) return false;
+  const Call c = last->config();  // kwarg() points into it: keep it alive while reading
+  const Value* a = c.kwarg("activation");
   return a && a->kind() == Value::Kind::Str && a->as_str() == activation;
 }
 
