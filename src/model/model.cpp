@@ -396,6 +396,7 @@ std::vector<Tensor> Model::backward_many(const std::vector<Tensor>& dys) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> gs = n.layer->backward_many(grads[i]);
     if (profiler_) profiler_->add(li, *n.layer, gs[0].shape(), true, seconds_since(start));  // dx: the input shape
+    if (backward_hook_) backward_hook_(li);
     grads[i] = Tensor();
     for (size_t k = 0; k < n.inputs.size(); ++k) accumulate(n.inputs[k], std::move(gs[k]));
   }
@@ -413,6 +414,10 @@ Tensor Model::forward(const Tensor& x, Mode mode) {
 Tensor Model::backward(const Tensor& dy) {
   if (inputs_.size() > 1) raise<ConfigError>("model: backward(dy) needs a model with one input, got {}", inputs_.size());
   return backward_many({dy})[0];
+}
+
+void Model::set_collective(const std::shared_ptr<Collective>& group) {
+  for (size_t i : layers_) nodes_[i].layer->set_collective(group);
 }
 
 void Model::zero_grad() {

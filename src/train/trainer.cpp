@@ -171,7 +171,7 @@ double monitored(const EpochMetrics& m, const std::string& monitor) {
 }
 
 EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
-                    const std::vector<std::string>& metric_names) {
+                    const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective) {
   if (batch_size < 1) raise<ConfigError>("evaluate: batch_size must be >= 1, got {}", batch_size);
   const int64_t n = data.size();
   if (n <= 0) raise<ShapeError>("evaluate: {} must hold at least one sample, got none", data.name());

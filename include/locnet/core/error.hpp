@@ -1,11 +1,13 @@
 // Typed errors raised at the API edge.
 //
-// Contract: every user-facing failure is one of these four types (never an abort), and the message reads
+// Contract: every user-facing failure is one of these five types (never an abort), and the message reads
 // "<where>: <what> must be <expected>, got <actual>" so that a user sees both sides without a debugger.
 //   ConfigError  - an option or combination of options is invalid (raised at construction or build)
 //   ShapeError   - a tensor's shape (or dtype) is not what the layer or link expects
 //   FormatError  - a file or text is corrupt, truncated or of an unsupported layout
 //   NotSupported - a valid request this build does not implement
+//   DistError    - a data-parallel job's collective operation could not complete (a peer died or hung;
+//                  core/collective.hpp); the message names the operation and the rank
 #pragma once
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -32,6 +34,10 @@ class FormatError : public Error {
   using Error::Error;
 };
 class NotSupported : public Error {
+ public:
+  using Error::Error;
+};
+class DistError : public Error {
  public:
   using Error::Error;
 };

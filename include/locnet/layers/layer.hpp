@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "locnet/core/catalog.hpp"
+#include "locnet/core/collective.hpp"
 #include "locnet/core/config.hpp"
 #include "locnet/core/rng.hpp"
 #include "locnet/core/tensor.hpp"
@@ -126,6 +127,10 @@ class Layer : public CatalogObject {
   // running statistics in every mode (numpy-ml's and Keras's frozen BatchNorm).
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable);
+
+  // The data-parallel job this layer belongs to (core/collective.hpp): layers that synchronize across ranks
+  // (BatchNorm with sync=True) use it in training; the others ignore it. Null: a single process.
+  virtual void set_collective(std::shared_ptr<Collective>) {}
 
   // The layer as a spec-language call, including name="...": make_layer(config()) rebuilds an equal layer.
   Call config() const override = 0;

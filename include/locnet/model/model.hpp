@@ -20,6 +20,7 @@
 // each gradient once its layer consumed it. Layers cache what their own backward needs (layers/layer.hpp).
 // Outputs: set_outputs(), or the last node added when none were set.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -115,6 +116,12 @@ class Model {
   // Per-layer timing of forward/backward into `profiler` (model/profile.hpp); nullptr (the default) detaches it.
   // Not copied with the model.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
+  // Called by backward after layer(i)'s backward returned, so its parameter gradients are final for this
+  // backward (the data-parallel gradient all-reduce starts there, dist/data_parallel.hpp); empty detaches it.
+  // Not copied with the model.
+  void set_backward_hook(std::function<void(size_t layer)> hook) { backward_hook_ = std::move(hook); }
+  // Every layer's set_collective (layers/layer.hpp).
+  void set_collective(const std::shared_ptr<Collective>& group);
   void zero_grad();
   // Regularization (params/regularizers.hpp): the sum of every parameter regularizer's loss and every layer's
   // activity loss; adding each parameter regularizer's gradient to its grad (backward does not); applying
@@ -160,6 +167,7 @@ class Model {
   std::vector<NodeId> inputs_;
   std::vector<NodeId> outputs_;  // empty: the last node
   Profiler* profiler_ = nullptr;
+  std::function<void(size_t)> backward_hook_;
 };
 
 template <class L, class = std::enable_if_t<std::is_base_of_v<Layer, std::decay_t<L>>>>

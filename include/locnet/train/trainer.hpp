@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "locnet/core/collective.hpp"
 #include "locnet/model/profile.hpp"
 #include "locnet/model/sequential.hpp"
 #include "locnet/train/dataset.hpp"
@@ -85,6 +86,12 @@ struct FitOptions {
   std::map<int64_t, double> class_weight;   // class -> weight (Keras's class_weight)
   std::shared_ptr<const BatchTransform> augment;  // applied to training batches only
   bool prefetch = true;                     // prepare the next batch on another thread
+  // Data-parallel training (docs/distributed.md, dist/data_parallel.hpp): every rank of `collective` calls fit
+  // with the same model, data, options and seed; batch_size is the global batch, split between the ranks.
+  // Null or a group of size 1: a single process, exactly as without it.
+  std::shared_ptr<Collective> collective;
+  int64_t bucket_bytes = 1 << 20;  // gradients all-reduced per bucket of about this many bytes
+  bool check_replicas = false;     // after each epoch, a hash of every rank's parameters must agree (DistError)
 };
 
 struct FitResult {
@@ -104,8 +111,9 @@ EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size = 
 FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Dataset* validation,
               const FitOptions& options);
 // loss and metrics as fit's (an empty loss: the class rule).
+// With a collective of several ranks, each rank evaluates its share of `data` and every rank returns the totals.
 EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size = 256, const std::string& loss = "",
-                    const std::vector<std::string>& metrics = {});
+                    const std::vector<std::string>& metrics = {}, const std::shared_ptr<Collective>& collective = {});
 // The monitored value of an epoch ("val_accuracy" -> validation->metrics["accuracy"]); ConfigError when absent.
 double monitored(const EpochMetrics& m, const std::string& monitor);
 
