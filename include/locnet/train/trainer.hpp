@@ -94,8 +94,17 @@ struct FitOptions {
   bool check_replicas = false;     // after each epoch, a hash of every rank's parameters must agree (DistError)
 };
 
+// Data-parallel steps' costs (zero for a single process, except steps and backward_seconds).
+struct Communication {
+  int64_t buckets = 0, bytes_per_step = 0;  // gradient buckets all-reduced per step and their bytes
+  int64_t steps = 0;
+  double wait_seconds = 0;      // waiting for gradient sums after backward (communication not hidden)
+  double backward_seconds = 0;  // backward plus that wait, over the steps
+};
+
 struct FitResult {
   std::vector<EpochMetrics> history;
+  Communication communication;
   std::string stopped;  // empty when every epoch ran; otherwise why training stopped early
 };
 
