@@ -215,8 +215,12 @@ double monitored(const EpochMetrics& m, const std::string& monitor) {
   return it->second;
 }
 
-EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
-                    const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective) {
+namespace {
+
+// evaluate(); fit_group: the group fit already set on the model (left in place).
+EvalResult evaluate_pass(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
+                         const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective,
+                         const std::shared_ptr<Collective>& fit_group) {
   if (batch_size < 1) raise<ConfigError>("evaluate: batch_size must be >= 1, got {}", batch_size);
   const int64_t n = data.size();
   if (n <= 0) raise<ShapeError>("evaluate: {} must hold at least one sample, got none", data.name());
@@ -225,6 +229,14 @@ EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   const std::shared_ptr<Collective> group = group_of(collective);
+  struct Restore {  // layers that use the group (SyncBatchNorm) get it for this pass; fit's own group stays
+    Model& m;
+    bool set;
+    ~Restore() {
+      if (set) m.set_collective(nullptr);
+    }
+  } restore{model, group && group != fit_group};
+  if (restore.set) model.set_collective(group);
   // Several ranks: each takes its shard of every batch (the same batches as one process, so layers that use batch
   // statistics in inference see the same ones) and forwards even an empty shard (its collectives).
   Loader loader(data, std::move(order), batch_size, nullptr, 0, 0, false, group ? group->rank() : 0,
@@ -241,6 +253,13 @@ EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const
     metrics.reduce(*group);
   }
   return summary(loss_sum / double(n), metrics, task);
+}
+
+}  // namespace
+
+EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
+                    const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective) {
+  return evaluate_pass(model, data, batch_size, loss, metric_names, collective, nullptr);
 }
 
 EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size) {
@@ -369,7 +388,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
     const EvalResult train_summary = summary(m.loss, metrics, task);
     m.accuracy = train_summary.accuracy;
     m.metrics = train_summary.metrics;
-    if (validation) m.validation = evaluate(model, *validation, 256, o.loss, o.metrics, group);
+    if (validation) m.validation = evaluate_pass(model, *validation, 256, o.loss, o.metrics, group, group);
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const bool can_monitor = validation || !o.monitor.starts_with("val_");
     if (can_monitor) {
