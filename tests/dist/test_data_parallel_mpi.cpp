@@ -15,7 +15,7 @@ using locnet::testing::random_tensor;
 namespace {
 
 LabeledData data(int64_t n, uint64_t seed) {
-  std::vector<int64_t> y(size_t(n));
+  std::vector<int64_t> y(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) y[size_t(i)] = (i * 5 + int64_t(seed)) % 3;
   return {random_tensor(Shape{n, 8, 8, 1}, DType::f32, seed), y};
 }

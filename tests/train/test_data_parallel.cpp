@@ -44,7 +44,7 @@ const char* const kSmallNet =
 
 LabeledData small_data(int64_t n, uint64_t seed) {
   Tensor x = random_tensor(Shape{n, 8, 8, 1}, DType::f32, seed);
-  std::vector<int64_t> y(size_t(n));
+  std::vector<int64_t> y(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) y[size_t(i)] = (i * 7 + int64_t(seed)) % 3;
   return {x, y};
 }
@@ -203,7 +203,7 @@ TEST(DataParallel, FitMatchesSingleProcess) {
     for (int n : {1, 2, 3}) {
       SCOPED_TRACE(fmt::format("{} ranks, augment {}", n, augment));
       auto group = dist::thread_group(n);
-      std::vector<FitResult> got(size_t(n));
+      std::vector<FitResult> got(static_cast<size_t>(n));
       on_ranks(group, [&](const std::shared_ptr<Collective>& g) {
         Sequential m = small_net();
         auto opt = make_optimizer("SGD(0.05, momentum=0.9)");
