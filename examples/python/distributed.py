@@ -19,7 +19,7 @@ x = rng.normal(size=(512, 8, 8, 1)).astype(np.float32)
 y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype(np.int64)  # top half brighter?
 
 locnet.set_seed(1)
-model = locnet.Sequential([locnet.Input((8, 8, 1)), locnet.LocallyConnected2D(4, 3, activation="relu"),
+model = locnet.Sequential([locnet.LocallyConnected2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
                            locnet.BatchNorm2D(), locnet.Flatten(), locnet.Dense(2)])
 if size > 1:  # the global batch's statistics in every BatchNorm (alone, BatchNorm is the same either way)
     distributed.convert_sync_batchnorm(model)
