@@ -181,7 +181,7 @@ void bind_training(py::module_& m) {
           EvalResult r;
           {
             py::gil_scoped_release unlocked;
-            r = d.labeled && loss.empty() && metric_names.empty() && !collective
+            r = d.labeled && loss.empty() && metric_names.empty() && (!collective || collective->size() == 1)
                     ? evaluate(model, *d.labeled, batch_size)
                     : evaluate(model, *as_dataset(d), batch_size, loss, metric_names, collective);
           }
