@@ -215,15 +215,16 @@ def test_save_writes_on_rank_0_only(tmp_path, monkeypatch):
 
 def test_convert_sync_batchnorm():
     locnet.set_seed(2)
-    m = locnet.Sequential([locnet.Dense(4, input_shape=(3,)), locnet.BatchNormalization(), locnet.Dense(2)])
+    m = locnet.Sequential([locnet.Dense(4, input_shape=(3,)), locnet.BatchNorm1D(),
+                           locnet.classes()["BatchNorm1D.pytorch"](4), locnet.Dense(2)])
     with pytest.raises(TypeError, match="model must be a locnet.Model, got list"):
         distributed.convert_sync_batchnorm([])
     if "sync" not in m.layers[1].get_config():
         pytest.skip("SyncBatchNorm (h2: BatchNorm's sync option) not merged yet")
     weights = m.get_weights()
-    assert m.layers[1].get_config()["sync"] is False
+    assert [layer.get_config().get("sync") for layer in m.layers] == [None, False, False, None]
     assert distributed.convert_sync_batchnorm(m) is m
-    assert m.layers[1].get_config()["sync"] is True
+    assert [layer.get_config().get("sync") for layer in m.layers] == [None, True, True, None]
     for a, b in zip(weights, m.get_weights()):
         np.testing.assert_array_equal(a, b)
 
