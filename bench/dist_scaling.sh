@@ -53,7 +53,7 @@ for c in "${order[@]}"; do
   # the median run's communication report (the CLI's all-reduce / overlap lines, when it prints them)
   for entry in ${logs[$c]}; do
     if [[ ${entry%%:*} == "$median" ]]; then
-      grep -iE 'all-reduce|allreduce|communicat|overlap|wait' "${entry#*:}" | sed 's/^/       /' || true
+      grep -iE 'data-parallel|all-reduce|allreduce|communicat|overlap|wait' "${entry#*:}" | tr -d '\r' | sed -E 's/^ +//; s/^/       /' || true
       break
     fi
   done
