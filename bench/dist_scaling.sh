@@ -7,7 +7,7 @@
 #        TEST=1000 test samples, MPIRUN=mpirun). Needs a build with -DLOCNET_MPI=ON and OpenMPI's mpirun.
 set -euo pipefail
 reps=${1:-3}
-locnet=${LOCNET:-build/bin/locnet}
+locnet=$(realpath "${LOCNET:-build/bin/locnet}")
 mpirun=${MPIRUN:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 data=$(mktemp -d)
@@ -31,6 +31,7 @@ declare -A cmd=(
   [3x1]="$mpirun -np 3 --oversubscribe --bind-to none $locnet train --data $data --epochs 1 --threads 1"
 )
 order=(1x2 2x1 3x1)
+cd "$data"  # the model file each run writes stays there
 declare -A rates logs
 for ((r = 1; r <= reps; r++)); do
   for c in "${order[@]}"; do
