@@ -5,7 +5,8 @@
 and call ``locnet.distributed.init()`` first. ``Model.fit`` then trains on the job's group: batch_size is the
 global batch (each rank computes its share of every batch, the gradients are summed over the ranks), the reported
 loss and metrics are global, progress and callbacks run on rank 0 (a callback with ``all_ranks = True`` runs on
-every rank), and ``Model.save``/``save_weights`` write on rank 0 only. Without an MPI launcher init() gives the
+every rank), and ``Model.save``/``save_weights`` write on rank 0 only. fit and evaluate are collective calls:
+every rank makes them with the same arguments (or passes distributed=False). Without an MPI launcher init() gives the
 single process (size 1) and everything behaves as without it.
 
 Errors: locnet.DistError (a RuntimeError) when a collective operation cannot complete (a rank died or hung past
