@@ -73,6 +73,9 @@ void bind_dist(py::module_& m) {
         "single process");
   m.def("mpi_available", &dist::mpi_available, "Whether this build has MPI (-DLOCNET_MPI=ON)");
   m.def("launched_by_mpi", &dist::launched_by_mpi, "Whether this process was started by an MPI launcher");
+  m.def("abort_job", [](const std::string& message, int code) { dist::abort_job(message, code); },
+        py::arg("message"), py::arg("code") = 1,
+        "Ends every process of the job (MPI_Abort) after printing the message with this rank; never returns");
   m.def("convert_sync_batchnorm", [](Model& model) { return dist::convert_sync_batchnorm(model); },
         py::arg("model"), "Sets sync=True on every BatchNorm layer; returns how many");
 }

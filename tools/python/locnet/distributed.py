@@ -12,6 +12,9 @@ single process (size 1) and everything behaves as without it.
 Errors: locnet.DistError (a RuntimeError) when a collective operation cannot complete (a rank died or hung past
 the timeout, LOCNET_DIST_TIMEOUT); NotSupported when started by mpirun in a build without MPI.
 """
+import sys
+import traceback
+
 import numpy as np
 
 from . import _core
@@ -23,16 +26,25 @@ __all__ = ["DistError", "init", "is_initialized", "rank", "size", "barrier", "al
 _world = None
 
 
-def init(timeout=None):
+def init(timeout=None, abort_on_error=True):
     """The job's group (MPI initialized on the first call under mpirun/srun; else the single process); later
     calls return the same group. timeout: seconds a collective may wait for the other ranks before DistError
-    (default 300, or LOCNET_DIST_TIMEOUT; only the first call's value counts)."""
+    (default 300; LOCNET_DIST_TIMEOUT wins; only the first call's value counts). abort_on_error: in a job of
+    several ranks, an uncaught exception prints its traceback with the rank and ends the whole job at once
+    (MPI_Abort), instead of leaving the other ranks waiting until the timeout."""
     global _world
     if _world is None:
         if timeout is not None and not timeout > 0:
             raise _core.ConfigError(f"locnet.distributed.init: timeout must be > 0 seconds, got {timeout}")
         _world = _core.dist_world(float(timeout)) if timeout is not None else _core.dist_world()
+        if abort_on_error and _world.size > 1:
+            sys.excepthook = _abort_job_hook
     return _world
+
+
+def _abort_job_hook(exc_type, exc, tb):
+    text = "".join(traceback.format_exception(exc_type, exc, tb)).rstrip()
+    _core.abort_job(f"uncaught {exc_type.__name__}, ending the job\n{text}", 1)
 
 
 def is_initialized():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import types
 
 import numpy as np
@@ -78,7 +79,9 @@ def test_before_init_a_single_process():
 
 @pytest.mark.skipif(_core.launched_by_mpi(), reason="pytest itself runs under an MPI launcher")
 def test_init_without_mpirun_is_the_single_process():
+    hook = sys.excepthook
     group = distributed.init()
+    assert sys.excepthook is hook  # a single process keeps Python's own handling of errors
     assert distributed.is_initialized() and distributed.init() is group and distributed.group() is group
     assert (group.rank, group.size, group.where()) == (0, 1, "")
     assert (distributed.rank(), distributed.size()) == (0, 1)
@@ -257,15 +260,40 @@ MPI_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(shutil.which("mpirun") is None or not distributed.mpi_available(),
-                    reason="needs mpirun and locnet built with MPI (-DLOCNET_MPI=ON)")
-def test_mpirun_two_ranks_match_the_single_process_fit(tmp_path):
-    script = tmp_path / "fit.py"
-    script.write_text(MPI_SCRIPT % RTOL)
+def mpirun(tmp_path, text, timeout=180):
+    script = tmp_path / "job.py"
+    script.write_text(text)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.dirname(os.path.abspath(locnet.__file__)))] +
         [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    done = subprocess.run(["mpirun", "-np", "2", "--oversubscribe", sys.executable, str(script)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=180)
+    env.pop("LOCNET_DIST_TIMEOUT", None)
+    return subprocess.run(["mpirun", "-np", "2", "--oversubscribe", sys.executable, str(script)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+needs_mpi = pytest.mark.skipif(shutil.which("mpirun") is None or not distributed.mpi_available(),
+                               reason="needs mpirun and locnet built with MPI (-DLOCNET_MPI=ON)")
+
+
+@needs_mpi
+def test_mpirun_two_ranks_match_the_single_process_fit(tmp_path):
+    done = mpirun(tmp_path, MPI_SCRIPT % RTOL)
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     assert done.stdout.count("OK") == 2
+
+
+@needs_mpi
+def test_mpirun_an_uncaught_error_on_one_rank_ends_the_job_at_once(tmp_path):
+    start = time.monotonic()
+    done = mpirun(tmp_path, textwrap.dedent("""
+        from locnet import distributed
+        group = distributed.init(timeout=120)
+        if group.rank == 1:
+            raise ValueError("rank 1 fails on purpose")
+        distributed.barrier()  # rank 0 waits here until the job is aborted
+        print("rank 0 passed the barrier")
+    """))
+    assert time.monotonic() - start < 60  # far less than the 120 s timeout: the hook aborted the job
+    assert done.returncode != 0 and "passed the barrier" not in done.stdout
+    assert "rank 1 of 2: uncaught ValueError, ending the job" in done.stderr
+    assert "ValueError: rank 1 fails on purpose" in done.stderr
