@@ -6,8 +6,11 @@
 // f64 with tolerance 1e-10 (relative, plus 1e-10 absolute): the two differ only in summation order.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <thread>
+
+#include <fmt/ranges.h>
 
 #include "expect_error.hpp"
 #include "gradcheck.hpp"
