@@ -34,7 +34,7 @@ constexpr double kTol = 1e-10;
 template <class F>
 std::vector<std::exception_ptr> on_ranks(int n, F f) {
   std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(size_t(n));
+  std::vector<std::exception_ptr> errors = std::vector<std::exception_ptr>(size_t(n));
   for (int r = 0; r < n; ++r)
     threads.emplace_back([&, r] {
       try {
@@ -142,8 +142,8 @@ void compare(const Case& c, const std::vector<int64_t>& split) {
     } catch (...) {
       ref_error = std::current_exception();
     }
-    std::vector<Tensor> y(size_t(n)), dx(size_t(n));
-    std::vector<std::vector<Tensor>> before(size_t(n));
+    auto y = std::vector<Tensor>(size_t(n)), dx = std::vector<Tensor>(size_t(n));
+    auto before = std::vector<std::vector<Tensor>>(size_t(n));
     for (int r = 0; r < n; ++r) before[size_t(r)] = buffer_values(*ranks[size_t(r)]);
     auto errors = on_ranks(n, [&](int r) {
       Layer& l = *ranks[size_t(r)];
