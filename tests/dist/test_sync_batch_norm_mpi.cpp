@@ -4,21 +4,37 @@
 // synthetic data, f64, tolerance 1e-10 (the two differ only in summation order).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
-#include "gradcheck.hpp"
 #include "locnet/core/collective.hpp"
 #include "locnet/core/error.hpp"
+#include "locnet/core/rng.hpp"
 #include "locnet/dist/mpi.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/registry.hpp"
 
 using namespace locnet;
-using locnet::testing::max_scaled_error;
-using locnet::testing::random_tensor;
 
 namespace {
+
+Tensor random_tensor(const Shape& s, DType dt, uint64_t seed, double scale = 1.0) {
+  Tensor t(s, dt);
+  Rng rng(seed);
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, scale * (2 * rng.uniform() - 1));
+  return t;
+}
+
+// max |a - b| / (atol + rtol |b|); <= 1: close (the same shapes).
+double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  EXPECT_EQ(a.shape(), b.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel() && a.shape() == b.shape(); ++i)
+    worst = std::max(worst, std::abs(a.item(i) - b.item(i)) / (atol + rtol * std::abs(b.item(i))));
+  return worst;
+}
 
 std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec).at(0)); }
 
