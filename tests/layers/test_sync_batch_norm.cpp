@@ -326,3 +326,41 @@ TEST(SyncBatchNorm, SpecConfigAndConvert) {
       EXPECT_NE(b->config().repr().find("sync=True"), std::string::npos);
     }
 }
+
+// f32 through the optimized kernels, both layouts, with an empty rank: tolerance 2e-5 relative (f32 rounding of
+// the two summation orders on values of order 1).
+TEST(SyncBatchNorm, F32BothLayouts) {
+  for (const char* spec : {"BatchNorm2D.pytorch(8)", "BatchNorm2D.pytorch(8, data_format=\"channels_last\")"}) {
+    SCOPED_TRACE(spec);
+    const bool last = std::string(spec).find("last") != std::string::npos;
+    const Shape sample = last ? Shape{5, 6, 8} : Shape{8, 5, 6};
+    const std::vector<int64_t> split{3, 0, 2};
+    auto ref = layer_of(spec);
+    Rng rng(3);
+    ref->build(sample.with_batch(Shape::kUnknown), rng, DType::f32);
+    Tensor x = random_tensor(sample.with_batch(5), DType::f32, 1, 3.0), dy = random_tensor(sample.with_batch(5),
+                                                                                            DType::f32, 2);
+    Tensor y_ref = ref->forward(x, Mode::Training), dx_ref = ref->backward(dy);
+    auto group = dist::thread_group(3, 20.0);
+    auto y = std::vector<Tensor>(3), dx = std::vector<Tensor>(3);
+    auto layers = std::vector<std::unique_ptr<Layer>>(3);
+    run_ranks(3, [&](int r) {
+      layers[size_t(r)] = layer_of(spec);
+      Layer& l = *layers[size_t(r)];
+      bn(l).set_sync(true);
+      Rng same(3);
+      l.build(sample.with_batch(Shape::kUnknown), same, DType::f32);
+      l.set_collective(group[size_t(r)]);
+      const int64_t lo = r == 0 ? 0 : 3, hi = r == 0 ? 3 : r == 1 ? 3 : 5;
+      y[size_t(r)] = l.forward(rows(x, lo, hi), Mode::Training);
+      dx[size_t(r)] = l.backward(rows(dy, lo, hi));
+    });
+    const int64_t lo[] = {0, 3, 3}, hi[] = {3, 3, 5};
+    for (int r = 0; r < 3; ++r) {
+      EXPECT_LE(max_scaled_error(y[size_t(r)], rows(y_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
+      EXPECT_LE(max_scaled_error(dx[size_t(r)], rows(dx_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
+      auto got = buffer_values(*layers[size_t(r)]), want = buffer_values(*ref);
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_LE(max_scaled_error(got[i], want[i], 2e-5, 2e-5), 1.0) << r;
+    }
+  }
+}
