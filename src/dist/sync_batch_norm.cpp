@@ -1,13 +1,17 @@
-// PLACEHOLDER (branch h4 only): h2 owns this file and its real implementation replaces it at merge. It exists so
-// that the Python binding locnet._core.convert_sync_batchnorm links before h2's SyncBatchNorm is merged.
 #include "locnet/dist/sync_batch_norm.hpp"
 
-#include "locnet/core/error.hpp"
+#include "locnet/layers/batch_norm.hpp"
 
 namespace locnet::dist {
 
-int convert_sync_batchnorm(Model&) {
-  raise<NotSupported>("convert_sync_batchnorm: SyncBatchNorm must be merged (h2), got this placeholder");
+int convert_sync_batchnorm(Model& model) {
+  int converted = 0;
+  for (size_t i = 0; i < model.size(); ++i)
+    if (auto* bn = dynamic_cast<BatchNormBase*>(&model.layer(i)); bn && !bn->canonical().sync) {
+      bn->set_sync(true);  // the weights, statistics and the built kernel stay as they are
+      ++converted;
+    }
+  return converted;
 }
 
 }  // namespace locnet::dist
