@@ -21,8 +21,7 @@ y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype(np.in
 locnet.set_seed(1)
 model = locnet.Sequential([locnet.LocallyConnected2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
                            locnet.BatchNorm2D(), locnet.Flatten(), locnet.Dense(2)])
-if size > 1:  # the global batch's statistics in every BatchNorm (alone, BatchNorm is the same either way)
-    distributed.convert_sync_batchnorm(model)
+distributed.convert_sync_batchnorm(model)  # the global batch's statistics in every BatchNorm (alone: the same)
 model.compile(optimizer=locnet.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
 history = model.fit(x, y, batch_size=32, epochs=3, seed=7, verbose=2)  # progress on rank 0 only
