@@ -179,9 +179,9 @@ double sum_over(Collective& group, double v) {
 // The optimizer's state (a resumed run) from rank 0, so that every replica steps alike.
 void broadcast_optimizer(Optimizer& optimizer, Model& model, Collective& group) {
   std::vector<std::pair<std::string, Tensor>> state = optimizer.state();
-  std::vector<double> slots{double(state.size())};
-  group.all_reduce_max(slots);
-  if (slots[0] <= 1 && optimizer.iterations() == 0) return;  // nothing beyond a zero step counter
+  std::vector<double> any{double(state.size()), double(optimizer.iterations())};
+  group.all_reduce_max(any);  // every rank takes the same branch
+  if (any[0] <= 1 && any[1] == 0) return;  // nothing beyond a zero step counter anywhere
   for (auto& [key, t] : state) {
     t = t.clone();
     group.broadcast(std::span<std::byte>(static_cast<std::byte*>(t.raw()), t.nbytes()), 0);

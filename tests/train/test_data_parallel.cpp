@@ -263,6 +263,20 @@ TEST(DataParallel, EvaluateMatchesSingleProcess) {
   });
 }
 
+// Optimizer state from before fit (a resumed run) starts from rank 0's too: here each rank's momentum comes from
+// its own single-process fit on other data, yet the replicas stay equal (check_replicas after each epoch).
+TEST(DataParallel, OptimizerStateIsBroadcast) {
+  auto group = dist::thread_group(2);
+  on_ranks(group, [&](const std::shared_ptr<Collective>& g) {
+    Sequential m = small_net();
+    auto opt = make_optimizer("SGD(0.05, momentum=0.9)");
+    fit(m, *opt, small_data(5, uint64_t(20 + g->rank())), nullptr, {.batch_size = 5});  // alone: differs per rank
+    EXPECT_NO_THROW(fit(m, *opt, small_data(8, 7), nullptr,
+                        {.epochs = 2, .batch_size = 4, .collective = g, .check_replicas = true}));
+    EXPECT_EQ(opt->iterations(), 1 + 4);
+  });
+}
+
 // A rank's replica that drifted is caught after the epoch by check_replicas.
 TEST(DataParallel, CheckReplicasCatchesDrift) {
   const LabeledData train = small_data(6, 6);
