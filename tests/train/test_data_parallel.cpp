@@ -227,8 +227,10 @@ TEST(DataParallel, FitMatchesSingleProcess) {
           EXPECT_EQ(res.history[e].metrics.at("loss"), got[0].history[e].metrics.at("loss"));  // the same everywhere
         }
         EXPECT_EQ(res.communication.steps, 6);
-        if (n > 1) EXPECT_GT(res.communication.buckets, 1);
-        if (n > 1) EXPECT_GT(res.communication.bytes_per_step, 0);
+        if (n > 1) {
+          EXPECT_GT(res.communication.buckets, 1);
+          EXPECT_GT(res.communication.bytes_per_step, 0);
+        }
       }
     }
   }
