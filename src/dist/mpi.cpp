@@ -127,7 +127,7 @@ class Engine {
       return;
     }
     lock.unlock();
-    abort_job(fmt::format("finalize: the other ranks did not finish within {} s (a rank died or hangs)", timeout_s));
+    abort_job(fmt::format("finalize: did not complete within {} s (a rank died or hangs)", timeout_s));
   }
 
  private:
