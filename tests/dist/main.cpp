@@ -2,7 +2,10 @@
 // Rank 0 prints gtest's progress; every other rank prints only its failures, each line prefixed "rank r:".
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
+#include <string>
 
 #include "locnet/dist/mpi.hpp"
 
@@ -11,11 +14,12 @@ namespace {
 class RankFailures : public testing::EmptyTestEventListener {
  public:
   explicit RankFailures(int rank) : rank_(rank) {}
+  // (the test's name from OnTestStart: UnitTest::current_test_info() would take the lock gtest holds here)
+  void OnTestStart(const testing::TestInfo& t) override { test_ = fmt::format("{}.{}", t.test_suite_name(), t.name()); }
   void OnTestPartResult(const testing::TestPartResult& r) override {
     if (!r.failed()) return;
-    const testing::TestInfo* t = testing::UnitTest::GetInstance()->current_test_info();
-    std::fprintf(stderr, "rank %d: %s.%s: %s:%d: failure\n", rank_, t ? t->test_suite_name() : "?",
-                 t ? t->name() : "?", r.file_name() ? r.file_name() : "?", r.line_number());
+    std::fprintf(stderr, "rank %d: %s: %s:%d: failure\n", rank_, test_.c_str(), r.file_name() ? r.file_name() : "?",
+                 r.line_number());
     // the message, each line prefixed, so that lines of several ranks interleaved still say whose they are
     const std::string text = r.message();
     for (size_t begin = 0; begin < text.size();) {
@@ -29,6 +33,7 @@ class RankFailures : public testing::EmptyTestEventListener {
 
  private:
   int rank_;
+  std::string test_ = "(outside a test)";
 };
 
 }  // namespace
