@@ -1,9 +1,12 @@
 #include "locnet/layers/batch_norm.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "kernels/batch_norm/problem.hpp"
 #include "kernels/registry.hpp"
+#include "locnet/core/collective.hpp"
 #include "locnet/params/constraints.hpp"
 #include "locnet/params/initializers.hpp"
 #include "locnet/params/regularizers.hpp"
@@ -59,6 +62,7 @@ BatchNormCanonical base(int rank, double eps, const char* type, const char* eps_
 template <int R>
 BatchNormCanonical NumpyMlBatchNormConfig<R>::validate() const {
   BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation, data_format);
+  c.sync = sync;
   check_fraction(kType, "momentum", momentum);
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;  // as numpy-ml computes it
@@ -70,6 +74,7 @@ BatchNormCanonical NumpyMlBatchNormConfig<R>::validate() const {
 template <int R>
 BatchNormCanonical PyTorchBatchNormConfig<R>::validate() const {
   BatchNormCanonical c = base(R, eps, kType, "eps", activation, data_format);
+  c.sync = sync;
   if (num_features <= 0) raise<ConfigError>("{}: num_features must be a positive integer, got {}", kType, num_features);
   c.num_features = num_features;
   if (momentum) {
@@ -90,6 +95,7 @@ BatchNormCanonical PyTorchBatchNormConfig<R>::validate() const {
 template <int R>
 BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
   BatchNormCanonical c = base(R, epsilon, kType, "epsilon", activation, std::nullopt);
+  c.sync = sync;
   check_fraction(kType, "momentum", momentum);
   c.old_weight = momentum;
   c.new_weight = 1.0 - momentum;
@@ -123,6 +129,7 @@ BatchNormCanonical KerasBatchNormConfig<R>::validate() const {
 template <int R>
 BatchNormCanonical CaffeBatchNormConfig<R>::validate() const {
   BatchNormCanonical c = base(R, eps, kType, "eps", activation, data_format);
+  c.sync = sync;
   check_fraction(kType, "moving_average_fraction", moving_average_fraction);
   c.update = BatchNormCanonical::Update::caffe;
   c.old_weight = moving_average_fraction;
@@ -308,31 +315,70 @@ void BatchNormBase::update_running(const std::vector<double>& mean, const std::v
   }
 }
 
+int64_t BatchNormBase::global_statistics(const kernels::BatchNormProblem& p, const Tensor& x,
+                                         const std::vector<double>& gamma, const std::vector<double>& beta, Tensor& y,
+                                         std::vector<double>& mean, std::vector<double>& var) {
+  const size_t C = size_t(p.c), k = 1 + 2 * C;
+  std::vector<double> mine(k, 0.0), all(k * size_t(group_->size()));
+  mine[0] = double(p.count());
+  if (p.count() > 0) {  // the kernel's two-pass statistics; the y it writes is overwritten with the global ones
+    impl_->forward_training(p, x.raw(), gamma.data(), beta.data(), c_.epsilon, y.raw(), mean.data(), var.data());
+    for (size_t i = 0; i < C; ++i) {
+      mine[1 + i] = mean[i];
+      mine[1 + C + i] = var[i] * mine[0];
+    }
+  }
+  group_->all_gather(mine, all);
+  // Chan, Golub, LeVeque's pairwise update, rank by rank: never E[x^2] - E[x]^2.
+  std::vector<double> m2(C, 0.0);
+  std::fill(mean.begin(), mean.end(), 0.0);
+  double n = 0;
+  for (int r = 0; r < group_->size(); ++r) {
+    const double* o = all.data() + size_t(r) * k;
+    const double nb = o[0];
+    if (nb == 0) continue;
+    for (size_t i = 0; i < C; ++i) {
+      const double delta = o[1 + i] - mean[i];
+      mean[i] = n == 0 ? o[1 + i] : mean[i] + delta * (nb / (n + nb));
+      m2[i] = n == 0 ? o[1 + C + i] : m2[i] + o[1 + C + i] + delta * delta * (n * nb / (n + nb));
+    }
+    n += nb;
+  }
+  for (size_t i = 0; i < C; ++i) var[i] = n > 0 ? m2[i] / n : 0.0;
+  return int64_t(n);
+}
+
 Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
   check_input(x);
   const auto p = problem(c_, x.shape(), axis_of(x.shape()), x.dtype());
-  const int64_t m = p.count();
+  int64_t m = p.count();
   const bool batch = uses_batch_stats(mode);
+  // Only batch statistics in training are synchronized; a group of one is plain BatchNorm, bit for bit.
+  const bool sync = batch && c_.sync && mode == Mode::Training && group_ && group_->size() > 1;
   std::vector<double> gamma = values(gamma_, p.c, 1), beta = values(beta_, p.c, 0);
   std::vector<double> mean(size_t(p.c)), invstd(size_t(p.c));
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   if (batch) {
+    std::vector<double> var(size_t(p.c));
+    if (sync) m = global_statistics(p, x, gamma, beta, y, mean, var);  // every rank checks the same m and values
     if (m < 1 || (c_.single_value_error && m == 1))
       raise<ConfigError>(
           "{}: expected more than 1 value per channel when computing batch statistics, got input "
-          "shape {}",
-          where(), x.shape().str());
-    std::vector<double> var(size_t(p.c));
-    impl_->forward_training(p, x.raw(), gamma.data(), beta.data(), c_.epsilon, y.raw(), mean.data(), var.data());
+          "shape {}{}",
+          where(), x.shape().str(), sync ? fmt::format(" ({} values per channel in the global batch)", m) : "");
+    if (!sync)
+      impl_->forward_training(p, x.raw(), gamma.data(), beta.data(), c_.epsilon, y.raw(), mean.data(), var.data());
     for (int64_t ch = 0; ch < p.c; ++ch) {
       size_t i = size_t(ch);
       if (mode == Mode::Training && !(std::isfinite(mean[i]) && std::isfinite(var[i])))
         raise<ConfigError>(
             "{}: batch statistics must be finite in training mode (the input holds NaN or Inf), got "
-            "mean {} and variance {} for channel {}",
-            where(), mean[i], var[i], ch);
+            "mean {} and variance {} for channel {}{}",
+            where(), mean[i], var[i], ch, sync ? " of the global batch" : "");
       invstd[i] = 1 / std::sqrt(var[i] + c_.epsilon);
     }
+    if (sync && x.numel() > 0)
+      impl_->forward_inference(p, x.raw(), mean.data(), invstd.data(), gamma.data(), beta.data(), y.raw());
     if (mode == Mode::Training && c_.running_stats && trainable()) update_running(mean, var, m);
   } else {
     mean = moving_mean_.value.to_vector();
@@ -346,6 +392,8 @@ Tensor BatchNormBase::forward(const Tensor& x, Mode mode) {
     mean_cache_ = std::move(mean);
     invstd_cache_ = std::move(invstd);
     batch_stats_cache_ = batch;
+    sync_cache_ = sync;
+    count_cache_ = m;
   }
   return y;
 }
@@ -357,9 +405,38 @@ Tensor BatchNormBase::backward(const Tensor& dy) {
   std::vector<double> gamma = values(gamma_, p.c, 1), beta = values(beta_, p.c, 0);
   std::vector<double> dgamma(size_t(p.c)), dbeta(size_t(p.c));
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
+  // SyncBatchNorm: dx = gamma inv g (the kernel without batch statistics), then the global sums' terms.
+  const bool sync = batch_stats_cache_ && sync_cache_;
   if (dy.numel() > 0)
     impl_->backward(p, x_cache_.raw(), dy.raw(), mean_cache_.data(), invstd_cache_.data(), gamma.data(), beta.data(),
-                    batch_stats_cache_, dx.raw(), dgamma.data(), dbeta.data());
+                    batch_stats_cache_ && !sync, dx.raw(), dgamma.data(), dbeta.data());
+  if (sync) {
+    const size_t C = size_t(p.c);
+    std::vector<double> sums(2 * C);  // sum g, sum g xhat over the global batch
+    std::copy(dbeta.begin(), dbeta.end(), sums.begin());
+    std::copy(dgamma.begin(), dgamma.end(), sums.begin() + ptrdiff_t(C));
+    group_->all_reduce_sum(std::span<double>(sums));
+    if (dy.numel() > 0) {
+      // - gamma inv (sum_g/m + xhat sum_gxhat/m) is affine in x per channel: the inference kernel computes it.
+      std::vector<double> a(C), b(C);
+      for (size_t i = 0; i < C; ++i) {
+        const double k = gamma[i] * invstd_cache_[i] / double(count_cache_);
+        a[i] = -k * sums[C + i];
+        b[i] = -k * sums[i];
+      }
+      auto q = p;
+      q.relu = false;
+      Tensor corr = Tensor::empty(dy.shape(), dy.dtype());
+      impl_->forward_inference(q, x_cache_.raw(), mean_cache_.data(), invstd_cache_.data(), a.data(), b.data(),
+                               corr.raw());
+      visit_float(dx.dtype(), [&](auto t) {
+        using T = decltype(t);
+        T* d = dx.data<T>();
+        const T* e = corr.data<T>();
+        for (int64_t i = 0; i < dx.numel(); ++i) d[i] += e[i];
+      });
+    }
+  }
   for (Param* prm : params()) {
     const std::vector<double>& g = prm == &gamma_ ? dgamma : dbeta;
     for (int64_t i = 0; i < p.c; ++i) prm->grad.set(i, prm->grad.item(i) + g[size_t(i)]);

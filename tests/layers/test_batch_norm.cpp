@@ -383,8 +383,8 @@ TEST(BatchNorm, TrainableFalseInTheSpecFreezes) {
   auto& bn = dynamic_cast<BatchNormBase&>(*frozen);
   EXPECT_TRUE(bn.frozen());
   EXPECT_EQ(frozen->config().repr(),
-            "BatchNorm2D(momentum=0.9, epsilon=1e-05, activation=None, data_format=\"channels_last\", name=\"\", "
-            "trainable=False)");
+            "BatchNorm2D(momentum=0.9, epsilon=1e-05, activation=None, data_format=\"channels_last\", sync=False, "
+            "name=\"\", trainable=False)");
   EXPECT_TRUE(dynamic_cast<BatchNormBase&>(*make_layer(frozen->config())).frozen());
   build(*frozen, Shape{4, 2, 2, 3});
   EXPECT_TRUE(frozen->params().empty());

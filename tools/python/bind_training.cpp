@@ -64,6 +64,7 @@ struct TrainOptions {  // FitOptions' data-set options from Python
   std::map<int64_t, double> class_weight;
   std::string augment;
   bool prefetch = true;
+  std::shared_ptr<Collective> collective;  // locnet.distributed's group; null: the single process
 };
 
 // The C++ trainer with on_batch(batch, batches, loss) and on_epoch(metrics dict) in Python; either may return
@@ -78,7 +79,7 @@ py::tuple fit_model(Model& model, Optimizer& optimizer, const py::handle& x, con
                      .monitor = monitor, .patience = patience, .min_delta = min_delta, .loss = more.loss,
                      .metrics = more.metrics, .class_weight = more.class_weight,
                      .augment = more.augment.empty() ? nullptr : make_augmentation(more.augment),
-                     .prefetch = more.prefetch};
+                     .prefetch = more.prefetch, .collective = more.collective};
   py::list history;
   options.on_batch = [&](int64_t batch, int64_t batches, double loss) {
     py::gil_scoped_acquire gil;
@@ -158,33 +159,36 @@ void bind_training(py::module_& m) {
                   int64_t batch_size, uint64_t seed, const std::string& monitor, int64_t patience, double min_delta,
                   py::object on_batch, py::object on_epoch, const std::string& loss,
                   const std::vector<std::string>& metric_names, const std::map<int64_t, double>& class_weight,
-                  const std::string& augment, bool prefetch) {
+                  const std::string& augment, bool prefetch, std::shared_ptr<Collective> collective) {
           return fit_model(model, optimizer, x, y, val_x, val_y, epochs, initial_epoch, batch_size, seed, monitor,
                            patience, min_delta, std::move(on_batch), std::move(on_epoch),
-                           TrainOptions{loss, metric_names, class_weight, augment, prefetch});
+                           TrainOptions{loss, metric_names, class_weight, augment, prefetch, std::move(collective)});
         }, py::arg("model"), py::arg("optimizer"), py::arg("x"), py::arg("y") = py::none(),
         py::arg("val_x") = py::none(), py::arg("val_y") = py::none(), py::arg("epochs") = 1,
         py::arg("initial_epoch") = 0, py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("monitor") = "val_loss",
         py::arg("patience") = 0, py::arg("min_delta") = 0.0, py::arg("on_batch") = py::none(),
         py::arg("on_epoch") = py::none(), py::arg("loss") = "", py::arg("metrics") = std::vector<std::string>{},
         py::arg("class_weight") = std::map<int64_t, double>{}, py::arg("augment") = "", py::arg("prefetch") = true,
+        py::arg("collective") = py::none(),
         "Trains with locnet's trainer on a Dataset (or arrays: integer labels or float targets); returns (epoch "
-        "dicts, why it stopped)");
+        "dicts, why it stopped); with collective, this rank's part of a data-parallel fit");
   m.def("ends_in_softmax", &ends_in_softmax, py::arg("model"),
         "Whether the model outputs probabilities (ends in softmax): the trainer's rule for the loss's form");
   m.def("evaluate", [](Model& model, const py::handle& x, const py::handle& y, int64_t batch_size,
-                       const std::string& loss, const std::vector<std::string>& metric_names) {
+                       const std::string& loss, const std::vector<std::string>& metric_names,
+                       const std::shared_ptr<Collective>& collective) {
           const Data d = data(x, y);
           EvalResult r;
           {
             py::gil_scoped_release unlocked;
-            r = d.labeled && loss.empty() && metric_names.empty()
+            r = d.labeled && loss.empty() && metric_names.empty() && (!collective || collective->size() == 1)
                     ? evaluate(model, *d.labeled, batch_size)
-                    : evaluate(model, *as_dataset(d), batch_size, loss, metric_names);
+                    : evaluate(model, *as_dataset(d), batch_size, loss, metric_names, collective);
           }
           return metrics(r);
         }, py::arg("model"), py::arg("x"), py::arg("y") = py::none(), py::arg("batch_size") = 256,
-        py::arg("loss") = "", py::arg("metrics") = std::vector<std::string>{});
+        py::arg("loss") = "", py::arg("metrics") = std::vector<std::string>{},
+        py::arg("collective") = py::none());
 }
 
 }  // namespace locnet::python

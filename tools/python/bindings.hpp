@@ -7,4 +7,5 @@ void bind_layers(pybind11::module_& m);    // tools/python/bind_layers.cpp: Laye
 void bind_model(pybind11::module_& m);     // tools/python/bind_model.cpp: Model, files
 void bind_training(pybind11::module_& m);  // tools/python/bind_training.cpp: Optimizer, Loss, fit, evaluate
 void bind_data(pybind11::module_& m);      // tools/python/bind_data.cpp: Dataset and its sources
+void bind_dist(pybind11::module_& m);      // tools/python/bind_dist.cpp: the data-parallel group (Collective)
 }  // namespace locnet::python

@@ -16,6 +16,7 @@ PYBIND11_MODULE(_core, m) {
   py::register_exception<locnet::ShapeError>(m, "ShapeError", PyExc_ValueError);
   py::register_exception<locnet::FormatError>(m, "FormatError", PyExc_OSError);
   py::register_exception<locnet::NotSupported>(m, "NotSupported", PyExc_NotImplementedError);
+  py::register_exception<locnet::DistError>(m, "DistError", PyExc_RuntimeError);
 
   m.def("_set_call_factory", &locnet::python::set_call_factory,
         "How nested spec calls (L2(0.01) in a config) come back to Python: factory(type, args, kwargs)");
@@ -23,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   locnet::python::bind_model(m);
   locnet::python::bind_data(m);
   locnet::python::bind_training(m);
+  locnet::python::bind_dist(m);
 }

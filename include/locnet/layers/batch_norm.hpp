@@ -42,6 +42,15 @@
 // rank >= 2 with the channel axis anywhere after the batch. The kernels see the input as (outer, C, inner) with
 // outer = N * prod(dims before the channel axis), inner = prod(dims after it): channels_first kernels take it with
 // n = outer, S = inner; a last channel axis (inner = 1) is the channels_last problem with n = N.
+// sync=False (every convention; SyncBatchNorm, dist/sync_batch_norm.hpp): with sync=True and a collective of
+// size > 1 (set_collective, Model::set_collective), a Training-mode forward that uses batch statistics takes them
+// over the global batch (the union of every rank's local batch, m = sum of the ranks' m_r): one all_gather per
+// layer of each rank's (m_r, mean_r, M2_r = sum (x - mean_r)^2), combined in rank order with Chan et al.'s
+// parallel formula, so every rank normalizes with, raises on and stores in its running statistics (with the
+// global m) the same values. Its backward all-reduces (one call) the per-channel sums of g and g xhat and uses
+// the global m in dx; dgamma and dbeta stay this rank's sums (the data-parallel trainer sums them). A rank may
+// hold 0 samples: it takes part in both collectives and contributes nothing. Inference mode, running statistics
+// in use (frozen, use_global_stats=True) and a group of size 1 or none: exactly sync=False.
 // Parameters gamma, beta (C,) trainable; buffers moving_mean, moving_variance (C,) (+ num_batches_tracked (1,)
 // for PyTorch, normalizer (1,) for Caffe), saved with the weights. Weight files may also name them as the
 // framework does: numpy-ml's scaler, intercept, running_mean, running_var; PyTorch's weight, bias, running_mean,
@@ -70,7 +79,8 @@ namespace locnet {
 
 namespace kernels {
 struct BatchNormKernel;
-}
+struct BatchNormProblem;
+}  // namespace kernels
 
 // Every convention maps to this.
 struct BatchNormCanonical {
@@ -98,10 +108,15 @@ struct BatchNormCanonical {
   std::shared_ptr<const Constraint> gamma_constraint, beta_constraint;
   int64_t num_features = -1;  // -1: any
   bool relu = false;
+  bool sync = false;  // SyncBatchNorm: training batch statistics over every rank of the layer's collective
 };
 
 #define LOCNET_BN_ACTIVATION_FIELD \
   v(s.activation, Field{"activation", "None or \"relu\" (fused into the normalization, forward and backward)."})
+#define LOCNET_BN_SYNC_FIELD                                                                                    \
+  v(s.sync, Field{"sync",                                                                                        \
+                  "SyncBatchNorm: in a data-parallel job, training batch statistics over the global batch (every " \
+                  "rank's); alone, plain BatchNorm."})
 
 template <int R>
 struct NumpyMlBatchNormConfig {
@@ -111,12 +126,14 @@ struct NumpyMlBatchNormConfig {
   double momentum = 0.9, epsilon = 1e-5;
   std::optional<std::string> activation;
   std::string data_format = "channels_last";
+  bool sync = false;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.momentum, Field{"momentum", "Weight of the OLD running value: r = momentum r + (1 - momentum) batch."});
     v(s.epsilon, Field{"epsilon", "Added to the variance inside the square root, > 0."});
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_last\" (numpy-ml's layout) or \"channels_first\"."});
+    LOCNET_BN_SYNC_FIELD;
   }
   BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
@@ -134,6 +151,7 @@ struct PyTorchBatchNormConfig {
   bool affine = true, track_running_stats = true;
   std::optional<std::string> activation;
   std::string data_format = "channels_first";
+  bool sync = false;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.num_features, Field{"num_features", "Number of channels C.", Field::required});
@@ -147,6 +165,7 @@ struct PyTorchBatchNormConfig {
                                    "in both modes."});
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_first\" (PyTorch's layout) or \"channels_last\"."});
+    LOCNET_BN_SYNC_FIELD;
   }
   BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
@@ -167,6 +186,7 @@ struct KerasBatchNormConfig {
   std::optional<std::string> activation;
   std::optional<std::string> data_format;
   bool keras2_variance_scale = false;
+  bool sync = false;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.axis, Field{"axis",
@@ -190,6 +210,7 @@ struct KerasBatchNormConfig {
                                      "Keras 2.1.3-2.3.1's training rule: the batch variance is scaled by "
                                      "m / (m - (1 + epsilon)) before the moving-variance update (inference "
                                      "unaffected). The .h5 importer sets it from keras_version."});
+    LOCNET_BN_SYNC_FIELD;
   }
   BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
@@ -205,6 +226,7 @@ struct CaffeBatchNormConfig {
   double moving_average_fraction = 0.999, eps = 1e-5;
   std::optional<std::string> activation;
   std::string data_format = "channels_first";
+  bool sync = false;
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v(s.use_global_stats, Field{"use_global_stats",
@@ -214,11 +236,13 @@ struct CaffeBatchNormConfig {
     v(s.eps, Field{"eps", "Added to the variance inside the square root, > 0."});
     LOCNET_BN_ACTIVATION_FIELD;
     v(s.data_format, Field{"data_format", "\"channels_first\" (Caffe's layout) or \"channels_last\"."});
+    LOCNET_BN_SYNC_FIELD;
   }
   BatchNormCanonical validate() const;  // ConfigError; the canonical form
 };
 
 #undef LOCNET_BN_ACTIVATION_FIELD
+#undef LOCNET_BN_SYNC_FIELD
 
 // The layer machinery shared by every convention.
 class BatchNormBase : public Layer {
@@ -230,6 +254,10 @@ class BatchNormBase : public Layer {
   std::vector<Param*> params() override;
   std::vector<Param*> buffers() override;
   std::string kernel() const override;
+  // SyncBatchNorm (sync=True): the group whose ranks' batches make the global batch; null or size 1: alone.
+  void set_collective(std::shared_ptr<Collective> group) override { group_ = std::move(group); }
+  // sync=True or False, as the spec's sync= (config() reports it); dist::convert_sync_batchnorm uses it.
+  virtual void set_sync(bool on) { c_.sync = on; }
   const BatchNormCanonical& canonical() const { return c_; }
   // The channel axis of the built input, in 1 .. rank - 1 (ConfigError before build).
   int64_t channel_axis() const;
@@ -256,6 +284,11 @@ class BatchNormBase : public Layer {
   int64_t axis_of(const Shape& s) const;
   int64_t channels(const Shape& s) const { return s[size_t(axis_of(s))]; }
   void update_running(const std::vector<double>& mean, const std::vector<double>& var, int64_t m);
+  // SyncBatchNorm's forward statistics: the global mean and biased variance (assigned) over every rank's batch,
+  // from each rank's (count, mean, M2) combined in rank order (Chan et al.); y is scratch. Returns the global m.
+  int64_t global_statistics(const kernels::BatchNormProblem& p, const Tensor& x, const std::vector<double>& gamma,
+                            const std::vector<double>& beta, Tensor& y, std::vector<double>& mean,
+                            std::vector<double>& var);
 
   BatchNormCanonical c_;
   Param gamma_{"gamma", {}, {}}, beta_{"beta", {}, {}};
@@ -266,12 +299,19 @@ class BatchNormBase : public Layer {
   Tensor x_cache_;
   std::vector<double> mean_cache_, invstd_cache_;  // the statistics the cached forward used
   bool batch_stats_cache_ = false;
+  bool sync_cache_ = false;  // the cached forward used the global batch's statistics
+  int64_t count_cache_ = 0;  // ... over this many values per channel
+  std::shared_ptr<Collective> group_;
 };
 
 template <class C>
 class BatchNormLayer : public LayerOf<BatchNormLayer<C>, C, BatchNormBase> {
  public:
   using LayerOf<BatchNormLayer, C, BatchNormBase>::LayerOf;
+  void set_sync(bool on) override {
+    this->cfg_.sync = on;
+    BatchNormBase::set_sync(on);
+  }
 };
 
 using BatchNorm1D = BatchNormLayer<NumpyMlBatchNormConfig<1>>;

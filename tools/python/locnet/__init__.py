@@ -7,7 +7,7 @@ here, with the spec language's keyword names and defaults: ``help(locnet.Locally
 from . import _catalog, _core
 from ._catalog import CatalogObject
 from ._arrays import bf16
-from ._core import ConfigError, FormatError, NotSupported, ShapeError
+from ._core import ConfigError, DistError, FormatError, NotSupported, ShapeError
 from ._layer import Layer, set_seed
 
 __version__ = _core.__version__
@@ -35,6 +35,6 @@ def classes(kind="layer"):
     return {name: cls for (k, name), cls in _catalog.CLASSES.items() if k == kind}
 
 
-from . import callbacks, data  # noqa: E402
+from . import callbacks, data, distributed  # noqa: E402
 from ._model import Input, Model, Sequential, SymbolicTensor, load_model, model_from_spec  # noqa: E402
 from .callbacks import History  # noqa: E402

@@ -7,13 +7,16 @@ Only what the trainer cannot do (shuffle=False, a metric it lacks: mse) runs the
 zero_grad, forward(training=True), loss plus regularization_loss, backward, add_regularization_grads,
 optimizer.step (which applies the constraints), with the trainer's seeded Fisher-Yates shuffle (_Rng below is
 locnet::Rng, include/locnet/core/rng.hpp), so both paths visit the same batches.
+With locnet.distributed.init() (or distributed=True) fit runs the trainer on the job's group: batch_size is the
+global batch; progress and callbacks run on rank 0 (and on every rank when a callback has all_ranks = True), and
+a stop requested on any rank stops every rank at the same batch. The Python loop has no distributed form.
 """
 import math
 import os
 
 import numpy as np
 
-from . import _core, _layer, callbacks as _callbacks
+from . import _core, _layer, callbacks as _callbacks, distributed as _dist
 from ._core import ConfigError, NotSupported, ShapeError
 
 CLASSIFICATION = ("softmax_cross_entropy", "cross_entropy")  # the trainer's losses (its from_logits rule)
@@ -177,16 +180,20 @@ class Training:
     # -- fit --------------------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, seed=None, class_weight=None, sample_weight=None,
-            augment=None):
+            augment=None, distributed=None):
         """Trains; returns the History (history: metric -> per-epoch values; epoch: 0-based epochs run).
         x: arrays with y, a locnet.data.Dataset, or a path that locnet.data.open takes (its validation data is
         used unless validation_data or validation_split says otherwise). validation_split takes the last fraction
         of x and y before shuffling, as Keras; class_weight: Keras's {class: weight}; augment: a
         `locnet train --augment` spec ("crop=4,flip"); sample_weight: one loss weight per sample (N,); seed (locnet's addition, default from locnet.set_seed)
-        fixes the shuffles."""
+        fixes the shuffles. distributed (locnet's addition, docs/distributed.md): None trains on the group of
+        locnet.distributed.init() when it has several ranks, True on init()'s group, False in this process alone;
+        every rank calls fit with the same arguments and data."""
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else int(verbose)
-        extra = dict(class_weight={int(k): float(v) for k, v in (class_weight or {}).items()}, augment=augment or "")
+        group = _dist.fit_group(distributed)
+        extra = dict(class_weight={int(k): float(v) for k, v in (class_weight or {}).items()}, augment=augment or "",
+                     collective=group)
         if isinstance(x, (str, os.PathLike, _core.Dataset)):
             if sample_weight is not None:
                 x = _core.with_sample_weights(x if isinstance(x, _core.Dataset) else _data().open(x)[0],
@@ -206,16 +213,18 @@ class Training:
             sample_weight = None if sample_weight is None else np.asarray(sample_weight)[:split]
         batch_size = int(batch_size or 32)
         seed = _layer.take_seed() if seed is None else int(seed)
-        self.history = _callbacks.History()
-        progress = [_callbacks.ProgbarLogger(verbose)] if verbose else []
         params = {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose, "batch_size": batch_size}
-        cbs = _callbacks.CallbackList([self.history] + progress + list(callbacks or []), self, params)
-        self.stop_training, self.stop_reason = False, ""
-        cbs.call("on_train_begin", {})
         labels = self._fast_labels(y) if shuffle else None
         val_labels = None if validation_data is None else self._fast_labels(validation_data[1])
+        fast = labels is not None and (validation_data is None or val_labels is not None)
+        if not fast and group is not None and group.size > 1:
+            raise NotSupported(f"{self.name}: distributed fit runs the C++ trainer, but these arguments need the "
+                               f"Python loop (shuffle=False, a metric among mse/mean_squared_error, or float "
+                               f"targets of a float64 model), which has no distributed form")
+        cbs, progress = self._callbacks(callbacks, verbose, params, group)
+        cbs.call("on_train_begin", {})
         try:
-            if labels is not None and (validation_data is None or val_labels is not None):
+            if fast:
                 val_x = None if validation_data is None else np.asarray(validation_data[0], self._dtype())
                 if sample_weight is not None:
                     if self._dtype() == np.float64:
@@ -233,6 +242,28 @@ class Training:
         cbs.call("on_train_end", {})
         return self.history
 
+    def _callbacks(self, callbacks, verbose, params, group):
+        """The CallbackList of a fit (History first, then the progress bar) and its progress loggers. In a group
+        of several ranks, ranks other than 0 run History and the callbacks marked all_ranks = True only; a stop
+        is then agreed on by every rank (_agreed_stop), so no rank waits for a peer that stopped."""
+        callbacks = list(callbacks or [])
+        many = group is not None and group.size > 1
+        self._stop_group = group if many and callbacks else None  # the same on every rank: the same arguments
+        if many and group.rank != 0:
+            callbacks, verbose = [cb for cb in callbacks if getattr(cb, "all_ranks", False)], 0
+        self.history = _callbacks.History()
+        progress = [_callbacks.ProgbarLogger(verbose)] if verbose else []
+        self.stop_training, self.stop_reason = False, ""
+        return _callbacks.CallbackList([self.history] + progress + callbacks, self, params), progress
+
+    def _agreed_stop(self):
+        """stop_training, or'ed over the ranks when the fit's callbacks may stop it (one 8-byte all-reduce)."""
+        if getattr(self, "_stop_group", None) is not None:
+            flag = np.array([1.0 if self.stop_training else 0.0])
+            self._stop_group.all_reduce(flag, "max")
+            self.stop_training = bool(flag[0])
+        return self.stop_training
+
     def _epoch_logs(self, train, val):
         logs = {"loss": train["loss"]}
         logs.update((m, train[m]) for m in self._metrics)
@@ -244,7 +275,7 @@ class Training:
     def _end_epoch(self, cbs, epoch, epochs, logs):
         """on_epoch_end, then the next epoch's on_epoch_begin; True when training stops."""
         cbs.call("on_epoch_end", epoch, logs)
-        if not self.stop_training and epoch + 1 < epochs:
+        if not self._agreed_stop() and epoch + 1 < epochs:
             cbs.call("on_epoch_begin", epoch + 1, {})
         return self.stop_training
 
@@ -264,12 +295,9 @@ class Training:
         core, _ = self._single(np.empty((0,) + tuple(train.sample_shape), np.float32), "fit")
         batch_size = int(batch_size or 32)
         seed = _layer.take_seed() if seed is None else int(seed)
-        self.history = _callbacks.History()
-        progress = [_callbacks.ProgbarLogger(verbose)] if verbose else []
         params = {"epochs": epochs, "steps": -(-len(train) // batch_size), "verbose": verbose,
                   "batch_size": batch_size}
-        cbs = _callbacks.CallbackList([self.history] + progress + list(callbacks or []), self, params)
-        self.stop_training, self.stop_reason = False, ""
+        cbs, progress = self._callbacks(callbacks, verbose, params, extra["collective"])
         cbs.call("on_train_begin", {})
         try:
             self._fit_cpp(core, train, None, validation, None, epochs, initial_epoch, batch_size, seed, cbs, extra)
@@ -287,7 +315,7 @@ class Training:
             running[0] += size
             running[1] += loss * size
             cbs.call("on_batch_end", batch - 1, {"batch": batch - 1, "size": size, "loss": running[1] / running[0]})
-            return self.stop_training
+            return self._agreed_stop()
 
         def on_epoch(d):
             running[:] = [0, 0.0]
@@ -365,11 +393,13 @@ class Training:
                 sums[m] += _metric_sum(m, z, yb, binary)
         return {k: v / len(x) for k, v in sums.items()}
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False, distributed=None):
         """The loss (without regularization) and the compiled metrics: a scalar without metrics, else
-        [loss, metric, ...] in compile's order; a dict with return_dict=True (Keras's forms)."""
+        [loss, metric, ...] in compile's order; a dict with return_dict=True (Keras's forms). distributed as fit's:
+        in a group each rank evaluates its share of x and every rank gets the totals."""
         del verbose
         self._require_compiled("evaluate")
+        group = _dist.fit_group(distributed)
         if isinstance(x, (str, os.PathLike)):
             x = _data().open(x)[0]
         if isinstance(x, _core.Dataset):
@@ -382,9 +412,9 @@ class Training:
                 raise ShapeError(f"{self.name}: evaluate needs one target per sample: {len(x)} samples, "
                                  f"{len(y)} targets")
         if labels is not None or isinstance(x, _core.Dataset):
-            r = _core.evaluate(core, x, labels, int(batch_size or 32), *self._trainer_options())
+            r = _core.evaluate(core, x, labels, int(batch_size or 32), *self._trainer_options(), collective=group)
             values = {"loss": r["loss"], **{m: self._trainer_value(r, m) for m in self._metrics}}
-        else:
+        else:  # every rank evaluates all of x: the same values
             values = self._evaluate_python(core, x, y, int(batch_size or 32))
         if return_dict:
             return values

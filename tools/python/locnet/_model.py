@@ -8,7 +8,7 @@ the earlier model's ``layers`` then gives new views of its own copies.
 """
 import numpy as np
 
-from . import _catalog, _core, _fit, _layer
+from . import _catalog, _core, _fit, _layer, distributed as _dist
 from ._fit import as_inputs
 from ._core import ConfigError, NotSupported, ShapeError
 
@@ -345,11 +345,14 @@ class Model(_fit.Training):
                              f"'{layers[-1].name if layers else None}'), got {len(weights)}")
 
     def save(self, filepath):
-        """Writes a locnet model file atomically (architecture and weights; locnet.load_model reads it)."""
-        _core.save_model(self._core, str(filepath))
+        """Writes a locnet model file atomically (architecture and weights; locnet.load_model reads it). In a
+        data-parallel job (locnet.distributed) only rank 0 writes; the replicas are identical."""
+        if _dist.writes_files():
+            _core.save_model(self._core, str(filepath))
 
     def save_weights(self, filepath):
-        _core.save_weights(self._core, str(filepath))
+        if _dist.writes_files():  # rank 0 only, as save
+            _core.save_weights(self._core, str(filepath))
 
     def load_weights(self, filepath):
         _core.load_weights(self._core, str(filepath))
