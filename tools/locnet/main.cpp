@@ -1,8 +1,9 @@
 // locnet command-line tool. Exit status: 0 success, 2 usage or configuration error, 3 file error,
 // 4 training stopped on a non-finite loss, 5 out of memory (1: an internal error, a bug).
-// Under an MPI launcher (`mpirun -np N locnet train ...`, docs/distributed.md) every rank runs the command; only
-// rank 0 prints to stdout, and an error on any rank prints "locnet: rank r of N: error: ..." and ends the whole
-// job with that exit status (dist::abort_job), so no rank waits forever for one that gave up.
+// Under an MPI launcher (`mpirun -np N locnet train ...`, docs/distributed.md) every rank runs train and evaluate,
+// rank 0 alone every other command; only rank 0 prints to stdout, and an error on any rank prints
+// "locnet: rank r of N: error: ..." and ends the whole job with that exit status (dist::abort_job), so no rank
+// waits forever for one that gave up.
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,7 +54,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (locnet::dist::launched_by_mpi()) {
       g_group = locnet::dist::world();
-      if (g_group->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+      if (g_group->rank() != 0) {
+        if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+        // train and evaluate share the work; every other command (predict, convert, ...) runs on rank 0 alone
+        const std::string command = app.get_subcommands().front()->get_name();
+        if (command != "train" && command != "evaluate") return 0;
+      }
     }
     return action();
   } catch (const CLI::CallForHelp& e) {

@@ -519,7 +519,6 @@ PredictModel load_predict_model(const std::string& path, const std::string& weig
 
 int run_predict(const std::string& model_path, const std::string& weights, const std::vector<std::string>& inputs,
                 const std::string& output, bool to_gray) {
-  if (dist::launched_by_mpi() && dist::world()->rank() != 0) return 0;  // under mpirun: rank 0 alone predicts
   auto [model, scaling, imported] = load_predict_model(model_path, weights);
   const Shape want = *model.input_shape();
   Tensor x = read_samples(inputs, want.without_batch(), scaling.value_or(InputScaling{}), to_gray);
