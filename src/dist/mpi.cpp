@@ -350,7 +350,8 @@ void abort_job(const std::string& message, int code) {
     std::fflush(stderr);
     std::exit(code);
   }
-  std::fprintf(stderr, "%s: rank %d of %d: %s\n", program_invocation_short_name, g_engine->rank, g_engine->size, message.c_str());
+  std::fprintf(stderr, "%s: rank %d of %d: %s\n", program_invocation_short_name, g_engine->rank, g_engine->size,
+               message.c_str());
   std::fflush(stderr);
   std::fflush(stdout);
   MPI_Abort(MPI_COMM_WORLD, code);
