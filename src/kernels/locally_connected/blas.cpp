@@ -2,17 +2,18 @@
 //   Y[:, p, :] (N x F) = Xpatch[:, p, :] (N x K) @ W[p] (K x F),
 // OpenMP over positions with BLAS single-threaded inside, never an im2col of the whole batch.
 //
-// Reading the patch of position p:
-//   direct  (channels_last, runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
+// channels_first runs the same algorithm on x transposed per sample to (h, w, c), with W[p]'s rows permuted
+// into channels_last patch order per position (row copies); outputs are computed for blocks of 16 positions into
+// a per-thread buffer and transposed into y (the bias, f*P + p, added inside the product); backward transposes dy into one
+// output-sized buffer and computes dx in (h, w, c) before transposing it back.
+// Reading the patch of position p (channels_last):
+//   direct  (runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
 //           of (valid tap_c) * C values per sample (dilation_w = 1; C values per tap when dilated), H*W*C apart
 //           between samples, so A_{p,tap_r} is an N x run matrix read in place with lda = H*W*C, and
 //           Y_p = sum_tap_r A_{p,tap_r} W[p][rows of tap_r] is kh GEMMs (beta = 1) writing straight into y
-//           (ldc = P*F).
-//           Taps outside the input are simply left out of the runs.
-//   gather  (channels_first, or short runs where BLAS would run at tiny k): the position's patch for every
-//           sample is copied into a per-thread N x K buffer (zeros for taps outside), then one GEMM.
-// channels_first outputs are computed position-major (N, P, F) into one output-sized buffer and transposed per
-// sample, the bias added on the way (Keras's flat bias is in output memory order).
+//           (ldc = P*F). Taps outside the input are simply left out of the runs.
+//   gather  (short runs where BLAS would run at tiny k): the position's patch for every sample is copied into a
+//           per-thread N x K buffer (zeros for taps outside), then one GEMM.
 // Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
 // (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
 // neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
@@ -25,8 +26,8 @@
 // "hwy" (f32) calls the Highway register-tiled GEMM of gemm.hpp, which costs nothing per call and reads the
 // patches in place, where BLAS spends most of the time of these small products packing and dispatching
 // (measured in src/kernels/locally_connected/README.md). "hwy" computes dx = dY_p W[p]^T from a per-thread
-// transposed copy
-// of W[p] (F x K; batch 1 uses BLAS's GEMV instead), and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
+// transposed copy of W[p] (F x K; batch 1 uses BLAS's GEMV instead), adds the bias inside its first product,
+// and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
 #include <memory>
 #include <vector>
 
@@ -74,31 +75,21 @@ std::unique_ptr<T[]> buffer(int64_t count) {
   return std::unique_ptr<T[]>(new T[size_t(count)]);
 }
 
-// dst (Cc x R) = src (R x Cc)^T (+ bias, laid out like dst) for each of n samples, in 32 x 32 tiles.
+// dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T.
 template <class T>
-void transpose(const T* src, T* dst, const T* bias, int64_t n, int64_t R, int64_t Cc) {
-  if constexpr (std::is_same_v<T, float>) {  // 4 x 4 SIMD blocks (scalar copies were most of channels_first's cost)
-    parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t s = lo; s < hi; ++s) {
-        T* out = dst + s * R * Cc;
-        lc_transpose(R, Cc, src + s * R * Cc, Cc, out, R);
-        if (bias)
-          for (int64_t i = 0; i < R * Cc; ++i) out[i] += bias[i];
-      }
-    });
-    return;
-  }
-  constexpr int64_t kTile = 32;
-  int64_t tiles = (R + kTile - 1) / kTile;
-  parallel_for(0, n * tiles, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      int64_t s = t / tiles, r0 = t % tiles * kTile, r1 = std::min(R, r0 + kTile);
-      const T* in = src + s * R * Cc;
-      T* out = dst + s * R * Cc;
-      for (int64_t c0 = 0; c0 < Cc; c0 += kTile)
-        for (int64_t c = c0; c < std::min(Cc, c0 + kTile); ++c)
-          for (int64_t r = r0; r < r1; ++r) out[c * R + r] = in[r * Cc + c] + (bias ? bias[c * R + r] : T(0));
-    }
+void transpose_rows(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
+  if constexpr (std::is_same_v<T, float>)
+    lc_transpose(rows, cols, src, lds, dst, ldd);
+  else
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+// dst (Cc x R) = src (R x Cc)^T for each of n samples.
+template <class T>
+void transpose(const T* src, T* dst, int64_t n, int64_t R, int64_t Cc) {
+  parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) transpose_rows<T>(R, Cc, src + s * R * Cc, Cc, dst + s * R * Cc, R);
   });
 }
 
@@ -188,15 +179,17 @@ struct Lc {
   // The number of patch elements inside the input.
   int64_t full_runs(const Window& w) const { return (w.y1 - w.y0) * std::max<int64_t>(w.x1 - w.x0, 0) * p.c; }
 
-  // out is (N, P, F): y itself for channels_last, the position-major buffer for channels_first.
-  // wbuf: K x F when perm is set.
-  void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* out, T* buf, T* wbuf) const {
-    const int64_t ldc = P * F;
-    T* c = out + pos * F;
+  // c: the position's N x F outputs, rows ldc apart. wbuf: K x F when perm is set; brow: F values when bias_fp.
+  void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* c, int64_t ldc, T* buf, T* wbuf,
+                        T* brow) const {
     const T* wp = weights(pos, wt, wbuf);
     T beta = 0;
     // hwy fuses the bias row into its first product; BLAS gets it copied into C first.
     const T* bias = p.has_bias ? b + pos * F : nullptr;
+    if (p.has_bias && bias_fp) {
+      for (int64_t f = 0; f < F; ++f) brow[f] = b[f * P + pos];
+      bias = brow;
+    }
     if (bias && !kHwy) {
       for (int64_t s = 0; s < N; ++s) std::copy(bias, bias + F, c + s * ldc);
       beta = 1;
@@ -291,7 +284,7 @@ struct ChannelsLast {
     q.channels_last = true;
     perm = first_order(p);
     xt = buffer<T>(p.n * p.in_sample());
-    transpose<T>(x_in, xt.get(), nullptr, p.n, p.c, p.h * p.w);
+    transpose<T>(x_in, xt.get(), p.n, p.c, p.h * p.w);
     x = xt.get();
   }
 };
@@ -299,21 +292,32 @@ struct ChannelsLast {
 template <class T, bool kHwy>
 void forward_t(const LcProblem& p, const T* x, const T* w, const T* b, T* y) {
   ChannelsLast<T> v(p, x);
-  v.q.has_bias = p.has_bias && p.channels_last;  // channels_first: added by the final transposition
   Lc<T, kHwy> lc{v.q};
   if (!v.perm.empty()) lc.perm = v.perm.data();
-  std::unique_ptr<T[]> tmp;
-  T* out = y;
-  if (!p.channels_last) {
-    tmp = buffer<T>(lc.N * lc.P * lc.F);
-    out = tmp.get();
-  }
-  for_items(lc.P, [&](int64_t lo, int64_t hi) {
+  lc.bias_fp = !p.channels_last;
+  const int64_t P = lc.P, F = lc.F;
+  // channels_first: blocks of kBlock positions are computed position-major into a per-thread buffer and
+  // transposed into y (kBlock contiguous values per sample and filter), with no output-sized buffer; the bias
+  // (f * P + pos) is gathered into one row per position and added inside the product.
+  constexpr int64_t kBlock = 16;
+  for_items(P, [&](int64_t lo, int64_t hi) {
     auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-    auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
-    for (int64_t pos = lo; pos < hi; ++pos) lc.forward_position(pos, v.x, w, b, out, buf.get(), wbuf.get());
+    auto wbuf = lc.perm ? buffer<T>(lc.K * F) : nullptr;
+    if (p.channels_last) {
+      for (int64_t pos = lo; pos < hi; ++pos)
+        lc.forward_position(pos, v.x, w, b, y + pos * F, P * F, buf.get(), wbuf.get(), nullptr);
+      return;
+    }
+    auto brow = buffer<T>(F);
+    auto blk = buffer<T>(lc.N * kBlock * F);
+    for (int64_t p0 = lo; p0 < hi; p0 += kBlock) {
+      const int64_t nb = std::min(kBlock, hi - p0);
+      for (int64_t pos = p0; pos < p0 + nb; ++pos)
+        lc.forward_position(pos, v.x, w, b, blk.get() + (pos - p0) * F, nb * F, buf.get(), wbuf.get(),
+                            brow.get());
+      for (int64_t s = 0; s < lc.N; ++s) transpose_rows<T>(nb, F, blk.get() + s * nb * F, F, y + s * F * P + p0, P);
+    }
   });
-  if (!p.channels_last) transpose<T>(out, y, p.has_bias ? b : nullptr, lc.N, lc.P, lc.F);
 }
 
 template <class T, bool kHwy>
@@ -327,7 +331,7 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
   T* dxl = dx;  // dx in (n, h, w, c)
   if (!p.channels_last) {
     tmp = buffer<T>(lc.N * lc.P * lc.F);
-    transpose<T>(g, tmp.get(), nullptr, lc.N, lc.F, lc.P);
+    transpose<T>(g, tmp.get(), lc.N, lc.F, lc.P);
     g = tmp.get();
     dxt = buffer<T>(lc.N * lc.in);
     dxl = dxt.get();
@@ -354,7 +358,7 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
                                wbuf.get(), dwbuf.get());
       });
     }
-  if (!p.channels_last) transpose<T>(dxl, dx, nullptr, lc.N, p.h * p.w, p.c);
+  if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);
 }
 
 // The two kernels: "blas" for T = float or double, "hwy" for float only.
