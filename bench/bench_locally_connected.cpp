@@ -1,8 +1,7 @@
-// LocallyConnected1D/2D (f32, valid, no activation, channels_last unless noted) through the layer, forward and backward, on
-// the target shapes: Keras's documented example 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32 filters 3x3, a 1D
-// 64x128x32 -> 64 filters k=5, batch 1 of the second, and the two 2D batch-64 shapes in channels_first (the
-// layout locnet.torch uses). See docs/benchmarks.md and
-// src/kernels/locally_connected/README.md.
+// LocallyConnected1D/2D (f32, valid, no activation, channels_last unless noted) through the layer, forward and
+// backward, on the target shapes: Keras's documented example 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32
+// filters 3x3, a 1D 64x128x32 -> 64 filters k=5, batch 1 of the second, and the two 2D batch-64 shapes in
+// channels_first (the layout locnet.torch uses). See docs/benchmarks.md and src/kernels/locally_connected/README.md.
 //
 // Per iteration, with P positions, K = kh kw C, F filters, X = N H W C inputs, Y = N P F outputs:
 //   forward   flops 2 N P K F;  bytes 4 (X + P K F + P F + Y)            read x, kernel, bias; write y

@@ -3,9 +3,9 @@
 // OpenMP over positions with BLAS single-threaded inside, never an im2col of the whole batch.
 //
 // channels_first runs the same algorithm on x transposed per sample to (h, w, c), with W[p]'s rows permuted
-// into channels_last patch order per position (row copies); outputs are computed for blocks of 16 positions into
-// a per-thread buffer and transposed into y (the bias, f*P + p, added inside the product); backward transposes dy into one
-// output-sized buffer and computes dx in (h, w, c) before transposing it back.
+// into channels_last patch order per position (row copies); outputs are computed for blocks of 16 positions
+// into a per-thread buffer and transposed into y (the bias, f*P + p, added inside the product); backward
+// transposes dy into one output-sized buffer and computes dx in (h, w, c) before transposing it back.
 // Reading the patch of position p (channels_last):
 //   direct  (runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
 //           of (valid tap_c) * C values per sample (dilation_w = 1; C values per tap when dilated), H*W*C apart

@@ -4,11 +4,11 @@
 namespace locnet::kernels {
 
 // A small f32 GEMM for the locally connected kernels (gemm_hwy.cpp, Highway with runtime dispatch):
-//   C (m x n) = [C +] [bias +] A B,   A(r, t) = a[r * a_rs + t * a_ts]  (A or A^T in memory),  B (k x n) rows ldb apart,
-//   C rows ldc apart; accumulate adds to C instead of overwriting it.
+//   C (m x n) = [C +] [bias +] A B,   A(r, t) = a[r * a_rs + t * a_ts]  (A or A^T in memory),
+//   B (k x n) rows ldb apart, C rows ldc apart; accumulate adds to C instead of overwriting it.
 // It exists because each position's product is small (N x K times K x F, e.g. 64 x 27 x 64), where a BLAS
-// call costs more in packing and dispatch than in arithmetic: the register tile (6 rows x 2 vectors; 6 x 4 or 12 x 2 with AVX-512's 32 registers) reads A
-// by broadcasts straight from strided memory (no packing) and streams B rows once per row block.
+// call costs more in packing and dispatch than in arithmetic: the register tile (6 rows x 2 vectors, 6 x 4 with
+// AVX-512) reads A by broadcasts straight from strided memory (no packing) and streams B rows once per row block.
 // bias: null or one row of n values added to every row of C (fused, so the caller does not copy it first).
 // padded: the rows of B and C may be read and written up to n rounded up to a multiple of kLcGemmPad (the
 // caller's own zero-padded buffers); otherwise the last n % lanes columns are computed one by one.

@@ -1,13 +1,14 @@
 // The small f32 GEMM of gemm.hpp: Highway SIMD, one binary for every x86 instruction set (runtime dispatch).
 // Register tile: M rows of C x NV vectors of columns, accumulated over all k in registers; each step loads
-// NV vectors of one B row and broadcasts one A element per row (A is never packed or copied). The tile shape
-// follows the register file: 16 registers (AVX2) hold 6 x 2 accumulators; 32 (AVX-512) hold 6 x 4 or 12 x 2,
-// which halves the loads per FMA (measured in README.md).
+// NV vectors of one B row and broadcasts one A element per row (A is never packed or copied). M = 6 rows; NV = 2
+// with 16 registers (AVX2), up to 4 with AVX-512's 32, which reads fewer B and A values per FMA. 12 x 2 tiles
+// for AVX-512 measured slower than 6 x 2 (twelve strided A rows at once; see README.md).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/locally_connected/gemm_hwy.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target must come first
 #include <algorithm>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "kernels/locally_connected/gemm.hpp"
@@ -21,9 +22,7 @@ constexpr bool kWide = true;  // 32 vector registers
 #else
 constexpr bool kWide = false;
 #endif
-// Rows per tile for NV column vectors: M * NV accumulators + NV B vectors + 1 broadcast fit the registers.
-template <int NV>
-constexpr int kRowsFor = kWide ? (NV >= 4 ? 6 : 12) : 6;
+constexpr int kRows = 6;  // 6 x NV accumulators + NV B vectors + 1 broadcast fit the registers
 
 template <int M, int NV, class D>
 HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, int64_t a_ts,
@@ -70,7 +69,7 @@ template <int NV>
 HWY_NOINLINE void Strip(int64_t m, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b,
                         int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc) {
   const hn::ScalableTag<float> d;
-  constexpr int M = kRowsFor<NV>;
+  constexpr int M = kRows;
   int64_t r0 = 0;
   for (; r0 + M <= m; r0 += M)
     Tile<M, NV>(d, k, a + r0 * a_rs, a_rs, a_ts, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
@@ -83,12 +82,15 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   const int64_t n_vec = padded ? (n + L - 1) / L * L : n / L * L;
-  auto at = [&](int64_t col) { return bias ? bias + col : nullptr; };
   int64_t col = 0;
-  if constexpr (kWide)
-    for (; col + 4 * L <= n_vec; col += 4 * L) Strip<4>(m, k, a, a_rs, a_ts, b + col, ldb, at(col), accumulate, c + col, ldc);
-  for (; col + 2 * L <= n_vec; col += 2 * L) Strip<2>(m, k, a, a_rs, a_ts, b + col, ldb, at(col), accumulate, c + col, ldc);
-  for (; col + L <= n_vec; col += L) Strip<1>(m, k, a, a_rs, a_ts, b + col, ldb, at(col), accumulate, c + col, ldc);
+  auto strips = [&](auto nv) {
+    constexpr int NV = decltype(nv)::value;
+    for (; col + NV * L <= n_vec; col += NV * L)
+      Strip<NV>(m, k, a, a_rs, a_ts, b + col, ldb, bias ? bias + col : nullptr, accumulate, c + col, ldc);
+  };
+  if constexpr (kWide) strips(std::integral_constant<int, 4>());
+  strips(std::integral_constant<int, 2>());
+  strips(std::integral_constant<int, 1>());
   for (; col < n; ++col)  // the last columns when the rows may not be over-read
     for (int64_t r = 0; r < m; ++r) {
       float sum = bias ? bias[col] : 0.0f;
