@@ -179,9 +179,10 @@ struct Lc {
   // The number of patch elements inside the input.
   int64_t full_runs(const Window& w) const { return (w.y1 - w.y0) * std::max<int64_t>(w.x1 - w.x0, 0) * p.c; }
 
-  // c: the position's N x F outputs, rows ldc apart. wbuf: K x F when perm is set; brow: F values when bias_fp.
+  // c: the position's N x F outputs, rows ldc apart. wbuf: K x F when perm is set; brow: F values when bias_fp;
+  // kidx (hwy): 2 K entries.
   void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* c, int64_t ldc, T* buf, T* wbuf,
-                        T* brow) const {
+                        T* brow, int64_t* kidx) const {
     const T* wp = weights(pos, wt, wbuf);
     T beta = 0;
     // hwy fuses the bias row into its first product; BLAS gets it copied into C first.
@@ -205,6 +206,13 @@ struct Lc {
       if (beta == T(0))  // no tap inside the input: the output is 0 or the bias
         for (int64_t s = 0; s < N; ++s)
           for (int64_t f = 0; f < F; ++f) c[s * ldc + f] = bias ? bias[f] : T(0);
+    } else if constexpr (kHwy) {
+      // short runs read in place through a table of (input offset, kernel row) per valid tap, not gathered
+      int64_t k = 0;
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        for (int64_t e = 0; e < len; ++e, ++k) kidx[k] = i + e, kidx[K + k] = q + e;
+      });
+      lc_sgemm_indexed(N, F, k, x, in, kidx, wp, kidx + K, F, bias, c, ldc);
     } else {
       gather(w, x, buf);
       gemm(false, N, F, K, buf, kd, wp, F, beta, c, ldc, false, bias);
@@ -301,11 +309,12 @@ void forward_t(const LcProblem& p, const T* x, const T* w, const T* b, T* y) {
   // (f * P + pos) is gathered into one row per position and added inside the product.
   constexpr int64_t kBlock = 16;
   for_items(P, [&](int64_t lo, int64_t hi) {
-    auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+    auto buf = lc.direct || kHwy ? nullptr : buffer<T>(lc.N * lc.kd);
     auto wbuf = lc.perm ? buffer<T>(lc.K * F) : nullptr;
+    auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(2 * lc.K);
     if (p.channels_last) {
       for (int64_t pos = lo; pos < hi; ++pos)
-        lc.forward_position(pos, v.x, w, b, y + pos * F, P * F, buf.get(), wbuf.get(), nullptr);
+        lc.forward_position(pos, v.x, w, b, y + pos * F, P * F, buf.get(), wbuf.get(), nullptr, kidx.get());
       return;
     }
     auto brow = buffer<T>(F);
@@ -314,7 +323,7 @@ void forward_t(const LcProblem& p, const T* x, const T* w, const T* b, T* y) {
       const int64_t nb = std::min(kBlock, hi - p0);
       for (int64_t pos = p0; pos < p0 + nb; ++pos)
         lc.forward_position(pos, v.x, w, b, blk.get() + (pos - p0) * F, nb * F, buf.get(), wbuf.get(),
-                            brow.get());
+                            brow.get(), kidx.get());
       for (int64_t s = 0; s < lc.N; ++s) transpose_rows<T>(nb, F, blk.get() + s * nb * F, F, y + s * F * P + p0, P);
     }
   });

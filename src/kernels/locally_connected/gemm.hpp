@@ -16,6 +16,11 @@ inline constexpr int64_t kLcGemmPad = 16;
 void lc_sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b,
               int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc, bool padded);
 
+// C (m x n) = [bias +] A B with the steps indexed: A(r, t) = a[r * a_rs + ka[t]], B's row t is b + kb[t] * ldb.
+// Reads a position's patch in place, however short its runs, instead of gathering it (one entry per valid tap).
+void lc_sgemm_indexed(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, const int64_t* ka,
+                      const float* b, const int64_t* kb, int64_t ldb, const float* bias, float* c, int64_t ldc);
+
 // dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T (W[p]^T for the backward products).
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
 

@@ -24,10 +24,11 @@ constexpr bool kWide = false;
 #endif
 constexpr int kRows = 6;  // 6 x NV accumulators + NV B vectors + 1 broadcast fit the registers
 
-template <int M, int NV, class D>
-HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, int64_t a_ts,
-                     const float* HWY_RESTRICT b, int64_t ldb, const float* HWY_RESTRICT bias, bool accumulate,
-                     float* HWY_RESTRICT c, int64_t ldc) {
+// kIdx: step t reads A column ka[t] (offset a + ka[t]) and B row kb[t] (see gemm.hpp); else t * a_ts and t.
+template <int M, int NV, bool kIdx, class D>
+HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
+                     const int64_t* kb, const float* HWY_RESTRICT b, int64_t ldb, const float* HWY_RESTRICT bias,
+                     bool accumulate, float* HWY_RESTRICT c, int64_t ldc) {
   using V = hn::Vec<D>;
   const int64_t L = int64_t(hn::Lanes(d));
   V acc[M][NV];
@@ -36,10 +37,10 @@ HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, 
     for (int r = 0; r < M; ++r) acc[r][v] = init;
   }
   for (int64_t t = 0; t < k; ++t) {
-    const float* bt = b + t * ldb;
+    const float* bt = b + (kIdx ? kb[t] : t) * ldb;
     V bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = hn::LoadU(d, bt + v * L);
-    const float* at = a + t * a_ts;
+    const float* at = a + (kIdx ? ka[t] : t * a_ts);
     for (int r = 0; r < M; ++r) {
       const V av = hn::Set(d, at[r * a_rs]);
       for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
@@ -53,32 +54,36 @@ HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, 
 }
 
 // The last rows % M rows of a strip: a tile of exactly `rows` rows.
-template <int M, int NV, class D>
-HWY_INLINE void TileRows(int rows, D d, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b,
-                         int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc) {
+template <int M, int NV, bool kIdx, class D>
+HWY_INLINE void TileRows(int rows, D d, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
+                         const int64_t* kb, const float* b, int64_t ldb, const float* bias, bool accumulate, float* c,
+                         int64_t ldc) {
   if constexpr (M > 0) {
     if (rows == M)
-      Tile<M, NV>(d, k, a, a_rs, a_ts, b, ldb, bias, accumulate, c, ldc);
+      Tile<M, NV, kIdx>(d, k, a, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate, c, ldc);
     else
-      TileRows<M - 1, NV>(rows, d, k, a, a_rs, a_ts, b, ldb, bias, accumulate, c, ldc);
+      TileRows<M - 1, NV, kIdx>(rows, d, k, a, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate, c, ldc);
   }
 }
 
 // Columns [0, NV lanes) of C for all m rows.
-template <int NV>
-HWY_NOINLINE void Strip(int64_t m, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b,
-                        int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc) {
+template <int NV, bool kIdx>
+HWY_NOINLINE void Strip(int64_t m, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
+                        const int64_t* kb, const float* b, int64_t ldb, const float* bias, bool accumulate, float* c,
+                        int64_t ldc) {
   const hn::ScalableTag<float> d;
   constexpr int M = kRows;
   int64_t r0 = 0;
   for (; r0 + M <= m; r0 += M)
-    Tile<M, NV>(d, k, a + r0 * a_rs, a_rs, a_ts, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
+    Tile<M, NV, kIdx>(d, k, a + r0 * a_rs, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
   if (r0 < m)
-    TileRows<M - 1, NV>(int(m - r0), d, k, a + r0 * a_rs, a_rs, a_ts, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
+    TileRows<M - 1, NV, kIdx>(int(m - r0), d, k, a + r0 * a_rs, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate,
+                              c + r0 * ldc, ldc);
 }
 
-void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b, int64_t ldb,
-          const float* bias, bool accumulate, float* c, int64_t ldc, bool padded) {
+void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
+          const int64_t* kb, const float* b, int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc,
+          bool padded) {
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   const int64_t n_vec = padded ? (n + L - 1) / L * L : n / L * L;
@@ -86,7 +91,12 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t
   auto strips = [&](auto nv) {
     constexpr int NV = decltype(nv)::value;
     for (; col + NV * L <= n_vec; col += NV * L)
-      Strip<NV>(m, k, a, a_rs, a_ts, b + col, ldb, bias ? bias + col : nullptr, accumulate, c + col, ldc);
+      if (ka)
+        Strip<NV, true>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate,
+                        c + col, ldc);
+      else
+        Strip<NV, false>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate,
+                         c + col, ldc);
   };
   if constexpr (kWide) strips(std::integral_constant<int, 4>());
   strips(std::integral_constant<int, 2>());
@@ -94,7 +104,8 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t
   for (; col < n; ++col)  // the last columns when the rows may not be over-read
     for (int64_t r = 0; r < m; ++r) {
       float sum = bias ? bias[col] : 0.0f;
-      for (int64_t t = 0; t < k; ++t) sum += a[r * a_rs + t * a_ts] * b[t * ldb + col];
+      for (int64_t t = 0; t < k; ++t)
+        sum += a[r * a_rs + (ka ? ka[t] : t * a_ts)] * b[(ka ? kb[t] : t) * ldb + col];
       c[r * ldc + col] = accumulate ? c[r * ldc + col] + sum : sum;
     }
 }
@@ -140,7 +151,12 @@ void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, flo
 
 void lc_sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const float* b,
               int64_t ldb, const float* bias, bool accumulate, float* c, int64_t ldc, bool padded) {
-  HWY_DYNAMIC_DISPATCH(Gemm)(m, n, k, a, a_rs, a_ts, b, ldb, bias, accumulate, c, ldc, padded);
+  HWY_DYNAMIC_DISPATCH(Gemm)(m, n, k, a, a_rs, a_ts, nullptr, nullptr, b, ldb, bias, accumulate, c, ldc, padded);
+}
+
+void lc_sgemm_indexed(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, const int64_t* ka,
+                      const float* b, const int64_t* kb, int64_t ldb, const float* bias, float* c, int64_t ldc) {
+  HWY_DYNAMIC_DISPATCH(Gemm)(m, n, k, a, a_rs, 0, ka, kb, b, ldb, bias, false, c, ldc, false);
 }
 }  // namespace locnet::kernels
 #endif
