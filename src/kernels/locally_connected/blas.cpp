@@ -222,7 +222,7 @@ struct Lc {
   // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K;
   // wbuf, dwbuf: K x F when perm is set.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf, T* wtr, T* wbuf, T* dwbuf) const {
+                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, int64_t* kidx) const {
     const int64_t ldg = P * F;
     const T* gp = g + pos * F;
     const T* wp = weights(pos, wt, wbuf);
@@ -256,8 +256,19 @@ struct Lc {
         dxp(q, len, T(1), dx + i, in, false);
       });
     } else {
-      gather(w, x, buf);
-      gemm(true, K, F, N, buf, kd, gp, ldg, T(1), dwp, F);
+      // hwy with every tap inside the input: dW[p] reads the patch in place through a table of offsets
+      int64_t k = 0;
+      if constexpr (kHwy)
+        if (kidx && full_runs(w) == K) {
+          runs(w, [&](int64_t i, int64_t, int64_t len) {
+            for (int64_t e = 0; e < len; ++e) kidx[k++] = i + e;
+          });
+          lc_sgemm_rows(K, F, N, x, kidx, in, gp, ldg, dwp, F);
+        }
+      if (k == 0) {
+        gather(w, x, buf);
+        gemm(true, K, F, N, buf, kd, gp, ldg, T(1), dwp, F);
+      }
       dxp(0, K, T(0), dbuf, kd, true);
       scatter_add(w, dbuf, dx);
     }
@@ -362,9 +373,10 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
         std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
         auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
         auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+        auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
         for (int64_t i = lo; i < hi; ++i)
           lc.backward_position(phase[size_t(i)], v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
-                               wbuf.get(), dwbuf.get());
+                               wbuf.get(), dwbuf.get(), kidx.get());
       });
     }
   if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);

@@ -21,6 +21,10 @@ void lc_sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int
 void lc_sgemm_indexed(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, const int64_t* ka,
                       const float* b, const int64_t* kb, int64_t ldb, const float* bias, float* c, int64_t ldc);
 
+// C (m x n) += A B with A's rows indexed: A(r, t) = a[ka[r] + t * a_ts] (dW[p] += Xp^T dY_p, Xp read in place).
+void lc_sgemm_rows(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* ka, int64_t a_ts, const float* b,
+                   int64_t ldb, float* c, int64_t ldc);
+
 // dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T (W[p]^T for the backward products).
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
 

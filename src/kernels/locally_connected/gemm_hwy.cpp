@@ -24,8 +24,9 @@ constexpr bool kWide = false;
 #endif
 constexpr int kRows = 6;  // 6 x NV accumulators + NV B vectors + 1 broadcast fit the registers
 
-// kIdx: step t reads A column ka[t] (offset a + ka[t]) and B row kb[t] (see gemm.hpp); else t * a_ts and t.
-template <int M, int NV, bool kIdx, class D>
+// kIdx 1: step t reads A at a + ka[t] (+ r * a_rs) and B row kb[t]; 2: row r of A is at a + ka[r] (+ t * a_ts);
+// 0: A(r, t) = a[r * a_rs + t * a_ts], B row t (see gemm.hpp).
+template <int M, int NV, int kIdx, class D>
 HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
                      const int64_t* kb, const float* HWY_RESTRICT b, int64_t ldb, const float* HWY_RESTRICT bias,
                      bool accumulate, float* HWY_RESTRICT c, int64_t ldc) {
@@ -37,12 +38,12 @@ HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, 
     for (int r = 0; r < M; ++r) acc[r][v] = init;
   }
   for (int64_t t = 0; t < k; ++t) {
-    const float* bt = b + (kIdx ? kb[t] : t) * ldb;
+    const float* bt = b + (kIdx == 1 ? kb[t] : t) * ldb;
     V bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = hn::LoadU(d, bt + v * L);
-    const float* at = a + (kIdx ? ka[t] : t * a_ts);
+    const float* at = a + (kIdx == 1 ? ka[t] : t * a_ts);
     for (int r = 0; r < M; ++r) {
-      const V av = hn::Set(d, at[r * a_rs]);
+      const V av = hn::Set(d, at[kIdx == 2 ? ka[r] : r * a_rs]);
       for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
     }
   }
@@ -54,7 +55,7 @@ HWY_INLINE void Tile(D d, int64_t k, const float* HWY_RESTRICT a, int64_t a_rs, 
 }
 
 // The last rows % M rows of a strip: a tile of exactly `rows` rows.
-template <int M, int NV, bool kIdx, class D>
+template <int M, int NV, int kIdx, class D>
 HWY_INLINE void TileRows(int rows, D d, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
                          const int64_t* kb, const float* b, int64_t ldb, const float* bias, bool accumulate, float* c,
                          int64_t ldc) {
@@ -67,17 +68,19 @@ HWY_INLINE void TileRows(int rows, D d, int64_t k, const float* a, int64_t a_rs,
 }
 
 // Columns [0, NV lanes) of C for all m rows.
-template <int NV, bool kIdx>
+template <int NV, int kIdx>
 HWY_NOINLINE void Strip(int64_t m, int64_t k, const float* a, int64_t a_rs, int64_t a_ts, const int64_t* ka,
                         const int64_t* kb, const float* b, int64_t ldb, const float* bias, bool accumulate, float* c,
                         int64_t ldc) {
   const hn::ScalableTag<float> d;
   constexpr int M = kRows;
   int64_t r0 = 0;
+  auto ar = [&](int64_t r0) { return kIdx == 2 ? a : a + r0 * a_rs; };
+  auto kar = [&](int64_t r0) { return kIdx == 2 ? ka + r0 : ka; };
   for (; r0 + M <= m; r0 += M)
-    Tile<M, NV, kIdx>(d, k, a + r0 * a_rs, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
+    Tile<M, NV, kIdx>(d, k, ar(r0), a_rs, a_ts, kar(r0), kb, b, ldb, bias, accumulate, c + r0 * ldc, ldc);
   if (r0 < m)
-    TileRows<M - 1, NV, kIdx>(int(m - r0), d, k, a + r0 * a_rs, a_rs, a_ts, ka, kb, b, ldb, bias, accumulate,
+    TileRows<M - 1, NV, kIdx>(int(m - r0), d, k, ar(r0), a_rs, a_ts, kar(r0), kb, b, ldb, bias, accumulate,
                               c + r0 * ldc, ldc);
 }
 
@@ -91,12 +94,15 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t
   auto strips = [&](auto nv) {
     constexpr int NV = decltype(nv)::value;
     for (; col + NV * L <= n_vec; col += NV * L)
-      if (ka)
-        Strip<NV, true>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate,
-                        c + col, ldc);
+      if (ka && kb)
+        Strip<NV, 1>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate, c + col,
+                     ldc);
+      else if (ka)
+        Strip<NV, 2>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate, c + col,
+                     ldc);
       else
-        Strip<NV, false>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate,
-                         c + col, ldc);
+        Strip<NV, 0>(m, k, a, a_rs, a_ts, ka, kb, b + col, ldb, bias ? bias + col : nullptr, accumulate, c + col,
+                     ldc);
   };
   if constexpr (kWide) strips(std::integral_constant<int, 4>());
   strips(std::integral_constant<int, 2>());
@@ -104,8 +110,10 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t
   for (; col < n; ++col)  // the last columns when the rows may not be over-read
     for (int64_t r = 0; r < m; ++r) {
       float sum = bias ? bias[col] : 0.0f;
-      for (int64_t t = 0; t < k; ++t)
-        sum += a[r * a_rs + (ka ? ka[t] : t * a_ts)] * b[(ka ? kb[t] : t) * ldb + col];
+      for (int64_t t = 0; t < k; ++t) {
+        const int64_t ai = ka && kb ? r * a_rs + ka[t] : ka ? ka[r] + t * a_ts : r * a_rs + t * a_ts;
+        sum += a[ai] * b[(ka && kb ? kb[t] : t) * ldb + col];
+      }
       c[r * ldc + col] = accumulate ? c[r * ldc + col] + sum : sum;
     }
 }
@@ -157,6 +165,11 @@ void lc_sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int
 void lc_sgemm_indexed(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, const int64_t* ka,
                       const float* b, const int64_t* kb, int64_t ldb, const float* bias, float* c, int64_t ldc) {
   HWY_DYNAMIC_DISPATCH(Gemm)(m, n, k, a, a_rs, 0, ka, kb, b, ldb, bias, false, c, ldc, false);
+}
+
+void lc_sgemm_rows(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* ka, int64_t a_ts, const float* b,
+                   int64_t ldb, float* c, int64_t ldc) {
+  HWY_DYNAMIC_DISPATCH(Gemm)(m, n, k, a, 0, a_ts, ka, nullptr, b, ldb, nullptr, true, c, ldc, false);
 }
 }  // namespace locnet::kernels
 #endif
