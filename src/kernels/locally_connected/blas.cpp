@@ -14,6 +14,8 @@
 //           (ldc = P*F). Taps outside the input are simply left out of the runs.
 //   gather  (short runs where BLAS would run at tiny k): the position's patch for every sample is copied into a
 //           per-thread N x K buffer (zeros for taps outside), then one GEMM.
+//           "hwy" instead reads such patches in place through a table with one entry per valid tap (forward;
+//           backward's dW when every tap is inside the input), where the copy cost as much as the product.
 // Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
 // (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
 // neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
