@@ -1,7 +1,7 @@
-// LocallyConnected1D/2D (f32, channels_last, valid, no activation) through the layer, forward and backward, on
-// the target shapes: Keras's documented example 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32 filters 3x3, a 1D
-// 64x128x32 -> 64 filters k=5, and batch 1 of the second. See docs/benchmarks.md and
-// src/kernels/locally_connected/README.md.
+// LocallyConnected1D/2D (f32, valid, no activation, channels_last unless noted) through the layer, forward and
+// backward, on the target shapes: Keras's documented example 64x32x32x3 -> 64 filters 3x3 and 64x30x30x64 -> 32
+// filters 3x3, a 1D 64x128x32 -> 64 filters k=5, batch 1 of the second, and the two 2D batch-64 shapes in
+// channels_first (the layout locnet.torch uses). See docs/benchmarks.md and src/kernels/locally_connected/README.md.
 //
 // Per iteration, with P positions, K = kh kw C, F filters, X = N H W C inputs, Y = N P F outputs:
 //   forward   flops 2 N P K F;  bytes 4 (X + P K F + P F + Y)            read x, kernel, bias; write y
@@ -26,12 +26,15 @@ const bool kLimitRows = locnet::bench::register_limit_rows(/*with_dgemm=*/false)
 struct LcShape {
   int rank;
   int64_t n, h, w, c, f, k;  // 1D: h = 1
+  bool first = false;         // channels_first
 };
 const LcShape kShapes[] = {
     {2, 64, 32, 32, 3, 64, 3},   // 0: the example's first layer
     {2, 64, 30, 30, 64, 32, 3},  // 1: the example's second layer
     {1, 64, 1, 128, 32, 64, 5},  // 2: 1D
     {2, 1, 30, 30, 64, 32, 3},   // 3: batch 1 of shape 1
+    {2, 64, 32, 32, 3, 64, 3, true},   // 4: shape 0, channels_first
+    {2, 64, 30, 30, 64, 32, 3, true},  // 5: shape 1, channels_first
 };
 
 struct Setup {
@@ -40,11 +43,16 @@ struct Setup {
   locnet::Tensor x;
   double p, kk, flops_fwd, weights, in, out;
   explicit Setup(const benchmark::State& state) : s(kShapes[state.range(0)]) {
-    locnet::Shape shape = s.rank == 1 ? locnet::Shape{s.n, s.w, s.c} : locnet::Shape{s.n, s.h, s.w, s.c};
+    locnet::Shape shape = s.rank == 1 ? locnet::Shape{s.n, s.w, s.c}
+                          : s.first   ? locnet::Shape{s.n, s.c, s.h, s.w}
+                                      : locnet::Shape{s.n, s.h, s.w, s.c};
     if (s.rank == 1)
       layer = std::make_unique<locnet::LocallyConnected1D>(s.f, std::vector<int64_t>{s.k});
     else
-      layer = std::make_unique<locnet::LocallyConnected2D>(s.f, std::vector<int64_t>{s.k, s.k});
+      layer = std::make_unique<locnet::LocallyConnected2D>(locnet::LocallyConnected2D::Config{
+          .filters = s.f,
+          .kernel_size = {s.k, s.k},
+          .data_format = s.first ? "channels_first" : "channels_last"});
     locnet::Rng rng(0);
     layer->build(shape, rng);
     x = locnet::Tensor::empty(shape);
@@ -93,7 +101,7 @@ void BM_lc_backward(benchmark::State& state) {
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape"});
-  for (int i = 0; i < 4; ++i) b->Arg(i);
+  for (int i = 0; i < 6; ++i) b->Arg(i);
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 

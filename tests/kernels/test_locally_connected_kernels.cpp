@@ -120,6 +120,11 @@ TEST(LocallyConnectedKernels, EdgeShapes) {
         // then single columns), gathered K = 27 (padded rows) and direct runs of 80 values.
         compare(sweep, make(13, 5, 6, 3, 37, 3, 3, 1, 1, 1, 1, Pad::valid, last, true, dt), 8);
         compare(sweep, make(13, 4, 5, 40, 37, 2, 2, 2, 1, 1, 1, Pad::same, last, true, dt), 9);
+        // AVX-512's wide tiles (6 rows x 4 vectors, 12 rows x 2 vectors): 85 filters = 64 + 16 + 5 and
+        // 53 = 32 + 16 + 5 (one strip of each width, then single columns), 17 and 14 samples (a full tile and a
+        // short one), the fused bias on every strip; gathered and direct.
+        compare(sweep, make(17, 4, 5, 3, 85, 2, 3, 1, 1, 1, 1, Pad::same, last, true, dt), 10);
+        compare(sweep, make(14, 3, 4, 36, 53, 2, 2, 1, 1, 1, 1, Pad::valid, last, true, dt), 11);
       }
   });
 }

@@ -1,5 +1,9 @@
 // locnet command-line tool. Exit status: 0 success, 2 usage or configuration error, 3 file error,
 // 4 training stopped on a non-finite loss, 5 out of memory (1: an internal error, a bug).
+// Under an MPI launcher (`mpirun -np N locnet train ...`, docs/distributed.md) every rank runs train and evaluate,
+// rank 0 alone every other command; only rank 0 prints to stdout, and an error on any rank prints
+// "locnet: rank r of N: error: ..." and ends the whole job with that exit status (dist::abort_job), so no rank
+// waits forever for one that gave up.
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +11,20 @@
 
 #include "commands.hpp"
 #include "locnet/core/error.hpp"
+#include "locnet/dist/mpi.hpp"
+
+namespace {
+
+// The job's group under an MPI launcher (null otherwise); ranks other than 0 keep quiet on stdout.
+std::shared_ptr<locnet::Collective> g_group;
+
+int fail(int code, const char* format, const char* message) {
+  if (g_group && g_group->size() > 1) locnet::dist::abort_job(fmt::format(fmt::runtime(format), message), code);
+  std::fprintf(stderr, "locnet: %s\n", fmt::format(fmt::runtime(format), message).c_str());
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
 #ifdef __linux__
@@ -34,6 +52,15 @@ int main(int argc, char** argv) {
   locnet::cli::add_convert(app, action);
   try {
     app.parse(argc, argv);
+    if (locnet::dist::launched_by_mpi()) {
+      g_group = locnet::dist::world();
+      if (g_group->rank() != 0) {
+        if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+        // train and evaluate share the work; every other command (predict, convert, ...) runs on rank 0 alone
+        const std::string command = app.get_subcommands().front()->get_name();
+        if (command != "train" && command != "evaluate") return 0;
+      }
+    }
     return action();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -42,19 +69,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "locnet: %s (see locnet --help)\n", e.what());
-    return 2;
+    return fail(2, "{} (see locnet --help)", e.what());
   } catch (const locnet::FormatError& e) {
-    std::fprintf(stderr, "locnet: error: %s\n", e.what());
-    return 3;
+    return fail(3, "error: {}", e.what());
   } catch (const locnet::Error& e) {
-    std::fprintf(stderr, "locnet: error: %s\n", e.what());
-    return 2;
+    return fail(2, "error: {}", e.what());
   } catch (const std::bad_alloc& e) {
-    std::fprintf(stderr, "locnet: error: out of memory: %s\n", e.what());
-    return 5;
+    return fail(5, "error: out of memory: {}", e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "locnet: internal error: %s\n", e.what());
-    return 1;
+    return fail(1, "internal error: {}", e.what());
   }
 }

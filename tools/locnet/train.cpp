@@ -13,6 +13,8 @@
 
 #include "commands.hpp"
 #include "locnet/core/parallel.hpp"
+#include "locnet/dist/mpi.hpp"
+#include "locnet/dist/sync_batch_norm.hpp"
 #include "locnet/formats.hpp"
 #include "locnet/interop/keras_h5.hpp"
 #include "locnet/io/file.hpp"
@@ -59,6 +61,7 @@ struct TrainArgs {
   bool data_given = false;  // --data on the command line
   bool normalize = false;
   std::string augment;
+  bool no_sync_bn = false;  // a data-parallel run keeps each rank's BatchNorm statistics local
 };
 
 // "a,b" -> {"a", "b"} (empty items dropped).
@@ -256,6 +259,10 @@ int run_train(TrainArgs a) {
   if (a.threads < 0) raise<ConfigError>("--threads must be >= 0, got {}", a.threads);
   if (a.epochs < 1) raise<ConfigError>("--epochs must be >= 1, got {}", a.epochs);
   set_num_threads(a.threads);
+  // Under mpirun every rank trains its share of each global batch; rank 0 alone writes files (and prints: main).
+  const std::shared_ptr<Collective> group = dist::launched_by_mpi() ? dist::world() : nullptr;
+  const int ranks = group ? group->size() : 1;
+  const bool writer = !group || group->rank() == 0;
 
   Model model;
   std::unique_ptr<Optimizer> optimizer;
@@ -319,11 +326,15 @@ int run_train(TrainArgs a) {
     if (!a.resume.empty()) raise<ConfigError>("--normalize adds a layer to a new model, got --resume");
     model = prepend_normalization(model, *train_set, a.seed);
   }
+  if (ranks > 1 && !a.no_sync_bn) dist::convert_sync_batchnorm(model);  // the single-process result for any N
   std::printf("%s", model.summary().c_str());
-  std::printf("training on %lld samples, %s on %lld, batch size %lld, %s, %d threads\n",
+  std::printf("training on %lld samples, %s on %lld, batch size %lld, %s, %d threads%s\n",
               static_cast<long long>(train_set->size()), a.validation_split > 0 ? "validating" : "testing",
               static_cast<long long>(val_set ? val_set->size() : 0),
-              static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads());
+              static_cast<long long>(a.batch_size), optimizer->config().repr().c_str(), num_threads(),
+              ranks > 1 ? fmt::format(" per rank, {} ranks{}", ranks, a.no_sync_bn ? " (local BatchNorm statistics)"
+                                                                                    : "").c_str()
+                        : "");
   if (ends_in_softmax(model))
     std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
   std::fflush(stdout);
@@ -375,15 +386,16 @@ int run_train(TrainArgs a) {
                 extra.empty() ? "" : (extra + " -").c_str(), m.seconds, double(train_set->size()) / m.seconds);
     std::fflush(stdout);
     history.push_back(m);
+    saved_epoch = m.epoch;
+    current_epoch = m.epoch + 1;
+    if (!writer) return;
     for (const std::string& file : {a.save, m.best ? a.save_best : std::string()})
       if (!file.empty())
         save_checkpoint(model, *optimizer,
                         {.epoch = m.epoch, .seed = a.seed, .batch_size = a.batch_size, .class_names = class_names},
                         file, InputScaling{"uint8", kIdxImageScale});
-    saved_epoch = m.epoch;
     log.append(m);
     if (!a.plot.empty()) write_text(a.plot, learning_curves_svg(history, title));
-    current_epoch = m.epoch + 1;
   };
   Profiler profiler;
   MachineLimits limits;
@@ -392,6 +404,7 @@ int run_train(TrainArgs a) {
     o.profiler = &profiler;
     o.profile_steps = a.profile_steps;
   }
+  o.collective = group;
   FitResult r = fit(model, *optimizer, *train_set, val_set.get(), o);
   if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
@@ -403,6 +416,12 @@ int run_train(TrainArgs a) {
     return 4;
   }
   if (!r.stopped.empty()) std::printf("%s\n", r.stopped.c_str());
+  if (ranks > 1 && !history.empty()) {
+    double seconds = 0;
+    for (const EpochMetrics& m : history) seconds += m.seconds;
+    std::printf("data-parallel: %d ranks, %.0f samples/s\n", ranks,
+                double(train_set->size()) * double(history.size()) / std::max(seconds, 1e-9));
+  }
   if (!history.empty() && history.back().validation)
     std::printf("%s accuracy %.4f; saved %s\n", val_name, history.back().validation->accuracy, a.save.c_str());
   else if (!history.empty())
@@ -423,7 +442,9 @@ int run_evaluate(const std::string& model_path, const std::string& dir, int64_t 
                   const LabeledData t = test_data(dir);
                   return tensor_dataset(t.x, t.y);
                 }();
-  EvalResult r = evaluate(model, *test, batch_size, loss, split_list(metrics));
+  // under mpirun each rank evaluates its share; every rank gets the totals (rank 0 prints them)
+  EvalResult r = evaluate(model, *test, batch_size, loss, split_list(metrics),
+                          dist::launched_by_mpi() ? dist::world() : nullptr);
   const size_t k = r.confusion.size();
   int width = 0;  // of the name column; none when the classes are only numbered
   for (const std::string& n : names) width = std::max(width, int(n.size()));
@@ -589,6 +610,8 @@ void add_train(CLI::App& app, Action& action) {
       ->default_str(a->monitor);
   cmd->add_option("--save-best", a->save_best, "Also save the model here after each epoch that improves --monitor");
   cmd->add_option("--class-weight", a->class_weight, "Loss weight per class: 0=1,1=5 or a JSON file {\"0\": 1, ...}");
+  cmd->add_flag("--no-sync-bn", a->no_sync_bn, "Under mpirun, keep each rank's BatchNorm statistics local "
+                                               "(default: synchronized over the global batch, docs/distributed.md)");
   cmd->callback([&action, a, batch_size, optimizer, seed, data] {
     a->data_given = data->count() > 0;
     a->batch_size_given = batch_size->count() > 0;

@@ -2,17 +2,20 @@
 //   Y[:, p, :] (N x F) = Xpatch[:, p, :] (N x K) @ W[p] (K x F),
 // OpenMP over positions with BLAS single-threaded inside, never an im2col of the whole batch.
 //
-// Reading the patch of position p:
-//   direct  (channels_last, runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
+// channels_first runs the same algorithm on x transposed per sample to (h, w, c), with W[p]'s rows permuted
+// into channels_last patch order per position (row copies); outputs are computed for blocks of 16 positions
+// into a per-thread buffer and transposed into y (the bias, f*P + p, added inside the product); backward
+// transposes dy into one output-sized buffer and computes dx in (h, w, c) before transposing it back.
+// Reading the patch of position p (channels_last):
+//   direct  (runs of >= kMinDirectRun elements): row tap_r of the window is one contiguous run
 //           of (valid tap_c) * C values per sample (dilation_w = 1; C values per tap when dilated), H*W*C apart
 //           between samples, so A_{p,tap_r} is an N x run matrix read in place with lda = H*W*C, and
 //           Y_p = sum_tap_r A_{p,tap_r} W[p][rows of tap_r] is kh GEMMs (beta = 1) writing straight into y
-//           (ldc = P*F).
-//           Taps outside the input are simply left out of the runs.
-//   gather  (channels_first, or short runs where BLAS would run at tiny k): the position's patch for every
-//           sample is copied into a per-thread N x K buffer (zeros for taps outside), then one GEMM.
-// channels_first outputs are computed position-major (N, P, F) into one output-sized buffer and transposed per
-// sample, the bias added on the way (Keras's flat bias is in output memory order).
+//           (ldc = P*F). Taps outside the input are simply left out of the runs.
+//   gather  (short runs where BLAS would run at tiny k): the position's patch for every sample is copied into a
+//           per-thread N x K buffer (zeros for taps outside), then one GEMM.
+//           "hwy" instead reads such patches in place through a table with one entry per valid tap (forward;
+//           backward's dW when every tap is inside the input), where the copy cost as much as the product.
 // Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
 // (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
 // neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
@@ -25,8 +28,8 @@
 // "hwy" (f32) calls the Highway register-tiled GEMM of gemm.hpp, which costs nothing per call and reads the
 // patches in place, where BLAS spends most of the time of these small products packing and dispatching
 // (measured in src/kernels/locally_connected/README.md). "hwy" computes dx = dY_p W[p]^T from a per-thread
-// transposed copy
-// of W[p] (F x K; batch 1 uses BLAS's GEMV instead), and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
+// transposed copy of W[p] (F x K; batch 1 uses BLAS's GEMV instead), adds the bias inside its first product,
+// and pads the gathered patch rows to kLcGemmPad so that no column is computed one by one.
 #include <memory>
 #include <vector>
 
@@ -74,20 +77,21 @@ std::unique_ptr<T[]> buffer(int64_t count) {
   return std::unique_ptr<T[]>(new T[size_t(count)]);
 }
 
-// dst (Cc x R) = src (R x Cc)^T (+ bias, laid out like dst) for each of n samples, in 32 x 32 tiles.
+// dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T.
 template <class T>
-void transpose(const T* src, T* dst, const T* bias, int64_t n, int64_t R, int64_t Cc) {
-  constexpr int64_t kTile = 32;
-  int64_t tiles = (R + kTile - 1) / kTile;
-  parallel_for(0, n * tiles, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      int64_t s = t / tiles, r0 = t % tiles * kTile, r1 = std::min(R, r0 + kTile);
-      const T* in = src + s * R * Cc;
-      T* out = dst + s * R * Cc;
-      for (int64_t c0 = 0; c0 < Cc; c0 += kTile)
-        for (int64_t c = c0; c < std::min(Cc, c0 + kTile); ++c)
-          for (int64_t r = r0; r < r1; ++r) out[c * R + r] = in[r * Cc + c] + (bias ? bias[c * R + r] : T(0));
-    }
+void transpose_rows(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
+  if constexpr (std::is_same_v<T, float>)
+    lc_transpose(rows, cols, src, lds, dst, ldd);
+  else
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+// dst (Cc x R) = src (R x Cc)^T for each of n samples.
+template <class T>
+void transpose(const T* src, T* dst, int64_t n, int64_t R, int64_t Cc) {
+  parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) transpose_rows<T>(R, Cc, src + s * R * Cc, Cc, dst + s * R * Cc, R);
   });
 }
 
@@ -100,12 +104,25 @@ struct Lc {
   const bool direct = p.channels_last && (p.dilation_w == 1 ? p.kw * p.c : p.c) >= kMinDirectRun;
   // Leading dimension of the per-thread patch buffers (N x kd) and of the transposed W[p] (F x kd).
   const int64_t kd = kHwy ? (K + kLcGemmPad - 1) / kLcGemmPad * kLcGemmPad : K;
+  // channels_first runs on a channels_last copy of x (see forward_t): perm[q] is the kernel row, in the
+  // layer's (c, tap_r, tap_c) order, of channels_last patch element q; the bias is indexed f * P + pos.
+  const int64_t* perm = nullptr;
+  bool bias_fp = false;
+
+  // W[p] with its rows in channels_last patch order: wt itself, or its rows permuted into wbuf (K x F).
+  const T* weights(int64_t pos, const T* wt, T* wbuf) const {
+    const T* wp = wt + pos * K * F;
+    if (!perm) return wp;
+    for (int64_t q = 0; q < K; ++q) std::copy(wp + perm[q] * F, wp + perm[q] * F + F, wbuf + q * F);
+    return wbuf;
+  }
 
   // C (m x n) = beta C + op(A) B, row-major; op(A) = A (m x k, lda) or, with ta, A^T for A (k x m, lda).
+  // bias (hwy only): a row added to every row of C.
   static void gemm(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
-                   T beta, T* c, int64_t ldc, bool padded = false) {
+                   T beta, T* c, int64_t ldc, bool padded = false, const T* bias = nullptr) {
     if constexpr (kHwy)
-      lc_sgemm(m, n, k, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta != T(0), c, ldc, padded);
+      lc_sgemm(m, n, k, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, bias, beta != T(0), c, ldc, padded);
     else
       mm<T>(ta, false, m, n, k, a, lda, b, ldb, beta, c, ldc);
   }
@@ -142,19 +159,11 @@ struct Lc {
     for (int64_t s = 0; s < N; ++s) {
       const T* xs = x + s * in;
       T* row = buf + s * kd;
-      if (p.channels_last) {
-        std::fill(row, row + K, T(0));
-        runs(w, [&](int64_t i, int64_t q, int64_t len) { std::copy(xs + i, xs + i + len, row + q); });
-      } else {
-        for (int64_t ch = 0; ch < p.c; ++ch)
-          for (int64_t tap_r = 0; tap_r < p.kh; ++tap_r) {
-            T* dst = row + (ch * p.kh + tap_r) * p.kw;
-            std::fill(dst, dst + p.kw, T(0));
-            if (tap_r < w.y0 || tap_r >= w.y1) continue;
-            int64_t base = (ch * p.h + p.in_row(w.oy, tap_r)) * p.w + w.ox * p.sw - p.pad_left;
-            for (int64_t tap_c = w.x0; tap_c < w.x1; ++tap_c) dst[tap_c] = xs[base + tap_c * p.dilation_w];
-          }
-      }
+      if (K != full_runs(w)) std::fill(row, row + K, T(0));
+      // a plain loop: the runs are short here (< kMinDirectRun), where a memmove call costs more than the copy
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        for (int64_t e = 0; e < len; ++e) row[q + e] = xs[i + e];
+      });
     }
   }
 
@@ -163,62 +172,79 @@ struct Lc {
     for (int64_t s = 0; s < N; ++s) {
       T* xs = dx + s * in;
       const T* row = buf + s * kd;
-      if (p.channels_last) {
-        runs(w, [&](int64_t i, int64_t q, int64_t len) {
-          for (int64_t e = 0; e < len; ++e) xs[i + e] += row[q + e];
-        });
-      } else {
-        for (int64_t ch = 0; ch < p.c; ++ch)
-          for (int64_t tap_r = w.y0; tap_r < w.y1; ++tap_r) {
-            const T* src = row + (ch * p.kh + tap_r) * p.kw;
-            int64_t base = (ch * p.h + p.in_row(w.oy, tap_r)) * p.w + w.ox * p.sw - p.pad_left;
-            for (int64_t tap_c = w.x0; tap_c < w.x1; ++tap_c) xs[base + tap_c * p.dilation_w] += src[tap_c];
-          }
-      }
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        for (int64_t e = 0; e < len; ++e) xs[i + e] += row[q + e];
+      });
     }
   }
 
-  // out is (N, P, F): y itself for channels_last, the position-major buffer for channels_first.
-  void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* out, T* buf) const {
-    const int64_t ldc = P * F;
-    T* c = out + pos * F;
-    const T* wp = wt + pos * K * F;
+  // The number of patch elements inside the input.
+  int64_t full_runs(const Window& w) const { return (w.y1 - w.y0) * std::max<int64_t>(w.x1 - w.x0, 0) * p.c; }
+
+  // c: the position's N x F outputs, rows ldc apart. wbuf: K x F when perm is set; brow: F values when bias_fp;
+  // kidx (hwy): 2 K entries.
+  void forward_position(int64_t pos, const T* x, const T* wt, const T* b, T* c, int64_t ldc, T* buf, T* wbuf,
+                        T* brow, int64_t* kidx) const {
+    const T* wp = weights(pos, wt, wbuf);
     T beta = 0;
-    if (p.has_bias && p.channels_last) {
-      for (int64_t s = 0; s < N; ++s) std::copy(b + pos * F, b + pos * F + F, c + s * ldc);
+    // hwy fuses the bias row into its first product; BLAS gets it copied into C first.
+    const T* bias = p.has_bias ? b + pos * F : nullptr;
+    if (p.has_bias && bias_fp) {
+      for (int64_t f = 0; f < F; ++f) brow[f] = b[f * P + pos];
+      bias = brow;
+    }
+    if (bias && !kHwy) {
+      for (int64_t s = 0; s < N; ++s) std::copy(bias, bias + F, c + s * ldc);
       beta = 1;
+      bias = nullptr;
     }
     Window w = window(pos);
     if (direct) {
       runs(w, [&](int64_t i, int64_t q, int64_t len) {
-        gemm(false, N, F, len, x + i, in, wp + q * F, F, beta, c, ldc);
+        gemm(false, N, F, len, x + i, in, wp + q * F, F, beta, c, ldc, false, bias);
         beta = 1;
+        bias = nullptr;
       });
-      if (beta == T(0))  // no tap inside the input: the output is 0 (or the bias, copied above)
-        for (int64_t s = 0; s < N; ++s) std::fill(c + s * ldc, c + s * ldc + F, T(0));
+      if (beta == T(0))  // no tap inside the input: the output is 0 or the bias
+        for (int64_t s = 0; s < N; ++s)
+          for (int64_t f = 0; f < F; ++f) c[s * ldc + f] = bias ? bias[f] : T(0);
+    } else if constexpr (kHwy) {
+      // short runs read in place through a table of (input offset, kernel row) per valid tap, not gathered
+      int64_t k = 0;
+      runs(w, [&](int64_t i, int64_t q, int64_t len) {
+        for (int64_t e = 0; e < len; ++e, ++k) kidx[k] = i + e, kidx[K + k] = q + e;
+      });
+      lc_sgemm_indexed(N, F, k, x, in, kidx, wp, kidx + K, F, bias, c, ldc);
     } else {
       gather(w, x, buf);
-      gemm(false, N, F, K, buf, kd, wp, F, beta, c, ldc);
+      gemm(false, N, F, K, buf, kd, wp, F, beta, c, ldc, false, bias);
     }
   }
 
-  // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K.
+  // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K;
+  // wbuf, dwbuf: K x F when perm is set.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf, T* wtr) const {
+                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, int64_t* kidx) const {
     const int64_t ldg = P * F;
     const T* gp = g + pos * F;
-    const T* wp = wt + pos * K * F;
-    T* dwp = dw + pos * K * F;
-    if (p.has_bias)
+    const T* wp = weights(pos, wt, wbuf);
+    T* dwp = perm ? dwbuf : dw + pos * K * F;
+    if (perm) std::fill(dwbuf, dwbuf + K * F, T(0));
+    if (p.has_bias && bias_fp)
+      for (int64_t f = 0; f < F; ++f) {
+        T sum = 0;
+        for (int64_t s = 0; s < N; ++s) sum += gp[s * ldg + f];
+        db[f * P + pos] += sum;
+      }
+    else if (p.has_bias)
       for (int64_t s = 0; s < N; ++s)
-        for (int64_t f = 0; f < F; ++f) db[p.channels_last ? pos * F + f : f * P + pos] += gp[s * ldg + f];
+        for (int64_t f = 0; f < F; ++f) db[pos * F + f] += gp[s * ldg + f];  // contiguous: vectorised
     Window w = window(pos);
     // hwy: W[p]^T, so that dX_p = dY_p W[p]^T is a plain product. Batch 1 keeps BLAS's GEMV, which reads W[p]
     // once where the transposition would read it and write a copy.
     const bool transposed = kHwy && N > 1;
-    if (transposed)
-      for (int64_t q = 0; q < K; ++q)
-        for (int64_t f = 0; f < F; ++f) wtr[f * kd + q] = wp[q * F + f];
+    if constexpr (kHwy)
+      if (transposed) lc_transpose(K, F, wp, F, wtr, kd);
     // dX_p (columns q .. q + n of the patch) = dY_p W[p]^T
     auto dxp = [&](int64_t q, int64_t n, T beta, T* c, int64_t ldc, bool padded) {
       if (transposed)
@@ -232,41 +258,107 @@ struct Lc {
         dxp(q, len, T(1), dx + i, in, false);
       });
     } else {
-      gather(w, x, buf);
-      gemm(true, K, F, N, buf, kd, gp, ldg, T(1), dwp, F);
+      // hwy with every tap inside the input: dW[p] reads the patch in place through a table of offsets
+      int64_t k = 0;
+      if constexpr (kHwy)
+        if (kidx && full_runs(w) == K) {
+          runs(w, [&](int64_t i, int64_t, int64_t len) {
+            for (int64_t e = 0; e < len; ++e) kidx[k++] = i + e;
+          });
+          lc_sgemm_rows(K, F, N, x, kidx, in, gp, ldg, dwp, F);
+        }
+      if (k == 0) {
+        gather(w, x, buf);
+        gemm(true, K, F, N, buf, kd, gp, ldg, T(1), dwp, F);
+      }
       dxp(0, K, T(0), dbuf, kd, true);
       scatter_add(w, dbuf, dx);
     }
+    if (perm)
+      for (int64_t q = 0; q < K; ++q) {
+        T* dst = dw + (pos * K + perm[q]) * F;
+        for (int64_t f = 0; f < F; ++f) dst[f] += dwbuf[q * F + f];
+      }
+  }
+};
+
+// channels_first runs the channels_last algorithm on x transposed per sample to (h, w, c), with the kernel
+// rows permuted per position (row copies of F values): one input-sized copy (and one for dx) instead of
+// gathering a (c, tap_r, tap_c) patch one value at a time (issue 34: about 6x slower than channels_last).
+// perm[q] = the layer's kernel row of channels_last patch element q.
+std::vector<int64_t> first_order(const LcProblem& p) {
+  std::vector<int64_t> perm(size_t(p.patch()));
+  for (int64_t r = 0; r < p.kh; ++r)
+    for (int64_t t = 0; t < p.kw; ++t)
+      for (int64_t ch = 0; ch < p.c; ++ch) perm[size_t((r * p.kw + t) * p.c + ch)] = (ch * p.kh + r) * p.kw + t;
+  return perm;
+}
+
+template <class T>
+struct ChannelsLast {
+  LcProblem q;
+  std::vector<int64_t> perm;  // empty for channels_last
+  std::unique_ptr<T[]> xt;
+  const T* x;
+  ChannelsLast(const LcProblem& p, const T* x_in) : q(p), x(x_in) {
+    if (p.channels_last) return;
+    q.channels_last = true;
+    perm = first_order(p);
+    xt = buffer<T>(p.n * p.in_sample());
+    transpose<T>(x_in, xt.get(), p.n, p.c, p.h * p.w);
+    x = xt.get();
   }
 };
 
 template <class T, bool kHwy>
 void forward_t(const LcProblem& p, const T* x, const T* w, const T* b, T* y) {
-  Lc<T, kHwy> lc{p};
-  std::unique_ptr<T[]> tmp;
-  T* out = y;
-  if (!p.channels_last) {
-    tmp = buffer<T>(lc.N * lc.P * lc.F);
-    out = tmp.get();
-  }
-  for_items(lc.P, [&](int64_t lo, int64_t hi) {
-    auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-    for (int64_t pos = lo; pos < hi; ++pos) lc.forward_position(pos, x, w, b, out, buf.get());
+  ChannelsLast<T> v(p, x);
+  Lc<T, kHwy> lc{v.q};
+  if (!v.perm.empty()) lc.perm = v.perm.data();
+  lc.bias_fp = !p.channels_last;
+  const int64_t P = lc.P, F = lc.F;
+  // channels_first: blocks of kBlock positions are computed position-major into a per-thread buffer and
+  // transposed into y (kBlock contiguous values per sample and filter), with no output-sized buffer; the bias
+  // (f * P + pos) is gathered into one row per position and added inside the product.
+  constexpr int64_t kBlock = 16;
+  for_items(P, [&](int64_t lo, int64_t hi) {
+    auto buf = lc.direct || kHwy ? nullptr : buffer<T>(lc.N * lc.kd);
+    auto wbuf = lc.perm ? buffer<T>(lc.K * F) : nullptr;
+    auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(2 * lc.K);
+    if (p.channels_last) {
+      for (int64_t pos = lo; pos < hi; ++pos)
+        lc.forward_position(pos, v.x, w, b, y + pos * F, P * F, buf.get(), wbuf.get(), nullptr, kidx.get());
+      return;
+    }
+    auto brow = buffer<T>(F);
+    auto blk = buffer<T>(lc.N * kBlock * F);
+    for (int64_t p0 = lo; p0 < hi; p0 += kBlock) {
+      const int64_t nb = std::min(kBlock, hi - p0);
+      for (int64_t pos = p0; pos < p0 + nb; ++pos)
+        lc.forward_position(pos, v.x, w, b, blk.get() + (pos - p0) * F, nb * F, buf.get(), wbuf.get(),
+                            brow.get(), kidx.get());
+      for (int64_t s = 0; s < lc.N; ++s) transpose_rows<T>(nb, F, blk.get() + s * nb * F, F, y + s * F * P + p0, P);
+    }
   });
-  if (!p.channels_last) transpose<T>(out, y, p.has_bias ? b : nullptr, lc.N, lc.P, lc.F);
 }
 
 template <class T, bool kHwy>
 void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
-  Lc<T, kHwy> lc{p};
+  ChannelsLast<T> v(p, x);
+  Lc<T, kHwy> lc{v.q};
+  if (!v.perm.empty()) lc.perm = v.perm.data();
+  lc.bias_fp = !p.channels_last;
   const T* g = dy;
-  std::unique_ptr<T[]> tmp;
+  std::unique_ptr<T[]> tmp, dxt;
+  T* dxl = dx;  // dx in (n, h, w, c)
   if (!p.channels_last) {
     tmp = buffer<T>(lc.N * lc.P * lc.F);
-    transpose<T>(g, tmp.get(), nullptr, lc.N, lc.F, lc.P);
+    transpose<T>(g, tmp.get(), lc.N, lc.F, lc.P);
     g = tmp.get();
+    dxt = buffer<T>(lc.N * lc.in);
+    dxl = dxt.get();
   }
-  parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dx + lo, dx + hi, T(0)); });
+  parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dxl + lo, dxl + hi, T(0)); });
   // Phases: positions whose oy (ox) differ by a multiple of Gh (Gw) have disjoint input windows.
   auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t gh = std::min(p.oh, ceil_div(p.extent(0), p.sh));
@@ -281,10 +373,15 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
         auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
         auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
         std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
+        auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+        auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+        auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
         for (int64_t i = lo; i < hi; ++i)
-          lc.backward_position(phase[size_t(i)], x, w, g, dx, dw, db, buf.get(), dbuf.get(), wtr.get());
+          lc.backward_position(phase[size_t(i)], v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
+                               wbuf.get(), dwbuf.get(), kidx.get());
       });
     }
+  if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);
 }
 
 // The two kernels: "blas" for T = float or double, "hwy" for float only.
