@@ -115,6 +115,26 @@ void Metrics::add(const Tensor& out, const Batch& b) {
   }
 }
 
+void Metrics::reduce(Collective& group) {
+  // A rank that saw no samples has no confusion matrix yet: take the largest size (the same names on every rank
+  // give the same top-k keys in the same order).
+  std::vector<double> k{double(confusion_.size())};
+  group.all_reduce_max(k);
+  const size_t classes = size_t(k[0]);
+  if (confusion_.empty() && classes > 0) confusion_.assign(classes, std::vector<int64_t>(classes, 0));
+  std::vector<double> v{double(samples_), double(elements_), double(correct_), double(binary_correct_), abs_sum_,
+                        sq_sum_};
+  for (const auto& [kk, hits] : top_k_correct_) v.push_back(double(hits));
+  for (const auto& row : confusion_) v.insert(v.end(), row.begin(), row.end());
+  group.all_reduce_sum(v);  // counts stay exact below 2^53
+  size_t i = 0;
+  samples_ = int64_t(v[i++]), elements_ = int64_t(v[i++]), correct_ = int64_t(v[i++]);
+  binary_correct_ = int64_t(v[i++]), abs_sum_ = v[i++], sq_sum_ = v[i++];
+  for (auto& [kk, hits] : top_k_correct_) hits = int64_t(v[i++]);
+  for (auto& row : confusion_)
+    for (int64_t& c : row) c = int64_t(v[i++]);
+}
+
 double Metrics::accuracy() const {
   return binary_ ? safe_div(double(binary_correct_), double(elements_)) : safe_div(double(correct_), double(samples_));
 }

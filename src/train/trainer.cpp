@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "locnet/dist/data_parallel.hpp"
 #include "locnet/train/loader.hpp"
 #include "locnet/train/losses.hpp"
 #include "locnet/train/metrics.hpp"
@@ -144,6 +145,50 @@ EvalResult summary(double loss, const Metrics& m, const TaskLoss& task) {
   return r;
 }
 
+// The group of a run: null or a single rank is the single process (and takes the code paths of before).
+std::shared_ptr<Collective> group_of(const std::shared_ptr<Collective>& c) {
+  return c && c->size() > 1 ? c : nullptr;
+}
+
+// The reducer's figures into the result (every way out of fit).
+FitResult& with_stats(FitResult& r, const std::optional<dist::GradientReducer>& reducer) {
+  if (reducer) {
+    const dist::GradientReducer::Stats st = reducer->stats();
+    r.communication.buckets = st.buckets, r.communication.bytes_per_step = st.bytes_per_step;
+    r.communication.wait_seconds = st.wait_seconds;
+  }
+  return r;
+}
+
+Tensor scaled(const Tensor& t, double factor) {
+  Tensor out = t.clone();
+  if (out.dtype() == DType::f64)
+    for (double& v : out.span<double>()) v *= factor;
+  else
+    for (float& v : out.span<float>()) v = float(double(v) * factor);
+  return out;
+}
+
+// sum over ranks of v (each element), every rank gets the total.
+double sum_over(Collective& group, double v) {
+  std::vector<double> x{v};
+  group.all_reduce_sum(x);
+  return x[0];
+}
+
+// The optimizer's state (a resumed run) from rank 0, so that every replica steps alike.
+void broadcast_optimizer(Optimizer& optimizer, Model& model, Collective& group) {
+  std::vector<std::pair<std::string, Tensor>> state = optimizer.state();
+  std::vector<double> any{double(state.size()), double(optimizer.iterations())};
+  group.all_reduce_max(any);  // every rank takes the same branch
+  if (any[0] <= 1 && any[1] == 0) return;  // nothing beyond a zero step counter anywhere
+  for (auto& [key, t] : state) {
+    t = t.clone();
+    group.broadcast(std::span<std::byte>(static_cast<std::byte*>(t.raw()), t.nbytes()), 0);
+  }
+  optimizer.load_state(model, state);
+}
+
 }  // namespace
 
 bool ends_in_softmax(const Model& model) {
@@ -170,8 +215,12 @@ double monitored(const EpochMetrics& m, const std::string& monitor) {
   return it->second;
 }
 
-EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
-                    const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective) {
+namespace {
+
+// evaluate(); fit_group: the group fit already set on the model (left in place).
+EvalResult evaluate_pass(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
+                         const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective,
+                         const std::shared_ptr<Collective>& fit_group) {
   if (batch_size < 1) raise<ConfigError>("evaluate: batch_size must be >= 1, got {}", batch_size);
   const int64_t n = data.size();
   if (n <= 0) raise<ShapeError>("evaluate: {} must hold at least one sample, got none", data.name());
@@ -179,14 +228,38 @@ EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const
   Metrics metrics = task.metrics(metric_names);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  Loader loader(data, std::move(order), batch_size, nullptr, 0, 0, false);
+  const std::shared_ptr<Collective> group = group_of(collective);
+  struct Restore {  // layers that use the group (SyncBatchNorm) get it for this pass; fit's own group stays
+    Model& m;
+    bool set;
+    ~Restore() {
+      if (set) m.set_collective(nullptr);
+    }
+  } restore{model, group && group != fit_group};
+  if (restore.set) model.set_collective(group);
+  // Several ranks: each takes its shard of every batch (the same batches as one process, so layers that use batch
+  // statistics in inference see the same ones) and forwards even an empty shard (its collectives).
+  Loader loader(data, std::move(order), batch_size, nullptr, 0, 0, false, group ? group->rank() : 0,
+                group ? group->size() : 1);
   double loss_sum = 0;
   for (Batch b; loader.next(b);) {
     Tensor z = model.forward(b.x, Mode::Inference);
+    if (b.size() == 0) continue;
     loss_sum += weigh(task(z, b), b, {}).loss * double(b.size());
     metrics.add(z, b);
   }
+  if (group) {
+    loss_sum = sum_over(*group, loss_sum);
+    metrics.reduce(*group);
+  }
   return summary(loss_sum / double(n), metrics, task);
+}
+
+}  // namespace
+
+EvalResult evaluate(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
+                    const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective) {
+  return evaluate_pass(model, data, batch_size, loss, metric_names, collective, nullptr);
 }
 
 EvalResult evaluate(Model& model, const LabeledData& data, int64_t batch_size) {
@@ -215,6 +288,30 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
   check_monitor(o, task, validation != nullptr);
   task.metrics(o.metrics);  // unknown names fail before training
 
+  if (o.bucket_bytes < 1) raise<ConfigError>("fit: bucket_bytes must be >= 1, got {}", o.bucket_bytes);
+  const std::shared_ptr<Collective> group = group_of(o.collective);
+  const int rank = group ? group->rank() : 0, ranks = group ? group->size() : 1;
+  std::optional<dist::GradientReducer> reducer;
+  struct Unset {  // the caller's model must not keep the group after fit
+    Model& m;
+    bool set;
+    ~Unset() {
+      if (set) m.set_collective(nullptr);
+    }
+  } unset{model, group != nullptr};
+  if (group) {
+    if (!model.built()) {  // the replicas must have parameters to share: build from the data's sample shape
+      Batch probe;
+      const int64_t first = 0;
+      train.gather(std::span<const int64_t>(&first, 1), probe);
+      model.build(probe.x.shape().with_dim(0, Shape::kUnknown), uint64_t(0), probe.x.dtype());  // as forward
+    }
+    model.set_collective(group);
+    dist::broadcast_parameters(model, *group);
+    broadcast_optimizer(optimizer, model, *group);
+    reducer.emplace(model, group, o.bucket_bytes);
+  }
+
   FitResult result;
   Rng rng(o.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -239,7 +336,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
     if (epoch <= o.initial_epoch) continue;
     double loss_sum = 0;
     Metrics metrics = task.metrics(o.metrics);
-    Loader loader(train, order, o.batch_size, o.augment.get(), o.seed, epoch, o.prefetch);
+    Loader loader(train, order, o.batch_size, o.augment.get(), o.seed, epoch, o.prefetch, rank, ranks);
     for (int64_t b = 0; b < batches; ++b) {
       const bool profiling =
           o.profiler && step >= o.profile_warmup && step < o.profile_warmup + o.profile_steps;
@@ -249,33 +346,49 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
       loader.next(batch);
       model.zero_grad();
       Tensor z = model.forward(batch.x, Mode::Training);
-      LossResult lr = weigh(task(z, batch), batch, o.class_weight);
-      const double loss = lr.loss + model.regularization_loss();
+      const int64_t global = std::min(o.batch_size, n - b * o.batch_size);
+      LossResult lr;
+      if (batch.size() > 0) lr = weigh(task(z, batch), batch, o.class_weight);
+      else lr.grad = Tensor(z.shape(), z.dtype());  // no samples: zero loss and gradient, still every collective
+      double loss = lr.loss + model.regularization_loss();
+      if (group) {
+        // The global batch's loss; each rank's gradient becomes that of the global loss over its samples.
+        const double share = double(batch.size()) / double(global);
+        loss = sum_over(*group, lr.loss * share) + model.regularization_loss();
+        if (batch.size() > 0) lr.grad = scaled(lr.grad, share);
+      }
       if (!std::isfinite(loss)) {
         result.stopped = fmt::format("the loss is {} at epoch {}, batch {} of {}", loss, epoch, b + 1, batches);
-        return result;
+        return with_stats(result, reducer);
       }
-      metrics.add(z, batch);
+      if (batch.size() > 0) metrics.add(z, batch);
+      const auto backward_start = std::chrono::steady_clock::now();
       model.backward(lr.grad);
+      if (reducer) reducer->finish();
+      result.communication.backward_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - backward_start).count();
+      ++result.communication.steps;
       model.add_regularization_grads();
       optimizer.step(model);
-      loss_sum += loss * double(batch.size());
+      loss_sum += loss * double(global);
       if (profiling)
         o.profiler->add_step(std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
       if (o.on_batch) o.on_batch(b + 1, batches, loss);
       if (++step == o.profile_warmup + o.profile_steps && profiling) {
         result.stopped = fmt::format("stopped after profiling {} steps (following {} warm-up steps)", o.profile_steps,
                                      o.profile_warmup);
-        return result;
+        return with_stats(result, reducer);
       }
     }
+    if (group) metrics.reduce(*group);
+    if (group && o.check_replicas) dist::check_replicas(model, *group);
     EpochMetrics m;
     m.epoch = epoch;
     m.loss = loss_sum / double(n);
     const EvalResult train_summary = summary(m.loss, metrics, task);
     m.accuracy = train_summary.accuracy;
     m.metrics = train_summary.metrics;
-    if (validation) m.validation = evaluate(model, *validation, 256, o.loss, o.metrics);
+    if (validation) m.validation = evaluate_pass(model, *validation, 256, o.loss, o.metrics, group, group);
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const bool can_monitor = validation || !o.monitor.starts_with("val_");
     if (can_monitor) {
@@ -293,7 +406,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
       break;
     }
   }
-  return result;
+  return with_stats(result, reducer);
 }
 
 }  // namespace locnet

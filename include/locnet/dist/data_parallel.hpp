@@ -10,7 +10,10 @@
 //     starts a bucket's asynchronous all-reduce as soon as backward has passed every layer in it, so communication
 //     overlaps the backward of earlier layers (PyTorch DDP's reducer); finish() waits for the rest and writes the
 //     sums back. Each rank scales its loss gradient by its share count / n of the global batch, so the sum is the
-//     gradient of the global batch's loss.
+//     gradient of the global batch's loss. Buckets never mix dtypes (f32 or f64 flat buffers); buckets of layers
+//     that did not run backward (feeding no output) start in finish(), in bucket order on every rank.
+// Errors: ConfigError for shard's rank outside [0, size), size < 1 or n < 0, and for bucket_bytes < 1 or a null
+// group; NotSupported for a gradient neither f32 nor f64; DistError from the collective (finish, check_replicas).
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -14,12 +14,15 @@
 // The confusion matrix (row = true class, column = predicted) is kept for labels and one-hot targets. Metrics are
 // unweighted (sample weights change the loss only). Errors: ConfigError naming an unknown metric (with the known
 // names) or one that does not fit the targets (mae on labels, binary_accuracy on labels).
+// reduce(group): every rank's counters summed (data-parallel training: each rank added its own samples); every rank
+// of the group must call it, and afterwards every rank holds the totals.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "locnet/core/collective.hpp"
 #include "locnet/train/dataset.hpp"
 
 namespace locnet {
@@ -43,6 +46,7 @@ class Metrics {
   std::map<std::string, double> values() const;      // each name -> its value over the batches added
   double accuracy() const;                           // the "accuracy" rule, whether asked for or not
   const std::vector<std::vector<int64_t>>& confusion() const { return confusion_; }
+  void reduce(Collective& group);
 
  private:
   std::vector<std::string> names_;

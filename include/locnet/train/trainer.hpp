@@ -32,9 +32,17 @@
 // evaluate() runs Inference batches: mean loss (without regularization, with sample weights), accuracy, the
 // metrics and the confusion matrix (row = true class, column = predicted; the prediction is the first largest
 // output; empty for multi-label targets).
+// Data-parallel (FitOptions::collective of N > 1 ranks; docs/training.md, dist/data_parallel.hpp): batch_size is
+// the global batch, rank r trains on dist::shard(batch count, r, N) of each one (possibly none) with its loss
+// gradient scaled by its share, the gradients summed over the ranks (GradientReducer) before regularization and the
+// step; parameters, buffers and optimizer state start from rank 0's; losses and metrics are global (every rank
+// stops, early-stops and reports alike); check_replicas hashes the replicas after each epoch (DistError). evaluate
+// with a collective splits each batch the same way and returns the totals on every rank. Layers get the group
+// (Model::set_collective) during fit/evaluate only. N ranks equal one process up to the order of float sums; a
+// null collective or one rank is the single-process run, bit for bit.
 // Errors: ShapeError when x has no samples, labels and samples differ in number, or the output is not (N, K);
 // ConfigError for batch_size < 1, epochs < 0, an unknown monitor, loss or metric, a val_* monitor without validation
-// data, a negative class weight.
+// data, a negative class weight, bucket_bytes < 1.
 #pragma once
 #include <functional>
 #include <map>
@@ -94,8 +102,17 @@ struct FitOptions {
   bool check_replicas = false;     // after each epoch, a hash of every rank's parameters must agree (DistError)
 };
 
+// Data-parallel steps' costs (zero for a single process, except steps and backward_seconds).
+struct Communication {
+  int64_t buckets = 0, bytes_per_step = 0;  // gradient buckets all-reduced per step and their bytes
+  int64_t steps = 0;
+  double wait_seconds = 0;      // waiting for gradient sums after backward (communication not hidden)
+  double backward_seconds = 0;  // backward plus that wait, over the steps
+};
+
 struct FitResult {
   std::vector<EpochMetrics> history;
+  Communication communication;
   std::string stopped;  // empty when every epoch ran; otherwise why training stopped early
 };
 
