@@ -61,6 +61,7 @@ struct TrainArgs {
   bool data_given = false;  // --data on the command line
   bool normalize = false;
   std::string augment;
+  double bucket_mb = 1.0;   // gradient all-reduce bucket size (MB) of a data-parallel run
   bool no_sync_bn = false;  // a data-parallel run keeps each rank's BatchNorm statistics local
 };
 
@@ -339,7 +340,8 @@ int run_train(TrainArgs a) {
     std::printf("the model ends in softmax: the loss is the cross-entropy of its probabilities (from_logits=False)\n");
   std::fflush(stdout);
 
-  const bool tty = ::isatty(::fileno(stdout));
+  // Open MPI hands rank 0 a pseudo-terminal even when mpirun's output goes to a file: no progress bar under it.
+  const bool tty = ::isatty(::fileno(stdout)) && ranks == 1;
   const std::string title = fmt::format("locnet train: {} parameters, batch size {}, {}", model.param_count(),
                                         a.batch_size, optimizer->config().repr());
   FileLog log{a.log, initial_epoch > 0};
@@ -405,6 +407,7 @@ int run_train(TrainArgs a) {
     o.profile_steps = a.profile_steps;
   }
   o.collective = group;
+  o.bucket_bytes = std::max<int64_t>(1, int64_t(a.bucket_mb * 1e6));
   FitResult r = fit(model, *optimizer, *train_set, val_set.get(), o);
   if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
@@ -421,6 +424,12 @@ int run_train(TrainArgs a) {
     for (const EpochMetrics& m : history) seconds += m.seconds;
     std::printf("data-parallel: %d ranks, %.0f samples/s\n", ranks,
                 double(train_set->size()) * double(history.size()) / std::max(seconds, 1e-9));
+    const Communication& c = r.communication;
+    const double steps = double(std::max<int64_t>(c.steps, 1));
+    std::printf("gradient all-reduce: %lld buckets, %.2f MB per step; %.2f ms per step waited for after backward "
+                "(the rest ran during it); backward with that wait %.2f ms per step\n",
+                (long long)c.buckets, double(c.bytes_per_step) / 1e6, 1e3 * c.wait_seconds / steps,
+                1e3 * c.backward_seconds / steps);
   }
   if (!history.empty() && history.back().validation)
     std::printf("%s accuracy %.4f; saved %s\n", val_name, history.back().validation->accuracy, a.save.c_str());
@@ -610,6 +619,10 @@ void add_train(CLI::App& app, Action& action) {
       ->default_str(a->monitor);
   cmd->add_option("--save-best", a->save_best, "Also save the model here after each epoch that improves --monitor");
   cmd->add_option("--class-weight", a->class_weight, "Loss weight per class: 0=1,1=5 or a JSON file {\"0\": 1, ...}");
+  cmd->add_option("--bucket-mb", a->bucket_mb, "Under mpirun, the gradient all-reduce bucket size in MB: smaller "
+                                               "buckets start during backward, larger ones pay less latency")
+      ->default_str("1")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-sync-bn", a->no_sync_bn, "Under mpirun, keep each rank's BatchNorm statistics local "
                                                "(default: synchronized over the global batch, docs/distributed.md)");
   cmd->callback([&action, a, batch_size, optimizer, seed, data] {
