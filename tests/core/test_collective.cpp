@@ -2,31 +2,15 @@
 // parallel trainer and SyncBatchNorm rely on, without MPI. Synthetic values.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "locnet/core/collective.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/dist/thread_group.hpp"
+#include "ranks.hpp"
 
 namespace locnet {
 namespace {
 
-template <class F>
-void on_ranks(const std::vector<std::shared_ptr<Collective>>& group, F f) {
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(group.size());
-  for (size_t r = 0; r < group.size(); ++r)
-    threads.emplace_back([&, r] {
-      try {
-        f(*group[r]);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+using testing::on_ranks;
 
 TEST(Collective, LocalIsOneRankAndLeavesDataAlone) {
   auto g = local_collective();

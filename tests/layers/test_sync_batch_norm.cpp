@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include <fmt/ranges.h>
 
@@ -21,36 +20,18 @@
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/registry.hpp"
 #include "locnet/model/from_spec.hpp"
+#include "ranks.hpp"
 
 using namespace locnet;
 using locnet::testing::max_scaled_error;
 using locnet::testing::random_tensor;
+using locnet::testing::rank_threads;
+using locnet::testing::rethrow_first;
 
 namespace {
 
 constexpr double kTol = 1e-10;
 
-// Runs f(rank) on one thread per rank; returns each rank's exception (null where it returned).
-template <class F>
-std::vector<std::exception_ptr> on_ranks(int n, F f) {
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors = std::vector<std::exception_ptr>(size_t(n));
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        f(r);
-      } catch (...) {
-        errors[size_t(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  return errors;
-}
-template <class F>
-void run_ranks(int n, F f) {
-  for (auto& e : on_ranks(n, f))
-    if (e) std::rethrow_exception(e);
-}
 
 std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec).at(0)); }
 BatchNormBase& bn(Layer& l) { return dynamic_cast<BatchNormBase&>(l); }
@@ -145,7 +126,7 @@ void compare(const Case& c, const std::vector<int64_t>& split) {
     auto y = std::vector<Tensor>(size_t(n)), dx = std::vector<Tensor>(size_t(n));
     auto before = std::vector<std::vector<Tensor>>(size_t(n));
     for (int r = 0; r < n; ++r) before[size_t(r)] = buffer_values(*ranks[size_t(r)]);
-    auto errors = on_ranks(n, [&](int r) {
+    auto errors = rank_threads(n, [&](int r) {
       Layer& l = *ranks[size_t(r)];
       l.zero_grad();
       y[size_t(r)] = l.forward(rows(x, offset[size_t(r)], offset[size_t(r) + 1]), Mode::Training);
@@ -222,7 +203,7 @@ TEST(SyncBatchNorm, NonFiniteStatisticsOnOneRankRaiseOnEveryRank) {
     ranks.back()->build(Shape{Shape::kUnknown, 2, 2, 3}, rng, DType::f32);
     ranks.back()->set_collective(group[size_t(r)]);
   }
-  auto errors = on_ranks(3, [&](int r) {
+  auto errors = rank_threads(3, [&](int r) {
     Tensor x = random_tensor(Shape{2, 2, 2, 3}, DType::f32, uint64_t(r));
     if (r == 1) x.set(4, std::nan(""));
     ranks[size_t(r)]->forward(x, Mode::Training);
@@ -344,7 +325,7 @@ TEST(SyncBatchNorm, F32BothLayouts) {
     auto group = dist::thread_group(3, 20.0);
     auto y = std::vector<Tensor>(3), dx = std::vector<Tensor>(3);
     auto layers = std::vector<std::unique_ptr<Layer>>(3);
-    run_ranks(3, [&](int r) {
+    rethrow_first(rank_threads(3, [&](int r) {
       layers[size_t(r)] = layer_of(spec);
       Layer& l = *layers[size_t(r)];
       bn(l).set_sync(true);
@@ -354,7 +335,7 @@ TEST(SyncBatchNorm, F32BothLayouts) {
       const int64_t lo = r == 0 ? 0 : 3, hi = r == 0 ? 3 : r == 1 ? 3 : 5;
       y[size_t(r)] = l.forward(rows(x, lo, hi), Mode::Training);
       dx[size_t(r)] = l.backward(rows(dy, lo, hi));
-    });
+    }));
     const int64_t lo[] = {0, 3, 3}, hi[] = {3, 3, 5};
     for (int r = 0; r < 3; ++r) {
       EXPECT_LE(max_scaled_error(y[size_t(r)], rows(y_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;

@@ -15,28 +15,14 @@
 #include "locnet/layers/dense.hpp"
 #include "locnet/model/from_spec.hpp"
 #include "locnet/train/trainer.hpp"
+#include "ranks.hpp"
 
 using namespace locnet;
 using locnet::testing::random_tensor;
 
 namespace {
 
-template <class F>
-void on_ranks(const std::vector<std::shared_ptr<Collective>>& group, F f) {
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(group.size());
-  for (size_t r = 0; r < group.size(); ++r)
-    threads.emplace_back([&, r] {
-      try {
-        f(group[r]);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+using locnet::testing::on_ranks;
 
 // Conv2D, LRN, pooling, LocallyConnected2D and Dense: the default network without BatchNorm, scaled down.
 const char* const kSmallNet =
