@@ -4,8 +4,6 @@
 // tensors from fixed seeds), except the Fashion-MNIST test (real images, skipped without the data set).
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "expect_error.hpp"
 #include "fashion_mnist.hpp"
 #include "gradcheck.hpp"
