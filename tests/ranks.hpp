@@ -1,5 +1,6 @@
-// Ranks as threads in tests (dist/thread_group.hpp): one thread per rank, every rank's exception kept.
+// Ranks in tests: threads for dist/thread_group.hpp (every rank's exception kept) and a rank's rows of a batch.
 #pragma once
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "locnet/core/collective.hpp"
+#include "locnet/core/tensor.hpp"
 
 namespace locnet::testing {
 
@@ -39,6 +41,16 @@ void on_ranks(const std::vector<std::shared_ptr<Collective>>& group, F f) {
     if constexpr (std::is_invocable_v<F&, Collective&>) f(*group[size_t(r)]);
     else f(group[size_t(r)]);
   }));
+}
+
+// Samples [lo, hi) of t (a rank's part of a global batch), as a fresh tensor; hi == lo gives (0, ...).
+inline Tensor batch_rows(const Tensor& t, int64_t lo, int64_t hi) {
+  Tensor out = Tensor::empty(t.shape().with_dim(0, hi - lo), t.dtype());
+  if (hi > lo) {
+    const size_t row = t.nbytes() / size_t(t.dim(0));
+    std::memcpy(out.raw(), static_cast<const std::byte*>(t.raw()) + size_t(lo) * row, size_t(hi - lo) * row);
+  }
+  return out;
 }
 
 }  // namespace locnet::testing

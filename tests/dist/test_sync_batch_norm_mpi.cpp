@@ -11,12 +11,16 @@
 #include "locnet/core/collective.hpp"
 #include "locnet/core/error.hpp"
 #include "locnet/core/rng.hpp"
+#include "locnet/dist/data_parallel.hpp"
 #include "locnet/dist/mpi.hpp"
 #include "locnet/io/spec.hpp"
 #include "locnet/layers/batch_norm.hpp"
 #include "locnet/layers/registry.hpp"
+#include "ranks.hpp"
 
 using namespace locnet;
+
+using locnet::testing::batch_rows;
 
 namespace {
 
@@ -38,21 +42,7 @@ double max_scaled_error(const Tensor& a, const Tensor& b, double rtol, double at
 
 std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec).at(0)); }
 
-// This rank's rows of a global batch of `count`: the first count % size ranks take one more (as dist::shard).
-std::pair<int64_t, int64_t> my_rows(int64_t count, const Collective& g) {
-  const int64_t size = g.size(), r = g.rank(), base = count / size, extra = count % size;
-  const int64_t lo = r * base + std::min(r, extra);
-  return {lo, lo + base + (r < extra ? 1 : 0)};
-}
 
-Tensor rows(const Tensor& t, int64_t lo, int64_t hi) {
-  Tensor out = Tensor::empty(t.shape().with_dim(0, hi - lo), t.dtype());
-  if (hi > lo) {
-    const size_t row = t.nbytes() / size_t(t.dim(0));
-    std::memcpy(out.raw(), static_cast<const std::byte*>(t.raw()) + size_t(lo) * row, size_t(hi - lo) * row);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -78,16 +68,17 @@ TEST(SyncBatchNormMpi, MatchesSingleProcessOnTheGlobalBatch) {
       ref->build(in, r1, DType::f64);
       mine->build(in, r2, DType::f64);
       mine->set_collective(world);
-      const auto [lo, hi] = my_rows(total, *world);
+      const dist::Shard mine_rows = dist::shard(total, world->rank(), world->size());
+      const int64_t lo = mine_rows.offset, hi = lo + mine_rows.count;
       for (int step = 0; step < 2; ++step) {
         Tensor x = random_tensor(c.sample.with_batch(total), DType::f64, 10 + uint64_t(step), 2.0);
         Tensor dy = random_tensor(c.sample.with_batch(total), DType::f64, 20 + uint64_t(step));
         ref->zero_grad();
         mine->zero_grad();
         Tensor y_ref = ref->forward(x, Mode::Training), dx_ref = ref->backward(dy);
-        Tensor y = mine->forward(rows(x, lo, hi), Mode::Training), dx = mine->backward(rows(dy, lo, hi));
-        EXPECT_LE(max_scaled_error(y, rows(y_ref, lo, hi), 1e-10, 1e-10), 1.0);
-        EXPECT_LE(max_scaled_error(dx, rows(dx_ref, lo, hi), 1e-10, 1e-10), 1.0);
+        Tensor y = mine->forward(batch_rows(x, lo, hi), Mode::Training), dx = mine->backward(batch_rows(dy, lo, hi));
+        EXPECT_LE(max_scaled_error(y, batch_rows(y_ref, lo, hi), 1e-10, 1e-10), 1.0);
+        EXPECT_LE(max_scaled_error(dx, batch_rows(dx_ref, lo, hi), 1e-10, 1e-10), 1.0);
         auto want = ref->params(), got = mine->params();
         for (size_t i = 0; i < got.size(); ++i) {
           std::vector<double> sum = got[i]->grad.to_vector();

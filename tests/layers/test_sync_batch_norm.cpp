@@ -28,6 +28,8 @@ using locnet::testing::random_tensor;
 using locnet::testing::rank_threads;
 using locnet::testing::rethrow_first;
 
+using locnet::testing::batch_rows;
+
 namespace {
 
 constexpr double kTol = 1e-10;
@@ -36,15 +38,6 @@ constexpr double kTol = 1e-10;
 std::unique_ptr<Layer> layer_of(const std::string& spec) { return make_layer(parse_chain(spec).at(0)); }
 BatchNormBase& bn(Layer& l) { return dynamic_cast<BatchNormBase&>(l); }
 
-// Rows [lo, hi) of t along the batch axis.
-Tensor rows(const Tensor& t, int64_t lo, int64_t hi) {
-  Tensor out = Tensor::empty(t.shape().with_dim(0, hi - lo), t.dtype());
-  if (hi > lo) {
-    const size_t row = t.nbytes() / size_t(t.dim(0));
-    std::memcpy(out.raw(), static_cast<const std::byte*>(t.raw()) + size_t(lo) * row, size_t(hi - lo) * row);
-  }
-  return out;
-}
 
 void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
@@ -129,8 +122,8 @@ void compare(const Case& c, const std::vector<int64_t>& split) {
     auto errors = rank_threads(n, [&](int r) {
       Layer& l = *ranks[size_t(r)];
       l.zero_grad();
-      y[size_t(r)] = l.forward(rows(x, offset[size_t(r)], offset[size_t(r) + 1]), Mode::Training);
-      dx[size_t(r)] = l.backward(rows(dy, offset[size_t(r)], offset[size_t(r) + 1]));
+      y[size_t(r)] = l.forward(batch_rows(x, offset[size_t(r)], offset[size_t(r) + 1]), Mode::Training);
+      dx[size_t(r)] = l.backward(batch_rows(dy, offset[size_t(r)], offset[size_t(r) + 1]));
     });
     if (ref_error) {
       for (int r = 0; r < n; ++r) {
@@ -153,8 +146,8 @@ void compare(const Case& c, const std::vector<int64_t>& split) {
     std::vector<Tensor> sum = grads(*ranks[0]);
     for (int r = 0; r < n; ++r) {
       const std::string who = fmt::format("rank {}", r);
-      expect_close(y[size_t(r)], rows(y_ref, offset[size_t(r)], offset[size_t(r) + 1]), who + " y");
-      expect_close(dx[size_t(r)], rows(dx_ref, offset[size_t(r)], offset[size_t(r) + 1]), who + " dx");
+      expect_close(y[size_t(r)], batch_rows(y_ref, offset[size_t(r)], offset[size_t(r) + 1]), who + " y");
+      expect_close(dx[size_t(r)], batch_rows(dx_ref, offset[size_t(r)], offset[size_t(r) + 1]), who + " dx");
       if (r > 0) {
         auto g = grads(*ranks[size_t(r)]);
         for (size_t i = 0; i < g.size(); ++i)
@@ -333,13 +326,13 @@ TEST(SyncBatchNorm, F32BothLayouts) {
       l.build(sample.with_batch(Shape::kUnknown), same, DType::f32);
       l.set_collective(group[size_t(r)]);
       const int64_t lo = r == 0 ? 0 : 3, hi = r == 0 ? 3 : r == 1 ? 3 : 5;
-      y[size_t(r)] = l.forward(rows(x, lo, hi), Mode::Training);
-      dx[size_t(r)] = l.backward(rows(dy, lo, hi));
+      y[size_t(r)] = l.forward(batch_rows(x, lo, hi), Mode::Training);
+      dx[size_t(r)] = l.backward(batch_rows(dy, lo, hi));
     }));
     const int64_t lo[] = {0, 3, 3}, hi[] = {3, 3, 5};
     for (int r = 0; r < 3; ++r) {
-      EXPECT_LE(max_scaled_error(y[size_t(r)], rows(y_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
-      EXPECT_LE(max_scaled_error(dx[size_t(r)], rows(dx_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
+      EXPECT_LE(max_scaled_error(y[size_t(r)], batch_rows(y_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
+      EXPECT_LE(max_scaled_error(dx[size_t(r)], batch_rows(dx_ref, lo[r], hi[r]), 2e-5, 2e-5), 1.0) << r;
       auto got = buffer_values(*layers[size_t(r)]), want = buffer_values(*ref);
       for (size_t i = 0; i < got.size(); ++i) EXPECT_LE(max_scaled_error(got[i], want[i], 2e-5, 2e-5), 1.0) << r;
     }
