@@ -57,6 +57,12 @@ TEST(SyncBatchNormMpi, MatchesSingleProcessOnTheGlobalBatch) {
       {"BatchNorm2D.pytorch(3, momentum=None)", {3, 2, 2}},
       {"BatchNorm2D.keras(axis=2)", {2, 3, 2}},
       {"BatchNorm2D.caffe(data_format=\"channels_last\", activation=\"relu\")", {2, 2, 3}},
+      // each convention in its other layout too
+      {"BatchNorm2D(data_format=\"channels_first\")", {3, 2, 2}},
+      {"BatchNorm2D.pytorch(3, data_format=\"channels_last\")", {2, 2, 3}},
+      {"BatchNorm2D.keras()", {2, 2, 3}},
+      {"BatchNorm2D.caffe()", {3, 2, 2}},
+      {"BatchNorm1D.pytorch(3)", {3, 4}},
   };
   for (const Case& c : cases)
     for (int64_t total : {int64_t(7), int64_t(2)}) {  // 2: with 3 ranks, one holds no sample

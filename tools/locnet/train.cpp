@@ -62,7 +62,8 @@ struct TrainArgs {
   bool normalize = false;
   std::string augment;
   double bucket_mb = 1.0;   // gradient all-reduce bucket size (MB) of a data-parallel run
-  bool no_sync_bn = false;  // a data-parallel run keeps each rank's BatchNorm statistics local
+  bool no_sync_bn = false;
+  bool check_replicas = false;  // after each epoch, every rank's parameters must hash alike  // a data-parallel run keeps each rank's BatchNorm statistics local
 };
 
 // "a,b" -> {"a", "b"} (empty items dropped).
@@ -408,6 +409,7 @@ int run_train(TrainArgs a) {
   }
   o.collective = group;
   o.bucket_bytes = std::max<int64_t>(1, int64_t(a.bucket_mb * 1e6));
+  o.check_replicas = a.check_replicas;
   FitResult r = fit(model, *optimizer, *train_set, val_set.get(), o);
   if (a.profile && profiler.steps() > 0) std::printf("%s", profile_table(profiler, limits).c_str());
   if (tty) std::printf("\r%120s\r", "");
@@ -623,6 +625,8 @@ void add_train(CLI::App& app, Action& action) {
                                                "buckets start during backward, larger ones pay less latency")
       ->default_str("1")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--check-replicas", a->check_replicas, "Under mpirun, compare a hash of every rank's parameters "
+                                                       "after each epoch (a debug check: an error names the ranks)");
   cmd->add_flag("--no-sync-bn", a->no_sync_bn, "Under mpirun, keep each rank's BatchNorm statistics local "
                                                "(default: synchronized over the global batch, docs/distributed.md)");
   cmd->callback([&action, a, batch_size, optimizer, seed, data] {
