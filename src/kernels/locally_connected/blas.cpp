@@ -359,28 +359,37 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
     dxl = dxt.get();
   }
   parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dxl + lo, dxl + hi, T(0)); });
-  // Phases: positions whose oy (ox) differ by a multiple of Gh (Gw) have disjoint input windows.
+  // Positions whose oy (ox) differ by >= Gh (Gw) have disjoint input windows. Threads take blocks of >= G
+  // output rows (columns for one-row outputs), even blocks first, then odd ones: no atomics, no per-thread
+  // copies of dx, and each block runs in raster order, so that neighbouring windows share x and dx in cache
+  // (the earlier (oy mod Gh, ox mod Gw) phases swept all of x and dx Gh * Gw times; see README.md).
   auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t gh = std::min(p.oh, ceil_div(p.extent(0), p.sh));
   const int64_t gw = std::min(p.ow, ceil_div(p.extent(1), p.sw));
-  std::vector<int64_t> phase;
-  for (int64_t a = 0; a < gh; ++a)
-    for (int64_t c = 0; c < gw; ++c) {
-      phase.clear();
-      for (int64_t oy = a; oy < p.oh; oy += gh)
-        for (int64_t ox = c; ox < p.ow; ox += gw) phase.push_back(oy * p.ow + ox);
-      for_items(int64_t(phase.size()), [&](int64_t lo, int64_t hi) {
-        auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-        auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-        std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
-        auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
-        auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
-        auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
-        for (int64_t i = lo; i < hi; ++i)
-          lc.backward_position(phase[size_t(i)], v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
-                               wbuf.get(), dwbuf.get(), kidx.get());
-      });
-    }
+  const int64_t threads = num_threads();
+  const bool by_rows = p.oh >= 2 * gh || p.ow < 2 * gw;
+  const int64_t len = by_rows ? p.oh : p.ow, gap = by_rows ? gh : gw;
+  const int64_t bs =
+      std::max<int64_t>(1, threads == 1 || len < 2 * gap ? len : std::max(gap, ceil_div(len, 2 * threads)));
+  const int64_t blocks = ceil_div(len, bs);
+  for (int64_t parity = 0; parity < std::min<int64_t>(2, blocks); ++parity)
+    for_items((blocks - parity + 1) / 2, [&](int64_t lo, int64_t hi) {
+      auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+      auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+      std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
+      auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+      auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+      auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t b0 = (2 * i + parity) * bs, b1 = std::min(len, b0 + bs);
+        const int64_t y0 = by_rows ? b0 : 0, y1 = by_rows ? b1 : p.oh;
+        const int64_t x0 = by_rows ? 0 : b0, x1 = by_rows ? p.ow : b1;
+        for (int64_t oy = y0; oy < y1; ++oy)
+          for (int64_t ox = x0; ox < x1; ++ox)
+            lc.backward_position(oy * p.ow + ox, v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
+                                 wbuf.get(), dwbuf.get(), kidx.get());
+      }
+    });
   if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);
 }
 
