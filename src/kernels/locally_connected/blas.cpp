@@ -169,6 +169,10 @@ struct Lc {
 
   // dx += the patch gradient buf (N x K, rows kd apart), valid taps only.
   void scatter_add(const Window& w, const T* buf, T* dx) const {
+    if constexpr (kHwy) {
+      runs(w, [&](int64_t i, int64_t q, int64_t len) { lc_add_rows(N, len, buf + q, kd, dx + i, in); });
+      return;
+    }
     for (int64_t s = 0; s < N; ++s) {
       T* xs = dx + s * in;
       const T* row = buf + s * kd;
@@ -222,15 +226,19 @@ struct Lc {
   }
 
   // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K;
-  // wbuf, dwbuf: K x F when perm is set.
+  // wbuf, dwbuf: K x F when perm is set; brow (hwy): F values.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, int64_t* kidx) const {
+                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, T* brow, int64_t* kidx) const {
     const int64_t ldg = P * F;
     const T* gp = g + pos * F;
     const T* wp = weights(pos, wt, wbuf);
     T* dwp = perm ? dwbuf : dw + pos * K * F;
     if (perm) std::fill(dwbuf, dwbuf + K * F, T(0));
-    if (p.has_bias && bias_fp)
+    if (p.has_bias && kHwy) {
+      // the column sums in registers, added once (db's order: f * P + pos or pos * F + f)
+      if constexpr (kHwy) lc_colsum(N, F, gp, ldg, brow);
+      for (int64_t f = 0; f < F; ++f) db[bias_fp ? f * P + pos : pos * F + f] += brow[f];
+    } else if (p.has_bias && bias_fp)
       for (int64_t f = 0; f < F; ++f) {
         T sum = 0;
         for (int64_t s = 0; s < N; ++s) sum += gp[s * ldg + f];
@@ -380,14 +388,23 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
       auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
       auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
       auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
+      auto brow = kHwy ? buffer<T>(lc.F) : nullptr;
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t b0 = (2 * i + parity) * bs, b1 = std::min(len, b0 + bs);
         const int64_t y0 = by_rows ? b0 : 0, y1 = by_rows ? b1 : p.oh;
         const int64_t x0 = by_rows ? 0 : b0, x1 = by_rows ? p.ow : b1;
         for (int64_t oy = y0; oy < y1; ++oy)
-          for (int64_t ox = x0; ox < x1; ++ox)
+          for (int64_t ox = x0; ox < x1; ++ox) {
+            // dY_p's N rows lie P * F apart, too many streams for the hardware prefetcher: fetch the next
+            // position's rows into L2 while this one computes
+            const int64_t next = ox + 1 < x1 ? oy * p.ow + ox + 1 : (oy + 1) * p.ow + x0;
+            if (next < lc.P)
+              for (int64_t s = 0; s < lc.N; ++s)
+                for (int64_t f = 0; f < lc.F; f += 64 / int64_t(sizeof(T)))
+                  __builtin_prefetch(g + (s * lc.P + next) * lc.F + f, 0, 2);
             lc.backward_position(oy * p.ow + ox, v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
-                                 wbuf.get(), dwbuf.get(), kidx.get());
+                                 wbuf.get(), dwbuf.get(), brow.get(), kidx.get());
+          }
       }
     });
   if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);

@@ -28,4 +28,10 @@ void lc_sgemm_rows(int64_t m, int64_t n, int64_t k, const float* a, const int64_
 // dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T (W[p]^T for the backward products).
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
 
+// out (cols) = the column sums of src (rows x cols, rows lds apart): the bias gradient of one position.
+void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out);
+
+// dst (rows x cols, rows ldd apart) += src (rows x cols, rows lds apart): a run of patch gradients added into dx.
+void lc_add_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
+
 }  // namespace locnet::kernels

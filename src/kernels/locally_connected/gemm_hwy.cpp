@@ -145,6 +145,50 @@ void Transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
+// out (cols) = the column sums of src (rows x cols, rows lds apart); four vectors of columns at a time, summed in
+// registers (the scalar loop it replaces read and wrote the sums once per row).
+void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  int64_t c = 0;
+  for (; c + 4 * L <= cols; c += 4 * L) {
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = src + r * lds + c;
+      a0 = hn::Add(a0, hn::LoadU(d, s));
+      a1 = hn::Add(a1, hn::LoadU(d, s + L));
+      a2 = hn::Add(a2, hn::LoadU(d, s + 2 * L));
+      a3 = hn::Add(a3, hn::LoadU(d, s + 3 * L));
+    }
+    hn::StoreU(a0, d, out + c);
+    hn::StoreU(a1, d, out + c + L);
+    hn::StoreU(a2, d, out + c + 2 * L);
+    hn::StoreU(a3, d, out + c + 3 * L);
+  }
+  for (; c < cols; c += L) {
+    const auto m = hn::FirstN(d, size_t(std::min(L, cols - c)));
+    auto a = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) a = hn::Add(a, hn::MaskedLoad(m, d, src + r * lds + c));
+    hn::BlendedStore(a, m, d, out + c);
+  }
+}
+
+// dst (rows x cols, rows ldd apart) += src (rows lds apart): whole vectors, then one masked vector per row.
+void AddRows(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT dst,
+             int64_t ldd) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  const int64_t full = cols / L * L;
+  const auto m = hn::FirstN(d, size_t(cols - full));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;
+    float* o = dst + r * ldd;
+    for (int64_t c = 0; c < full; c += L) hn::StoreU(hn::Add(hn::LoadU(d, o + c), hn::LoadU(d, s + c)), d, o + c);
+    if (full < cols)
+      hn::BlendedStore(hn::Add(hn::MaskedLoad(m, d, o + full), hn::MaskedLoad(m, d, s + full)), m, d, o + full);
+  }
+}
+
 }  // namespace locnet::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -152,6 +196,16 @@ HWY_AFTER_NAMESPACE();
 namespace locnet::kernels {
 HWY_EXPORT(Gemm);
 HWY_EXPORT(Transpose);
+HWY_EXPORT(ColSum);
+HWY_EXPORT(AddRows);
+
+void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out) {
+  HWY_DYNAMIC_DISPATCH(ColSum)(rows, cols, src, lds, out);
+}
+
+void lc_add_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  HWY_DYNAMIC_DISPATCH(AddRows)(rows, cols, src, lds, dst, ldd);
+}
 
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
   HWY_DYNAMIC_DISPATCH(Transpose)(rows, cols, src, lds, dst, ldd);
