@@ -165,27 +165,36 @@ void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t l
     hn::StoreU(a2, d, out + c + 2 * L);
     hn::StoreU(a3, d, out + c + 3 * L);
   }
-  for (; c < cols; c += L) {
-    const auto m = hn::FirstN(d, size_t(std::min(L, cols - c)));
+  for (; c + L <= cols; c += L) {
     auto a = hn::Zero(d);
-    for (int64_t r = 0; r < rows; ++r) a = hn::Add(a, hn::MaskedLoad(m, d, src + r * lds + c));
-    hn::BlendedStore(a, m, d, out + c);
+    for (int64_t r = 0; r < rows; ++r) a = hn::Add(a, hn::LoadU(d, src + r * lds + c));
+    hn::StoreU(a, d, out + c);
+  }
+  for (; c < cols; ++c) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) a += src[r * lds + c];
+    out[c] = a;
   }
 }
 
-// dst (rows x cols, rows ldd apart) += src (rows lds apart): whole vectors, then one masked vector per row.
+// dst (rows x cols, rows ldd apart) += src (rows lds apart): whole vectors, then (AVX-512) one masked vector.
 void AddRows(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT dst,
              int64_t ldd) {
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   const int64_t full = cols / L * L;
-  const auto m = hn::FirstN(d, size_t(cols - full));
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = src + r * lds;
     float* o = dst + r * ldd;
     for (int64_t c = 0; c < full; c += L) hn::StoreU(hn::Add(hn::LoadU(d, o + c), hn::LoadU(d, s + c)), d, o + c);
-    if (full < cols)
+#if HWY_TARGET <= HWY_AVX3  // masked loads and stores that never touch the lanes outside the mask
+    if (full < cols) {
+      const auto m = hn::FirstN(d, size_t(cols - full));
       hn::BlendedStore(hn::Add(hn::MaskedLoad(m, d, o + full), hn::MaskedLoad(m, d, s + full)), m, d, o + full);
+    }
+#else  // emulated masked loads read the whole vector (past the buffer's end)
+    for (int64_t c = full; c < cols; ++c) o[c] += s[c];
+#endif
   }
 }
 
