@@ -226,18 +226,21 @@ struct Lc {
   }
 
   // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K;
-  // wbuf, dwbuf: K x F when perm is set; brow (hwy): F values.
+  // wbuf, dwbuf: K x F when perm is set; brow, gcopy (hwy): F and N x F values.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, T* brow, int64_t* kidx) const {
-    const int64_t ldg = P * F;
+                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, T* brow, T* gcopy, int64_t* kidx) const {
+    int64_t ldg = P * F;
     const T* gp = g + pos * F;
     const T* wp = weights(pos, wt, wbuf);
     T* dwp = perm ? dwbuf : dw + pos * K * F;
     if (perm) std::fill(dwbuf, dwbuf + K * F, T(0));
-    if (p.has_bias && kHwy) {
-      // the column sums in registers, added once (db's order: f * P + pos or pos * F + f)
-      if constexpr (kHwy) lc_colsum(N, F, gp, ldg, brow);
-      for (int64_t f = 0; f < F; ++f) db[bias_fp ? f * P + pos : pos * F + f] += brow[f];
+    if constexpr (kHwy) {
+      // dY_p packed (its rows P * F apart fall into few L1 sets) and its column sums, from one pass
+      T* copy = N > 1 ? gcopy : nullptr;
+      if (copy || p.has_bias) lc_colsum(N, F, gp, ldg, p.has_bias ? brow : nullptr, copy);
+      if (copy) gp = copy, ldg = F;
+      if (p.has_bias)
+        for (int64_t f = 0; f < F; ++f) db[bias_fp ? f * P + pos : pos * F + f] += brow[f];
     } else if (p.has_bias && bias_fp)
       for (int64_t f = 0; f < F; ++f) {
         T sum = 0;
@@ -389,6 +392,7 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
       auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
       auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
       auto brow = kHwy ? buffer<T>(lc.F) : nullptr;
+      auto gcopy = kHwy ? buffer<T>(lc.N * lc.F) : nullptr;
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t b0 = (2 * i + parity) * bs, b1 = std::min(len, b0 + bs);
         const int64_t y0 = by_rows ? b0 : 0, y1 = by_rows ? b1 : p.oh;
@@ -403,7 +407,7 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
                 for (int64_t f = 0; f < lc.F; f += 64 / int64_t(sizeof(T)))
                   __builtin_prefetch(g + (s * lc.P + next) * lc.F + f, 0, 2);
             lc.backward_position(oy * p.ow + ox, v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
-                                 wbuf.get(), dwbuf.get(), brow.get(), kidx.get());
+                                 wbuf.get(), dwbuf.get(), brow.get(), gcopy.get(), kidx.get());
           }
       }
     });

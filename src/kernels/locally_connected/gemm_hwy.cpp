@@ -145,9 +145,10 @@ void Transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
-// out (cols) = the column sums of src (rows x cols, rows lds apart); four vectors of columns at a time, summed in
-// registers (the scalar loop it replaces read and wrote the sums once per row).
-void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT out) {
+// sums (cols, optional) = the column sums of src (rows x cols, rows lds apart), summed in registers four vectors
+// of columns at a time; copy (optional) = src packed (rows cols apart), from the same loads.
+void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT sums,
+            float* HWY_RESTRICT copy) {
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   int64_t c = 0;
@@ -155,25 +156,35 @@ void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t l
     auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
     for (int64_t r = 0; r < rows; ++r) {
       const float* s = src + r * lds + c;
-      a0 = hn::Add(a0, hn::LoadU(d, s));
-      a1 = hn::Add(a1, hn::LoadU(d, s + L));
-      a2 = hn::Add(a2, hn::LoadU(d, s + 2 * L));
-      a3 = hn::Add(a3, hn::LoadU(d, s + 3 * L));
+      const auto v0 = hn::LoadU(d, s), v1 = hn::LoadU(d, s + L), v2 = hn::LoadU(d, s + 2 * L),
+                 v3 = hn::LoadU(d, s + 3 * L);
+      a0 = hn::Add(a0, v0), a1 = hn::Add(a1, v1), a2 = hn::Add(a2, v2), a3 = hn::Add(a3, v3);
+      if (copy) {
+        float* o = copy + r * cols + c;
+        hn::StoreU(v0, d, o), hn::StoreU(v1, d, o + L), hn::StoreU(v2, d, o + 2 * L), hn::StoreU(v3, d, o + 3 * L);
+      }
     }
-    hn::StoreU(a0, d, out + c);
-    hn::StoreU(a1, d, out + c + L);
-    hn::StoreU(a2, d, out + c + 2 * L);
-    hn::StoreU(a3, d, out + c + 3 * L);
+    if (sums) {
+      hn::StoreU(a0, d, sums + c), hn::StoreU(a1, d, sums + c + L);
+      hn::StoreU(a2, d, sums + c + 2 * L), hn::StoreU(a3, d, sums + c + 3 * L);
+    }
   }
   for (; c + L <= cols; c += L) {
     auto a = hn::Zero(d);
-    for (int64_t r = 0; r < rows; ++r) a = hn::Add(a, hn::LoadU(d, src + r * lds + c));
-    hn::StoreU(a, d, out + c);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto v = hn::LoadU(d, src + r * lds + c);
+      a = hn::Add(a, v);
+      if (copy) hn::StoreU(v, d, copy + r * cols + c);
+    }
+    if (sums) hn::StoreU(a, d, sums + c);
   }
   for (; c < cols; ++c) {
     float a = 0;
-    for (int64_t r = 0; r < rows; ++r) a += src[r * lds + c];
-    out[c] = a;
+    for (int64_t r = 0; r < rows; ++r) {
+      a += src[r * lds + c];
+      if (copy) copy[r * cols + c] = src[r * lds + c];
+    }
+    if (sums) sums[c] = a;
   }
 }
 
@@ -208,8 +219,8 @@ HWY_EXPORT(Transpose);
 HWY_EXPORT(ColSum);
 HWY_EXPORT(AddRows);
 
-void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out) {
-  HWY_DYNAMIC_DISPATCH(ColSum)(rows, cols, src, lds, out);
+void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* sums, float* copy) {
+  HWY_DYNAMIC_DISPATCH(ColSum)(rows, cols, src, lds, sums, copy);
 }
 
 void lc_add_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
