@@ -18,9 +18,10 @@
 //           backward's dW when every tap is inside the input), where the copy cost as much as the product.
 // Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
 // (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
-// neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
-// G = ceil(dilated kernel extent / stride): two positions of one phase never touch the same dx element, and
-// positions within a phase run in parallel with no atomics and no per-thread copies of dx.
+// neighbouring positions overlap in dx; positions G = ceil(dilated kernel extent / stride) or more rows apart
+// never touch the same dx element, so threads take blocks of >= G output rows (columns for one-row outputs), the
+// even blocks at once, then the odd ones, with no atomics and no per-thread copies of dx; each block runs in
+// raster order, where neighbouring windows share x and dx in cache and dY_p, dY_{p+1} are adjacent.
 // Batch 1 turns the GEMMs into GEMV/GER (OpenBLAS 0.3.21's gemm packs all of W[p] even for one row, which
 // would double the weight traffic that bounds batch-1 inference).
 //
@@ -373,7 +374,8 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
   // Positions whose oy (ox) differ by >= Gh (Gw) have disjoint input windows. Threads take blocks of >= G
   // output rows (columns for one-row outputs), even blocks first, then odd ones: no atomics, no per-thread
   // copies of dx, and each block runs in raster order, so that neighbouring windows share x and dx in cache
-  // (the earlier (oy mod Gh, ox mod Gw) phases swept all of x and dx Gh * Gw times; see README.md).
+  // (the earlier (oy mod Gh, ox mod Gw) phases swept all of x and dx Gh * Gw times; see README.md). One thread:
+  // one block.
   auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t gh = std::min(p.oh, ceil_div(p.extent(0), p.sh));
   const int64_t gw = std::min(p.ow, ceil_div(p.extent(1), p.sw));
