@@ -11,6 +11,8 @@
 #include "kernels/harness.hpp"
 #include "kernels/locally_connected/problem.hpp"
 #include "kernels/targets.hpp"
+#include "locnet/core/parallel.hpp"
+#include "scoped_threads.hpp"
 
 using namespace locnet;
 using namespace locnet::kernels;
@@ -126,5 +128,27 @@ TEST(LocallyConnectedKernels, EdgeShapes) {
         compare(sweep, make(17, 4, 5, 3, 85, 2, 3, 1, 1, 1, 1, Pad::same, last, true, dt), 10);
         compare(sweep, make(14, 3, 4, 36, 53, 2, 2, 1, 1, 1, 1, Pad::valid, last, true, dt), 11);
       }
+  });
+}
+
+// Backward runs blocks of output rows (columns when there is one row) in raster order, even blocks on all threads,
+// then odd ones (blas.cpp): several blocks per thread count, a block edge inside every window reach (strides and
+// dilations that make Gh, Gw = 2-3), columns for 1D, gathered and direct patches; synthetic data, the reference
+// kernel as the specification.
+TEST(LocallyConnectedKernels, BackwardBlocksOverThreads) {
+  locnet::testing::ScopedThreads restore;
+  locnet::testing::for_each_target([&] {
+    Sweep sweep(lc_kernels(), {"hwy", "blas"});
+    for (int threads : {1, 2, 3})
+      for (bool last : {true, false})
+        for (DType dt : {DType::f32, DType::f64}) {
+          set_num_threads(threads);
+          SCOPED_TRACE(fmt::format("threads={} last={} {}", threads, last, dtype_name(dt)));
+          compare(sweep, make(3, 16, 6, 3, 67, 3, 2, 1, 1, 1, 1, Pad::valid, last, true, dt), 20);
+          compare(sweep, make(2, 19, 5, 2, 5, 3, 2, 2, 1, 2, 1, Pad::same, last, true, dt), 21);
+          compare(sweep, make(3, 1, 40, 2, 7, 1, 5, 1, 2, 1, 1, Pad::causal, last, false, dt), 22);
+          compare(sweep, make(2, 12, 4, 33, 6, 2, 2, 1, 1, 1, 1, Pad::valid, last, true, dt), 23);
+          compare(sweep, make(1, 9, 3, 3, 9, 3, 3, 1, 1, 1, 1, Pad::same, last, true, dt), 24);
+        }
   });
 }

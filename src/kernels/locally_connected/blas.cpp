@@ -18,9 +18,10 @@
 //           backward's dW when every tap is inside the input), where the copy cost as much as the product.
 // Backward, per position: db += column sums of dY_p; dW[p] += Xp^T dY_p; dXp = dY_p W[p]^T added into dx
 // (direct: straight into dx with beta = 1; gather: into a per-thread buffer, then scattered). Windows of
-// neighbouring positions overlap in dx, so positions run in phases (oy mod Gh, ox mod Gw) with
-// G = ceil(dilated kernel extent / stride): two positions of one phase never touch the same dx element, and
-// positions within a phase run in parallel with no atomics and no per-thread copies of dx.
+// neighbouring positions overlap in dx; positions G = ceil(dilated kernel extent / stride) or more rows apart
+// never touch the same dx element, so threads take blocks of >= G output rows (columns for one-row outputs), the
+// even blocks at once, then the odd ones, with no atomics and no per-thread copies of dx; each block runs in
+// raster order, where neighbouring windows share x and dx in cache and dY_p, dY_{p+1} are adjacent.
 // Batch 1 turns the GEMMs into GEMV/GER (OpenBLAS 0.3.21's gemm packs all of W[p] even for one row, which
 // would double the weight traffic that bounds batch-1 inference).
 //
@@ -169,6 +170,10 @@ struct Lc {
 
   // dx += the patch gradient buf (N x K, rows kd apart), valid taps only.
   void scatter_add(const Window& w, const T* buf, T* dx) const {
+    if constexpr (kHwy) {
+      runs(w, [&](int64_t i, int64_t q, int64_t len) { lc_add_rows(N, len, buf + q, kd, dx + i, in); });
+      return;
+    }
     for (int64_t s = 0; s < N; ++s) {
       T* xs = dx + s * in;
       const T* row = buf + s * kd;
@@ -222,15 +227,22 @@ struct Lc {
   }
 
   // g is dY position-major (N, P, F). buf, dbuf: N x kd; wtr (hwy): F x kd, zero beyond column K;
-  // wbuf, dwbuf: K x F when perm is set.
+  // wbuf, dwbuf: K x F when perm is set; brow, gcopy (hwy): F and N x F values.
   void backward_position(int64_t pos, const T* x, const T* wt, const T* g, T* dx, T* dw, T* db, T* buf,
-                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, int64_t* kidx) const {
-    const int64_t ldg = P * F;
+                         T* dbuf, T* wtr, T* wbuf, T* dwbuf, T* brow, T* gcopy, int64_t* kidx) const {
+    int64_t ldg = P * F;
     const T* gp = g + pos * F;
     const T* wp = weights(pos, wt, wbuf);
     T* dwp = perm ? dwbuf : dw + pos * K * F;
     if (perm) std::fill(dwbuf, dwbuf + K * F, T(0));
-    if (p.has_bias && bias_fp)
+    if constexpr (kHwy) {
+      // dY_p packed (its rows P * F apart fall into few L1 sets) and its column sums, from one pass
+      T* copy = N > 1 ? gcopy : nullptr;
+      if (copy || p.has_bias) lc_colsum(N, F, gp, ldg, p.has_bias ? brow : nullptr, copy);
+      if (copy) gp = copy, ldg = F;
+      if (p.has_bias)
+        for (int64_t f = 0; f < F; ++f) db[bias_fp ? f * P + pos : pos * F + f] += brow[f];
+    } else if (p.has_bias && bias_fp)
       for (int64_t f = 0; f < F; ++f) {
         T sum = 0;
         for (int64_t s = 0; s < N; ++s) sum += gp[s * ldg + f];
@@ -359,28 +371,48 @@ void backward_t(const LcProblem& p, const T* dy, const T* x, const T* w, T* dx, 
     dxl = dxt.get();
   }
   parallel_for(0, lc.N * lc.in, 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(dxl + lo, dxl + hi, T(0)); });
-  // Phases: positions whose oy (ox) differ by a multiple of Gh (Gw) have disjoint input windows.
+  // Positions whose oy (ox) differ by >= Gh (Gw) have disjoint input windows. Threads take blocks of >= G
+  // output rows (columns for one-row outputs), even blocks first, then odd ones: no atomics, no per-thread
+  // copies of dx, and each block runs in raster order, so that neighbouring windows share x and dx in cache
+  // (the earlier (oy mod Gh, ox mod Gw) phases swept all of x and dx Gh * Gw times; see README.md). One thread:
+  // one block.
   auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t gh = std::min(p.oh, ceil_div(p.extent(0), p.sh));
   const int64_t gw = std::min(p.ow, ceil_div(p.extent(1), p.sw));
-  std::vector<int64_t> phase;
-  for (int64_t a = 0; a < gh; ++a)
-    for (int64_t c = 0; c < gw; ++c) {
-      phase.clear();
-      for (int64_t oy = a; oy < p.oh; oy += gh)
-        for (int64_t ox = c; ox < p.ow; ox += gw) phase.push_back(oy * p.ow + ox);
-      for_items(int64_t(phase.size()), [&](int64_t lo, int64_t hi) {
-        auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-        auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
-        std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
-        auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
-        auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
-        auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
-        for (int64_t i = lo; i < hi; ++i)
-          lc.backward_position(phase[size_t(i)], v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
-                               wbuf.get(), dwbuf.get(), kidx.get());
-      });
-    }
+  const int64_t threads = num_threads();
+  const bool by_rows = p.oh >= 2 * gh || p.ow < 2 * gw;
+  const int64_t len = by_rows ? p.oh : p.ow, gap = by_rows ? gh : gw;
+  const int64_t bs =
+      std::max<int64_t>(1, threads == 1 || len < 2 * gap ? len : std::max(gap, ceil_div(len, 2 * threads)));
+  const int64_t blocks = ceil_div(len, bs);
+  for (int64_t parity = 0; parity < std::min<int64_t>(2, blocks); ++parity)
+    for_items((blocks - parity + 1) / 2, [&](int64_t lo, int64_t hi) {
+      auto buf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+      auto dbuf = lc.direct ? nullptr : buffer<T>(lc.N * lc.kd);
+      std::unique_ptr<T[]> wtr(kHwy ? new T[size_t(lc.F * lc.kd)]() : nullptr);  // zero padding columns
+      auto wbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+      auto dwbuf = lc.perm ? buffer<T>(lc.K * lc.F) : nullptr;
+      auto kidx = lc.direct || !kHwy ? nullptr : buffer<int64_t>(lc.K);
+      auto brow = kHwy ? buffer<T>(lc.F) : nullptr;
+      auto gcopy = kHwy ? buffer<T>(lc.N * lc.F) : nullptr;
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t b0 = (2 * i + parity) * bs, b1 = std::min(len, b0 + bs);
+        const int64_t y0 = by_rows ? b0 : 0, y1 = by_rows ? b1 : p.oh;
+        const int64_t x0 = by_rows ? 0 : b0, x1 = by_rows ? p.ow : b1;
+        for (int64_t oy = y0; oy < y1; ++oy)
+          for (int64_t ox = x0; ox < x1; ++ox) {
+            // dY_p's N rows lie P * F apart, too many streams for the hardware prefetcher: fetch the next
+            // position's rows into L2 while this one computes
+            const int64_t next = ox + 1 < x1 ? oy * p.ow + ox + 1 : (oy + 1) * p.ow + x0;
+            if (next < lc.P)
+              for (int64_t s = 0; s < lc.N; ++s)
+                for (int64_t f = 0; f < lc.F; f += 64 / int64_t(sizeof(T)))
+                  __builtin_prefetch(g + (s * lc.P + next) * lc.F + f, 0, 2);
+            lc.backward_position(oy * p.ow + ox, v.x, w, g, dxl, dw, db, buf.get(), dbuf.get(), wtr.get(),
+                                 wbuf.get(), dwbuf.get(), brow.get(), gcopy.get(), kidx.get());
+          }
+      }
+    });
   if (!p.channels_last) transpose<T>(dxl, dx, lc.N, p.h * p.w, p.c);
 }
 

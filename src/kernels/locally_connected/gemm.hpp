@@ -28,4 +28,12 @@ void lc_sgemm_rows(int64_t m, int64_t n, int64_t k, const float* a, const int64_
 // dst (cols x rows, rows ldd apart) = src (rows x cols, rows lds apart)^T (W[p]^T for the backward products).
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
 
+// sums (cols) = the column sums of src (rows x cols, rows lds apart), the bias gradient of one position, and copy
+// (rows x cols) = src packed; either may be null. Packing dY_p matters: its rows lie P * F apart, which maps
+// them onto a few L1 sets (shape 1: 230400-byte strides, 4 of 64 sets), so the products read it from L2.
+void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* sums, float* copy);
+
+// dst (rows x cols, rows ldd apart) += src (rows x cols, rows lds apart): a run of patch gradients added into dx.
+void lc_add_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
+
 }  // namespace locnet::kernels

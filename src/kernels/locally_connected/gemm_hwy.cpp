@@ -145,6 +145,70 @@ void Transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
+// sums (cols, optional) = the column sums of src (rows x cols, rows lds apart), summed in registers four vectors
+// of columns at a time; copy (optional) = src packed (rows cols apart), from the same loads.
+void ColSum(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT sums,
+            float* HWY_RESTRICT copy) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  int64_t c = 0;
+  for (; c + 4 * L <= cols; c += 4 * L) {
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = src + r * lds + c;
+      const auto v0 = hn::LoadU(d, s), v1 = hn::LoadU(d, s + L), v2 = hn::LoadU(d, s + 2 * L),
+                 v3 = hn::LoadU(d, s + 3 * L);
+      a0 = hn::Add(a0, v0), a1 = hn::Add(a1, v1), a2 = hn::Add(a2, v2), a3 = hn::Add(a3, v3);
+      if (copy) {
+        float* o = copy + r * cols + c;
+        hn::StoreU(v0, d, o), hn::StoreU(v1, d, o + L), hn::StoreU(v2, d, o + 2 * L), hn::StoreU(v3, d, o + 3 * L);
+      }
+    }
+    if (sums) {
+      hn::StoreU(a0, d, sums + c), hn::StoreU(a1, d, sums + c + L);
+      hn::StoreU(a2, d, sums + c + 2 * L), hn::StoreU(a3, d, sums + c + 3 * L);
+    }
+  }
+  for (; c + L <= cols; c += L) {
+    auto a = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto v = hn::LoadU(d, src + r * lds + c);
+      a = hn::Add(a, v);
+      if (copy) hn::StoreU(v, d, copy + r * cols + c);
+    }
+    if (sums) hn::StoreU(a, d, sums + c);
+  }
+  for (; c < cols; ++c) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      a += src[r * lds + c];
+      if (copy) copy[r * cols + c] = src[r * lds + c];
+    }
+    if (sums) sums[c] = a;
+  }
+}
+
+// dst (rows x cols, rows ldd apart) += src (rows lds apart): whole vectors, then (AVX-512) one masked vector.
+void AddRows(int64_t rows, int64_t cols, const float* HWY_RESTRICT src, int64_t lds, float* HWY_RESTRICT dst,
+             int64_t ldd) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  const int64_t full = cols / L * L;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;
+    float* o = dst + r * ldd;
+    for (int64_t c = 0; c < full; c += L) hn::StoreU(hn::Add(hn::LoadU(d, o + c), hn::LoadU(d, s + c)), d, o + c);
+#if HWY_TARGET <= HWY_AVX3  // masked loads and stores that never touch the lanes outside the mask
+    if (full < cols) {
+      const auto m = hn::FirstN(d, size_t(cols - full));
+      hn::BlendedStore(hn::Add(hn::MaskedLoad(m, d, o + full), hn::MaskedLoad(m, d, s + full)), m, d, o + full);
+    }
+#else  // emulated masked loads read the whole vector (past the buffer's end)
+    for (int64_t c = full; c < cols; ++c) o[c] += s[c];
+#endif
+  }
+}
+
 }  // namespace locnet::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -152,6 +216,16 @@ HWY_AFTER_NAMESPACE();
 namespace locnet::kernels {
 HWY_EXPORT(Gemm);
 HWY_EXPORT(Transpose);
+HWY_EXPORT(ColSum);
+HWY_EXPORT(AddRows);
+
+void lc_colsum(int64_t rows, int64_t cols, const float* src, int64_t lds, float* sums, float* copy) {
+  HWY_DYNAMIC_DISPATCH(ColSum)(rows, cols, src, lds, sums, copy);
+}
+
+void lc_add_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  HWY_DYNAMIC_DISPATCH(AddRows)(rows, cols, src, lds, dst, ldd);
+}
 
 void lc_transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
   HWY_DYNAMIC_DISPATCH(Transpose)(rows, cols, src, lds, dst, ldd);
