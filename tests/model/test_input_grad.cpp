@@ -84,3 +84,20 @@ TEST(InputGrad, DenseFirstSkipsAndDxIsUnchangedWhenAsked) {
     }
   }
 }
+
+// The default `locnet train` network fuses its ReLUs into the BatchNorms (tools/locnet/train.cpp): the training
+// step's output and parameter gradients must be those of BatchNorm2D() >> Activation('relu') (same weights, f64,
+// up to rounding).
+TEST(InputGrad, FusedBatchNormReluTrainsAsTheSeparateLayers) {
+  const std::string tail = " >> MaxPooling2D(2) >> LocallyConnected2D(3, 3) >> Flatten() >> Dense(5)";
+  const std::string head = "Input((12, 12, 1)) >> Conv2D(4, 3, padding='same', use_bias=False)";
+  const StepResult a = step(head + " >> BatchNorm2D() >> Activation('relu')" + tail, DType::f64, false);
+  const StepResult b = step(head + " >> BatchNorm2D(activation='relu')" + tail, DType::f64, false);
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    const Tensor &ga = a.grads[i].second, &gb = b.grads[i].second;
+    ASSERT_EQ(ga.numel(), gb.numel());
+    for (int64_t k = 0; k < ga.numel(); ++k)
+      ASSERT_NEAR(ga.item(k), gb.item(k), 1e-10 * (1 + std::abs(ga.item(k)))) << a.grads[i].first << " " << k;
+  }
+}
