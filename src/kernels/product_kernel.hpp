@@ -20,6 +20,8 @@ struct ProductKernel {
   void (*forward)(const Problem&, const void* x, const void* w, const void* b, void* y);
   // dx assigned; dw and db accumulated (db ignored without bias).
   void (*backward)(const Problem&, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db);
+  // True: backward also takes dx = null and then skips dx (Layer::set_need_input_grad), dw and db unchanged.
+  bool skips_dx = false;
 };
 
 // True for f32 and f64; otherwise sets *why.
@@ -48,14 +50,16 @@ void typed_backward(const Problem& p, const void* dy, const void* x, const void*
 
 template <class Kernel, template <class> class Impl, class Problem = typename Kernel::Problem>
 constexpr Kernel typed_kernel(const char* name,
-                              bool (*applicable)(const Problem&, std::string*) = f32_or_f64_problem<Problem>) {
+                              bool (*applicable)(const Problem&, std::string*) = f32_or_f64_problem<Problem>,
+                              bool skips_dx = false) {
   return Kernel{name, applicable,
                 [](const Problem& p, const void* x, const void* w, const void* b, void* y) {
                   visit_float(p.dtype, [&](auto t) { typed_forward<decltype(t), Impl>(p, x, w, b, y); });
                 },
                 [](const Problem& p, const void* dy, const void* x, const void* w, void* dx, void* dw, void* db) {
                   visit_float(p.dtype, [&](auto t) { typed_backward<decltype(t), Impl>(p, dy, x, w, dx, dw, db); });
-                }};
+                },
+                skips_dx};
 }
 
 }  // namespace locnet::kernels

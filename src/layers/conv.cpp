@@ -176,7 +176,7 @@ Tensor ConvBase::forward(const Tensor& x, Mode mode) {
 Tensor ConvBase::backward(const Tensor& dy) {
   body_.require_forward(where());
   check_grad_output(dy, body_.y.shape());
-  return body_.backward(*impl_, problem(body_.x.shape()), body_.x.dim(0) == 0, dy);
+  return body_.backward(*impl_, problem(body_.x.shape()), body_.x.dim(0) == 0, dy, need_input_grad());
 }
 
 std::string ConvBase::kernel() const { return impl_ ? impl_->name : "none"; }

@@ -55,7 +55,7 @@ Tensor Dense::backward(const Tensor& dy) {
   check_grad_output(dy, body_.y.shape());
   const int64_t k = body_.x.dim(-1), m = body_.x.numel() / k;
   kernels::DenseProblem p{m, k, cfg_.units, dtype(), cfg_.use_bias};
-  return body_.backward(*kernel_impl_, p, m == 0, dy);
+  return body_.backward(*kernel_impl_, p, m == 0, dy, need_input_grad());
 }
 
 std::string Dense::kernel() const { return kernel_impl_ ? kernel_impl_->name : "none"; }

@@ -183,7 +183,7 @@ Tensor LocallyConnectedBase::backward(const Tensor& dy) {
   body_.require_forward(where());
   check_grad_output(dy, body_.y.shape());
   const int64_t n = body_.x.dim(0);
-  return body_.backward(*impl_, problem(geo_, n, dtype(), spec_.use_bias), n == 0, dy);
+  return body_.backward(*impl_, problem(geo_, n, dtype(), spec_.use_bias), n == 0, dy, need_input_grad());
 }
 
 std::string LocallyConnectedBase::kernel() const { return impl_ ? impl_->name : "none"; }

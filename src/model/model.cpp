@@ -378,13 +378,14 @@ std::vector<Tensor> Model::forward_many(const std::vector<Tensor>& xs, Mode mode
   return out;
 }
 
-std::vector<Tensor> Model::backward_many(const std::vector<Tensor>& dys) {
+std::vector<Tensor> Model::backward_many(const std::vector<Tensor>& dys, bool input_grads) {
   const std::vector<NodeId> outs = outputs();
   if (dys.size() != outs.size())
     raise<ShapeError>("model: backward takes one gradient per output ({}), got {}", outs.size(), dys.size());
   if (nodes_.empty()) return dys;
   std::vector<Tensor> grads(nodes_.size());
   auto accumulate = [&](NodeId id, Tensor g) {
+    if (!g.defined()) return;  // a skipped input gradient
     Tensor& acc = grads[size_t(id)];
     acc = acc.defined() ? sum_of(acc, g) : std::move(g);
   };
@@ -393,9 +394,24 @@ std::vector<Tensor> Model::backward_many(const std::vector<Tensor>& dys) {
     const size_t i = layers_[li];
     if (!grads[i].defined()) continue;  // feeds no output
     Node& n = nodes_[i];
+    const bool skip_dx = !input_grads && std::all_of(n.inputs.begin(), n.inputs.end(), [&](NodeId in) {
+      return !nodes_[size_t(in)].layer;
+    });
     const auto start = std::chrono::steady_clock::now();
-    std::vector<Tensor> gs = n.layer->backward_many(grads[i]);
-    if (profiler_) profiler_->add(li, *n.layer, gs[0].shape(), true, seconds_since(start));  // dx: the input shape
+    n.layer->set_need_input_grad(!skip_dx);
+    std::vector<Tensor> gs;
+    try {
+      gs = n.layer->backward_many(grads[i]);
+    } catch (...) {
+      n.layer->set_need_input_grad(true);
+      throw;
+    }
+    n.layer->set_need_input_grad(true);
+    if (profiler_) {  // the input shape: dx's, or the built one with dy's batch size when dx was skipped
+      Shape in = gs[0].defined() ? gs[0].shape() : n.layer->input_shape();
+      if (!gs[0].defined()) in[0] = grads[i].shape()[0];
+      profiler_->add(li, *n.layer, in, true, seconds_since(start));
+    }
     if (backward_hook_) backward_hook_(li);
     grads[i] = Tensor();
     for (size_t k = 0; k < n.inputs.size(); ++k) accumulate(n.inputs[k], std::move(gs[k]));
@@ -411,9 +427,9 @@ Tensor Model::forward(const Tensor& x, Mode mode) {
   return forward_many({x}, mode)[0];
 }
 
-Tensor Model::backward(const Tensor& dy) {
+Tensor Model::backward(const Tensor& dy, bool input_grads) {
   if (inputs_.size() > 1) raise<ConfigError>("model: backward(dy) needs a model with one input, got {}", inputs_.size());
-  return backward_many({dy})[0];
+  return backward_many({dy}, input_grads)[0];
 }
 
 void Model::set_collective(const std::shared_ptr<Collective>& group) {

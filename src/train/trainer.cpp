@@ -363,7 +363,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
       }
       if (batch.size() > 0) metrics.add(z, batch);
       const auto backward_start = std::chrono::steady_clock::now();
-      model.backward(lr.grad);
+      model.backward(lr.grad, /*input_grads=*/false);  // nobody uses the input gradient: skip it
       if (reducer) reducer->finish();
       result.communication.backward_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - backward_start).count();

@@ -81,6 +81,13 @@ class Layer : public CatalogObject {
 
   virtual Tensor forward(const Tensor& x, Mode mode) = 0;
   virtual Tensor backward(const Tensor& dy) = 0;
+  // Whether the next backward's dx is used (default true). Model::backward sets it false, for that call only, on
+  // the layers fed only by model inputs when the caller wants no input gradient (the trainer). A layer whose dx
+  // costs a product (Dense, Conv2D, LocallyConnected, when their kernel can skip it) then returns an undefined
+  // Tensor in place of dx (one per input from backward_many); the others ignore the flag. Parameter gradients
+  // are the same either way.
+  void set_need_input_grad(bool need) { need_input_grad_ = need; }
+  bool need_input_grad() const { return need_input_grad_; }
 
   // Several inputs. A graph node (model/model.hpp) calls the *_many forms with its inputs in order. Their defaults
   // serve one-input layers: they check that exactly one input came and call the one-input forms. A layer taking
@@ -163,6 +170,7 @@ class Layer : public CatalogObject {
   std::string name_;
   Value optimizer_;
   bool trainable_ = true;
+  bool need_input_grad_ = true;
   Shape input_shape_;                // the first input's
   std::vector<Shape> input_shapes_;  // every input's
   DType dtype_ = DType::f32;

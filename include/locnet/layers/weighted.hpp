@@ -53,13 +53,15 @@ struct WeightedBody {
     return activate(x_in, std::move(z_out), mode);
   }
   // dx for output gradient dy (the layer has checked it against y): the activity penalty's gradient joins dy,
-  // the activation's backward gives dz, and `impl` gives dx and adds the kernel and bias gradients.
+  // the activation's backward gives dz, and `impl` gives dx and adds the kernel and bias gradients. need_dx = false
+  // (Layer::need_input_grad) with a kernel that skips_dx: dx is not computed and the result is undefined.
   template <class Kernel, class Problem>
-  Tensor backward(const Kernel& impl, const Problem& p, bool empty, const Tensor& dy) {
+  Tensor backward(const Kernel& impl, const Problem& p, bool empty, const Tensor& dy, bool need_dx = true) {
     Tensor dz = grad_z(dy);
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    const bool skip = !need_dx && impl.skips_dx;
+    Tensor dx = skip ? Tensor() : Tensor::empty(x.shape(), x.dtype());
     if (!empty)
-      impl.backward(p, dz.raw(), x.raw(), kernel.value.raw(), dx.raw(), kernel.grad.raw(),
+      impl.backward(p, dz.raw(), x.raw(), kernel.value.raw(), skip ? nullptr : dx.raw(), kernel.grad.raw(),
                     use_bias ? bias.grad.raw() : nullptr);
     return dx;
   }

@@ -110,9 +110,12 @@ class Model {
   // ---- Running. forward builds on first use (seed 0) when not built, in the input's dtype; a built model given an
   // input of another dtype is a ShapeError (it keeps its weights).
   Tensor forward(const Tensor& x, Mode mode);  // one input, one output
-  Tensor backward(const Tensor& dy);           // returns dx
+  // input_grads = false: the caller wants no gradient with respect to the model inputs (a training step), so the
+  // layers fed only by inputs may skip their dx (Layer::set_need_input_grad) and the result may hold undefined
+  // tensors; the parameter gradients are bit-identical either way.
+  Tensor backward(const Tensor& dy, bool input_grads = true);  // returns dx
   std::vector<Tensor> forward_many(const std::vector<Tensor>& xs, Mode mode);
-  std::vector<Tensor> backward_many(const std::vector<Tensor>& dys);  // one gradient per input
+  std::vector<Tensor> backward_many(const std::vector<Tensor>& dys, bool input_grads = true);  // one per input
   // Per-layer timing of forward/backward into `profiler` (model/profile.hpp); nullptr (the default) detaches it.
   // Not copied with the model.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }

@@ -224,6 +224,7 @@ void Backward(const Conv2dProblem& p, const float* gy, const float* x, const flo
           Run(SegGemm{rowlen, F, oy1 - oy0, p.ow, xp.get() + (oy0 + tap_r) * geo.Wp * C, 1, C, geo.Wp * C,
                       gb + oy0 * p.ow * Fp, Fp, p.ow * Fp, pdw + tap_r * rowlen * F, F, true});
       }
+      if (!dx) continue;  // dx not needed (the layer's input is the model's)
       std::fill(dxp.get(), dxp.get() + geo.plane, 0.0f);
       for (int64_t oy = 0; oy < p.oh; ++oy) {
         const int64_t d0 = geo.tap_r0(oy), d1 = geo.tap_r1(oy);
@@ -305,7 +306,7 @@ void backward(const Conv2dProblem& p, const void* dy, const void* x, const void*
 
 }  // namespace
 
-extern const Conv2dKernel kConv2dDirectHwy{"direct_hwy", applicable, forward, backward};
+extern const Conv2dKernel kConv2dDirectHwy{"direct_hwy", applicable, forward, backward, true};
 
 }  // namespace locnet::kernels
 #endif

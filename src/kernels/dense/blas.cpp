@@ -34,7 +34,7 @@ struct Blas {
   }
 
   static void backward(const DenseProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
-    dense_gemm<T>(false, true, p.m, p.k, p.n, dy, p.n, w, p.n, T(0), dx, p.k);
+    if (dx) dense_gemm<T>(false, true, p.m, p.k, p.n, dy, p.n, w, p.n, T(0), dx, p.k);
     dense_gemm<T>(true, false, p.k, p.n, p.m, x, p.k, dy, p.n, T(1), dw, p.n);
     if (p.has_bias)
       for (int64_t i = 0; i < p.m; ++i)
@@ -48,6 +48,6 @@ bool applicable(const DenseProblem& p, std::string* why) {
 
 }  // namespace
 
-extern const DenseKernel kDenseBlas = typed_kernel<DenseKernel, Blas>("blas", applicable);
+extern const DenseKernel kDenseBlas = typed_kernel<DenseKernel, Blas>("blas", applicable, true);
 
 }  // namespace locnet::kernels

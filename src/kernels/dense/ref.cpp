@@ -19,7 +19,7 @@ struct Ref {
   }
 
   static void backward(const DenseProblem& p, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
-    for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t i = 0; dx && i < p.m; ++i)
       for (int64_t q = 0; q < p.k; ++q) {
         double acc = 0;
         for (int64_t j = 0; j < p.n; ++j) acc += double(dy[i * p.n + j]) * double(w[q * p.n + j]);
@@ -42,6 +42,6 @@ struct Ref {
 
 }  // namespace
 
-extern const DenseKernel kDenseRef = typed_kernel<DenseKernel, Ref>("ref");
+extern const DenseKernel kDenseRef = typed_kernel<DenseKernel, Ref>("ref", f32_or_f64_problem<DenseProblem>, true);
 
 }  // namespace locnet::kernels
