@@ -58,7 +58,8 @@ struct WeightedBody {
   template <class Kernel, class Problem>
   Tensor backward(const Kernel& impl, const Problem& p, bool empty, const Tensor& dy, bool need_dx = true) {
     Tensor dz = grad_z(dy);
-    const bool skip = !need_dx && impl.skips_dx;
+    bool skip = false;
+    if constexpr (requires { impl.skips_dx; }) skip = !need_dx && impl.skips_dx;  // a kernel without it computes dx
     Tensor dx = skip ? Tensor() : Tensor::empty(x.shape(), x.dtype());
     if (!empty)
       impl.backward(p, dz.raw(), x.raw(), kernel.value.raw(), skip ? nullptr : dx.raw(), kernel.grad.raw(),
