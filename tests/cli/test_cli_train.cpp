@@ -184,6 +184,9 @@ TEST_F(CliTrain, ErrorsHaveTheirExitStatus) {
   CliRun no_input = train({"--model", "Dense(3)"});
   EXPECT_EQ(no_input.status, 2) << no_input.out;
   EXPECT_NE(no_input.out.find("Input(shape)"), std::string::npos) << no_input.out;
+  CliRun no_bucket = train({"--model", kSpec, "--bucket-mb", "0"});  // a usage error, with or without mpirun
+  EXPECT_EQ(no_bucket.status, 2) << no_bucket.out;
+  EXPECT_NE(no_bucket.out.find("--bucket-mb"), std::string::npos) << no_bucket.out;
 
   CliRun diverged = train({"--model", "Input((8, 8, 1)) >> Flatten() >> Dense(8, activation='tanh') >> Dense(3)",
                            "--epochs", "2", "--optimizer", "SGD(1e200)", "--save", path("d.safetensors")});
