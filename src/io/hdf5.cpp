@@ -102,7 +102,8 @@ void limit_child() {
     }
 }
 
-[[noreturn]] void vlen_child(int fd, hid_t attr, hid_t mem, uint64_t count) {
+// A child's limits: memory and CPU time (limit_child), a wall-clock alarm, default signal actions.
+void start_child() {
   limit_child();
   std::signal(SIGALRM, SIG_DFL);  // not inherited handlers (libFuzzer's), which would let the child run on
   std::signal(SIGXCPU, SIG_DFL);
@@ -112,6 +113,10 @@ void limit_child() {
   sigaddset(&limits, SIGXCPU);
   ::sigprocmask(SIG_UNBLOCK, &limits, nullptr);
   ::alarm(kVlenReadSeconds);
+}
+
+[[noreturn]] void vlen_child(int fd, hid_t attr, hid_t mem, uint64_t count) {
+  start_child();
   std::vector<char*> ptrs(count, nullptr);
   if (H5Aread(attr, mem, ptrs.data()) < 0) ::_exit(2);
   uint64_t total = 0;
@@ -165,6 +170,23 @@ std::optional<std::vector<std::string>> read_vlen_strings(hid_t attr, hid_t mem,
   return out;
 }
 
+// Whether H5Aexists_by_name(object, name) returns in a child process within its limits. HDF5 1.10.8 decodes an
+// object's attribute messages with strdup on the stored name (H5O_attr_decode), so a name without its terminating
+// zero reads past the message's buffer; only a separate process can look first.
+bool attribute_lookup_survives(hid_t file, const std::string& object, const std::string& name) {
+  std::fflush(nullptr);  // nothing buffered is written twice
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    start_child();
+    ::_exit(H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) < 0 ? 2 : 0);
+  }
+  if (pid < 0) return false;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::string& path) : path_(path) {
@@ -208,7 +230,11 @@ bool Hdf5File::has_object(const std::string& object) const {
 }
 
 bool Hdf5File::has_attribute(const std::string& object, const std::string& name) const {
-  return has_object(object) && H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+  if (!has_object(object)) return false;
+  if (checked_attributes_.insert(object + '\0' + name).second &&
+      !attribute_lookup_survives(id_, object, name))
+    fail(path_, fmt::format("the attributes of {} are unreadable (a corrupt attribute message)", object));
+  return H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
 std::vector<std::string> Hdf5File::string_array_attribute(const std::string& object, const std::string& name) const {

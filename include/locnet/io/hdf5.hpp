@@ -12,9 +12,13 @@
 // the strings back through a pipe (at most kMaxTextFileBytes, within 2 s of CPU time and 8 * kMaxTextFileBytes of
 // new memory); a child that fails is a FormatError "... is unreadable (a corrupt variable-length string ...)".
 // Fixed-length strings and float datasets are read in the process, their class, size and extent checked first.
+// Attribute names: HDF5 1.10.8 decodes them with strdup, reading past a corrupt message whose name lacks its zero;
+// the first lookup of each (object, attribute) runs in a forked child the same way, and a child that fails is a
+// FormatError "... the attributes of <object> are unreadable".
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,6 +58,7 @@ class Hdf5File {
 
   std::string path_;
   int64_t id_ = -1;  // hid_t
+  mutable std::set<std::string> checked_attributes_;  // object '\0' name: looked up in a child first
 };
 
 }  // namespace locnet
