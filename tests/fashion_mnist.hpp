@@ -26,4 +26,13 @@ inline LabeledData first_samples(const LabeledImages& d, int64_t n) {
                      std::vector<int64_t>(d.labels.begin(), d.labels.begin() + n)};
 }
 
+// The README network (the CLI's default) with separate ReLU layers, as the data-parallel tests train it with
+// SyncBatchNorm against the single process.
+inline constexpr const char* kReadmeNetworkSpec =
+    "Input((28, 28, 1))"
+    " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu') >> MaxPooling2D(2)"
+    " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu')"
+    " >> LocalResponseNorm() >> MaxPooling2D(2)"
+    " >> LocallyConnected2D(32, 3) >> BatchNorm2D() >> Activation('relu') >> Flatten() >> Dense(10)";
+
 }  // namespace locnet::testing

@@ -286,12 +286,7 @@ TEST(DataParallel, FashionMnistDefaultNetworkWithSyncBatchNorm) {
   MnistData data = load_mnist(dir);
   const LabeledData train = locnet::testing::first_samples(data.train, 52);
   const LabeledData test = locnet::testing::first_samples(data.test, 40);
-  const char* spec =
-      "Input((28, 28, 1))"
-      " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu') >> MaxPooling2D(2)"
-      " >> Conv2D(32, 3, padding='same', use_bias=False) >> BatchNorm2D() >> Activation('relu')"
-      " >> LocalResponseNorm() >> MaxPooling2D(2)"
-      " >> LocallyConnected2D(32, 3) >> BatchNorm2D() >> Activation('relu') >> Flatten() >> Dense(10)";
+  const char* spec = locnet::testing::kReadmeNetworkSpec;
   const FitOptions o{.epochs = 1, .batch_size = 25, .seed = 2};
   Sequential single = parse_model(spec);
   auto sopt = make_optimizer("Adam(0.002)");
