@@ -217,6 +217,23 @@ double monitored(const EpochMetrics& m, const std::string& monitor) {
 
 namespace {
 
+// The model's layers belong to `group` (when not null) until the scope ends (Model::set_collective).
+class GroupScope {
+ public:
+  GroupScope(Model& m, const std::shared_ptr<Collective>& group) : m_(m), set_(group != nullptr) {
+    if (set_) m_.set_collective(group);
+  }
+  ~GroupScope() {
+    if (set_) m_.set_collective(nullptr);
+  }
+  GroupScope(const GroupScope&) = delete;
+  GroupScope& operator=(const GroupScope&) = delete;
+
+ private:
+  Model& m_;
+  bool set_;
+};
+
 // evaluate(); fit_group: the group fit already set on the model (left in place).
 EvalResult evaluate_pass(Model& model, const Dataset& data, int64_t batch_size, const std::string& loss,
                          const std::vector<std::string>& metric_names, const std::shared_ptr<Collective>& collective,
@@ -229,14 +246,8 @@ EvalResult evaluate_pass(Model& model, const Dataset& data, int64_t batch_size, 
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   const std::shared_ptr<Collective> group = group_of(collective);
-  struct Restore {  // layers that use the group (SyncBatchNorm) get it for this pass; fit's own group stays
-    Model& m;
-    bool set;
-    ~Restore() {
-      if (set) m.set_collective(nullptr);
-    }
-  } restore{model, group && group != fit_group};
-  if (restore.set) model.set_collective(group);
+  // Layers that use the group (SyncBatchNorm) get it for this pass; fit's own group stays.
+  const GroupScope scope(model, group && group != fit_group ? group : nullptr);
   // Several ranks: each takes its shard of every batch (the same batches as one process, so layers that use batch
   // statistics in inference see the same ones) and forwards even an empty shard (its collectives).
   Loader loader(data, std::move(order), batch_size, nullptr, 0, 0, false, group ? group->rank() : 0,
@@ -292,13 +303,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
   const std::shared_ptr<Collective> group = group_of(o.collective);
   const int rank = group ? group->rank() : 0, ranks = group ? group->size() : 1;
   std::optional<dist::GradientReducer> reducer;
-  struct Unset {  // the caller's model must not keep the group after fit
-    Model& m;
-    bool set;
-    ~Unset() {
-      if (set) m.set_collective(nullptr);
-    }
-  } unset{model, group != nullptr};
+  std::optional<GroupScope> scope;  // the caller's model must not keep the group after fit
   if (group) {
     if (!model.built()) {  // the replicas must have parameters to share: build from the data's sample shape
       Batch probe;
@@ -306,7 +311,7 @@ FitResult fit(Model& model, Optimizer& optimizer, const Dataset& train, const Da
       train.gather(std::span<const int64_t>(&first, 1), probe);
       model.build(probe.x.shape().with_dim(0, Shape::kUnknown), uint64_t(0), probe.x.dtype());  // as forward
     }
-    model.set_collective(group);
+    scope.emplace(model, group);
     dist::broadcast_parameters(model, *group);
     broadcast_optimizer(optimizer, model, *group);
     reducer.emplace(model, group, o.bucket_bytes);
